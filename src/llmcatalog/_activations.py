@@ -1,0 +1,90 @@
+"""Activation memory: the transient tensors of an inference forward pass.
+
+Pure functions. The model is the live set of tensors in Hugging Face transformers' decoder
+implementations (``modeling_llama.py`` and the families built like it, transformers 5.x, SDPA
+attention), per token, at the three moments that can hold the peak inside a decoder layer:
+
+- **RMSNorm**: ``x.to(float32)`` and ``x * rsqrt(var)`` are two fp32 copies of the hidden state
+  (``LlamaRMSNorm.forward``): ``8*h`` bytes on top of the layer's inputs.
+- **attention**: the normalised input, Q/K/V projections, the two RoPE temporaries of Q
+  (``q*cos`` and ``rotate_half(q)*sin``) and the copy ``DynamicCache.update`` makes of K and V:
+  ``e*(h + 3*q + 2*kv)`` with q = n_heads*head_dim, kv = n_kv_heads*head_dim, e = compute bytes.
+  Eager attention adds the score matrix: ``n_heads * s * (2*e + 4)`` per token (scores, the fp32
+  softmax and its cast) and the additive causal mask ``e * s`` (``eager_attention_forward``).
+  SDPA/FlashAttention keep only the output and an fp32 log-sum-exp per head.
+- **MLP**: the post-attention residual and its normalised copy plus, for a gated MLP,
+  ``act(gate)``, ``up`` and their product alive together (``down_proj(act_fn(gate_proj(x)) *
+  up_proj(x))``): ``e*(2*h + 3*f)``. A standard 2-matrix MLP keeps ``fc1``'s output and the
+  activation's temporaries (``NewGELUActivation`` is a chain of element-wise ops): ``3*e*f``.
+
+Throughout the layer the layer input and the embedding output (still referenced by the model's
+``forward``) stay alive, as do the RoPE ``cos``/``sin`` tables: ``2*e*h + 2*e*head_dim``.
+
+Decoding one token with ``context`` tokens cached adds, per step, the ``torch.cat`` that grows one
+layer's K (then V) cache (``DynamicLayer.update``: old and new tensors briefly coexist) and the
+fp32 logits ``generate()`` copies and normalises: ``batch * vocab * (e + 8)``.
+
+The figures are checked against traces of the real transformers code (``llmcatalog.trace``)
+in ``tests/test_accuracy_trace.py``.
+"""
+
+from __future__ import annotations
+
+from ._model import Architecture
+from ._precision import DTYPE_BYTES
+
+__all__ = ["decode_step_bytes", "prefill_bytes"]
+
+
+def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str) -> float:
+    h, d = a.hidden_size, a.head_dim
+    q, kv = a.n_heads * d, a.n_kv_heads * d
+    persistent = e * h * (2 if a.n_layers > 1 else 1) + 2 * e * d
+    norm = persistent + e * h + 8 * h
+    attn = persistent + e * (h + 3 * q + 2 * kv)
+    if attention == "eager":
+        attn += a.n_heads * tokens * (2 * e + 4) + e * tokens
+    if a.is_moe:
+        assert a.expert_ffn_size is not None and a.n_experts_per_token is not None
+        # Routed experts process their share of tokens one expert at a time; the router's
+        # fp32 logits and the fp32-accumulated output are alive throughout.
+        f_active = a.expert_ffn_size
+        mlp = persistent + e * 3 * h + 3 * e * f_active + 4 * (a.n_experts + h)
+        if a.n_shared_experts:
+            mlp += 3 * e * (a.shared_expert_ffn_size or a.expert_ffn_size) * a.n_shared_experts
+    elif a.mlp == "gated":
+        mlp = persistent + e * (2 * h + 3 * a.ffn_size)
+    else:
+        mlp = persistent + e * 2 * h + 3 * e * a.ffn_size
+    return max(norm, attn, mlp)
+
+
+def prefill_bytes(
+    a: Architecture, *, batch_size: int, tokens: int, dtype: str, attention: str = "sdpa", tensor_parallel: int = 1
+) -> int:
+    """Peak transient bytes of a prefill forward pass over ``tokens`` prompt tokens.
+
+    Excludes weights and the KV cache. Only the last position's logits are computed
+    (``generate()`` passes ``logits_to_keep=1``), then copied to fp32.
+    """
+    e = DTYPE_BYTES[dtype]
+    per_token = _per_token_layer_peak(a, e, tokens, attention)
+    if tensor_parallel > 1:
+        # Column/row-parallel layers split the head and FFN dimensions; the hidden state is replicated.
+        h = a.hidden_size
+        replicated = e * h * 4 + 8 * h
+        per_token = replicated + (per_token - replicated) / tensor_parallel
+    logits = batch_size * a.vocab_size * (e + 4)
+    return int(batch_size * tokens * per_token + logits)
+
+
+def decode_step_bytes(
+    a: Architecture, *, batch_size: int, context: int, dtype: str, kv_dtype: str, tensor_parallel: int = 1
+) -> int:
+    """Peak transient bytes of one decoding step with ``context`` tokens in the cache (excl. the cache)."""
+    e = DTYPE_BYTES[dtype]
+    kv_heads = max(-(-a.n_kv_heads // tensor_parallel), 1)
+    cat_growth = batch_size * context * kv_heads * a.head_dim * DTYPE_BYTES[kv_dtype]
+    per_token = _per_token_layer_peak(a, e, 1, "sdpa")
+    logits = batch_size * a.vocab_size * (e + 8)
+    return int(cat_growth + batch_size * per_token + logits)

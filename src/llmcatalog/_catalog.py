@@ -1,0 +1,404 @@
+"""The :class:`Catalog`: an immutable, indexed collection of models, GPUs and tools.
+
+Look-ups accept ids, display names and aliases in any case, spacing or punctuation
+(``"Llama 2 7B"``, ``"llama-2-7b"``, ``"本草"``). Building a catalog resolves lineage: a
+model without an architecture of its own inherits the nearest ancestor's (``architecture_from``
+names it), and ``n_params`` follows when the model does not state its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._errors import (
+    CatalogDataError,
+    DuplicateEntryError,
+    PluginError,
+    UnknownEntryError,
+    UnknownGPUError,
+    UnknownModelError,
+    UnknownToolError,
+)
+from ._gpu import GPU
+from ._model import Model, PublishedFigure
+from ._names import normalize, suggest
+from ._params import count_params
+from ._tool import Tool
+
+__all__ = ["Catalog", "PluginInfo"]
+
+E = TypeVar("E", Model, GPU, Tool)
+
+
+@attrs.frozen(kw_only=True)
+class PluginInfo:
+    """One entry point that contributed to a catalog."""
+
+    group: str
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+    builtin: bool
+    count: int
+
+
+def _keys(entry: Model | GPU | Tool) -> list[str]:
+    keys = [normalize(entry.id), normalize(entry.name)]
+    keys.extend(normalize(a) for a in entry.aliases)
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+class _Index(Generic[E]):
+    """Entries of one kind by id, plus a name/alias index; detects conflicting claims."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.by_id: dict[str, E] = {}
+        self.provider: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+
+    def conflicts(self, entries: Iterable[E], provider: str) -> list[str]:
+        """Problems adding ``entries`` would cause (different entries with one id or name)."""
+        problems = []
+        local: dict[str, str] = {}
+        local_ids: dict[str, E] = {}
+        for e in entries:
+            have = self.by_id.get(e.id) or local_ids.get(e.id)
+            if have is not None and have != e:
+                who = self.provider.get(e.id, provider)
+                problems.append(f"{self.kind} id {e.id!r} is provided differently by {who} and {provider}")
+                continue
+            local_ids[e.id] = e
+            for key in _keys(e):
+                owner = self.names.get(key) or local.get(key)
+                if owner is not None and owner != e.id:
+                    who = self.provider.get(owner, provider)
+                    problems.append(
+                        f"{self.kind} name {key!r} of {e.id!r} ({provider}) is already used by {owner!r} ({who})"
+                    )
+                else:
+                    local[key] = e.id
+        return problems
+
+    def add(self, entries: Iterable[E], provider: str) -> None:
+        for e in entries:
+            self.by_id.setdefault(e.id, e)
+            self.provider.setdefault(e.id, provider)
+            for key in _keys(e):
+                self.names.setdefault(key, e.id)
+
+    def get(self, name: str) -> E | None:
+        if not isinstance(name, str):
+            raise TypeError(f"expected a name (str), got {type(name).__name__}")
+        entry_id = self.names.get(normalize(name))
+        return self.by_id[entry_id] if entry_id is not None else None
+
+    def suggestions(self, name: str) -> tuple[str, ...]:
+        return suggest(name, self.names, self.names)
+
+
+def _resolve_lineage(models: dict[str, Model]) -> dict[str, Model]:
+    """Fill inherited architectures (and parameter counts); reject cycles."""
+    resolved: dict[str, Model] = {}
+
+    def resolve(mid: str, chain: tuple[str, ...]) -> Model:
+        if mid in resolved:
+            return resolved[mid]
+        m = models[mid]
+        if mid in chain:
+            cycle = " -> ".join((*chain[chain.index(mid):], mid))
+            raise CatalogDataError("lineage", [f"lineage: base_model cycle {cycle}"])
+        if m.architecture is None and m.base_model in models:
+            parent = resolve(m.base_model, (*chain, mid))
+            if parent.architecture is not None:
+                changes: dict[str, Any] = {
+                    "architecture": parent.architecture,
+                    "architecture_from": parent.architecture_from or parent.id,
+                }
+                if m.n_params is None:
+                    changes["n_params"] = count_params(parent.architecture)
+                m = attrs.evolve(m, **changes)
+        elif m.base_model in models:
+            resolve(m.base_model, (*chain, mid))  # still check the chain for cycles
+        if m.architecture is not None and m.n_params is None and m.architecture_from is None:
+            m = attrs.evolve(m, n_params=count_params(m.architecture))
+        resolved[mid] = m
+        return m
+
+    for mid in models:
+        resolve(mid, ())
+    return resolved
+
+
+class Catalog:
+    """An immutable catalog. Use :func:`llmcatalog.catalog` for the one built from plugins,
+    or :meth:`Catalog.from_entries` / :meth:`with_entries` to build your own.
+
+    Adding entries never mutates a catalog: :meth:`with_entries` returns a new one.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Iterable[Model] = (),
+        gpus: Iterable[GPU] = (),
+        tools: Iterable[Tool] = (),
+        plugins: Iterable[PluginInfo] = (),
+        errors: Iterable[PluginError] = (),
+        _provider: str = "direct",
+    ) -> None:
+        self._models: _Index[Model] = _Index("model")
+        self._gpus: _Index[GPU] = _Index("gpu")
+        self._tools: _Index[Tool] = _Index("tool")
+        self._plugins = tuple(plugins)
+        self._errors = tuple(errors)
+        self._add_checked(tuple(models), tuple(gpus), tuple(tools), _provider)
+        self._finish()
+
+    # -- construction -------------------------------------------------------------------
+    def _add_checked(
+        self, models: tuple[Model, ...], gpus: tuple[GPU, ...], tools: tuple[Tool, ...], provider: str
+    ) -> None:
+        problems = (
+            self._models.conflicts(models, provider)
+            + self._gpus.conflicts(gpus, provider)
+            + self._tools.conflicts(tools, provider)
+        )
+        if problems:
+            raise DuplicateEntryError("; ".join(problems))
+        self._models.add(models, provider)
+        self._gpus.add(gpus, provider)
+        self._tools.add(tools, provider)
+
+    def _finish(self) -> None:
+        resolved = _resolve_lineage(self._models.by_id)
+        self._models.by_id = resolved
+        self._children: dict[str, list[str]] = {}
+        for m in resolved.values():
+            if m.base_model:
+                self._children.setdefault(m.base_model, []).append(m.id)
+
+    @classmethod
+    def _from_parts(
+        cls,
+        parts: list[tuple[str, tuple[Model, ...], tuple[GPU, ...], tuple[Tool, ...]]],
+        plugins: Iterable[PluginInfo],
+        errors: Iterable[PluginError],
+    ) -> Catalog:
+        cat = cls.__new__(cls)
+        cat._models, cat._gpus, cat._tools = _Index("model"), _Index("gpu"), _Index("tool")
+        cat._plugins, cat._errors = tuple(plugins), tuple(errors)
+        for provider, models, gpus, tools in parts:
+            cat._add_checked(models, gpus, tools, provider)
+        cat._finish()
+        return cat
+
+    def with_entries(self, *entries: Model | GPU | Tool, provider: str = "with_entries") -> Catalog:
+        """A new catalog with ``entries`` added; conflicting entries raise :class:`DuplicateEntryError`."""
+        for e in entries:
+            if not isinstance(e, (Model, GPU, Tool)):
+                raise TypeError(f"expected Model, GPU or Tool entries, got {type(e).__name__}")
+        parts = [
+            ("existing", tuple(self._models.by_id.values()), tuple(self._gpus.by_id.values()), tuple(self._tools.by_id.values())),
+            (
+                provider,
+                tuple(e for e in entries if isinstance(e, Model)),
+                tuple(e for e in entries if isinstance(e, GPU)),
+                tuple(e for e in entries if isinstance(e, Tool)),
+            ),
+        ]
+        # Existing models carry resolved (inherited) architectures: compare on the raw entries.
+        return Catalog._from_parts(parts, self._plugins, self._errors)
+
+    @classmethod
+    def from_entries(cls, *entries: Model | GPU | Tool) -> Catalog:
+        """A catalog of exactly ``entries`` (no plugins)."""
+        return cls().with_entries(*entries, provider="from_entries")
+
+    # -- collections --------------------------------------------------------------------
+    @property
+    def models(self) -> tuple[Model, ...]:
+        """All models, sorted by id."""
+        return tuple(sorted(self._models.by_id.values(), key=lambda m: m.id))
+
+    @property
+    def gpus(self) -> tuple[GPU, ...]:
+        """All GPUs, sorted by id."""
+        return tuple(sorted(self._gpus.by_id.values(), key=lambda g: g.id))
+
+    @property
+    def tools(self) -> tuple[Tool, ...]:
+        """All tools, sorted by id."""
+        return tuple(sorted(self._tools.by_id.values(), key=lambda t: t.id))
+
+    @property
+    def plugins(self) -> tuple[PluginInfo, ...]:
+        """The entry points that contributed (empty for hand-built catalogs)."""
+        return self._plugins
+
+    @property
+    def plugin_errors(self) -> tuple[PluginError, ...]:
+        """Plugins that were skipped, with their distribution and the reason."""
+        return self._errors
+
+    @property
+    def index(self) -> Mapping[str, str]:
+        """Read-only view of normalised model name -> model id."""
+        return MappingProxyType(self._models.names)
+
+    def __len__(self) -> int:
+        return len(self._models.by_id)
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self.models)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Catalog: {len(self._models.by_id)} models, {len(self._gpus.by_id)} GPUs, "
+            f"{len(self._tools.by_id)} tools, {len(self._errors)} plugin errors>"
+        )
+
+    # -- look-ups -----------------------------------------------------------------------
+    def _lookup(self, index: _Index[E], name: str, error: type[UnknownEntryError]) -> E:
+        entry = index.get(name)
+        if entry is None:
+            raise error(name, index.suggestions(name))  # type: ignore[call-arg]
+        return entry
+
+    def get_model(self, name: str | Model) -> Model:
+        """The model with this id, name or alias; :class:`UnknownModelError` suggests close names."""
+        if isinstance(name, Model):
+            return name
+        return self._lookup(self._models, name, UnknownModelError)
+
+    def get_gpu(self, name: str | GPU) -> GPU:
+        """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names."""
+        if isinstance(name, GPU):
+            return name
+        return self._lookup(self._gpus, name, UnknownGPUError)
+
+    def get_tool(self, name: str | Tool) -> Tool:
+        """The tool with this id, name or alias; :class:`UnknownToolError` suggests close names."""
+        if isinstance(name, Tool):
+            return name
+        return self._lookup(self._tools, name, UnknownToolError)
+
+    # -- queries ------------------------------------------------------------------------
+    def find_models(
+        self,
+        *,
+        domain: str | None = None,
+        subdomain: str | None = None,
+        organization: str | None = None,
+        language: str | None = None,
+        modality: str | None = None,
+        open_weights: bool | None = None,
+        min_params: float | None = None,
+        max_params: float | None = None,
+        base_model: str | None = None,
+        series: str | None = None,
+        estimable: bool | None = None,
+    ) -> tuple[Model, ...]:
+        """Models matching every given criterion (``None`` = any).
+
+        ``organization`` matches a case-insensitive substring; ``min_params``/``max_params``
+        are parameter counts (``7e9``) and exclude models whose count is unknown;
+        ``base_model`` matches direct children of that model (see :meth:`descendants`);
+        ``estimable`` keeps models with (own or inherited) architecture and open weights.
+        """
+        base_id = self.get_model(base_model).id if base_model is not None else None
+        out = []
+        for m in self.models:
+            if domain is not None and m.domain != domain:
+                continue
+            if subdomain is not None and subdomain not in m.subdomains:
+                continue
+            if organization is not None and organization.casefold() not in (m.organization or "").casefold():
+                continue
+            if language is not None and language not in m.languages:
+                continue
+            if modality is not None and m.modality != modality:
+                continue
+            if open_weights is not None and m.open_weights is not open_weights:
+                continue
+            if min_params is not None and (m.n_params is None or m.n_params < min_params):
+                continue
+            if max_params is not None and (m.n_params is None or m.n_params > max_params):
+                continue
+            if base_id is not None and m.base_model != base_id:
+                continue
+            if series is not None and m.series != series:
+                continue
+            if estimable is not None and (m.architecture is not None and m.open_weights is not False) != estimable:
+                continue
+            out.append(m)
+        return tuple(out)
+
+    def search(self, text: str, *, limit: int | None = None) -> tuple[Model, ...]:
+        """Models whose id, name, aliases, organization, domain, subdomains or descriptions contain
+        every word of ``text`` (case-insensitive; names also match with punctuation ignored).
+        Exact name matches come first."""
+        words = [w for w in text.casefold().split() if w]
+        if not words:
+            return ()
+        exact = self._models.get(text)
+        scored = []
+        for m in self.models:
+            hay_parts = [m.id, m.name, *m.aliases, m.organization or "", m.domain, *m.subdomains,
+                         m.description or "", m.description_zh or "", m.series or "", m.modality]
+            hay = " ".join(hay_parts).casefold()
+            hay_norm = normalize(" ".join([m.id, m.name, *m.aliases]))
+            if all(w in hay or normalize(w) in hay_norm for w in words):
+                name_hit = any(normalize(w) in hay_norm for w in words)
+                scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))
+        scored.sort(key=lambda t: (t[0], t[1]))
+        result = tuple(m for _, _, m in scored)
+        return result[:limit] if limit is not None else result
+
+    def search_tools(self, text: str) -> tuple[Tool, ...]:
+        """Tools whose name, aliases, category or descriptions contain every word of ``text``."""
+        words = [w for w in text.casefold().split() if w]
+        out = []
+        for t in self.tools:
+            hay = " ".join([t.id, t.name, *t.aliases, t.category, t.description or "", t.description_zh or ""]).casefold()
+            if words and all(w in hay for w in words):
+                out.append(t)
+        return tuple(out)
+
+    def ancestors(self, model: str | Model) -> tuple[Model, ...]:
+        """What ``model`` is built on: its base model, that model's base, ... (nearest first).
+        Bases that are not in this catalog end the chain."""
+        m = self.get_model(model)
+        chain = []
+        while m.base_model and m.base_model in self._models.by_id:
+            m = self._models.by_id[m.base_model]
+            chain.append(m)
+        return tuple(chain)
+
+    def descendants(self, model: str | Model, *, recursive: bool = True) -> tuple[Model, ...]:
+        """What is built on ``model``: models whose ``base_model`` is it (and theirs, if recursive)."""
+        root = self.get_model(model).id
+        out: list[Model] = []
+        todo = list(self._children.get(root, ()))
+        while todo:
+            mid = todo.pop(0)
+            out.append(self._models.by_id[mid])
+            if recursive:
+                todo.extend(self._children.get(mid, ()))
+        return tuple(sorted(out, key=lambda m: m.id))
+
+    def figures(self) -> tuple[tuple[Model, PublishedFigure], ...]:
+        """Every published hardware figure with its model."""
+        return tuple((m, f) for m in self.models for f in m.figures)
+
+    def domains(self) -> dict[str, int]:
+        """Model count per domain."""
+        counts: dict[str, int] = {}
+        for m in self._models.by_id.values():
+            counts[m.domain] = counts.get(m.domain, 0) + 1
+        return dict(sorted(counts.items()))

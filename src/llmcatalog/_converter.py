@@ -1,0 +1,142 @@
+"""The one private cattrs converter that turns TOML/JSON data into typed entries and back.
+
+Rules: unknown keys are errors (a typo must not silently drop a fact); primitives are strict
+(``"yes"`` is not a bool, ``7.5`` is not an int); ``None`` fields and fields equal to their
+default are left out when unstructuring, so the output is valid TOML (which has no null).
+Errors are reported as paths into the file, e.g.
+``medical/models.toml: models[3].architecture.n_layers: 'n_layers' must be a positive integer``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.v import format_exception
+
+from ._errors import CatalogDataError
+from ._gpu import GPU
+from ._model import Architecture, Component, Links, Model, PublishedFigure
+from ._tool import Tool
+
+__all__ = ["converter", "load_entries", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+#: Version of the data-file format; files may state ``format = 1``.
+FORMAT_VERSION = 1
+
+
+def _strict(kind: type, accept: Callable[[Any], bool], what: str) -> Callable[[Any, type], Any]:
+    def hook(value: Any, _type: type) -> Any:
+        if not accept(value):
+            raise TypeError(f"expected {what}, got {type(value).__name__} {value!r}")
+        return kind(value)
+
+    return hook
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, omit_if_default=True)
+    conv.register_structure_hook(str, _strict(str, lambda x: isinstance(x, str), "a string"))
+    conv.register_structure_hook(
+        int, _strict(int, lambda x: isinstance(x, int) and not isinstance(x, bool), "an integer")
+    )
+    conv.register_structure_hook(
+        float,
+        _strict(float, lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), "a number"),
+    )
+    conv.register_structure_hook(bool, _strict(bool, lambda x: isinstance(x, bool), "true or false"))
+    return conv
+
+
+converter = _make_converter()
+
+_KINDS: dict[str, type] = {"models": Model, "gpus": GPU, "tools": Tool}
+_TYPES = (Model, GPU, Tool, Architecture, Links, Component, PublishedFigure)
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    # Our validators and strict hooks write messages that name the field and the fix: keep them.
+    if isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, ForbiddenExtraKeysError):
+        text = str(exc)
+        if text:
+            return text
+    return format_exception(exc, type_)
+
+
+def _messages(exc: BaseException, source: str, root: str) -> list[str]:
+    out = []
+    for line in cattrs.transform_error(exc, path=root, format_exception=_format):
+        # transform_error yields "<message> @ <path>"; we want "<source>: <path>: <message>".
+        msg, _, path = line.rpartition(" @ ")
+        path = path.removeprefix("$.").removeprefix("$")
+        out.append(f"{source}: {path}: {msg}" if path else f"{source}: {msg}")
+    return out
+
+
+def structure(data: Any, cls: type[T], *, source: str = "<data>", path: str = "$") -> T:
+    """Structure ``data`` into ``cls``; any problem raises :class:`CatalogDataError` with paths."""
+    try:
+        return converter.structure(data, cls)
+    except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
+        raise CatalogDataError(source, _messages(exc, source, path)) from exc
+    except (TypeError, ValueError) as exc:
+        raise CatalogDataError(source, [f"{source}: {path.removeprefix('$.')}: {exc}"]) from exc
+
+
+def unstructure(entry: Any) -> dict[str, Any]:
+    """A plain dict of ``entry`` (JSON- and TOML-compatible: no ``None`` values)."""
+    if not isinstance(entry, _TYPES):
+        raise TypeError(f"cannot unstructure {type(entry).__name__}")
+    result: dict[str, Any] = converter.unstructure(entry)
+    return result
+
+
+def load_entries(text: str | bytes, *, source: str) -> dict[str, tuple[Any, ...]]:
+    """Parse a TOML data file into ``{"models": (...), "gpus": (...), "tools": (...)}``.
+
+    The file may hold ``[[models]]``, ``[[gpus]]`` and ``[[tools]]`` arrays of tables, an
+    optional ``format = 1`` and an optional ``data_version`` string; anything else is an error.
+    """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CatalogDataError(source, [f"{source}: not UTF-8 text ({exc})"]) from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogDataError(source, [f"{source}: not valid TOML: {exc}"]) from exc
+    errors: list[str] = []
+    extra = sorted(set(doc) - set(_KINDS) - {"format", "data_version"})
+    if extra:
+        errors.append(
+            f"{source}: unknown top-level key(s) {extra}; expected [[models]], [[gpus]] or [[tools]]"
+        )
+    fmt = doc.get("format", FORMAT_VERSION)
+    if fmt != FORMAT_VERSION:
+        errors.append(f"{source}: format = {fmt!r} is not supported (this llmcatalog reads format {FORMAT_VERSION})")
+    result: dict[str, tuple[Any, ...]] = {}
+    for key, cls in _KINDS.items():
+        items = doc.get(key, [])
+        if not isinstance(items, list):
+            errors.append(f"{source}: {key}: must be an array of tables ([[{key}]])")
+            continue
+        entries = []
+        for i, item in enumerate(items):
+            try:
+                entry = structure(item, cls, source=source, path=f"$.{key}[{i}]")
+            except CatalogDataError as exc:
+                errors.extend(exc.errors)
+                continue
+            if not entry.sources:
+                errors.append(f"{source}: {key}[{i}] ({entry.id}): 'sources' must list the URL(s) the facts come from")
+            entries.append(entry)
+        result[key] = tuple(entries)
+    if errors:
+        raise CatalogDataError(source, errors)
+    return result

@@ -1,0 +1,115 @@
+"""The exceptions and warnings llmcatalog raises.
+
+Every error derives from :class:`LLMCatalogError`, so ``except llmcatalog.LLMCatalogError``
+catches anything this library raises on purpose. Each also derives from the matching builtin
+(``LookupError``, ``ValueError``) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogDataError",
+    "DuplicateEntryError",
+    "LLMCatalogError",
+    "NotEstimableError",
+    "PluginError",
+    "PluginWarning",
+    "UnknownEntryError",
+    "UnknownGPUError",
+    "UnknownModelError",
+    "UnknownToolError",
+    "WorkloadError",
+]
+
+
+class LLMCatalogError(Exception):
+    """Base class of every error llmcatalog raises on purpose."""
+
+
+class UnknownEntryError(LLMCatalogError, LookupError):
+    """A name did not resolve to a catalog entry; ``suggestions`` holds close matches."""
+
+    def __init__(self, kind: str, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"unknown {kind} {name!r}.{hint} "
+            f"(`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
+        )
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class UnknownModelError(UnknownEntryError):
+    """No model in the catalog has this id, name or alias."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__("model", name, suggestions)
+
+
+class UnknownGPUError(UnknownEntryError):
+    """No GPU in the catalog has this id, name or alias."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__("gpu", name, suggestions)
+
+
+class UnknownToolError(UnknownEntryError):
+    """No tool in the catalog has this id, name or alias."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__("tool", name, suggestions)
+
+
+class CatalogDataError(LLMCatalogError, ValueError):
+    """A data file (TOML) or a plugin's data is malformed.
+
+    ``errors`` lists one message per problem, each starting with the path into the file,
+    e.g. ``medical/models.toml: models[3].architecture.n_layers: expected int``.
+    """
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source = source
+        self.errors = tuple(errors)
+        body = "\n  ".join(self.errors)
+        super().__init__(f"invalid catalog data in {source}:\n  {body}")
+
+
+class DuplicateEntryError(LLMCatalogError, ValueError):
+    """Two different entries claim the same id or alias; the message names both providers."""
+
+
+class PluginError(LLMCatalogError):
+    """A plugin could not be loaded or returned something that is not a catalog entry."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        name: str,
+        distribution: str | None,
+        version: str | None,
+        reason: str,
+    ) -> None:
+        self.group = group
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.reason = reason
+        dist = f"{distribution} {version}" if distribution else "an unknown distribution"
+        super().__init__(f"plugin {name!r} in group {group!r} (from {dist}) failed: {reason}")
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped (broken, returned junk, or conflicts with another); the rest loaded."""
+
+
+class WorkloadError(LLMCatalogError, ValueError):
+    """A workload's parameters are invalid or inconsistent (negative batch, unknown precision, ...)."""
+
+
+class NotEstimableError(LLMCatalogError, ValueError):
+    """The model cannot be estimated: closed weights, or no architecture known (own or inherited)."""

@@ -1,0 +1,61 @@
+"""GPUs (and other accelerators) with their datasheet figures."""
+
+from __future__ import annotations
+
+import attrs
+
+from . import _validators as v
+
+__all__ = ["GPU"]
+
+
+@attrs.frozen(kw_only=True)
+class GPU:
+    """An accelerator as its vendor's datasheet describes it.
+
+    ``memory_bytes`` is the physical capacity the card is sold with. Vendors write "80GB",
+    but memory chips and HBM stacks come in binary sizes, so "80GB" is 80 GiB = 80 * 2**30
+    bytes. ``usable_memory_bytes`` is what the driver reports as total (``nvidia-smi``),
+    where a source gives it; it is slightly lower (ECC and firmware reservations), and
+    :func:`llmcatalog.fits` uses it when known.
+
+    Throughput figures are dense (no 2:4 sparsity), in TFLOPS (10**12 / s); the tensor-core
+    FP16/BF16 figures use FP32 accumulation where the datasheet distinguishes. ``None``
+    means the datasheet gives no figure (e.g. no BF16 before Ampere).
+    """
+
+    id: str = attrs.field(validator=v.slug)
+    name: str = attrs.field(validator=attrs.validators.min_len(1))
+    vendor: str = attrs.field(validator=attrs.validators.min_len(1))
+    memory_bytes: int = attrs.field(validator=v.pos_int)
+    sources: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.urls)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
+    usable_memory_bytes: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    memory_type: str | None = None
+    bandwidth_gb_s: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    fp64_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    fp32_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    fp16_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    bf16_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    fp8_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    int8_tops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    interconnect: str | None = None
+    form_factor: str | None = None
+    architecture: str | None = None
+    release_year: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    tdp_watts: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    notes: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.usable_memory_bytes is not None and self.usable_memory_bytes > self.memory_bytes:
+            raise ValueError("'usable_memory_bytes' cannot exceed 'memory_bytes'")
+
+    @property
+    def memory_gib(self) -> float:
+        """Physical memory in GiB (2**30 bytes)."""
+        return self.memory_bytes / 2**30
+
+    @property
+    def available_bytes(self) -> int:
+        """Memory a process can allocate into: the driver's total when known, else the physical size."""
+        return self.usable_memory_bytes or self.memory_bytes

@@ -1,0 +1,302 @@
+"""Catalog facts about models: :class:`Model`, its :class:`Architecture`, links, components
+and the hardware figures its authors published.
+
+All classes are frozen, keyword-only attrs classes; change them with ``attrs.evolve``.
+Unknown facts are ``None``, never a guess. Field names are the TOML keys of the data files
+(see ``docs/data-format.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from . import _validators as v
+
+__all__ = [
+    "FIGURE_METRICS",
+    "FIGURE_WORKLOADS",
+    "MEMORY_UNITS",
+    "MODALITIES",
+    "VARIANTS",
+    "Architecture",
+    "Component",
+    "Links",
+    "Model",
+    "PublishedFigure",
+]
+
+#: What a model takes in and gives out.
+MODALITIES = frozenset(
+    {
+        "text",  # text in, text out (LLMs)
+        "vision-language",  # images (+text) in, text out
+        "video-language",  # video (+text) in, text out
+        "audio-language",  # audio/speech (+text) in, text out
+        "multimodal",  # several of the above, or any-to-any
+        "text-to-image",  # text-conditioned image generation (diffusion)
+        "image-generation",  # unconditional / guided image generation
+        "audio-generation",  # vocoders and waveform synthesis
+        "text-to-audio",  # text-conditioned music or sound generation
+        "speech-representation",  # self-supervised speech encoders (wav2vec 2.0, HuBERT)
+    }
+)
+
+#: Training stage of a checkpoint.
+VARIANTS = frozenset({"base", "chat", "instruct"})
+
+_COMPONENT_ROLES = frozenset(
+    {
+        "language-model",
+        "vision-encoder",
+        "audio-encoder",
+        "text-encoder",
+        "projector",
+        "image-decoder",
+        "other",
+    }
+)
+
+#: Kinds of published memory figure (the calibration CSV's ``workload`` column, plus ``train_freeze``).
+FIGURE_WORKLOADS = frozenset(
+    {
+        "inference_load",
+        "inference_prefill",
+        "inference_generate",
+        "inference_unspecified",
+        "train_full",
+        "train_freeze",
+        "train_lora",
+        "train_qlora",
+        "train_ptuning_v2",
+        "train_adapter",
+        "train_pretrain",
+    }
+)
+
+#: How a published figure was measured.
+FIGURE_METRICS = frozenset(
+    {
+        "max_allocated",  # torch.cuda.max_memory_allocated: tensors only
+        "nvidia-smi",  # process memory as the driver sees it: tensors + allocator cache + CUDA context
+        "minimum",  # a "minimum VRAM" table, rounded up
+        "approximate",  # prose ("about 13GB")
+        "unspecified",  # a number whose measurement method the source does not state
+        "fits",  # qualitative: "runs on one 40GB GPU" (no number, or the card's size)
+        "oom",  # did not fit on the named GPU
+    }
+)
+
+MEMORY_UNITS = frozenset({"GB", "GiB", "MB", "MiB"})
+
+
+def _components_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class Links:
+    """Where to find a model: code repository, model hub page, paper, project page."""
+
+    code: str | None = attrs.field(default=None, validator=v.optional(v.url))
+    hub: str | None = attrs.field(default=None, validator=v.optional(v.url))
+    paper: str | None = attrs.field(default=None, validator=v.optional(v.url))
+    homepage: str | None = attrs.field(default=None, validator=v.optional(v.url))
+
+
+def _default_kv_heads(self: Architecture) -> int:
+    return self.n_heads
+
+
+def _default_head_dim(self: Architecture) -> int:
+    return self.hidden_size // self.n_heads
+
+
+@attrs.frozen(kw_only=True)
+class Architecture:
+    """The decoder-only transformer facts that memory and parameter counts depend on.
+
+    ``head_dim`` is explicit because it is not always ``hidden_size / n_heads`` (Gemma-7B:
+    3072 / 16 heads, but head_dim 256). ``n_kv_heads`` < ``n_heads`` is grouped-query
+    attention (1 is multi-query). For mixture-of-experts models ``n_experts`` > 0, the routed
+    experts have ``expert_ffn_size`` each, ``n_shared_experts`` always-on experts have
+    ``shared_expert_ffn_size`` each, and the first ``n_dense_layers`` layers use a dense MLP
+    of ``ffn_size``.
+    """
+
+    family: str = attrs.field(validator=v.slug)
+    n_layers: int = attrs.field(validator=v.pos_int)
+    hidden_size: int = attrs.field(validator=v.pos_int)
+    n_heads: int = attrs.field(validator=v.pos_int)
+    n_kv_heads: int = attrs.field(
+        default=attrs.Factory(_default_kv_heads, takes_self=True), validator=v.pos_int
+    )
+    head_dim: int = attrs.field(
+        default=attrs.Factory(_default_head_dim, takes_self=True), validator=v.pos_int
+    )
+    ffn_size: int = attrs.field(validator=v.pos_int)
+    vocab_size: int = attrs.field(validator=v.pos_int)
+    max_context: int = attrs.field(validator=v.pos_int)
+    tied_embeddings: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    mlp: str = attrs.field(default="gated", validator=v.one_of({"gated", "standard"}))
+    activation: str = attrs.field(default="silu", validator=v.slug)
+    norm: str = attrs.field(default="rmsnorm", validator=v.one_of({"rmsnorm", "layernorm"}))
+    norms_per_layer: int = attrs.field(default=2, validator=v.nonneg_int)
+    parallel_block: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    embedding_norm: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    qkv_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    attn_out_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    mlp_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    lm_head_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    position_embedding: str = attrs.field(
+        default="rope", validator=v.one_of({"rope", "alibi", "learned", "none"})
+    )
+    sliding_window: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    n_experts: int = attrs.field(default=0, validator=v.nonneg_int)
+    n_experts_per_token: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    expert_ffn_size: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    n_shared_experts: int = attrs.field(default=0, validator=v.nonneg_int)
+    shared_expert_ffn_size: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    n_dense_layers: int = attrs.field(default=0, validator=v.nonneg_int)
+
+    def __attrs_post_init__(self) -> None:
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(
+                f"'n_heads' ({self.n_heads}) must be a multiple of 'n_kv_heads' ({self.n_kv_heads})"
+            )
+        if self.n_experts:
+            if self.n_experts_per_token is None or self.expert_ffn_size is None:
+                raise ValueError(
+                    "a mixture-of-experts architecture ('n_experts' > 0) needs "
+                    "'n_experts_per_token' and 'expert_ffn_size'"
+                )
+            if self.n_experts_per_token > self.n_experts:
+                raise ValueError("'n_experts_per_token' cannot exceed 'n_experts'")
+            if self.n_dense_layers > self.n_layers:
+                raise ValueError("'n_dense_layers' cannot exceed 'n_layers'")
+
+    @property
+    def is_moe(self) -> bool:
+        """True for a mixture-of-experts architecture."""
+        return self.n_experts > 0
+
+    @property
+    def kv_groups(self) -> int:
+        """Query heads per KV head (1 = MHA, ``n_heads`` = MQA)."""
+        return self.n_heads // self.n_kv_heads
+
+
+@attrs.frozen(kw_only=True)
+class Component:
+    """One part of a multimodal system: its language model, vision or audio encoder, projector..."""
+
+    role: str = attrs.field(validator=v.one_of(_COMPONENT_ROLES))
+    name: str = attrs.field(validator=attrs.validators.min_len(1))
+    model: str | None = attrs.field(default=None, validator=v.optional(v.slug))
+    n_params: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+
+
+@attrs.frozen(kw_only=True)
+class PublishedFigure:
+    """A GPU-memory (or hardware) figure that a model's authors published, with its setting.
+
+    ``memory_value`` is exactly as printed, in ``memory_unit``; ``None`` for qualitative
+    statements (``metric="fits"``: "runs on one A100 40GB"; ``metric="oom"``). ``per_gpu``
+    says whether a multi-GPU figure is per GPU (True) or the total over ``n_gpus`` (False).
+    ``quote`` holds the source's own words. Settings the source does not pin down are ``None``.
+    """
+
+    workload: str = attrs.field(validator=v.one_of(FIGURE_WORKLOADS))
+    metric: str = attrs.field(validator=v.one_of(FIGURE_METRICS))
+    source: str = attrs.field(validator=v.url)
+    memory_value: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    memory_unit: str | None = attrs.field(default=None, validator=v.optional(v.one_of(MEMORY_UNITS)))
+    precision: str | None = None
+    batch_size: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    seq_len: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    gen_len: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    n_gpus: int = attrs.field(default=1, validator=v.pos_int)
+    gpu: str | None = None
+    per_gpu: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    method: str | None = None
+    lora_rank: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    lora_targets: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
+    gradient_checkpointing: bool | None = None
+    optimizer: str | None = None
+    zero_stage: int | None = attrs.field(default=None, validator=v.optional(v.one_of({0, 1, 2, 3})))  # type: ignore[arg-type]
+    duration: str | None = None
+    quote: str | None = None
+    note: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.memory_value is not None and self.memory_unit is None:
+            raise ValueError("'memory_unit' is required when 'memory_value' is given")
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """The figure in bytes (per GPU when ``per_gpu``), or None for qualitative figures."""
+        if self.memory_value is None or self.memory_unit is None:
+            return None
+        scale = {"GB": 10**9, "GiB": 2**30, "MB": 10**6, "MiB": 2**20}[self.memory_unit]
+        return round(self.memory_value * scale)
+
+
+@attrs.frozen(kw_only=True)
+class Model:
+    """One model in the catalog.
+
+    ``base_model`` is the id of the model this one was fine-tuned or continued from
+    (lineage). A model without an ``architecture`` of its own inherits its base model's
+    when the catalog is built; ``architecture_from`` then names the model it came from.
+    ``n_params`` is the exact parameter count where a source or the architecture gives it;
+    ``size_label`` is the nominal size the authors use ("7B").
+    """
+
+    id: str = attrs.field(validator=v.slug)
+    name: str = attrs.field(validator=attrs.validators.min_len(1))
+    domain: str = attrs.field(validator=v.slug)
+    sources: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.urls)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
+    subdomains: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug))
+    modality: str = attrs.field(default="text", validator=v.one_of(MODALITIES))
+    variant: str | None = attrs.field(default=None, validator=v.optional(v.one_of(VARIANTS)))
+    series: str | None = attrs.field(default=None, validator=v.optional(v.slug))
+    organization: str | None = None
+    release_date: str | None = attrs.field(default=None, validator=v.optional(v.date_str))
+    license: str | None = None
+    open_weights: bool | None = None
+    languages: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug))
+    links: Links = attrs.field(factory=Links)
+    base_model: str | None = attrs.field(default=None, validator=v.optional(v.slug))
+    n_params: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    size_label: str | None = None
+    architecture: Architecture | None = None
+    architecture_from: str | None = attrs.field(default=None, validator=v.optional(v.slug))
+    components: tuple[Component, ...] = attrs.field(default=(), converter=_components_tuple)
+    description: str | None = None
+    description_zh: str | None = None
+    figures: tuple[PublishedFigure, ...] = attrs.field(default=(), converter=_components_tuple)
+    notes: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.base_model == self.id:
+            raise ValueError(f"'base_model' of {self.id!r} names the model itself")
+
+    @property
+    def is_closed(self) -> bool:
+        """True when the weights are known not to be published."""
+        return self.open_weights is False
+
+    @classmethod
+    def from_hf_config(cls, config: dict[str, Any], **fields: Any) -> Model:
+        """Build a Model from a Hugging Face ``config.json`` mapping.
+
+        The architecture and the exact parameter count come from the config; ``fields``
+        (``id``, ``name``, ``domain``, ``sources``, ...) override the defaults, which are
+        derived from ``_name_or_path`` when present. See :func:`llmcatalog.architecture_from_hf_config`
+        for the families understood.
+        """
+        from ._hfconfig import model_from_hf_config
+
+        return model_from_hf_config(config, **fields)

@@ -1,0 +1,186 @@
+"""Entry-point plugins and the default, cached catalog.
+
+Plugins are zero-argument callables registered under the entry-point groups
+``llmcatalog.models``, ``llmcatalog.gpus`` and ``llmcatalog.tools``; each returns an iterable of
+:class:`Model` / :class:`GPU` / :class:`Tool`. The built-in domains register through the very
+same groups (see ``pyproject.toml``), so a third-party package is loaded exactly like ours.
+
+Nothing is scanned at import time: :func:`catalog` builds the catalog on first use and caches
+it; :func:`clear_cache` forgets it. A plugin that raises, returns something that is not an
+entry, or conflicts with an entry already loaded is skipped with a :class:`PluginWarning` and
+recorded in ``catalog().plugin_errors`` with its distribution and version; the rest keeps
+working. ``strict=True`` (or ``LLMCATALOG_STRICT=1``) raises :class:`PluginError` instead.
+``LLMCATALOG_DISABLE_PLUGINS=1`` loads only llmcatalog's own plugins (the kill switch for a
+broken third-party package). Built-ins load first, then third parties sorted by name.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import warnings
+from collections.abc import Iterable
+from importlib.resources import as_file
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import importlib_metadata
+
+from ._catalog import Catalog, PluginInfo
+from ._converter import load_entries
+from ._errors import CatalogDataError, DuplicateEntryError, PluginError, PluginWarning
+from ._gpu import GPU
+from ._model import Model
+from ._tool import Tool
+
+__all__ = [
+    "DISABLE_ENV",
+    "GROUPS",
+    "STRICT_ENV",
+    "catalog",
+    "clear_cache",
+    "load_toml",
+]
+
+#: Entry-point group per kind of entry.
+GROUPS: dict[str, type] = {"llmcatalog.models": Model, "llmcatalog.gpus": GPU, "llmcatalog.tools": Tool}
+#: Set to 1/true/yes to load only llmcatalog's built-in plugins.
+DISABLE_ENV = "LLMCATALOG_DISABLE_PLUGINS"
+#: Set to 1/true/yes to make plugin problems raise instead of warn.
+STRICT_ENV = "LLMCATALOG_STRICT"
+_SELF = "llmcatalog"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def load_toml(path: str | os.PathLike[str] | Traversable) -> dict[str, tuple[Any, ...]]:
+    """Read a data file in llmcatalog's TOML format (see ``docs/data-format.md``).
+
+    Returns ``{"models": (...), "gpus": (...), "tools": (...)}``. Raises
+    :class:`CatalogDataError` with the path of every problem. Plugins use this to ship their
+    own data files, e.g. ``load_toml(importlib.resources.files(__package__) / "models.toml")``.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise CatalogDataError(str(p), [f"{p}: cannot read: {exc.strerror or exc}"]) from exc
+        return load_entries(data, source=str(p))
+    with as_file(path) as real:
+        return load_entries(real.read_bytes(), source=str(getattr(path, "name", path)))
+
+
+def _dist_of(ep: Any) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _call_plugin(ep: Any, kind: type, dist: str | None, version: str | None) -> tuple[Any, ...]:
+    group = ep.group
+
+    def fail(reason: str) -> PluginError:
+        return PluginError(group=group, name=ep.name, distribution=dist, version=version, reason=reason)
+
+    try:
+        factory = ep.load()
+    except Exception as exc:
+        raise fail(f"cannot import {ep.value!r}: {type(exc).__name__}: {exc}") from exc
+    if not callable(factory):
+        raise fail(f"{ep.value!r} is not callable; a plugin is a zero-argument function returning entries")
+    try:
+        result = factory()
+    except CatalogDataError as exc:
+        raise fail(str(exc)) from exc
+    except Exception as exc:
+        raise fail(f"raised {type(exc).__name__}: {exc}") from exc
+    if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
+        raise fail(f"returned {type(result).__name__}, expected an iterable of {kind.__name__}")
+    try:
+        items = tuple(result)
+    except Exception as exc:
+        raise fail(f"iterating its result raised {type(exc).__name__}: {exc}") from exc
+    for i, item in enumerate(items):
+        if not isinstance(item, kind):
+            raise fail(f"item {i} is a {type(item).__name__}, expected llmcatalog.{kind.__name__}")
+        if not item.sources:
+            raise fail(f"{kind.__name__} {item.id!r} has no sources: every catalog entry needs a source URL")
+    return items
+
+
+def _entry_points(group: str) -> list[Any]:
+    eps = list(importlib_metadata.entry_points(group=group))
+    # Built-ins first (stable order), then third parties by distribution and name.
+    return sorted(eps, key=lambda ep: (_dist_of(ep)[0] != _SELF, _dist_of(ep)[0] or "", ep.name))
+
+
+def build_catalog(*, strict: bool | None = None, third_party: bool | None = None) -> Catalog:
+    """Build a fresh catalog from the installed entry points (uncached; see :func:`catalog`)."""
+    strict = _env_flag(STRICT_ENV) if strict is None else strict
+    third_party = (not _env_flag(DISABLE_ENV)) if third_party is None else third_party
+    cat = Catalog()
+    infos: list[PluginInfo] = []
+    errors: list[PluginError] = []
+    for group, kind in GROUPS.items():
+        for ep in _entry_points(group):
+            dist, version = _dist_of(ep)
+            builtin = dist == _SELF
+            if not builtin and not third_party:
+                continue
+            try:
+                items = _call_plugin(ep, kind, dist, version)
+                provider = f"plugin {ep.name!r} ({dist or 'unknown distribution'})"
+                models = tuple(i for i in items if isinstance(i, Model))
+                gpus = tuple(i for i in items if isinstance(i, GPU))
+                tools = tuple(i for i in items if isinstance(i, Tool))
+                try:
+                    cat = cat.with_entries(*models, *gpus, *tools, provider=provider)
+                except (DuplicateEntryError, CatalogDataError) as exc:
+                    raise PluginError(
+                        group=group, name=ep.name, distribution=dist, version=version, reason=str(exc)
+                    ) from exc
+            except PluginError as exc:
+                if strict:
+                    raise
+                warnings.warn(f"{exc} (skipped; set {STRICT_ENV}=1 to raise)", PluginWarning, stacklevel=3)
+                errors.append(exc)
+                continue
+            infos.append(
+                PluginInfo(group=group, name=ep.name, value=ep.value, distribution=dist, version=version,
+                           builtin=builtin, count=len(items))
+            )
+    return Catalog._from_parts(
+        [("catalog", cat.models, cat.gpus, cat.tools)], plugins=infos, errors=errors
+    )
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _cached(strict: bool, third_party: bool) -> Catalog:
+    return build_catalog(strict=strict, third_party=third_party)
+
+
+def catalog(*, strict: bool | None = None) -> Catalog:
+    """The catalog of every installed plugin, built on first use and cached.
+
+    ``strict`` defaults to the ``LLMCATALOG_STRICT`` environment variable. Third-party
+    plugins are skipped when ``LLMCATALOG_DISABLE_PLUGINS`` is set.
+    """
+    strict_flag = _env_flag(STRICT_ENV) if strict is None else strict
+    with _lock:
+        return _cached(strict_flag, not _env_flag(DISABLE_ENV))
+
+
+def clear_cache() -> None:
+    """Forget the cached catalog, e.g. after installing a plugin or changing the env switches."""
+    with _lock:
+        _cached.cache_clear()

@@ -1,0 +1,222 @@
+"""Workloads: what the GPUs are asked to do. :class:`Inference`, :class:`FineTune`, :class:`Parallelism`.
+
+Every invalid value raises :class:`~llmcatalog.WorkloadError` naming the parameter and the
+accepted values, at construction time, so no estimate is ever computed from a bad workload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._errors import WorkloadError
+from ._precision import DTYPE_BYTES, FORMATS
+
+__all__ = [
+    "ATTENTION_IMPLEMENTATIONS",
+    "COMPUTE_DTYPES",
+    "KV_CACHE_DTYPES",
+    "METHODS",
+    "OPTIMIZERS",
+    "OPTIMIZER_IMPLS",
+    "PRECISIONS",
+    "FineTune",
+    "Inference",
+    "Parallelism",
+]
+
+PRECISIONS = tuple(FORMATS)
+COMPUTE_DTYPES = ("fp32", "fp16", "bf16")
+KV_CACHE_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash")
+METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
+OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
+OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
+FSDP_MODES = ("none", "full-shard", "shard-grad-op")
+
+
+def _choice(allowed: tuple[Any, ...]) -> Any:
+    def check(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if value not in allowed:
+            raise WorkloadError(f"{attr.name}={value!r} is not supported; choose one of {list(allowed)}")
+
+    return check
+
+
+def _positive(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise WorkloadError(f"{attr.name} must be a positive integer, got {value!r}")
+
+
+def _nonneg(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise WorkloadError(f"{attr.name} must be an integer >= 0, got {value!r}")
+
+
+def _optional(check: Any) -> Any:
+    def inner(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            check(inst, attr, value)
+
+    return inner
+
+
+def _bool(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise WorkloadError(f"{attr.name} must be True or False, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Parallelism:
+    """How a job is spread over GPUs. The estimate is per GPU, for the most loaded rank.
+
+    ``data_parallel`` x ``tensor_parallel`` x ``pipeline_parallel`` GPUs in all.
+    ``zero_stage`` (DeepSpeed ZeRO, arXiv 1910.02054) shards optimizer states (1), plus gradients
+    (2), plus parameters (3) over the data-parallel ranks. ``fsdp`` is PyTorch FSDP:
+    ``"full-shard"`` behaves like ZeRO-3 and ``"shard-grad-op"`` like ZeRO-2 for memory; give
+    either ``zero_stage`` or ``fsdp``, not both. ``offload_optimizer`` / ``offload_params``
+    keep optimizer states / parameters in CPU memory (ZeRO-Offload, ZeRO-Infinity).
+    For inference, ``pipeline_parallel`` > 1 also describes ``device_map="auto"`` layer splits.
+    """
+
+    data_parallel: int = attrs.field(default=1, validator=_positive)
+    tensor_parallel: int = attrs.field(default=1, validator=_positive)
+    pipeline_parallel: int = attrs.field(default=1, validator=_positive)
+    zero_stage: int = attrs.field(default=0, validator=_choice((0, 1, 2, 3)))
+    fsdp: str = attrs.field(default="none", validator=_choice(FSDP_MODES))
+    offload_optimizer: bool = attrs.field(default=False, validator=_bool)
+    offload_params: bool = attrs.field(default=False, validator=_bool)
+
+    def __attrs_post_init__(self) -> None:
+        if self.fsdp != "none" and self.zero_stage:
+            raise WorkloadError("give either zero_stage (DeepSpeed) or fsdp (PyTorch FSDP), not both")
+        if self.offload_params and self.shard_stage < 3:
+            raise WorkloadError("offload_params needs parameter sharding: zero_stage=3 or fsdp='full-shard'")
+
+    @property
+    def n_gpus(self) -> int:
+        """GPUs in the job."""
+        return self.data_parallel * self.tensor_parallel * self.pipeline_parallel
+
+    @property
+    def shard_stage(self) -> int:
+        """The ZeRO stage equivalent for memory (FSDP full-shard = 3, shard-grad-op = 2)."""
+        return {"none": self.zero_stage, "full-shard": 3, "shard-grad-op": 2}[self.fsdp]
+
+
+def _check_precision(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value not in FORMATS:
+        raise WorkloadError(f"{attr.name}={value!r} is not a known precision; choose one of {list(FORMATS)}")
+
+
+@attrs.frozen(kw_only=True)
+class Inference:
+    """Text generation with Hugging Face transformers (``generate()``, SDPA attention by default).
+
+    ``context_tokens`` = prompt + generated tokens, all held in the KV cache at the end.
+    ``prompt_tokens`` is the part processed in one prefill forward pass; by default the whole
+    context (the worst case for the activation peak). ``precision`` is the weight format;
+    ``compute_dtype`` the dtype of activations (default: the format's usual one, e.g. fp16 for
+    GPTQ); ``kv_cache_precision`` the KV-cache dtype (default: the compute dtype).
+    """
+
+    precision: str = attrs.field(default="bf16", validator=_check_precision)
+    batch_size: int = attrs.field(default=1, validator=_positive)
+    context_tokens: int = attrs.field(default=2048, validator=_positive)
+    prompt_tokens: int | None = attrs.field(default=None, validator=_optional(_positive))
+    kv_cache_precision: str | None = attrs.field(default=None, validator=_optional(_choice(KV_CACHE_DTYPES)))
+    compute_dtype: str | None = attrs.field(default=None, validator=_optional(_choice(COMPUTE_DTYPES)))
+    attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
+    parallelism: Parallelism = attrs.field(factory=Parallelism)
+
+    def __attrs_post_init__(self) -> None:
+        if self.prompt_tokens is not None and self.prompt_tokens > self.context_tokens:
+            raise WorkloadError(
+                f"prompt_tokens ({self.prompt_tokens}) cannot exceed context_tokens ({self.context_tokens}), "
+                "which counts prompt + generated tokens"
+            )
+        if not isinstance(self.parallelism, Parallelism):
+            raise WorkloadError("parallelism must be a llmcatalog.Parallelism")
+        p = self.parallelism
+        if p.data_parallel > 1 or p.shard_stage:
+            raise WorkloadError(
+                "inference supports tensor_parallel and pipeline_parallel (device_map='auto' splits); "
+                "data_parallel, ZeRO and FSDP are training settings"
+            )
+
+    @property
+    def prefill_tokens(self) -> int:
+        """Tokens processed in the prefill forward pass."""
+        return self.prompt_tokens if self.prompt_tokens is not None else self.context_tokens
+
+    @property
+    def compute(self) -> str:
+        """The activation dtype in effect."""
+        return self.compute_dtype or FORMATS[self.precision].default_compute
+
+    @property
+    def kv_dtype(self) -> str:
+        """The KV-cache dtype in effect."""
+        return self.kv_cache_precision or self.compute
+
+
+@attrs.frozen(kw_only=True)
+class FineTune:
+    """One training step of fine-tuning with Hugging Face transformers / PEFT.
+
+    ``precision`` is the compute dtype. ``mixed_precision=True`` keeps trainable parameters
+    (and so gradients and optimizer states) in fp32 with autocast to ``precision`` (AMP, HF
+    Trainer ``bf16=True`` on an fp32-loaded model); frozen weights stay in ``precision``.
+    ``mixed_precision=False`` is pure ``precision`` training (weights, gradients and optimizer
+    states all 16-bit). ``batch_size`` is the per-GPU micro-batch; ``seq_len`` the padded
+    training length. LoRA: ``lora_rank``, ``lora_alpha``, ``lora_targets`` (module names such as
+    ``"q_proj"``, or ``"all-linear"``), ``lora_dropout``. QLoRA: frozen Linear weights in
+    ``qlora_format`` (NF4 with double quantization by default). P-Tuning v2 / prefix tuning:
+    ``prefix_tokens`` virtual tokens per layer (``prefix_projection`` adds the MLP reparametrisation).
+    Freeze tuning trains the last ``trainable_layers`` layers. ``train_embeddings`` also trains
+    the input embeddings and the LM head (PEFT ``modules_to_save``), as Qwen's "LoRA (emb)".
+    """
+
+    method: str = attrs.field(default="full", validator=_choice(METHODS))
+    precision: str = attrs.field(default="bf16", validator=_choice(COMPUTE_DTYPES))
+    mixed_precision: bool = attrs.field(default=True, validator=_bool)
+    optimizer: str = attrs.field(default="adamw", validator=_choice(OPTIMIZERS))
+    optimizer_impl: str = attrs.field(default="foreach", validator=_choice(OPTIMIZER_IMPLS))
+    batch_size: int = attrs.field(default=1, validator=_positive)
+    seq_len: int = attrs.field(default=2048, validator=_positive)
+    gradient_checkpointing: bool = attrs.field(default=False, validator=_bool)
+    attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
+    lora_rank: int = attrs.field(default=8, validator=_positive)
+    lora_alpha: int = attrs.field(default=16, validator=_positive)
+    lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=tuple)
+    lora_dropout: float = attrs.field(default=0.0)
+    qlora_format: str = attrs.field(default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")))
+    prefix_tokens: int = attrs.field(default=128, validator=_positive)
+    prefix_projection: bool = attrs.field(default=False, validator=_bool)
+    trainable_layers: int = attrs.field(default=2, validator=_positive)
+    train_embeddings: bool = attrs.field(default=False, validator=_bool)
+    parallelism: Parallelism = attrs.field(factory=Parallelism)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
+            raise WorkloadError("lora_targets must name at least one module, e.g. ('q_proj', 'v_proj') or ('all-linear',)")
+        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
+            raise WorkloadError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if not isinstance(self.parallelism, Parallelism):
+            raise WorkloadError("parallelism must be a llmcatalog.Parallelism")
+
+    @property
+    def is_mixed(self) -> bool:
+        """True when fp32 master weights are kept (``mixed_precision`` with 16-bit compute)."""
+        return self.mixed_precision and self.precision != "fp32"
+
+    @property
+    def compute_bytes(self) -> float:
+        """Bytes per element of the compute dtype."""
+        return DTYPE_BYTES[self.precision]
+
+    @property
+    def is_peft(self) -> bool:
+        """True for methods that train a small set of new or selected parameters."""
+        return self.method in ("lora", "qlora", "p-tuning-v2", "prefix-tuning")

@@ -1,0 +1,515 @@
+"""Measure the tensor-memory peak of the real Hugging Face code, without a GPU.
+
+Optional: needs the ``trace`` extra (``pip install "llmcatalog[trace]"``: torch, transformers,
+peft). The model is built from its config under :class:`torch._subclasses.fake_tensor.FakeTensorMode`,
+so no memory is allocated and a 70B model traces on a laptop; transformers' (and PEFT's) own
+forward, backward and optimizer step run on the fake tensors and
+:class:`torch.distributed._tools.mem_tracker.MemTracker` records every tensor's bytes.
+
+What the peak means: the largest total size of live tensors, i.e. what
+``torch.cuda.max_memory_allocated()`` would report. It excludes the CUDA context and the
+caching allocator's reserve, so compare it with ``estimate.total_bytes - estimate.overhead_bytes``.
+
+Fake tensors live on the CPU device: there, PyTorch's SDPA dispatches to its flash-attention
+kernel for CPU, whose memory (output + fp32 log-sum-exp) matches FlashAttention/memory-efficient
+SDPA on CUDA. Fake *CUDA* tensors would instead take the math fallback and materialise the
+attention matrix, which a real GPU does not.
+
+Not traceable here: bitsandbytes, GPTQ and AWQ kernels (they need a GPU), 8-bit optimizers.
+Those raise :class:`TraceUnsupportedError`.
+
+    >>> from llmcatalog import Inference, get_model
+    >>> from llmcatalog.trace import trace_inference
+    >>> result = trace_inference(get_model("Llama-2-7b"), Inference(batch_size=1, context_tokens=2048))  # doctest: +SKIP
+    >>> result.peak_bytes / 2**30  # doctest: +SKIP
+    12.67
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import LLMCatalogError
+from ._model import Architecture, Model
+from ._workload import FineTune, Inference
+
+__all__ = [
+    "TraceResult",
+    "TraceUnsupportedError",
+    "hf_config_from_architecture",
+    "trace_finetune",
+    "trace_inference",
+]
+
+
+class TraceUnsupportedError(LLMCatalogError, NotImplementedError):
+    """The requested setting cannot be traced on the CPU (needs GPU kernels or missing packages)."""
+
+
+@attrs.frozen(kw_only=True)
+class TraceResult:
+    """The measured tensor-memory peak and what it was made of at that moment (bytes)."""
+
+    peak_bytes: int
+    by_kind: Mapping[str, int]
+    n_params: int
+    hf_model_type: str
+    exact_architecture: bool
+    note: str = ""
+
+
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+#: PyTorch's CUDA caching allocator rounds every allocation up to a multiple of 512 bytes
+#: (``c10/cuda/CUDACachingAllocator.cpp``, ``kMinBlockSize``); the tracker does the same.
+_BLOCK = 512
+
+
+def _rounded(nbytes: int) -> int:
+    return -(-nbytes // _BLOCK) * _BLOCK
+
+
+def _make_tracker() -> Any:
+    """A TorchDispatchMode that sums the bytes of live tensor storages and records the peak.
+
+    Every tensor an operator returns is tracked by its storage (views share one); a weakref
+    callback subtracts the storage when it is freed. At each new peak, ``kinds()`` (if given)
+    attributes the live bytes to parameters, gradients and optimizer states; the rest is
+    activations and temporaries.
+    """
+    import weakref
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class _PeakTracker(TorchDispatchMode):  # type: ignore[misc]
+        def __init__(self, kinds: Any = None) -> None:
+            super().__init__()
+            self.live = 0
+            self.peak = 0
+            self.peak_kinds: dict[str, int] = {}
+            self._refs: dict[int, Any] = {}
+            self._kinds = kinds
+
+        def track(self, tensor: Any) -> None:
+            if not isinstance(tensor, torch.Tensor):
+                return
+            try:
+                storage = tensor.untyped_storage()
+            except (RuntimeError, NotImplementedError):  # pragma: no cover - tensors without storage
+                return
+            key = id(storage)
+            if key in self._refs:
+                return
+            nbytes = _rounded(storage.nbytes())
+
+            def release(_ref: Any, key: int = key, nbytes: int = nbytes) -> None:
+                self._refs.pop(key, None)
+                self.live -= nbytes
+
+            self._refs[key] = weakref.ref(storage, release)
+            self.live += nbytes
+            if self.live > self.peak:
+                self.peak = self.live
+                if self._kinds is not None:
+                    known = self._kinds()
+                    known["activations_and_temporaries"] = self.live - sum(known.values())
+                    self.peak_kinds = known
+
+        def storage_bytes(self, tensors: Any) -> int:
+            seen: dict[int, int] = {}
+            for t in tensors:
+                if isinstance(t, torch.Tensor):
+                    st = t.untyped_storage()
+                    seen[id(st)] = _rounded(st.nbytes())
+            return sum(seen.values())
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            for t in tree_flatten(out)[0]:
+                self.track(t)
+            return out
+
+    return _PeakTracker
+
+
+def _require() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise TraceUnsupportedError(
+            'tracing needs torch and transformers: pip install "llmcatalog[trace]"'
+        ) from exc
+    return torch
+
+
+def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], bool]:
+    """A transformers config dict implementing ``arch`` with a built-in model class.
+
+    Returns ``(config, exact)``; ``exact`` is False when no built-in class has exactly this
+    layout and the closest one is used (ALiBi models are traced with RoPE; Falcon-style
+    multi-norm parallel blocks with Phi's single norm). Parameter counts may then differ slightly:
+    :attr:`TraceResult.n_params` reports the traced model's.
+    """
+    a = arch
+    base: dict[str, Any] = {
+        "hidden_size": a.hidden_size,
+        "num_hidden_layers": a.n_layers,
+        "num_attention_heads": a.n_heads,
+        "num_key_value_heads": a.n_kv_heads,
+        "head_dim": a.head_dim,
+        "intermediate_size": a.ffn_size,
+        "vocab_size": a.vocab_size,
+        "max_position_embeddings": a.max_context,
+        "tie_word_embeddings": a.tied_embeddings,
+    }
+    exact = a.position_embedding in ("rope", "none")
+    if a.is_moe:
+        assert a.expert_ffn_size is not None
+        if a.n_shared_experts or a.n_dense_layers:
+            cfg = dict(
+                base,
+                model_type="qwen2_moe",
+                num_experts=a.n_experts,
+                num_experts_per_tok=a.n_experts_per_token,
+                moe_intermediate_size=a.expert_ffn_size,
+                shared_expert_intermediate_size=a.n_shared_experts * (a.shared_expert_ffn_size or a.expert_ffn_size),
+                mlp_only_layers=list(range(a.n_dense_layers)),
+                norm_topk_prob=False,
+                qkv_bias=a.qkv_bias,
+            )
+            # Qwen2-MoE adds a 1-wide gate on the shared expert and fixed q/k/v biases.
+            return cfg, False
+        cfg = dict(base, model_type="mixtral", num_local_experts=a.n_experts, num_experts_per_tok=a.n_experts_per_token,
+                   intermediate_size=a.expert_ffn_size, sliding_window=a.sliding_window)
+        return cfg, exact and not a.qkv_bias and not a.attn_out_bias
+    if a.mlp == "gated":
+        if a.family == "gemma" or a.activation.startswith("gelu"):
+            cfg = dict(base, model_type="gemma", hidden_activation="gelu_pytorch_tanh")
+            return cfg, exact and not (a.qkv_bias or a.attn_out_bias or a.mlp_bias) and a.norm == "rmsnorm"
+        if a.family == "chatglm" and a.n_kv_heads < a.n_heads:
+            cfg = dict(base, model_type="glm", attention_bias=a.qkv_bias, partial_rotary_factor=0.5)
+            return cfg, exact and not a.attn_out_bias and not a.mlp_bias
+        if a.qkv_bias and not a.attn_out_bias:
+            cfg = dict(base, model_type="qwen2", use_sliding_window=False)
+            return cfg, exact and not a.mlp_bias and a.norm == "rmsnorm"
+        if a.sliding_window:
+            cfg = dict(base, model_type="mistral", sliding_window=a.sliding_window)
+            return cfg, exact and not (a.qkv_bias or a.attn_out_bias or a.mlp_bias)
+        cfg = dict(base, model_type="llama", attention_bias=a.qkv_bias, mlp_bias=a.mlp_bias)
+        return cfg, exact and a.qkv_bias == a.attn_out_bias and a.norm == "rmsnorm"
+    # Standard (2-matrix) MLP with LayerNorm.
+    if a.position_embedding == "learned":
+        cfg = {
+            "model_type": "gpt2",
+            "n_embd": a.hidden_size,
+            "n_layer": a.n_layers,
+            "n_head": a.n_heads,
+            "n_inner": a.ffn_size,
+            "vocab_size": a.vocab_size,
+            "n_positions": a.max_context,
+            "tie_word_embeddings": a.tied_embeddings,
+            "activation_function": "gelu_new",
+        }
+        return cfg, a.n_kv_heads == a.n_heads and a.head_dim * a.n_heads == a.hidden_size
+    cfg = dict(base, model_type="phi", partial_rotary_factor=0.5, hidden_act="gelu_new")
+    cfg.pop("head_dim")
+    return cfg, exact and a.parallel_block and a.norms_per_layer == 1 and a.lm_head_bias and a.head_dim * a.n_heads == a.hidden_size
+
+
+def _resolve_config(source: Model | Architecture | Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    from transformers import CONFIG_MAPPING
+
+    if isinstance(source, Model):
+        if source.architecture is None:
+            raise TraceUnsupportedError(f"model {source.id!r} has no architecture to trace")
+        return hf_config_from_architecture(source.architecture)
+    if isinstance(source, Architecture):
+        return hf_config_from_architecture(source)
+    if isinstance(source, Mapping):
+        model_type = source.get("model_type")
+        if model_type in CONFIG_MAPPING:
+            return dict(source), True
+        # Remote-code families (chatglm, qwen, baichuan, internlm, deepseek): go through our Architecture.
+        from ._hfconfig import architecture_from_hf_config
+
+        return hf_config_from_architecture(architecture_from_hf_config(source))
+    raise TypeError(f"expected a Model, an Architecture or a config mapping, got {type(source).__name__}")
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    import logging
+    import warnings
+
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+
+
+def _build(config: dict[str, Any], dtype: str, attention: str) -> Any:
+    """The transformers model for ``config`` on the meta device (no memory, no init cost)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch = _require()
+    cfg = dict(config)
+    model_type = cfg.pop("model_type")
+    hf_config = AutoConfig.for_model(model_type, **cfg)
+    impl = {"eager": "eager", "sdpa": "sdpa", "flash": "sdpa"}[attention]
+    hf_config._attn_implementation = impl
+    hf_config.use_cache = True
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation=impl)
+
+
+def _to_fake(model: Any) -> Any:
+    """Replace every meta parameter and buffer by a fake CPU tensor (call inside FakeTensorMode).
+
+    Parameters are replaced in place, keeping ties (a shared Parameter stays shared) and
+    ``requires_grad``; no ``Module.to()`` is involved, which cannot swap fake tensors.
+    """
+    torch = _require()
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is None:
+                continue
+            if id(param) not in memo:
+                data = torch.empty(param.shape, dtype=param.dtype, device="cpu")
+                memo[id(param)] = torch.nn.Parameter(data, requires_grad=param.requires_grad)
+            module._parameters[name] = memo[id(param)]
+        for name, buf in list(module._buffers.items()):
+            if buf is not None:
+                module._buffers[name] = torch.zeros(buf.shape, dtype=buf.dtype, device="cpu")
+    return model
+
+
+def _count(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _kinds_fn(tracker: Any, model: Any, opt: Any = None) -> Any:
+    params = list(model.parameters())
+    buffers = list(model.buffers())
+
+    def kinds() -> dict[str, int]:
+        out = {
+            "parameters": tracker.storage_bytes(params),
+            "buffers": tracker.storage_bytes(buffers),
+            "gradients": tracker.storage_bytes(p.grad for p in params if p.grad is not None),
+        }
+        if opt is not None:
+            out["optimizer_states"] = tracker.storage_bytes(
+                t for state in opt.state.values() for t in state.values()
+            )
+        return out
+
+    return kinds
+
+
+def trace_inference(
+    source: Model | Architecture | Mapping[str, Any], workload: Inference
+) -> TraceResult:
+    """Peak tensor memory of ``generate()``-style inference with the real transformers model.
+
+    Two phases are measured, as in Hugging Face ``generate()`` with a ``DynamicCache``: the
+    prefill of ``workload.prefill_tokens`` prompt tokens (only the last position's logits, as
+    ``generate`` asks with ``logits_to_keep=1``, copied to fp32), and the last decoding step,
+    with the cache already holding ``context_tokens - 1`` tokens. The peak is the larger.
+    Only unquantized precisions (fp32/fp16/bf16) can be traced.
+    """
+    torch = _require()
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from transformers import DynamicCache
+
+    if workload.precision not in _DTYPES:
+        raise TraceUnsupportedError(f"precision {workload.precision!r} needs GPU kernels; trace fp32/fp16/bf16")
+    if workload.kv_dtype != workload.compute:
+        raise TraceUnsupportedError("a KV-cache dtype different from the compute dtype cannot be traced")
+    if workload.parallelism.n_gpus > 1:
+        raise TraceUnsupportedError("tracing covers one GPU; trace the per-GPU shard's architecture instead")
+    config, exact = _resolve_config(source)
+    b, prompt, context = workload.batch_size, workload.prefill_tokens, workload.context_tokens
+    tracker_cls = _make_tracker()
+    model = _build(config, workload.precision, workload.attention)
+    with _quiet(), FakeTensorMode(), torch.no_grad():
+        _to_fake(model)
+        model.eval()
+        n_params = _count(model)
+
+        # Phase 1: prefill of the prompt.
+        t1 = tracker_cls()
+        t1.peak_kinds = {}
+        t1._kinds = _kinds_fn(t1, model)
+        for t in [*model.parameters(), *model.buffers()]:
+            t1.track(t)
+        with t1:
+            cache = DynamicCache(config=model.config)
+            ids = torch.zeros((b, prompt), dtype=torch.long)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32)
+            del out, logits, ids, cache
+        gc.collect()
+
+        # Phase 2: the last decoding step, with context - 1 tokens already cached.
+        t2 = tracker_cls()
+        t2._kinds = _kinds_fn(t2, model)
+        for t in [*model.parameters(), *model.buffers()]:
+            t2.track(t)
+        with t2:
+            cache = DynamicCache(config=model.config)
+            text = model.config.get_text_config(decoder=True)
+            n_kv = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+            head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+            dtype = next(model.parameters()).dtype
+            for layer in cache.layers:
+                k = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
+                v = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
+                layer.lazy_initialization(k, v)
+                layer.keys, layer.values = k, v
+                del k, v
+            ids = torch.zeros((b, 1), dtype=torch.long)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32)
+            probs = torch.softmax(logits, dim=-1)
+            del out, logits, probs, ids, cache
+        gc.collect()
+    best = t1 if t1.peak >= t2.peak else t2
+    return TraceResult(
+        peak_bytes=best.peak,
+        by_kind=dict(best.peak_kinds),
+        n_params=n_params,
+        hf_model_type=str(config["model_type"]),
+        exact_architecture=exact,
+        note=f"prefill peak {t1.peak} B, last decode step peak {t2.peak} B",
+    )
+
+
+def _lora_targets(targets: tuple[str, ...]) -> Any:
+    return "all-linear" if targets == ("all-linear",) else list(targets)
+
+
+def trace_finetune(
+    source: Model | Architecture | Mapping[str, Any], workload: FineTune, *, steps: int = 2
+) -> TraceResult:
+    """Peak tensor memory of ``steps`` training steps (forward, backward, optimizer step).
+
+    Built like a typical Hugging Face / PEFT script: the model in ``workload.precision``
+    (fp32 for full fine-tuning with ``mixed_precision``, run under ``torch.autocast``), PEFT
+    adapters (LoRA in fp32 when mixed, PEFT's default), non-reentrant gradient checkpointing
+    when asked, ``labels = input_ids`` so transformers computes the loss, and a
+    ``torch.optim`` optimizer over the trainable parameters. Two steps are run so the
+    optimizer states (created lazily at the first step) are live during the second step's
+    forward and backward.
+    """
+    torch = _require()
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    w = workload
+    if w.method == "qlora":
+        raise TraceUnsupportedError("QLoRA needs bitsandbytes/GPTQ GPU kernels; it cannot be traced on the CPU")
+    if w.optimizer in ("adamw-8bit", "paged-adamw-8bit", "lion"):
+        raise TraceUnsupportedError(f"optimizer {w.optimizer!r} is not in torch.optim; it cannot be traced here")
+    if w.parallelism.n_gpus > 1:
+        raise TraceUnsupportedError("tracing covers one GPU without sharding")
+    peft: Any = None
+    if w.method in ("lora", "p-tuning-v2", "prefix-tuning"):
+        try:
+            import peft
+        except ImportError as exc:  # pragma: no cover
+            raise TraceUnsupportedError('PEFT methods need peft: pip install "llmcatalog[trace]"') from exc
+    config, exact = _resolve_config(source)
+    mixed = w.is_mixed
+    compute = getattr(torch, _DTYPES[w.precision])
+    full_amp = mixed and w.method == "full"
+    with _quiet():
+        model = _build(config, "fp32" if full_amp else w.precision, w.attention)
+        if w.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if w.method == "lora":
+            lcfg = peft.LoraConfig(
+                r=w.lora_rank,
+                lora_alpha=w.lora_alpha,
+                lora_dropout=w.lora_dropout,
+                target_modules=_lora_targets(w.lora_targets),
+                modules_to_save=["embed_tokens", "lm_head"] if w.train_embeddings else None,
+                task_type="CAUSAL_LM",
+            )
+            model = peft.get_peft_model(model, lcfg, autocast_adapter_dtype=mixed)
+        elif w.method in ("p-tuning-v2", "prefix-tuning"):
+            pcfg = peft.PrefixTuningConfig(
+                num_virtual_tokens=w.prefix_tokens, prefix_projection=w.prefix_projection, task_type="CAUSAL_LM"
+            )
+            model = peft.get_peft_model(model, pcfg, autocast_adapter_dtype=mixed)
+        elif w.method == "freeze":
+            for p in model.parameters():
+                p.requires_grad_(False)
+            for layer in model.model.layers[-w.trainable_layers:]:
+                for p in layer.parameters():
+                    p.requires_grad_(True)
+                    if mixed:
+                        p.data = p.data.float()
+        if w.method in ("lora", "p-tuning-v2", "prefix-tuning") and mixed:
+            for p in model.parameters():
+                if p.requires_grad:
+                    p.data = p.data.float()
+    tracker_cls = _make_tracker()
+    with _quiet(), FakeTensorMode():
+        _to_fake(model)
+        model.train()
+        n_params = _count(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = _optimizer(torch, w, params)
+        tracker = tracker_cls()
+        tracker._kinds = _kinds_fn(tracker, model, opt)
+        for t in [*model.parameters(), *model.buffers()]:
+            tracker.track(t)
+        autocast_on = mixed and any(p.dtype != compute for p in params)
+        with tracker:
+            ids = torch.zeros((w.batch_size, w.seq_len), dtype=torch.long)
+            for _ in range(steps):
+                ctx = torch.autocast("cpu", dtype=compute) if autocast_on else contextlib.nullcontext()
+                with ctx:
+                    out = model(input_ids=ids, labels=ids, use_cache=False)
+                loss = out.loss
+                del out
+                loss.backward()
+                del loss
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        gc.collect()
+    return TraceResult(
+        peak_bytes=tracker.peak,
+        by_kind=dict(tracker.peak_kinds),
+        n_params=n_params,
+        hf_model_type=str(config["model_type"]),
+        exact_architecture=exact,
+    )
+
+
+def _optimizer(torch: Any, w: FineTune, params: list[Any]) -> Any:
+    impl = {"foreach": {"foreach": True}, "fused": {"fused": True}, "for-loop": {"foreach": False}}[w.optimizer_impl]
+    if w.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=1e-5, **impl)
+    if w.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=1e-3, **impl)
+    if w.optimizer == "sgd-momentum":
+        return torch.optim.SGD(params, lr=1e-3, momentum=0.9, **impl)
+    if w.optimizer == "adafactor":
+        from transformers.optimization import Adafactor
+
+        return Adafactor(params, lr=None, relative_step=True, scale_parameter=True, warmup_init=False)
+    raise TraceUnsupportedError(f"optimizer {w.optimizer!r} cannot be traced")  # pragma: no cover
