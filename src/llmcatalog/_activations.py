@@ -35,6 +35,10 @@ from ._precision import DTYPE_BYTES
 
 __all__ = ["decode_step_bytes", "prefill_bytes"]
 
+#: Activations transformers implements as a chain of element-wise ops (``NewGELUActivation``,
+#: ``FastGELUActivation``), which keep several f-sized temporaries alive at once.
+_GELU_CHAINS = frozenset({"gelu-new", "gelu-fast", "gelu-pytorch-tanh-python"})
+
 
 def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str) -> float:
     h, d = a.hidden_size, a.head_dim
@@ -44,18 +48,25 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
     attn = persistent + e * (h + 3 * q + 2 * kv)
     if attention == "eager":
         attn += a.n_heads * tokens * (2 * e + 4) + e * tokens
+    # The MLP reads the post-attention residual and its normalised copy; in a parallel block
+    # (Phi, Falcon, GPT-J) it reads the same normalised input as attention, whose output waits.
+    mlp_inputs = e * 2 * h
     if a.is_moe:
         assert a.expert_ffn_size is not None and a.n_experts_per_token is not None
-        # Routed experts process their share of tokens one expert at a time; the router's
-        # fp32 logits and the fp32-accumulated output are alive throughout.
-        f_active = a.expert_ffn_size
-        mlp = persistent + e * 3 * h + 3 * e * f_active + 4 * (a.n_experts + h)
-        if a.n_shared_experts:
-            mlp += 3 * e * (a.shared_expert_ffn_size or a.expert_ffn_size) * a.n_shared_experts
+        # transformers 5 loops over experts; each processes its share of the tokens (k/E of them,
+        # balanced routing): the fused gate_up output of this expert and of the previous one
+        # (still referenced by the loop variables), the gathered input and the fp32 weighted output.
+        share = a.n_experts_per_token / a.n_experts
+        experts = share * (4 * e * a.expert_ffn_size + e * h + 4 * h)
+        shared = 3 * e * (a.shared_expert_ffn_size or a.expert_ffn_size) * a.n_shared_experts
+        mlp = persistent + mlp_inputs + e * h + 4 * a.n_experts + max(experts, shared)
     elif a.mlp == "gated":
-        mlp = persistent + e * (2 * h + 3 * a.ffn_size)
+        mlp = persistent + mlp_inputs + 3 * e * a.ffn_size
     else:
-        mlp = persistent + e * 2 * h + 3 * e * a.ffn_size
+        # fc1's output plus the activation's temporaries: NewGELUActivation keeps x, 0.5*x and
+        # two links of its tanh chain (4 f-sized tensors); a single-op GELU keeps 2.
+        chain = 4 if a.activation in _GELU_CHAINS else 2
+        mlp = persistent + mlp_inputs + chain * e * a.ffn_size
     return max(norm, attn, mlp)
 
 

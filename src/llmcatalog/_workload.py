@@ -172,7 +172,8 @@ class FineTune:
     states all 16-bit). ``batch_size`` is the per-GPU micro-batch; ``seq_len`` the padded
     training length. LoRA: ``lora_rank``, ``lora_alpha``, ``lora_targets`` (module names such as
     ``"q_proj"``, or ``"all-linear"``), ``lora_dropout``. QLoRA: frozen Linear weights in
-    ``qlora_format`` (NF4 with double quantization by default). P-Tuning v2 / prefix tuning:
+    ``qlora_format`` (NF4 with double quantization by default); ``upcast_non_quantized`` casts the
+    other frozen parameters to fp32 as PEFT's ``prepare_model_for_kbit_training`` does. P-Tuning v2 / prefix tuning:
     ``prefix_tokens`` virtual tokens per layer (``prefix_projection`` adds the MLP reparametrisation).
     Freeze tuning trains the last ``trainable_layers`` layers. ``train_embeddings`` also trains
     the input embeddings and the LM head (PEFT ``modules_to_save``), as Qwen's "LoRA (emb)".
@@ -192,6 +193,7 @@ class FineTune:
     lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=tuple)
     lora_dropout: float = attrs.field(default=0.0)
     qlora_format: str = attrs.field(default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")))
+    upcast_non_quantized: bool = attrs.field(default=True, validator=_bool)
     prefix_tokens: int = attrs.field(default=128, validator=_positive)
     prefix_projection: bool = attrs.field(default=False, validator=_bool)
     trainable_layers: int = attrs.field(default=2, validator=_positive)

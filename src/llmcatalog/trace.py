@@ -74,6 +74,14 @@ def _rounded(nbytes: int) -> int:
     return -(-nbytes // _BLOCK) * _BLOCK
 
 
+def _embedding_backward_like_cuda(torch: Any, grad: Any, indices: Any, num_weights: int, padding_idx: int,
+                                  scale_grad_by_freq: bool) -> Any:
+    """The embedding's weight gradient as CUDA allocates it: one (vocab x hidden) tensor in the
+    gradient's dtype. The CPU kernel first builds it in fp32, which a GPU run never holds."""
+    flat = grad.reshape(-1, grad.shape[-1])
+    return torch.zeros((num_weights, grad.shape[-1]), dtype=grad.dtype).index_add_(0, indices.reshape(-1), flat)
+
+
 def _make_tracker() -> Any:
     """A TorchDispatchMode that sums the bytes of live tensor storages and records the peak.
 
@@ -131,7 +139,10 @@ def _make_tracker() -> Any:
             return sum(seen.values())
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            out = func(*args, **(kwargs or {}))
+            if func is torch.ops.aten.embedding_dense_backward.default:
+                out = _embedding_backward_like_cuda(torch, *args)
+            else:
+                out = func(*args, **(kwargs or {}))
             for t in tree_flatten(out)[0]:
                 self.track(t)
             return out
@@ -246,18 +257,30 @@ def _resolve_config(source: Model | Architecture | Mapping[str, Any]) -> tuple[d
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
+    """Silence transformers' warnings, and make its mask logic see what a real run sees.
+
+    transformers checks ``position_ids`` for packed sequences, a data-dependent test it skips
+    on fake tensors by assuming packing, which materialises a boolean (s x s) mask per layer.
+    Our inputs are never packed, so the check is answered as a real run answers it: no
+    packing, and SDPA runs with ``is_causal=True`` and no mask.
+    """
     import logging
     import warnings
+
+    from transformers import masking_utils
 
     logger = logging.getLogger("transformers")
     level = logger.level
     logger.setLevel(logging.ERROR)
+    original = masking_utils.find_packed_sequence_indices
+    masking_utils.find_packed_sequence_indices = lambda position_ids: None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             yield
         finally:
             logger.setLevel(level)
+            masking_utils.find_packed_sequence_indices = original
 
 
 def _build(config: dict[str, Any], dtype: str, attention: str) -> Any:
@@ -295,6 +318,48 @@ def _to_fake(model: Any) -> Any:
             if buf is not None:
                 module._buffers[name] = torch.zeros(buf.shape, dtype=buf.dtype, device="cpu")
     return model
+
+
+@contextlib.contextmanager
+def _balanced_moe(model: Any) -> Iterator[None]:
+    """Route tokens evenly over experts (each gets ``tokens * top_k / n_experts``).
+
+    transformers' expert loops pick tokens with data-dependent ``nonzero``/``where``, which fake
+    tensors cannot evaluate; real routing varies from batch to batch anyway. Balanced routing
+    is the reference the estimate uses. Modules with 3-D ``gate_up_proj``/``down_proj`` expert
+    parameters (transformers 5 ``*Experts``) get this forward for the duration.
+    """
+    torch = _require()
+    import types
+
+    patched = []
+
+    def forward(self: Any, hidden_states: Any, top_k_index: Any, top_k_weights: Any) -> Any:
+        n, k = hidden_states.shape[0], top_k_index.shape[-1]
+        experts = self.gate_up_proj.shape[0]
+        share = max(1, (n * k) // experts)
+        final = torch.zeros_like(hidden_states)
+        for i in range(experts):
+            slots = torch.arange(i * share, (i + 1) * share) % (n * k)
+            token_idx, top_k_pos = slots // k, slots % k
+            current = hidden_states[token_idx]
+            gate, up = torch.nn.functional.linear(current, self.gate_up_proj[i]).chunk(2, dim=-1)
+            out = self.act_fn(gate) * up
+            out = torch.nn.functional.linear(out, self.down_proj[i])
+            out = out * top_k_weights[token_idx, top_k_pos, None]
+            final.index_add_(0, token_idx, out.to(final.dtype))
+        return final
+
+    for module in model.modules():
+        gup = getattr(module, "gate_up_proj", None)
+        if isinstance(gup, torch.nn.Parameter) and gup.dim() == 3 and hasattr(module, "act_fn"):
+            module.forward = types.MethodType(forward, module)
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward
 
 
 def _count(model: Any) -> int:
@@ -345,7 +410,7 @@ def trace_inference(
     b, prompt, context = workload.batch_size, workload.prefill_tokens, workload.context_tokens
     tracker_cls = _make_tracker()
     model = _build(config, workload.precision, workload.attention)
-    with _quiet(), FakeTensorMode(), torch.no_grad():
+    with _quiet(), FakeTensorMode(), torch.no_grad(), _balanced_moe(model):
         _to_fake(model)
         model.eval()
         n_params = _count(model)
@@ -467,7 +532,7 @@ def trace_finetune(
                 if p.requires_grad:
                     p.data = p.data.float()
     tracker_cls = _make_tracker()
-    with _quiet(), FakeTensorMode():
+    with _quiet(), FakeTensorMode(), _balanced_moe(model):
         _to_fake(model)
         model.train()
         n_params = _count(model)

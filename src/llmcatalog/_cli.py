@@ -1,0 +1,432 @@
+"""The ``llmcatalog`` command line: quick questions about the catalog and GPU memory.
+
+    llmcatalog estimate "Llama-2-7b" --gpu "RTX 4090"
+    llmcatalog estimate chatglm3-6b --finetune lora --seq-len 384 --gpu a100-sxm4-80gb
+    llmcatalog list models --domain medical
+    llmcatalog search 华佗
+    llmcatalog show qwen-7b-chat
+    llmcatalog lineage llama-7b
+    llmcatalog validate my_models.toml
+
+Exit status: 0 on success, 1 when the answer is "does not fit", 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import _estimate
+from ._catalog import Catalog
+from ._errors import LLMCatalogError
+from ._gpu import GPU
+from ._model import Model
+from ._registry import catalog, load_toml
+from ._tool import Tool
+from ._workload import (
+    ATTENTION_IMPLEMENTATIONS,
+    COMPUTE_DTYPES,
+    KV_CACHE_DTYPES,
+    METHODS,
+    OPTIMIZER_IMPLS,
+    OPTIMIZERS,
+    PRECISIONS,
+    FineTune,
+    Inference,
+    Parallelism,
+)
+
+__all__ = ["main"]
+
+GIB = 2**30
+
+
+# -- formatting ----------------------------------------------------------------------------
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    fill = " " * max(width - _width(text), 0)
+    return fill + text if right else text + fill
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
+    """A plain-text table; CJK characters count as two columns."""
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(_pad(h, w, i in right) for i, (h, w) in enumerate(zip(headers, widths, strict=True))).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in cells:
+        lines.append("  ".join(_pad(c, w, i in right) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+    return "\n".join(lines)
+
+
+def _params(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n >= 10**9:
+        return f"{n / 1e9:.2f}B"
+    return f"{n / 1e6:.0f}M"
+
+
+def _gib(n: int | float | None) -> str:
+    return "" if n is None else f"{n / GIB:.2f}"
+
+
+# -- commands ------------------------------------------------------------------------------
+def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
+    if args.what == "gpus":
+        rows = [
+            [g.id, g.name, g.vendor, _gib(g.memory_bytes), g.memory_type, g.bandwidth_gb_s, g.fp32_tflops,
+             g.bf16_tflops or g.fp16_tflops]
+            for g in cat.gpus
+        ]
+        print(table(["id", "name", "vendor", "GiB", "memory", "GB/s", "FP32 TFLOPS", "16-bit TFLOPS"], rows,
+                    right=(3, 5, 6, 7)))
+        return 0
+    if args.what == "tools":
+        print(table(["id", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in cat.tools]))
+        return 0
+    if args.what == "domains":
+        print(table(["domain", "models"], [[d, n] for d, n in cat.domains().items()], right=(1,)))
+        return 0
+    models = cat.find_models(
+        domain=args.domain,
+        subdomain=args.subdomain,
+        organization=args.org,
+        language=args.language,
+        modality=args.modality,
+        open_weights=True if args.open else None,
+        min_params=args.min_params,
+        max_params=args.max_params,
+        base_model=args.base,
+    )
+    if args.json:
+        print(json.dumps([_model_summary(m) for m in models], ensure_ascii=False, indent=2))
+        return 0
+    print(_models_table(models))
+    print(f"\n{len(models)} model(s)")
+    return 0
+
+
+def _model_summary(m: Model) -> dict[str, Any]:
+    return {
+        "id": m.id, "name": m.name, "domain": m.domain, "organization": m.organization, "n_params": m.n_params,
+        "base_model": m.base_model, "open_weights": m.open_weights, "aliases": list(m.aliases),
+    }
+
+
+def _models_table(models: Sequence[Model]) -> str:
+    rows = [
+        [m.id, m.name, m.domain, _params(m.n_params) if m.n_params else (m.size_label or "?"),
+         (m.organization or "")[:28], m.base_model or "", {True: "yes", False: "no", None: "?"}[m.open_weights]]
+        for m in models
+    ]
+    return table(["id", "name", "domain", "params", "organization", "base model", "open"], rows)
+
+
+def _cmd_search(args: argparse.Namespace, cat: Catalog) -> int:
+    models = cat.search(args.text)
+    tools = cat.search_tools(args.text)
+    if models:
+        print(_models_table(models))
+    if tools:
+        print()
+        print(table(["tool", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in tools]))
+    if not models and not tools:
+        print(f"nothing matches {args.text!r}")
+        return 1
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
+    errors: list[LLMCatalogError] = []
+    for getter in (cat.get_model, cat.get_gpu, cat.get_tool):
+        try:
+            entry = getter(args.name)
+        except LLMCatalogError as exc:
+            errors.append(exc)
+            continue
+        print(_describe(entry, cat))
+        return 0
+    raise errors[0]
+
+
+def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
+    lines = []
+
+    def add(label: str, value: object) -> None:
+        if value not in (None, "", (), []):
+            lines.append(f"{label:<16}{value}")
+
+    add("id", entry.id)
+    add("name", entry.name)
+    add("aliases", ", ".join(entry.aliases))
+    if isinstance(entry, Model):
+        add("domain", entry.domain + (f" ({', '.join(entry.subdomains)})" if entry.subdomains else ""))
+        add("organization", entry.organization)
+        add("modality", entry.modality)
+        add("variant", entry.variant)
+        add("released", entry.release_date)
+        add("licence", entry.license)
+        add("open weights", {True: "yes", False: "no (API only)", None: "unknown"}[entry.open_weights])
+        add("languages", ", ".join(entry.languages))
+        add("parameters", f"{entry.n_params:,}" if entry.n_params else entry.size_label)
+        chain = cat.ancestors(entry)
+        add("built on", " <- ".join([entry.id, *(m.id for m in chain)]) if chain else entry.base_model)
+        kids = cat.descendants(entry, recursive=False)
+        add("built upon by", ", ".join(m.id for m in kids))
+        a = entry.architecture
+        if a is not None:
+            src = f" (inherited from {entry.architecture_from})" if entry.architecture_from else ""
+            add("architecture", f"{a.family}: {a.n_layers} layers, hidden {a.hidden_size}, "
+                f"{a.n_heads} heads ({a.n_kv_heads} KV, head dim {a.head_dim}), FFN {a.ffn_size}, "
+                f"vocab {a.vocab_size}, context {a.max_context}"
+                + (f", MoE {a.n_experts}x{a.expert_ffn_size} top-{a.n_experts_per_token}" if a.is_moe else "") + src)
+        for c in entry.components:
+            add(f"  {c.role}", c.name + (f" ({_params(c.n_params)})" if c.n_params else ""))
+        add("description", entry.description)
+        add("说明", entry.description_zh)
+        for key in ("code", "hub", "paper", "homepage"):
+            add(key, getattr(entry.links, key))
+        for f in entry.figures:
+            value = f"{f.memory_value:g} {f.memory_unit}" if f.memory_value is not None else f.metric
+            setting = ", ".join(x for x in (f.workload, f.precision, f"b={f.batch_size}" if f.batch_size else "",
+                                            f"s={f.seq_len}" if f.seq_len else "",
+                                            f"{f.n_gpus}x {f.gpu or 'GPU'}") if x)
+            add("figure", f"{value}  [{setting}]  {f.source}")
+        add("notes", entry.notes)
+    elif isinstance(entry, GPU):
+        add("vendor", entry.vendor)
+        add("memory", f"{entry.memory_gib:g} GiB {entry.memory_type or ''}".rstrip())
+        if entry.usable_memory_bytes:
+            add("usable", f"{entry.usable_memory_bytes / 2**20:.0f} MiB (driver-reported)")
+        add("bandwidth", f"{entry.bandwidth_gb_s:g} GB/s" if entry.bandwidth_gb_s else None)
+        for label, attr in (("FP64", "fp64_tflops"), ("FP32", "fp32_tflops"), ("FP16 tensor", "fp16_tflops"),
+                            ("BF16 tensor", "bf16_tflops"), ("FP8 tensor", "fp8_tflops")):
+            v = getattr(entry, attr)
+            add(label, f"{v:g} TFLOPS" if v else None)
+        add("INT8 tensor", f"{entry.int8_tops:g} TOPS" if entry.int8_tops else None)
+        add("interconnect", entry.interconnect)
+        add("form factor", entry.form_factor)
+        add("architecture", entry.architecture)
+        add("notes", entry.notes)
+    else:
+        add("category", entry.category)
+        add("url", entry.url)
+        add("description", entry.description)
+        add("说明", entry.description_zh)
+        add("organization", entry.organization)
+        add("licence", entry.license)
+    add("sources", "\n                ".join(entry.sources))
+    return "\n".join(lines)
+
+
+def _cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
+    m = cat.get_model(args.name)
+    up = cat.ancestors(m)
+    print("built on:      " + (" <- ".join([m.id, *(a.id for a in up)]) if up else f"{m.id} (no base model in the catalog)"))
+    down = cat.descendants(m)
+    print(f"built upon by: {len(down)} model(s)")
+    if down:
+        print(_models_table(down))
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> Inference | FineTune:
+    par = Parallelism(
+        data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp,
+        zero_stage=args.zero, fsdp=args.fsdp, offload_optimizer=args.offload_optimizer,
+        offload_params=args.offload_params,
+    )
+    if args.finetune:
+        targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
+        return FineTune(
+            method=args.finetune, precision=args.compute or "bf16", mixed_precision=args.mixed,
+            optimizer=args.optimizer, optimizer_impl=args.optimizer_impl, batch_size=args.batch,
+            seq_len=args.seq_len, gradient_checkpointing=args.gradient_checkpointing, attention=args.attention,
+            lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=targets,
+            prefix_tokens=args.prefix_tokens, trainable_layers=args.trainable_layers,
+            train_embeddings=args.train_embeddings, parallelism=par,
+        )
+    return Inference(
+        precision=args.precision, batch_size=args.batch, context_tokens=args.context, prompt_tokens=args.prompt,
+        kv_cache_precision=args.kv_precision, compute_dtype=args.compute, attention=args.attention, parallelism=par,
+    )
+
+
+def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
+    model = cat.get_model(args.model)
+    gpu = cat.get_gpu(args.gpu) if args.gpu else None
+    workload = _workload(args)
+    est = _estimate.estimate_vram(model, workload)
+    fits = gpu is not None and est.total_bytes <= gpu.available_bytes
+    if args.json:
+        out = est.as_dict()
+        out["model"] = model.id
+        if gpu is not None:
+            out.update(gpu=gpu.id, gpu_available_bytes=gpu.available_bytes, fits=fits,
+                       min_gpus=_estimate.min_gpus(model, gpu, workload))
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0 if gpu is None or fits else 1
+    kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    print(f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters"
+          + (f", {_params(est.trainable_params)} trainable" if est.trainable_params else ""))
+    rows = [[name, _gib(value), f"{value / max(est.total_bytes, 1):.0%}"]
+            for name, value in est.components.items() if value]
+    rows.append(["total", _gib(est.total_bytes), "100%"])
+    print(table(["component", "GiB", "share"], rows, right=(1, 2)))
+    print(f"peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s)")
+    for a in est.assumptions:
+        print(f"  - {a}")
+    if gpu is None:
+        return 0
+    verdict = "fits" if fits else "does NOT fit"
+    print(f"\n{gpu.name}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
+          f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)")
+    if not fits:
+        n = _estimate.min_gpus(model, gpu, workload)
+        if n is None:
+            print("   not even 1024 of these GPUs fit this workload as configured"
+                  + (" (try --zero 3 to shard the model)" if isinstance(workload, FineTune) and not args.zero else ""))
+        else:
+            how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
+            print(f"   fewest {gpu.name} that fit: {n} ({how})")
+    return 0 if fits else 1
+
+
+def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
+    bad = 0
+    for path in args.files:
+        try:
+            entries = load_toml(path)
+        except LLMCatalogError as exc:
+            print(exc, file=sys.stderr)
+            bad += 1
+            continue
+        counts = ", ".join(f"{len(v)} {k}" for k, v in entries.items() if v)
+        print(f"{path}: OK ({counts or 'empty'})")
+    return 2 if bad else 0
+
+
+def _cmd_plugins(args: argparse.Namespace, cat: Catalog) -> int:
+    rows = [[p.group, p.name, p.distribution, p.version, "built-in" if p.builtin else "third-party", p.count]
+            for p in cat.plugins]
+    print(table(["group", "plugin", "distribution", "version", "kind", "entries"], rows, right=(5,)))
+    for err in cat.plugin_errors:
+        print(f"\nskipped: {err}")
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
+    pairs = cat.figures()
+    if args.model:
+        mid = cat.get_model(args.model).id
+        pairs = tuple(p for p in pairs if p[0].id == mid)
+    rows = []
+    for m, f in pairs:
+        value = f"{f.memory_value:g} {f.memory_unit}" if f.memory_value is not None else f.metric
+        rows.append([m.id, f.workload, f.precision or "", f.batch_size or "", f.seq_len or "",
+                     f"{f.n_gpus}x {f.gpu or '?'}", value, f.metric])
+    print(table(["model", "workload", "precision", "batch", "seq", "GPUs", "published", "metric"], rows))
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list models, gpus, tools or domains")
+    ls.add_argument("what", choices=("models", "gpus", "tools", "domains"))
+    ls.add_argument("--domain")
+    ls.add_argument("--subdomain")
+    ls.add_argument("--org", help="organisation (substring)")
+    ls.add_argument("--language", help="ISO code, e.g. zh")
+    ls.add_argument("--modality")
+    ls.add_argument("--open", action="store_true", help="open weights only")
+    ls.add_argument("--min-params", type=float, help="e.g. 7e9")
+    ls.add_argument("--max-params", type=float)
+    ls.add_argument("--base", help="direct fine-tunes of this model")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_list)
+
+    se = sub.add_parser("search", help="full-text search over names, aliases and descriptions")
+    se.add_argument("text")
+    se.set_defaults(func=_cmd_search)
+
+    sh = sub.add_parser("show", help="everything about one model, GPU or tool")
+    sh.add_argument("name")
+    sh.set_defaults(func=_cmd_show)
+
+    li = sub.add_parser("lineage", help="what a model is built on, and what is built on it")
+    li.add_argument("name")
+    li.set_defaults(func=_cmd_lineage)
+
+    es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning")
+    es.add_argument("model")
+    es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+    es.add_argument("--finetune", choices=METHODS, help="estimate fine-tuning with this method instead of inference")
+    es.add_argument("--precision", default="bf16", choices=PRECISIONS, help="inference weight format (default bf16)")
+    es.add_argument("--compute", choices=COMPUTE_DTYPES, help="activation dtype (default: the format's)")
+    es.add_argument("--kv-precision", choices=KV_CACHE_DTYPES)
+    es.add_argument("--batch", type=int, default=1)
+    es.add_argument("--context", type=int, default=2048, help="prompt + generated tokens (inference)")
+    es.add_argument("--prompt", type=int, help="prompt tokens prefilled at once (default: the whole context)")
+    es.add_argument("--seq-len", type=int, default=2048, help="training sequence length")
+    es.add_argument("--attention", choices=ATTENTION_IMPLEMENTATIONS, default="sdpa")
+    es.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=True,
+                    help="fp32 master weights with autocast (default) or pure 16-bit training")
+    es.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    es.add_argument("--optimizer-impl", choices=OPTIMIZER_IMPLS, default="foreach")
+    es.add_argument("--gradient-checkpointing", action="store_true")
+    es.add_argument("--lora-rank", type=int, default=8)
+    es.add_argument("--lora-alpha", type=int, default=16)
+    es.add_argument("--lora-targets", default="q_proj,v_proj", help="comma-separated module names, or all-linear")
+    es.add_argument("--prefix-tokens", type=int, default=128)
+    es.add_argument("--trainable-layers", type=int, default=2, help="freeze tuning: last N layers trained")
+    es.add_argument("--train-embeddings", action="store_true")
+    es.add_argument("--dp", type=int, default=1, help="data-parallel GPUs")
+    es.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
+    es.add_argument("--pp", type=int, default=1, help="pipeline stages (inference: device_map='auto' split)")
+    es.add_argument("--zero", type=int, default=0, choices=(0, 1, 2, 3), help="DeepSpeed ZeRO stage")
+    es.add_argument("--fsdp", default="none", choices=("none", "full-shard", "shard-grad-op"))
+    es.add_argument("--offload-optimizer", action="store_true")
+    es.add_argument("--offload-params", action="store_true")
+    es.add_argument("--json", action="store_true")
+    es.set_defaults(func=_cmd_estimate)
+
+    va = sub.add_parser("validate", help="check data files in llmcatalog's TOML format")
+    va.add_argument("files", nargs="+")
+    va.set_defaults(func=_cmd_validate)
+
+    pl = sub.add_parser("plugins", help="installed catalog plugins and the ones that failed")
+    pl.set_defaults(func=_cmd_plugins)
+
+    fi = sub.add_parser("figures", help="published hardware figures")
+    fi.add_argument("model", nargs="?")
+    fi.set_defaults(func=_cmd_figures)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``llmcatalog`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    func: Callable[[argparse.Namespace, Catalog], int] = args.func
+    try:
+        cat = catalog() if args.command != "validate" else Catalog()
+        return func(args, cat)
+    except LLMCatalogError as exc:
+        print(f"llmcatalog: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # pragma: no cover - e.g. piping into head
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""Fine-tuning memory: parameters, gradients, optimizer states and saved activations.
+
+Pure functions. The model follows what a Hugging Face transformers / PEFT training step
+allocates (transformers 5.x decoders, PyTorch autograd, ``torch.optim``), component by component:
+
+**Parameters** (``weights.*``). Full fine-tuning with ``mixed_precision`` keeps fp32 parameters
+and runs under ``torch.autocast`` (HF Trainer ``bf16=True`` on an fp32 model, "AMP": 4 B/param),
+otherwise parameters are in the compute dtype. Frozen parameters (LoRA, QLoRA, freeze,
+P-Tuning v2) stay in the compute dtype; QLoRA stores the block Linear weights in its 4-bit
+format and PEFT ``prepare_model_for_kbit_training`` casts the other frozen parameters to fp32.
+Trainable PEFT parameters are fp32 when ``mixed_precision`` (PEFT ``autocast_adapter_dtype``).
+LoRA adds ``r * (in + out)`` per adapted Linear (Hu et al., arXiv 2106.09685); prefix tuning
+adds ``n_virtual * n_layers * 2 * n_kv_heads * head_dim`` (PEFT ``PrefixEncoder``; with
+``prefix_projection`` the two-layer MLP of P-Tuning v2, arXiv 2110.07602).
+
+**Gradients**: one per trainable parameter, in its dtype (``param.grad``).
+
+**Optimizer states** (``optimizer.states``), per trainable parameter, in the parameter's dtype
+(``torch.optim`` keeps states like their parameters): AdamW 2 (m and v, Loshchilov & Hutter,
+arXiv 1711.05101), SGD with momentum 1, Lion 1, Adafactor ``4*(rows+cols)`` bytes per matrix
+(factored second moment, Shazeer & Stern arXiv 1804.04235), bitsandbytes 8-bit AdamW 2 bytes
+plus an fp32 absmax per 256-element block (Dettmers et al., arXiv 2110.02861). The step's
+temporaries (``optimizer.step_temporaries``): the ``foreach`` AdamW of ``torch.optim`` computes
+``torch._foreach_sqrt(exp_avg_sqs)`` for all parameters at once, one state-sized buffer;
+``fused`` and the bitsandbytes optimizers allocate none of note.
+
+**Activations saved for backward** (``activations.saved``): per decoder layer and token, the
+tensors autograd keeps, derived op by op from the transformers implementations:
+
+- RMSNorm (``x.to(float32)``, ``x * rsqrt(var)``, ``weight * x``): the fp32 copy of its input
+  when the input needs a gradient, plus the normalised input when the weight is trained;
+  LayerNorm keeps its input.
+- Linear: its input when its weight (or a LoRA adapter on it) is trained. Under autocast every
+  Linear casts an fp32 input to bf16 separately, so each keeps its own copy; with bf16
+  inputs one copy is shared. LoRA keeps also ``r`` values per token.
+- Attention: SDPA/FlashAttention keep Q, K, V, the output and an fp32 log-sum-exp per head
+  (``scaled_dot_product_*_attention`` backward); eager attention also keeps the fp32 softmax
+  and its cast: ``n_heads * s * (4 + e)`` bytes per token. P-Tuning v2 lengthens K and V.
+- MLP: gated (``down(act(gate(x)) * up(x))``): the gate output (for the activation's
+  backward), ``act(gate)`` and ``up`` (for the product), and the product when ``down`` is
+  trained; GPT-style ``NewGELUActivation`` keeps four ``f``-sized tensors.
+- Layers before the first trainable parameter keep nothing: no gradient flows there.
+
+With gradient checkpointing (transformers' per-layer, non-reentrant) each layer keeps only its
+input, and the layer being recomputed during backward keeps its full set once.
+
+**Logits and loss** (``activations.logits``): transformers' ``ForCausalLMLoss`` upcasts the
+logits to fp32 and takes ``cross_entropy``; at the start of backward the fp32 log-softmax
+output, the gradient flowing into it and out of it coexist: ``12 * V`` bytes per token (the
+largest tensor for 150k-256k vocabularies; Megatron counts it too).
+
+**Peak**: the larger of the start of backward (parameters, optimizer states, all saved
+activations, logits, autocast's bf16 weight copies) and the optimizer step (parameters,
+gradients, states, step temporaries). With ZeRO/FSDP the sharded parts are divided by the
+data-parallel size and the gather/bucket buffers are added (see :func:`_sharding_buffers`).
+"""
+
+from __future__ import annotations
+
+import math
+import attrs
+
+from ._errors import WorkloadError
+from ._estimate import MemoryEstimate
+from ._model import Architecture
+from ._overhead import overhead_bytes
+from ._params import linear_shapes, norm_params, param_breakdown
+from ._precision import DTYPE_BYTES, FORMATS
+from ._weights import quantized_linear_bytes
+from ._workload import FineTune
+
+__all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
+
+#: Activations transformers implements as a chain of element-wise ops (``NewGELUActivation``).
+_GELU_CHAINS = frozenset({"gelu-new", "gelu-fast", "gelu-pytorch-tanh-python"})
+
+_ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
+_MLP = ("gate_proj", "up_proj", "down_proj")
+_ALL_LINEAR = _ATTN + _MLP
+
+#: Module names of other families, mapped to the Llama names of the weights they hold.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "query_key_value": ("q_proj", "k_proj", "v_proj"),  # ChatGLM, BLOOM, Falcon, GPT-NeoX
+    "W_pack": ("q_proj", "k_proj", "v_proj"),  # Baichuan
+    "c_attn": ("q_proj", "k_proj", "v_proj"),  # GPT-2, Qwen-1
+    "qkv_proj": ("q_proj", "k_proj", "v_proj"),  # Phi-3
+    "wqkv": ("q_proj", "k_proj", "v_proj"),  # InternLM2
+    "dense": ("o_proj",),  # Phi, ChatGLM, BLOOM, Falcon
+    "wo": ("o_proj",),
+    "out_proj": ("o_proj",),
+    "fc1": ("up_proj",),  # Phi, OPT
+    "fc2": ("down_proj",),
+    "c_fc": ("up_proj",),  # GPT-2
+    "dense_h_to_4h": ("gate_proj", "up_proj"),  # ChatGLM2/3 (fused), BLOOM, Falcon
+    "dense_4h_to_h": ("down_proj",),
+    "gate_up_proj": ("gate_proj", "up_proj"),
+    "w1": ("gate_proj", "up_proj"),  # Qwen-1 w1/w2 are the two halves, InternLM2 w1/w3
+    "w2": ("gate_proj", "up_proj"),
+    "w3": ("up_proj",),
+    "c_proj": ("o_proj", "down_proj"),  # GPT-2 / Qwen-1 use c_proj for both
+}
+
+
+def resolve_lora_targets(arch: Architecture, targets: tuple[str, ...]) -> frozenset[str]:
+    """Llama module names adapted by ``targets``.
+
+    ``"all-linear"`` is PEFT's shorthand for every Linear in the blocks; on mixture-of-experts
+    models it also adapts the router and (PEFT >= 0.17, transformers 5) the 3-D expert weights,
+    reported here as ``"router"`` and ``"experts"``.
+    """
+    if "all-linear" in targets:
+        names = set(_ALL_LINEAR)
+        if arch.is_moe:
+            names |= {"router", "experts"}
+    else:
+        names = set()
+        for t in targets:
+            if t in _ALL_LINEAR:
+                names.add(t)
+            elif t in _ALIASES:
+                names.update(_ALIASES[t])
+            else:
+                known = sorted({*_ALL_LINEAR, *_ALIASES, "all-linear"})
+                raise WorkloadError(f"unknown LoRA target module {t!r}; known names: {', '.join(known)}")
+    if arch.mlp != "gated":
+        names.discard("gate_proj")
+    return frozenset(names)
+
+
+def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
+    """LoRA parameters: ``rank * (in + out)`` for every adapted Linear (the A and B matrices).
+
+    On MoE layers the dense MLP names do not exist; ``"experts"`` adapts each expert's fused
+    gate/up and down weights (PEFT ``ParamWrapper``: ``r*E*(h + 2f)`` and ``r*E*(f + h)``) and
+    ``"router"`` the routing Linear.
+    """
+    h = arch.hidden_size
+    q, kv = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
+    per_attn = {"q_proj": h + q, "k_proj": h + kv, "v_proj": h + kv, "o_proj": q + h}
+    total = arch.n_layers * sum(v for k, v in per_attn.items() if k in targets)
+    dense = arch.n_dense_layers if arch.is_moe else arch.n_layers
+    f = arch.ffn_size
+    per_mlp = {"gate_proj": h + f, "up_proj": h + f, "down_proj": f + h}
+    total += dense * sum(v for k, v in per_mlp.items() if k in targets)
+    if arch.is_moe:
+        assert arch.expert_ffn_size is not None
+        moe_layers = arch.n_layers - arch.n_dense_layers
+        fe, n_e = arch.expert_ffn_size, arch.n_experts
+        if "experts" in targets:
+            total += moe_layers * n_e * ((h + 2 * fe) + (fe + h))
+        if "router" in targets:
+            total += moe_layers * (h + n_e)
+        if arch.n_shared_experts:
+            fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
+            total += moe_layers * sum({"gate_proj": h + fs, "up_proj": h + fs, "down_proj": fs + h}.get(k, 0) for k in targets)
+    return rank * total
+
+
+def prefix_params(arch: Architecture, tokens: int, projection: bool) -> int:
+    """Trainable parameters of PEFT prefix tuning / P-Tuning v2 (``PrefixEncoder``)."""
+    token_dim = arch.n_kv_heads * arch.head_dim
+    out = arch.n_layers * 2 * token_dim
+    if not projection:
+        return tokens * out
+    hidden = token_dim  # PEFT's default encoder_hidden_size
+    return tokens * token_dim + (token_dim * hidden + hidden) + (hidden * out + out)
+
+
+@attrs.frozen
+class _Plan:
+    """Who is trained and how everything is stored."""
+
+    trainable: int  # trainable parameters
+    trainable_bytes: int  # their storage
+    frozen_bytes: int  # frozen storage
+    param_bytes: float  # bytes per trainable parameter (its dtype: also of its gradient and states)
+    amp: bool  # autocast over fp32 block weights (full/freeze with mixed precision)
+    autocast_bytes: int  # bf16 copies of fp32 Linear weights autocast keeps for backward
+    first_grad_layer: int  # layers before it keep nothing for backward
+    residual_bytes: float  # dtype of the residual stream
+    trained: tuple[frozenset[str], ...]  # per layer: modules whose weights are trained ("norm" too)
+    lora: frozenset[str]  # adapted modules (every layer)
+    embeddings_trainable: bool
+    head_trainable: bool
+    quant_transient: int  # QLoRA: one dequantized weight matrix at a time
+
+
+def _plan(arch: Architecture, w: FineTune) -> _Plan:
+    pb = param_breakdown(arch)
+    e = DTYPE_BYTES[w.precision]
+    total = pb.total
+    mixed = w.is_mixed
+    L = arch.n_layers
+    none: frozenset[str] = frozenset()
+    everything = frozenset((*_ALL_LINEAR, "norm", "router", "experts"))
+    pbytes = 4.0 if mixed else e
+    if w.method == "full":
+        autocast = math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0
+        return _Plan(total, math.ceil(total * pbytes), 0, pbytes, mixed, autocast, 0,
+                     pbytes, (everything,) * L, none, True, True, 0)
+    if w.method == "freeze":
+        k = min(w.trainable_layers, L)
+        per_layer = (pb.attention + pb.mlp + norm_params(arch) * arch.norms_per_layer) // L
+        trainable = per_layer * k
+        layers = tuple(everything if i >= L - k else none for i in range(L))
+        autocast = math.ceil(2 * (pb.linear // L) * k) if mixed else 0
+        return _Plan(trainable, math.ceil(trainable * pbytes), math.ceil((total - trainable) * e), pbytes,
+                     mixed, autocast, L - k, e, layers, none, False, False, 0)
+    frozen = math.ceil(total * e)
+    quant_transient = 0
+    if w.method == "qlora":
+        fmt = FORMATS[w.qlora_format]
+        q_bytes, q_elems = quantized_linear_bytes(arch, fmt.name)
+        rest = 4.0 if w.upcast_non_quantized else e
+        frozen = q_bytes + math.ceil((total - q_elems) * rest)
+        # bitsandbytes dequantizes one weight to the compute dtype per matmul.
+        quant_transient = math.ceil(max(s.in_features * s.out_features for s in linear_shapes(arch)) * e)
+    if w.method in ("lora", "qlora"):
+        targets = resolve_lora_targets(arch, w.lora_targets)
+        trainable = lora_params(arch, targets, w.lora_rank)
+        if w.train_embeddings:
+            # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
+            copies = pb.embedding + pb.lm_head
+            trainable += copies
+        first = 0 if targets or w.train_embeddings else L
+        return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, first, e,
+                     (none,) * L, targets, w.train_embeddings, w.train_embeddings, quant_transient)
+    # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
+    trainable = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
+    return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, 0, e,
+                 (none,) * L, none, False, False, 0)
+
+
+def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, trained: bool) -> float:
+    """Per-token bytes a norm keeps: RMSNorm its fp32 input copy (+ the normalised input if its
+    weight trains); LayerNorm its input (``native_layer_norm`` backward)."""
+    h = arch.hidden_size
+    if arch.norm == "rmsnorm":
+        return (4 * h if grad_in else 0) + ((4 if plan.amp else e) * h if trained else 0)
+    return plan.residual_bytes * h if (grad_in or trained) else 0.0
+
+
+def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tuple[float, float]:
+    """What layer ``layer`` keeps for backward: (bytes per token, bytes independent of tokens)."""
+    e = DTYPE_BYTES[w.precision]
+    h, d = arch.hidden_size, arch.head_dim
+    q, kv = arch.n_heads * d, arch.n_kv_heads * d
+    moe_layer = arch.is_moe and layer >= arch.n_dense_layers
+    trained, lora, amp = plan.trained[layer], plan.lora, plan.amp
+    lora_r = w.lora_rank * (4 if w.is_mixed else e)
+    prefix = w.method in ("p-tuning-v2", "prefix-tuning")
+
+    def needs(m: str) -> bool:
+        return m in trained or m in lora
+
+    def linear_inputs(names: tuple[str, ...], in_features: int, fp32_input: bool) -> float:
+        users = [m for m in names if needs(m)]
+        if not users:
+            return 0.0
+        extra = sum(lora_r for m in users if m in lora)
+        if fp32_input:
+            return len(users) * 2 * in_features + extra  # autocast: a bf16 cast per Linear
+        if w.is_mixed and any(m in lora for m in users):
+            # PEFT casts the input to the fp32 adapter dtype, autocast casts it back per adapter.
+            shared = e * in_features if any(m not in lora for m in users) else 0.0
+            return shared + 2 * in_features * sum(1 for m in users if m in lora) + extra
+        return e * in_features + extra
+
+    input_grad = layer > plan.first_grad_layer or (layer == 0 and plan.embeddings_trainable)
+    per_token = fixed = 0.0
+    # Attention: norm, Q/K/V inputs, SDPA's saved set, O input.
+    attn_grad = input_grad or prefix or any(needs(m) for m in ("q_proj", "k_proj", "v_proj"))
+    per_token += _norm_saved(arch, plan, e, input_grad, "norm" in trained)
+    # A parallel block's MLP Linears read the same normalised input as Q/K/V.
+    readers = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj") if arch.parallel_block else ("q_proj", "k_proj", "v_proj")
+    per_token += linear_inputs(readers, h, fp32_input=amp)
+    if attn_grad:
+        kv_len = (w.seq_len + w.prefix_tokens) / w.seq_len if prefix else 1.0
+        per_token += e * (2 * q + 2 * kv * kv_len) + 4 * arch.n_heads  # Q, output, K, V + fp32 log-sum-exp
+        if w.attention == "eager":
+            per_token += arch.n_heads * (w.seq_len + (w.prefix_tokens if prefix else 0)) * (4 + e)
+    per_token += linear_inputs(("o_proj",), q, fp32_input=False)
+    # MLP: in a parallel block it reads the layer's normalised input, not the attention output.
+    mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad)
+    if not arch.parallel_block:
+        per_token += _norm_saved(arch, plan, e, mlp_in_grad, "norm" in trained)
+        per_token += linear_inputs(("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp)
+    mlp_grad = mlp_in_grad or any(needs(m) for m in (*_MLP, "experts"))
+    if mlp_grad:
+        if moe_layer:
+            assert arch.expert_ffn_size is not None and arch.n_experts_per_token is not None
+            fe, k = arch.expert_ffn_size, arch.n_experts_per_token
+            expert_trained = needs("experts") or "gate_proj" in trained
+            # per routed token: the fused gate/up output (kept whole by the activation's view),
+            # act(gate), the expert output (for the fp32 routing-weight product);
+            # trained experts also keep the gathered input and the down projection's input.
+            slot = 3 * e * fe + e * h + ((e * h + e * fe) if expert_trained else 0)
+            per_token += k * slot + 4 * arch.n_experts
+            if needs("experts"):
+                # PEFT's ParamWrapper materialises W + BA for all experts and keeps it for
+                # backward: one copy of the layer's expert weights.
+                fixed += arch.n_experts * 3 * fe * h * e
+            if arch.n_shared_experts:
+                fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
+                per_token += 3 * e * fs + linear_inputs(("down_proj",), fs, fp32_input=False)
+        elif arch.mlp == "gated":
+            per_token += 3 * e * arch.ffn_size  # gate output, act(gate), up
+            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False)
+        else:
+            chain = 4 if arch.activation in _GELU_CHAINS else 1  # NewGELU keeps x, tanh, 0.5x, 1+tanh
+            per_token += chain * e * arch.ffn_size
+            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False)
+    return per_token, fixed
+
+
+def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
+    """(saved at the start of backward, extra peak on top of it), bytes for the micro-batch.
+
+    The extra is the larger of the loss backward (``12 * V`` bytes per token of fp32 logits
+    buffers) and a layer's backward (its recomputed activations under checkpointing, plus the
+    gradients flowing through its MLP: about ``3*e*f + 4*e*h`` per token).
+    """
+    tokens = w.batch_size * w.seq_len
+    e = DTYPE_BYTES[w.precision]
+    h, V = arch.hidden_size, arch.vocab_size
+    layers = [_layer_saved(arch, w, plan, i) for i in range(arch.n_layers)]
+    # After the last layer: the final norm's saved input and the LM head's input when it trains.
+    final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
+    tail = final_norm + (e * h if plan.head_trainable else 0)
+    f = arch.expert_ffn_size if arch.is_moe and arch.expert_ffn_size else arch.ffn_size
+    layer_backward = tokens * (3 * e * f + 4 * e * h)
+    # A layer's backward through merged expert weights (ParamWrapper) builds their gradient
+    # from per-expert slices: ``select_backward`` materialises a full-size zero tensor per expert
+    # before autograd sums them, so two copies of the fused gate/up weight's size plus the sum exist
+    # at once: twice the layer's expert weights.
+    layer_backward += 2 * max(fx for _, fx in layers)
+    if w.gradient_checkpointing:
+        kept = sum(plan.residual_bytes * h for i in range(arch.n_layers) if i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable))
+        saved = tokens * (kept + tail)
+        layer_backward += max(tokens * pt + fx for pt, fx in layers)
+    else:
+        saved = tokens * (sum(pt for pt, _ in layers) + tail) + sum(fx for _, fx in layers)
+    logits = tokens * 12 * V
+    return math.ceil(saved), math.ceil(max(logits, layer_backward))
+
+
+def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
+    """(optimizer state bytes, step temporaries) before sharding."""
+    n, pb = plan.trainable, plan.param_bytes
+    opt = w.optimizer
+    if opt == "adamw":
+        states, temp = 2 * n * pb, (n * pb if w.optimizer_impl == "foreach" else 0)
+    elif opt in ("adamw-8bit", "paged-adamw-8bit"):
+        states, temp = 2 * n * (1 + 4 / 256), 0
+    elif opt == "sgd":
+        states, temp = 0, 0
+    elif opt == "sgd-momentum":
+        states, temp = n * pb, 0
+    elif opt == "lion":
+        states, temp = n * pb, (n * pb if w.optimizer_impl == "foreach" else 0)
+    else:  # adafactor: a row and a column accumulator (fp32) per matrix instead of a full moment
+        states, temp = 4 * 2 * n / max(arch.hidden_size, 1), 0
+    return math.ceil(states), math.ceil(temp)
+
+
+def _sharding_buffers(arch: Architecture, w: FineTune) -> int:
+    """Gather and bucket buffers of ZeRO / FSDP, per GPU.
+
+    ZeRO-3 and FSDP full-shard gather one unit's parameters for compute and prefetch the next
+    (two decoder layers in the compute dtype). DeepSpeed reduces gradients through a bucket of
+    ``reduce_bucket_size`` elements (HF's "auto": ``hidden_size**2``) and, at stages 1-2,
+    all-gathers updated parameters in ``allgather_bucket_size`` chunks (default 5e8 elements).
+    """
+    p = w.parallelism
+    stage = p.shard_stage
+    if stage == 0:
+        return 0
+    e = DTYPE_BYTES[w.precision]
+    pb = param_breakdown(arch)
+    layer = (pb.attention + pb.mlp) / arch.n_layers
+    deepspeed = p.fsdp == "none"
+    reduce_bucket = arch.hidden_size**2 * e if deepspeed else 0
+    if stage == 3:
+        return math.ceil(2 * layer * e + reduce_bucket)
+    allgather = min(5e8, pb.total) * e if deepspeed else 0
+    return math.ceil(allgather + reduce_bucket)
+
+
+def estimate_finetune(
+    arch: Architecture, extra_params: int, w: FineTune, *, cuda_context_bytes: int, allocator_fraction: float
+) -> MemoryEstimate:
+    """Per-GPU memory of one fine-tuning step (see the module docstring)."""
+    p = w.parallelism
+    tp, pp, n_dp, stage = p.tensor_parallel, p.pipeline_parallel, p.data_parallel, p.shard_stage
+    if pp > arch.n_layers:
+        raise WorkloadError(f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers")
+    plan = _plan(arch, w)
+    e = DTYPE_BYTES[w.precision]
+    mp = tp * pp  # tensor and pipeline parallelism divide parameters, states and activations
+
+    trainable_bytes = plan.trainable_bytes / mp
+    frozen_bytes = plan.frozen_bytes / mp
+    grads = plan.trainable * plan.param_bytes / mp
+    states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
+    master = 0.0
+    if stage:
+        if plan.amp and p.fsdp == "none":
+            # DeepSpeed mixed precision: 16-bit parameters and gradients on the GPU, fp32 master
+            # weights inside the (sharded) optimizer (ZeRO paper, arXiv 1910.02054, section 3).
+            master = plan.trainable * 4 / mp
+            trainable_bytes = plan.trainable * e / mp
+            grads = plan.trainable * e / mp
+        states, master, step_temp = states / n_dp, master / n_dp, step_temp / n_dp
+        if stage >= 2:
+            grads /= n_dp
+        if stage >= 3:
+            trainable_bytes /= n_dp
+            frozen_bytes /= n_dp
+        if p.offload_optimizer:
+            states = master = step_temp = 0.0
+        if p.offload_params:
+            trainable_bytes = frozen_bytes = 0.0
+    buffers = _sharding_buffers(arch, w)
+    encoders = math.ceil(extra_params * e)  # vision/audio encoders of multimodal models (frozen)
+    autocast = plan.autocast_bytes / mp / (n_dp if stage >= 3 else 1)
+
+    saved, extra = _activations(arch, w, plan)
+    saved, extra = math.ceil(saved / mp), math.ceil(extra / tp)
+    resident = trainable_bytes + frozen_bytes + encoders + buffers + states + master
+    backward = resident + autocast + saved + extra + plan.quant_transient
+    tied_extra = 0.0
+    if plan.embeddings_trainable and arch.tied_embeddings:
+        # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
+        # embedding's arrives, then they are summed.
+        tied_extra = 2 * arch.vocab_size * arch.hidden_size * plan.param_bytes / mp
+    end_of_backward = resident + grads + tied_extra
+    step = resident + grads + step_temp
+    if backward >= max(step, end_of_backward):
+        phase = "backward"
+        grads_now, temps = 0.0, 0.0
+        act = {"activations.saved": saved, "activations.logits_and_transients": extra,
+               "activations.dequantize": plan.quant_transient}
+    else:
+        phase = "optimizer-step" if step >= end_of_backward else "end-of-backward"
+        grads_now = grads
+        temps = step_temp if phase == "optimizer-step" else tied_extra
+        act = {}
+        autocast = 0.0
+    weights = {
+        "weights.frozen": math.ceil(frozen_bytes),
+        "weights.trainable": math.ceil(trainable_bytes),
+        "weights.autocast_copies": math.ceil(autocast),
+        "weights.encoders": encoders,
+        "weights.sharding_buffers": buffers,
+    }
+    optimizer = {
+        "optimizer.states": math.ceil(states),
+        "optimizer.master_weights": math.ceil(master),
+        "optimizer.step_temporaries": math.ceil(temps),
+    }
+    grads_total = math.ceil(grads_now)
+    act_total = sum(act.values())
+    # The allocator reserve follows what is allocated and freed during the step: activations
+    # (or, at the optimizer step, the gradients and temporaries).
+    dynamic = act_total if phase == "backward" else grads_total + math.ceil(temps)
+    context, reserve = overhead_bytes(dynamic, cuda_context_bytes=cuda_context_bytes,
+                                      allocator_fraction=allocator_fraction)
+    pb = param_breakdown(arch)
+    assumptions = [
+        f"method: {w.method}; compute {w.precision}; "
+        + ("fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"),
+        f"optimizer: {w.optimizer} ({w.optimizer_impl})",
+        f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
+        f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
+        "loss: transformers ForCausalLMLoss (fp32 logits over the full vocabulary)",
+    ]
+    if w.method in ("lora", "qlora"):
+        assumptions.append(f"LoRA r={w.lora_rank} on {', '.join(sorted(plan.lora)) or 'no module'}")
+    if arch.is_moe:
+        assumptions.append("MoE: tokens routed evenly over experts")
+    if p.n_gpus > 1 or stage:
+        kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
+        assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
+    return MemoryEstimate(
+        weights_bytes=sum(weights.values()),
+        kv_cache_bytes=0,
+        activations_bytes=act_total,
+        gradients_bytes=grads_total,
+        optimizer_bytes=sum(optimizer.values()),
+        overhead_bytes=context + reserve,
+        components={**weights, **act, "gradients": grads_total, **optimizer,
+                    "overhead.cuda_context": context, "overhead.allocator": reserve},
+        n_gpus=p.n_gpus,
+        peak_phase=phase,
+        n_params=pb.total + extra_params,
+        active_params=pb.active + extra_params,
+        trainable_params=plan.trainable,
+        assumptions=tuple(assumptions),
+    )
