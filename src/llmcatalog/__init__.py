@@ -32,6 +32,7 @@ from ._errors import (
     WorkloadError,
 )
 from ._estimate import MemoryEstimate, estimate_vram, fits, min_gpus
+from ._figures import FigureComparison, compare_figure, workload_for_figure
 from ._gpu import GPU
 from ._hfconfig import SUPPORTED_FAMILIES, architecture_from_hf_config
 from ._model import Architecture, Component, Links, Model, PublishedFigure
@@ -48,6 +49,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "FORMATS",
+    "FigureComparison",
     "GPU",
     "SUPPORTED_FAMILIES",
     "Architecture",
@@ -77,6 +79,7 @@ __all__ = [
     "architecture_from_hf_config",
     "catalog",
     "clear_cache",
+    "compare_figure",
     "count_params",
     "estimate_vram",
     "find_models",
@@ -87,6 +90,7 @@ __all__ = [
     "load_toml",
     "min_gpus",
     "search",
+    "workload_for_figure",
 ]
 
 

@@ -205,6 +205,11 @@ class PublishedFigure:
     statements (``metric="fits"``: "runs on one A100 40GB"; ``metric="oom"``). ``per_gpu``
     says whether a multi-GPU figure is per GPU (True) or the total over ``n_gpus`` (False).
     ``quote`` holds the source's own words. Settings the source does not pin down are ``None``.
+    ``framework`` names the software that produced the figure when it is not Hugging Face
+    transformers (``litgpt``, ``deepspeed``, the model's own remote code). ``exact_setting`` is
+    True only when the source (or the default scripts at the commit that produced the figure)
+    pins down every setting that changes memory; :func:`llmcatalog.compare_figure` holds such
+    figures to the accuracy target.
     """
 
     workload: str = attrs.field(validator=v.one_of(FIGURE_WORKLOADS))
@@ -220,11 +225,19 @@ class PublishedFigure:
     gpu: str | None = None
     per_gpu: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     method: str | None = None
+    framework: str | None = None
+    attention: str | None = attrs.field(default=None, validator=v.optional(v.one_of({"eager", "sdpa", "flash"})))
+    mixed_precision: bool | None = None
     lora_rank: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     lora_targets: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
+    lora_dropout: float | None = None
+    prefix_tokens: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    train_embeddings: bool | None = None
     gradient_checkpointing: bool | None = None
     optimizer: str | None = None
     zero_stage: int | None = attrs.field(default=None, validator=v.optional(v.one_of({0, 1, 2, 3})))  # type: ignore[arg-type]
+    fsdp: str | None = attrs.field(default=None, validator=v.optional(v.one_of({"full-shard", "shard-grad-op"})))
+    exact_setting: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     duration: str | None = None
     quote: str | None = None
     note: str | None = None

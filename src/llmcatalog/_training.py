@@ -183,21 +183,39 @@ class _Plan:
     embeddings_trainable: bool
     head_trainable: bool
     quant_transient: int  # QLoRA: one dequantized weight matrix at a time
+    quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
+    state_bytes: float = 4.0  # bytes per optimizer-state element
+    master_bytes: float = 0.0  # bytes per trainable parameter of separate fp32 master weights
+    deepspeed: bool = False  # DeepSpeed mixed precision (16-bit model, fp32 optimizer)
 
 
 def _plan(arch: Architecture, w: FineTune) -> _Plan:
+    """Who trains, in which dtype, and how states are kept.
+
+    Regimes: HF AMP (``mixed_precision``: fp32 trainable parameters, gradients and states,
+    autocast copies of fp32 Linear weights); pure precision (everything in the compute dtype);
+    DeepSpeed (``zero_stage`` > 0 with 16-bit compute: DeepSpeed's bf16/fp16 modes cast the whole
+    model to 16 bits and keep fp32 master weights and fp32 optimizer states inside the optimizer,
+    ZeRO paper arXiv 1910.02054 section 3 -- whatever ``mixed_precision`` says).
+    """
     pb = param_breakdown(arch)
     e = DTYPE_BYTES[w.precision]
     total = pb.total
-    mixed = w.is_mixed
     L = arch.n_layers
     none: frozenset[str] = frozenset()
     everything = frozenset((*_ALL_LINEAR, "norm", "router", "experts"))
+    deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
+    mixed = w.is_mixed and not deepspeed
     pbytes = 4.0 if mixed else e
+    regime = {
+        "state_bytes": 4.0 if (mixed or deepspeed) else e,
+        "master_bytes": 4.0 if deepspeed else 0.0,
+        "deepspeed": deepspeed,
+    }
     if w.method == "full":
         autocast = math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0
         return _Plan(total, math.ceil(total * pbytes), 0, pbytes, mixed, autocast, 0,
-                     pbytes, (everything,) * L, none, True, True, 0)
+                     pbytes, (everything,) * L, none, True, True, 0, **regime)
     if w.method == "freeze":
         k = min(w.trainable_layers, L)
         per_layer = (pb.attention + pb.mlp + norm_params(arch) * arch.norms_per_layer) // L
@@ -205,7 +223,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         layers = tuple(everything if i >= L - k else none for i in range(L))
         autocast = math.ceil(2 * (pb.linear // L) * k) if mixed else 0
         return _Plan(trainable, math.ceil(trainable * pbytes), math.ceil((total - trainable) * e), pbytes,
-                     mixed, autocast, L - k, e, layers, none, False, False, 0)
+                     mixed, autocast, L - k, e, layers, none, False, False, 0, **regime)
     frozen = math.ceil(total * e)
     quant_transient = 0
     if w.method == "qlora":
@@ -220,15 +238,16 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         trainable = lora_params(arch, targets, w.lora_rank)
         if w.train_embeddings:
             # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
-            copies = pb.embedding + pb.lm_head
-            trainable += copies
+            trainable += pb.embedding + pb.lm_head
         first = 0 if targets or w.train_embeddings else L
+        keeps = w.method == "qlora" and w.qlora_format.startswith("bnb-")
         return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, first, e,
-                     (none,) * L, targets, w.train_embeddings, w.train_embeddings, quant_transient)
+                     (none,) * L, targets, w.train_embeddings, w.train_embeddings, quant_transient, keeps,
+                     **regime)
     # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
     trainable = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
     return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, 0, e,
-                 (none,) * L, none, False, False, 0)
+                 (none,) * L, none, False, False, 0, **regime)
 
 
 def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, trained: bool) -> float:
@@ -253,18 +272,30 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     def needs(m: str) -> bool:
         return m in trained or m in lora
 
-    def linear_inputs(names: tuple[str, ...], in_features: int, fp32_input: bool) -> float:
-        users = [m for m in names if needs(m)]
-        if not users:
-            return 0.0
-        extra = sum(lora_r for m in users if m in lora)
+    def linear_inputs(names: tuple[str, ...], in_features: int, fp32_input: bool, grad: bool) -> float:
+        """Bytes per token the Linears ``names`` (all reading one input) keep for backward."""
+        # The base layer keeps its input when its weight trains, or when bitsandbytes' matmul
+        # (which saves its input whenever that input needs a gradient) runs it.
+        base = [m for m in names if m in trained or (plan.quant_keeps_input and grad)]
+        out = 0.0
+        shared = False
         if fp32_input:
-            return len(users) * 2 * in_features + extra  # autocast: a bf16 cast per Linear
-        if w.is_mixed and any(m in lora for m in users):
-            # PEFT casts the input to the fp32 adapter dtype, autocast casts it back per adapter.
-            shared = e * in_features if any(m not in lora for m in users) else 0.0
-            return shared + 2 * in_features * sum(1 for m in users if m in lora) + extra
-        return e * in_features + extra
+            out += 2 * in_features * len(base)  # autocast: each Linear casts its fp32 input to bf16
+        elif base:
+            shared = True
+        for m in names:
+            if m not in lora:
+                continue
+            out += lora_r  # the adapter's rank-r intermediate
+            if w.lora_dropout > 0:
+                # each adapter drops out its own copy (PEFT casts it to the adapter dtype first):
+                # the dropout mask (1 byte) and the dropped input the A matrix keeps
+                out += in_features * (1 + (2 if w.is_mixed else e))
+            elif w.is_mixed:
+                out += 2 * in_features  # fp32 adapter under autocast: its own bf16 copy
+            else:
+                shared = True
+        return out + (e * in_features if shared else 0.0)
 
     input_grad = layer > plan.first_grad_layer or (layer == 0 and plan.embeddings_trainable)
     per_token = fixed = 0.0
@@ -273,18 +304,19 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     per_token += _norm_saved(arch, plan, e, input_grad, "norm" in trained)
     # A parallel block's MLP Linears read the same normalised input as Q/K/V.
     readers = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj") if arch.parallel_block else ("q_proj", "k_proj", "v_proj")
-    per_token += linear_inputs(readers, h, fp32_input=amp)
+    per_token += linear_inputs(readers, h, fp32_input=amp, grad=input_grad)
     if attn_grad:
         kv_len = (w.seq_len + w.prefix_tokens) / w.seq_len if prefix else 1.0
         per_token += e * (2 * q + 2 * kv * kv_len) + 4 * arch.n_heads  # Q, output, K, V + fp32 log-sum-exp
         if w.attention == "eager":
             per_token += arch.n_heads * (w.seq_len + (w.prefix_tokens if prefix else 0)) * (4 + e)
-    per_token += linear_inputs(("o_proj",), q, fp32_input=False)
+    per_token += linear_inputs(("o_proj",), q, fp32_input=False, grad=attn_grad)
     # MLP: in a parallel block it reads the layer's normalised input, not the attention output.
     mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad)
     if not arch.parallel_block:
         per_token += _norm_saved(arch, plan, e, mlp_in_grad, "norm" in trained)
-        per_token += linear_inputs(("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp)
+        per_token += linear_inputs(("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp,
+                                   grad=mlp_in_grad)
     mlp_grad = mlp_in_grad or any(needs(m) for m in (*_MLP, "experts"))
     if mlp_grad:
         if moe_layer:
@@ -302,14 +334,14 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
                 fixed += arch.n_experts * 3 * fe * h * e
             if arch.n_shared_experts:
                 fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
-                per_token += 3 * e * fs + linear_inputs(("down_proj",), fs, fp32_input=False)
+                per_token += 3 * e * fs + linear_inputs(("down_proj",), fs, fp32_input=False, grad=True)
         elif arch.mlp == "gated":
             per_token += 3 * e * arch.ffn_size  # gate output, act(gate), up
-            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False)
+            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False, grad=True)
         else:
             chain = 4 if arch.activation in _GELU_CHAINS else 1  # NewGELU keeps x, tanh, 0.5x, 1+tanh
             per_token += chain * e * arch.ffn_size
-            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False)
+            per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False, grad=True)
     return per_token, fixed
 
 
@@ -346,20 +378,23 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
 
 def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
     """(optimizer state bytes, step temporaries) before sharding."""
-    n, pb = plan.trainable, plan.param_bytes
+    n, sb = plan.trainable, plan.state_bytes
     opt = w.optimizer
+    foreach = w.optimizer_impl == "foreach" and not plan.deepspeed  # DeepSpeed steps with its fused Adam
     if opt == "adamw":
-        states, temp = 2 * n * pb, (n * pb if w.optimizer_impl == "foreach" else 0)
+        states, temp = 2 * n * sb, (n * sb if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
         states, temp = 2 * n * (1 + 4 / 256), 0
     elif opt == "sgd":
         states, temp = 0, 0
     elif opt == "sgd-momentum":
-        states, temp = n * pb, 0
+        states, temp = n * sb, 0
     elif opt == "lion":
-        states, temp = n * pb, (n * pb if w.optimizer_impl == "foreach" else 0)
+        states, temp = n * sb, (n * sb if foreach else 0)
     else:  # adafactor: a row and a column accumulator (fp32) per matrix instead of a full moment
         states, temp = 4 * 2 * n / max(arch.hidden_size, 1), 0
+    if plan.deepspeed:
+        temp += 4 * n  # the fp32 copy of the gradient partition the optimizer steps with
     return math.ceil(states), math.ceil(temp)
 
 
@@ -402,14 +437,8 @@ def estimate_finetune(
     frozen_bytes = plan.frozen_bytes / mp
     grads = plan.trainable * plan.param_bytes / mp
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
-    master = 0.0
+    master = plan.trainable * plan.master_bytes / mp
     if stage:
-        if plan.amp and p.fsdp == "none":
-            # DeepSpeed mixed precision: 16-bit parameters and gradients on the GPU, fp32 master
-            # weights inside the (sharded) optimizer (ZeRO paper, arXiv 1910.02054, section 3).
-            master = plan.trainable * 4 / mp
-            trainable_bytes = plan.trainable * e / mp
-            grads = plan.trainable * e / mp
         states, master, step_temp = states / n_dp, master / n_dp, step_temp / n_dp
         if stage >= 2:
             grads /= n_dp

@@ -317,6 +317,11 @@ def _to_fake(model: Any) -> Any:
         for name, buf in list(module._buffers.items()):
             if buf is not None:
                 module._buffers[name] = torch.zeros(buf.shape, dtype=buf.dtype, device="cpu")
+    # PEFT prompt learning keeps its virtual-token ids in a plain dict, outside the module tree.
+    tokens = getattr(model, "prompt_tokens", None)
+    if isinstance(tokens, dict):
+        for key, ids in list(tokens.items()):
+            tokens[key] = torch.arange(ids.shape[0], dtype=ids.dtype, device="cpu")
     return model
 
 

@@ -1,0 +1,55 @@
+"""Compare estimate_vram with every published GPU-memory figure of tests/data/published_vram.csv.
+
+Run: python benchmarks/accuracy_published.py [--all]
+Prints one line per comparable figure and the median / worst absolute error per group.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import llmcatalog as lc  # noqa: E402
+from published import load  # noqa: E402
+
+
+def main() -> None:
+    show_all = "--all" in sys.argv
+    cat = lc.catalog()
+    groups: dict[str, list[float]] = {}
+    claims = [0, 0]
+    skipped: dict[str, int] = {}
+    for rid, mid, fig in load():
+        model = cat.get_model(mid)
+        gpu = cat.get_gpu(fig.gpu) if fig.gpu else None
+        c = lc.compare_figure(model, fig, gpu)
+        group = ("exact " if fig.exact_setting else "other ") + rid.split("-")[0]
+        if c.status == "compared":
+            assert c.error is not None
+            groups.setdefault(group, []).append(c.error)
+            if show_all or fig.exact_setting or abs(c.error) > 0.25:
+                print(f"{rid:45s} {c.figure.metric:14s} published {c.published_bytes / 2**30:7.2f} GiB  "
+                      f"estimate {c.compared_bytes / 2**30:7.2f} GiB  error {c.error:+7.1%}  [{c.estimate.peak_phase}]")
+        elif c.status == "claim":
+            claims[0 if c.agrees else 1] += 1
+            if show_all or not c.agrees:
+                print(f"{rid:45s} claim {fig.metric} on {fig.gpu}: estimate {c.estimate.total_bytes / 2**30:.2f} GiB -> "
+                      f"{'agrees' if c.agrees else 'DISAGREES'}")
+        else:
+            skipped[c.reason] = skipped.get(c.reason, 0) + 1
+    print()
+    print(f"{'group':24s} {'n':>3s} {'median |err|':>13s} {'worst |err|':>12s}")
+    for group, errs in sorted(groups.items()):
+        abs_errs = [abs(e) for e in errs]
+        print(f"{group:24s} {len(errs):3d} {statistics.median(abs_errs):12.1%} {max(abs_errs):12.1%}")
+    everything = [abs(e) for errs in groups.values() for e in errs]
+    print(f"{'all':24s} {len(everything):3d} {statistics.median(everything):12.1%} {max(everything):12.1%}")
+    print(f"fits/OOM statements: {claims[0]} agree, {claims[1]} disagree")
+    for reason, n in sorted(skipped.items(), key=lambda x: -x[1]):
+        print(f"not comparable ({n}): {reason}")
+
+
+if __name__ == "__main__":
+    main()

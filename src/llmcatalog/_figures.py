@@ -1,0 +1,175 @@
+"""Compare :func:`estimate_vram` with a published hardware figure.
+
+A :class:`PublishedFigure` records the setting it was measured in. :func:`workload_for_figure`
+turns that setting into a workload when the figure says enough (batch, lengths, method,
+precision); :func:`compare_figure` estimates it and compares like with like:
+
+- ``max_allocated`` figures (``torch.cuda.max_memory_allocated``) against the tensor part
+  (``total_bytes - overhead_bytes``),
+- driver-level, unspecified, approximate and minimum figures against ``total_bytes``,
+- ``fits`` / ``oom`` statements against the GPU's memory (does the estimate agree?).
+
+Figures from other frameworks (``framework``, e.g. litgpt) are estimated as the Hugging Face
+equivalent; the comparison says so.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._errors import LLMCatalogError
+from ._estimate import MemoryEstimate, estimate_vram
+from ._gpu import GPU
+from ._model import Model, PublishedFigure
+from ._precision import FORMATS
+from ._workload import FineTune, Inference, Parallelism
+
+__all__ = ["FigureComparison", "compare_figure", "workload_for_figure"]
+
+_METHODS = {
+    "train_full": "full",
+    "train_freeze": "freeze",
+    "train_lora": "lora",
+    "train_qlora": "qlora",
+    "train_ptuning_v2": "p-tuning-v2",
+}
+_QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
+
+
+@attrs.frozen(kw_only=True)
+class FigureComparison:
+    """The outcome of comparing one published figure with the estimate for its setting.
+
+    ``status`` is ``"compared"`` (a number against a number: ``error`` is
+    ``compared_bytes / published_bytes - 1``), ``"claim"`` (a fits/OOM statement:
+    ``agrees`` says whether the estimate agrees) or ``"not-comparable"`` (``reason`` says why).
+    """
+
+    model: str
+    figure: PublishedFigure
+    status: str
+    reason: str = ""
+    workload: Inference | FineTune | None = None
+    estimate: MemoryEstimate | None = None
+    published_bytes: int | None = None
+    compared_bytes: int | None = None
+    agrees: bool | None = None
+
+    @property
+    def error(self) -> float | None:
+        """Relative error of the estimate (positive: the estimate is higher)."""
+        if self.published_bytes is None or self.compared_bytes is None:
+            return None
+        return self.compared_bytes / self.published_bytes - 1
+
+
+def _optimizer(text: str | None) -> str:
+    t = (text or "adamw").lower()
+    if "8bit" in t or "8-bit" in t:
+        return "paged-adamw-8bit" if "paged" in t else "adamw-8bit"
+    if t.startswith("sgd"):
+        return "sgd-momentum" if "momentum" in t else "sgd"
+    if "adafactor" in t:
+        return "adafactor"
+    return "adamw"
+
+
+def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
+    """The workload a figure was measured under, or a string saying what it lacks."""
+    n_gpus = fig.n_gpus
+    if fig.workload.startswith("inference"):
+        if fig.precision is None or fig.precision not in FORMATS:
+            return f"precision {fig.precision!r} is not one llmcatalog models"
+        if fig.workload == "inference_unspecified":
+            return "the source does not say how many tokens were processed"
+        if fig.batch_size is None:
+            return "batch size not given"
+        par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
+        if fig.workload == "inference_load":
+            return Inference(precision=fig.precision, batch_size=1, context_tokens=1, parallelism=par)
+        if fig.workload == "inference_prefill":
+            if fig.seq_len is None:
+                return "prompt length not given"
+            return Inference(precision=fig.precision, batch_size=fig.batch_size, context_tokens=fig.seq_len + 1,
+                             prompt_tokens=fig.seq_len, attention=fig.attention or "sdpa", parallelism=par)
+        if fig.seq_len is None or fig.gen_len is None:
+            return "prompt or generated length not given"
+        return Inference(precision=fig.precision, batch_size=fig.batch_size, context_tokens=fig.seq_len + fig.gen_len,
+                         prompt_tokens=fig.seq_len, attention=fig.attention or "sdpa", parallelism=par)
+    method = _METHODS.get(fig.workload)
+    if method is None:
+        return f"{fig.workload} is not a method llmcatalog models"
+    if fig.batch_size is None or fig.seq_len is None:
+        return "micro-batch or sequence length not given"
+    precision = fig.precision or "bf16"
+    kwargs: dict[str, object] = {}
+    if precision in _QUANT_BASES:
+        if method == "lora":
+            method = "qlora"
+        kwargs["qlora_format"] = precision
+        precision = "bf16" if precision.startswith("bnb-nf4") else "fp16"
+    if precision not in ("fp32", "fp16", "bf16"):
+        return f"precision {fig.precision!r} is not one llmcatalog models for training"
+    if method in ("lora", "qlora"):
+        if fig.lora_rank is None or not fig.lora_targets:
+            return "LoRA rank or target modules not given"
+        kwargs.update(lora_rank=fig.lora_rank, lora_targets=fig.lora_targets)
+        if fig.lora_dropout is not None:
+            kwargs["lora_dropout"] = fig.lora_dropout
+    if method == "p-tuning-v2":
+        if fig.prefix_tokens is None:
+            return "number of prefix tokens not given"
+        kwargs["prefix_tokens"] = fig.prefix_tokens
+    if fig.framework == "litgpt" and method == "qlora":
+        kwargs["upcast_non_quantized"] = False  # litgpt keeps non-quantized weights in bf16
+    if fig.train_embeddings:
+        kwargs["train_embeddings"] = True
+    if n_gpus > 1 or fig.zero_stage or fig.fsdp:
+        par = Parallelism(data_parallel=n_gpus, zero_stage=fig.zero_stage or 0, fsdp=fig.fsdp or "none")
+    else:
+        par = Parallelism()
+    return FineTune(
+        method=method,
+        precision=precision,
+        mixed_precision=True if fig.mixed_precision is None else fig.mixed_precision,
+        optimizer=_optimizer(fig.optimizer),
+        batch_size=fig.batch_size,
+        seq_len=fig.seq_len,
+        gradient_checkpointing=bool(fig.gradient_checkpointing),
+        attention=fig.attention or "sdpa",
+        parallelism=par,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -> FigureComparison:
+    """Estimate ``fig``'s setting for ``model`` and compare (see the module docstring).
+
+    ``gpu`` is the catalog GPU named by ``fig.gpu``; it is needed for fits/OOM statements.
+    """
+    workload = workload_for_figure(fig)
+    if isinstance(workload, str):
+        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason=workload)
+    try:
+        est = estimate_vram(model, workload)
+    except LLMCatalogError as exc:
+        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason=str(exc), workload=workload)
+    if fig.metric in ("fits", "oom"):
+        if gpu is None:
+            return FigureComparison(model=model.id, figure=fig, status="not-comparable",
+                                    reason="the GPU is not named or not in the catalog", workload=workload, estimate=est)
+        fits = est.total_bytes <= gpu.available_bytes
+        return FigureComparison(model=model.id, figure=fig, status="claim", workload=workload, estimate=est,
+                                agrees=fits == (fig.metric == "fits"))
+    published = fig.memory_bytes
+    if published is None:
+        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason="no number published",
+                                workload=workload, estimate=est)
+    if not fig.per_gpu:
+        published //= fig.n_gpus
+    if fig.workload == "inference_load":
+        compared = est.weights_bytes + (0 if fig.metric == "max_allocated" else est.components.get("overhead.cuda_context", 0))
+    else:
+        compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
+    return FigureComparison(model=model.id, figure=fig, status="compared", workload=workload, estimate=est,
+                            published_bytes=published, compared_bytes=compared)
