@@ -8,6 +8,7 @@ names it), and ``n_params`` follows when the model does not state its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,9 @@ from ._tool import Tool
 __all__ = ["Catalog", "PluginInfo"]
 
 E = TypeVar("E", Model, GPU, Tool)
+
+_HUB = re.compile(r"https?://(?:huggingface\.co|hf-mirror\.com|modelscope\.cn/models)/([^/\s]+/[^/\s?#]+)")
+_SIZE_G = re.compile(r"(\d+)\s*G\b(?!B)", re.IGNORECASE)
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +65,8 @@ class _Index(Generic[E]):
         self.by_id: dict[str, E] = {}
         self.provider: dict[str, str] = {}
         self.names: dict[str, str] = {}
+        # Hub repository paths ("meta-llama/Meta-Llama-3-8B") as a fallback; ambiguous ones are dropped.
+        self.hub: dict[str, set[str]] = {}
 
     def conflicts(self, entries: Iterable[E], provider: str) -> list[str]:
         """Problems adding ``entries`` would cause (different entries with one id or name)."""
@@ -91,11 +97,18 @@ class _Index(Generic[E]):
             self.provider.setdefault(e.id, provider)
             for key in _keys(e):
                 self.names.setdefault(key, e.id)
+            hub = getattr(getattr(e, "links", None), "hub", None)
+            match = _HUB.match(hub or "")
+            if match:
+                self.hub.setdefault(normalize(match.group(1)), set()).add(e.id)
 
     def get(self, name: str) -> E | None:
         if not isinstance(name, str):
             raise TypeError(f"expected a name (str), got {type(name).__name__}")
-        entry_id = self.names.get(normalize(name))
+        key = normalize(name)
+        entry_id = self.names.get(key)
+        if entry_id is None and len(self.hub.get(key, ())) == 1:
+            (entry_id,) = self.hub[key]
         return self.by_id[entry_id] if entry_id is not None else None
 
     def suggestions(self, name: str) -> tuple[str, ...]:
@@ -271,7 +284,11 @@ class Catalog:
         return entry
 
     def get_model(self, name: str | Model) -> Model:
-        """The model with this id, name or alias; :class:`UnknownModelError` suggests close names."""
+        """The model with this id, name or alias; :class:`UnknownModelError` suggests close names.
+
+        A Hugging Face repository path ("meta-llama/Meta-Llama-3-8B") also resolves, through the
+        models' hub links, when exactly one model links it.
+        """
         if isinstance(name, Model):
             return name
         return self._lookup(self._models, name, UnknownModelError)
@@ -280,6 +297,8 @@ class Catalog:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names."""
         if isinstance(name, GPU):
             return name
+        if self._gpus.get(name) is None and isinstance(name, str) and _SIZE_G.search(name):
+            name = _SIZE_G.sub(r"\1GB", name)  # "A100 80G" is how many write "A100 80GB"
         return self._lookup(self._gpus, name, UnknownGPUError)
 
     def get_tool(self, name: str | Tool) -> Tool:

@@ -32,7 +32,7 @@ def _get(cfg: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
     raise KeyError(keys[0])
 
 
-def _common(cfg: Mapping[str, Any], family: str) -> dict[str, Any]:
+def _common(cfg: Mapping[str, Any], family: str, max_context: int | None = None) -> dict[str, Any]:
     heads = _get(cfg, "num_attention_heads", "n_head")
     hidden = _get(cfg, "hidden_size", "n_embd", "d_model")
     return {
@@ -43,7 +43,8 @@ def _common(cfg: Mapping[str, Any], family: str) -> dict[str, Any]:
         "n_kv_heads": _get(cfg, "num_key_value_heads", default=heads),
         "head_dim": _get(cfg, "head_dim", default=hidden // heads),
         "vocab_size": _get(cfg, "vocab_size"),
-        "max_context": _get(cfg, "max_position_embeddings", "seq_length", "n_positions", "max_sequence_length"),
+        "max_context": _get(cfg, "max_position_embeddings", "seq_length", "n_positions", "max_sequence_length",
+                            default=max_context),
         "activation": str(_get(cfg, "hidden_act", "hidden_activation", default="silu")).replace("_", "-"),
     }
 
@@ -241,7 +242,7 @@ def _chatglm1(cfg: Mapping[str, Any]) -> dict[str, Any]:
 def _falcon(cfg: Mapping[str, Any]) -> dict[str, Any]:
     # transformers FalconConfig: parallel attention+MLP; new_decoder_architecture (40B/180B) has two
     # LayerNorms per layer and num_kv_heads groups; the 7B uses multi-query and one LayerNorm.
-    arch = _common(cfg, "falcon")
+    arch = _common(cfg, "falcon", max_context=2048)  # FalconConfig's default when the key is absent
     new = bool(cfg.get("new_decoder_architecture", False))
     if new:
         kv = cfg.get("num_kv_heads", arch["n_heads"])
@@ -261,7 +262,6 @@ def _falcon(cfg: Mapping[str, Any]) -> dict[str, Any]:
         attn_out_bias=bias,
         mlp_bias=bias,
         position_embedding="alibi" if cfg.get("alibi") else "rope",
-        max_context=cfg.get("max_position_embeddings", 2048),
     )
     return arch
 

@@ -15,6 +15,7 @@ import attrs
 from . import _validators as v
 
 __all__ = [
+    "ARCHITECTURE_TYPES",
     "FIGURE_METRICS",
     "FIGURE_WORKLOADS",
     "MEMORY_UNITS",
@@ -45,6 +46,11 @@ MODALITIES = frozenset(
 
 #: Training stage of a checkpoint.
 VARIANTS = frozenset({"base", "chat", "instruct"})
+
+#: Network family, when it is not a decoder-only transformer (which :class:`Architecture` describes).
+ARCHITECTURE_TYPES = frozenset(
+    {"decoder-only", "encoder-only", "encoder-decoder", "prefix-lm", "rnn", "diffusion", "vocoder", "other"}
+)
 
 _COMPONENT_ROLES = frozenset(
     {
@@ -105,6 +111,11 @@ class Links:
     homepage: str | None = attrs.field(default=None, validator=v.optional(v.url))
 
 
+def _activation_name(value: object) -> object:
+    """``gelu_new`` and ``gelu-new`` are one activation: store the dashed lower-case form."""
+    return value.strip().lower().replace("_", "-") if isinstance(value, str) else value
+
+
 def _default_kv_heads(self: Architecture) -> int:
     return self.n_heads
 
@@ -122,7 +133,9 @@ class Architecture:
     attention (1 is multi-query). For mixture-of-experts models ``n_experts`` > 0, the routed
     experts have ``expert_ffn_size`` each, ``n_shared_experts`` always-on experts have
     ``shared_expert_ffn_size`` each, and the first ``n_dense_layers`` layers use a dense MLP
-    of ``ffn_size``.
+    of ``ffn_size``. ``extra_params`` counts parameters outside this layout that a checkpoint
+    has (OPT's two extra position rows, CPM-Bee's relative-position table), stored like the
+    embeddings.
     """
 
     family: str = attrs.field(validator=v.slug)
@@ -140,7 +153,7 @@ class Architecture:
     max_context: int = attrs.field(validator=v.pos_int)
     tied_embeddings: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     mlp: str = attrs.field(default="gated", validator=v.one_of({"gated", "standard"}))
-    activation: str = attrs.field(default="silu", validator=v.slug)
+    activation: str = attrs.field(default="silu", converter=_activation_name, validator=v.slug)
     norm: str = attrs.field(default="rmsnorm", validator=v.one_of({"rmsnorm", "layernorm"}))
     norms_per_layer: int = attrs.field(default=2, validator=v.nonneg_int)
     parallel_block: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
@@ -159,6 +172,7 @@ class Architecture:
     n_shared_experts: int = attrs.field(default=0, validator=v.nonneg_int)
     shared_expert_ffn_size: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     n_dense_layers: int = attrs.field(default=0, validator=v.nonneg_int)
+    extra_params: int = attrs.field(default=0, validator=v.nonneg_int)
 
     def __attrs_post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -263,7 +277,10 @@ class Model:
     (lineage). A model without an ``architecture`` of its own inherits its base model's
     when the catalog is built; ``architecture_from`` then names the model it came from.
     ``n_params`` is the exact parameter count where a source or the architecture gives it;
-    ``size_label`` is the nominal size the authors use ("7B").
+    ``size_label`` is the nominal size the authors use ("7B"). ``architecture_type`` says what
+    kind of network it is when that is not a decoder-only transformer (T5 and BART are
+    ``encoder-decoder``, RWKV is ``rnn``, GLM-10B/130B are ``prefix-lm``): such models have no
+    :class:`Architecture` and cannot be estimated.
     """
 
     id: str = attrs.field(validator=v.slug)
@@ -284,6 +301,7 @@ class Model:
     base_model: str | None = attrs.field(default=None, validator=v.optional(v.slug))
     n_params: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     size_label: str | None = None
+    architecture_type: str | None = attrs.field(default=None, validator=v.optional(v.one_of(ARCHITECTURE_TYPES)))
     architecture: Architecture | None = None
     architecture_from: str | None = attrs.field(default=None, validator=v.optional(v.slug))
     components: tuple[Component, ...] = attrs.field(default=(), converter=_components_tuple)

@@ -11,7 +11,7 @@ parameters). Per decoder layer, with h = hidden_size, n_h / n_kv heads of size d
   LayerNorm after the embeddings (``embedding_norm``).
 
 Outside the layers: embeddings ``V*h``, learned positions ``max_context*h``, final norm,
-and the LM head ``V*h`` (+ ``V`` bias) unless tied. This is the layout of the transformers
+the LM head ``V*h`` (+ ``V`` bias) unless tied, and ``extra_params`` (counted with the embeddings). This is the layout of the transformers
 implementations (``modeling_llama.py``, ``modeling_phi.py``, ``modeling_gemma.py``, ...);
 it is checked against the published counts of real checkpoints in the tests.
 """
@@ -106,7 +106,7 @@ def param_breakdown(a: Architecture) -> ParamBreakdown:
     # Linear layers inside the blocks (quantized by GPTQ/AWQ/bitsandbytes); MoE routers included.
     linear = attn + mlp
     return ParamBreakdown(
-        embedding=v * h,
+        embedding=v * h + a.extra_params,
         position=position,
         attention=attn,
         mlp=mlp,

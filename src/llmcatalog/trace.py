@@ -206,7 +206,7 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
             cfg = dict(base, model_type="gemma", hidden_activation="gelu_pytorch_tanh")
             return cfg, exact and not (a.qkv_bias or a.attn_out_bias or a.mlp_bias) and a.norm == "rmsnorm"
         if a.family == "chatglm" and a.n_kv_heads < a.n_heads:
-            cfg = dict(base, model_type="glm", attention_bias=a.qkv_bias, partial_rotary_factor=0.5)
+            cfg = dict(base, model_type="glm", attention_bias=a.qkv_bias, partial_rotary_factor=0.5, pad_token_id=None)
             return cfg, exact and not a.attn_out_bias and not a.mlp_bias
         if a.qkv_bias and not a.attn_out_bias:
             cfg = dict(base, model_type="qwen2", use_sliding_window=False)
@@ -216,10 +216,21 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
             return cfg, exact and not (a.qkv_bias or a.attn_out_bias or a.mlp_bias)
         cfg = dict(base, model_type="llama", attention_bias=a.qkv_bias, mlp_bias=a.mlp_bias)
         return cfg, exact and a.qkv_bias == a.attn_out_bias and a.norm == "rmsnorm"
-    # Standard (2-matrix) MLP with LayerNorm.
+    # Standard (2-matrix) MLP with LayerNorm: the GPT-2, BLOOM, Falcon, StarCoder and Phi layouts.
+    if a.family == "bloom" or a.position_embedding == "alibi" and a.embedding_norm:
+        cfg = {"model_type": "bloom", "hidden_size": a.hidden_size, "n_layer": a.n_layers, "n_head": a.n_heads,
+               "vocab_size": a.vocab_size}
+        return cfg, a.ffn_size == 4 * a.hidden_size and a.qkv_bias and a.tied_embeddings
+    if a.parallel_block and a.norms_per_layer in (1, 2) and not a.lm_head_bias and not a.mlp_bias:
+        cfg = dict(base, model_type="falcon", num_kv_heads=a.n_kv_heads, multi_query=a.n_kv_heads == 1,
+                   new_decoder_architecture=a.norms_per_layer == 2, parallel_attn=True, bias=a.qkv_bias,
+                   alibi=a.position_embedding == "alibi", ffn_hidden_size=a.ffn_size)
+        for key in ("num_key_value_heads", "head_dim", "intermediate_size"):
+            cfg.pop(key)
+        return cfg, a.head_dim * a.n_heads == a.hidden_size
     if a.position_embedding == "learned":
         cfg = {
-            "model_type": "gpt2",
+            "model_type": "gpt_bigcode" if a.n_kv_heads == 1 else "gpt2",
             "n_embd": a.hidden_size,
             "n_layer": a.n_layers,
             "n_head": a.n_heads,
@@ -227,12 +238,15 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
             "vocab_size": a.vocab_size,
             "n_positions": a.max_context,
             "tie_word_embeddings": a.tied_embeddings,
-            "activation_function": "gelu_new",
+            "activation_function": "gelu_pytorch_tanh" if a.n_kv_heads == 1 else "gelu_new",
         }
-        return cfg, a.n_kv_heads == a.n_heads and a.head_dim * a.n_heads == a.hidden_size
+        if a.n_kv_heads == 1:
+            cfg["multi_query"] = True
+        return cfg, a.n_kv_heads in (1, a.n_heads) and a.head_dim * a.n_heads == a.hidden_size
     cfg = dict(base, model_type="phi", partial_rotary_factor=0.5, hidden_act="gelu_new")
     cfg.pop("head_dim")
-    return cfg, exact and a.parallel_block and a.norms_per_layer == 1 and a.lm_head_bias and a.head_dim * a.n_heads == a.hidden_size
+    exact_phi = a.parallel_block and a.norms_per_layer == 1 and a.lm_head_bias and a.head_dim * a.n_heads == a.hidden_size
+    return cfg, exact and exact_phi
 
 
 def _resolve_config(source: Model | Architecture | Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -292,10 +306,15 @@ def _build(config: dict[str, Any], dtype: str, attention: str) -> Any:
     model_type = cfg.pop("model_type")
     hf_config = AutoConfig.for_model(model_type, **cfg)
     impl = {"eager": "eager", "sdpa": "sdpa", "flash": "sdpa"}[attention]
-    hf_config._attn_implementation = impl
     hf_config.use_cache = True
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation=impl)
+        try:
+            return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation=impl)
+        except ValueError as exc:
+            if impl != "sdpa" or "scaled_dot_product_attention" not in str(exc):
+                raise
+            # Families without SDPA support (BLOOM) run their eager attention in transformers too.
+            return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation="eager")
 
 
 def _to_fake(model: Any) -> Any:

@@ -1,0 +1,33 @@
+"""Shared fixtures and Hypothesis settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import llmcatalog as lc
+
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def catalog() -> lc.Catalog:
+    """The catalog built from the installed plugins (built-ins only: third parties switched off)."""
+    os.environ["LLMCATALOG_DISABLE_PLUGINS"] = "1"
+    lc.clear_cache()
+    try:
+        return lc.catalog(strict=True)
+    finally:
+        del os.environ["LLMCATALOG_DISABLE_PLUGINS"]
+        lc.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Tests that install fake plugins must not leak a cached catalog into other tests."""
+    yield
+    lc.clear_cache()
