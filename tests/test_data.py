@@ -75,9 +75,16 @@ def _is_llm(m: lc.Model) -> bool:
 
 
 def test_open_llms_are_estimable(catalog: lc.Catalog) -> None:
-    """Every open-weight LLM has an architecture, its own or inherited, and estimates."""
-    not_estimable = [m.id for m in catalog.models if _is_llm(m) and m.open_weights is True and m.architecture is None]
-    assert not not_estimable, f"open-weight LLMs without an architecture: {not_estimable}"
+    """Every open-weight LLM has an architecture, its own or inherited, and estimates -- except the
+    documented gaps of tests/data/not_estimable.txt (and that list holds no stale entries)."""
+    known = {
+        line.split("|")[0].strip()
+        for line in (SEED.parent / "not_estimable.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    lacking = {m.id for m in catalog.models if _is_llm(m) and m.open_weights is True and m.architecture is None}
+    assert not lacking - known, f"open-weight LLMs without an architecture: {sorted(lacking - known)}"
+    assert not known - lacking, f"now estimable, drop from not_estimable.txt: {sorted(known - lacking)}"
     w = lc.Inference(precision="bf16", batch_size=1, context_tokens=512)
     for m in catalog.models:
         if m.architecture is not None and m.open_weights is not False:

@@ -398,7 +398,7 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     return math.ceil(states), math.ceil(temp)
 
 
-def _sharding_buffers(arch: Architecture, w: FineTune) -> int:
+def _sharding_buffers(arch: Architecture, w: FineTune, trainable: int) -> int:
     """Gather and bucket buffers of ZeRO / FSDP, per GPU.
 
     ZeRO-3 and FSDP full-shard gather one unit's parameters for compute and prefetch the next
@@ -414,10 +414,11 @@ def _sharding_buffers(arch: Architecture, w: FineTune) -> int:
     pb = param_breakdown(arch)
     layer = (pb.attention + pb.mlp) / arch.n_layers
     deepspeed = p.fsdp == "none"
-    reduce_bucket = arch.hidden_size**2 * e if deepspeed else 0
+    # Buckets are filled with gradients / updated parameters of the trainable parameters only.
+    reduce_bucket = min(arch.hidden_size**2, trainable) * e if deepspeed else 0
     if stage == 3:
         return math.ceil(2 * layer * e + reduce_bucket)
-    allgather = min(5e8, pb.total) * e if deepspeed else 0
+    allgather = min(5e8, trainable) * e if deepspeed else 0
     return math.ceil(allgather + reduce_bucket)
 
 
@@ -449,7 +450,7 @@ def estimate_finetune(
             states = master = step_temp = 0.0
         if p.offload_params:
             trainable_bytes = frozen_bytes = 0.0
-    buffers = _sharding_buffers(arch, w)
+    buffers = _sharding_buffers(arch, w, plan.trainable)
     encoders = math.ceil(extra_params * e)  # vision/audio encoders of multimodal models (frozen)
     autocast = plan.autocast_bytes / mp / (n_dp if stage >= 3 else 1)
 
@@ -489,9 +490,10 @@ def estimate_finetune(
     }
     grads_total = math.ceil(grads_now)
     act_total = sum(act.values())
-    # The allocator reserve follows what is allocated and freed during the step: activations
-    # (or, at the optimizer step, the gradients and temporaries).
-    dynamic = act_total if phase == "backward" else grads_total + math.ceil(temps)
+    # The allocator reserve follows what is allocated and freed during a step: the larger of the
+    # activations (forward/backward) and the gradients plus the step's temporaries, whichever phase
+    # holds the peak (the cache keeps the blocks of both).
+    dynamic = math.ceil(max(saved + extra + plan.quant_transient, grads + step_temp + tied_extra))
     context, reserve = overhead_bytes(dynamic, cuda_context_bytes=cuda_context_bytes,
                                       allocator_fraction=allocator_fraction)
     pb = param_breakdown(arch)
