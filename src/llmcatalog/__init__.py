@@ -15,7 +15,7 @@ Nothing is loaded at import time: the catalog is built from the installed plugin
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from ._catalog import Catalog, PluginInfo
 from ._errors import (
@@ -32,9 +32,7 @@ from ._errors import (
     WorkloadError,
 )
 from ._estimate import MemoryEstimate, estimate_vram, fits, min_gpus
-from ._figures import FigureComparison, compare_figure, workload_for_figure
 from ._gpu import GPU
-from ._hfconfig import SUPPORTED_FAMILIES, architecture_from_hf_config
 from ._model import Architecture, Component, Links, Model, PublishedFigure
 from ._params import count_params
 from ._precision import FORMATS
@@ -42,10 +40,52 @@ from ._registry import catalog, clear_cache, load_toml
 from ._tool import Tool
 from ._workload import FineTune, Inference, Parallelism
 
-try:
-    __version__ = version("llmcatalog")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from ._figures import FigureComparison
+    from ._hfconfig import SUPPORTED_FAMILIES
+
+
+
+def architecture_from_hf_config(config: object) -> Architecture:
+    """The :class:`Architecture` described by a Hugging Face ``config.json`` mapping
+    (see :data:`SUPPORTED_FAMILIES`); raises :class:`CatalogDataError` saying what is missing."""
+    from ._hfconfig import architecture_from_hf_config as read
+
+    return read(config)  # type: ignore[arg-type]
+
+
+def compare_figure(model: Model, figure: PublishedFigure, gpu: GPU | None = None) -> FigureComparison:
+    """Estimate a published figure's setting and compare (see :mod:`llmcatalog._figures`)."""
+    from ._figures import compare_figure as compare
+
+    return compare(model, figure, gpu)
+
+
+def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
+    """The workload a published figure was measured under, or a string saying what it lacks."""
+    from ._figures import workload_for_figure as workload
+
+    return workload(figure)
+
+
+_LAZY = {"FigureComparison": "_figures", "SUPPORTED_FAMILIES": "_hfconfig"}
+
+
+def __getattr__(name: str) -> object:
+    # Rarely used names load their module on first access; __version__ reads the package metadata
+    # then (importlib.metadata is slow to import).
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"llmcatalog.{_LAZY[name]}"), name)
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("llmcatalog")
+        except PackageNotFoundError:  # pragma: no cover - a source tree that was not installed
+            return "0+unknown"
+    raise AttributeError(f"module 'llmcatalog' has no attribute {name!r}")
 
 __all__ = [
     "FORMATS",

@@ -68,6 +68,12 @@ class _Index(Generic[E]):
         # Hub repository paths ("meta-llama/Meta-Llama-3-8B") as a fallback; ambiguous ones are dropped.
         self.hub: dict[str, set[str]] = {}
 
+    def copy(self) -> _Index[E]:
+        new: _Index[E] = _Index(self.kind)
+        new.by_id, new.provider, new.names = dict(self.by_id), dict(self.provider), dict(self.names)
+        new.hub = {k: set(v) for k, v in self.hub.items()}
+        return new
+
     def conflicts(self, entries: Iterable[E], provider: str) -> list[str]:
         """Problems adding ``entries`` would cause (different entries with one id or name)."""
         problems = []
@@ -115,37 +121,38 @@ class _Index(Generic[E]):
         return suggest(name, self.names, self.names)
 
 
-def _resolve_lineage(models: dict[str, Model]) -> dict[str, Model]:
-    """Fill inherited architectures (and parameter counts); reject cycles."""
+def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[str]]:
+    """Fill inherited architectures (and parameter counts). Returns the models and any cycles
+    found (models on a cycle keep what they have)."""
     resolved: dict[str, Model] = {}
+    cycles: list[str] = []
 
-    def resolve(mid: str, chain: tuple[str, ...]) -> Model:
+    def resolve(mid: str, chain: tuple[str, ...]) -> Model | None:
         if mid in resolved:
             return resolved[mid]
-        m = models[mid]
         if mid in chain:
-            cycle = " -> ".join((*chain[chain.index(mid):], mid))
-            raise CatalogDataError("lineage", [f"lineage: base_model cycle {cycle}"])
-        if m.architecture is None and m.base_model in models:
-            parent = resolve(m.base_model, (*chain, mid))
-            if parent.architecture is not None:
-                changes: dict[str, Any] = {
-                    "architecture": parent.architecture,
-                    "architecture_from": parent.architecture_from or parent.id,
-                }
-                if m.n_params is None:
-                    changes["n_params"] = count_params(parent.architecture)
-                m = attrs.evolve(m, **changes)
-        elif m.base_model in models:
-            resolve(m.base_model, (*chain, mid))  # still check the chain for cycles
-        if m.architecture is not None and m.n_params is None and m.architecture_from is None:
+            cycles.append(" -> ".join((*chain[chain.index(mid):], mid)))
+            return None
+        m = models[mid]
+        parent = resolve(m.base_model, (*chain, mid)) if m.base_model in models else None
+        if m.architecture is None and parent is not None and parent.architecture is not None:
+            changes: dict[str, Any] = {
+                "architecture": parent.architecture,
+                "architecture_from": parent.architecture_from or parent.id,
+            }
+            if m.n_params is None:
+                changes["n_params"] = count_params(parent.architecture)
+            m = attrs.evolve(m, **changes)
+        elif m.architecture is not None and m.n_params is None and m.architecture_from is None:
             m = attrs.evolve(m, n_params=count_params(m.architecture))
         resolved[mid] = m
         return m
 
     for mid in models:
         resolve(mid, ())
-    return resolved
+    for mid in models:  # models whose chain was cut by a cycle
+        resolved.setdefault(mid, models[mid])
+    return resolved, cycles
 
 
 class Catalog:
@@ -188,9 +195,14 @@ class Catalog:
         self._gpus.add(gpus, provider)
         self._tools.add(tools, provider)
 
-    def _finish(self) -> None:
-        resolved = _resolve_lineage(self._models.by_id)
-        self._models.by_id = resolved
+    def _finish(self, *, strict: bool = True) -> None:
+        # The index keeps the entries as provided (conflicts are judged on those); look-ups
+        # return the resolved ones (inherited architectures filled in).
+        resolved, cycles = _resolve_lineage(self._models.by_id)
+        if cycles and strict:
+            raise CatalogDataError("lineage", [f"lineage: base_model cycle {c}" for c in cycles])
+        self._lineage_cycles = tuple(cycles)
+        self._resolved = resolved
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -202,9 +214,13 @@ class Catalog:
         parts: list[tuple[str, tuple[Model, ...], tuple[GPU, ...], tuple[Tool, ...]]],
         plugins: Iterable[PluginInfo],
         errors: Iterable[PluginError],
+        base: Catalog | None = None,
     ) -> Catalog:
         cat = cls.__new__(cls)
-        cat._models, cat._gpus, cat._tools = _Index("model"), _Index("gpu"), _Index("tool")
+        if base is None:
+            cat._models, cat._gpus, cat._tools = _Index("model"), _Index("gpu"), _Index("tool")
+        else:
+            cat._models, cat._gpus, cat._tools = base._models.copy(), base._gpus.copy(), base._tools.copy()
         cat._plugins, cat._errors = tuple(plugins), tuple(errors)
         for provider, models, gpus, tools in parts:
             cat._add_checked(models, gpus, tools, provider)
@@ -212,21 +228,43 @@ class Catalog:
         return cat
 
     def with_entries(self, *entries: Model | GPU | Tool, provider: str = "with_entries") -> Catalog:
-        """A new catalog with ``entries`` added; conflicting entries raise :class:`DuplicateEntryError`."""
+        """A new catalog with ``entries`` added; conflicting entries raise :class:`DuplicateEntryError`
+        naming both providers. This catalog is not changed."""
         for e in entries:
             if not isinstance(e, (Model, GPU, Tool)):
                 raise TypeError(f"expected Model, GPU or Tool entries, got {type(e).__name__}")
-        parts = [
-            ("existing", tuple(self._models.by_id.values()), tuple(self._gpus.by_id.values()), tuple(self._tools.by_id.values())),
-            (
-                provider,
-                tuple(e for e in entries if isinstance(e, Model)),
-                tuple(e for e in entries if isinstance(e, GPU)),
-                tuple(e for e in entries if isinstance(e, Tool)),
-            ),
-        ]
-        # Existing models carry resolved (inherited) architectures: compare on the raw entries.
-        return Catalog._from_parts(parts, self._plugins, self._errors)
+        part = (
+            provider,
+            tuple(e for e in entries if isinstance(e, Model)),
+            tuple(e for e in entries if isinstance(e, GPU)),
+            tuple(e for e in entries if isinstance(e, Tool)),
+        )
+        return Catalog._from_parts([part], self._plugins, self._errors, base=self)
+
+    # -- incremental building (the registry) -----------------------------------------------
+    def _try_add(self, models: tuple[Model, ...], gpus: tuple[GPU, ...], tools: tuple[Tool, ...],
+                 provider: str) -> list[str]:
+        """Add the entries unless they conflict; return the conflicts (nothing is added then).
+        Call :meth:`_seal` once after the last addition."""
+        problems = (
+            self._models.conflicts(models, provider)
+            + self._gpus.conflicts(gpus, provider)
+            + self._tools.conflicts(tools, provider)
+        )
+        if not problems:
+            self._models.add(models, provider)
+            self._gpus.add(gpus, provider)
+            self._tools.add(tools, provider)
+        return problems
+
+    def _seal(self, plugins: Iterable[PluginInfo], errors: Iterable[PluginError], *, strict: bool) -> None:
+        self._plugins, self._errors = tuple(plugins), tuple(errors)
+        self._finish(strict=strict)
+
+    @property
+    def lineage_cycles(self) -> tuple[str, ...]:
+        """base_model cycles found while building (their models keep no inherited architecture)."""
+        return self._lineage_cycles
 
     @classmethod
     def from_entries(cls, *entries: Model | GPU | Tool) -> Catalog:
@@ -237,7 +275,7 @@ class Catalog:
     @property
     def models(self) -> tuple[Model, ...]:
         """All models, sorted by id."""
-        return tuple(sorted(self._models.by_id.values(), key=lambda m: m.id))
+        return tuple(sorted(self._resolved.values(), key=lambda m: m.id))
 
     @property
     def gpus(self) -> tuple[GPU, ...]:
@@ -291,7 +329,7 @@ class Catalog:
         """
         if isinstance(name, Model):
             return name
-        return self._lookup(self._models, name, UnknownModelError)
+        return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
 
     def get_gpu(self, name: str | GPU) -> GPU:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names."""
@@ -394,8 +432,8 @@ class Catalog:
         Bases that are not in this catalog end the chain."""
         m = self.get_model(model)
         chain = []
-        while m.base_model and m.base_model in self._models.by_id:
-            m = self._models.by_id[m.base_model]
+        while m.base_model and m.base_model in self._resolved:
+            m = self._resolved[m.base_model]
             chain.append(m)
         return tuple(chain)
 
@@ -406,7 +444,7 @@ class Catalog:
         todo = list(self._children.get(root, ()))
         while todo:
             mid = todo.pop(0)
-            out.append(self._models.by_id[mid])
+            out.append(self._resolved[mid])
             if recursive:
                 todo.extend(self._children.get(mid, ()))
         return tuple(sorted(out, key=lambda m: m.id))
@@ -418,6 +456,6 @@ class Catalog:
     def domains(self) -> dict[str, int]:
         """Model count per domain."""
         counts: dict[str, int] = {}
-        for m in self._models.by_id.values():
+        for m in self._resolved.values():
             counts[m.domain] = counts.get(m.domain, 0) + 1
         return dict(sorted(counts.items()))

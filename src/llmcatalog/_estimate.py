@@ -63,13 +63,16 @@ class MemoryEstimate:
     assumptions: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
+        sums: dict[str, int] = {}
+        for key, value in self.components.items():
+            top = key.partition(".")[0]
+            sums[top] = sums.get(top, 0) + value
         for name in _TOP:
             value = getattr(self, f"{name}_bytes")
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
-            parts = [v for k, v in self.components.items() if k.split(".", 1)[0] == name]
-            if parts and sum(parts) != value:
-                raise ValueError(f"components of {name} add up to {sum(parts)}, not {value}")
+            if name in sums and sums[name] != value:
+                raise ValueError(f"components of {name} add up to {sums[name]}, not {value}")
 
     @property
     def total_bytes(self) -> int:

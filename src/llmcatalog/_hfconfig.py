@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._converter import structure
 from ._errors import CatalogDataError
 from ._model import Architecture, Model
 from ._params import count_params
@@ -88,7 +87,7 @@ def _qwen(cfg: Mapping[str, Any]) -> dict[str, Any]:
         ffn_size=cfg["intermediate_size"] // 2,
         tied_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         qkv_bias=True,
-        max_context=_get(cfg, "seq_length", "max_position_embeddings"),
+        max_context=_get(cfg, "max_position_embeddings", "seq_length"),
     )
     return arch
 
@@ -336,6 +335,8 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> Architecture:
     except (TypeError, ValueError) as exc:
         raise CatalogDataError("config", [f"config: {exc}"]) from exc
     fields["activation"] = re.sub(r"[^a-z0-9._+-]", "-", str(fields.get("activation", "silu")).lower())
+    from ._converter import structure  # cattrs is imported on first use
+
     return structure(fields, Architecture, source="config")
 
 

@@ -18,6 +18,8 @@ it is checked against the published counts of real checkpoints in the tests.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from ._model import Architecture
@@ -91,15 +93,19 @@ def norm_params(a: Architecture) -> int:
     return a.hidden_size * (2 if a.norm == "layernorm" else 1)
 
 
+@functools.lru_cache(maxsize=4096)
 def param_breakdown(a: Architecture) -> ParamBreakdown:
     """Parameter counts of ``a`` by place (see the module docstring for the formulas)."""
     h, v = a.hidden_size, a.vocab_size
     attn = a.n_layers * attention_params_per_layer(a)
+    # Dense layers, then MoE layers: each kind is uniform.
+    dense_layers = a.n_dense_layers if a.is_moe else a.n_layers
     mlp = active = 0
-    for layer in range(a.n_layers):
-        total_l, active_l = mlp_params_per_layer(a, layer)
-        mlp += total_l
-        active += active_l
+    for layer, count in ((0, dense_layers), (dense_layers, a.n_layers - dense_layers)):
+        if count:
+            total_l, active_l = mlp_params_per_layer(a, layer)
+            mlp += count * total_l
+            active += count * active_l
     norms = (a.n_layers * a.norms_per_layer + 1 + int(a.embedding_norm)) * norm_params(a)
     head = 0 if a.tied_embeddings else v * h + (v if a.lm_head_bias else 0)
     position = a.max_context * h if a.position_embedding == "learned" else 0
@@ -137,6 +143,7 @@ class LinearShape:
         return self.in_features * self.out_features * self.count
 
 
+@functools.lru_cache(maxsize=4096)
 def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
     """The Linear layers of the decoder blocks of ``a`` (Llama module names).
 

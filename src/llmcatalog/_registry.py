@@ -21,19 +21,16 @@ import os
 import threading
 import warnings
 from collections.abc import Iterable
-from importlib.resources import as_file
-from importlib.resources.abc import Traversable
-from pathlib import Path
-from typing import Any
-
-import importlib_metadata
+from typing import TYPE_CHECKING, Any
 
 from ._catalog import Catalog, PluginInfo
-from ._converter import load_entries
-from ._errors import CatalogDataError, DuplicateEntryError, PluginError, PluginWarning
+from ._errors import CatalogDataError, PluginError, PluginWarning
 from ._gpu import GPU
 from ._model import Model
 from ._tool import Tool
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "DISABLE_ENV",
@@ -65,15 +62,23 @@ def load_toml(path: str | os.PathLike[str] | Traversable) -> dict[str, tuple[Any
     :class:`CatalogDataError` with the path of every problem. Plugins use this to ship their
     own data files, e.g. ``load_toml(importlib.resources.files(__package__) / "models.toml")``.
     """
+    from ._converter import load_entries  # cattrs is imported on first use
+
     if isinstance(path, (str, os.PathLike)):
+        from pathlib import Path
+
         p = Path(path)
         try:
             data = p.read_bytes()
         except OSError as exc:
             raise CatalogDataError(str(p), [f"{p}: cannot read: {exc.strerror or exc}"]) from exc
         return load_entries(data, source=str(p))
-    with as_file(path) as real:
-        return load_entries(real.read_bytes(), source=str(getattr(path, "name", path)))
+    source = str(getattr(path, "name", path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CatalogDataError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
+    return load_entries(data, source=source)
 
 
 def _dist_of(ep: Any) -> tuple[str | None, str | None]:
@@ -116,6 +121,8 @@ def _call_plugin(ep: Any, kind: type, dist: str | None, version: str | None) -> 
 
 
 def _entry_points(group: str) -> list[Any]:
+    import importlib_metadata  # imported on first catalog build, not at `import llmcatalog`
+
     eps = list(importlib_metadata.entry_points(group=group))
     # Built-ins first (stable order), then third parties by distribution and name.
     return sorted(eps, key=lambda ep: (_dist_of(ep)[0] != _SELF, _dist_of(ep)[0] or "", ep.name))
@@ -137,15 +144,15 @@ def build_catalog(*, strict: bool | None = None, third_party: bool | None = None
             try:
                 items = _call_plugin(ep, kind, dist, version)
                 provider = f"plugin {ep.name!r} ({dist or 'unknown distribution'})"
-                models = tuple(i for i in items if isinstance(i, Model))
-                gpus = tuple(i for i in items if isinstance(i, GPU))
-                tools = tuple(i for i in items if isinstance(i, Tool))
-                try:
-                    cat = cat.with_entries(*models, *gpus, *tools, provider=provider)
-                except (DuplicateEntryError, CatalogDataError) as exc:
-                    raise PluginError(
-                        group=group, name=ep.name, distribution=dist, version=version, reason=str(exc)
-                    ) from exc
+                problems = cat._try_add(
+                    tuple(i for i in items if isinstance(i, Model)),
+                    tuple(i for i in items if isinstance(i, GPU)),
+                    tuple(i for i in items if isinstance(i, Tool)),
+                    provider,
+                )
+                if problems:
+                    raise PluginError(group=group, name=ep.name, distribution=dist, version=version,
+                                      reason="; ".join(problems))
             except PluginError as exc:
                 if strict:
                     raise
@@ -156,9 +163,11 @@ def build_catalog(*, strict: bool | None = None, third_party: bool | None = None
                 PluginInfo(group=group, name=ep.name, value=ep.value, distribution=dist, version=version,
                            builtin=builtin, count=len(items))
             )
-    return Catalog._from_parts(
-        [("catalog", cat.models, cat.gpus, cat.tools)], plugins=infos, errors=errors
-    )
+    cat._seal(infos, errors, strict=strict)
+    for cycle in cat.lineage_cycles:
+        warnings.warn(f"base_model cycle {cycle}: those models keep no inherited architecture",
+                      PluginWarning, stacklevel=3)
+    return cat
 
 
 _lock = threading.Lock()

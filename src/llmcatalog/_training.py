@@ -57,6 +57,7 @@ data-parallel size and the gather/bucket buffers are added (see :func:`_sharding
 
 from __future__ import annotations
 
+import functools
 import math
 import attrs
 
@@ -67,7 +68,8 @@ from ._overhead import overhead_bytes
 from ._params import linear_shapes, norm_params, param_breakdown
 from ._precision import DTYPE_BYTES, FORMATS
 from ._weights import quantized_linear_bytes
-from ._workload import FineTune
+from ._workload import FineTune, Parallelism
+
 
 __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
 
@@ -189,6 +191,7 @@ class _Plan:
     deepspeed: bool = False  # DeepSpeed mixed precision (16-bit model, fp32 optimizer)
 
 
+@functools.lru_cache(maxsize=2048)
 def _plan(arch: Architecture, w: FineTune) -> _Plan:
     """Who trains, in which dtype, and how states are kept.
 
@@ -328,7 +331,7 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
             # trained experts also keep the gathered input and the down projection's input.
             slot = 3 * e * fe + e * h + ((e * h + e * fe) if expert_trained else 0)
             per_token += k * slot + 4 * arch.n_experts
-            if needs("experts"):
+            if "experts" in lora:
                 # PEFT's ParamWrapper materialises W + BA for all experts and keeps it for
                 # backward: one copy of the layer's expert weights.
                 fixed += arch.n_experts * 3 * fe * h * e
@@ -345,33 +348,64 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     return per_token, fixed
 
 
+@functools.lru_cache(maxsize=2048)
+def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float, float, float]:
+    """Per-token bytes of the layers (sum, max incl. fixed), fixed bytes (sum, max), tail bytes.
+
+    Cached: ``w`` arrives without batch size and GPU counts (:func:`_shape`), which do not change them.
+    """
+    plan = _plan(arch, w)
+    e = DTYPE_BYTES[w.precision]
+    kinds: dict[tuple[object, ...], tuple[float, float]] = {}
+    per_token_sum = fixed_sum = 0.0
+    per_token_max = fixed_max = 0.0
+    for i in range(arch.n_layers):
+        key = (i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable), i == 0, plan.trained[i],
+               arch.is_moe and i >= arch.n_dense_layers)
+        if key not in kinds:
+            kinds[key] = _layer_saved(arch, w, plan, i)
+        pt, fx = kinds[key]
+        per_token_sum += pt
+        fixed_sum += fx
+        per_token_max = max(per_token_max, pt)
+        fixed_max = max(fixed_max, fx)
+    final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
+    tail = final_norm + (e * arch.hidden_size if plan.head_trainable else 0)
+    return per_token_sum, per_token_max, fixed_sum, fixed_max, tail
+
+
+def _shape(w: FineTune) -> FineTune:
+    """``w`` without what only scales the result (micro-batch, GPU counts): a cache key."""
+    p = w.parallelism
+    if w.batch_size == 1 and p.n_gpus == 1 and not (p.offload_optimizer or p.offload_params):
+        return w
+    return attrs.evolve(w, batch_size=1, parallelism=Parallelism(zero_stage=p.zero_stage, fsdp=p.fsdp))
+
+
 def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
     """(saved at the start of backward, extra peak on top of it), bytes for the micro-batch.
 
     The extra is the larger of the loss backward (``12 * V`` bytes per token of fp32 logits
     buffers) and a layer's backward (its recomputed activations under checkpointing, plus the
-    gradients flowing through its MLP: about ``3*e*f + 4*e*h`` per token).
+    gradients flowing through its MLP: about ``3*e*f + 4*e*h`` per token; through merged MoE
+    expert weights, twice their size).
     """
     tokens = w.batch_size * w.seq_len
     e = DTYPE_BYTES[w.precision]
     h, V = arch.hidden_size, arch.vocab_size
-    layers = [_layer_saved(arch, w, plan, i) for i in range(arch.n_layers)]
-    # After the last layer: the final norm's saved input and the LM head's input when it trains.
-    final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
-    tail = final_norm + (e * h if plan.head_trainable else 0)
+    pt_sum, pt_max, fx_sum, fx_max, tail = _layer_profile(arch, _shape(w))
     f = arch.expert_ffn_size if arch.is_moe and arch.expert_ffn_size else arch.ffn_size
-    layer_backward = tokens * (3 * e * f + 4 * e * h)
-    # A layer's backward through merged expert weights (ParamWrapper) builds their gradient
+    # A layer's backward through merged expert weights (PEFT ParamWrapper) builds their gradient
     # from per-expert slices: ``select_backward`` materialises a full-size zero tensor per expert
-    # before autograd sums them, so two copies of the fused gate/up weight's size plus the sum exist
-    # at once: twice the layer's expert weights.
-    layer_backward += 2 * max(fx for _, fx in layers)
+    # before autograd sums them -- twice the layer's expert weights at once.
+    layer_backward = tokens * (3 * e * f + 4 * e * h) + 2 * fx_max
     if w.gradient_checkpointing:
-        kept = sum(plan.residual_bytes * h for i in range(arch.n_layers) if i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable))
+        kept_layers = arch.n_layers - (0 if plan.embeddings_trainable else 1) - max(plan.first_grad_layer, 0)
+        kept = plan.residual_bytes * h * max(min(kept_layers, arch.n_layers), 0)
         saved = tokens * (kept + tail)
-        layer_backward += max(tokens * pt + fx for pt, fx in layers)
+        layer_backward += tokens * pt_max + fx_max
     else:
-        saved = tokens * (sum(pt for pt, _ in layers) + tail) + sum(fx for _, fx in layers)
+        saved = tokens * (pt_sum + tail) + fx_sum
     logits = tokens * 12 * V
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 
@@ -430,7 +464,7 @@ def estimate_finetune(
     tp, pp, n_dp, stage = p.tensor_parallel, p.pipeline_parallel, p.data_parallel, p.shard_stage
     if pp > arch.n_layers:
         raise WorkloadError(f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers")
-    plan = _plan(arch, w)
+    plan = _plan(arch, _shape(w))
     e = DTYPE_BYTES[w.precision]
     mp = tp * pp  # tensor and pipeline parallelism divide parameters, states and activations
 
@@ -463,6 +497,14 @@ def estimate_finetune(
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
         # embedding's arrives, then they are summed.
         tied_extra = 2 * arch.vocab_size * arch.hidden_size * plan.param_bytes / mp
+    if arch.is_moe and any("experts" in t for t in plan.trained):
+        # Expert weights are 3-D parameters indexed per expert; each slice's backward
+        # (select_backward) materialises a full-size gradient before autograd sums them, so
+        # building a layer's gate/up gradient holds two more copies of its size.
+        assert arch.expert_ffn_size is not None
+        gate_up = arch.n_experts * 2 * arch.expert_ffn_size * arch.hidden_size * plan.param_bytes / mp
+        # ... while that layer's own activations are still held (one layer's share of the saved set).
+        tied_extra = max(tied_extra, 2 * gate_up + saved / arch.n_layers)
     end_of_backward = resident + grads + tied_extra
     step = resident + grads + step_temp
     if backward >= max(step, end_of_backward):

@@ -10,6 +10,7 @@ The idealised ``int8``/``int4`` put every parameter at 8/4 bits.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import attrs
@@ -21,6 +22,7 @@ from ._precision import DTYPE_BYTES, FORMATS
 __all__ = ["WeightSplit", "quantized_linear_bytes", "weight_bytes", "weight_split"]
 
 
+@functools.lru_cache(maxsize=4096)
 def quantized_linear_bytes(arch: Architecture, fmt_name: str) -> tuple[int, int]:
     """(bytes of the quantized Linear weights, number of those weight elements)."""
     fmt = FORMATS[fmt_name]
@@ -63,6 +65,7 @@ class WeightSplit:
         return self.embedding + self.layers + self.head
 
 
+@functools.lru_cache(maxsize=4096)
 def weight_split(arch: Architecture, precision: str, compute_dtype: str | None = None) -> WeightSplit:
     """:func:`weight_bytes` split into embeddings, decoder layers and head (sums to it)."""
     fmt = FORMATS[precision]
