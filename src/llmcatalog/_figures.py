@@ -124,6 +124,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["upcast_non_quantized"] = False  # litgpt keeps non-quantized weights in bf16
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
+    if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
+        return "a multi-GPU run whose sharding (ZeRO stage or FSDP) is not given"
     if n_gpus > 1 or fig.zero_stage or fig.fsdp:
         par = Parallelism(data_parallel=n_gpus, zero_stage=fig.zero_stage or 0, fsdp=fig.fsdp or "none")
     else:
