@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import llmcatalog as lc  # noqa: E402
-from llmcatalog.trace import trace_finetune, trace_inference  # noqa: E402
-from test_accuracy_trace import FAMILIES, INFERENCE, TRAINING  # noqa: E402
+import llmcatalog as lc
+from llmcatalog.trace import trace_finetune, trace_inference
+from test_accuracy_trace import FAMILIES, INFERENCE, TRAINING
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import llmcatalog as lc
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
-from llmcatalog.trace import TraceUnsupportedError, trace_finetune, trace_inference  # noqa: E402
+from llmcatalog.trace import TraceUnsupportedError, trace_finetune, trace_inference
 
 pytestmark = pytest.mark.trace
 
@@ -109,10 +109,12 @@ def test_trace_catalog_model(catalog: lc.Catalog) -> None:
 
     assert m.architecture is not None
     cfg, exact = hf_config_from_architecture(m.architecture)
-    assert cfg["model_type"] == "glm" and exact
+    assert cfg["model_type"] == "glm"
+    assert exact
     cfg["num_hidden_layers"] = 2
     result = trace_finetune(cfg, lc.FineTune(method="lora", lora_targets=("q_proj", "v_proj"), seq_len=256))
-    assert result.peak_bytes > 0 and result.by_kind["parameters"] > 0
+    assert result.peak_bytes > 0
+    assert result.by_kind["parameters"] > 0
 
 
 def test_untraceable_settings_say_why() -> None:
@@ -122,7 +124,7 @@ def test_untraceable_settings_say_why() -> None:
         trace_finetune(cfg, lc.FineTune(method="qlora"))
     with pytest.raises(TraceUnsupportedError, match="GPU kernels"):
         trace_inference(cfg, lc.Inference(precision="gptq-int4"))
-    with pytest.raises(TraceUnsupportedError, match="not in torch.optim"):
+    with pytest.raises(TraceUnsupportedError, match=r"not in torch\.optim"):
         trace_finetune(cfg, lc.FineTune(optimizer="adamw-8bit"))
     with pytest.raises(TraceUnsupportedError, match="one GPU"):
         trace_finetune(cfg, lc.FineTune(parallelism=lc.Parallelism(data_parallel=2)))

@@ -38,19 +38,25 @@ def test_gpu_aliases(catalog: lc.Catalog) -> None:
 def test_find_models(catalog: lc.Catalog) -> None:
     """Queries by domain, sub-field, organisation, language, modality, size, openness and base."""
     medical = catalog.find_models(domain="medical")
-    assert medical and all(m.domain == "medical" for m in medical)
+    assert medical
+    assert all(m.domain == "medical" for m in medical)
     tcm = catalog.find_models(subdomain="traditional-chinese-medicine")
-    assert tcm and all("traditional-chinese-medicine" in m.subdomains for m in tcm)
+    assert tcm
+    assert all("traditional-chinese-medicine" in m.subdomains for m in tcm)
     assert all("Meta" in (m.organization or "") for m in catalog.find_models(organization="meta"))
     zh = catalog.find_models(language="zh", domain="legal")
-    assert zh and all("zh" in m.languages for m in zh)
+    assert zh
+    assert all("zh" in m.languages for m in zh)
     vl = catalog.find_models(modality="vision-language")
-    assert vl and all(m.modality == "vision-language" for m in vl)
+    assert vl
+    assert all(m.modality == "vision-language" for m in vl)
     mid = catalog.find_models(min_params=6e9, max_params=8e9)
-    assert mid and all(6e9 <= m.n_params <= 8e9 for m in mid)  # type: ignore[operator]
+    assert mid
+    assert all(6e9 <= m.n_params <= 8e9 for m in mid)
     assert all(m.open_weights is False for m in catalog.find_models(open_weights=False))
     kids = catalog.find_models(base_model="llama-7b")
-    assert kids and all(m.base_model == "llama-7b" for m in kids)
+    assert kids
+    assert all(m.base_model == "llama-7b" for m in kids)
     assert all(m.architecture is not None for m in catalog.find_models(estimable=True))
 
 
@@ -58,7 +64,8 @@ def test_lineage_both_ways(catalog: lc.Catalog) -> None:
     """What a model is built on, and what is built on it; inherited architecture is recorded."""
     bentsao = catalog.get_model("本草")
     assert [m.id for m in catalog.ancestors(bentsao)] == ["llama-7b"]
-    assert bentsao.architecture_from == "llama-7b" and bentsao.architecture == catalog.get_model("llama-7b").architecture
+    assert bentsao.architecture_from == "llama-7b"
+    assert bentsao.architecture == catalog.get_model("llama-7b").architecture
     built_on_llama = {m.id for m in catalog.descendants("llama-7b")}
     assert bentsao.id in built_on_llama
     direct = {m.id for m in catalog.descendants("llama-7b", recursive=False)}
@@ -68,7 +75,8 @@ def test_lineage_both_ways(catalog: lc.Catalog) -> None:
 def test_search(catalog: lc.Catalog) -> None:
     """Full-text search over names, aliases and descriptions, exact names first."""
     hits = catalog.search("华佗")
-    assert hits and hits[0].id.startswith("huatuogpt")
+    assert hits
+    assert hits[0].id.startswith("huatuogpt")
     assert catalog.search("medical chest x-ray") or catalog.search("x-ray")
     assert catalog.search("qwen 7b")[0].id == "qwen-7b"
     assert catalog.search("") == ()
@@ -84,7 +92,8 @@ def test_with_entries_returns_a_new_catalog(catalog: lc.Catalog) -> None:
     with pytest.raises(lc.UnknownModelError):
         catalog.get_model("my-llama")
     inherited = bigger.get_model("my-llama")
-    assert inherited.architecture_from == "llama-2-7b" and inherited.n_params == 6_738_415_616
+    assert inherited.architecture_from == "llama-2-7b"
+    assert inherited.n_params == 6_738_415_616
     clash = lc.Model(id="llama-2-7b", name="Other", domain="x", sources=["https://example.org"])
     with pytest.raises(lc.DuplicateEntryError, match="llama-2-7b"):
         catalog.with_entries(clash)

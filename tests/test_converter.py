@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 import tomli_w
-import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
 from llmcatalog._converter import load_entries, structure, unstructure
-
 from strategies import architectures, slugs, urls
 
 GOOD = """
@@ -37,7 +36,8 @@ def test_loads_a_good_file() -> None:
     """A valid file gives typed entries."""
     entries = load_entries(GOOD, source="x.toml")
     (m,) = entries["models"]
-    assert isinstance(m.architecture, lc.Architecture) and m.architecture.n_layers == 2
+    assert isinstance(m.architecture, lc.Architecture)
+    assert m.architecture.n_layers == 2
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ def test_every_domain_plugin_loads(catalog: lc.Catalog) -> None:
     names = {(p.group, p.name) for p in catalog.plugins if p.builtin}
     for d in DOMAINS:
         assert ("llmcatalog.models", d) in names, f"domain {d} has no entry point in pyproject.toml"
-    assert ("llmcatalog.gpus", "builtin") in names and ("llmcatalog.tools", "builtin") in names
+    assert ("llmcatalog.gpus", "builtin") in names
+    assert ("llmcatalog.tools", "builtin") in names
     assert not catalog.plugin_errors
     assert set(catalog.domains()) == set(DOMAINS)
 

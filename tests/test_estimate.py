@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 import llmcatalog as lc
 from llmcatalog._kvcache import kv_cache_bytes
 from llmcatalog._weights import weight_bytes
-
 from strategies import architectures
 
 LLAMA2_7B = lc.Architecture(family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008,
@@ -24,7 +23,8 @@ def test_public_api_of_the_brief(catalog: lc.Catalog) -> None:
     m = lc.get_model("Llama-2-7b")
     assert m.n_params == 6_738_415_616
     g = lc.get_gpu("RTX 4090")
-    assert g.memory_bytes == 24 * 2**30 and g.bandwidth_gb_s == 1008
+    assert g.memory_bytes == 24 * 2**30
+    assert g.bandwidth_gb_s == 1008
     w = lc.Inference(precision="bf16", batch_size=1, context_tokens=2048)
     e = lc.estimate_vram(m, w)
     parts = (e.weights_bytes, e.kv_cache_bytes, e.activations_bytes, e.overhead_bytes)
@@ -101,7 +101,8 @@ def test_overhead_is_separate_and_overridable() -> None:
     w = lc.Inference()
     e = lc.estimate_vram(LLAMA2_7B, w)
     bare = lc.estimate_vram(LLAMA2_7B, w, cuda_context_bytes=0, allocator_fraction=0)
-    assert bare.overhead_bytes == 0 and bare.total_bytes == e.tensor_bytes
+    assert bare.overhead_bytes == 0
+    assert bare.total_bytes == e.tensor_bytes
     assert e.components["overhead.cuda_context"] == 512 * 2**20
     with pytest.raises(lc.WorkloadError):
         lc.estimate_vram(LLAMA2_7B, w, allocator_fraction=2)
@@ -129,7 +130,8 @@ def test_estimate_as_dict_and_str() -> None:
     """The estimate prints a readable summary and serialises to JSON-friendly types."""
     e = lc.estimate_vram(LLAMA2_7B, lc.Inference())
     d = e.as_dict()
-    assert d["total_bytes"] == e.total_bytes and "weights.model" in d["components"]
+    assert d["total_bytes"] == e.total_bytes
+    assert "weights.model" in d["components"]
     assert "GiB" in str(e)
 
 

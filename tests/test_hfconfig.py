@@ -75,7 +75,9 @@ def test_families_supported() -> None:
 def test_remote_code_quirks() -> None:
     """Qwen-1 halves intermediate_size; ChatGLM3 reads its multi-query groups and padded vocab."""
     qwen = lc.architecture_from_hf_config(_config("qwen-7b"))
-    assert qwen.ffn_size == 11008 and qwen.qkv_bias and not qwen.attn_out_bias
+    assert qwen.ffn_size == 11008
+    assert qwen.qkv_bias
+    assert not qwen.attn_out_bias
     glm = lc.architecture_from_hf_config(_config("chatglm3-6b"))
     assert (glm.n_kv_heads, glm.vocab_size, glm.ffn_size) == (2, 65024, 13696)
     moe = lc.architecture_from_hf_config(_config("deepseek-moe-16b-base"))
@@ -85,7 +87,8 @@ def test_remote_code_quirks() -> None:
 def test_from_hf_config_defaults() -> None:
     """Without fields, id/name/source come from _name_or_path."""
     m = lc.Model.from_hf_config(_config("llama-2-7b"))
-    assert m.id == "llama-2-7b-hf" and m.sources == ("https://huggingface.co/meta-llama/Llama-2-7b-hf",)
+    assert m.id == "llama-2-7b-hf"
+    assert m.sources == ("https://huggingface.co/meta-llama/Llama-2-7b-hf",)
     assert m.n_params == 6_738_415_616
 
 

@@ -7,8 +7,8 @@ import pytest
 
 import llmcatalog as lc
 
-LLAMA = dict(family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008, vocab_size=32000,
-             max_context=4096)
+LLAMA = {"family": "llama", "n_layers": 32, "hidden_size": 4096, "n_heads": 32, "ffn_size": 11008, "vocab_size": 32000,
+             "max_context": 4096}
 
 
 def test_architecture_defaults_are_derived() -> None:
@@ -52,7 +52,8 @@ def test_activation_names_are_canonical() -> None:
 def test_model_validators() -> None:
     """Ids are lower-case slugs, dates partial ISO, URLs http(s), a model is not its own base."""
     ok = lc.Model(id="x", name="X", domain="general", sources=["https://example.org"])
-    assert ok.open_weights is None and ok.architecture is None
+    assert ok.open_weights is None
+    assert ok.architecture is None
     for kw, msg in [
         ({"id": "Bad Id"}, "'id' must be a lower-case id"),
         ({"release_date": "2023/05"}, "'release_date' must look like"),
@@ -80,7 +81,8 @@ def test_published_figure_units() -> None:
 def test_gpu_memory() -> None:
     """Physical memory in GiB; fits() uses the driver-reported total when known."""
     g = lc.GPU(id="g", name="G", vendor="V", memory_bytes=24 * 2**30, sources=["https://example.org"])
-    assert g.memory_gib == 24 and g.available_bytes == g.memory_bytes
+    assert g.memory_gib == 24
+    assert g.available_bytes == g.memory_bytes
     g2 = attrs.evolve(g, usable_memory_bytes=24564 * 2**20)
     assert g2.available_bytes == 24564 * 2**20
     with pytest.raises(ValueError, match="cannot exceed"):

@@ -90,7 +90,9 @@ def test_broken_plugin_warns_and_the_rest_works(tmp_path: Path, monkeypatch: pyt
     with pytest.warns(lc.PluginWarning, match="thirdparty-broken 1.2.3"):
         cat = lc.catalog()
     (err,) = cat.plugin_errors
-    assert reason in err.reason and err.distribution == "thirdparty-broken" and err.version == "1.2.3"
+    assert reason in err.reason
+    assert err.distribution == "thirdparty-broken"
+    assert err.version == "1.2.3"
     assert cat.get_model("llama-2-7b").n_params == 6_738_415_616
 
 
@@ -134,7 +136,8 @@ def test_identical_duplicates_are_fine(tmp_path: Path, monkeypatch: pytest.Monke
             "def models():\n    return [m for m in domain_models('general') if m.id == 'phi-2']\n")
     _install(tmp_path, monkeypatch, "thirdparty-same", "tp_same", code)
     cat = lc.catalog(strict=True)
-    assert not cat.plugin_errors and cat.get_model("phi-2")
+    assert not cat.plugin_errors
+    assert cat.get_model("phi-2")
 
 
 def test_kill_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

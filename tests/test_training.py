@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 import llmcatalog as lc
 from llmcatalog._training import lora_params, prefix_params, resolve_lora_targets
-
 from strategies import architectures
 
 LLAMA2_7B = lc.Architecture(family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008,
@@ -40,7 +39,7 @@ def test_pure_bf16_halves_the_states() -> None:
 
 def test_optimizers() -> None:
     """Optimizer states per trainable parameter: SGD 0, momentum/Lion 1, AdamW 2, 8-bit AdamW ~2 bytes."""
-    w = dict(method="full", mixed_precision=False, seq_len=128)
+    w = {"method": "full", "mixed_precision": False, "seq_len": 128}
     states = {o: lc.estimate_vram(LLAMA2_7B, _ft(optimizer=o, **w)).components["optimizer.states"]
               for o in ("sgd", "sgd-momentum", "lion", "adamw", "adamw-8bit", "adafactor")}
     assert states["sgd"] == 0
@@ -117,7 +116,8 @@ def test_min_gpus_for_training(catalog: lc.Catalog) -> None:
     a100 = catalog.get_gpu("A100 80GB")
     z3 = _ft(parallelism=lc.Parallelism(zero_stage=3), seq_len=1024)
     n = lc.min_gpus(LLAMA2_7B, a100, z3)
-    assert n is not None and 2 <= n <= 4
+    assert n is not None
+    assert 2 <= n <= 4
     assert lc.min_gpus(LLAMA2_7B, a100, _ft(seq_len=1024), max_gpus=8) is None
 
 
@@ -227,4 +227,5 @@ def test_training_total_is_the_sum_of_parts(arch, method, b, s, mixed, opt, impl
     e = lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed, optimizer=opt,
                                    optimizer_impl=impl))
     assert sum(e.components.values()) == e.total_bytes
-    assert e.trainable_params > 0 and e.kv_cache_bytes == 0
+    assert e.trainable_params > 0
+    assert e.kv_cache_bytes == 0

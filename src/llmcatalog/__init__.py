@@ -89,7 +89,6 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "FORMATS",
-    "FigureComparison",
     "GPU",
     "SUPPORTED_FAMILIES",
     "Architecture",
@@ -97,6 +96,7 @@ __all__ = [
     "CatalogDataError",
     "Component",
     "DuplicateEntryError",
+    "FigureComparison",
     "FineTune",
     "Inference",
     "LLMCatalogError",

@@ -52,7 +52,8 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
     # (Phi, Falcon, GPT-J) it reads the same normalised input as attention, whose output waits.
     mlp_inputs = e * 2 * h
     if a.is_moe:
-        assert a.expert_ffn_size is not None and a.n_experts_per_token is not None
+        assert a.expert_ffn_size is not None
+        assert a.n_experts_per_token is not None
         # transformers 5 loops over experts; each processes its share of the tokens (k/E of them,
         # balanced routing): the fused gate_up output of this expert and of the previous one
         # (still referenced by the loop variables), the gathered input and the fp32 weighted output.

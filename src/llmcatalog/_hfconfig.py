@@ -243,10 +243,8 @@ def _falcon(cfg: Mapping[str, Any]) -> dict[str, Any]:
     # LayerNorms per layer and num_kv_heads groups; the 7B uses multi-query and one LayerNorm.
     arch = _common(cfg, "falcon", max_context=2048)  # FalconConfig's default when the key is absent
     new = bool(cfg.get("new_decoder_architecture", False))
-    if new:
-        kv = cfg.get("num_kv_heads", arch["n_heads"])
-    else:
-        kv = 1 if cfg.get("multi_query", True) else arch["n_heads"]
+    multi_query_kv = 1 if cfg.get("multi_query", True) else arch["n_heads"]
+    kv = cfg.get("num_kv_heads", arch["n_heads"]) if new else multi_query_kv
     bias = bool(cfg.get("bias", False))
     arch.update(
         n_kv_heads=kv,

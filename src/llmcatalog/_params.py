@@ -76,7 +76,8 @@ def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
     if not a.is_moe or layer < a.n_dense_layers:
         n = _mlp_params(h, a.ffn_size, gated, a.mlp_bias)
         return n, n
-    assert a.expert_ffn_size is not None and a.n_experts_per_token is not None
+    assert a.expert_ffn_size is not None
+    assert a.n_experts_per_token is not None
     expert = _mlp_params(h, a.expert_ffn_size, gated, a.mlp_bias)
     shared = a.n_shared_experts * _mlp_params(
         h, a.shared_expert_ffn_size or a.expert_ffn_size, gated, a.mlp_bias

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import math
+
 import attrs
 
 from ._errors import WorkloadError
@@ -69,7 +70,6 @@ from ._params import linear_shapes, norm_params, param_breakdown
 from ._precision import DTYPE_BYTES, FORMATS
 from ._weights import quantized_linear_bytes
 from ._workload import FineTune, Parallelism
-
 
 __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
 
@@ -323,7 +323,8 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     mlp_grad = mlp_in_grad or any(needs(m) for m in (*_MLP, "experts"))
     if mlp_grad:
         if moe_layer:
-            assert arch.expert_ffn_size is not None and arch.n_experts_per_token is not None
+            assert arch.expert_ffn_size is not None
+            assert arch.n_experts_per_token is not None
             fe, k = arch.expert_ffn_size, arch.n_experts_per_token
             expert_trained = needs("experts") or "gate_proj" in trained
             # per routed token: the fused gate/up output (kept whole by the activation's view),

@@ -217,7 +217,7 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
         cfg = dict(base, model_type="llama", attention_bias=a.qkv_bias, mlp_bias=a.mlp_bias)
         return cfg, exact and a.qkv_bias == a.attn_out_bias and a.norm == "rmsnorm"
     # Standard (2-matrix) MLP with LayerNorm: the GPT-2, BLOOM, Falcon, StarCoder and Phi layouts.
-    if a.family == "bloom" or a.position_embedding == "alibi" and a.embedding_norm:
+    if a.family == "bloom" or (a.position_embedding == "alibi" and a.embedding_norm):
         cfg = {"model_type": "bloom", "hidden_size": a.hidden_size, "n_layer": a.n_layers, "n_head": a.n_heads,
                "vocab_size": a.vocab_size}
         return cfg, a.ffn_size == 4 * a.hidden_size and a.qkv_bias and a.tied_embeddings

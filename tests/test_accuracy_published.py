@@ -1,0 +1,99 @@
+"""The calculus against GPU memory that authors measured and published (tests/data/published_vram.csv).
+
+Figures whose setting is fully known (``exact_setting``: litgpt's resource tables) must be within
+10%. Every other comparable figure -- settings partly unknown, other frameworks, 2023 remote code --
+must be within 50%, a guard against gross errors; their errors are reported by
+``benchmarks/accuracy_published.py``. Published fits/OOM statements must agree with the estimate.
+The exceptions below are the figures we could not match, each with the reason.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import llmcatalog as lc
+from published import load
+
+ROWS = load()
+
+#: litgpt quantizes while it loads: an LM-head-sized bf16 tensor and its quantization temporaries
+#: coexist with the quantized model, ~1.4x the embedding's bf16 size above Hugging Face's path
+#: (which keeps the LM head in bf16 and quantizes only the block Linears, one at a time). The
+#: published peak is a load-time peak, largest for small models (phi-1.5: -20%).
+LITGPT_NF4_INFERENCE = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-inf-") and "-nf4" in rid}
+#: litgpt's FSDP LoRA figures exceed the whole unsharded bf16 model on each GPU (20.7 GiB per GPU
+#: for Llama-2-7B on 2 GPUs; its weights are 12.6 GiB), which a sharded training step never holds.
+LITGPT_FSDP = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-loraFSDP")}
+#: litgpt runs Phi's GELU as one fused op (``F.gelu(approximate="tanh")``); transformers runs
+#: ``NewGELUActivation``, an element-wise chain that keeps three more f-sized tensors per layer
+#: for backward (traced: tests/test_accuracy_trace.py). We estimate the transformers code, so
+#: litgpt's phi-1.5 LoRA figures are 22-41% lower than the estimate.
+LITGPT_PHI_TRAINING = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-lora1-phi-1_5")}
+#: Falcon-40B QLoRA (nf4 + double quant, 1079 tokens) is estimated at 99.9% of the 40 GB card:
+#: on the edge of the published OOM.
+BORDERLINE = {"litgpt-lora1-falcon-40b-nf4-dq-mb1"}
+
+
+def _compare(rid: str, mid: str, fig: lc.PublishedFigure, catalog: lc.Catalog) -> lc.FigureComparison:
+    gpu = catalog.get_gpu(fig.gpu) if fig.gpu else None
+    return lc.compare_figure(catalog.get_model(mid), fig, gpu)
+
+
+def test_the_data_is_there() -> None:
+    """The CSV is read: 251 rows, 230+ of catalog models."""
+    assert len(ROWS) > 230
+
+
+@pytest.mark.parametrize(("rid", "mid", "fig"), [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING],
+                         ids=lambda v: v if isinstance(v, str) and v.startswith("litgpt") else None)
+def test_fully_specified_figures_within_10_percent(rid: str, mid: str, fig: lc.PublishedFigure,
+                                                   catalog: lc.Catalog) -> None:
+    """Every figure whose setting is fully known: within 10% (or the fits/OOM claim agrees)."""
+    c = _compare(rid, mid, fig, catalog)
+    if c.status == "claim":
+        assert c.agrees or rid in BORDERLINE, f"{rid}: estimate {c.estimate.total_bytes / 2**30:.2f} GiB"
+        return
+    assert c.status == "compared", c.reason
+    assert abs(c.error) <= 0.10, f"{rid}: {c.error:+.1%}"
+
+
+def test_other_figures_within_50_percent(catalog: lc.Catalog) -> None:
+    """Figures with partly known settings stay within 50% (a guard against gross errors)."""
+    bad = []
+    compared = 0
+    for rid, mid, fig in ROWS:
+        if fig.exact_setting or rid in LITGPT_FSDP:
+            continue
+        c = _compare(rid, mid, fig, catalog)
+        if c.status == "compared":
+            compared += 1
+            if abs(c.error) > 0.5:
+                bad.append((rid, round(c.error, 3)))
+        elif c.status == "claim" and not c.agrees:
+            bad.append((rid, "claim disagrees"))
+    assert compared > 100
+    assert not bad, bad
+
+
+def test_exceptions_are_still_exceptions(catalog: lc.Catalog) -> None:
+    """The documented mismatches still mismatch (drop them from the lists once they match)."""
+    for rid, mid, fig in ROWS:
+        if rid in LITGPT_NF4_INFERENCE:
+            c = _compare(rid, mid, fig, catalog)
+            assert c.error is not None, rid
+            assert c.error < 0, rid  # the load-time peak is higher
+        if rid in LITGPT_FSDP:
+            c = _compare(rid, mid, fig, catalog)
+            assert c.status == "claim" or c.error < -0.2, rid  # type: ignore[operator]
+        if rid in LITGPT_PHI_TRAINING:
+            c = _compare(rid, mid, fig, catalog)
+            assert c.error is not None, rid
+            assert c.error > 0.1, rid
+
+
+def test_seed_chatglm3_lora_figure(catalog: lc.Catalog) -> None:
+    """The survey's ChatGLM3-6B LoRA figure (14082 MiB on one GPU, nvidia-smi) is matched within 10%."""
+    (row,) = [r for r in ROWS if r[0] == "chatglm3-lora-1gpu"]
+    c = _compare(*row, catalog)
+    assert c.status == "compared"
+    assert abs(c.error) < 0.10
