@@ -3,6 +3,7 @@
 Run: python benchmarks/accuracy_published.py [--all]
 Prints one line per comparable figure and the median / worst absolute error per group.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -39,13 +40,17 @@ def main() -> None:
             assert c.error is not None
             groups.setdefault(group, []).append(c.error)
             if show_all or fig.exact_setting or abs(c.error) > 0.25:
-                print(f"{rid:45s} {c.figure.metric:14s} published {c.published_bytes / 2**30:7.2f} GiB  "
-                      f"estimate {c.compared_bytes / 2**30:7.2f} GiB  error {c.error:+7.1%}  [{c.estimate.peak_phase}]")
+                print(
+                    f"{rid:45s} {c.figure.metric:14s} published {c.published_bytes / 2**30:7.2f} GiB  "
+                    f"estimate {c.compared_bytes / 2**30:7.2f} GiB  error {c.error:+7.1%}  [{c.estimate.peak_phase}]"
+                )
         elif c.status == "claim":
             claims[0 if c.agrees else 1] += 1
             if show_all or not c.agrees:
-                print(f"{rid:45s} claim {fig.metric} on {fig.gpu}: estimate {c.estimate.total_bytes / 2**30:.2f} GiB -> "
-                      f"{'agrees' if c.agrees else 'DISAGREES'}")
+                print(
+                    f"{rid:45s} claim {fig.metric} on {fig.gpu}: estimate {c.estimate.total_bytes / 2**30:.2f} GiB -> "
+                    f"{'agrees' if c.agrees else 'DISAGREES'}"
+                )
         else:
             skipped[c.reason] = skipped.get(c.reason, 0) + 1
     print()

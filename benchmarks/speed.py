@@ -5,6 +5,7 @@ Targets (issue 2): import < 100 ms, catalog load < 200 ms, >= 50,000 estimates/s
 Each timing is the median of fresh interpreter runs; the catalog load is reported with the
 TOML parse cache cold (first run on a machine) and warm (every later run).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,13 +18,14 @@ import time
 RUNS = 15
 
 IMPORT = "import time; t = time.perf_counter(); import llmcatalog; print(time.perf_counter() - t)"
-LOAD = ("import time, llmcatalog; t = time.perf_counter(); llmcatalog.catalog(); "
-        "print(time.perf_counter() - t)")
+LOAD = "import time, llmcatalog; t = time.perf_counter(); llmcatalog.catalog(); print(time.perf_counter() - t)"
 
 
 def _median(code: str, env: dict[str, str]) -> float:
-    samples = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                    check=True).stdout) for _ in range(RUNS)]
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+        for _ in range(RUNS)
+    ]
     return statistics.median(samples)
 
 
@@ -38,8 +40,13 @@ def main() -> None:
         for _ in range(5):
             for name in os.listdir(cache):
                 os.remove(os.path.join(cache, name))
-            cold.append(float(subprocess.run([sys.executable, "-c", LOAD], env=env, capture_output=True, text=True,
-                                             check=True).stdout))
+            cold.append(
+                float(
+                    subprocess.run(
+                        [sys.executable, "-c", LOAD], env=env, capture_output=True, text=True, check=True
+                    ).stdout
+                )
+            )
         warm = _median(LOAD, env)
     print(f"import llmcatalog           {imp * 1000:8.1f} ms   (target < 100 ms; median of {RUNS})")
     print(f"first catalog load, warm    {warm * 1000:8.1f} ms   (target < 200 ms; parse cache filled)")

@@ -52,8 +52,13 @@ def catalog_page(cat: lc.Catalog) -> str:
             f"{sum(1 for m in models if m.figures)} |"
         )
     for domain, models in sorted(by_domain.items()):
-        lines += ["", f"## {domain}", "", "| model | also known as | organisation | params | built on | open | sub-fields |",
-                  "|---|---|---|---:|---|:-:|---|"]
+        lines += [
+            "",
+            f"## {domain}",
+            "",
+            "| model | also known as | organisation | params | built on | open | sub-fields |",
+            "|---|---|---|---:|---|:-:|---|",
+        ]
         for m in sorted(models, key=lambda x: (x.series or x.id, x.id)):
             name = f"[{_cell(m.name)}]({m.links.code or m.links.hub or m.sources[0]})"
             aliases = ", ".join(a for a in m.aliases[:4])
@@ -62,11 +67,18 @@ def catalog_page(cat: lc.Catalog) -> str:
                 f"| {name} | {_cell(aliases)} | {_cell(m.organization)} | {_params(m)} | {_cell(m.base_model)} | "
                 f"{open_} | {_cell(', '.join(m.subdomains))} |"
             )
-    lines += ["", "## GPUs", "", "| id | name | memory | type | bandwidth GB/s | FP32 TFLOPS | BF16 tensor TFLOPS | INT8 TOPS |",
-              "|---|---|---:|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## GPUs",
+        "",
+        "| id | name | memory | type | bandwidth GB/s | FP32 TFLOPS | BF16 tensor TFLOPS | INT8 TOPS |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
     for g in cat.gpus:
-        lines.append(f"| {g.id} | {_cell(g.name)} | {g.memory_gib:g} GiB | {_cell(g.memory_type)} | "
-                     f"{_cell(g.bandwidth_gb_s)} | {_cell(g.fp32_tflops)} | {_cell(g.bf16_tflops)} | {_cell(g.int8_tops)} |")
+        lines.append(
+            f"| {g.id} | {_cell(g.name)} | {g.memory_gib:g} GiB | {_cell(g.memory_type)} | "
+            f"{_cell(g.bandwidth_gb_s)} | {_cell(g.fp32_tflops)} | {_cell(g.bf16_tflops)} | {_cell(g.int8_tops)} |"
+        )
     lines += ["", "## Tools", "", "| tool | category | description | link |", "|---|---|---|---|"]
     for t in cat.tools:
         lines.append(f"| {_cell(t.name)} | {t.category} | {_cell(t.description)} | {t.url} |")
@@ -114,8 +126,10 @@ def figures_page(cat: lc.Catalog) -> str:
             diff = "agrees" if c.agrees else "disagrees"
         else:
             result, diff = "", f"not comparable: {c.reason}"
-        rows.append(f"| {m.id} | {_cell(_setting(f))} | {_cell(published)} | {f.metric} | {result} | {_cell(diff)} | "
-                    f"[source]({f.source}) |")
+        rows.append(
+            f"| {m.id} | {_cell(_setting(f))} | {_cell(published)} | {f.metric} | {result} | {_cell(diff)} | "
+            f"[source]({f.source}) |"
+        )
     summary = [
         "# Published hardware figures versus `estimate_vram`",
         "",
@@ -129,9 +143,13 @@ def figures_page(cat: lc.Catalog) -> str:
         "`docs/accuracy.md` explains the known differences.",
         "",
         f"- compared numbers: {len(errors)}; median |difference| "
-        f"{statistics.median(errors):.1%}, worst {max(errors):.1%}" if errors else "- no number compared",
+        f"{statistics.median(errors):.1%}, worst {max(errors):.1%}"
+        if errors
+        else "- no number compared",
         f"- figures with a fully known setting: {len(exact)}; median |difference| {statistics.median(exact):.1%}, "
-        f"worst {max(exact):.1%}" if exact else "- no fully specified figure",
+        f"worst {max(exact):.1%}"
+        if exact
+        else "- no fully specified figure",
         f"- fits / OOM statements: {claims[0]} agree, {claims[1]} disagree",
         "",
         "| model | setting | published | metric | estimate | difference | source |",

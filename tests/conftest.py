@@ -30,6 +30,7 @@ def _fresh_cache():
     """Tests that install fake plugins must not leak a cached catalog into other tests."""
     yield
     lc.clear_cache()
-settings.register_profile("thorough", max_examples=1000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+
+
+settings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

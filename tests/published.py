@@ -54,17 +54,39 @@ MODEL_IDS = {
     "wenge-research/yayi-7b": "yayi-7b",
     "huggyllama/llama-7b": "llama-7b",
 }
-_CHAT = {"qwen-1_8b": "qwen-1_8b-chat", "qwen-7b": "qwen-7b-chat", "qwen-14b": "qwen-14b-chat", "qwen-72b": "qwen-72b-chat"}
+_CHAT = {
+    "qwen-1_8b": "qwen-1_8b-chat",
+    "qwen-7b": "qwen-7b-chat",
+    "qwen-14b": "qwen-14b-chat",
+    "qwen-72b": "qwen-72b-chat",
+}
 _GPUS = {"A100-SXM4-80GB": "a100-sxm4-80gb", "A100-SXM4-40GB": "a100-sxm4-40gb", "A100-SXM-80GB": "a100-sxm4-80gb"}
 _PRECISIONS = [
-    ("nf4 + double quant", "bnb-nf4-dq"), ("nf4", "bnb-nf4"), ("int8 (gptq", "gptq-int8"), ("int4 (gptq", "gptq-int4"),
-    ("int4 gptq", "gptq-int4"), ("int8 (bitsandbytes", "bnb-int8"), ("int8 base (bitsandbytes", "bnb-int8"),
-    ("int8 (built-in", "int8"), ("int4 (built-in", "int4"), ("int8 (chatglm built-in", "int8"),
-    ("int4 (chatglm built-in", "int4"), ("bf16 + int8 kv", "bf16"), ("fp16/bf16", "fp16"), ("bf16/fp16", "bf16"),
-    ("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "fp16"),
+    ("nf4 + double quant", "bnb-nf4-dq"),
+    ("nf4", "bnb-nf4"),
+    ("int8 (gptq", "gptq-int8"),
+    ("int4 (gptq", "gptq-int4"),
+    ("int4 gptq", "gptq-int4"),
+    ("int8 (bitsandbytes", "bnb-int8"),
+    ("int8 base (bitsandbytes", "bnb-int8"),
+    ("int8 (built-in", "int8"),
+    ("int4 (built-in", "int4"),
+    ("int8 (chatglm built-in", "int8"),
+    ("int4 (chatglm built-in", "int4"),
+    ("bf16 + int8 kv", "bf16"),
+    ("fp16/bf16", "fp16"),
+    ("bf16/fp16", "bf16"),
+    ("fp32", "fp32"),
+    ("bf16", "bf16"),
+    ("fp16", "fp16"),
 ]
-_METRICS = [("peak allocated", "max_allocated"), ("gpu memory occupied", "nvidia-smi"), ("minimum", "minimum"),
-            ("approximate", "approximate"), ("oom", "oom")]
+_METRICS = [
+    ("peak allocated", "max_allocated"),
+    ("gpu memory occupied", "nvidia-smi"),
+    ("minimum", "minimum"),
+    ("approximate", "approximate"),
+    ("oom", "oom"),
+]
 
 
 def source_url(src: str) -> str:
@@ -170,14 +192,31 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
     elif rid == "chatglm3-lora-1gpu":
         # Dynamic padding (DataCollatorForSeq2Seq, padding="longest"): 384 tokens is the cap, not
         # necessarily the longest batch the run met.
-        kw.update(precision="fp16", mixed_precision=True, lora_rank=8, lora_targets=("query_key_value",),
-                  lora_dropout=0.1, gradient_checkpointing=False, attention="sdpa", seq_len=384, batch_size=1)
+        kw.update(
+            precision="fp16",
+            mixed_precision=True,
+            lora_rank=8,
+            lora_targets=("query_key_value",),
+            lora_dropout=0.1,
+            gradient_checkpointing=False,
+            attention="sdpa",
+            seq_len=384,
+            batch_size=1,
+        )
     elif rid == "chatglm3-ptuningv2-1gpu":
-        kw.update(precision="fp16", mixed_precision=True, prefix_tokens=64, gradient_checkpointing=False,
-                  attention="sdpa", seq_len=768, batch_size=4)
+        kw.update(
+            precision="fp16",
+            mixed_precision=True,
+            prefix_tokens=64,
+            gradient_checkpointing=False,
+            attention="sdpa",
+            seq_len=768,
+            batch_size=4,
+        )
     elif rid == "chatglm3-sft-zero3-4gpu":
-        kw.update(precision="fp32", mixed_precision=False, zero_stage=3, seq_len=384, batch_size=1,
-                  framework="deepspeed")
+        kw.update(
+            precision="fp32", mixed_precision=False, zero_stage=3, seq_len=384, batch_size=1, framework="deepspeed"
+        )
     elif rid.startswith("qwen1-ft-"):
         kw["lora_rank"] = 64
         kw["lora_targets"] = ("all-linear",)
@@ -200,8 +239,14 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         kw.update(precision="fp32", mixed_precision=False, lora_rank=8, lora_targets=("query_key_value",))
     elif rid.startswith("huatuo"):
         # prepare_model_for_int8_training enabled gradient checkpointing by default (peft 0.2-0.3)
-        kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05, precision="bnb-int8",
-                  mixed_precision=False, gradient_checkpointing=True)
+        kw.update(
+            lora_rank=8,
+            lora_targets=("q_proj", "v_proj"),
+            lora_dropout=0.05,
+            precision="bnb-int8",
+            mixed_precision=False,
+            gradient_checkpointing=True,
+        )
     elif rid.startswith("chinesevicuna-llama7b-lora"):
         kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05, gradient_checkpointing=True)
 

@@ -44,10 +44,14 @@ def test_the_data_is_there() -> None:
     assert len(ROWS) > 230
 
 
-@pytest.mark.parametrize(("rid", "mid", "fig"), [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING],
-                         ids=lambda v: v if isinstance(v, str) and v.startswith("litgpt") else None)
-def test_fully_specified_figures_within_10_percent(rid: str, mid: str, fig: lc.PublishedFigure,
-                                                   catalog: lc.Catalog) -> None:
+@pytest.mark.parametrize(
+    ("rid", "mid", "fig"),
+    [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING],
+    ids=lambda v: v if isinstance(v, str) and v.startswith("litgpt") else None,
+)
+def test_fully_specified_figures_within_10_percent(
+    rid: str, mid: str, fig: lc.PublishedFigure, catalog: lc.Catalog
+) -> None:
     """Every figure whose setting is fully known: within 10% (or the fits/OOM claim agrees)."""
     c = _compare(rid, mid, fig, catalog)
     if c.status == "claim":

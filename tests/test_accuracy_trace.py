@@ -21,37 +21,85 @@ from llmcatalog.trace import TraceUnsupportedError, trace_finetune, trace_infere
 pytestmark = pytest.mark.trace
 
 FAMILIES = {
-    "llama": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_attention_heads": 32,
-              "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096},
-    "mistral": {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-                "num_key_value_heads": 8, "vocab_size": 32000, "max_position_embeddings": 32768,
-                "sliding_window": 4096},
-    "qwen2": {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_attention_heads": 28,
-              "num_key_value_heads": 4, "vocab_size": 152064, "max_position_embeddings": 32768},
-    "gemma": {"model_type": "gemma", "hidden_size": 3072, "intermediate_size": 24576, "num_attention_heads": 16,
-              "num_key_value_heads": 16, "head_dim": 256, "vocab_size": 256000, "max_position_embeddings": 8192,
-              "hidden_activation": "gelu_pytorch_tanh"},
-    "phi": {"model_type": "phi", "hidden_size": 2560, "intermediate_size": 10240, "num_attention_heads": 32,
-            "vocab_size": 51200, "max_position_embeddings": 2048, "partial_rotary_factor": 0.4,
-            "hidden_act": "gelu_new"},
-    "mixtral": {"model_type": "mixtral", "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
-                "num_key_value_heads": 8, "vocab_size": 32000, "max_position_embeddings": 32768,
-                "num_local_experts": 8, "num_experts_per_tok": 2},
+    "llama": {
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "vocab_size": 32000,
+        "max_position_embeddings": 4096,
+    },
+    "mistral": {
+        "model_type": "mistral",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 32000,
+        "max_position_embeddings": 32768,
+        "sliding_window": 4096,
+    },
+    "qwen2": {
+        "model_type": "qwen2",
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "vocab_size": 152064,
+        "max_position_embeddings": 32768,
+    },
+    "gemma": {
+        "model_type": "gemma",
+        "hidden_size": 3072,
+        "intermediate_size": 24576,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 16,
+        "head_dim": 256,
+        "vocab_size": 256000,
+        "max_position_embeddings": 8192,
+        "hidden_activation": "gelu_pytorch_tanh",
+    },
+    "phi": {
+        "model_type": "phi",
+        "hidden_size": 2560,
+        "intermediate_size": 10240,
+        "num_attention_heads": 32,
+        "vocab_size": 51200,
+        "max_position_embeddings": 2048,
+        "partial_rotary_factor": 0.4,
+        "hidden_act": "gelu_new",
+    },
+    "mixtral": {
+        "model_type": "mixtral",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 32000,
+        "max_position_embeddings": 32768,
+        "num_local_experts": 8,
+        "num_experts_per_tok": 2,
+    },
 }
 TRAINING = {
     "full-bf16-adamw": lc.FineTune(method="full", mixed_precision=False, seq_len=1024),
     "full-mixed-adamw": lc.FineTune(method="full", mixed_precision=True, seq_len=1024),
-    "full-bf16-checkpointing": lc.FineTune(method="full", mixed_precision=False, seq_len=2048,
-                                           gradient_checkpointing=True),
-    "full-mixed-fused-b2": lc.FineTune(method="full", mixed_precision=True, seq_len=2048, batch_size=2,
-                                       optimizer_impl="fused"),
+    "full-bf16-checkpointing": lc.FineTune(
+        method="full", mixed_precision=False, seq_len=2048, gradient_checkpointing=True
+    ),
+    "full-mixed-fused-b2": lc.FineTune(
+        method="full", mixed_precision=True, seq_len=2048, batch_size=2, optimizer_impl="fused"
+    ),
     "lora-qv-bf16": lc.FineTune(method="lora", mixed_precision=False, seq_len=1024),
     "lora-qv-mixed": lc.FineTune(method="lora", mixed_precision=True, seq_len=1024),
     "lora-qv-dropout": lc.FineTune(method="lora", mixed_precision=True, seq_len=1024, lora_dropout=0.05),
-    "lora-all-bf16-b2": lc.FineTune(method="lora", mixed_precision=False, lora_targets=("all-linear",),
-                                    seq_len=1024, batch_size=2),
-    "lora-all-mixed-checkpointing": lc.FineTune(method="lora", mixed_precision=True, lora_targets=("all-linear",),
-                                                seq_len=2048, gradient_checkpointing=True),
+    "lora-all-bf16-b2": lc.FineTune(
+        method="lora", mixed_precision=False, lora_targets=("all-linear",), seq_len=1024, batch_size=2
+    ),
+    "lora-all-mixed-checkpointing": lc.FineTune(
+        method="lora", mixed_precision=True, lora_targets=("all-linear",), seq_len=2048, gradient_checkpointing=True
+    ),
     "p-tuning-v2": lc.FineTune(method="p-tuning-v2", mixed_precision=True, seq_len=512, prefix_tokens=64),
     "lora-eager-b4": lc.FineTune(method="lora", mixed_precision=False, seq_len=512, batch_size=4, attention="eager"),
 }
@@ -92,8 +140,12 @@ def test_inference_matches_trace(family: str, workload: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("family", "workload"),
-    [("llama", INFERENCE["prefill-b4-2048"]), ("llama", TRAINING["lora-qv-mixed"]),
-     ("qwen2", TRAINING["lora-all-mixed-checkpointing"]), ("mistral", TRAINING["full-bf16-adamw"])],
+    [
+        ("llama", INFERENCE["prefill-b4-2048"]),
+        ("llama", TRAINING["lora-qv-mixed"]),
+        ("qwen2", TRAINING["lora-all-mixed-checkpointing"]),
+        ("mistral", TRAINING["full-bf16-adamw"]),
+    ],
     ids=["llama-7b-inference", "llama-7b-lora", "qwen2-7b-lora-all", "mistral-7b-full"],
 )
 def test_full_depth_models(family: str, workload: lc.Inference | lc.FineTune) -> None:

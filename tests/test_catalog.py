@@ -85,8 +85,13 @@ def test_search(catalog: lc.Catalog) -> None:
 
 def test_with_entries_returns_a_new_catalog(catalog: lc.Catalog) -> None:
     """Adding models never mutates a catalog; conflicting entries raise naming both providers."""
-    new = lc.Model(id="my-llama", name="My Llama", domain="custom", base_model="llama-2-7b",
-                   sources=["https://example.org/my-llama"])
+    new = lc.Model(
+        id="my-llama",
+        name="My Llama",
+        domain="custom",
+        base_model="llama-2-7b",
+        sources=["https://example.org/my-llama"],
+    )
     bigger = catalog.with_entries(new)
     assert len(bigger) == len(catalog) + 1
     with pytest.raises(lc.UnknownModelError):

@@ -36,13 +36,35 @@ def test_estimate_that_does_not_fit_suggests_gpus(capsys) -> None:
 
 def test_estimate_finetune(capsys) -> None:
     """Fine-tuning from the command line, with parallelism flags."""
-    code, out, _ = run(capsys, "estimate", "chatglm3-6b", "--finetune", "lora", "--seq-len", "384",
-                       "--lora-targets", "query_key_value", "--compute", "fp16")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        "chatglm3-6b",
+        "--finetune",
+        "lora",
+        "--seq-len",
+        "384",
+        "--lora-targets",
+        "query_key_value",
+        "--compute",
+        "fp16",
+    )
     assert code == 0
     assert "activations.saved" in out
     assert "fine-tune (lora)" in out
-    code, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "full", "--zero", "3", "--dp", "8",
-                       "--gradient-checkpointing", "--json")
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        "llama-2-7b",
+        "--finetune",
+        "full",
+        "--zero",
+        "3",
+        "--dp",
+        "8",
+        "--gradient-checkpointing",
+        "--json",
+    )
     data = json.loads(out)
     assert data["n_gpus"] == 8
     assert data["components"]["optimizer.master_weights"] > 0
@@ -117,7 +139,9 @@ def test_validate(capsys, tmp_path) -> None:
     good = tmp_path / "good.toml"
     good.write_text('[[models]]\nid = "x"\nname = "X"\ndomain = "d"\nsources = ["https://example.org"]\n')
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[models]]\nid = "x"\nname = "X"\ndomain = "d"\nsources = ["https://example.org"]\nn_params = "7B"\n')
+    bad.write_text(
+        '[[models]]\nid = "x"\nname = "X"\ndomain = "d"\nsources = ["https://example.org"]\nn_params = "7B"\n'
+    )
     code, out, err = run(capsys, "validate", str(good), str(bad))
     assert code == 2
     assert "good.toml: OK (1 models)" in out
@@ -140,6 +164,7 @@ def test_table_handles_cjk() -> None:
 
 def test_console_script() -> None:
     """The installed entry point runs."""
-    out = subprocess.run([sys.executable, "-m", "llmcatalog._cli", "show", "phi-2"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "llmcatalog._cli", "show", "phi-2"], capture_output=True, text=True, check=True
+    ).stdout
     assert "2,779,683,840" in out

@@ -44,10 +44,19 @@ def test_loads_a_good_file() -> None:
     ("text", "expected"),
     [
         ("[[models]\nid=", "x.toml: not valid TOML"),
-        (GOOD.replace('n_layers = 2', 'n_layers = "2"'), "x.toml: models[0].architecture.n_layers: expected an integer"),
-        (GOOD.replace('n_layers = 2', 'n_layers = -2'), "x.toml: models[0].architecture: 'n_layers' must be a positive"),
-        (GOOD.replace('name = "Tiny"', 'name = "Tiny"\ncolour = "red"'), "x.toml: models[0]: extra fields found (colour)"),
-        (GOOD.replace('sources = ["https://example.org/tiny"]', 'sources = []'), "'sources' must list the URL"),
+        (
+            GOOD.replace("n_layers = 2", 'n_layers = "2"'),
+            "x.toml: models[0].architecture.n_layers: expected an integer",
+        ),
+        (
+            GOOD.replace("n_layers = 2", "n_layers = -2"),
+            "x.toml: models[0].architecture: 'n_layers' must be a positive",
+        ),
+        (
+            GOOD.replace('name = "Tiny"', 'name = "Tiny"\ncolour = "red"'),
+            "x.toml: models[0]: extra fields found (colour)",
+        ),
+        (GOOD.replace('sources = ["https://example.org/tiny"]', "sources = []"), "'sources' must list the URL"),
         (GOOD.replace("format = 1", "format = 2"), "format = 2 is not supported"),
         (GOOD + "\n[[widgets]]\nid='w'\n", "unknown top-level key(s) ['widgets']"),
         (GOOD.replace('domain = "general"', 'domain = "general"\nopen_weights = "yes"'), "expected true or false"),
@@ -94,15 +103,30 @@ models = st.builds(
     n_params=st.none() | st.integers(1, 10**12),
     open_weights=st.none() | st.booleans(),
     links=st.builds(lc.Links, code=st.none() | urls),
-    components=st.lists(st.builds(lc.Component, role=st.just("vision-encoder"), name=st.just("ViT"),
-                                  n_params=st.none() | st.integers(1, 10**10)), max_size=2).map(tuple),
+    components=st.lists(
+        st.builds(
+            lc.Component,
+            role=st.just("vision-encoder"),
+            name=st.just("ViT"),
+            n_params=st.none() | st.integers(1, 10**10),
+        ),
+        max_size=2,
+    ).map(tuple),
     figures=st.lists(figures, max_size=2).map(tuple),
 )
-gpus = st.builds(lc.GPU, id=slugs, name=st.just("G"), vendor=st.just("V"),
-                 memory_bytes=st.integers(2**30, 2**40), sources=st.lists(urls, min_size=1).map(tuple),
-                 bandwidth_gb_s=st.none() | st.floats(1, 10000), fp32_tflops=st.none() | st.floats(0.1, 1000))
-tools = st.builds(lc.Tool, id=slugs, name=st.just("T"), category=slugs, url=urls,
-                  sources=st.lists(urls, min_size=1).map(tuple))
+gpus = st.builds(
+    lc.GPU,
+    id=slugs,
+    name=st.just("G"),
+    vendor=st.just("V"),
+    memory_bytes=st.integers(2**30, 2**40),
+    sources=st.lists(urls, min_size=1).map(tuple),
+    bandwidth_gb_s=st.none() | st.floats(1, 10000),
+    fp32_tflops=st.none() | st.floats(0.1, 1000),
+)
+tools = st.builds(
+    lc.Tool, id=slugs, name=st.just("T"), category=slugs, url=urls, sources=st.lists(urls, min_size=1).map(tuple)
+)
 
 
 @given(st.one_of(models, gpus, tools))

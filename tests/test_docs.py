@@ -25,6 +25,7 @@ def test_python_examples_run(page: Path, index: int, code: str) -> None:
 
 def test_generated_pages_are_current() -> None:
     """docs/catalog.md and docs/published-figures.md match the catalog (python docs/generate.py)."""
-    result = subprocess.run([sys.executable, str(ROOT / "docs" / "generate.py"), "--check"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "generate.py"), "--check"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

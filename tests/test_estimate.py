@@ -12,10 +12,19 @@ from llmcatalog._kvcache import kv_cache_bytes
 from llmcatalog._weights import weight_bytes
 from strategies import architectures
 
-LLAMA2_7B = lc.Architecture(family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008,
-                            vocab_size=32000, max_context=4096)
-LLAMA3_8B = lc.Architecture(family="llama", n_layers=32, hidden_size=4096, n_heads=32, n_kv_heads=8,
-                            ffn_size=14336, vocab_size=128256, max_context=8192)
+LLAMA2_7B = lc.Architecture(
+    family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008, vocab_size=32000, max_context=4096
+)
+LLAMA3_8B = lc.Architecture(
+    family="llama",
+    n_layers=32,
+    hidden_size=4096,
+    n_heads=32,
+    n_kv_heads=8,
+    ffn_size=14336,
+    vocab_size=128256,
+    max_context=8192,
+)
 
 
 def test_public_api_of_the_brief(catalog: lc.Catalog) -> None:
@@ -93,7 +102,10 @@ def test_not_estimable_models() -> None:
     with pytest.raises(TypeError):
         lc.estimate_vram(LLAMA2_7B, "inference")  # type: ignore[arg-type]
     with pytest.raises(lc.WorkloadError, match="group size 128"):
-        lc.estimate_vram(attrs.evolve(LLAMA2_7B, hidden_size=4000, n_heads=40, n_kv_heads=40, head_dim=100), lc.Inference(precision="gptq-int4"))
+        lc.estimate_vram(
+            attrs.evolve(LLAMA2_7B, hidden_size=4000, n_heads=40, n_kv_heads=40, head_dim=100),
+            lc.Inference(precision="gptq-int4"),
+        )
 
 
 def test_overhead_is_separate_and_overridable() -> None:
@@ -174,8 +186,10 @@ def test_precision_order(arch: lc.Architecture, b: int, ctx: int) -> None:
     totals = []
     weights = []
     for p in ("fp32", "bf16", "int8", "int4"):
-        e = lc.estimate_vram(arch, lc.Inference(precision=p, compute_dtype="bf16" if p != "fp32" else None,
-                                                 batch_size=b, context_tokens=ctx))
+        e = lc.estimate_vram(
+            arch,
+            lc.Inference(precision=p, compute_dtype="bf16" if p != "fp32" else None, batch_size=b, context_tokens=ctx),
+        )
         totals.append(e.total_bytes)
         weights.append(e.weights_bytes)
     assert weights == sorted(weights, reverse=True)
@@ -190,16 +204,24 @@ def test_total_is_the_sum_of_parts(arch: lc.Architecture, b: int, ctx: int, p: s
     except lc.WorkloadError:
         assume(False)
         return
-    assert e.total_bytes == (e.weights_bytes + e.kv_cache_bytes + e.activations_bytes + e.gradients_bytes
-                             + e.optimizer_bytes + e.overhead_bytes)
+    assert e.total_bytes == (
+        e.weights_bytes
+        + e.kv_cache_bytes
+        + e.activations_bytes
+        + e.gradients_bytes
+        + e.optimizer_bytes
+        + e.overhead_bytes
+    )
     assert sum(e.components.values()) == e.total_bytes
 
 
 @given(arch=architectures(), b=st.integers(1, 8), ctx=st.integers(2, 4096))
 def test_kv_precision_order(arch: lc.Architecture, b: int, ctx: int) -> None:
     """A smaller KV-cache dtype never needs more memory."""
-    sizes = [lc.estimate_vram(arch, lc.Inference(batch_size=b, context_tokens=ctx, kv_cache_precision=k)).kv_cache_bytes
-             for k in ("fp32", "bf16", "fp8")]
+    sizes = [
+        lc.estimate_vram(arch, lc.Inference(batch_size=b, context_tokens=ctx, kv_cache_precision=k)).kv_cache_bytes
+        for k in ("fp32", "bf16", "fp8")
+    ]
     assert sizes == sorted(sizes, reverse=True)
 
 

@@ -32,8 +32,9 @@ def test_catalog_agrees_with_config(path: Path, catalog: lc.Catalog) -> None:
 
 
 @pytest.mark.trace
-@pytest.mark.parametrize("path", [p for p in FIXTURES if json.loads(p.read_text())["model_type"] in NATIVE],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", [p for p in FIXTURES if json.loads(p.read_text())["model_type"] in NATIVE], ids=lambda p: p.stem
+)
 def test_count_matches_the_transformers_model(path: Path) -> None:
     """The count equals the parameters of transformers' own model class built from the config.
 
@@ -67,8 +68,19 @@ def test_published_counts(catalog: lc.Catalog) -> None:
 
 def test_families_supported() -> None:
     """At least the families the brief names are read."""
-    for family in ("llama", "mistral", "mixtral", "qwen2", "gemma", "phi", "gpt2", "chatglm", "baichuan",
-                   "internlm2", "deepseek"):
+    for family in (
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "gemma",
+        "phi",
+        "gpt2",
+        "chatglm",
+        "baichuan",
+        "internlm2",
+        "deepseek",
+    ):
         assert family in lc.SUPPORTED_FAMILIES
 
 
@@ -99,9 +111,19 @@ def test_from_hf_config_defaults() -> None:
         ({"model_type": "t5"}, "'t5' is not supported"),
         ({"model_type": "llama", "hidden_size": 8}, "lacks the key"),
         ("not a mapping", "expected a mapping"),
-        ({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 3,
-          "num_key_value_heads": 2, "intermediate_size": 10, "vocab_size": 10, "max_position_embeddings": 8},
-         "multiple of 'n_kv_heads'"),
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 3,
+                "num_key_value_heads": 2,
+                "intermediate_size": 10,
+                "vocab_size": 10,
+                "max_position_embeddings": 8,
+            },
+            "multiple of 'n_kv_heads'",
+        ),
     ],
 )
 def test_bad_configs(config: object, message: str) -> None:

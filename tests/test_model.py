@@ -7,8 +7,15 @@ import pytest
 
 import llmcatalog as lc
 
-LLAMA = {"family": "llama", "n_layers": 32, "hidden_size": 4096, "n_heads": 32, "ffn_size": 11008, "vocab_size": 32000,
-             "max_context": 4096}
+LLAMA = {
+    "family": "llama",
+    "n_layers": 32,
+    "hidden_size": 4096,
+    "n_heads": 32,
+    "ffn_size": 11008,
+    "vocab_size": 32000,
+    "max_context": 4096,
+}
 
 
 def test_architecture_defaults_are_derived() -> None:
@@ -68,14 +75,14 @@ def test_model_validators() -> None:
 
 def test_published_figure_units() -> None:
     """memory_bytes honours GB (1e9) versus GiB (2**30) and MiB."""
-    f = lc.PublishedFigure(workload="train_lora", metric="nvidia-smi", source="https://example.org",
-                           memory_value=14082, memory_unit="MiB")
+    f = lc.PublishedFigure(
+        workload="train_lora", metric="nvidia-smi", source="https://example.org", memory_value=14082, memory_unit="MiB"
+    )
     assert f.memory_bytes == 14082 * 2**20
     assert attrs.evolve(f, memory_value=13.52, memory_unit="GB").memory_bytes == 13_520_000_000
     assert attrs.evolve(f, memory_value=None, memory_unit=None, metric="fits").memory_bytes is None
     with pytest.raises(ValueError, match="'memory_unit' is required"):
-        lc.PublishedFigure(workload="train_lora", metric="approximate", source="https://example.org",
-                           memory_value=40)
+        lc.PublishedFigure(workload="train_lora", metric="approximate", source="https://example.org", memory_value=40)
 
 
 def test_gpu_memory() -> None:

@@ -21,8 +21,16 @@ def models():
 """
 
 
-def _install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dist: str, module: str, code: str,
-             entry: str = "models", group: str = "llmcatalog.models", name: str = "extra") -> None:
+def _install(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dist: str,
+    module: str,
+    code: str,
+    entry: str = "models",
+    group: str = "llmcatalog.models",
+    name: str = "extra",
+) -> None:
     """A fake installed distribution: a module plus a .dist-info with an entry point."""
     root = tmp_path / dist
     root.mkdir()
@@ -44,8 +52,10 @@ def test_builtins_load_through_entry_points(catalog: lc.Catalog) -> None:
 
 def test_nothing_is_loaded_at_import() -> None:
     """Importing llmcatalog reads no data file (the catalog is built on first use)."""
-    code = ("import sys, llmcatalog, llmcatalog._registry as r; "
-            "print(r._cached.cache_info().currsize, 'tomllib' in sys.modules)")
+    code = (
+        "import sys, llmcatalog, llmcatalog._registry as r; "
+        "print(r._cached.cache_info().currsize, 'tomllib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "0"
 
@@ -76,14 +86,21 @@ def test_third_party_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         ("def models():\n    return 42\n", "returned int, expected an iterable"),
         ("models = 3\n", "is not callable"),
         ("import does_not_exist\ndef models():\n    return []\n", "cannot import"),
-        ("import llmcatalog as lc\ndef models():\n    return [lc.Model(id='x', name='X', domain='d')]\n",
-         "has no sources"),
-        ("import llmcatalog as lc\ndef models():\n    return lc.load_toml(__file__.replace('.py', '.toml'))['models']\n",
-         "cannot read"),
+        (
+            "import llmcatalog as lc\ndef models():\n    return [lc.Model(id='x', name='X', domain='d')]\n",
+            "has no sources",
+        ),
+        (
+            "import llmcatalog as lc\n"
+            "def models():\n"
+            "    return lc.load_toml(__file__.replace('.py', '.toml'))['models']\n",
+            "cannot read",
+        ),
     ],
 )
-def test_broken_plugin_warns_and_the_rest_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str,
-                                                reason: str) -> None:
+def test_broken_plugin_warns_and_the_rest_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str, reason: str
+) -> None:
     """A broken plugin warns, is recorded with its distribution, and every other entry still loads."""
     module = f"tp_broken_{abs(hash(code))}"  # one module per case: sys.modules caches imports
     _install(tmp_path, monkeypatch, "thirdparty-broken", module, code)
@@ -122,8 +139,10 @@ def test_strict_mode_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_conflicting_plugin_is_rejected_naming_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plugin claiming an existing id with different facts is skipped; the message names both."""
-    code = ("import llmcatalog as lc\ndef models():\n    return [lc.Model(id='llama-2-7b', name='Fake', domain='x',"
-            " sources=['https://example.org'])]\n")
+    code = (
+        "import llmcatalog as lc\ndef models():\n    return [lc.Model(id='llama-2-7b', name='Fake', domain='x',"
+        " sources=['https://example.org'])]\n"
+    )
     _install(tmp_path, monkeypatch, "thirdparty-clash", "tp_clash", code)
     with pytest.warns(lc.PluginWarning, match="provided differently by plugin 'general' .*thirdparty-clash"):
         cat = lc.catalog()
@@ -132,8 +151,10 @@ def test_conflicting_plugin_is_rejected_naming_both(tmp_path: Path, monkeypatch:
 
 def test_identical_duplicates_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Re-registering an identical entry is not a conflict."""
-    code = ("import llmcatalog as lc\nfrom llmcatalog.domains import domain_models\n"
-            "def models():\n    return [m for m in domain_models('general') if m.id == 'phi-2']\n")
+    code = (
+        "import llmcatalog as lc\nfrom llmcatalog.domains import domain_models\n"
+        "def models():\n    return [m for m in domain_models('general') if m.id == 'phi-2']\n"
+    )
     _install(tmp_path, monkeypatch, "thirdparty-same", "tp_same", code)
     cat = lc.catalog(strict=True)
     assert not cat.plugin_errors
@@ -152,8 +173,10 @@ def test_kill_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_gpu_and_tool_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The gpus and tools groups take GPU and Tool entries, type-checked the same way."""
-    code = ("import llmcatalog as lc\ndef gpus():\n    return [lc.GPU(id='my-npu', name='My NPU', vendor='Acme',"
-            " memory_bytes=32 * 2**30, sources=['https://example.org/npu'])]\n")
+    code = (
+        "import llmcatalog as lc\ndef gpus():\n    return [lc.GPU(id='my-npu', name='My NPU', vendor='Acme',"
+        " memory_bytes=32 * 2**30, sources=['https://example.org/npu'])]\n"
+    )
     _install(tmp_path, monkeypatch, "thirdparty-gpu", "tp_gpu", code, entry="gpus", group="llmcatalog.gpus")
     assert lc.catalog().get_gpu("My NPU").memory_gib == 32
 
@@ -162,11 +185,28 @@ def test_example_plugin_installs_and_registers(tmp_path: Path) -> None:
     """The example package under examples/ installs with pip and its models appear in the catalog."""
     example = Path(__file__).resolve().parents[1] / "examples" / "llmcatalog-example-plugin"
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(example)], check=True, capture_output=True, text=True)
-    code = ("import llmcatalog as lc; m = lc.get_model('ELYZA-japanese-Llama-2-7b-instruct'); "
-            "p = [x for x in lc.catalog().plugins if not x.builtin][0]; "
-            "print(m.architecture_from, p.distribution, lc.estimate_vram(m, lc.Inference()).weights_bytes)")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(example),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    code = (
+        "import llmcatalog as lc; m = lc.get_model('ELYZA-japanese-Llama-2-7b-instruct'); "
+        "p = [x for x in lc.catalog().plugins if not x.builtin][0]; "
+        "print(m.architecture_from, p.distribution, lc.estimate_vram(m, lc.Inference()).weights_bytes)"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
     env.pop("LLMCATALOG_DISABLE_PLUGINS", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

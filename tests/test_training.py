@@ -11,8 +11,9 @@ import llmcatalog as lc
 from llmcatalog._training import lora_params, prefix_params, resolve_lora_targets
 from strategies import architectures
 
-LLAMA2_7B = lc.Architecture(family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008,
-                            vocab_size=32000, max_context=4096)
+LLAMA2_7B = lc.Architecture(
+    family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008, vocab_size=32000, max_context=4096
+)
 P = 6_738_415_616
 
 
@@ -40,8 +41,10 @@ def test_pure_bf16_halves_the_states() -> None:
 def test_optimizers() -> None:
     """Optimizer states per trainable parameter: SGD 0, momentum/Lion 1, AdamW 2, 8-bit AdamW ~2 bytes."""
     w = {"method": "full", "mixed_precision": False, "seq_len": 128}
-    states = {o: lc.estimate_vram(LLAMA2_7B, _ft(optimizer=o, **w)).components["optimizer.states"]
-              for o in ("sgd", "sgd-momentum", "lion", "adamw", "adamw-8bit", "adafactor")}
+    states = {
+        o: lc.estimate_vram(LLAMA2_7B, _ft(optimizer=o, **w)).components["optimizer.states"]
+        for o in ("sgd", "sgd-momentum", "lion", "adamw", "adamw-8bit", "adafactor")
+    }
     assert states["sgd"] == 0
     assert states["sgd-momentum"] == states["lion"] == 2 * P
     assert states["adamw"] == 4 * P
@@ -77,7 +80,9 @@ def test_chatglm3_seed_figures(catalog: lc.Catalog) -> None:
     """The survey's ChatGLM3-6B numbers: P-Tuning v2 > LoRA, and LoRA fits one 24 GB card."""
     m = catalog.get_model("chatglm3-6b")
     lora = lc.estimate_vram(m, _ft(method="lora", precision="fp16", lora_targets=("query_key_value",), seq_len=384))
-    ptv2 = lc.estimate_vram(m, _ft(method="p-tuning-v2", precision="fp16", prefix_tokens=128, batch_size=4, seq_len=768))
+    ptv2 = lc.estimate_vram(
+        m, _ft(method="p-tuning-v2", precision="fp16", prefix_tokens=128, batch_size=4, seq_len=768)
+    )
     assert ptv2.total_bytes > lora.total_bytes
     assert lc.fits(m, catalog.get_gpu("RTX 4090"), _ft(method="lora", precision="fp16", seq_len=384))
 
@@ -145,8 +150,12 @@ ordered = st.tuples(st.integers(1, 4096), st.integers(1, 4096)).map(sorted)
 @example(arch=LLAMA2_7B, method="lora", seq=[512, 4096], b=1, gc=False, mixed=True)
 def test_monotonic_in_sequence(arch, method, seq, b, gc, mixed) -> None:
     """A longer sequence never needs less memory."""
-    a, c = (lc.estimate_vram(arch, _ft(method=method, seq_len=s, batch_size=b, gradient_checkpointing=gc,
-                                       mixed_precision=mixed)) for s in seq)
+    a, c = (
+        lc.estimate_vram(
+            arch, _ft(method=method, seq_len=s, batch_size=b, gradient_checkpointing=gc, mixed_precision=mixed)
+        )
+        for s in seq
+    )
     assert a.total_bytes <= c.total_bytes
 
 
@@ -162,13 +171,19 @@ def test_monotonic_in_batch(arch, method, b, s) -> None:
 def test_checkpointing_never_increases_memory(arch, method, b, s, mixed) -> None:
     """Gradient checkpointing trades compute for memory: never more memory."""
     off = lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed))
-    on = lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed,
-                                    gradient_checkpointing=True))
+    on = lc.estimate_vram(
+        arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed, gradient_checkpointing=True)
+    )
     assert on.total_bytes <= off.total_bytes
 
 
-@given(arch=small_archs.filter(lambda a: a.hidden_size >= 512), b=st.integers(1, 8), s=st.integers(16, 4096),
-       mixed=st.booleans(), targets=st.sampled_from([("q_proj", "v_proj"), ("all-linear",)]))
+@given(
+    arch=small_archs.filter(lambda a: a.hidden_size >= 512),
+    b=st.integers(1, 8),
+    s=st.integers(16, 4096),
+    mixed=st.booleans(),
+    targets=st.sampled_from([("q_proj", "v_proj"), ("all-linear",)]),
+)
 def test_lora_never_exceeds_full(arch, b, s, mixed, targets) -> None:
     """LoRA and QLoRA need no more memory than full fine-tuning of the same model and batch.
 
@@ -180,8 +195,9 @@ def test_lora_never_exceeds_full(arch, b, s, mixed, targets) -> None:
     """
     full = lc.estimate_vram(arch, _ft(method="full", batch_size=b, seq_len=s, mixed_precision=mixed))
     for method in ("lora", "qlora"):
-        peft = lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed,
-                                          lora_targets=targets))
+        peft = lc.estimate_vram(
+            arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed, lora_targets=targets)
+        )
         states = [e.weights_bytes + e.optimizer_bytes + e.gradients_bytes for e in (peft, full)]
         assert peft.components["weights.trainable"] < full.components["weights.trainable"]
         assert peft.optimizer_bytes < full.optimizer_bytes
@@ -192,8 +208,13 @@ def test_lora_never_exceeds_full(arch, b, s, mixed, targets) -> None:
 realistic = small_archs.filter(lambda a: a.n_layers >= 4 and a.hidden_size >= 256)
 
 
-@given(arch=realistic, n=st.integers(2, 64), b=st.integers(1, 4), s=st.integers(16, 2048),
-       method=st.sampled_from(["full", "lora"]))
+@given(
+    arch=realistic,
+    n=st.integers(2, 64),
+    b=st.integers(1, 4),
+    s=st.integers(16, 2048),
+    method=st.sampled_from(["full", "lora"]),
+)
 @example(arch=LLAMA2_7B, n=8, b=1, s=2048, method="full")
 def test_zero_stages_are_ordered(arch, n, b, s, method) -> None:
     """Per GPU: ZeRO-3 <= ZeRO-2 <= ZeRO-1 <= plain data parallelism (same GPUs, mixed precision).
@@ -201,16 +222,24 @@ def test_zero_stages_are_ordered(arch, n, b, s, method) -> None:
     (ZeRO-3 gathers two layers at a time; for toy models of a layer or two that buffer outweighs
     the sharding, as it does in DeepSpeed, so the property is checked from four layers up.)
     """
-    totals = [lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s,
-                                         parallelism=lc.Parallelism(data_parallel=n, zero_stage=z))).total_bytes
-              for z in (3, 2, 1, 0)]
+    totals = [
+        lc.estimate_vram(
+            arch, _ft(method=method, batch_size=b, seq_len=s, parallelism=lc.Parallelism(data_parallel=n, zero_stage=z))
+        ).total_bytes
+        for z in (3, 2, 1, 0)
+    ]
     assert totals == sorted(totals)
 
 
-@given(arch=small_archs, n=ordered.map(lambda p: [max(1, x // 64) for x in p]), stage=st.sampled_from([0, 1, 2, 3]),
-       fsdp=st.booleans())
+@given(
+    arch=small_archs,
+    n=ordered.map(lambda p: [max(1, x // 64) for x in p]),
+    stage=st.sampled_from([0, 1, 2, 3]),
+    fsdp=st.booleans(),
+)
 def test_more_gpus_never_increase_per_gpu_memory(arch, n, stage, fsdp) -> None:
     """Adding data-parallel GPUs never raises the per-GPU estimate."""
+
     def par(k: int) -> lc.Parallelism:
         if fsdp and stage >= 2:
             return lc.Parallelism(data_parallel=k, fsdp="full-shard" if stage == 3 else "shard-grad-op")
@@ -220,12 +249,20 @@ def test_more_gpus_never_increase_per_gpu_memory(arch, n, stage, fsdp) -> None:
     assert many <= few
 
 
-@given(arch=small_archs, method=methods, b=st.integers(1, 8), s=st.integers(1, 2048), mixed=st.booleans(),
-       opt=st.sampled_from(["adamw", "sgd", "adamw-8bit", "lion"]), impl=st.sampled_from(["foreach", "fused"]))
+@given(
+    arch=small_archs,
+    method=methods,
+    b=st.integers(1, 8),
+    s=st.integers(1, 2048),
+    mixed=st.booleans(),
+    opt=st.sampled_from(["adamw", "sgd", "adamw-8bit", "lion"]),
+    impl=st.sampled_from(["foreach", "fused"]),
+)
 def test_training_total_is_the_sum_of_parts(arch, method, b, s, mixed, opt, impl) -> None:
     """The six parts add up to the total, and the components to the parts."""
-    e = lc.estimate_vram(arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed, optimizer=opt,
-                                   optimizer_impl=impl))
+    e = lc.estimate_vram(
+        arch, _ft(method=method, batch_size=b, seq_len=s, mixed_precision=mixed, optimizer=opt, optimizer_impl=impl)
+    )
     assert sum(e.components.values()) == e.total_bytes
     assert e.trainable_params > 0
     assert e.kv_cache_bytes == 0

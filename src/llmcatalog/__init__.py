@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from ._hfconfig import SUPPORTED_FAMILIES
 
 
-
 def architecture_from_hf_config(config: object) -> Architecture:
     """The :class:`Architecture` described by a Hugging Face ``config.json`` mapping
     (see :data:`SUPPORTED_FAMILIES`); raises :class:`CatalogDataError` saying what is missing."""
@@ -86,6 +85,7 @@ def __getattr__(name: str) -> object:
         except PackageNotFoundError:  # pragma: no cover - a source tree that was not installed
             return "0+unknown"
     raise AttributeError(f"module 'llmcatalog' has no attribute {name!r}")
+
 
 __all__ = [
     "FORMATS",

@@ -9,7 +9,7 @@ names it), and ``n_params`` follows when the model does not state its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
@@ -131,7 +131,7 @@ def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[s
         if mid in resolved:
             return resolved[mid]
         if mid in chain:
-            cycles.append(" -> ".join((*chain[chain.index(mid):], mid)))
+            cycles.append(" -> ".join((*chain[chain.index(mid) :], mid)))
             return None
         m = models[mid]
         parent = resolve(m.base_model, (*chain, mid)) if m.base_model in models else None
@@ -242,8 +242,9 @@ class Catalog:
         return Catalog._from_parts([part], self._plugins, self._errors, base=self)
 
     # -- incremental building (the registry) -----------------------------------------------
-    def _try_add(self, models: tuple[Model, ...], gpus: tuple[GPU, ...], tools: tuple[Tool, ...],
-                 provider: str) -> list[str]:
+    def _try_add(
+        self, models: tuple[Model, ...], gpus: tuple[GPU, ...], tools: tuple[Tool, ...], provider: str
+    ) -> list[str]:
         """Add the entries unless they conflict; return the conflicts (nothing is added then).
         Call :meth:`_seal` once after the last addition."""
         problems = (
@@ -315,10 +316,10 @@ class Catalog:
         )
 
     # -- look-ups -----------------------------------------------------------------------
-    def _lookup(self, index: _Index[E], name: str, error: type[UnknownEntryError]) -> E:
+    def _lookup(self, index: _Index[E], name: str, error: Callable[[str, tuple[str, ...]], UnknownEntryError]) -> E:
         entry = index.get(name)
         if entry is None:
-            raise error(name, index.suggestions(name))  # type: ignore[call-arg]
+            raise error(name, index.suggestions(name))
         return entry
 
     def get_model(self, name: str | Model) -> Model:
@@ -406,8 +407,18 @@ class Catalog:
         exact = self._models.get(text)
         scored = []
         for m in self.models:
-            hay_parts = [m.id, m.name, *m.aliases, m.organization or "", m.domain, *m.subdomains,
-                         m.description or "", m.description_zh or "", m.series or "", m.modality]
+            hay_parts = [
+                m.id,
+                m.name,
+                *m.aliases,
+                m.organization or "",
+                m.domain,
+                *m.subdomains,
+                m.description or "",
+                m.description_zh or "",
+                m.series or "",
+                m.modality,
+            ]
             hay = " ".join(hay_parts).casefold()
             hay_norm = normalize(" ".join([m.id, m.name, *m.aliases]))
             if all(w in hay or normalize(w) in hay_norm for w in words):
@@ -422,7 +433,9 @@ class Catalog:
         words = [w for w in text.casefold().split() if w]
         out = []
         for t in self.tools:
-            hay = " ".join([t.id, t.name, *t.aliases, t.category, t.description or "", t.description_zh or ""]).casefold()
+            hay = " ".join(
+                [t.id, t.name, *t.aliases, t.category, t.description or "", t.description_zh or ""]
+            ).casefold()
             if words and all(w in hay for w in words):
                 out.append(t)
         return tuple(out)

@@ -82,12 +82,25 @@ def _gib(n: int | float | None) -> str:
 def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
     if args.what == "gpus":
         rows = [
-            [g.id, g.name, g.vendor, _gib(g.memory_bytes), g.memory_type, g.bandwidth_gb_s, g.fp32_tflops,
-             g.bf16_tflops or g.fp16_tflops]
+            [
+                g.id,
+                g.name,
+                g.vendor,
+                _gib(g.memory_bytes),
+                g.memory_type,
+                g.bandwidth_gb_s,
+                g.fp32_tflops,
+                g.bf16_tflops or g.fp16_tflops,
+            ]
             for g in cat.gpus
         ]
-        print(table(["id", "name", "vendor", "GiB", "memory", "GB/s", "FP32 TFLOPS", "16-bit TFLOPS"], rows,
-                    right=(3, 5, 6, 7)))
+        print(
+            table(
+                ["id", "name", "vendor", "GiB", "memory", "GB/s", "FP32 TFLOPS", "16-bit TFLOPS"],
+                rows,
+                right=(3, 5, 6, 7),
+            )
+        )
         return 0
     if args.what == "tools":
         print(table(["id", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in cat.tools]))
@@ -116,15 +129,28 @@ def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
 
 def _model_summary(m: Model) -> dict[str, Any]:
     return {
-        "id": m.id, "name": m.name, "domain": m.domain, "organization": m.organization, "n_params": m.n_params,
-        "base_model": m.base_model, "open_weights": m.open_weights, "aliases": list(m.aliases),
+        "id": m.id,
+        "name": m.name,
+        "domain": m.domain,
+        "organization": m.organization,
+        "n_params": m.n_params,
+        "base_model": m.base_model,
+        "open_weights": m.open_weights,
+        "aliases": list(m.aliases),
     }
 
 
 def _models_table(models: Sequence[Model]) -> str:
     rows = [
-        [m.id, m.name, m.domain, _params(m.n_params) if m.n_params else (m.size_label or "?"),
-         (m.organization or "")[:28], m.base_model or "", {True: "yes", False: "no", None: "?"}[m.open_weights]]
+        [
+            m.id,
+            m.name,
+            m.domain,
+            _params(m.n_params) if m.n_params else (m.size_label or "?"),
+            (m.organization or "")[:28],
+            m.base_model or "",
+            {True: "yes", False: "no", None: "?"}[m.open_weights],
+        ]
         for m in models
     ]
     return table(["id", "name", "domain", "params", "organization", "base model", "open"], rows)
@@ -184,10 +210,14 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         a = entry.architecture
         if a is not None:
             src = f" (inherited from {entry.architecture_from})" if entry.architecture_from else ""
-            add("architecture", f"{a.family}: {a.n_layers} layers, hidden {a.hidden_size}, "
+            add(
+                "architecture",
+                f"{a.family}: {a.n_layers} layers, hidden {a.hidden_size}, "
                 f"{a.n_heads} heads ({a.n_kv_heads} KV, head dim {a.head_dim}), FFN {a.ffn_size}, "
                 f"vocab {a.vocab_size}, context {a.max_context}"
-                + (f", MoE {a.n_experts}x{a.expert_ffn_size} top-{a.n_experts_per_token}" if a.is_moe else "") + src)
+                + (f", MoE {a.n_experts}x{a.expert_ffn_size} top-{a.n_experts_per_token}" if a.is_moe else "")
+                + src,
+            )
         for c in entry.components:
             add(f"  {c.role}", c.name + (f" ({_params(c.n_params)})" if c.n_params else ""))
         add("description", entry.description)
@@ -196,9 +226,17 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
             add(key, getattr(entry.links, key))
         for f in entry.figures:
             value = f"{f.memory_value:g} {f.memory_unit}" if f.memory_value is not None else f.metric
-            setting = ", ".join(x for x in (f.workload, f.precision, f"b={f.batch_size}" if f.batch_size else "",
-                                            f"s={f.seq_len}" if f.seq_len else "",
-                                            f"{f.n_gpus}x {f.gpu or 'GPU'}") if x)
+            setting = ", ".join(
+                x
+                for x in (
+                    f.workload,
+                    f.precision,
+                    f"b={f.batch_size}" if f.batch_size else "",
+                    f"s={f.seq_len}" if f.seq_len else "",
+                    f"{f.n_gpus}x {f.gpu or 'GPU'}",
+                )
+                if x
+            )
             add("figure", f"{value}  [{setting}]  {f.source}")
         add("notes", entry.notes)
     elif isinstance(entry, GPU):
@@ -207,8 +245,13 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         if entry.usable_memory_bytes:
             add("usable", f"{entry.usable_memory_bytes / 2**20:.0f} MiB (driver-reported)")
         add("bandwidth", f"{entry.bandwidth_gb_s:g} GB/s" if entry.bandwidth_gb_s else None)
-        for label, attr in (("FP64", "fp64_tflops"), ("FP32", "fp32_tflops"), ("FP16 tensor", "fp16_tflops"),
-                            ("BF16 tensor", "bf16_tflops"), ("FP8 tensor", "fp8_tflops")):
+        for label, attr in (
+            ("FP64", "fp64_tflops"),
+            ("FP32", "fp32_tflops"),
+            ("FP16 tensor", "fp16_tflops"),
+            ("BF16 tensor", "bf16_tflops"),
+            ("FP8 tensor", "fp8_tflops"),
+        ):
             v = getattr(entry, attr)
             add(label, f"{v:g} TFLOPS" if v else None)
         add("INT8 tensor", f"{entry.int8_tops:g} TOPS" if entry.int8_tops else None)
@@ -230,7 +273,10 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
 def _cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
     m = cat.get_model(args.name)
     up = cat.ancestors(m)
-    print("built on:      " + (" <- ".join([m.id, *(a.id for a in up)]) if up else f"{m.id} (no base model in the catalog)"))
+    print(
+        "built on:      "
+        + (" <- ".join([m.id, *(a.id for a in up)]) if up else f"{m.id} (no base model in the catalog)")
+    )
     down = cat.descendants(m)
     print(f"built upon by: {len(down)} model(s)")
     if down:
@@ -240,23 +286,43 @@ def _cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
 
 def _workload(args: argparse.Namespace) -> Inference | FineTune:
     par = Parallelism(
-        data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp,
-        zero_stage=args.zero, fsdp=args.fsdp, offload_optimizer=args.offload_optimizer,
+        data_parallel=args.dp,
+        tensor_parallel=args.tp,
+        pipeline_parallel=args.pp,
+        zero_stage=args.zero,
+        fsdp=args.fsdp,
+        offload_optimizer=args.offload_optimizer,
         offload_params=args.offload_params,
     )
     if args.finetune:
         targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
         return FineTune(
-            method=args.finetune, precision=args.compute or "bf16", mixed_precision=args.mixed,
-            optimizer=args.optimizer, optimizer_impl=args.optimizer_impl, batch_size=args.batch,
-            seq_len=args.seq_len, gradient_checkpointing=args.gradient_checkpointing, attention=args.attention,
-            lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=targets,
-            prefix_tokens=args.prefix_tokens, trainable_layers=args.trainable_layers,
-            train_embeddings=args.train_embeddings, parallelism=par,
+            method=args.finetune,
+            precision=args.compute or "bf16",
+            mixed_precision=args.mixed,
+            optimizer=args.optimizer,
+            optimizer_impl=args.optimizer_impl,
+            batch_size=args.batch,
+            seq_len=args.seq_len,
+            gradient_checkpointing=args.gradient_checkpointing,
+            attention=args.attention,
+            lora_rank=args.lora_rank,
+            lora_alpha=args.lora_alpha,
+            lora_targets=targets,
+            prefix_tokens=args.prefix_tokens,
+            trainable_layers=args.trainable_layers,
+            train_embeddings=args.train_embeddings,
+            parallelism=par,
         )
     return Inference(
-        precision=args.precision, batch_size=args.batch, context_tokens=args.context, prompt_tokens=args.prompt,
-        kv_cache_precision=args.kv_precision, compute_dtype=args.compute, attention=args.attention, parallelism=par,
+        precision=args.precision,
+        batch_size=args.batch,
+        context_tokens=args.context,
+        prompt_tokens=args.prompt,
+        kv_cache_precision=args.kv_precision,
+        compute_dtype=args.compute,
+        attention=args.attention,
+        parallelism=par,
     )
 
 
@@ -270,15 +336,22 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         out = est.as_dict()
         out["model"] = model.id
         if gpu is not None:
-            out.update(gpu=gpu.id, gpu_available_bytes=gpu.available_bytes, fits=fits,
-                       min_gpus=_estimate.min_gpus(model, gpu, workload))
+            out.update(
+                gpu=gpu.id,
+                gpu_available_bytes=gpu.available_bytes,
+                fits=fits,
+                min_gpus=_estimate.min_gpus(model, gpu, workload),
+            )
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0 if gpu is None or fits else 1
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
-    print(f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters"
-          + (f", {_params(est.trainable_params)} trainable" if est.trainable_params else ""))
-    rows = [[name, _gib(value), f"{value / max(est.total_bytes, 1):.0%}"]
-            for name, value in est.components.items() if value]
+    print(
+        f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters"
+        + (f", {_params(est.trainable_params)} trainable" if est.trainable_params else "")
+    )
+    rows = [
+        [name, _gib(value), f"{value / max(est.total_bytes, 1):.0%}"] for name, value in est.components.items() if value
+    ]
     rows.append(["total", _gib(est.total_bytes), "100%"])
     print(table(["component", "GiB", "share"], rows, right=(1, 2)))
     print(f"peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s)")
@@ -287,13 +360,17 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     if gpu is None:
         return 0
     verdict = "fits" if fits else "does NOT fit"
-    print(f"\n{gpu.name}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
-          f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)")
+    print(
+        f"\n{gpu.name}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
+        f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
+    )
     if not fits:
         n = _estimate.min_gpus(model, gpu, workload)
         if n is None:
-            print("   not even 1024 of these GPUs fit this workload as configured"
-                  + (" (try --zero 3 to shard the model)" if isinstance(workload, FineTune) and not args.zero else ""))
+            print(
+                "   not even 1024 of these GPUs fit this workload as configured"
+                + (" (try --zero 3 to shard the model)" if isinstance(workload, FineTune) and not args.zero else "")
+            )
         else:
             how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
             print(f"   fewest {gpu.name} that fit: {n} ({how})")
@@ -315,8 +392,10 @@ def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def _cmd_plugins(args: argparse.Namespace, cat: Catalog) -> int:
-    rows = [[p.group, p.name, p.distribution, p.version, "built-in" if p.builtin else "third-party", p.count]
-            for p in cat.plugins]
+    rows = [
+        [p.group, p.name, p.distribution, p.version, "built-in" if p.builtin else "third-party", p.count]
+        for p in cat.plugins
+    ]
     print(table(["group", "plugin", "distribution", "version", "kind", "entries"], rows, right=(5,)))
     for err in cat.plugin_errors:
         print(f"\nskipped: {err}")
@@ -331,8 +410,18 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
     rows = []
     for m, f in pairs:
         value = f"{f.memory_value:g} {f.memory_unit}" if f.memory_value is not None else f.metric
-        rows.append([m.id, f.workload, f.precision or "", f.batch_size or "", f.seq_len or "",
-                     f"{f.n_gpus}x {f.gpu or '?'}", value, f.metric])
+        rows.append(
+            [
+                m.id,
+                f.workload,
+                f.precision or "",
+                f.batch_size or "",
+                f.seq_len or "",
+                f"{f.n_gpus}x {f.gpu or '?'}",
+                value,
+                f.metric,
+            ]
+        )
     print(table(["model", "workload", "precision", "batch", "seq", "GPUs", "published", "metric"], rows))
     return 0
 
@@ -380,8 +469,12 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("--prompt", type=int, help="prompt tokens prefilled at once (default: the whole context)")
     es.add_argument("--seq-len", type=int, default=2048, help="training sequence length")
     es.add_argument("--attention", choices=ATTENTION_IMPLEMENTATIONS, default="sdpa")
-    es.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=True,
-                    help="fp32 master weights with autocast (default) or pure 16-bit training")
+    es.add_argument(
+        "--mixed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fp32 master weights with autocast (default) or pure 16-bit training",
+    )
     es.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
     es.add_argument("--optimizer-impl", choices=OPTIMIZER_IMPLS, default="foreach")
     es.add_argument("--gradient-checkpointing", action="store_true")

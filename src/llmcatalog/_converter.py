@@ -162,9 +162,7 @@ def load_entries(text: str | bytes, *, source: str) -> dict[str, tuple[Any, ...]
     errors: list[str] = []
     extra = sorted(set(doc) - set(_KINDS) - {"format", "data_version"})
     if extra:
-        errors.append(
-            f"{source}: unknown top-level key(s) {extra}; expected [[models]], [[gpus]] or [[tools]]"
-        )
+        errors.append(f"{source}: unknown top-level key(s) {extra}; expected [[models]], [[gpus]] or [[tools]]")
     fmt = doc.get("format", FORMAT_VERSION)
     if fmt != FORMAT_VERSION:
         errors.append(f"{source}: format = {fmt!r} is not supported (this llmcatalog reads format {FORMAT_VERSION})")
@@ -174,10 +172,10 @@ def load_entries(text: str | bytes, *, source: str) -> dict[str, tuple[Any, ...]
         if not isinstance(items, list):
             errors.append(f"{source}: {key}: must be an array of tables ([[{key}]])")
             continue
-        entries = []
+        entries: list[Any] = []
         for i, item in enumerate(items):
             try:
-                entry = structure(item, cls, source=source, path=f"$.{key}[{i}]")
+                entry: Any = structure(item, cls, source=source, path=f"$.{key}[{i}]")
             except CatalogDataError as exc:
                 errors.extend(exc.errors)
                 continue

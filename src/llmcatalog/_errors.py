@@ -35,8 +35,7 @@ class UnknownEntryError(LLMCatalogError, LookupError):
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(
-            f"unknown {kind} {name!r}.{hint} "
-            f"(`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
+            f"unknown {kind} {name!r}.{hint} (`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
         )
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message

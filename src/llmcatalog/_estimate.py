@@ -44,6 +44,10 @@ __all__ = ["MemoryEstimate", "estimate_vram", "fits", "min_gpus"]
 _TOP = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
 
 
+def _frozen_mapping(mapping: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping))
+
+
 @attrs.frozen(kw_only=True)
 class MemoryEstimate:
     """Per-GPU memory at the peak of a workload, in bytes (see the module docstring)."""
@@ -54,7 +58,7 @@ class MemoryEstimate:
     gradients_bytes: int
     optimizer_bytes: int
     overhead_bytes: int
-    components: Mapping[str, int] = attrs.field(converter=lambda m: MappingProxyType(dict(m)))
+    components: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
     n_gpus: int = 1
     peak_phase: str = ""
     n_params: int = 0
@@ -112,7 +116,9 @@ class MemoryEstimate:
 
     def __str__(self) -> str:
         gib = 2**30
-        rows = [f"{'total':<12}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"]
+        rows = [
+            f"{'total':<12}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"
+        ]
         for n in _TOP:
             v = getattr(self, f"{n}_bytes")
             if v:
@@ -194,25 +200,29 @@ def _estimate_inference(
         kv_cache_bytes(arch, batch_size=w.batch_size, tokens=w.prefill_tokens, dtype=kv_dtype, tensor_parallel=tp)
         * layer_frac
     )
-    pre = prefill_bytes(arch, batch_size=w.batch_size, tokens=w.prefill_tokens, dtype=compute,
-                        attention=w.attention, tensor_parallel=tp)
-    dec = decode_step_bytes(arch, batch_size=w.batch_size, context=w.context_tokens, dtype=compute,
-                            kv_dtype=kv_dtype, tensor_parallel=tp)
+    pre = prefill_bytes(
+        arch, batch_size=w.batch_size, tokens=w.prefill_tokens, dtype=compute, attention=w.attention, tensor_parallel=tp
+    )
+    dec = decode_step_bytes(
+        arch, batch_size=w.batch_size, context=w.context_tokens, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp
+    )
     prefill_peak = kv_prompt + pre
     decode_peak = kv_full + dec
     if prefill_peak > decode_peak:
         phase, activations = "prefill", prefill_peak - kv_full
     else:
         phase, activations = "decode", dec
-    context, reserve = overhead_bytes(kv_full + activations, cuda_context_bytes=cuda_context_bytes,
-                                      allocator_fraction=allocator_fraction)
+    context, reserve = overhead_bytes(
+        kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+    )
     assumptions = [
         "engine: Hugging Face transformers generate() with a DynamicCache",
         f"attention: {w.attention}",
         f"weights: {FORMATS[w.precision].description}",
         f"compute dtype: {compute}; KV cache: {kv_dtype}",
         f"prefill of {w.prefill_tokens} prompt tokens, then decoding up to {w.context_tokens} tokens",
-        f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB + allocator reserve {allocator_fraction:.0%} of dynamic memory",
+        f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB"
+        f" + allocator reserve {allocator_fraction:.0%} of dynamic memory",
     ]
     if w.prompt_tokens is None:
         assumptions.append("prompt_tokens not given: the whole context is prefilled at once (worst case)")
@@ -263,13 +273,15 @@ def estimate_vram(
         raise WorkloadError(f"allocator_fraction must be between 0 and 1, got {allocator_fraction!r}")
     arch, extra, _name = _arch_of(model)
     if isinstance(workload, Inference):
-        return _estimate_inference(arch, extra, workload, cuda_context_bytes=cuda_context_bytes,
-                                   allocator_fraction=allocator_fraction)
+        return _estimate_inference(
+            arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+        )
     if isinstance(workload, FineTune):
         from ._training import estimate_finetune
 
-        return estimate_finetune(arch, extra, workload, cuda_context_bytes=cuda_context_bytes,
-                                 allocator_fraction=allocator_fraction)
+        return estimate_finetune(
+            arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+        )
     raise TypeError(f"expected an Inference or FineTune workload, got {type(workload).__name__}")
 
 
@@ -319,4 +331,3 @@ def min_gpus(
             return n
         n += 1
     return None
-

@@ -90,12 +90,24 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if fig.workload == "inference_prefill":
             if fig.seq_len is None:
                 return "prompt length not given"
-            return Inference(precision=fig.precision, batch_size=fig.batch_size, context_tokens=fig.seq_len + 1,
-                             prompt_tokens=fig.seq_len, attention=fig.attention or "sdpa", parallelism=par)
+            return Inference(
+                precision=fig.precision,
+                batch_size=fig.batch_size,
+                context_tokens=fig.seq_len + 1,
+                prompt_tokens=fig.seq_len,
+                attention=fig.attention or "sdpa",
+                parallelism=par,
+            )
         if fig.seq_len is None or fig.gen_len is None:
             return "prompt or generated length not given"
-        return Inference(precision=fig.precision, batch_size=fig.batch_size, context_tokens=fig.seq_len + fig.gen_len,
-                         prompt_tokens=fig.seq_len, attention=fig.attention or "sdpa", parallelism=par)
+        return Inference(
+            precision=fig.precision,
+            batch_size=fig.batch_size,
+            context_tokens=fig.seq_len + fig.gen_len,
+            prompt_tokens=fig.seq_len,
+            attention=fig.attention or "sdpa",
+            parallelism=par,
+        )
     method = _METHODS.get(fig.workload)
     if method is None:
         return f"{fig.workload} is not a method llmcatalog models"
@@ -158,20 +170,47 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason=str(exc), workload=workload)
     if fig.metric in ("fits", "oom"):
         if gpu is None:
-            return FigureComparison(model=model.id, figure=fig, status="not-comparable",
-                                    reason="the GPU is not named or not in the catalog", workload=workload, estimate=est)
+            return FigureComparison(
+                model=model.id,
+                figure=fig,
+                status="not-comparable",
+                reason="the GPU is not named or not in the catalog",
+                workload=workload,
+                estimate=est,
+            )
         fits = est.total_bytes <= gpu.available_bytes
-        return FigureComparison(model=model.id, figure=fig, status="claim", workload=workload, estimate=est,
-                                agrees=fits == (fig.metric == "fits"))
+        return FigureComparison(
+            model=model.id,
+            figure=fig,
+            status="claim",
+            workload=workload,
+            estimate=est,
+            agrees=fits == (fig.metric == "fits"),
+        )
     published = fig.memory_bytes
     if published is None:
-        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason="no number published",
-                                workload=workload, estimate=est)
+        return FigureComparison(
+            model=model.id,
+            figure=fig,
+            status="not-comparable",
+            reason="no number published",
+            workload=workload,
+            estimate=est,
+        )
     if not fig.per_gpu:
         published //= fig.n_gpus
     if fig.workload == "inference_load":
-        compared = est.weights_bytes + (0 if fig.metric == "max_allocated" else est.components.get("overhead.cuda_context", 0))
+        compared = est.weights_bytes + (
+            0 if fig.metric == "max_allocated" else est.components.get("overhead.cuda_context", 0)
+        )
     else:
         compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
-    return FigureComparison(model=model.id, figure=fig, status="compared", workload=workload, estimate=est,
-                            published_bytes=published, compared_bytes=compared)
+    return FigureComparison(
+        model=model.id,
+        figure=fig,
+        status="compared",
+        workload=workload,
+        estimate=est,
+        published_bytes=published,
+        compared_bytes=compared,
+    )

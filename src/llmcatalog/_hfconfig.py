@@ -42,8 +42,9 @@ def _common(cfg: Mapping[str, Any], family: str, max_context: int | None = None)
         "n_kv_heads": _get(cfg, "num_key_value_heads", default=heads),
         "head_dim": _get(cfg, "head_dim", default=hidden // heads),
         "vocab_size": _get(cfg, "vocab_size"),
-        "max_context": _get(cfg, "max_position_embeddings", "seq_length", "n_positions", "max_sequence_length",
-                            default=max_context),
+        "max_context": _get(
+            cfg, "max_position_embeddings", "seq_length", "n_positions", "max_sequence_length", default=max_context
+        ),
         "activation": str(_get(cfg, "hidden_act", "hidden_activation", default="silu")).replace("_", "-"),
     }
 
@@ -316,7 +317,9 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> Architecture:
     the family needs is absent.
     """
     if not isinstance(config, Mapping):
-        raise CatalogDataError("config", [f"config: expected a mapping (the parsed config.json), got {type(config).__name__}"])
+        raise CatalogDataError(
+            "config", [f"config: expected a mapping (the parsed config.json), got {type(config).__name__}"]
+        )
     model_type = config.get("model_type")
     if model_type is None:
         raise CatalogDataError("config", ["config: no 'model_type' key; is this a Hugging Face config.json?"])

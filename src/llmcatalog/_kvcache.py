@@ -34,9 +34,7 @@ def kv_bytes_per_token(arch: Architecture, dtype: str, *, tensor_parallel: int =
     return arch.n_layers * heads * per_head
 
 
-def kv_cache_bytes(
-    arch: Architecture, *, batch_size: int, tokens: int, dtype: str, tensor_parallel: int = 1
-) -> int:
+def kv_cache_bytes(arch: Architecture, *, batch_size: int, tokens: int, dtype: str, tensor_parallel: int = 1) -> int:
     """Bytes of the KV cache holding ``tokens`` tokens for each of ``batch_size`` sequences."""
     kept = min(tokens, arch.sliding_window) if arch.sliding_window else tokens
     return math.ceil(batch_size * kept * kv_bytes_per_token(arch, dtype, tensor_parallel=tensor_parallel))

@@ -142,12 +142,8 @@ class Architecture:
     n_layers: int = attrs.field(validator=v.pos_int)
     hidden_size: int = attrs.field(validator=v.pos_int)
     n_heads: int = attrs.field(validator=v.pos_int)
-    n_kv_heads: int = attrs.field(
-        default=attrs.Factory(_default_kv_heads, takes_self=True), validator=v.pos_int
-    )
-    head_dim: int = attrs.field(
-        default=attrs.Factory(_default_head_dim, takes_self=True), validator=v.pos_int
-    )
+    n_kv_heads: int = attrs.field(default=attrs.Factory(_default_kv_heads, takes_self=True), validator=v.pos_int)
+    head_dim: int = attrs.field(default=attrs.Factory(_default_head_dim, takes_self=True), validator=v.pos_int)
     ffn_size: int = attrs.field(validator=v.pos_int)
     vocab_size: int = attrs.field(validator=v.pos_int)
     max_context: int = attrs.field(validator=v.pos_int)
@@ -162,9 +158,7 @@ class Architecture:
     attn_out_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     mlp_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     lm_head_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    position_embedding: str = attrs.field(
-        default="rope", validator=v.one_of({"rope", "alibi", "learned", "none"})
-    )
+    position_embedding: str = attrs.field(default="rope", validator=v.one_of({"rope", "alibi", "learned", "none"}))
     sliding_window: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     n_experts: int = attrs.field(default=0, validator=v.nonneg_int)
     n_experts_per_token: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
@@ -176,9 +170,7 @@ class Architecture:
 
     def __attrs_post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
-            raise ValueError(
-                f"'n_heads' ({self.n_heads}) must be a multiple of 'n_kv_heads' ({self.n_kv_heads})"
-            )
+            raise ValueError(f"'n_heads' ({self.n_heads}) must be a multiple of 'n_kv_heads' ({self.n_kv_heads})")
         if self.n_experts:
             if self.n_experts_per_token is None or self.expert_ffn_size is None:
                 raise ValueError(
@@ -288,7 +280,9 @@ class Model:
     domain: str = attrs.field(validator=v.slug)
     sources: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.urls)
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
-    subdomains: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug))
+    subdomains: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug)
+    )
     modality: str = attrs.field(default="text", validator=v.one_of(MODALITIES))
     variant: str | None = attrs.field(default=None, validator=v.optional(v.one_of(VARIANTS)))
     series: str | None = attrs.field(default=None, validator=v.optional(v.slug))
@@ -296,7 +290,9 @@ class Model:
     release_date: str | None = attrs.field(default=None, validator=v.optional(v.date_str))
     license: str | None = None
     open_weights: bool | None = None
-    languages: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug))
+    languages: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=attrs.validators.deep_iterable(v.slug)
+    )
     links: Links = attrs.field(factory=Links)
     base_model: str | None = attrs.field(default=None, validator=v.optional(v.slug))
     n_params: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))

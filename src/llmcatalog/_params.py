@@ -11,9 +11,9 @@ parameters). Per decoder layer, with h = hidden_size, n_h / n_kv heads of size d
   LayerNorm after the embeddings (``embedding_norm``).
 
 Outside the layers: embeddings ``V*h``, learned positions ``max_context*h``, final norm,
-the LM head ``V*h`` (+ ``V`` bias) unless tied, and ``extra_params`` (counted with the embeddings). This is the layout of the transformers
-implementations (``modeling_llama.py``, ``modeling_phi.py``, ``modeling_gemma.py``, ...);
-it is checked against the published counts of real checkpoints in the tests.
+the LM head ``V*h`` (+ ``V`` bias) unless tied, and ``extra_params`` (counted with the embeddings).
+This is the layout of the transformers implementations (``modeling_llama.py``, ``modeling_phi.py``,
+``modeling_gemma.py``, ...); it is checked against the published counts of real checkpoints in the tests.
 """
 
 from __future__ import annotations
@@ -79,9 +79,7 @@ def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
     assert a.expert_ffn_size is not None
     assert a.n_experts_per_token is not None
     expert = _mlp_params(h, a.expert_ffn_size, gated, a.mlp_bias)
-    shared = a.n_shared_experts * _mlp_params(
-        h, a.shared_expert_ffn_size or a.expert_ffn_size, gated, a.mlp_bias
-    )
+    shared = a.n_shared_experts * _mlp_params(h, a.shared_expert_ffn_size or a.expert_ffn_size, gated, a.mlp_bias)
     router = h * a.n_experts
     return (
         router + a.n_experts * expert + shared,
@@ -133,7 +131,8 @@ def count_params(a: Architecture) -> int:
 class LinearShape:
     """One kind of ``nn.Linear`` inside the decoder blocks: shape and how many there are."""
 
-    name: str  # canonical (Llama) module name: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, router, expert_*
+    # canonical (Llama) module name: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, router, expert_*
+    name: str
     in_features: int
     out_features: int
     count: int  # over all layers (and experts)

@@ -88,7 +88,7 @@ def _dist_of(ep: Any) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
-def _call_plugin(ep: Any, kind: type, dist: str | None, version: str | None) -> tuple[Any, ...]:
+def _call_plugin(ep: Any, kind: type[Model | GPU | Tool], dist: str | None, version: str | None) -> tuple[Any, ...]:
     group = ep.group
 
     def fail(reason: str) -> PluginError:
@@ -151,8 +151,9 @@ def build_catalog(*, strict: bool | None = None, third_party: bool | None = None
                     provider,
                 )
                 if problems:
-                    raise PluginError(group=group, name=ep.name, distribution=dist, version=version,
-                                      reason="; ".join(problems))
+                    raise PluginError(
+                        group=group, name=ep.name, distribution=dist, version=version, reason="; ".join(problems)
+                    )
             except PluginError as exc:
                 if strict:
                     raise
@@ -160,13 +161,21 @@ def build_catalog(*, strict: bool | None = None, third_party: bool | None = None
                 errors.append(exc)
                 continue
             infos.append(
-                PluginInfo(group=group, name=ep.name, value=ep.value, distribution=dist, version=version,
-                           builtin=builtin, count=len(items))
+                PluginInfo(
+                    group=group,
+                    name=ep.name,
+                    value=ep.value,
+                    distribution=dist,
+                    version=version,
+                    builtin=builtin,
+                    count=len(items),
+                )
             )
     cat._seal(infos, errors, strict=strict)
     for cycle in cat.lineage_cycles:
-        warnings.warn(f"base_model cycle {cycle}: those models keep no inherited architecture",
-                      PluginWarning, stacklevel=3)
+        warnings.warn(
+            f"base_model cycle {cycle}: those models keep no inherited architecture", PluginWarning, stacklevel=3
+        )
     return cat
 
 

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import attrs
 
@@ -154,7 +155,9 @@ def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
             total += moe_layers * (h + n_e)
         if arch.n_shared_experts:
             fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
-            total += moe_layers * sum({"gate_proj": h + fs, "up_proj": h + fs, "down_proj": fs + h}.get(k, 0) for k in targets)
+            total += moe_layers * sum(
+                {"gate_proj": h + fs, "up_proj": h + fs, "down_proj": fs + h}.get(k, 0) for k in targets
+            )
     return rank * total
 
 
@@ -210,23 +213,51 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
     mixed = w.is_mixed and not deepspeed
     pbytes = 4.0 if mixed else e
-    regime = {
+    regime: dict[str, Any] = {
         "state_bytes": 4.0 if (mixed or deepspeed) else e,
         "master_bytes": 4.0 if deepspeed else 0.0,
         "deepspeed": deepspeed,
     }
     if w.method == "full":
         autocast = math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0
-        return _Plan(total, math.ceil(total * pbytes), 0, pbytes, mixed, autocast, 0,
-                     pbytes, (everything,) * L, none, True, True, 0, **regime)
+        return _Plan(
+            total,
+            math.ceil(total * pbytes),
+            0,
+            pbytes,
+            mixed,
+            autocast,
+            0,
+            pbytes,
+            (everything,) * L,
+            none,
+            True,
+            True,
+            0,
+            **regime,
+        )
     if w.method == "freeze":
         k = min(w.trainable_layers, L)
         per_layer = (pb.attention + pb.mlp + norm_params(arch) * arch.norms_per_layer) // L
         trainable = per_layer * k
         layers = tuple(everything if i >= L - k else none for i in range(L))
         autocast = math.ceil(2 * (pb.linear // L) * k) if mixed else 0
-        return _Plan(trainable, math.ceil(trainable * pbytes), math.ceil((total - trainable) * e), pbytes,
-                     mixed, autocast, L - k, e, layers, none, False, False, 0, **regime)
+        return _Plan(
+            trainable,
+            math.ceil(trainable * pbytes),
+            math.ceil((total - trainable) * e),
+            pbytes,
+            mixed,
+            autocast,
+            L - k,
+            e,
+            layers,
+            none,
+            False,
+            False,
+            0,
+            **regime,
+        )
     frozen = math.ceil(total * e)
     quant_transient = 0
     if w.method == "qlora":
@@ -244,13 +275,41 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             trainable += pb.embedding + pb.lm_head
         first = 0 if targets or w.train_embeddings else L
         keeps = w.method == "qlora" and w.qlora_format.startswith("bnb-")
-        return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, first, e,
-                     (none,) * L, targets, w.train_embeddings, w.train_embeddings, quant_transient, keeps,
-                     **regime)
+        return _Plan(
+            trainable,
+            math.ceil(trainable * pbytes),
+            frozen,
+            pbytes,
+            False,
+            0,
+            first,
+            e,
+            (none,) * L,
+            targets,
+            w.train_embeddings,
+            w.train_embeddings,
+            quant_transient,
+            keeps,
+            **regime,
+        )
     # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
     trainable = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
-    return _Plan(trainable, math.ceil(trainable * pbytes), frozen, pbytes, False, 0, 0, e,
-                 (none,) * L, none, False, False, 0, **regime)
+    return _Plan(
+        trainable,
+        math.ceil(trainable * pbytes),
+        frozen,
+        pbytes,
+        False,
+        0,
+        0,
+        e,
+        (none,) * L,
+        none,
+        False,
+        False,
+        0,
+        **regime,
+    )
 
 
 def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, trained: bool) -> float:
@@ -306,7 +365,11 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     attn_grad = input_grad or prefix or any(needs(m) for m in ("q_proj", "k_proj", "v_proj"))
     per_token += _norm_saved(arch, plan, e, input_grad, "norm" in trained)
     # A parallel block's MLP Linears read the same normalised input as Q/K/V.
-    readers = ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj") if arch.parallel_block else ("q_proj", "k_proj", "v_proj")
+    readers = (
+        ("q_proj", "k_proj", "v_proj", "gate_proj", "up_proj")
+        if arch.parallel_block
+        else ("q_proj", "k_proj", "v_proj")
+    )
     per_token += linear_inputs(readers, h, fp32_input=amp, grad=input_grad)
     if attn_grad:
         kv_len = (w.seq_len + w.prefix_tokens) / w.seq_len if prefix else 1.0
@@ -318,8 +381,9 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad)
     if not arch.parallel_block:
         per_token += _norm_saved(arch, plan, e, mlp_in_grad, "norm" in trained)
-        per_token += linear_inputs(("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp,
-                                   grad=mlp_in_grad)
+        per_token += linear_inputs(
+            ("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp, grad=mlp_in_grad
+        )
     mlp_grad = mlp_in_grad or any(needs(m) for m in (*_MLP, "experts"))
     if mlp_grad:
         if moe_layer:
@@ -361,8 +425,12 @@ def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float
     per_token_sum = fixed_sum = 0.0
     per_token_max = fixed_max = 0.0
     for i in range(arch.n_layers):
-        key = (i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable), i == 0, plan.trained[i],
-               arch.is_moe and i >= arch.n_dense_layers)
+        key = (
+            i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable),
+            i == 0,
+            plan.trained[i],
+            arch.is_moe and i >= arch.n_dense_layers,
+        )
         if key not in kinds:
             kinds[key] = _layer_saved(arch, w, plan, i)
         pt, fx = kinds[key]
@@ -511,8 +579,11 @@ def estimate_finetune(
     if backward >= max(step, end_of_backward):
         phase = "backward"
         grads_now, temps = 0.0, 0.0
-        act = {"activations.saved": saved, "activations.logits_and_transients": extra,
-               "activations.dequantize": plan.quant_transient}
+        act = {
+            "activations.saved": saved,
+            "activations.logits_and_transients": extra,
+            "activations.dequantize": plan.quant_transient,
+        }
     else:
         phase = "optimizer-step" if step >= end_of_backward else "end-of-backward"
         grads_now = grads
@@ -537,12 +608,17 @@ def estimate_finetune(
     # activations (forward/backward) and the gradients plus the step's temporaries, whichever phase
     # holds the peak (the cache keeps the blocks of both).
     dynamic = math.ceil(max(saved + extra + plan.quant_transient, grads + step_temp + tied_extra))
-    context, reserve = overhead_bytes(dynamic, cuda_context_bytes=cuda_context_bytes,
-                                      allocator_fraction=allocator_fraction)
+    context, reserve = overhead_bytes(
+        dynamic, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+    )
     pb = param_breakdown(arch)
     assumptions = [
         f"method: {w.method}; compute {w.precision}; "
-        + ("fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"),
+        + (
+            "fp32 trainable parameters with autocast (AMP)"
+            if w.is_mixed
+            else "parameters and states in the compute dtype"
+        ),
         f"optimizer: {w.optimizer} ({w.optimizer_impl})",
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
@@ -562,8 +638,14 @@ def estimate_finetune(
         gradients_bytes=grads_total,
         optimizer_bytes=sum(optimizer.values()),
         overhead_bytes=context + reserve,
-        components={**weights, **act, "gradients": grads_total, **optimizer,
-                    "overhead.cuda_context": context, "overhead.allocator": reserve},
+        components={
+            **weights,
+            **act,
+            "gradients": grads_total,
+            **optimizer,
+            "overhead.cuda_context": context,
+            "overhead.allocator": reserve,
+        },
         n_gpus=p.n_gpus,
         peak_phase=phase,
         n_params=pb.total + extra_params,

@@ -76,8 +76,7 @@ def slug(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     """A lower-case id: letters, digits and ``. _ + -``, starting with a letter or digit."""
     if not isinstance(value, str) or not _SLUG.match(value):
         raise ValueError(
-            f"{attr.name!r} must be a lower-case id of letters, digits and '.-_+' "
-            f"(e.g. 'llama-2-7b'), got {value!r}"
+            f"{attr.name!r} must be a lower-case id of letters, digits and '.-_+' (e.g. 'llama-2-7b'), got {value!r}"
         )
 
 

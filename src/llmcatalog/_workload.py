@@ -192,7 +192,9 @@ class FineTune:
     lora_alpha: int = attrs.field(default=16, validator=_positive)
     lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=tuple)
     lora_dropout: float = attrs.field(default=0.0)
-    qlora_format: str = attrs.field(default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")))
+    qlora_format: str = attrs.field(
+        default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8"))
+    )
     upcast_non_quantized: bool = attrs.field(default=True, validator=_bool)
     prefix_tokens: int = attrs.field(default=128, validator=_positive)
     prefix_projection: bool = attrs.field(default=False, validator=_bool)
@@ -202,7 +204,9 @@ class FineTune:
 
     def __attrs_post_init__(self) -> None:
         if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
-            raise WorkloadError("lora_targets must name at least one module, e.g. ('q_proj', 'v_proj') or ('all-linear',)")
+            raise WorkloadError(
+                "lora_targets must name at least one module, e.g. ('q_proj', 'v_proj') or ('all-linear',)"
+            )
         if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
             raise WorkloadError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         if not isinstance(self.parallelism, Parallelism):

@@ -73,7 +73,10 @@ def general() -> tuple[Model, ...]:
 
 
 def medical() -> tuple[Model, ...]:
-    """Built-in plugin: medical models (Chinese and English dialogue, TCM, mental health, biomedical, chest X-ray, child companionship)."""
+    """Built-in plugin: medical models.
+
+    Chinese and English dialogue, TCM, mental health, biomedical, chest X-ray, child companionship.
+    """
     return domain_models("medical")
 
 

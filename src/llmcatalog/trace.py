@@ -20,7 +20,8 @@ Those raise :class:`TraceUnsupportedError`.
 
     >>> from llmcatalog import Inference, get_model
     >>> from llmcatalog.trace import trace_inference
-    >>> result = trace_inference(get_model("Llama-2-7b"), Inference(batch_size=1, context_tokens=2048))  # doctest: +SKIP
+    >>> model = get_model("Llama-2-7b")
+    >>> result = trace_inference(model, Inference(context_tokens=2048))  # doctest: +SKIP
     >>> result.peak_bytes / 2**30  # doctest: +SKIP
     12.67
 """
@@ -74,8 +75,9 @@ def _rounded(nbytes: int) -> int:
     return -(-nbytes // _BLOCK) * _BLOCK
 
 
-def _embedding_backward_like_cuda(torch: Any, grad: Any, indices: Any, num_weights: int, padding_idx: int,
-                                  scale_grad_by_freq: bool) -> Any:
+def _embedding_backward_like_cuda(
+    torch: Any, grad: Any, indices: Any, num_weights: int, padding_idx: int, scale_grad_by_freq: bool
+) -> Any:
     """The embedding's weight gradient as CUDA allocates it: one (vocab x hidden) tensor in the
     gradient's dtype. The CPU kernel first builds it in fp32, which a GPU run never holds."""
     flat = grad.reshape(-1, grad.shape[-1])
@@ -155,9 +157,7 @@ def _require() -> Any:
         import torch
         import transformers  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise TraceUnsupportedError(
-            'tracing needs torch and transformers: pip install "llmcatalog[trace]"'
-        ) from exc
+        raise TraceUnsupportedError('tracing needs torch and transformers: pip install "llmcatalog[trace]"') from exc
     return torch
 
 
@@ -198,8 +198,14 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
             )
             # Qwen2-MoE adds a 1-wide gate on the shared expert and fixed q/k/v biases.
             return cfg, False
-        cfg = dict(base, model_type="mixtral", num_local_experts=a.n_experts, num_experts_per_tok=a.n_experts_per_token,
-                   intermediate_size=a.expert_ffn_size, sliding_window=a.sliding_window)
+        cfg = dict(
+            base,
+            model_type="mixtral",
+            num_local_experts=a.n_experts,
+            num_experts_per_tok=a.n_experts_per_token,
+            intermediate_size=a.expert_ffn_size,
+            sliding_window=a.sliding_window,
+        )
         return cfg, exact and not a.qkv_bias and not a.attn_out_bias
     if a.mlp == "gated":
         if a.family == "gemma" or a.activation.startswith("gelu"):
@@ -218,13 +224,26 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
         return cfg, exact and a.qkv_bias == a.attn_out_bias and a.norm == "rmsnorm"
     # Standard (2-matrix) MLP with LayerNorm: the GPT-2, BLOOM, Falcon, StarCoder and Phi layouts.
     if a.family == "bloom" or (a.position_embedding == "alibi" and a.embedding_norm):
-        cfg = {"model_type": "bloom", "hidden_size": a.hidden_size, "n_layer": a.n_layers, "n_head": a.n_heads,
-               "vocab_size": a.vocab_size}
+        cfg = {
+            "model_type": "bloom",
+            "hidden_size": a.hidden_size,
+            "n_layer": a.n_layers,
+            "n_head": a.n_heads,
+            "vocab_size": a.vocab_size,
+        }
         return cfg, a.ffn_size == 4 * a.hidden_size and a.qkv_bias and a.tied_embeddings
     if a.parallel_block and a.norms_per_layer in (1, 2) and not a.lm_head_bias and not a.mlp_bias:
-        cfg = dict(base, model_type="falcon", num_kv_heads=a.n_kv_heads, multi_query=a.n_kv_heads == 1,
-                   new_decoder_architecture=a.norms_per_layer == 2, parallel_attn=True, bias=a.qkv_bias,
-                   alibi=a.position_embedding == "alibi", ffn_hidden_size=a.ffn_size)
+        cfg = dict(
+            base,
+            model_type="falcon",
+            num_kv_heads=a.n_kv_heads,
+            multi_query=a.n_kv_heads == 1,
+            new_decoder_architecture=a.norms_per_layer == 2,
+            parallel_attn=True,
+            bias=a.qkv_bias,
+            alibi=a.position_embedding == "alibi",
+            ffn_hidden_size=a.ffn_size,
+        )
         for key in ("num_key_value_heads", "head_dim", "intermediate_size"):
             cfg.pop(key)
         return cfg, a.head_dim * a.n_heads == a.hidden_size
@@ -245,7 +264,9 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
         return cfg, a.n_kv_heads in (1, a.n_heads) and a.head_dim * a.n_heads == a.hidden_size
     cfg = dict(base, model_type="phi", partial_rotary_factor=0.5, hidden_act="gelu_new")
     cfg.pop("head_dim")
-    exact_phi = a.parallel_block and a.norms_per_layer == 1 and a.lm_head_bias and a.head_dim * a.n_heads == a.hidden_size
+    exact_phi = (
+        a.parallel_block and a.norms_per_layer == 1 and a.lm_head_bias and a.head_dim * a.n_heads == a.hidden_size
+    )
     return cfg, exact and exact_phi
 
 
@@ -309,12 +330,16 @@ def _build(config: dict[str, Any], dtype: str, attention: str) -> Any:
     hf_config.use_cache = True
     with torch.device("meta"):
         try:
-            return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation=impl)
+            return AutoModelForCausalLM.from_config(
+                hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation=impl
+            )
         except ValueError as exc:
             if impl != "sdpa" or "scaled_dot_product_attention" not in str(exc):
                 raise
             # Families without SDPA support (BLOOM) run their eager attention in transformers too.
-            return AutoModelForCausalLM.from_config(hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation="eager")
+            return AutoModelForCausalLM.from_config(
+                hf_config, dtype=getattr(torch, _DTYPES[dtype]), attn_implementation="eager"
+            )
 
 
 def _to_fake(model: Any) -> Any:
@@ -401,17 +426,13 @@ def _kinds_fn(tracker: Any, model: Any, opt: Any = None) -> Any:
             "gradients": tracker.storage_bytes(p.grad for p in params if p.grad is not None),
         }
         if opt is not None:
-            out["optimizer_states"] = tracker.storage_bytes(
-                t for state in opt.state.values() for t in state.values()
-            )
+            out["optimizer_states"] = tracker.storage_bytes(t for state in opt.state.values() for t in state.values())
         return out
 
     return kinds
 
 
-def trace_inference(
-    source: Model | Architecture | Mapping[str, Any], workload: Inference
-) -> TraceResult:
+def trace_inference(source: Model | Architecture | Mapping[str, Any], workload: Inference) -> TraceResult:
     """Peak tensor memory of ``generate()``-style inference with the real transformers model.
 
     Two phases are measured, as in Hugging Face ``generate()`` with a ``DynamicCache``: the
@@ -517,9 +538,10 @@ def trace_finetune(
     peft: Any = None
     if w.method in ("lora", "p-tuning-v2", "prefix-tuning"):
         try:
-            import peft
+            import peft as _peft
         except ImportError as exc:  # pragma: no cover
             raise TraceUnsupportedError('PEFT methods need peft: pip install "llmcatalog[trace]"') from exc
+        peft = _peft
     config, exact = _resolve_config(source)
     mixed = w.is_mixed
     compute = getattr(torch, _DTYPES[w.precision])
@@ -546,7 +568,7 @@ def trace_finetune(
         elif w.method == "freeze":
             for p in model.parameters():
                 p.requires_grad_(False)
-            for layer in model.model.layers[-w.trainable_layers:]:
+            for layer in model.model.layers[-w.trainable_layers :]:
                 for p in layer.parameters():
                     p.requires_grad_(True)
                     if mixed:
