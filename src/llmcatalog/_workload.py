@@ -12,6 +12,7 @@ import attrs
 
 from ._errors import WorkloadError
 from ._precision import DTYPE_BYTES, FORMATS
+from ._validators import optional
 
 __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
@@ -52,14 +53,6 @@ def _positive(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
 def _nonneg(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise WorkloadError(f"{attr.name} must be an integer >= 0, got {value!r}")
-
-
-def _optional(check: Any) -> Any:
-    def inner(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-        if value is not None:
-            check(inst, attr, value)
-
-    return inner
 
 
 def _bool(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -124,9 +117,9 @@ class Inference:
     precision: str = attrs.field(default="bf16", validator=_check_precision)
     batch_size: int = attrs.field(default=1, validator=_positive)
     context_tokens: int = attrs.field(default=2048, validator=_positive)
-    prompt_tokens: int | None = attrs.field(default=None, validator=_optional(_positive))
-    kv_cache_precision: str | None = attrs.field(default=None, validator=_optional(_choice(KV_CACHE_DTYPES)))
-    compute_dtype: str | None = attrs.field(default=None, validator=_optional(_choice(COMPUTE_DTYPES)))
+    prompt_tokens: int | None = attrs.field(default=None, validator=optional(_positive))
+    kv_cache_precision: str | None = attrs.field(default=None, validator=optional(_choice(KV_CACHE_DTYPES)))
+    compute_dtype: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
 
