@@ -180,3 +180,38 @@ def test_untraceable_settings_say_why() -> None:
         trace_finetune(cfg, lc.FineTune(optimizer="adamw-8bit"))
     with pytest.raises(TraceUnsupportedError, match="one GPU"):
         trace_finetune(cfg, lc.FineTune(parallelism=lc.Parallelism(data_parallel=2)))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_peak_tracker_agrees_with_memtracker(precision: str) -> None:
+    """The tracer's peak equals torch's MemTracker on the same fake-tensor training steps."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    from llmcatalog import trace
+
+    cfg = {**FAMILIES["llama"], "hidden_size": 512, "intermediate_size": 1376, "num_attention_heads": 8}
+    cfg.update(num_key_value_heads=8, num_hidden_layers=3)
+    w = lc.FineTune(method="full", precision=precision, mixed_precision=False, batch_size=2, seq_len=256)
+    ours = trace_finetune(cfg, w).peak_bytes
+    with trace._quiet():
+        model = trace._build(dict(cfg), precision, w.attention)
+    with trace._quiet(), FakeTensorMode():
+        trace._to_fake(model)
+        model.train()
+        opt = torch.optim.AdamW(list(model.parameters()), lr=1e-4, foreach=True)
+        tracker = MemTracker()
+        tracker.track_external(model, opt)
+        with tracker:
+            ids = torch.zeros((w.batch_size, w.seq_len), dtype=torch.long)
+            for _ in range(2):
+                tracker.reset_mod_stats()
+                loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                loss.backward()
+                del loss
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        peak = sum(stats["Total"] for stats in tracker.get_tracker_snapshot("peak").values())
+    assert peak > 100 * 2**20  # the run did allocate: weights alone are ~70 MiB in bf16
+    assert ours == pytest.approx(peak, rel=1e-3)

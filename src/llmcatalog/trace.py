@@ -3,8 +3,13 @@
 Optional: needs the ``trace`` extra (``pip install "llmcatalog[trace]"``: torch, transformers,
 peft). The model is built from its config under :class:`torch._subclasses.fake_tensor.FakeTensorMode`,
 so no memory is allocated and a 70B model traces on a laptop; transformers' (and PEFT's) own
-forward, backward and optimizer step run on the fake tensors and
-:class:`torch.distributed._tools.mem_tracker.MemTracker` records every tensor's bytes.
+forward, backward and optimizer step run on the fake tensors, and a small
+``TorchDispatchMode`` records the bytes of every live tensor storage (rounded to the CUDA
+caching allocator's 512-byte blocks). Its peak equals that of
+:class:`torch.distributed._tools.mem_tracker.MemTracker` on the same steps (checked in
+``tests/test_accuracy_trace.py``); unlike MemTracker it also attributes the peak to parameters,
+gradients and optimizer states, and it replaces the CPU embedding backward by one that
+allocates like the CUDA kernel.
 
 What the peak means: the largest total size of live tensors, i.e. what
 ``torch.cuda.max_memory_allocated()`` would report. It excludes the CUDA context and the
