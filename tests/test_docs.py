@@ -29,3 +29,19 @@ def test_generated_pages_are_current() -> None:
         [sys.executable, str(ROOT / "docs" / "generate.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("finetune_plan.py", ["chatglm3-6b", "RTX 3090"], "LoRA r=8 q/v"),
+        ("domain_overview.py", ["legal"], "open-weight legal models"),
+    ],
+)
+def test_example_scripts_run(script: str, args: list[str], expect: str) -> None:
+    """The scripts in examples/ run and print their table."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert expect in result.stdout

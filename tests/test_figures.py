@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+
 import llmcatalog as lc
 
 SRC = "https://example.org"
@@ -51,8 +53,25 @@ def test_training_figures_map_to_workloads() -> None:
         3,
         4,
     )
-    no_rank = lc.PublishedFigure(workload="train_lora", metric="approximate", source=SRC, batch_size=1, seq_len=1)
+    no_rank = lc.PublishedFigure(
+        workload="train_lora", metric="approximate", source=SRC, precision="bf16", batch_size=1, seq_len=1
+    )
     assert "rank" in lc.workload_for_figure(no_rank)
+
+
+def test_unknown_training_precision_is_not_guessed() -> None:
+    """A training figure without its precision is not compared (no default is assumed)."""
+    f = lc.PublishedFigure(
+        workload="train_full",
+        metric="approximate",
+        source=SRC,
+        batch_size=8,
+        seq_len=256,
+        memory_value=32.0,
+        memory_unit="GB",
+    )
+    assert lc.workload_for_figure(f) == "the training precision is not given"
+    assert lc.workload_for_figure(attrs.evolve(f, precision="fp16")) != "the training precision is not given"
 
 
 def test_compare_figure(catalog: lc.Catalog) -> None:

@@ -113,7 +113,9 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         return f"{fig.workload} is not a method llmcatalog models"
     if fig.batch_size is None or fig.seq_len is None:
         return "micro-batch or sequence length not given"
-    precision = fig.precision or "bf16"
+    if fig.precision is None:
+        return "the training precision is not given"
+    precision = fig.precision
     kwargs: dict[str, object] = {}
     if precision in _QUANT_BASES:
         if method == "lora":
