@@ -15,6 +15,8 @@ equivalent; the comparison says so.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from ._errors import LLMCatalogError
@@ -163,42 +165,23 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
 
     ``gpu`` is the catalog GPU named by ``fig.gpu``; it is needed for fits/OOM statements.
     """
+    result = functools.partial(FigureComparison, model=model.id, figure=fig)
     workload = workload_for_figure(fig)
     if isinstance(workload, str):
-        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason=workload)
+        return result(status="not-comparable", reason=workload)
     try:
         est = estimate_vram(model, workload)
     except LLMCatalogError as exc:
-        return FigureComparison(model=model.id, figure=fig, status="not-comparable", reason=str(exc), workload=workload)
+        return result(status="not-comparable", reason=str(exc), workload=workload)
     if fig.metric in ("fits", "oom"):
         if gpu is None:
-            return FigureComparison(
-                model=model.id,
-                figure=fig,
-                status="not-comparable",
-                reason="the GPU is not named or not in the catalog",
-                workload=workload,
-                estimate=est,
-            )
+            reason = "the GPU is not named or not in the catalog"
+            return result(status="not-comparable", reason=reason, workload=workload, estimate=est)
         fits = est.total_bytes <= gpu.available_bytes
-        return FigureComparison(
-            model=model.id,
-            figure=fig,
-            status="claim",
-            workload=workload,
-            estimate=est,
-            agrees=fits == (fig.metric == "fits"),
-        )
+        return result(status="claim", workload=workload, estimate=est, agrees=fits == (fig.metric == "fits"))
     published = fig.memory_bytes
     if published is None:
-        return FigureComparison(
-            model=model.id,
-            figure=fig,
-            status="not-comparable",
-            reason="no number published",
-            workload=workload,
-            estimate=est,
-        )
+        return result(status="not-comparable", reason="no number published", workload=workload, estimate=est)
     if not fig.per_gpu:
         published //= fig.n_gpus
     if fig.workload == "inference_load":
@@ -207,12 +190,6 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         )
     else:
         compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
-    return FigureComparison(
-        model=model.id,
-        figure=fig,
-        status="compared",
-        workload=workload,
-        estimate=est,
-        published_bytes=published,
-        compared_bytes=compared,
+    return result(
+        status="compared", workload=workload, estimate=est, published_bytes=published, compared_bytes=compared
     )

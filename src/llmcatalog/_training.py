@@ -171,7 +171,7 @@ def prefix_params(arch: Architecture, tokens: int, projection: bool) -> int:
     return tokens * token_dim + (token_dim * hidden + hidden) + (hidden * out + out)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Plan:
     """Who is trained and how everything is stored."""
 
@@ -179,15 +179,15 @@ class _Plan:
     trainable_bytes: int  # their storage
     frozen_bytes: int  # frozen storage
     param_bytes: float  # bytes per trainable parameter (its dtype: also of its gradient and states)
-    amp: bool  # autocast over fp32 block weights (full/freeze with mixed precision)
-    autocast_bytes: int  # bf16 copies of fp32 Linear weights autocast keeps for backward
-    first_grad_layer: int  # layers before it keep nothing for backward
     residual_bytes: float  # dtype of the residual stream
-    trained: tuple[frozenset[str], ...]  # per layer: modules whose weights are trained ("norm" too)
-    lora: frozenset[str]  # adapted modules (every layer)
-    embeddings_trainable: bool
-    head_trainable: bool
-    quant_transient: int  # QLoRA: one dequantized weight matrix at a time
+    amp: bool = False  # autocast over fp32 block weights (full/freeze with mixed precision)
+    autocast_bytes: int = 0  # bf16 copies of fp32 Linear weights autocast keeps for backward
+    first_grad_layer: int = 0  # layers before it keep nothing for backward
+    trained: tuple[frozenset[str], ...] = ()  # per layer: modules whose weights are trained ("norm" too)
+    lora: frozenset[str] = frozenset()  # adapted modules (every layer)
+    embeddings_trainable: bool = False
+    head_trainable: bool = False
+    quant_transient: int = 0  # QLoRA: one dequantized weight matrix at a time
     quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
     state_bytes: float = 4.0  # bytes per optimizer-state element
     master_bytes: float = 0.0  # bytes per trainable parameter of separate fp32 master weights
@@ -213,50 +213,46 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
     mixed = w.is_mixed and not deepspeed
     pbytes = 4.0 if mixed else e
-    regime: dict[str, Any] = {
-        "state_bytes": 4.0 if (mixed or deepspeed) else e,
-        "master_bytes": 4.0 if deepspeed else 0.0,
-        "deepspeed": deepspeed,
-    }
-    if w.method == "full":
-        autocast = math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0
+    state_bytes = 4.0 if (mixed or deepspeed) else e
+    master_bytes = 4.0 if deepspeed else 0.0
+
+    def plan(trainable: int, frozen_bytes: int, **differences: Any) -> _Plan:
+        """The plan of every method: only what differs from a frozen, unadapted model is passed."""
         return _Plan(
+            trainable=trainable,
+            trainable_bytes=math.ceil(trainable * pbytes),
+            frozen_bytes=frozen_bytes,
+            param_bytes=pbytes,
+            residual_bytes=differences.pop("residual_bytes", e),
+            trained=differences.pop("trained", (none,) * L),
+            state_bytes=state_bytes,
+            master_bytes=master_bytes,
+            deepspeed=deepspeed,
+            **differences,
+        )
+
+    if w.method == "full":
+        return plan(
             total,
-            math.ceil(total * pbytes),
             0,
-            pbytes,
-            mixed,
-            autocast,
-            0,
-            pbytes,
-            (everything,) * L,
-            none,
-            True,
-            True,
-            0,
-            **regime,
+            amp=mixed,
+            autocast_bytes=math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0,
+            residual_bytes=pbytes,
+            trained=(everything,) * L,
+            embeddings_trainable=True,
+            head_trainable=True,
         )
     if w.method == "freeze":
         k = min(w.trainable_layers, L)
         per_layer = (pb.attention + pb.mlp + norm_params(arch) * arch.norms_per_layer) // L
         trainable = per_layer * k
-        layers = tuple(everything if i >= L - k else none for i in range(L))
-        autocast = math.ceil(2 * (pb.linear // L) * k) if mixed else 0
-        return _Plan(
+        return plan(
             trainable,
-            math.ceil(trainable * pbytes),
             math.ceil((total - trainable) * e),
-            pbytes,
-            mixed,
-            autocast,
-            L - k,
-            e,
-            layers,
-            none,
-            False,
-            False,
-            0,
-            **regime,
+            amp=mixed,
+            autocast_bytes=math.ceil(2 * (pb.linear // L) * k) if mixed else 0,
+            first_grad_layer=L - k,
+            trained=tuple(everything if i >= L - k else none for i in range(L)),
         )
     frozen = math.ceil(total * e)
     quant_transient = 0
@@ -273,43 +269,18 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         if w.train_embeddings:
             # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
             trainable += pb.embedding + pb.lm_head
-        first = 0 if targets or w.train_embeddings else L
-        keeps = w.method == "qlora" and w.qlora_format.startswith("bnb-")
-        return _Plan(
+        return plan(
             trainable,
-            math.ceil(trainable * pbytes),
             frozen,
-            pbytes,
-            False,
-            0,
-            first,
-            e,
-            (none,) * L,
-            targets,
-            w.train_embeddings,
-            w.train_embeddings,
-            quant_transient,
-            keeps,
-            **regime,
+            first_grad_layer=0 if targets or w.train_embeddings else L,
+            lora=targets,
+            embeddings_trainable=w.train_embeddings,
+            head_trainable=w.train_embeddings,
+            quant_transient=quant_transient,
+            quant_keeps_input=w.method == "qlora" and w.qlora_format.startswith("bnb-"),
         )
     # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
-    trainable = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
-    return _Plan(
-        trainable,
-        math.ceil(trainable * pbytes),
-        frozen,
-        pbytes,
-        False,
-        0,
-        0,
-        e,
-        (none,) * L,
-        none,
-        False,
-        False,
-        0,
-        **regime,
-    )
+    return plan(prefix_params(arch, w.prefix_tokens, w.prefix_projection), frozen)
 
 
 def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, trained: bool) -> float:
