@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from llmcatalog._cli import main, table
+from llmcatalog.cli.main import main, table
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -165,6 +165,6 @@ def test_table_handles_cjk() -> None:
 def test_console_script() -> None:
     """The installed entry point runs."""
     out = subprocess.run(
-        [sys.executable, "-m", "llmcatalog._cli", "show", "phi-2"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "llmcatalog", "show", "phi-2"], capture_output=True, text=True, check=True
     ).stdout
     assert "2,779,683,840" in out

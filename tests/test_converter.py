@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
-from llmcatalog._converter import load_entries, structure, unstructure
+from llmcatalog.registry.converter import load_entries, structure, unstructure
 from strategies import architectures, slugs, urls
 
 GOOD = """
@@ -83,11 +83,11 @@ def test_not_utf8() -> None:
 
 figures = st.builds(
     lc.PublishedFigure,
-    workload=st.sampled_from(sorted(lc._model.FIGURE_WORKLOADS)),
+    workload=st.sampled_from(sorted(lc.values.model.FIGURE_WORKLOADS)),
     metric=st.sampled_from(["nvidia-smi", "max_allocated", "approximate"]),
     source=urls,
     memory_value=st.floats(0.5, 500, allow_nan=False),
-    memory_unit=st.sampled_from(sorted(lc._model.MEMORY_UNITS)),
+    memory_unit=st.sampled_from(sorted(lc.values.model.MEMORY_UNITS)),
     batch_size=st.none() | st.integers(1, 64),
     lora_targets=st.lists(st.sampled_from(["q_proj", "v_proj"]), unique=True).map(tuple),
     exact_setting=st.booleans(),

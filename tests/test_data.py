@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import llmcatalog as lc
-from llmcatalog._names import normalize
-from llmcatalog.domains import DOMAINS
+from llmcatalog.registry.domains import DOMAINS
+from llmcatalog.registry.names import normalize
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_names.txt"
 

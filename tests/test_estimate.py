@@ -8,8 +8,8 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
-from llmcatalog._kvcache import kv_cache_bytes
-from llmcatalog._weights import weight_bytes
+from llmcatalog.memory.kvcache import kv_cache_bytes
+from llmcatalog.memory.weights import weight_bytes
 from strategies import architectures
 
 LLAMA2_7B = lc.Architecture(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcatalog._names import normalize, suggest
+from llmcatalog.registry.names import normalize, suggest
 
 
 def test_spellings_of_one_name_collapse() -> None:

@@ -53,7 +53,7 @@ def test_builtins_load_through_entry_points(catalog: lc.Catalog) -> None:
 def test_nothing_is_loaded_at_import() -> None:
     """Importing llmcatalog reads no data file (the catalog is built on first use)."""
     code = (
-        "import sys, llmcatalog, llmcatalog._registry as r; "
+        "import sys, llmcatalog, llmcatalog.registry.plugins as r; "
         "print(r._cached.cache_info().currsize, 'tomllib' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -152,7 +152,7 @@ def test_conflicting_plugin_is_rejected_naming_both(tmp_path: Path, monkeypatch:
 def test_identical_duplicates_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Re-registering an identical entry is not a conflict."""
     code = (
-        "import llmcatalog as lc\nfrom llmcatalog.domains import domain_models\n"
+        "import llmcatalog as lc\nfrom llmcatalog.registry.domains import domain_models\n"
         "def models():\n    return [m for m in domain_models('general') if m.id == 'phi-2']\n"
     )
     _install(tmp_path, monkeypatch, "thirdparty-same", "tp_same", code)

@@ -8,7 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
-from llmcatalog._training import lora_params, prefix_params, resolve_lora_targets
+from llmcatalog.memory.training import lora_params, prefix_params, resolve_lora_targets
 from strategies import architectures
 
 LLAMA2_7B = lc.Architecture(

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._catalog import Catalog, PluginInfo
-from ._errors import (
+from .errors import (
     CatalogDataError,
     DuplicateEntryError,
     LLMCatalogError,
@@ -31,43 +30,44 @@ from ._errors import (
     UnknownToolError,
     WorkloadError,
 )
-from ._estimate import MemoryEstimate, estimate_vram, fits, min_gpus
-from ._gpu import GPU
-from ._model import Architecture, Component, Links, Model, PublishedFigure
-from ._params import count_params
-from ._precision import FORMATS
-from ._registry import catalog, clear_cache, load_toml
-from ._tool import Tool
-from ._workload import FineTune, Inference, Parallelism
+from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
+from .memory.params import count_params
+from .registry.catalog import Catalog, PluginInfo
+from .registry.plugins import catalog, clear_cache, load_toml
+from .values.gpu import GPU
+from .values.model import Architecture, Component, Links, Model, PublishedFigure
+from .values.precision import FORMATS
+from .values.tool import Tool
+from .values.workload import FineTune, Inference, Parallelism
 
 if TYPE_CHECKING:
-    from ._figures import FigureComparison
-    from ._hfconfig import SUPPORTED_FAMILIES
+    from .accuracy.figures import FigureComparison
+    from .importers.hfconfig import SUPPORTED_FAMILIES
 
 
 def architecture_from_hf_config(config: object) -> Architecture:
     """The :class:`Architecture` described by a Hugging Face ``config.json`` mapping
     (see :data:`SUPPORTED_FAMILIES`); raises :class:`CatalogDataError` saying what is missing."""
-    from ._hfconfig import architecture_from_hf_config as read
+    from .importers.hfconfig import architecture_from_hf_config as read
 
     return read(config)  # type: ignore[arg-type]
 
 
 def compare_figure(model: Model, figure: PublishedFigure, gpu: GPU | None = None) -> FigureComparison:
-    """Estimate a published figure's setting and compare (see :mod:`llmcatalog._figures`)."""
-    from ._figures import compare_figure as compare
+    """Estimate a published figure's setting and compare (see :mod:`llmcatalog.accuracy.figures`)."""
+    from .accuracy.figures import compare_figure as compare
 
     return compare(model, figure, gpu)
 
 
 def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
     """The workload a published figure was measured under, or a string saying what it lacks."""
-    from ._figures import workload_for_figure as workload
+    from .accuracy.figures import workload_for_figure as workload
 
     return workload(figure)
 
 
-_LAZY = {"FigureComparison": "_figures", "SUPPORTED_FAMILIES": "_hfconfig"}
+_LAZY = {"FigureComparison": "accuracy.figures", "SUPPORTED_FAMILIES": "importers.hfconfig"}
 
 
 def __getattr__(name: str) -> object:

@@ -40,9 +40,9 @@ from typing import Any
 
 import attrs
 
-from ._errors import LLMCatalogError
-from ._model import Architecture, Model
-from ._workload import FineTune, Inference
+from .errors import LLMCatalogError
+from .values.model import Architecture, Model
+from .values.workload import FineTune, Inference
 
 __all__ = [
     "TraceResult",
@@ -289,7 +289,7 @@ def _resolve_config(source: Model | Architecture | Mapping[str, Any]) -> tuple[d
         if model_type in CONFIG_MAPPING:
             return dict(source), True
         # Remote-code families (chatglm, qwen, baichuan, internlm, deepseek): go through our Architecture.
-        from ._hfconfig import architecture_from_hf_config
+        from .importers.hfconfig import architecture_from_hf_config
 
         return hf_config_from_architecture(architecture_from_hf_config(source))
     raise TypeError(f"expected a Model, an Architecture or a config mapping, got {type(source).__name__}")

@@ -22,7 +22,7 @@ import functools
 
 import attrs
 
-from ._model import Architecture
+from ..values.model import Architecture
 
 __all__ = ["LinearShape", "ParamBreakdown", "count_params", "linear_shapes", "param_breakdown"]
 

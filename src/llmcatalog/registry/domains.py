@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from ._gpu import GPU
-from ._model import Model
-from ._registry import load_toml
-from ._tool import Tool
+from ..values.gpu import GPU
+from ..values.model import Model
+from ..values.tool import Tool
+from .plugins import load_toml
 
 __all__ = [
     "DOMAINS",
@@ -53,18 +53,18 @@ def domain_models(domain: str) -> tuple[Model, ...]:
     """The models of one built-in domain, as written in its data file."""
     if domain not in DOMAINS:
         raise ValueError(f"unknown built-in domain {domain!r}; built-in domains: {', '.join(DOMAINS)}")
-    entries = load_toml(files("llmcatalog.data").joinpath(domain, "models.toml"))
+    entries = load_toml(files("llmcatalog.registry.data").joinpath(domain, "models.toml"))
     return entries["models"]
 
 
 def builtin_gpus() -> tuple[GPU, ...]:
     """The GPUs shipped with llmcatalog."""
-    return load_toml(files("llmcatalog.data").joinpath("gpus", "gpus.toml"))["gpus"]
+    return load_toml(files("llmcatalog.registry.data").joinpath("gpus", "gpus.toml"))["gpus"]
 
 
 def builtin_tools() -> tuple[Tool, ...]:
     """The tools shipped with llmcatalog."""
-    return load_toml(files("llmcatalog.data").joinpath("tools", "tools.toml"))["tools"]
+    return load_toml(files("llmcatalog.registry.data").joinpath("tools", "tools.toml"))["tools"]
 
 
 def general() -> tuple[Model, ...]:

@@ -12,9 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._errors import CatalogDataError
-from ._model import Architecture, Model
-from ._params import count_params
+from ..errors import CatalogDataError
+from ..memory.params import count_params
+from ..values.model import Architecture, Model
 
 __all__ = ["SUPPORTED_FAMILIES", "architecture_from_hf_config", "model_from_hf_config"]
 
@@ -336,9 +336,10 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> Architecture:
     except (TypeError, ValueError) as exc:
         raise CatalogDataError("config", [f"config: {exc}"]) from exc
     fields["activation"] = re.sub(r"[^a-z0-9._+-]", "-", str(fields.get("activation", "silu")).lower())
-    from ._converter import structure  # cattrs is imported on first use
-
-    return structure(fields, Architecture, source="config")
+    try:
+        return Architecture(**fields)
+    except (TypeError, ValueError) as exc:  # the validators name the Architecture field and the fix
+        raise CatalogDataError("config", [f"config ({model_type}): {exc}"]) from exc
 
 
 def _slug(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from . import _validators as v
+from . import validators as v
 
 __all__ = ["Tool"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from . import _validators as v
+from . import validators as v
 
 __all__ = [
     "ARCHITECTURE_TYPES",
@@ -324,6 +324,6 @@ class Model:
         derived from ``_name_or_path`` when present. See :func:`llmcatalog.architecture_from_hf_config`
         for the families understood.
         """
-        from ._hfconfig import model_from_hf_config
+        from ..importers.hfconfig import model_from_hf_config
 
         return model_from_hf_config(config, **fields)

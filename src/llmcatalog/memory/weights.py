@@ -3,7 +3,7 @@
 Pure functions over an :class:`Architecture`. For unquantized precisions every parameter
 takes the dtype's bytes. For real quantization formats (GPTQ, AWQ, bitsandbytes, FP8) only the
 ``nn.Linear`` weights inside the decoder blocks are quantized, with the per-format metadata of
-:mod:`llmcatalog._precision`; embeddings, the LM head, norms and biases stay in the compute
+:mod:`llmcatalog.values.precision`; embeddings, the LM head, norms and biases stay in the compute
 dtype (transformers ``get_keys_to_not_convert`` keeps the output embedding unquantized).
 The idealised ``int8``/``int4`` put every parameter at 8/4 bits.
 """
@@ -15,9 +15,9 @@ import math
 
 import attrs
 
-from ._model import Architecture
-from ._params import linear_shapes, param_breakdown
-from ._precision import DTYPE_BYTES, FORMATS
+from ..values.model import Architecture
+from ..values.precision import DTYPE_BYTES, FORMATS
+from .params import linear_shapes, param_breakdown
 
 __all__ = ["WeightSplit", "quantized_linear_bytes", "weight_bytes", "weight_split"]
 

@@ -21,10 +21,10 @@ import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.v import format_exception
 
-from ._errors import CatalogDataError
-from ._gpu import GPU
-from ._model import Architecture, Component, Links, Model, PublishedFigure
-from ._tool import Tool
+from ..errors import CatalogDataError
+from ..values.gpu import GPU
+from ..values.model import Architecture, Component, Links, Model, PublishedFigure
+from ..values.tool import Tool
 
 __all__ = ["converter", "load_entries", "structure", "unstructure"]
 

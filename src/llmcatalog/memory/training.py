@@ -63,14 +63,14 @@ from typing import Any
 
 import attrs
 
-from ._errors import WorkloadError
-from ._estimate import MemoryEstimate
-from ._model import Architecture
-from ._overhead import overhead_bytes
-from ._params import linear_shapes, norm_params, param_breakdown
-from ._precision import DTYPE_BYTES, FORMATS
-from ._weights import quantized_linear_bytes
-from ._workload import FineTune, Parallelism
+from ..errors import WorkloadError
+from ..values.model import Architecture
+from ..values.precision import DTYPE_BYTES, FORMATS
+from ..values.workload import FineTune, Parallelism
+from .overhead import overhead_bytes
+from .params import linear_shapes, norm_params, param_breakdown
+from .result import MemoryEstimate
+from .weights import quantized_linear_bytes
 
 __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
 

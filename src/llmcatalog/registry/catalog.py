@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._errors import (
+from ..errors import (
     CatalogDataError,
     DuplicateEntryError,
     PluginError,
@@ -24,11 +24,11 @@ from ._errors import (
     UnknownModelError,
     UnknownToolError,
 )
-from ._gpu import GPU
-from ._model import Model, PublishedFigure
-from ._names import normalize, suggest
-from ._params import count_params
-from ._tool import Tool
+from ..memory.params import count_params
+from ..values.gpu import GPU
+from ..values.model import Model, PublishedFigure
+from ..values.tool import Tool
+from .names import normalize, suggest
 
 __all__ = ["Catalog", "PluginInfo"]
 

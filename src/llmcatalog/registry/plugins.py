@@ -23,11 +23,11 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._catalog import Catalog, PluginInfo
-from ._errors import CatalogDataError, PluginError, PluginWarning
-from ._gpu import GPU
-from ._model import Model
-from ._tool import Tool
+from ..errors import CatalogDataError, PluginError, PluginWarning
+from ..values.gpu import GPU
+from ..values.model import Model
+from ..values.tool import Tool
+from .catalog import Catalog, PluginInfo
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -62,7 +62,7 @@ def load_toml(path: str | os.PathLike[str] | Traversable) -> dict[str, tuple[Any
     :class:`CatalogDataError` with the path of every problem. Plugins use this to ship their
     own data files, e.g. ``load_toml(importlib.resources.files(__package__) / "models.toml")``.
     """
-    from ._converter import load_entries  # cattrs is imported on first use
+    from .converter import load_entries  # cattrs is imported on first use
 
     if isinstance(path, (str, os.PathLike)):
         from pathlib import Path

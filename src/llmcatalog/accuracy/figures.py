@@ -19,12 +19,12 @@ import functools
 
 import attrs
 
-from ._errors import LLMCatalogError
-from ._estimate import MemoryEstimate, estimate_vram
-from ._gpu import GPU
-from ._model import Model, PublishedFigure
-from ._precision import FORMATS
-from ._workload import FineTune, Inference, Parallelism
+from ..errors import LLMCatalogError
+from ..memory.estimate import MemoryEstimate, estimate_vram
+from ..values.gpu import GPU
+from ..values.model import Model, PublishedFigure
+from ..values.precision import FORMATS
+from ..values.workload import FineTune, Inference, Parallelism
 
 __all__ = ["FigureComparison", "compare_figure", "workload_for_figure"]
 

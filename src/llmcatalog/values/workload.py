@@ -10,9 +10,9 @@ from typing import Any
 
 import attrs
 
-from ._errors import WorkloadError
-from ._precision import DTYPE_BYTES, FORMATS
-from ._validators import optional
+from ..errors import WorkloadError
+from .precision import DTYPE_BYTES, FORMATS
+from .validators import optional
 
 __all__ = [
     "ATTENTION_IMPLEMENTATIONS",

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 
-from ._model import Architecture
-from ._precision import DTYPE_BYTES
+from ..values.model import Architecture
+from ..values.precision import DTYPE_BYTES
 
 __all__ = ["kv_bytes_per_token", "kv_cache_bytes"]
 

@@ -20,14 +20,14 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _estimate
-from ._catalog import Catalog
-from ._errors import LLMCatalogError
-from ._gpu import GPU
-from ._model import Model
-from ._registry import catalog, load_toml
-from ._tool import Tool
-from ._workload import (
+from ..errors import LLMCatalogError
+from ..memory import estimate as _estimate
+from ..registry.catalog import Catalog
+from ..registry.plugins import catalog, load_toml
+from ..values.gpu import GPU
+from ..values.model import Model
+from ..values.tool import Tool
+from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
     COMPUTE_DTYPES,
     KV_CACHE_DTYPES,

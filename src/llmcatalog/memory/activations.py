@@ -30,8 +30,8 @@ in ``tests/test_accuracy_trace.py``.
 
 from __future__ import annotations
 
-from ._model import Architecture
-from ._precision import DTYPE_BYTES
+from ..values.model import Architecture
+from ..values.precision import DTYPE_BYTES
 
 __all__ = ["decode_step_bytes", "prefill_bytes"]
 

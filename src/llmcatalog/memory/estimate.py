@@ -13,7 +13,7 @@ into parts that add up to ``total_bytes``:
   training; logits and loss buffers included),
 - ``gradients_bytes``, ``optimizer_bytes``: training states (optimizer states, separate fp32
   master weights, the optimizer step's temporaries),
-- ``overhead_bytes``: CUDA context and caching-allocator reserve (:mod:`llmcatalog._overhead`).
+- ``overhead_bytes``: CUDA context and caching-allocator reserve (:mod:`llmcatalog.memory.overhead`).
 
 ``components`` refines that split (e.g. ``weights.frozen``, ``activations.logits``); the
 parts of each top-level field add up to it. ``assumptions`` lists the defaults used.
@@ -22,108 +22,24 @@ parts of each top-level field add up to it. ``assumptions`` lists the defaults u
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
 
-from ._activations import decode_step_bytes, prefill_bytes
-from ._errors import NotEstimableError, WorkloadError
-from ._gpu import GPU
-from ._kvcache import kv_cache_bytes
-from ._model import Architecture, Model
-from ._overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
-from ._params import param_breakdown
-from ._precision import DTYPE_BYTES, FORMATS
-from ._weights import weight_split
-from ._workload import FineTune, Inference
+from ..errors import NotEstimableError, WorkloadError
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.precision import DTYPE_BYTES, FORMATS
+from ..values.workload import FineTune, Inference
+from .activations import decode_step_bytes, prefill_bytes
+from .kvcache import kv_cache_bytes
+from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
+from .params import param_breakdown
+from .result import MemoryEstimate
+from .training import estimate_finetune
+from .weights import weight_split
 
 __all__ = ["MemoryEstimate", "estimate_vram", "fits", "min_gpus"]
-
-_TOP = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
-
-
-def _frozen_mapping(mapping: Mapping[str, int]) -> Mapping[str, int]:
-    return MappingProxyType(dict(mapping))
-
-
-@attrs.frozen(kw_only=True)
-class MemoryEstimate:
-    """Per-GPU memory at the peak of a workload, in bytes (see the module docstring)."""
-
-    weights_bytes: int
-    kv_cache_bytes: int
-    activations_bytes: int
-    gradients_bytes: int
-    optimizer_bytes: int
-    overhead_bytes: int
-    components: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
-    n_gpus: int = 1
-    peak_phase: str = ""
-    n_params: int = 0
-    active_params: int = 0
-    trainable_params: int = 0
-    assumptions: tuple[str, ...] = ()
-
-    def __attrs_post_init__(self) -> None:
-        sums: dict[str, int] = {}
-        for key, value in self.components.items():
-            top = key.partition(".")[0]
-            sums[top] = sums.get(top, 0) + value
-        for name in _TOP:
-            value = getattr(self, f"{name}_bytes")
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
-            if name in sums and sums[name] != value:
-                raise ValueError(f"components of {name} add up to {sums[name]}, not {value}")
-
-    @property
-    def total_bytes(self) -> int:
-        """Everything on the (most loaded) GPU at the peak, overhead included."""
-        return (
-            self.weights_bytes
-            + self.kv_cache_bytes
-            + self.activations_bytes
-            + self.gradients_bytes
-            + self.optimizer_bytes
-            + self.overhead_bytes
-        )
-
-    @property
-    def tensor_bytes(self) -> int:
-        """Live tensors only (``total_bytes - overhead_bytes``): compare with ``max_memory_allocated``."""
-        return self.total_bytes - self.overhead_bytes
-
-    @property
-    def total_gib(self) -> float:
-        """``total_bytes`` in GiB (2**30 bytes)."""
-        return self.total_bytes / 2**30
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict of every figure."""
-        return {
-            "total_bytes": self.total_bytes,
-            **{f"{n}_bytes": getattr(self, f"{n}_bytes") for n in _TOP},
-            "components": dict(self.components),
-            "n_gpus": self.n_gpus,
-            "peak_phase": self.peak_phase,
-            "n_params": self.n_params,
-            "active_params": self.active_params,
-            "trainable_params": self.trainable_params,
-            "assumptions": list(self.assumptions),
-        }
-
-    def __str__(self) -> str:
-        gib = 2**30
-        rows = [
-            f"{'total':<12}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"
-        ]
-        for n in _TOP:
-            v = getattr(self, f"{n}_bytes")
-            if v:
-                rows.append(f"  {n:<10}{v / gib:10.2f} GiB")
-        return "\n".join(rows)
 
 
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
@@ -262,7 +178,7 @@ def estimate_vram(
 
     ``model`` is a catalog :class:`Model` (its own or inherited architecture is used) or an
     :class:`Architecture`. ``cuda_context_bytes`` and ``allocator_fraction`` override the
-    runtime-overhead model (:mod:`llmcatalog._overhead`); pass 0 for both to get tensors only.
+    runtime-overhead model (:mod:`llmcatalog.memory.overhead`); pass 0 for both to get tensors only.
 
     Raises :class:`NotEstimableError` for closed-weight models and models without an
     architecture, :class:`WorkloadError` for settings the model cannot run with.
@@ -277,8 +193,6 @@ def estimate_vram(
             arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
         )
     if isinstance(workload, FineTune):
-        from ._training import estimate_finetune
-
         return estimate_finetune(
             arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
         )

@@ -1,0 +1,101 @@
+"""The result of an estimate: :class:`MemoryEstimate`, per-GPU bytes at the peak, by component.
+
+``weights_bytes + kv_cache_bytes + activations_bytes + gradients_bytes + optimizer_bytes +
+overhead_bytes == total_bytes``; ``components`` refines each top-level part (its entries named
+``<part>.<detail>`` add up to that part). See :mod:`llmcatalog.memory.estimate` for what each
+part holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = ["MemoryEstimate"]
+
+_TOP = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
+
+
+def _frozen_mapping(mapping: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen(kw_only=True)
+class MemoryEstimate:
+    """Per-GPU memory at the peak of a workload, in bytes (see the module docstring)."""
+
+    weights_bytes: int
+    kv_cache_bytes: int
+    activations_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int
+    overhead_bytes: int
+    components: Mapping[str, int] = attrs.field(converter=_frozen_mapping)
+    n_gpus: int = 1
+    peak_phase: str = ""
+    n_params: int = 0
+    active_params: int = 0
+    trainable_params: int = 0
+    assumptions: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        sums: dict[str, int] = {}
+        for key, value in self.components.items():
+            top = key.partition(".")[0]
+            sums[top] = sums.get(top, 0) + value
+        for name in _TOP:
+            value = getattr(self, f"{name}_bytes")
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
+            if name in sums and sums[name] != value:
+                raise ValueError(f"components of {name} add up to {sums[name]}, not {value}")
+
+    @property
+    def total_bytes(self) -> int:
+        """Everything on the (most loaded) GPU at the peak, overhead included."""
+        return (
+            self.weights_bytes
+            + self.kv_cache_bytes
+            + self.activations_bytes
+            + self.gradients_bytes
+            + self.optimizer_bytes
+            + self.overhead_bytes
+        )
+
+    @property
+    def tensor_bytes(self) -> int:
+        """Live tensors only (``total_bytes - overhead_bytes``): compare with ``max_memory_allocated``."""
+        return self.total_bytes - self.overhead_bytes
+
+    @property
+    def total_gib(self) -> float:
+        """``total_bytes`` in GiB (2**30 bytes)."""
+        return self.total_bytes / 2**30
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of every figure."""
+        return {
+            "total_bytes": self.total_bytes,
+            **{f"{n}_bytes": getattr(self, f"{n}_bytes") for n in _TOP},
+            "components": dict(self.components),
+            "n_gpus": self.n_gpus,
+            "peak_phase": self.peak_phase,
+            "n_params": self.n_params,
+            "active_params": self.active_params,
+            "trainable_params": self.trainable_params,
+            "assumptions": list(self.assumptions),
+        }
+
+    def __str__(self) -> str:
+        gib = 2**30
+        rows = [
+            f"{'total':<12}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"
+        ]
+        for n in _TOP:
+            v = getattr(self, f"{n}_bytes")
+            if v:
+                rows.append(f"  {n:<10}{v / gib:10.2f} GiB")
+        return "\n".join(rows)
