@@ -9,8 +9,20 @@ from hypothesis import HealthCheck, settings
 
 import llmcatalog as lc
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=30, deadline=None)
+# Hypothesis profiles. CI (``CI`` set, or ``HYPOTHESIS_PROFILE=ci`` as .ci/run does) is deterministic:
+# derandomized, a fixed example budget, no example database -- a red CI is a real failure that
+# reproduces. Local runs ("dev", the default elsewhere) keep exploring new examples on every run
+# (``--hypothesis-seed=N`` replays a run) and remember failures in .hypothesis/ to replay them first.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="session")
@@ -33,4 +45,4 @@ def _fresh_cache():
 
 
 settings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
