@@ -94,7 +94,7 @@ def _int_in(low: int, high: int) -> Any:
             raise WorkloadError(f"{attr.name} must be {what}, got {_show(value)}")
         if value > high:
             raise WorkloadError(
-                f"{attr.name}={_show(value)} is above the bound of {high:,} (2**{high.bit_length() - 1}); "
+                f"{attr.name} is {_show(value)}, above the bound of {high:,} (2**{high.bit_length() - 1}); "
                 "no real workload comes near it: check the value"
             )
 
