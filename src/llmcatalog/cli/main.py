@@ -450,9 +450,13 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
-        from .. import __version__
+        from importlib.metadata import PackageNotFoundError, version
 
-        print(f"llmcatalog {__version__}")
+        try:
+            installed = version("llmcatalog")
+        except PackageNotFoundError:  # pragma: no cover - a source tree that was not installed
+            installed = "0+unknown"
+        print(f"llmcatalog {installed}")
         parser.exit()
 
 
