@@ -12,6 +12,10 @@ from llmcatalog.memory.kvcache import kv_cache_bytes
 from llmcatalog.memory.weights import weight_bytes
 from strategies import architectures
 
+# The property tests draw contexts past the random architectures' max_context on purpose (memory
+# is still estimated); the warning itself is tested in tests/test_inputs.py.
+pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
+
 LLAMA2_7B = lc.Architecture(
     family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008, vocab_size=32000, max_context=4096
 )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import (
     CatalogDataError,
+    ContextLengthWarning,
     DuplicateEntryError,
     LLMCatalogError,
     NotEstimableError,
@@ -95,6 +96,7 @@ __all__ = [
     "Catalog",
     "CatalogDataError",
     "Component",
+    "ContextLengthWarning",
     "DuplicateEntryError",
     "FigureComparison",
     "FineTune",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CatalogDataError",
+    "ContextLengthWarning",
     "DuplicateEntryError",
     "LLMCatalogError",
     "NotEstimableError",
@@ -112,3 +113,8 @@ class WorkloadError(LLMCatalogError, ValueError):
 
 class NotEstimableError(LLMCatalogError, ValueError):
     """The model cannot be estimated: closed weights, or no architecture known (own or inherited)."""
+
+
+class ContextLengthWarning(UserWarning):
+    """A workload's context is longer than the model's ``max_context`` (its position embeddings):
+    the estimate is given, but the model was not trained for that length."""

@@ -17,10 +17,11 @@ import argparse
 import json
 import sys
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import LLMCatalogError
+from ..errors import ContextLengthWarning, LLMCatalogError
 from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
@@ -330,8 +331,23 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     model = cat.get_model(args.model)
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
-    est = _estimate.estimate_vram(model, workload)
+    with warnings.catch_warnings(record=True) as caught:
+        # A context past the model's limit is worth a word, not a refusal: say it on stderr.
+        warnings.simplefilter("always", ContextLengthWarning)
+        est = _estimate.estimate_vram(model, workload)
+    for w in caught:
+        if issubclass(w.category, ContextLengthWarning):
+            print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
+        else:  # pragma: no cover - nothing else warns here today; pass it on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     fits = gpu is not None and est.total_bytes <= gpu.available_bytes
+
+    def fewest() -> int | None:
+        assert gpu is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ContextLengthWarning)  # already said above
+            return _estimate.min_gpus(model, gpu, workload)
+
     if args.json:
         out = est.as_dict()
         out["model"] = model.id
@@ -340,7 +356,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
                 gpu=gpu.id,
                 gpu_available_bytes=gpu.available_bytes,
                 fits=fits,
-                min_gpus=_estimate.min_gpus(model, gpu, workload),
+                min_gpus=fewest(),
             )
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0 if gpu is None or fits else 1
@@ -365,7 +381,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
     )
     if not fits:
-        n = _estimate.min_gpus(model, gpu, workload)
+        n = fewest()
         if n is None:
             print(
                 "   not even 1024 of these GPUs fit this workload as configured"
@@ -427,8 +443,26 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 # -- parser --------------------------------------------------------------------------------
+class _Version(argparse.Action):
+    """``--version``: prints ``llmcatalog <version>``, reading the package metadata only then."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("llmcatalog")
+        except PackageNotFoundError:  # pragma: no cover - a source tree that was not installed
+            installed = "0+unknown"
+        print(f"llmcatalog {installed}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("list", help="list models, gpus, tools or domains")

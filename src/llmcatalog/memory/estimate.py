@@ -17,20 +17,33 @@ into parts that add up to ``total_bytes``:
 
 ``components`` refines that split (e.g. ``weights.frozen``, ``activations.logits``); the
 parts of each top-level field add up to it. ``assumptions`` lists the defaults used.
+
+Before computing, the workload is checked against the model it is applied to:
+
+- a context (``context_tokens``, or ``seq_len`` for fine-tuning) longer than the model's
+  ``max_context`` warns with :class:`~llmcatalog.ContextLengthWarning` (the memory is still
+  estimated; the model was not trained for it). Learned absolute positions (GPT-2, OPT,
+  ``position_embedding="learned"``) have no row for a position past ``max_context``: a
+  :class:`~llmcatalog.WorkloadError`;
+- tensor and pipeline parallel sizes must be ones the engines can run (:func:`tensor_parallel_sizes`);
+- models with more than :data:`MAX_ESTIMATE_BYTES` worth of parameters, and estimates above it,
+  are refused: no GPU comes near it, so such a figure only ever comes from a wrong input.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from ..errors import NotEstimableError, WorkloadError
+from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS
-from ..values.workload import FineTune, Inference
+from ..values.workload import FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, prefill_bytes
 from .kvcache import kv_cache_bytes
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
@@ -39,13 +52,17 @@ from .result import MemoryEstimate
 from .training import estimate_finetune
 from .weights import weight_split
 
-__all__ = ["MemoryEstimate", "estimate_vram", "fits", "min_gpus"]
+__all__ = ["MAX_ESTIMATE_BYTES", "MemoryEstimate", "estimate_vram", "fits", "min_gpus", "tensor_parallel_sizes"]
+
+#: The largest estimate returned: 2**60 bytes (1 EiB) per GPU, millions of times the memory of
+#: any GPU. Models whose parameters alone pass it, and workloads that would, raise instead.
+MAX_ESTIMATE_BYTES = 2**60
 
 
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     """(architecture, extra non-LM parameters, name) or NotEstimableError saying what to fix."""
     if isinstance(model, Architecture):
-        return model, 0, model.family
+        return _bounded(model, 0, f"this {model.family} architecture")
     if not isinstance(model, Model):
         raise TypeError(f"expected a llmcatalog.Model or Architecture, got {type(model).__name__}")
     if model.open_weights is False:
@@ -66,7 +83,82 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     for c in model.components:
         if c.role != "language-model" and c.n_params:
             extra += c.n_params
-    return model.architecture, extra, model.id
+    return _bounded(model.architecture, extra, model.id)
+
+
+def _bounded(arch: Architecture, extra: int, name: str) -> tuple[Architecture, int, str]:
+    """Refuse architectures whose parameters alone exceed :data:`MAX_ESTIMATE_BYTES` (exact int
+    arithmetic); below it every size the calculus multiplies stays far inside float range."""
+    n = param_breakdown(arch).total + extra
+    if n > MAX_ESTIMATE_BYTES:
+        raise NotEstimableError(
+            f"{name} has {n:.3g} parameters, more than 2**60: check its sizes "
+            f"(n_layers={arch.n_layers:.3g}, hidden_size={arch.hidden_size:.3g}, vocab_size={arch.vocab_size:.3g})"
+        )
+    return arch, extra, name
+
+
+def tensor_parallel_sizes(arch: Architecture, *, limit: int = 1024) -> tuple[int, ...]:
+    """The tensor-parallel sizes up to ``limit`` that ``arch`` can be split over.
+
+    Rule (vLLM's attention layers, ``vllm/model_executor/models/llama.py`` ``LlamaAttention``,
+    and Megatron-LM's query groups): the query heads are divided evenly, so ``tp`` divides
+    ``n_heads``; the KV heads are divided evenly when there are at least ``tp`` of them
+    (``n_kv_heads % tp == 0``) and replicated otherwise, which needs ``tp % n_kv_heads == 0``.
+    """
+    return tuple(t for t in range(1, min(arch.n_heads, limit) + 1) if _tp_ok(arch, t))
+
+
+def _tp_ok(arch: Architecture, tp: int) -> bool:
+    kv = arch.n_kv_heads
+    return arch.n_heads % tp == 0 and (kv % tp == 0 if kv >= tp else tp % kv == 0)
+
+
+def _check_parallel(arch: Architecture, p: Parallelism, name: str) -> None:
+    """WorkloadError unless ``p`` splits ``arch`` in a way the engines can run."""
+    tp, pp = p.tensor_parallel, p.pipeline_parallel
+    if not _tp_ok(arch, tp):
+        valid = ", ".join(map(str, tensor_parallel_sizes(arch)))
+        raise WorkloadError(
+            f"tensor_parallel={tp} cannot split {name}'s {arch.n_heads} attention heads "
+            f"({arch.n_kv_heads} KV heads): it must divide the attention heads and divide or be a "
+            f"multiple of the KV heads; valid sizes: {valid}"
+        )
+    if pp > arch.n_layers:
+        raise WorkloadError(
+            f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers: "
+            f"each stage needs at least one layer (use 1..{arch.n_layers})"
+        )
+
+
+def _check_context(arch: Architecture, workload: Inference | FineTune, name: str) -> None:
+    """Warn (or, for learned positions, raise) when the sequence is longer than ``max_context``."""
+    if isinstance(workload, Inference):
+        field, tokens = "context_tokens", workload.context_tokens
+    else:
+        field, tokens = "seq_len", workload.seq_len
+    limit = arch.max_context
+    if tokens <= limit:
+        return
+    if arch.position_embedding == "learned":
+        raise WorkloadError(
+            f"{field}={tokens} exceeds {name}'s max_context of {limit} tokens, and its learned absolute "
+            f"position embeddings have no row past position {limit}: use {field} <= {limit}"
+        )
+    message = (
+        f"{field}={tokens} exceeds {name}'s max_context of {limit} tokens (max_position_embeddings): "
+        "the model was not trained for longer sequences; the memory is estimated anyway"
+    )
+    if arch.rope_scaling_type is not None:
+        factor = arch.rope_scaling_factor
+        scaled = f", factor {factor:g}" if factor else ""
+        message += (
+            f". Its config has rope scaling ({arch.rope_scaling_type}{scaled}): a longer context may work "
+            "with that scaling enabled, see the model card"
+        )
+    elif arch.position_embedding == "alibi":
+        message += " (ALiBi extrapolates past its training length, with some loss of quality)"
+    warnings.warn(message, ContextLengthWarning, stacklevel=3)
 
 
 def _check_precision_arch(arch: Architecture, workload: Inference) -> None:
@@ -89,8 +181,6 @@ def _estimate_inference(
 ) -> MemoryEstimate:
     _check_precision_arch(arch, w)
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
-    if pp > arch.n_layers:
-        raise WorkloadError(f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers")
     compute, kv_dtype = w.compute, w.kv_dtype
     e = DTYPE_BYTES[compute]
     pb = param_breakdown(arch)
@@ -181,67 +271,131 @@ def estimate_vram(
     runtime-overhead model (:mod:`llmcatalog.memory.overhead`); pass 0 for both to get tensors only.
 
     Raises :class:`NotEstimableError` for closed-weight models and models without an
-    architecture, :class:`WorkloadError` for settings the model cannot run with.
+    architecture, :class:`WorkloadError` for settings the model cannot run with (see the module
+    docstring), and warns with :class:`ContextLengthWarning` for a context past ``max_context``.
     """
-    if not isinstance(cuda_context_bytes, int) or cuda_context_bytes < 0:
-        raise WorkloadError(f"cuda_context_bytes must be an int >= 0, got {cuda_context_bytes!r}")
-    if not isinstance(allocator_fraction, (int, float)) or not 0 <= allocator_fraction <= 1:
-        raise WorkloadError(f"allocator_fraction must be between 0 and 1, got {allocator_fraction!r}")
-    arch, extra, _name = _arch_of(model)
+    arch, extra, name = _arch_of(model)
+    _check_workload(workload)
+    _check_overhead(cuda_context_bytes, allocator_fraction)
+    _check_context(arch, workload, name)
+    _check_parallel(arch, workload.parallelism, name)
+    est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction)
+    if est.total_bytes > MAX_ESTIMATE_BYTES:
+        raise WorkloadError(
+            f"{name} with this workload would need {est.total_bytes / 2**60:.3g} EiB per GPU, above the "
+            "2**60-byte bound of an estimate: check batch_size and the context or sequence length"
+        )
+    return est
+
+
+def _check_workload(workload: object) -> None:
+    if not isinstance(workload, (Inference, FineTune)):
+        raise TypeError(f"expected an Inference or FineTune workload, got {type(workload).__name__}")
+
+
+def _check_overhead(cuda_context_bytes: object, allocator_fraction: object) -> None:
+    if (
+        not isinstance(cuda_context_bytes, int)
+        or isinstance(cuda_context_bytes, bool)
+        or not 0 <= cuda_context_bytes <= 2**40
+    ):
+        raise WorkloadError(f"cuda_context_bytes must be an int from 0 to 2**40, got {_show(cuda_context_bytes)}")
+    if (
+        not isinstance(allocator_fraction, (int, float))
+        or isinstance(allocator_fraction, bool)
+        or not 0 <= allocator_fraction <= 1
+    ):
+        raise WorkloadError(f"allocator_fraction must be between 0 and 1, got {_show(allocator_fraction)}")
+
+
+def _estimate(
+    arch: Architecture,
+    extra: int,
+    workload: Inference | FineTune,
+    cuda_context_bytes: int,
+    allocator_fraction: float,
+) -> MemoryEstimate:
+    """The estimate of a workload already checked against ``arch``."""
     if isinstance(workload, Inference):
         return _estimate_inference(
             arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
         )
-    if isinstance(workload, FineTune):
-        return estimate_finetune(
-            arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
-        )
-    raise TypeError(f"expected an Inference or FineTune workload, got {type(workload).__name__}")
+    return estimate_finetune(
+        arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+    )
+
+
+def _check_gpu(gpu: object) -> None:
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
 
 
 def fits(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, **kwargs: Any) -> bool:
     """True when the per-GPU estimate fits in ``gpu``'s memory (driver-reported total when known)."""
-    if not isinstance(gpu, GPU):
-        raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
+    _check_gpu(gpu)
     return estimate_vram(model, workload, **kwargs).total_bytes <= gpu.available_bytes
 
 
 def min_gpus(
-    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, *, max_gpus: int = 1024, **kwargs: Any
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    *,
+    max_gpus: int = 1024,
+    cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
+    allocator_fraction: float = ALLOCATOR_FRACTION,
 ) -> int | None:
     """The fewest GPUs of type ``gpu`` that fit ``workload``, or None if ``max_gpus`` do not.
 
-    Inference is split by pipeline stages (``device_map="auto"``) unless the workload already
-    uses tensor parallelism, which is then scaled instead. Fine-tuning scales data parallelism;
-    with no sharding configured this only helps if one GPU already fits, so the search uses the
-    workload's ZeRO/FSDP setting as given (set ``zero_stage=3`` to shard the model itself).
+    Inference is split by pipeline stages (``device_map="auto"``, at most one stage per layer)
+    unless the workload already uses tensor parallelism, which is then scaled instead over the
+    sizes :func:`tensor_parallel_sizes` allows (times the workload's pipeline stages).
+    Fine-tuning scales data parallelism; with no sharding configured this only helps if one GPU
+    already fits, so the search uses the workload's ZeRO/FSDP setting as given (set
+    ``zero_stage=3`` to shard the model itself). Memory per GPU never grows with more pipeline
+    stages or data-parallel ranks, so those are found by bisection; ``max_gpus`` is at most 2**20.
+    The workload's context is checked (and warned about) once, as by :func:`estimate_vram`.
     """
-    if not isinstance(gpu, GPU):
-        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
-    arch, _extra, _ = _arch_of(model)
+    _check_gpu(gpu)
+    arch, extra, name = _arch_of(model)
+    _check_workload(workload)
+    _check_overhead(cuda_context_bytes, allocator_fraction)
+    if not isinstance(max_gpus, int) or isinstance(max_gpus, bool) or not 1 <= max_gpus <= 2**20:
+        raise WorkloadError(f"max_gpus must be an int from 1 to 2**20, got {_show(max_gpus)}")
+    _check_context(arch, workload, name)
     p = workload.parallelism
+    _check_parallel(arch, p, name)
 
-    def with_n(n: int) -> Inference | FineTune | None:
-        if isinstance(workload, Inference):
-            if p.tensor_parallel > 1:
-                if arch.n_heads % n:
-                    return None
-                par = attrs.evolve(p, tensor_parallel=n)
-            else:
-                if n > arch.n_layers:
-                    return None
-                par = attrs.evolve(p, pipeline_parallel=n)
+    def fit(par: Parallelism) -> bool:
+        est = _estimate(arch, extra, attrs.evolve(workload, parallelism=par), cuda_context_bytes, allocator_fraction)
+        return est.total_bytes <= min(gpu.available_bytes, MAX_ESTIMATE_BYTES)
+
+    if isinstance(workload, Inference) and p.tensor_parallel > 1:
+        pp = p.pipeline_parallel
+        for tp in tensor_parallel_sizes(arch, limit=max_gpus // pp):
+            if fit(attrs.evolve(p, tensor_parallel=tp)):
+                return tp * pp
+        return None
+    candidates: Sequence[int]
+    if isinstance(workload, Inference):
+        candidates = range(1, min(arch.n_layers, max_gpus) + 1)
+
+        def at(n: int) -> Parallelism:
+            return attrs.evolve(p, pipeline_parallel=n)
+    else:
+        fixed = p.tensor_parallel * p.pipeline_parallel
+        candidates = range(fixed, min(max_gpus, fixed * 2**20) + 1, fixed)
+
+        def at(n: int) -> Parallelism:
+            return attrs.evolve(p, data_parallel=n // fixed)
+
+    if not candidates or not fit(at(candidates[-1])):
+        return None
+    lo, hi = 0, len(candidates) - 1  # candidates[hi] fits
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fit(at(candidates[mid])):
+            hi = mid
         else:
-            fixed = p.tensor_parallel * p.pipeline_parallel
-            if n % fixed:
-                return None
-            par = attrs.evolve(p, data_parallel=n // fixed)
-        return attrs.evolve(workload, parallelism=par)
-
-    n = 1
-    while n <= max_gpus:
-        candidate = with_n(n)
-        if candidate is not None and fits(model, gpu, candidate, **kwargs):
-            return n
-        n += 1
-    return None
+            lo = mid + 1
+    return candidates[hi]

@@ -58,6 +58,7 @@ data-parallel size and the gather/bucket buffers are added (see :func:`_sharding
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any
 
@@ -183,7 +184,8 @@ class _Plan:
     amp: bool = False  # autocast over fp32 block weights (full/freeze with mixed precision)
     autocast_bytes: int = 0  # bf16 copies of fp32 Linear weights autocast keeps for backward
     first_grad_layer: int = 0  # layers before it keep nothing for backward
-    trained: tuple[frozenset[str], ...] = ()  # per layer: modules whose weights are trained ("norm" too)
+    trained: frozenset[str] = frozenset()  # modules whose weights are trained ("norm" too) ...
+    first_trained_layer: int = 0  # ... in the layers from this one on (the last k for freeze tuning)
     lora: frozenset[str] = frozenset()  # adapted modules (every layer)
     embeddings_trainable: bool = False
     head_trainable: bool = False
@@ -208,7 +210,6 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     e = DTYPE_BYTES[w.precision]
     total = pb.total
     L = arch.n_layers
-    none: frozenset[str] = frozenset()
     everything = frozenset((*_ALL_LINEAR, "norm", "router", "experts"))
     deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
     mixed = w.is_mixed and not deepspeed
@@ -224,7 +225,6 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             frozen_bytes=frozen_bytes,
             param_bytes=pbytes,
             residual_bytes=differences.pop("residual_bytes", e),
-            trained=differences.pop("trained", (none,) * L),
             state_bytes=state_bytes,
             master_bytes=master_bytes,
             deepspeed=deepspeed,
@@ -238,7 +238,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             amp=mixed,
             autocast_bytes=math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0,
             residual_bytes=pbytes,
-            trained=(everything,) * L,
+            trained=everything,
             embeddings_trainable=True,
             head_trainable=True,
         )
@@ -252,7 +252,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             amp=mixed,
             autocast_bytes=math.ceil(2 * (pb.linear // L) * k) if mixed else 0,
             first_grad_layer=L - k,
-            trained=tuple(everything if i >= L - k else none for i in range(L)),
+            trained=everything,
+            first_trained_layer=L - k,
         )
     frozen = math.ceil(total * e)
     quant_transient = 0
@@ -298,7 +299,8 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     h, d = arch.hidden_size, arch.head_dim
     q, kv = arch.n_heads * d, arch.n_kv_heads * d
     moe_layer = arch.is_moe and layer >= arch.n_dense_layers
-    trained, lora, amp = plan.trained[layer], plan.lora, plan.amp
+    trained = plan.trained if layer >= plan.first_trained_layer else frozenset()
+    lora, amp = plan.lora, plan.amp
     lora_r = w.lora_rank * (4 if w.is_mixed else e)
     prefix = w.method in ("p-tuning-v2", "prefix-tuning")
 
@@ -392,21 +394,20 @@ def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float
     """
     plan = _plan(arch, w)
     e = DTYPE_BYTES[w.precision]
-    kinds: dict[tuple[object, ...], tuple[float, float]] = {}
+    L = arch.n_layers
+    # Layers fall into a few kinds (first layer, no gradient yet, trained or not, dense or MoE);
+    # within a run of layers between these boundaries every layer keeps the same set, so the sum
+    # goes over runs, never over single layers (a model may claim any number of layers).
+    cuts = {0, 1, plan.first_grad_layer + 1, plan.first_trained_layer, L}
+    if arch.is_moe:
+        cuts.add(arch.n_dense_layers)
+    bounds = sorted(c for c in cuts if 0 <= c <= L)
     per_token_sum = fixed_sum = 0.0
     per_token_max = fixed_max = 0.0
-    for i in range(arch.n_layers):
-        key = (
-            i > plan.first_grad_layer or (i == 0 and plan.embeddings_trainable),
-            i == 0,
-            plan.trained[i],
-            arch.is_moe and i >= arch.n_dense_layers,
-        )
-        if key not in kinds:
-            kinds[key] = _layer_saved(arch, w, plan, i)
-        pt, fx = kinds[key]
-        per_token_sum += pt
-        fixed_sum += fx
+    for start, stop in itertools.pairwise(bounds):
+        pt, fx = _layer_saved(arch, w, plan, start)
+        per_token_sum += pt * (stop - start)
+        fixed_sum += fx * (stop - start)
         per_token_max = max(per_token_max, pt)
         fixed_max = max(fixed_max, fx)
     final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
@@ -502,8 +503,6 @@ def estimate_finetune(
     """Per-GPU memory of one fine-tuning step (see the module docstring)."""
     p = w.parallelism
     tp, pp, n_dp, stage = p.tensor_parallel, p.pipeline_parallel, p.data_parallel, p.shard_stage
-    if pp > arch.n_layers:
-        raise WorkloadError(f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers")
     plan = _plan(arch, _shape(w))
     e = DTYPE_BYTES[w.precision]
     mp = tp * pp  # tensor and pipeline parallelism divide parameters, states and activations
@@ -537,7 +536,7 @@ def estimate_finetune(
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
         # embedding's arrives, then they are summed.
         tied_extra = 2 * arch.vocab_size * arch.hidden_size * plan.param_bytes / mp
-    if arch.is_moe and any("experts" in t for t in plan.trained):
+    if arch.is_moe and "experts" in plan.trained:
         # Expert weights are 3-D parameters indexed per expert; each slice's backward
         # (select_backward) materialises a full-size gradient before autograd sums them, so
         # building a layer's gate/up gradient holds two more copies of its size.

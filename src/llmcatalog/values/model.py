@@ -167,6 +167,8 @@ class Architecture:
     shared_expert_ffn_size: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     n_dense_layers: int = attrs.field(default=0, validator=v.nonneg_int)
     extra_params: int = attrs.field(default=0, validator=v.nonneg_int)
+    rope_scaling_type: str | None = attrs.field(default=None, validator=v.optional(v.slug))
+    rope_scaling_factor: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
 
     def __attrs_post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:

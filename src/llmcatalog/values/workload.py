@@ -2,6 +2,10 @@
 
 Every invalid value raises :class:`~llmcatalog.WorkloadError` naming the parameter and the
 accepted values, at construction time, so no estimate is ever computed from a bad workload.
+Integer fields take ints only (not bools, floats or strings) and have documented upper bounds
+(:data:`MAX_TOKENS`, :data:`MAX_BATCH_SIZE`, ...) far above any real workload. Whether a workload
+suits a model (context within ``max_context``, tensor-parallel size dividing the heads) is
+checked where both meet, in :func:`llmcatalog.estimate_vram`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "COMPUTE_DTYPES",
     "KV_CACHE_DTYPES",
+    "MAX_BATCH_SIZE",
+    "MAX_LORA_RANK",
+    "MAX_PARALLEL",
+    "MAX_PREFIX_TOKENS",
+    "MAX_TOKENS",
+    "MAX_TRAINABLE_LAYERS",
     "METHODS",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
@@ -37,27 +47,63 @@ OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
 FSDP_MODES = ("none", "full-shard", "shard-grad-op")
 
 
+#: Upper bounds on workload sizes. They are far above anything real (the longest context of a
+#: released model is 10M tokens, about 2**23; the largest GPU clusters hold about 2**17 GPUs) and
+#: exist so that a typo or a junk value is refused at once instead of being computed into an
+#: absurd figure (or a MemoryError/OverflowError). Each error names the field and its bound.
+MAX_BATCH_SIZE = 2**24
+#: Tokens of one sequence: ``context_tokens``, ``prompt_tokens``, ``seq_len``.
+MAX_TOKENS = 2**32
+#: Virtual tokens of prefix tuning / P-Tuning v2 (PEFT's default is 20; papers use up to a few hundred).
+MAX_PREFIX_TOKENS = 2**20
+#: GPUs along one parallelism dimension (data, tensor, pipeline).
+MAX_PARALLEL = 2**20
+#: LoRA rank and alpha (ranks in practice are 1-1024).
+MAX_LORA_RANK = 2**20
+#: Layers trained by freeze tuning (models have at most a few hundred layers).
+MAX_TRAINABLE_LAYERS = 2**20
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` for an error message, shortened (a 5,000-digit int cannot even be printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _choice(allowed: tuple[Any, ...]) -> Any:
+    types = {type(a) for a in allowed}
+
     def check(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-        if value not in allowed:
-            raise WorkloadError(f"{attr.name}={value!r} is not supported; choose one of {list(allowed)}")
+        # The type must match too: True == 1 and 1.0 == 1, but zero_stage=True is a mistake.
+        if type(value) not in types or value not in allowed:
+            raise WorkloadError(f"{attr.name}={_show(value)} is not supported; choose one of {list(allowed)}")
 
     return check
 
 
-def _positive(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise WorkloadError(f"{attr.name} must be a positive integer, got {value!r}")
+def _int_in(low: int, high: int) -> Any:
+    """An int (not a bool) in ``[low, high]``; the error names the field and the bounds."""
 
+    def check(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise WorkloadError(f"{attr.name} must be {what}, got {type(value).__name__} {_show(value)}")
+        if value < low:
+            raise WorkloadError(f"{attr.name} must be {what}, got {_show(value)}")
+        if value > high:
+            raise WorkloadError(
+                f"{attr.name} is {_show(value)}, above the bound of {high:,} (2**{high.bit_length() - 1}); "
+                "no real workload comes near it: check the value"
+            )
 
-def _nonneg(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise WorkloadError(f"{attr.name} must be an integer >= 0, got {value!r}")
+    return check
 
 
 def _bool(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, bool):
-        raise WorkloadError(f"{attr.name} must be True or False, got {value!r}")
+        raise WorkloadError(f"{attr.name} must be True or False, got {_show(value)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -73,9 +119,9 @@ class Parallelism:
     For inference, ``pipeline_parallel`` > 1 also describes ``device_map="auto"`` layer splits.
     """
 
-    data_parallel: int = attrs.field(default=1, validator=_positive)
-    tensor_parallel: int = attrs.field(default=1, validator=_positive)
-    pipeline_parallel: int = attrs.field(default=1, validator=_positive)
+    data_parallel: int = attrs.field(default=1, validator=_int_in(1, MAX_PARALLEL))
+    tensor_parallel: int = attrs.field(default=1, validator=_int_in(1, MAX_PARALLEL))
+    pipeline_parallel: int = attrs.field(default=1, validator=_int_in(1, MAX_PARALLEL))
     zero_stage: int = attrs.field(default=0, validator=_choice((0, 1, 2, 3)))
     fsdp: str = attrs.field(default="none", validator=_choice(FSDP_MODES))
     offload_optimizer: bool = attrs.field(default=False, validator=_bool)
@@ -99,8 +145,8 @@ class Parallelism:
 
 
 def _check_precision(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value not in FORMATS:
-        raise WorkloadError(f"{attr.name}={value!r} is not a known precision; choose one of {list(FORMATS)}")
+    if not isinstance(value, str) or value not in FORMATS:
+        raise WorkloadError(f"{attr.name}={_show(value)} is not a known precision; choose one of {list(FORMATS)}")
 
 
 @attrs.frozen(kw_only=True)
@@ -115,9 +161,9 @@ class Inference:
     """
 
     precision: str = attrs.field(default="bf16", validator=_check_precision)
-    batch_size: int = attrs.field(default=1, validator=_positive)
-    context_tokens: int = attrs.field(default=2048, validator=_positive)
-    prompt_tokens: int | None = attrs.field(default=None, validator=optional(_positive))
+    batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
+    context_tokens: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
+    prompt_tokens: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_TOKENS)))
     kv_cache_precision: str | None = attrs.field(default=None, validator=optional(_choice(KV_CACHE_DTYPES)))
     compute_dtype: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
@@ -154,6 +200,18 @@ class Inference:
         return self.kv_cache_precision or self.compute
 
 
+def _targets(value: object) -> object:
+    """LoRA targets as a tuple of names; one string is a comma-separated list (the CLI's form:
+    ``"q_proj,v_proj"``), never read letter by letter. Anything else is left for the check."""
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(value, key=str))
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class FineTune:
     """One training step of fine-tuning with Hugging Face transformers / PEFT.
@@ -177,31 +235,34 @@ class FineTune:
     mixed_precision: bool = attrs.field(default=True, validator=_bool)
     optimizer: str = attrs.field(default="adamw", validator=_choice(OPTIMIZERS))
     optimizer_impl: str = attrs.field(default="foreach", validator=_choice(OPTIMIZER_IMPLS))
-    batch_size: int = attrs.field(default=1, validator=_positive)
-    seq_len: int = attrs.field(default=2048, validator=_positive)
+    batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
+    seq_len: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
     gradient_checkpointing: bool = attrs.field(default=False, validator=_bool)
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
-    lora_rank: int = attrs.field(default=8, validator=_positive)
-    lora_alpha: int = attrs.field(default=16, validator=_positive)
-    lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=tuple)
+    lora_rank: int = attrs.field(default=8, validator=_int_in(1, MAX_LORA_RANK))
+    lora_alpha: int = attrs.field(default=16, validator=_int_in(1, MAX_LORA_RANK))
+    lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=_targets)
     lora_dropout: float = attrs.field(default=0.0)
     qlora_format: str = attrs.field(
         default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8"))
     )
     upcast_non_quantized: bool = attrs.field(default=True, validator=_bool)
-    prefix_tokens: int = attrs.field(default=128, validator=_positive)
+    prefix_tokens: int = attrs.field(default=128, validator=_int_in(1, MAX_PREFIX_TOKENS))
     prefix_projection: bool = attrs.field(default=False, validator=_bool)
-    trainable_layers: int = attrs.field(default=2, validator=_positive)
+    trainable_layers: int = attrs.field(default=2, validator=_int_in(1, MAX_TRAINABLE_LAYERS))
     train_embeddings: bool = attrs.field(default=False, validator=_bool)
     parallelism: Parallelism = attrs.field(factory=Parallelism)
 
     def __attrs_post_init__(self) -> None:
-        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
+        targets = self.lora_targets
+        if not isinstance(targets, tuple) or not targets or not all(isinstance(t, str) and t for t in targets):
             raise WorkloadError(
-                "lora_targets must name at least one module, e.g. ('q_proj', 'v_proj') or ('all-linear',)"
+                "lora_targets must name at least one module, e.g. ('q_proj', 'v_proj'), 'q_proj,v_proj' "
+                f"or 'all-linear'; got {_show(targets)}"
             )
-        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
-            raise WorkloadError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        dropout = self.lora_dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise WorkloadError(f"lora_dropout must be in [0, 1), got {_show(dropout)}")
         if not isinstance(self.parallelism, Parallelism):
             raise WorkloadError("parallelism must be a llmcatalog.Parallelism")
 
