@@ -81,11 +81,27 @@ def load_toml(path: str | os.PathLike[str] | Traversable) -> dict[str, tuple[Any
     return load_entries(data, source=source)
 
 
-def _dist_of(ep: Any) -> tuple[str | None, str | None]:
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return None, None
-    return dist.metadata["Name"], dist.version
+def _dist_of(ep: Any) -> tuple[str | None, str | None, str | None]:
+    """``(distribution name, version, problem)`` of an entry point's distribution.
+
+    Reading a distribution's metadata can fail: an interrupted install leaves a ``.dist-info``
+    with ``entry_points.txt`` but no ``METADATA`` (``MetadataNotFound``), or a METADATA without a
+    ``Name``. That must not take every look-up down, so any failure is returned as ``problem``
+    (the entry point is then treated as third-party: skipped with a warning, or by the kill switch).
+    """
+    try:
+        dist = getattr(ep, "dist", None)
+        if dist is None:
+            return None, None, None
+        name = dist.metadata["Name"]
+        version = dist.version
+    except Exception as exc:  # any error reading a neighbour's metadata
+        where = getattr(getattr(ep, "dist", None), "_path", None)
+        at = f" at {where}" if where is not None else ""
+        return None, None, f"its distribution's metadata{at} cannot be read ({type(exc).__name__}: {exc})"
+    if not isinstance(name, str) or not name:
+        return None, None, "its distribution's metadata has no 'Name' (an interrupted install? reinstall or remove it)"
+    return name, (version if isinstance(version, str) else None), None
 
 
 def _call_plugin(ep: Any, kind: type[Model | GPU | Tool], dist: str | None, version: str | None) -> tuple[Any, ...]:
@@ -100,18 +116,29 @@ def _call_plugin(ep: Any, kind: type[Model | GPU | Tool], dist: str | None, vers
         raise fail(f"cannot import {ep.value!r}: {type(exc).__name__}: {exc}") from exc
     if not callable(factory):
         raise fail(f"{ep.value!r} is not callable; a plugin is a zero-argument function returning entries")
+    previous = _building.plugin
+    _building.plugin = (group, ep.name, dist, version)
     try:
         result = factory()
+    except PluginError as exc:  # e.g. re-entry: keep the reason, not a wrapped repr
+        raise fail(exc.reason) from exc
     except CatalogDataError as exc:
         raise fail(str(exc)) from exc
     except Exception as exc:
         raise fail(f"raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        _building.plugin = previous
     if isinstance(result, (str, bytes)) or not isinstance(result, Iterable):
         raise fail(f"returned {type(result).__name__}, expected an iterable of {kind.__name__}")
+    _building.plugin = (group, ep.name, dist, version)
     try:
-        items = tuple(result)
+        items = tuple(result)  # a generator runs the plugin's code here
+    except PluginError as exc:
+        raise fail(exc.reason) from exc
     except Exception as exc:
         raise fail(f"iterating its result raised {type(exc).__name__}: {exc}") from exc
+    finally:
+        _building.plugin = previous
     for i, item in enumerate(items):
         if not isinstance(item, kind):
             raise fail(f"item {i} is a {type(item).__name__}, expected llmcatalog.{kind.__name__}")
@@ -120,28 +147,63 @@ def _call_plugin(ep: Any, kind: type[Model | GPU | Tool], dist: str | None, vers
     return items
 
 
-def _entry_points(group: str) -> list[Any]:
+def _entry_points(group: str) -> list[tuple[Any, str | None, str | None, str | None]]:
+    """The entry points of ``group`` with ``(ep, distribution, version, problem)`` each."""
     import importlib_metadata  # imported on first catalog build, not at `import llmcatalog`
 
-    eps = list(importlib_metadata.entry_points(group=group))
+    eps = [(ep, *_dist_of(ep)) for ep in importlib_metadata.entry_points(group=group)]
     # Built-ins first (stable order), then third parties by distribution and name.
-    return sorted(eps, key=lambda ep: (_dist_of(ep)[0] != _SELF, _dist_of(ep)[0] or "", ep.name))
+    return sorted(eps, key=lambda e: (e[1] != _SELF, e[1] or "", e[0].name))
+
+
+class _Building(threading.local):
+    """The plugin this thread is calling while it builds a catalog (``None`` when not building)."""
+
+    plugin: tuple[str, str, str | None, str | None] | None = None
+
+
+_building = _Building()
+
+
+def _refuse_reentry(what: str) -> None:
+    """Raise :class:`PluginError` naming the plugin if this thread is in the middle of a build.
+
+    A plugin that calls ``llmcatalog.get_model()`` (or :func:`catalog`, :func:`clear_cache`,
+    :func:`build_catalog`) from its ``models()`` asks for the catalog it is helping to build:
+    with the build lock held that would wait for ever, and without it recurse for ever.
+    Other threads are unaffected: they wait for the lock as usual.
+    """
+    current = _building.plugin
+    if current is not None:
+        group, name, dist, version = current
+        raise PluginError(
+            group=group,
+            name=name,
+            distribution=dist,
+            version=version,
+            reason=(
+                f"called llmcatalog.{what}() (e.g. through get_model) while the catalog is being built; "
+                "a plugin must return its entries without looking up the catalog"
+            ),
+        )
 
 
 def build_catalog(*, strict: bool | None = None, third_party: bool | None = None) -> Catalog:
     """Build a fresh catalog from the installed entry points (uncached; see :func:`catalog`)."""
+    _refuse_reentry("build_catalog")
     strict = _env_flag(STRICT_ENV) if strict is None else strict
     third_party = (not _env_flag(DISABLE_ENV)) if third_party is None else third_party
     cat = Catalog()
     infos: list[PluginInfo] = []
     errors: list[PluginError] = []
     for group, kind in GROUPS.items():
-        for ep in _entry_points(group):
-            dist, version = _dist_of(ep)
+        for ep, dist, version, problem in _entry_points(group):
             builtin = dist == _SELF
             if not builtin and not third_party:
                 continue
             try:
+                if problem is not None:
+                    raise PluginError(group=group, name=ep.name, distribution=dist, version=version, reason=problem)
                 items = _call_plugin(ep, kind, dist, version)
                 provider = f"plugin {ep.name!r} ({dist or 'unknown distribution'})"
                 problems = cat._try_add(
@@ -193,6 +255,7 @@ def catalog(*, strict: bool | None = None) -> Catalog:
     ``strict`` defaults to the ``LLMCATALOG_STRICT`` environment variable. Third-party
     plugins are skipped when ``LLMCATALOG_DISABLE_PLUGINS`` is set.
     """
+    _refuse_reentry("catalog")
     strict_flag = _env_flag(STRICT_ENV) if strict is None else strict
     with _lock:
         return _cached(strict_flag, not _env_flag(DISABLE_ENV))
@@ -200,5 +263,6 @@ def catalog(*, strict: bool | None = None) -> Catalog:
 
 def clear_cache() -> None:
     """Forget the cached catalog, e.g. after installing a plugin or changing the env switches."""
+    _refuse_reentry("clear_cache")
     with _lock:
         _cached.cache_clear()
