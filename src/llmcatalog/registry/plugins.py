@@ -55,27 +55,66 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
+#: Largest data file :func:`load_toml` reads (the bundled files are well under 1 MiB each).
+MAX_DATA_FILE_BYTES = 16 * 2**20
+
+
+def _read_regular_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most :data:`MAX_DATA_FILE_BYTES`.
+
+    ``/dev/zero`` would never end, a FIFO would block for ever and a directory cannot be read:
+    the file is opened without blocking, checked with ``fstat`` (so it cannot be swapped between
+    check and read) and read up to the bound.
+    """
+    import stat
+
+    name = os.fspath(path)
+
+    def fail(why: str) -> CatalogDataError:
+        return CatalogDataError(str(name), [f"{name}: {why}"])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a pipe" if stat.S_ISFIFO(st.st_mode) else "a device"
+            raise fail(f"is {kind}, not a regular file: llmcatalog reads data only from regular files")
+        if st.st_size > MAX_DATA_FILE_BYTES:
+            raise fail(f"is {st.st_size:,} bytes; a data file may have at most {MAX_DATA_FILE_BYTES:,} (split it)")
+        chunks, total = [], 0
+        while total <= MAX_DATA_FILE_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if total > MAX_DATA_FILE_BYTES:  # it grew while we read
+        raise fail(f"is over {MAX_DATA_FILE_BYTES:,} bytes; a data file may have at most that (split it)")
+    return b"".join(chunks)
+
+
 def load_toml(path: str | os.PathLike[str] | Traversable) -> dict[str, tuple[Any, ...]]:
     """Read a data file in llmcatalog's TOML format (see ``docs/data-format.md``).
 
     Returns ``{"models": (...), "gpus": (...), "tools": (...)}``. Raises
-    :class:`CatalogDataError` with the path of every problem. Plugins use this to ship their
+    :class:`CatalogDataError` with the path of every problem. A path must name a regular file
+    of at most :data:`MAX_DATA_FILE_BYTES` (not a pipe, device or directory). Plugins use this to ship their
     own data files, e.g. ``load_toml(importlib.resources.files(__package__) / "models.toml")``.
     """
     from .converter import load_entries  # cattrs is imported on first use
 
     if isinstance(path, (str, os.PathLike)):
-        from pathlib import Path
-
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise CatalogDataError(str(p), [f"{p}: cannot read: {exc.strerror or exc}"]) from exc
-        return load_entries(data, source=str(p))
+        return load_entries(_read_regular_file(path), source=os.fspath(path))
     source = str(getattr(path, "name", path))
     try:
-        data = path.read_bytes()
+        data = path.read_bytes()  # a package resource (importlib.resources), not a user's path
     except OSError as exc:
         raise CatalogDataError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
     return load_entries(data, source=source)
