@@ -211,3 +211,110 @@ def test_example_plugin_installs_and_registers(tmp_path: Path) -> None:
     env.pop("LLMCATALOG_DISABLE_PLUGINS", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["llama-2-7b", "llmcatalog-example-plugin", str(2 * 6_738_415_616)]
+
+
+def test_unreadable_distribution_is_skipped_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dist-info without METADATA (interrupted install) is skipped naming the entry point; built-ins work."""
+    _install(tmp_path, monkeypatch, "thirdparty-torn", "tp_torn", GOOD_MODEL, name="torn")
+    (tmp_path / "thirdparty-torn" / "thirdparty_torn-1.2.3.dist-info" / "METADATA").unlink()
+    with pytest.warns(lc.PluginWarning, match=r"'torn'.*metadata.*cannot be read"):
+        cat = lc.catalog()
+    assert cat.get_model("llama-2-7b").n_params
+    (err,) = cat.plugin_errors
+    assert err.name == "torn"
+    assert "MetadataNotFound" in err.reason
+
+
+def test_distribution_without_a_name_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A METADATA without 'Name' is a plugin error, not a KeyError for every look-up."""
+    _install(tmp_path, monkeypatch, "thirdparty-noname", "tp_noname", GOOD_MODEL, name="noname")
+    (tmp_path / "thirdparty-noname" / "thirdparty_noname-1.2.3.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nVersion: 1.2.3\n"
+    )
+    with pytest.warns(lc.PluginWarning, match=r"'noname'.*metadata.*'Name'"):
+        cat = lc.catalog()
+    assert cat.get_model("llama-2-7b")
+
+
+def test_kill_switch_skips_an_unreadable_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLMCATALOG_DISABLE_PLUGINS=1 also skips a distribution whose metadata cannot be read."""
+    _install(tmp_path, monkeypatch, "thirdparty-torn2", "tp_torn2", GOOD_MODEL, name="torn2")
+    (tmp_path / "thirdparty-torn2" / "thirdparty_torn2-1.2.3.dist-info" / "METADATA").unlink()
+    monkeypatch.setenv("LLMCATALOG_DISABLE_PLUGINS", "1")
+    lc.clear_cache()
+    cat = lc.catalog(strict=True)
+    assert not cat.plugin_errors
+    assert cat.get_model("llama-2-7b")
+
+
+REENTRANT = """
+import llmcatalog as lc
+
+def models():
+    lc.get_model("llama-2-7b")
+    return []
+"""
+
+
+def test_reentrant_plugin_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin whose models() calls get_model() is skipped naming it (run in a subprocess: a hang must fail)."""
+    _install(tmp_path, monkeypatch, "thirdparty-reenter", "tp_reenter", REENTRANT, name="reenter")
+    code = (
+        "import warnings, llmcatalog as lc\n"
+        "with warnings.catch_warnings(record=True):\n"
+        "    warnings.simplefilter('always')\n"
+        "    cat = lc.catalog()\n"
+        "print(lc.get_model('llama-2-7b').id)\n"
+        "print([e.name for e in cat.plugin_errors])\n"
+        "print(cat.plugin_errors[0].reason)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sys.path])}
+    env.pop("LLMCATALOG_DISABLE_PLUGINS", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["llama-2-7b", "['reenter']"]
+    assert "while the catalog is being built" in lines[2]
+
+
+def test_reentry_in_strict_mode_raises_plugin_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strict mode turns the re-entry into a PluginError naming the plugin (and the lock is released)."""
+    _install(tmp_path, monkeypatch, "thirdparty-reenter2", "tp_reenter2", REENTRANT, name="reenter2")
+    with pytest.raises(lc.PluginError, match=r"'reenter2'.*being built"):
+        lc.catalog(strict=True)
+    monkeypatch.setenv("LLMCATALOG_DISABLE_PLUGINS", "1")
+    assert lc.catalog(strict=True).get_model("llama-2-7b")  # not deadlocked afterwards
+
+
+SLOW = """
+import time
+import llmcatalog as lc
+
+def models():
+    time.sleep(0.3)
+    return [lc.Model(id="slow-model", name="Slow Model", domain="plugin-domain",
+                     sources=["https://example.org/slow"])]
+"""
+
+
+def test_other_threads_wait_for_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads building the catalog concurrently all get the one cached catalog (no false re-entry error)."""
+    import threading
+
+    _install(tmp_path, monkeypatch, "thirdparty-slow", "tp_slow", SLOW, name="slow")
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(lc.get_model("Slow Model"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert len(results) == 4
+    assert len({id(r) for r in results}) == 1

@@ -15,6 +15,7 @@ __all__ = [
     "NotEstimableError",
     "PluginError",
     "PluginWarning",
+    "QueryError",
     "UnknownEntryError",
     "UnknownGPUError",
     "UnknownModelError",
@@ -35,8 +36,9 @@ class UnknownEntryError(LLMCatalogError, LookupError):
         self.name = name
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}... ({len(name):,} characters)"
         super().__init__(
-            f"unknown {kind} {name!r}.{hint} (`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
+            f"unknown {kind} {shown}.{hint} (`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
         )
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
@@ -118,3 +120,13 @@ class NotEstimableError(LLMCatalogError, ValueError):
 class ContextLengthWarning(UserWarning):
     """A workload's context is longer than the model's ``max_context`` (its position embeddings):
     the estimate is given, but the model was not trained for that length."""
+
+
+class QueryError(LLMCatalogError, ValueError):
+    """A query argument is invalid: wrong type, NaN, negative, too long, or a filter value the
+    catalog does not know (``suggestions`` then holds the close values it does know)."""
+
+    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+        self.suggestions = suggestions
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(message + hint)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import unicodedata
 import warnings
@@ -47,6 +48,30 @@ GIB = 2**30
 
 
 # -- formatting ----------------------------------------------------------------------------
+# C0 controls, DEL and C1 controls (U+0080-U+009F; U+009B is a one-character CSI). Catalog text
+# can come from any installed plugin: an ESC or CSI printed as-is could retitle the terminal,
+# hide lines or forge output, so every control character is shown as a visible escape instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def _clean(text: object, *, lines: bool = False) -> str:
+    """``text`` safe to print on a terminal: control characters become visible ``\\xNN`` escapes.
+
+    ``lines=True`` keeps newlines and tabs (multi-line descriptions); table cells get them escaped.
+    """
+    return (_CONTROL_KEEP_LINES if lines else _CONTROL).sub(_escape, str(text))
+
+
+def _json(obj: object) -> str:
+    # json escapes C0 controls itself; with ensure_ascii=False it leaves DEL and C1 raw.
+    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, indent=2))
+
+
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -58,7 +83,8 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
     """A plain-text table; CJK characters count as two columns."""
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    headers = [_clean(h) for h in headers]
+    cells = [[("" if c is None else _clean(c)) for c in row] for row in rows]
     widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(_pad(h, w, i in right) for i, (h, w) in enumerate(zip(headers, widths, strict=True))).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -121,7 +147,7 @@ def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
         base_model=args.base,
     )
     if args.json:
-        print(json.dumps([_model_summary(m) for m in models], ensure_ascii=False, indent=2))
+        print(_json([_model_summary(m) for m in models]))
         return 0
     print(_models_table(models))
     print(f"\n{len(models)} model(s)")
@@ -189,7 +215,7 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
 
     def add(label: str, value: object) -> None:
         if value not in (None, "", (), []):
-            lines.append(f"{label:<16}{value}")
+            lines.append(f"{label:<16}{_clean(value, lines=True)}")
 
     add("id", entry.id)
     add("name", entry.name)
@@ -399,11 +425,11 @@ def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
         try:
             entries = load_toml(path)
         except LLMCatalogError as exc:
-            print(exc, file=sys.stderr)
+            print(_clean(exc, lines=True), file=sys.stderr)
             bad += 1
             continue
         counts = ", ".join(f"{len(v)} {k}" for k, v in entries.items() if v)
-        print(f"{path}: OK ({counts or 'empty'})")
+        print(f"{_clean(path)}: OK ({counts or 'empty'})")
     return 2 if bad else 0
 
 
@@ -414,7 +440,7 @@ def _cmd_plugins(args: argparse.Namespace, cat: Catalog) -> int:
     ]
     print(table(["group", "plugin", "distribution", "version", "kind", "entries"], rows, right=(5,)))
     for err in cat.plugin_errors:
-        print(f"\nskipped: {err}")
+        print(f"\nskipped: {_clean(err, lines=True)}")
     return 0
 
 
@@ -528,7 +554,9 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("--json", action="store_true")
     es.set_defaults(func=_cmd_estimate)
 
-    va = sub.add_parser("validate", help="check data files in llmcatalog's TOML format")
+    va = sub.add_parser(
+        "validate", help="check data files in llmcatalog's TOML format (regular files of at most 16 MiB)"
+    )
     va.add_argument("files", nargs="+")
     va.set_defaults(func=_cmd_validate)
 
@@ -549,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cat = catalog() if args.command != "validate" else Catalog()
         return func(args, cat)
     except LLMCatalogError as exc:
-        print(f"llmcatalog: error: {exc}", file=sys.stderr)
+        print(f"llmcatalog: error: {_clean(exc, lines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0

@@ -8,6 +8,7 @@ names it), and ``n_params`` follows when the model does not state its own.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -19,6 +20,7 @@ from ..errors import (
     CatalogDataError,
     DuplicateEntryError,
     PluginError,
+    QueryError,
     UnknownEntryError,
     UnknownGPUError,
     UnknownModelError,
@@ -28,14 +30,44 @@ from ..memory.params import count_params
 from ..values.gpu import GPU
 from ..values.model import Model, PublishedFigure
 from ..values.tool import Tool
-from .names import normalize, suggest
+from .names import language_code, normalize, suggest
 
 __all__ = ["Catalog", "PluginInfo"]
 
 E = TypeVar("E", Model, GPU, Tool)
 
 _HUB = re.compile(r"https?://(?:huggingface\.co|hf-mirror\.com|modelscope\.cn/models)/([^/\s]+/[^/\s?#]+)")
-_SIZE_G = re.compile(r"(\d+)\s*G\b(?!B)", re.IGNORECASE)
+# "(?<!\d)" anchors the digit run at its start: without it a long run of digits is tried from
+# every position (quadratic: 16 s for 20,000 digits).
+_SIZE_G = re.compile(r"(?<!\d)(\d+)\s*G\b(?!B)", re.IGNORECASE)
+
+#: Longest search text :meth:`Catalog.search` accepts (a longer one raises :class:`QueryError`).
+MAX_SEARCH_CHARS = 1_000
+#: Names longer than this cannot be catalog names: look-ups fail fast without normalising them.
+MAX_NAME_CHARS = 1_000
+
+
+def _check_str(value: object, arg: str, *, optional: bool = True, max_chars: int | None = None) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{arg}= must be a string{' or None' if optional else ''}, got {type(value).__name__}")
+    if max_chars is not None and len(value) > max_chars:
+        raise QueryError(f"{arg}= is {len(value):,} characters; a filter value is at most {max_chars:,}")
+
+
+def _check_count(value: object, arg: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{arg}= must be a number of parameters (e.g. 7e9) or None, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise QueryError(f"{arg}={value!r} is not a parameter count: give a finite number >= 0 (e.g. 7e9)")
+
+
+def _check_flag(value: object, arg: str) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{arg}= must be True, False or None, got {type(value).__name__}")
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +143,8 @@ class _Index(Generic[E]):
     def get(self, name: str) -> E | None:
         if not isinstance(name, str):
             raise TypeError(f"expected a name (str), got {type(name).__name__}")
+        if len(name) > MAX_NAME_CHARS:
+            return None
         key = normalize(name)
         entry_id = self.names.get(key)
         if entry_id is None and len(self.hub.get(key, ())) == 1:
@@ -118,6 +152,8 @@ class _Index(Generic[E]):
         return self.by_id[entry_id] if entry_id is not None else None
 
     def suggestions(self, name: str) -> tuple[str, ...]:
+        if len(name) > MAX_NAME_CHARS:
+            return ()
         return suggest(name, self.names, self.names)
 
 
@@ -203,6 +239,7 @@ class Catalog:
             raise CatalogDataError("lineage", [f"lineage: base_model cycle {c}" for c in cycles])
         self._lineage_cycles = tuple(cycles)
         self._resolved = resolved
+        self._hay_cache: list[tuple[Model, str, str]] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -336,7 +373,12 @@ class Catalog:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names."""
         if isinstance(name, GPU):
             return name
-        if self._gpus.get(name) is None and isinstance(name, str) and _SIZE_G.search(name):
+        if (
+            isinstance(name, str)
+            and len(name) <= MAX_NAME_CHARS
+            and self._gpus.get(name) is None
+            and _SIZE_G.search(name)
+        ):
             name = _SIZE_G.sub(r"\1GB", name)  # "A100 80G" is how many write "A100 80GB"
         return self._lookup(self._gpus, name, UnknownGPUError)
 
@@ -369,14 +411,42 @@ class Catalog:
         ``base_model`` matches direct children of that model (see :meth:`descendants`);
         ``estimable`` keeps models with (own or inherited) architecture and open weights.
         """
+        for arg, value in (
+            ("domain", domain),
+            ("subdomain", subdomain),
+            ("organization", organization),
+            ("language", language),
+            ("modality", modality),
+            ("base_model", base_model),
+            ("series", series),
+        ):
+            _check_str(value, arg, max_chars=MAX_NAME_CHARS)
+        _check_flag(open_weights, "open_weights")
+        _check_flag(estimable, "estimable")
+        _check_count(min_params, "min_params")
+        _check_count(max_params, "max_params")
+        if min_params is not None and max_params is not None and min_params > max_params:
+            raise QueryError(f"min_params={min_params:g} is larger than max_params={max_params:g}: nothing can match")
+        models = self._resolved.values()
+        if domain is not None:
+            domain = self._known("domain", domain, {m.domain for m in models})
+        if subdomain is not None:
+            subdomain = self._known("subdomain", subdomain, {s for m in models for s in m.subdomains})
+        if language is not None:
+            language = self._known("language", language_code(language), {x for m in models for x in m.languages})
+        if modality is not None:
+            modality = self._known("modality", modality, {m.modality for m in models})
+        if series is not None:
+            series = self._known("series", series, {m.series for m in models if m.series})
         base_id = self.get_model(base_model).id if base_model is not None else None
+        org = organization.casefold() if organization is not None else None
         out = []
         for m in self.models:
             if domain is not None and m.domain != domain:
                 continue
             if subdomain is not None and subdomain not in m.subdomains:
                 continue
-            if organization is not None and organization.casefold() not in (m.organization or "").casefold():
+            if org is not None and org not in (m.organization or "").casefold():
                 continue
             if language is not None and language not in m.languages:
                 continue
@@ -397,40 +467,82 @@ class Catalog:
             out.append(m)
         return tuple(out)
 
+    @staticmethod
+    def _known(arg: str, value: str, present: set[str]) -> str:
+        """``value`` as spelled in the catalog (case-insensitive), or :class:`QueryError` with
+        suggestions from the values ``present`` (an unknown filter value would silently match nothing)."""
+        if value in present:
+            return value
+        folded = {p.casefold(): p for p in present}
+        if value.strip().casefold() in folded:
+            return folded[value.strip().casefold()]
+        keys = {normalize(p): p for p in present}
+        hints = suggest(value, keys, keys)
+        shown = repr(value) if len(value) <= 100 else f"{value[:100]!r}..."
+        known = ", ".join(sorted(present)) if len(present) <= 50 else f"{len(present)} values"
+        raise QueryError(f"{arg}={shown} matches no model in this catalog (known: {known}).", hints)
+
+    def _haystacks(self) -> list[tuple[Model, str, str]]:
+        """Per model: (model, case-folded text searched, normalised names); computed once."""
+        cached = self._hay_cache
+        if cached is None:
+            cached = []
+            for m in self.models:
+                hay_parts = [
+                    m.id,
+                    m.name,
+                    *m.aliases,
+                    m.organization or "",
+                    m.domain,
+                    *m.subdomains,
+                    m.description or "",
+                    m.description_zh or "",
+                    m.series or "",
+                    m.modality,
+                ]
+                hay = " ".join(hay_parts).casefold()
+                cached.append((m, hay, normalize(" ".join([m.id, m.name, *m.aliases]))))
+            self._hay_cache = cached
+        return cached
+
     def search(self, text: str, *, limit: int | None = None) -> tuple[Model, ...]:
         """Models whose id, name, aliases, organization, domain, subdomains or descriptions contain
         every word of ``text`` (case-insensitive; names also match with punctuation ignored).
-        Exact name matches come first."""
-        words = [w for w in text.casefold().split() if w]
+        Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
+
+        ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work)."""
+        _check_str(text, "text", optional=False)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise TypeError(f"limit= must be an int >= 0 or None, got {type(limit).__name__}")
+        if limit is not None and limit < 0:
+            raise QueryError(f"limit={limit} is negative: give the number of results to keep (>= 0) or None")
+        if len(text) > MAX_SEARCH_CHARS:
+            raise QueryError(
+                f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,} "
+                "(search for a few words)"
+            )
+        # Each distinct word once, longest first (long words are rare: a non-match is found early).
+        words = sorted(dict.fromkeys(w for w in text.casefold().split() if w), key=len, reverse=True)
         if not words:
             return ()
+        norms = [normalize(w) for w in words]
         exact = self._models.get(text)
         scored = []
-        for m in self.models:
-            hay_parts = [
-                m.id,
-                m.name,
-                *m.aliases,
-                m.organization or "",
-                m.domain,
-                *m.subdomains,
-                m.description or "",
-                m.description_zh or "",
-                m.series or "",
-                m.modality,
-            ]
-            hay = " ".join(hay_parts).casefold()
-            hay_norm = normalize(" ".join([m.id, m.name, *m.aliases]))
-            if all(w in hay or normalize(w) in hay_norm for w in words):
-                name_hit = any(normalize(w) in hay_norm for w in words)
+        for m, hay, hay_norm in self._haystacks():
+            if all(w in hay or n in hay_norm for w, n in zip(words, norms, strict=True)):
+                name_hit = any(n in hay_norm for n in norms)
                 scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))
         scored.sort(key=lambda t: (t[0], t[1]))
         result = tuple(m for _, _, m in scored)
         return result[:limit] if limit is not None else result
 
     def search_tools(self, text: str) -> tuple[Tool, ...]:
-        """Tools whose name, aliases, category or descriptions contain every word of ``text``."""
-        words = [w for w in text.casefold().split() if w]
+        """Tools whose name, aliases, category or descriptions contain every word of ``text``
+        (at most :data:`MAX_SEARCH_CHARS` characters, else :class:`QueryError`)."""
+        _check_str(text, "text", optional=False)
+        if len(text) > MAX_SEARCH_CHARS:
+            raise QueryError(f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,}")
+        words = list(dict.fromkeys(w for w in text.casefold().split() if w))
         out = []
         for t in self.tools:
             hay = " ".join(

@@ -9,9 +9,11 @@ Errors are reported as paths into the file, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import stat
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, TypeVar
 
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
 
 from ..errors import CatalogDataError
@@ -54,13 +57,33 @@ def _make_converter() -> cattrs.Converter:
         _strict(float, lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), "a number"),
     )
     conv.register_structure_hook(bool, _strict(bool, lambda x: isinstance(x, bool), "true or false"))
+    # Hooks for the entry classes are generated on first use (as cattrs does), wrapped by _table.
+    conv.register_structure_hook_factory(
+        lambda t: t in _TYPES, lambda t: _table(t, make_dict_structure_fn(t, conv, _cattrs_use_linecache=False))
+    )
     return conv
 
 
-converter = _make_converter()
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _table(cls: type, structure_fn: Callable[[Any, type], Any]) -> Callable[[Any, type], Any]:
+    """A hook that says "expected a table" for a non-table (an array entry ``models = [1]``)."""
+
+    def hook(value: Any, type_: type) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a table ({cls.__name__}), got {type(value).__name__} {_short(value)}")
+        return structure_fn(value, type_)
+
+    return hook
+
 
 _KINDS: dict[str, type] = {"models": Model, "gpus": GPU, "tools": Tool}
 _TYPES = (Model, GPU, Tool, Architecture, Links, Component, PublishedFigure)
+
+converter = _make_converter()
 
 
 def _format(exc: BaseException, type_: Any) -> str:
@@ -104,6 +127,11 @@ def unstructure(entry: Any) -> dict[str, Any]:
 NO_CACHE_ENV = "LLMCATALOG_NO_CACHE"
 #: Where parsed TOML is cached (default: $XDG_CACHE_HOME/llmcatalog or ~/.cache/llmcatalog).
 CACHE_DIR_ENV = "LLMCATALOG_CACHE_DIR"
+#: Largest cache file read back, and largest parsed document written (bytes of JSON).
+MAX_CACHE_BYTES = 32 * 2**20
+#: Deepest nesting of tables and arrays a data file (or a cache file) may have.
+MAX_DEPTH = 32
+_MAGIC = b"llmcatalog-toml-cache 2"
 
 
 def _cache_dir() -> Path | None:
@@ -115,34 +143,136 @@ def _cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmcatalog"
 
 
+def _private(st: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else (what ssh asks of ~/.ssh)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and st.st_uid != getuid():
+        return False
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _usable_dir(directory: Path, *, create: bool) -> bool:
+    """The cache directory is a real directory (not a symlink), owned by us, not writable by others."""
+    try:
+        if create:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and _private(st)
+
+
+def _well_formed(node: Any, depth: int = 0, *, json_leaves: bool = True) -> bool:
+    """``node`` has the shape of a parsed TOML document: tables with string keys and arrays,
+    nested at most :data:`MAX_DEPTH` deep; with ``json_leaves`` every leaf is a string, number or
+    bool (a cache file holds no JSON ``null``: TOML has none)."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(node, dict):
+        return all(isinstance(k, str) and _well_formed(v, depth + 1, json_leaves=json_leaves) for k, v in node.items())
+    if isinstance(node, list):
+        return all(_well_formed(v, depth + 1, json_leaves=json_leaves) for v in node)
+    return not json_leaves or isinstance(node, (str, int, float, bool))
+
+
+def _read_cache(path: Path, source_hash: bytes) -> dict[str, Any] | None:
+    """The cached document for ``source_hash``, or ``None`` if the file is missing or not trusted."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # missing, or a symlink (O_NOFOLLOW)
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not _private(st) or st.st_size > MAX_CACHE_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_CACHE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    header, sep, payload = raw.partition(b"\n")
+    parts = header.split(b" ")
+    if not sep or len(parts) != 4 or b" ".join(parts[:2]) != _MAGIC:
+        return None
+    if (
+        parts[2] != source_hash.hex().encode()
+        or parts[3] != hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
+    ):
+        return None
+    try:
+        doc = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) and _well_formed(doc) else None
+
+
+def _write_cache(directory: Path, path: Path, source_hash: bytes, doc: dict[str, Any]) -> None:
+    """Write atomically: a fresh temporary file (O_EXCL, never through a symlink), then rename."""
+    try:
+        payload = json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # TOML dates and times are not JSON: not cached
+        return
+    if len(payload) > MAX_CACHE_BYTES or not _usable_dir(directory, create=True):
+        return
+    header = b"%s %s %s\n" % (
+        _MAGIC,
+        source_hash.hex().encode(),
+        hashlib.blake2b(payload, digest_size=16).hexdigest().encode(),
+    )
+    tmp = directory / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(header)
+            f.write(payload)
+        os.replace(tmp, path)  # rename replaces a planted symlink itself, never its target
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def parse_toml(data: bytes) -> dict[str, Any]:
     """``tomllib.loads``, memoised on disk by content hash.
 
     The pure-Python TOML parser needs ~0.2 s for the bundled 1 MB of data; the parsed document is
     kept as JSON under the cache directory, named by the BLAKE2 hash of the file's bytes, so an
-    edited file is parsed afresh and a stale entry is never read. A cache that cannot be read or
-    written is ignored (the file is parsed). Raises ``UnicodeDecodeError``/``TOMLDecodeError``.
+    edited file is parsed afresh and a stale entry is never read. Raises
+    ``UnicodeDecodeError``/``TOMLDecodeError``, and ``RecursionError`` for a document nested
+    deeper than :data:`MAX_DEPTH` (whether tomllib's own recursion ran out or not).
+
+    What the cache trusts, and why. A cache file is used only if all of these hold, else the TOML
+    is parsed again (and the file rewritten): the directory is a real directory (not a symlink)
+    owned by this user and writable by no one else; the file is a regular file (opened with
+    ``O_NOFOLLOW``), likewise owned and private, at most :data:`MAX_CACHE_BYTES`; its header names
+    this format version, the BLAKE2 hash of *these source bytes* and the BLAKE2 hash of the JSON
+    payload that follows, and both match; the payload parses to a TOML-shaped document (tables,
+    arrays, strings, numbers, bools; no ``null``; at most :data:`MAX_DEPTH` deep). That defends
+    against truncated or corrupted files, files left by another version or for another source,
+    cache directories shared with (or planted by) another user, and symlink tricks. It does not
+    defend against someone who can write files as *you*: they can recompute the hashes, and they
+    could equally edit your site-packages or ``~/.bashrc``. Set ``LLMCATALOG_NO_CACHE=1`` to
+    never read the cache. Writes go to a fresh ``O_EXCL`` temporary file renamed into place, so a
+    reader never sees half a file; documents over :data:`MAX_CACHE_BYTES` are not cached.
     """
     directory = _cache_dir()
+    source_hash = hashlib.blake2b(data, digest_size=16).digest()
     path = None
-    if directory is not None:
-        path = directory / f"toml-{hashlib.blake2b(data, digest_size=16).hexdigest()}.json"
-        try:
-            cached = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            pass
-        else:
-            if isinstance(cached, dict):
-                return cached
+    if directory is not None and _usable_dir(directory, create=False):
+        path = directory / f"toml-{source_hash.hex()}.json"
+        cached = _read_cache(path, source_hash)
+        if cached is not None:
+            return cached
     doc = tomllib.loads(data.decode("utf-8"))
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
-        except (OSError, TypeError, ValueError):  # read-only home, or TOML dates (not JSON)
-            pass
+    if not _well_formed(doc, json_leaves=False):
+        raise RecursionError(f"nested deeper than {MAX_DEPTH} levels")
+    if directory is not None:
+        _write_cache(directory, path or directory / f"toml-{source_hash.hex()}.json", source_hash, doc)
     return doc
 
 
@@ -159,6 +289,8 @@ def load_entries(text: str | bytes, *, source: str) -> dict[str, tuple[Any, ...]
         raise CatalogDataError(source, [f"{source}: not UTF-8 text ({exc})"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise CatalogDataError(source, [f"{source}: not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise CatalogDataError(source, [f"{source}: nested too deeply (at most {MAX_DEPTH} levels)"]) from exc
     errors: list[str] = []
     extra = sorted(set(doc) - set(_KINDS) - {"format", "data_version"})
     if extra:
@@ -174,6 +306,9 @@ def load_entries(text: str | bytes, *, source: str) -> dict[str, tuple[Any, ...]
             continue
         entries: list[Any] = []
         for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors.append(f"{source}: {key}[{i}]: must be a table ([[{key}]]), got {type(item).__name__}")
+                continue
             try:
                 entry: Any = structure(item, cls, source=source, path=f"$.{key}[{i}]")
             except CatalogDataError as exc:

@@ -23,19 +23,25 @@ the compute dtype. The plain ``int8``/``int4`` precisions are the idealised lowe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import attrs
 
 __all__ = ["DTYPE_BYTES", "FORMATS", "WeightFormat", "weight_format"]
 
-#: Bytes per element of the dtypes activations, caches and states use.
-DTYPE_BYTES: dict[str, float] = {
-    "fp32": 4,
-    "fp16": 2,
-    "bf16": 2,
-    "fp8": 1,
-    "int8": 1,
-    "int4": 0.5,
-}
+#: Bytes per element of the dtypes activations, caches and states use (a read-only view: every
+#: estimate reads it, so no caller may change what a dtype weighs for everyone else).
+DTYPE_BYTES: Mapping[str, float] = MappingProxyType(
+    {
+        "fp32": 4,
+        "fp16": 2,
+        "bf16": 2,
+        "fp8": 1,
+        "int8": 1,
+        "int4": 0.5,
+    }
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -65,101 +71,104 @@ class WeightFormat:
         return self.linear_bits
 
 
-FORMATS: dict[str, WeightFormat] = {
-    f.name: f
-    for f in (
-        WeightFormat(
-            name="fp32",
-            linear_bits=32,
-            linear_only=False,
-            default_compute="fp32",
-            description="float32 everywhere",
-            quantized=False,
-        ),
-        WeightFormat(
-            name="fp16",
-            linear_bits=16,
-            linear_only=False,
-            default_compute="fp16",
-            description="float16 weights and compute",
-            quantized=False,
-        ),
-        WeightFormat(
-            name="bf16",
-            linear_bits=16,
-            linear_only=False,
-            default_compute="bf16",
-            description="bfloat16 weights and compute",
-            quantized=False,
-        ),
-        WeightFormat(
-            name="fp8",
-            linear_bits=8 + 32 / 16384,
-            linear_only=True,
-            default_compute="bf16",
-            description="FP8 e4m3 Linear weights with 128x128 block scales, bf16 elsewhere",
-        ),
-        WeightFormat(
-            name="int8",
-            linear_bits=8,
-            linear_only=False,
-            default_compute="fp16",
-            description="idealised: every parameter at 8 bits, no scales (lower bound)",
-        ),
-        WeightFormat(
-            name="int4",
-            linear_bits=4,
-            linear_only=False,
-            default_compute="fp16",
-            description="idealised: every parameter at 4 bits, no scales (lower bound)",
-        ),
-        WeightFormat(
-            name="gptq-int8",
-            linear_bits=8 + 24 / 128,
-            linear_only=True,
-            default_compute="fp16",
-            description="GPTQ 8-bit, group size 128, fp16 scales, packed zeros, g_idx",
-            group_size=128,
-        ),
-        WeightFormat(
-            name="gptq-int4",
-            linear_bits=4 + 20 / 128,
-            linear_only=True,
-            default_compute="fp16",
-            description="GPTQ 4-bit, group size 128, fp16 scales, packed zeros, g_idx",
-            group_size=128,
-        ),
-        WeightFormat(
-            name="awq-int4",
-            linear_bits=4 + 20 / 128,
-            linear_only=True,
-            default_compute="fp16",
-            description="AWQ 4-bit GEMM, group size 128, fp16 scales, packed zeros",
-            group_size=128,
-        ),
-        WeightFormat(
-            name="bnb-int8",
-            linear_bits=8,
-            linear_only=True,
-            default_compute="fp16",
-            description="bitsandbytes LLM.int8: int8 weights + fp32 row scales",
-        ),
-        WeightFormat(
-            name="bnb-nf4",
-            linear_bits=4 + 32 / 64,
-            linear_only=True,
-            default_compute="bf16",
-            description="bitsandbytes NF4, blocksize 64, fp32 absmax (no double quant)",
-        ),
-        WeightFormat(
-            name="bnb-nf4-dq",
-            linear_bits=4 + 8 / 64 + 32 / (64 * 256),
-            linear_only=True,
-            default_compute="bf16",
-            description="bitsandbytes NF4 with double quantization (QLoRA default)",
-        ),
-    )
-}
+#: Every weight format by name (a read-only view; :class:`WeightFormat` is frozen too).
+FORMATS: Mapping[str, WeightFormat] = MappingProxyType(
+    {
+        f.name: f
+        for f in (
+            WeightFormat(
+                name="fp32",
+                linear_bits=32,
+                linear_only=False,
+                default_compute="fp32",
+                description="float32 everywhere",
+                quantized=False,
+            ),
+            WeightFormat(
+                name="fp16",
+                linear_bits=16,
+                linear_only=False,
+                default_compute="fp16",
+                description="float16 weights and compute",
+                quantized=False,
+            ),
+            WeightFormat(
+                name="bf16",
+                linear_bits=16,
+                linear_only=False,
+                default_compute="bf16",
+                description="bfloat16 weights and compute",
+                quantized=False,
+            ),
+            WeightFormat(
+                name="fp8",
+                linear_bits=8 + 32 / 16384,
+                linear_only=True,
+                default_compute="bf16",
+                description="FP8 e4m3 Linear weights with 128x128 block scales, bf16 elsewhere",
+            ),
+            WeightFormat(
+                name="int8",
+                linear_bits=8,
+                linear_only=False,
+                default_compute="fp16",
+                description="idealised: every parameter at 8 bits, no scales (lower bound)",
+            ),
+            WeightFormat(
+                name="int4",
+                linear_bits=4,
+                linear_only=False,
+                default_compute="fp16",
+                description="idealised: every parameter at 4 bits, no scales (lower bound)",
+            ),
+            WeightFormat(
+                name="gptq-int8",
+                linear_bits=8 + 24 / 128,
+                linear_only=True,
+                default_compute="fp16",
+                description="GPTQ 8-bit, group size 128, fp16 scales, packed zeros, g_idx",
+                group_size=128,
+            ),
+            WeightFormat(
+                name="gptq-int4",
+                linear_bits=4 + 20 / 128,
+                linear_only=True,
+                default_compute="fp16",
+                description="GPTQ 4-bit, group size 128, fp16 scales, packed zeros, g_idx",
+                group_size=128,
+            ),
+            WeightFormat(
+                name="awq-int4",
+                linear_bits=4 + 20 / 128,
+                linear_only=True,
+                default_compute="fp16",
+                description="AWQ 4-bit GEMM, group size 128, fp16 scales, packed zeros",
+                group_size=128,
+            ),
+            WeightFormat(
+                name="bnb-int8",
+                linear_bits=8,
+                linear_only=True,
+                default_compute="fp16",
+                description="bitsandbytes LLM.int8: int8 weights + fp32 row scales",
+            ),
+            WeightFormat(
+                name="bnb-nf4",
+                linear_bits=4 + 32 / 64,
+                linear_only=True,
+                default_compute="bf16",
+                description="bitsandbytes NF4, blocksize 64, fp32 absmax (no double quant)",
+            ),
+            WeightFormat(
+                name="bnb-nf4-dq",
+                linear_bits=4 + 8 / 64 + 32 / (64 * 256),
+                linear_only=True,
+                default_compute="bf16",
+                description="bitsandbytes NF4 with double quantization (QLoRA default)",
+            ),
+        )
+    }
+)
 
 
 def weight_format(name: str) -> WeightFormat:
