@@ -9,8 +9,10 @@ from __future__ import annotations
 
 __all__ = [
     "CatalogDataError",
+    "CheckpointError",
     "DuplicateEntryError",
     "LLMCatalogError",
+    "MissingDependencyError",
     "NotEstimableError",
     "PluginError",
     "PluginWarning",
@@ -112,3 +114,25 @@ class WorkloadError(LLMCatalogError, ValueError):
 
 class NotEstimableError(LLMCatalogError, ValueError):
     """The model cannot be estimated: closed weights, or no architecture known (own or inherited)."""
+
+
+class CheckpointError(LLMCatalogError, ValueError):
+    """A checkpoint (model folder, ``config.json``, safetensors header, GGUF file, Hub repository)
+    cannot be read; ``source`` names the file, folder or repository and the message says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+class MissingDependencyError(LLMCatalogError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the {package!r} package: pip install 'llmcatalog[{extra}]' (or pip install {package})"
+        )
