@@ -86,4 +86,3 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_JSON_BYTES) 
     if not isinstance(value, dict):
         raise CheckpointError(name, f"expected a JSON object, got {type(value).__name__}")
     return value
-
