@@ -263,6 +263,10 @@ def _quantization(config: Mapping[str, Any], tensors: Iterable[TensorInfo]) -> s
     qc = config.get("quantization_config")
     if isinstance(qc, dict) and qc:
         return str(qc.get("quant_method") or qc.get("quant_type") or "unknown method")
+    tensors = list(tensors)
+    packed = next((t.name for t in tensors if t.name.endswith(".qweight")), None)
+    if packed is not None:
+        return f"packed integer weights, GPTQ/AWQ style (e.g. {packed!r})"
     low_bit_weights = None
     for t in tensors:
         if t.name.endswith(_QUANT_SUFFIXES):
