@@ -32,7 +32,7 @@ import mmap
 import os
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -66,12 +66,20 @@ def _counts(value: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(sorted(value.items())))
 
 
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _int_tuple(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(d) for d in value)
+
+
 @attrs.frozen(kw_only=True)
 class GGUFTensor:
     """One tensor's info: ``shape`` in ggml order (fastest dimension first), type name, size."""
 
     name: str
-    shape: tuple[int, ...] = attrs.field(converter=tuple)
+    shape: tuple[int, ...] = attrs.field(converter=_int_tuple)
     type_name: str
     offset: int
     nbytes: int
@@ -99,7 +107,7 @@ class GGUFCheckpoint:
     version: int
     file_bytes: int
     tensors: tuple[GGUFTensor, ...] = attrs.field(repr=False)
-    metadata: Mapping[str, Any] = attrs.field(converter=lambda m: MappingProxyType(dict(m)), repr=False)
+    metadata: Mapping[str, Any] = attrs.field(converter=_frozen, repr=False)
     bytes_by_type: Mapping[str, int] = attrs.field(converter=_counts)
     params_by_type: Mapping[str, int] = attrs.field(converter=_counts)
     alignment: int

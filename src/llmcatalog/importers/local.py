@@ -104,13 +104,25 @@ def _frozen_counts(value: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(sorted(value.items())))
 
 
+def _frozen_strings(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _int_tuple(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(d) for d in value)
+
+
 @attrs.frozen(kw_only=True)
 class TensorInfo:
     """One tensor as a safetensors header describes it."""
 
     name: str
     dtype: str
-    shape: tuple[int, ...] = attrs.field(converter=tuple)
+    shape: tuple[int, ...] = attrs.field(converter=_int_tuple)
     nbytes: int
 
     @property
@@ -125,7 +137,7 @@ class SafetensorsHeader:
 
     path: str
     tensors: tuple[TensorInfo, ...]
-    metadata: Mapping[str, str] = attrs.field(converter=lambda m: MappingProxyType(dict(m)))
+    metadata: Mapping[str, str] = attrs.field(converter=_frozen_strings)
     header_bytes: int  # 8 + the JSON header: the bytes read from the file
     file_bytes: int
 
@@ -145,7 +157,7 @@ class LocalCheckpoint:
 
     path: str
     model: Model
-    config: Mapping[str, Any] = attrs.field(converter=lambda m: MappingProxyType(dict(m)), repr=False)
+    config: Mapping[str, Any] = attrs.field(converter=_frozen, repr=False)
     files: tuple[str, ...] = ()
     params_by_dtype: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
     bytes_by_dtype: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_counts)
