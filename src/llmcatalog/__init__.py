@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 
 from .errors import (
     CatalogDataError,
+    CheckpointError,
     ContextLengthWarning,
     DuplicateEntryError,
     LLMCatalogError,
+    MissingDependencyError,
     NotEstimableError,
     PluginError,
     PluginWarning,
@@ -43,8 +45,12 @@ from .values.tool import Tool
 from .values.workload import FineTune, Inference, Parallelism
 
 if TYPE_CHECKING:
+    import os
+
     from .accuracy.figures import FigureComparison
+    from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
+    from .importers.local import LocalCheckpoint
 
 
 def architecture_from_hf_config(config: object) -> Architecture:
@@ -53,6 +59,31 @@ def architecture_from_hf_config(config: object) -> Architecture:
     from .importers.hfconfig import architecture_from_hf_config as read
 
     return read(config)  # type: ignore[arg-type]
+
+
+def from_local(path: str | os.PathLike[str], **fields: object) -> LocalCheckpoint:
+    """Read a local model folder (``config.json`` + safetensors *headers*, never the weights) or a
+    ``config.json``: the Model with its exact parameter count, and the stored dtypes and bytes
+    (see :mod:`llmcatalog.importers.local`)."""
+    from .importers.local import from_local as read
+
+    return read(path, **fields)
+
+
+def from_gguf(path: str | os.PathLike[str], **fields: object) -> GGUFCheckpoint:
+    """Read a GGUF file's header: the Model (architecture from its metadata) and the bytes per
+    ggml tensor type as stored (needs the ``gguf`` extra; see :mod:`llmcatalog.importers.gguf`)."""
+    from .importers.gguf import from_gguf as read
+
+    return read(path, **fields)
+
+
+def from_hub(repo_id: str, revision: str | None = None, **options: object) -> LocalCheckpoint:
+    """Read a Hugging Face Hub repository's ``config.json`` and safetensors headers, from the cache
+    when there (honours ``HF_HUB_OFFLINE``; needs the ``hub`` extra; see :mod:`llmcatalog.importers.hub`)."""
+    from .importers.hub import from_hub as read
+
+    return read(repo_id, revision, **options)  # type: ignore[arg-type]
 
 
 def compare_figure(model: Model, figure: PublishedFigure, gpu: GPU | None = None) -> FigureComparison:
@@ -69,7 +100,12 @@ def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
     return workload(figure)
 
 
-_LAZY = {"FigureComparison": "accuracy.figures", "SUPPORTED_FAMILIES": "importers.hfconfig"}
+_LAZY = {
+    "FigureComparison": "accuracy.figures",
+    "GGUFCheckpoint": "importers.gguf",
+    "LocalCheckpoint": "importers.local",
+    "SUPPORTED_FAMILIES": "importers.hfconfig",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -96,15 +132,19 @@ __all__ = [
     "Architecture",
     "Catalog",
     "CatalogDataError",
+    "CheckpointError",
     "Component",
     "ContextLengthWarning",
     "DuplicateEntryError",
     "FigureComparison",
     "FineTune",
+    "GGUFCheckpoint",
     "Inference",
     "LLMCatalogError",
     "Links",
+    "LocalCheckpoint",
     "MemoryEstimate",
+    "MissingDependencyError",
     "Model",
     "NotEstimableError",
     "Parallelism",
@@ -128,6 +168,9 @@ __all__ = [
     "estimate_vram",
     "find_models",
     "fits",
+    "from_gguf",
+    "from_hub",
+    "from_local",
     "get_gpu",
     "get_model",
     "get_tool",

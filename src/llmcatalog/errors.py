@@ -9,9 +9,11 @@ from __future__ import annotations
 
 __all__ = [
     "CatalogDataError",
+    "CheckpointError",
     "ContextLengthWarning",
     "DuplicateEntryError",
     "LLMCatalogError",
+    "MissingDependencyError",
     "NotEstimableError",
     "PluginError",
     "PluginWarning",
@@ -130,3 +132,25 @@ class QueryError(LLMCatalogError, ValueError):
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(message + hint)
+
+
+class CheckpointError(LLMCatalogError, ValueError):
+    """A checkpoint (model folder, ``config.json``, safetensors header, GGUF file, Hub repository)
+    cannot be read; ``source`` names the file, folder or repository and the message says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
+
+
+class MissingDependencyError(LLMCatalogError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the {package!r} package: pip install 'llmcatalog[{extra}]' (or pip install {package})"
+        )

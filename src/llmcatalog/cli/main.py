@@ -26,6 +26,7 @@ from ..errors import ContextLengthWarning, LLMCatalogError
 from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
+from ..registry.resolve import resolve_model
 from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.tool import Tool
@@ -199,7 +200,7 @@ def _cmd_search(args: argparse.Namespace, cat: Catalog) -> int:
 
 def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
     errors: list[LLMCatalogError] = []
-    for getter in (cat.get_model, cat.get_gpu, cat.get_tool):
+    for getter in (lambda name: resolve_model(name, cat), cat.get_gpu, cat.get_tool):
         try:
             entry = getter(args.name)
         except LLMCatalogError as exc:
@@ -354,7 +355,7 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
 
 
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
-    model = cat.get_model(args.model)
+    model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
     with warnings.catch_warnings(record=True) as caught:
