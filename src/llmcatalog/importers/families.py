@@ -757,3 +757,13 @@ MULTIMODAL_TEXT: dict[str, str] = {
     "qwen2_vl": "qwen2",
     "qwen2_5_vl": "qwen2",
 }
+
+#: transformers 5 defaults of the top-level ``tie_word_embeddings`` of multimodal configs.
+MULTIMODAL_TIE: dict[str, bool] = {
+    "gemma3": True,
+    "llama4": False,
+    "llava": False,
+    "mistral3": True,
+    "qwen2_vl": False,
+    "qwen2_5_vl": False,
+}

@@ -23,7 +23,7 @@ from ..errors import CatalogDataError
 from ..memory.params import count_params
 from ..values.model import Architecture, Component, Model
 from ._keys import HFConfigWarning, bad, mapping
-from .families import CONTEXT_KEYS, MULTIMODAL_TEXT, READERS, common
+from .families import CONTEXT_KEYS, MULTIMODAL_TEXT, MULTIMODAL_TIE, READERS, common
 
 __all__ = [
     "SUPPORTED_FAMILIES",
@@ -65,8 +65,14 @@ def _text_config(config: Mapping[str, Any], model_type: str) -> tuple[str, Mappi
     if model_type == "llama4" and inner_type == "llama4":
         inner_type = "llama4_text"
     merged = dict(text)
-    if "tie_word_embeddings" not in merged and "tie_word_embeddings" in config:
+    # transformers 5 ties the output head by the top-level tie_word_embeddings of the multimodal
+    # config (class default: MULTIMODAL_TIE); LlavaConfig falls back to its text config's value.
+    if config.get("tie_word_embeddings") is not None:
         merged["tie_word_embeddings"] = config["tie_word_embeddings"]
+    elif model_type == "llava":
+        merged["tie_word_embeddings"] = text.get("tie_word_embeddings") or False
+    elif text is not config:
+        merged["tie_word_embeddings"] = MULTIMODAL_TIE[model_type]
     return inner_type, merged
 
 
@@ -158,9 +164,12 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
         raise CatalogDataError("config", [f"config: transformers cannot read it: {exc}"]) from exc
     model = None
     errors = []
+    autos = ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel")
+    if config.get("vision_config") is not None:
+        autos = ("AutoModelForImageTextToText", *autos)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for auto in ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel"):
+        for auto in autos:
             try:
                 with torch.device("meta"):
                     model = getattr(transformers, auto).from_config(hf)
