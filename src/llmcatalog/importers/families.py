@@ -24,12 +24,19 @@ Cfg = Mapping[str, Any]
 CONTEXT_KEYS = ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length", "model_max_length")
 
 
-def rope_scaling(cfg: Cfg) -> dict[str, Any]:
-    """``rope_scaling_type``/``rope_scaling_factor`` from ``rope_scaling`` (or transformers 5 ``rope_parameters``)."""
-    for key in ("rope_scaling", "rope_parameters"):
-        scaling = mapping(cfg, key)
+def rope_scaling(cfg: Cfg, default: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``rope_scaling_type``/``rope_scaling_factor`` from ``rope_scaling`` (or transformers 5 ``rope_parameters``).
+
+    ``default`` is the configuration class's own scaling (gpt-oss: YaRN x32). Per-layer-type
+    parameters (Gemma 3 in transformers 5) give the full-attention layers' scaling.
+    """
+    present = [key for key in ("rope_scaling", "rope_parameters") if cfg.get(key) is not None]
+    for key in present or ["default"]:
+        scaling = mapping(cfg, key) if key != "default" else default
         if scaling is None:
             continue
+        if "full_attention" in scaling and not {"rope_type", "type"} & set(scaling):
+            scaling = mapping(scaling, "full_attention") or {}
         kind = str_(scaling, ("rope_type", "type"), None)
         if kind is None or kind == "default":
             continue
@@ -53,6 +60,7 @@ def common(
     context: int = REQUIRED,
     act: str = "silu",
     ffn: int | None = REQUIRED,
+    rope: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The keys every decoder shares; the keyword arguments are the configuration class defaults."""
     n_heads = int_(cfg, ("num_attention_heads", "n_head"), heads)
@@ -78,7 +86,7 @@ def common(
         "vocab_size": int_(cfg, "vocab_size", vocab),
         "max_context": int_(cfg, CONTEXT_KEYS[:4], context),
         "activation": str_(cfg, ("hidden_act", "hidden_activation"), act),
-        **rope_scaling(cfg),
+        **rope_scaling(cfg, rope),
     }
     if ffn is not None or "intermediate_size" in cfg:
         arch["ffn_size"] = int_(cfg, "intermediate_size", ffn)
@@ -118,13 +126,23 @@ def _mistral(cfg: Cfg) -> dict[str, Any]:
     return _llama(cfg, "mistral", ffn=14336, kv_heads=8, context=131072, window=4096)
 
 
-def _qwen2(cfg: Cfg) -> dict[str, Any]:
-    # Qwen2 always has q/k/v biases and no o_proj bias (modeling_qwen2.py).
-    arch = _llama(cfg, "qwen2", ffn=22016, vocab=151936, context=32768)
+def _qwen2(cfg: Cfg, family: str = "qwen2", **defaults: Any) -> dict[str, Any]:
+    # Qwen2 always has q/k/v biases and no o_proj bias (modeling_qwen2.py); Qwen2Config's
+    # num_key_value_heads defaults to 32.
+    base: dict[str, Any] = {"ffn": 22016, "vocab": 151936, "context": 32768, "kv_heads": 32}
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
     arch.update(qkv_bias=True, attn_out_bias=False)
     arch.pop("sliding_window", None)
     _window(cfg, arch, use_default=False)
     return arch
+
+
+def _qwen2_vl_text(cfg: Cfg) -> dict[str, Any]:
+    # Qwen2VLTextConfig / Qwen2_5_VLTextConfig: the Qwen2 layout with the 72B's sizes as defaults.
+    return _qwen2(
+        cfg, "qwen2", hidden=8192, ffn=29568, layers=80, heads=64, kv_heads=8, vocab=152064, context=32768
+    )
 
 
 def _qwen3(cfg: Cfg) -> dict[str, Any]:
@@ -155,12 +173,8 @@ def _moe_qwen(cfg: Cfg, arch: dict[str, Any], *, experts: int, top_k: int, exper
 
 def _qwen2_moe(cfg: Cfg) -> dict[str, Any]:
     # Qwen2MoeConfig: one shared expert of shared_expert_intermediate_size, gated by Linear(h, 1).
-    arch = _qwen2(cfg)
-    arch["family"] = "qwen2-moe"
-    arch.update(
-        common(cfg, "qwen2-moe", hidden=2048, layers=24, heads=16, vocab=151936, context=32768, ffn=5632),
-        qkv_bias=bool_(cfg, "qkv_bias", True),
-    )
+    arch = _qwen2(cfg, "qwen2-moe", hidden=2048, layers=24, heads=16, kv_heads=16, ffn=5632)
+    arch["qkv_bias"] = bool_(cfg, "qkv_bias", True)
     _moe_qwen(cfg, arch, experts=60, top_k=4, expert_ffn=1408)
     if arch.get("n_experts"):
         shared = int_(cfg, "shared_expert_intermediate_size", 5632, minimum=0)
@@ -478,12 +492,19 @@ def _llama4_text(cfg: Cfg) -> dict[str, Any]:
         moe_layer_offset=step - 1,
     )
     if cfg.get("moe_layers") is not None:  # an explicit list wins over the interleave step
-        sparse = set(int_list(cfg, "moe_layers", below=arch["n_layers"]))
-        arch.update(
-            moe_layer_step=1,
-            moe_layer_offset=0,
-            dense_layer_ids=tuple(i for i in range(arch["n_layers"]) if i not in sparse),
-        )
+        n_layers = arch["n_layers"]
+        sparse = int_list(cfg, "moe_layers", below=n_layers)
+        first = sparse[0] if sparse else 0
+        if sparse and sparse == tuple(range(first, n_layers, first + 1)):  # every (first+1)-th layer
+            arch.update(moe_layer_step=first + 1, moe_layer_offset=first)
+        else:
+            if n_layers > 100_000:
+                raise bad("moe_layers", f"an explicit list with num_hidden_layers={n_layers} is not supported")
+            arch.update(
+                moe_layer_step=1,
+                moe_layer_offset=0,
+                dense_layer_ids=tuple(i for i in range(n_layers) if i not in set(sparse)),
+            )
     return arch
 
 
@@ -502,6 +523,7 @@ def _gpt_oss(cfg: Cfg) -> dict[str, Any]:
         vocab=201088,
         context=131072,
         window=128,
+        rope={"rope_type": "yarn", "factor": 32.0},
     )
     bias = bool_(cfg, "attention_bias", True)
     arch.update(
@@ -572,7 +594,7 @@ def _phi(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
-def _gpt2(cfg: Cfg, family: str = "gpt2") -> dict[str, Any]:
+def _gpt2(cfg: Cfg, family: str = "gpt2", default_act: str = "gelu_new") -> dict[str, Any]:
     # GPT2Config: 768 wide, 12 layers/heads, 1024 learned positions, n_inner default 4*h.
     arch = common(cfg, family, hidden=768, layers=12, heads=12, vocab=50257, context=1024, ffn=None)
     arch.update(
@@ -584,13 +606,14 @@ def _gpt2(cfg: Cfg, family: str = "gpt2") -> dict[str, Any]:
         attn_out_bias=True,
         mlp_bias=True,
         position_embedding="learned",
-        activation=str_(cfg, "activation_function", "gelu_new"),
+        activation=str_(cfg, "activation_function", default_act),
     )
     return arch
 
 
 def _gpt_bigcode(cfg: Cfg) -> dict[str, Any]:
-    arch = _gpt2(cfg, "gpt-bigcode")
+    # GPTBigCodeConfig: activation_function defaults to gelu_pytorch_tanh.
+    arch = _gpt2(cfg, "gpt-bigcode", "gelu_pytorch_tanh")
     if bool_(cfg, "multi_query", True):
         arch["n_kv_heads"] = 1
     return arch
@@ -742,6 +765,8 @@ READERS: dict[str, Reader] = {
     "qwen": _qwen,
     "qwen2": _qwen2,
     "qwen2_moe": _qwen2_moe,
+    "qwen2_vl_text": _qwen2_vl_text,
+    "qwen2_5_vl_text": _qwen2_vl_text,
     "qwen3": _qwen3,
     "qwen3_moe": _qwen3_moe,
     "starcoder2": _starcoder2,
@@ -754,8 +779,8 @@ MULTIMODAL_TEXT: dict[str, str] = {
     "llama4": "llama4_text",
     "llava": "llama",
     "mistral3": "mistral",
-    "qwen2_vl": "qwen2",
-    "qwen2_5_vl": "qwen2",
+    "qwen2_vl": "qwen2_vl_text",
+    "qwen2_5_vl": "qwen2_vl_text",
 }
 
 #: transformers 5 defaults of the top-level ``tie_word_embeddings`` of multimodal configs.
