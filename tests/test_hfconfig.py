@@ -83,7 +83,11 @@ def _build_on_meta(cfg: dict[str, Any]) -> Any:
     import transformers
 
     hf = _hf_config(cfg)
-    auto = transformers.AutoModelForImageTextToText if cfg["model_type"] in MULTIMODAL else transformers.AutoModelForCausalLM
+    auto = (
+        transformers.AutoModelForImageTextToText
+        if cfg["model_type"] in MULTIMODAL
+        else transformers.AutoModelForCausalLM
+    )
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore")
         return auto.from_config(hf), hf
@@ -172,7 +176,7 @@ def test_omitted_keys_take_the_transformers_defaults(path: Path) -> None:
         (trimmed["text_config"] if nested else trimmed).pop(key)
         try:
             resolved = _hf_config(trimmed).to_dict()
-        except Exception:  # noqa: BLE001 - transformers itself refuses the trimmed config (layer_types length)
+        except Exception:
             continue
         resolved["model_type"] = cfg["model_type"]
         with warnings.catch_warnings():
@@ -243,11 +247,44 @@ def test_gpt_oss_active_without_embeddings() -> None:
 
 def test_families_supported() -> None:
     """The families of the brief and of the "any model" issue are read natively."""
-    for family in (
-        "llama mistral mixtral qwen2 gemma phi gpt2 chatglm baichuan internlm2 deepseek qwen2_moe qwen3 qwen3_moe "
-        "gemma2 gemma3 gemma3_text phi3 phimoe deepseek_v2 deepseek_v3 glm glm4 llama4 llama4_text gpt_oss gpt_neox "
-        "olmo2 starcoder2 cohere granite minicpm mistral3 llava qwen2_5_vl"
-    ).split():
+    families = [
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "gemma",
+        "phi",
+        "gpt2",
+        "chatglm",
+        "baichuan",
+        "internlm2",
+        "deepseek",
+        "qwen2_moe",
+        "qwen3",
+        "qwen3_moe",
+        "gemma2",
+        "gemma3",
+        "gemma3_text",
+        "phi3",
+        "phimoe",
+        "deepseek_v2",
+        "deepseek_v3",
+        "glm",
+        "glm4",
+        "llama4",
+        "llama4_text",
+        "gpt_oss",
+        "gpt_neox",
+        "olmo2",
+        "starcoder2",
+        "cohere",
+        "granite",
+        "minicpm",
+        "mistral3",
+        "llava",
+        "qwen2_5_vl",
+    ]
+    for family in families:
         assert family in lc.SUPPORTED_FAMILIES, family
 
 
@@ -270,7 +307,13 @@ def test_new_architecture_fields() -> None:
     assert lc.architecture_from_hf_config(_config("qwen3-8b")).qk_norm == "head"
     assert lc.architecture_from_hf_config(_config("olmo-2-1124-7b")).qk_norm == "full"
     v3 = lc.architecture_from_hf_config(_config("deepseek-v3"))
-    assert (v3.q_lora_rank, v3.kv_lora_rank, v3.qk_rope_head_dim, v3.v_head_dim, v3.head_dim) == (1536, 512, 64, 128, 192)
+    assert (v3.q_lora_rank, v3.kv_lora_rank, v3.qk_rope_head_dim, v3.v_head_dim, v3.head_dim) == (
+        1536,
+        512,
+        64,
+        128,
+        192,
+    )
     assert (v3.mtp_layers, v3.n_dense_layers, v3.n_moe_layers) == (1, 3, 58)
     assert v3.rope_scaling_type == "yarn"
     lite = lc.architecture_from_hf_config(_config("deepseek-v2-lite"))
@@ -279,7 +322,9 @@ def test_new_architecture_fields() -> None:
     assert maverick.n_moe_layers == 24
     assert [maverick.is_moe_layer(i) for i in range(4)] == [False, True, False, True]
     oss = lc.architecture_from_hf_config(_config("gpt-oss-20b"))
-    assert oss.attn_sinks and oss.router_bias and oss.sliding_window == 128
+    assert oss.attn_sinks
+    assert oss.router_bias
+    assert oss.sliding_window == 128
     assert lc.architecture_from_hf_config(_config("qwen1.5-moe-a2.7b")).shared_expert_gate
 
 

@@ -15,7 +15,9 @@ import llmcatalog as lc
 from llmcatalog.importers.hfconfig import HFConfigWarning
 from llmcatalog.memory.params import param_breakdown
 
-CONFIGS = {p.stem: json.loads(p.read_text()) for p in sorted((Path(__file__).parent / "data" / "hf_configs").glob("*.json"))}
+CONFIGS = {
+    p.stem: json.loads(p.read_text()) for p in sorted((Path(__file__).parent / "data" / "hf_configs").glob("*.json"))
+}
 
 #: Any JSON value (plus NaN/inf, which Python's json module reads), with explicit bounds.
 JSON = st.recursive(
@@ -63,12 +65,21 @@ def test_only_catalog_data_error_escapes(cfg: dict[str, Any]) -> None:
         warnings.simplefilter("ignore", HFConfigWarning)
         try:
             arch = lc.architecture_from_hf_config(cfg)
-        except lc.CatalogDataError as exc:
-            assert "config" in str(exc)
+        except lc.CatalogDataError:
             return
-    for field in ("n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "ffn_size", "vocab_size", "max_context"):
+    for field in (
+        "n_layers",
+        "hidden_size",
+        "n_heads",
+        "n_kv_heads",
+        "head_dim",
+        "ffn_size",
+        "vocab_size",
+        "max_context",
+    ):
         value = getattr(arch, field)
-        assert isinstance(value, int) and not isinstance(value, bool) and value > 0, (field, value)
+        assert type(value) is int, (field, value)
+        assert value > 0, (field, value)
     assert arch.n_heads % arch.n_kv_heads == 0
     if arch.is_mla:
         assert arch.n_kv_heads == arch.n_heads

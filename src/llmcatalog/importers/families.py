@@ -105,7 +105,7 @@ def _window(cfg: Cfg, arch: dict[str, Any], *, use_default: bool, window: int | 
 
 def _llama(cfg: Cfg, family: str = "llama", **defaults: Any) -> dict[str, Any]:
     # transformers LlamaConfig: attention_bias puts biases on q, k, v and o; mlp_bias on the MLP.
-    base = {"hidden": 4096, "layers": 32, "heads": 32, "vocab": 32000, "context": 2048, "ffn": 11008}
+    base: dict[str, Any] = {"hidden": 4096, "layers": 32, "heads": 32, "vocab": 32000, "context": 2048, "ffn": 11008}
     tie = defaults.pop("tie", False)
     window_default = defaults.pop("window", None)
     base.update(defaults)
@@ -140,9 +140,7 @@ def _qwen2(cfg: Cfg, family: str = "qwen2", **defaults: Any) -> dict[str, Any]:
 
 def _qwen2_vl_text(cfg: Cfg) -> dict[str, Any]:
     # Qwen2VLTextConfig / Qwen2_5_VLTextConfig: the Qwen2 layout with the 72B's sizes as defaults.
-    return _qwen2(
-        cfg, "qwen2", hidden=8192, ffn=29568, layers=80, heads=64, kv_heads=8, vocab=152064, context=32768
-    )
+    return _qwen2(cfg, "qwen2", hidden=8192, ffn=29568, layers=80, heads=64, kv_heads=8, vocab=152064, context=32768)
 
 
 def _qwen3(cfg: Cfg) -> dict[str, Any]:
@@ -184,9 +182,7 @@ def _qwen2_moe(cfg: Cfg) -> dict[str, Any]:
 
 
 def _qwen3_moe(cfg: Cfg) -> dict[str, Any]:
-    arch = _llama(
-        cfg, "qwen3-moe", hidden=2048, layers=24, heads=32, kv_heads=4, vocab=151936, context=32768, ffn=6144
-    )
+    arch = _llama(cfg, "qwen3-moe", hidden=2048, layers=24, heads=32, kv_heads=4, vocab=151936, context=32768, ffn=6144)
     arch["qk_norm"] = "head"
     arch.pop("sliding_window", None)
     _window(cfg, arch, use_default=False)
@@ -398,7 +394,14 @@ def _deepseek(cfg: Cfg) -> dict[str, Any]:
 
 
 def _deepseek_moe(
-    cfg: Cfg, arch: dict[str, Any], *, routed: int | None, shared: int | None, first_dense: int, expert_ffn: int, top_k: int | None
+    cfg: Cfg,
+    arch: dict[str, Any],
+    *,
+    routed: int | None,
+    shared: int | None,
+    first_dense: int,
+    expert_ffn: int,
+    top_k: int | None,
 ) -> None:
     n_routed = int_(cfg, "n_routed_experts", routed, minimum=0)
     if not n_routed:
@@ -435,7 +438,9 @@ def _deepseek_v2(cfg: Cfg, family: str = "deepseek-v2", **defaults: Any) -> dict
     arch.update(
         head_dim=nope + rope,
         n_kv_heads=arch["n_heads"],
-        q_lora_rank=int_(cfg, "q_lora_rank", mla["q_lora"]) if "q_lora_rank" not in cfg or cfg["q_lora_rank"] is not None else None,
+        q_lora_rank=int_(cfg, "q_lora_rank", mla["q_lora"])
+        if "q_lora_rank" not in cfg or cfg["q_lora_rank"] is not None
+        else None,
         kv_lora_rank=int_(cfg, "kv_lora_rank", mla["kv_lora"]),
         qk_rope_head_dim=rope,
         v_head_dim=int_(cfg, "v_head_dim", mla["v"]),
@@ -476,7 +481,16 @@ def _llama4_text(cfg: Cfg) -> dict[str, Any]:
     # intermediate_size plus one shared expert of the same size, router without bias; dense layers
     # use intermediate_size_mlp. The L2 q/k norm has no parameters.
     arch = _llama(
-        cfg, "llama4", hidden=5120, ffn=8192, layers=48, heads=40, kv_heads=8, head_dim=128, vocab=202048, context=131072
+        cfg,
+        "llama4",
+        hidden=5120,
+        ffn=8192,
+        layers=48,
+        heads=40,
+        kv_heads=8,
+        head_dim=128,
+        vocab=202048,
+        context=131072,
     )
     arch.pop("sliding_window", None)
     expert_ffn = arch["ffn_size"]

@@ -156,7 +156,9 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
         import torch
         import transformers
     except ImportError as exc:  # pragma: no cover - the trace extra is installed in the tests
-        raise ImportError("counting an unknown model_type needs the 'trace' extra: pip install llmcatalog[trace]") from exc
+        raise ImportError(
+            "counting an unknown model_type needs the 'trace' extra: pip install llmcatalog[trace]"
+        ) from exc
     kw = {k: v for k, v in config.items() if k not in {"architectures", "_name_or_path", "auto_map", "model_type"}}
     try:
         hf = transformers.AutoConfig.for_model(str(config["model_type"]), **kw)
@@ -164,7 +166,7 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
         raise CatalogDataError("config", [f"config: transformers cannot read it: {exc}"]) from exc
     model = None
     errors = []
-    autos = ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel")
+    autos: tuple[str, ...] = ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel")
     if config.get("vision_config") is not None:
         autos = ("AutoModelForImageTextToText", *autos)
     with warnings.catch_warnings():
@@ -174,10 +176,12 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
                 with torch.device("meta"):
                     model = getattr(transformers, auto).from_config(hf)
                 break
-            except Exception as exc:  # noqa: PERF203 - try each auto class in turn
+            except Exception as exc:
                 errors.append(f"{auto}: {exc}")
     if model is None:
-        raise CatalogDataError("config", [f"config: transformers cannot build {config['model_type']!r}: {'; '.join(errors)}"])
+        raise CatalogDataError(
+            "config", [f"config: transformers cannot build {config['model_type']!r}: {'; '.join(errors)}"]
+        )
     seen: set[int] = set()
     counts = {"total": 0, "vision": 0, "projector": 0}
     for name, param in model.named_parameters(remove_duplicate=True):

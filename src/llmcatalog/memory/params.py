@@ -63,6 +63,14 @@ def _mlp_params(h: int, f: int, gated: bool, bias: bool) -> int:
     return 2 * h * f + ((f + h) if bias else 0)
 
 
+def _mla_dims(a: Architecture) -> tuple[int, int, int]:
+    """(kv_lora_rank, qk_rope_head_dim, v_head_dim) of a latent-attention architecture."""
+    assert a.kv_lora_rank is not None
+    assert a.qk_rope_head_dim is not None
+    assert a.v_head_dim is not None
+    return a.kv_lora_rank, a.qk_rope_head_dim, a.v_head_dim
+
+
 def attention_params_per_layer(a: Architecture) -> int:
     """Attention projections of one layer, with biases, q/k norms and sinks when present.
 
@@ -74,8 +82,7 @@ def attention_params_per_layer(a: Architecture) -> int:
     """
     h, n_h, d = a.hidden_size, a.n_heads, a.head_dim
     if a.is_mla:
-        assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None and a.v_head_dim is not None
-        r_kv, d_rope, d_v = a.kv_lora_rank, a.qk_rope_head_dim, a.v_head_dim
+        r_kv, d_rope, d_v = _mla_dims(a)
         if a.q_lora_rank:
             q = h * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * n_h * d + (a.q_lora_rank if a.qkv_bias else 0)
         else:
@@ -134,7 +141,8 @@ def _first_layer(a: Architecture, moe: bool) -> int | None:
     if a.n_layers - a.n_moe_layers <= 0:
         return None
     # A dense layer is layer 0 (leading dense layers), one of the first moe_layer_step layers, or listed.
-    for i in (*range(min(a.n_layers, a.moe_layer_step + 1)), *sorted(a.dense_layer_ids)):
+    candidates: list[int] = [*range(min(a.n_layers, a.moe_layer_step + 1)), *sorted(a.dense_layer_ids)]
+    for i in candidates:
         if not a.is_moe_layer(i):
             return i
     return None  # pragma: no cover - n_layers - n_moe_layers > 0 guarantees one
@@ -219,8 +227,7 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
     h, L = a.hidden_size, a.n_layers
     q_out, kv_out = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
     if a.is_mla:
-        assert a.kv_lora_rank is not None and a.qk_rope_head_dim is not None and a.v_head_dim is not None
-        r_kv, d_rope, d_v = a.kv_lora_rank, a.qk_rope_head_dim, a.v_head_dim
+        r_kv, d_rope, d_v = _mla_dims(a)
         shapes = []
         if a.q_lora_rank:
             shapes.append(LinearShape("q_a_proj", h, a.q_lora_rank, L, a.qkv_bias))

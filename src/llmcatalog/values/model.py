@@ -130,7 +130,9 @@ NORMS = frozenset({"rmsnorm", "layernorm", "layernorm-nobias"})
 
 
 def _layer_ids(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value):
+    if not isinstance(value, tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value
+    ):
         raise ValueError(f"{attr.name!r} must be a tuple of layer indices >= 0, got {value!r}")
 
 
@@ -237,7 +239,9 @@ class Architecture:
             raise ValueError(f"'dense_layer_ids' {self.dense_layer_ids} must be below 'n_layers' ({self.n_layers})")
         if self.kv_lora_rank is not None:
             if self.qk_rope_head_dim is None or self.v_head_dim is None:
-                raise ValueError("multi-head latent attention ('kv_lora_rank') needs 'qk_rope_head_dim' and 'v_head_dim'")
+                raise ValueError(
+                    "multi-head latent attention ('kv_lora_rank') needs 'qk_rope_head_dim' and 'v_head_dim'"
+                )
             if self.qk_rope_head_dim >= self.head_dim:
                 raise ValueError(
                     f"'qk_rope_head_dim' ({self.qk_rope_head_dim}) must be below 'head_dim' ({self.head_dim}), "
