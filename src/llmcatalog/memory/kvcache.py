@@ -28,7 +28,8 @@ __all__ = ["kv_bytes_per_token", "kv_cache_bytes"]
 def kv_bytes_per_token(arch: Architecture, dtype: str, *, tensor_parallel: int = 1) -> float:
     """Cache bytes one token adds in one sequence (all layers), per GPU under tensor parallelism."""
     heads = max(math.ceil(arch.n_kv_heads / tensor_parallel), 1)
-    per_head = 2 * arch.head_dim * DTYPE_BYTES[dtype]
+    # Keys are head_dim wide, values v_head_dim wide (they differ under latent attention, DeepSeek-V2/V3).
+    per_head = (arch.head_dim + (arch.v_head_dim or arch.head_dim)) * DTYPE_BYTES[dtype]
     if dtype == "int8":
         per_head += 2 * 2 * 4  # key and value: fp32 scale + fp32 zero point per token and head
     return arch.n_layers * heads * per_head

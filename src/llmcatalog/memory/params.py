@@ -7,8 +7,9 @@ parameters). Per decoder layer, with h = hidden_size, n_h / n_kv heads of size d
 - attention: ``h*n_h*d`` (Q) + ``2*h*n_kv*d`` (K, V) + ``n_h*d*h`` (O), plus biases when present;
 - MLP: ``3*h*f`` gated (SwiGLU/GeGLU) or ``2*h*f`` standard, plus biases;
 - MoE layer: router ``h*E`` + ``E`` routed experts + shared experts, each a gated MLP;
-- norms: ``h`` per RMSNorm, ``2*h`` per LayerNorm (weight and bias); BLOOM adds one
-  LayerNorm after the embeddings (``embedding_norm``).
+- norms: ``h`` per RMSNorm or bias-free LayerNorm, ``2*h`` per LayerNorm (weight and bias);
+  BLOOM adds one LayerNorm after the embeddings (``embedding_norm``); q/k norms, attention
+  sinks and the latent-attention norms are counted with the attention.
 
 Outside the layers: embeddings ``V*h``, learned positions ``max_context*h``, final norm,
 the LM head ``V*h`` (+ ``V`` bias) unless tied, and ``extra_params`` (counted with the embeddings).
@@ -24,7 +25,7 @@ import attrs
 
 from ..values.model import Architecture
 
-__all__ = ["LinearShape", "ParamBreakdown", "count_params", "linear_shapes", "param_breakdown"]
+__all__ = ["LinearShape", "ParamBreakdown", "count_params", "linear_shapes", "mtp_params", "param_breakdown"]
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +40,12 @@ class ParamBreakdown:
     lm_head: int  # 0 when tied
     active_mlp: int  # MLP parameters one token passes through (MoE: top-k + shared)
     linear: int  # parameters in nn.Linear weights+biases inside the layers (what quantizers convert)
+    mtp: int = 0  # multi-token-prediction modules stored in the checkpoint, not in ``total``
+
+    @property
+    def checkpoint_total(self) -> int:
+        """Every tensor the checkpoint stores: ``total`` plus the MTP modules (DeepSeek-V3 685B)."""
+        return self.total + self.mtp
 
     @property
     def total(self) -> int:
@@ -56,31 +63,59 @@ def _mlp_params(h: int, f: int, gated: bool, bias: bool) -> int:
     return 2 * h * f + ((f + h) if bias else 0)
 
 
+def _mla_dims(a: Architecture) -> tuple[int, int, int]:
+    """(kv_lora_rank, qk_rope_head_dim, v_head_dim) of a latent-attention architecture."""
+    assert a.kv_lora_rank is not None
+    assert a.qk_rope_head_dim is not None
+    assert a.v_head_dim is not None
+    return a.kv_lora_rank, a.qk_rope_head_dim, a.v_head_dim
+
+
 def attention_params_per_layer(a: Architecture) -> int:
-    """Q, K, V and O projections of one layer, with biases when present."""
-    q = a.hidden_size * a.n_heads * a.head_dim
-    kv = 2 * a.hidden_size * a.n_kv_heads * a.head_dim
-    o = a.n_heads * a.head_dim * a.hidden_size
+    """Attention projections of one layer, with biases, q/k norms and sinks when present.
+
+    Multi-head latent attention (DeepSeek-V2/V3, ``modeling_deepseek_v3.py``): ``q_a_proj``
+    ``h*r_q`` + its RMSNorm ``r_q`` + ``q_b_proj`` ``r_q*n_h*d`` (or ``q_proj`` ``h*n_h*d``),
+    ``kv_a_proj_with_mqa`` ``h*(r_kv + d_rope)`` + its RMSNorm ``r_kv`` + ``kv_b_proj``
+    ``r_kv*n_h*(d - d_rope + d_v)``, ``o_proj`` ``n_h*d_v*h``; ``attention_bias`` puts biases on
+    ``q_a_proj``, ``kv_a_proj_with_mqa`` and ``o_proj``.
+    """
+    h, n_h, d = a.hidden_size, a.n_heads, a.head_dim
+    if a.is_mla:
+        r_kv, d_rope, d_v = _mla_dims(a)
+        if a.q_lora_rank:
+            q = h * a.q_lora_rank + a.q_lora_rank + a.q_lora_rank * n_h * d + (a.q_lora_rank if a.qkv_bias else 0)
+        else:
+            q = h * n_h * d
+        kv = h * (r_kv + d_rope) + r_kv + r_kv * n_h * (d - d_rope + d_v) + ((r_kv + d_rope) if a.qkv_bias else 0)
+        o = n_h * d_v * h + (h if a.attn_out_bias else 0)
+        return q + kv + o + (n_h if a.attn_sinks else 0)
+    q = h * n_h * d
+    kv = 2 * h * a.n_kv_heads * d
+    o = n_h * d * h
     bias = 0
     if a.qkv_bias:
-        bias += (a.n_heads + 2 * a.n_kv_heads) * a.head_dim
+        bias += (n_h + 2 * a.n_kv_heads) * d
     if a.attn_out_bias:
-        bias += a.hidden_size
-    return q + kv + o + bias
+        bias += h
+    qk_norm = {"none": 0, "head": 2 * d, "full": (n_h + a.n_kv_heads) * d}[a.qk_norm]
+    return q + kv + o + bias + qk_norm + (n_h if a.attn_sinks else 0)
 
 
 def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
     """(all, active-per-token) MLP parameters of layer ``layer`` (0-based)."""
     gated = a.mlp == "gated"
     h = a.hidden_size
-    if not a.is_moe or layer < a.n_dense_layers:
+    if not a.is_moe_layer(layer):
         n = _mlp_params(h, a.ffn_size, gated, a.mlp_bias)
         return n, n
     assert a.expert_ffn_size is not None
     assert a.n_experts_per_token is not None
     expert = _mlp_params(h, a.expert_ffn_size, gated, a.mlp_bias)
     shared = a.n_shared_experts * _mlp_params(h, a.shared_expert_ffn_size or a.expert_ffn_size, gated, a.mlp_bias)
-    router = h * a.n_experts
+    if a.shared_expert_gate:
+        shared += h
+    router = h * a.n_experts + (a.n_experts if a.router_bias else 0)
     return (
         router + a.n_experts * expert + shared,
         router + a.n_experts_per_token * expert + shared,
@@ -88,8 +123,45 @@ def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
 
 
 def norm_params(a: Architecture) -> int:
-    """Parameters of one normalisation layer."""
+    """Parameters of one normalisation layer (LayerNorm: weight and bias; the others: weight)."""
     return a.hidden_size * (2 if a.norm == "layernorm" else 1)
+
+
+def _first_layer(a: Architecture, moe: bool) -> int | None:
+    """Index of a layer of the kind asked (MoE or dense), or None when there is none."""
+    if moe:
+        if not a.n_moe_layers:
+            return None
+        step, off = a.moe_layer_step, a.moe_layer_offset
+        i = max(a.n_dense_layers, 0)
+        i += (off - i) % step
+        while not a.is_moe_layer(i):
+            i += step
+        return i
+    if a.n_layers - a.n_moe_layers <= 0:
+        return None
+    # A dense layer is layer 0 (leading dense layers), one of the first moe_layer_step layers, or listed.
+    candidates: list[int] = [*range(min(a.n_layers, a.moe_layer_step + 1)), *sorted(a.dense_layer_ids)]
+    for i in candidates:
+        if not a.is_moe_layer(i):
+            return i
+    return None  # pragma: no cover - n_layers - n_moe_layers > 0 guarantees one
+
+
+def mtp_params(a: Architecture) -> int:
+    """Parameters of the multi-token-prediction modules a checkpoint stores (``mtp_layers``).
+
+    DeepSeek-V3 (``README_WEIGHTS.md``, ``inference/model.py``): each module holds its own copy of
+    the embedding and of the output head, ``enorm`` and ``hnorm`` RMSNorms, ``eh_proj``
+    ``Linear(2h, h)``, one decoder layer of the MoE kind, and ``shared_head.norm``.
+    """
+    if not a.mtp_layers:
+        return 0
+    h, v = a.hidden_size, a.vocab_size
+    layer = _first_layer(a, moe=a.is_moe)
+    mlp = mlp_params_per_layer(a, layer if layer is not None else 0)[0]
+    block = attention_params_per_layer(a) + mlp + a.norms_per_layer * norm_params(a)
+    return a.mtp_layers * (2 * v * h + 3 * norm_params(a) + 2 * h * h + block)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -98,10 +170,11 @@ def param_breakdown(a: Architecture) -> ParamBreakdown:
     h, v = a.hidden_size, a.vocab_size
     attn = a.n_layers * attention_params_per_layer(a)
     # Dense layers, then MoE layers: each kind is uniform.
-    dense_layers = a.n_dense_layers if a.is_moe else a.n_layers
     mlp = active = 0
-    for layer, count in ((0, dense_layers), (dense_layers, a.n_layers - dense_layers)):
-        if count:
+    n_moe = a.n_moe_layers
+    for moe, count in ((False, a.n_layers - n_moe), (True, n_moe)):
+        layer = _first_layer(a, moe) if count else None
+        if layer is not None:
             total_l, active_l = mlp_params_per_layer(a, layer)
             mlp += count * total_l
             active += count * active_l
@@ -119,6 +192,7 @@ def param_breakdown(a: Architecture) -> ParamBreakdown:
         lm_head=head,
         active_mlp=active,
         linear=linear,
+        mtp=mtp_params(a),
     )
 
 
@@ -152,23 +226,39 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
     """
     h, L = a.hidden_size, a.n_layers
     q_out, kv_out = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
-    shapes = [
-        LinearShape("q_proj", h, q_out, L, a.qkv_bias),
-        LinearShape("k_proj", h, kv_out, L, a.qkv_bias),
-        LinearShape("v_proj", h, kv_out, L, a.qkv_bias),
-        LinearShape("o_proj", q_out, h, L, a.attn_out_bias),
-    ]
-    dense_layers = a.n_dense_layers if a.is_moe else L
+    if a.is_mla:
+        r_kv, d_rope, d_v = _mla_dims(a)
+        shapes = []
+        if a.q_lora_rank:
+            shapes.append(LinearShape("q_a_proj", h, a.q_lora_rank, L, a.qkv_bias))
+            shapes.append(LinearShape("q_b_proj", a.q_lora_rank, q_out, L, False))
+        else:
+            shapes.append(LinearShape("q_proj", h, q_out, L, False))
+        shapes += [
+            LinearShape("kv_a_proj_with_mqa", h, r_kv + d_rope, L, a.qkv_bias),
+            LinearShape("kv_b_proj", r_kv, a.n_heads * (a.head_dim - d_rope + d_v), L, False),
+            LinearShape("o_proj", a.n_heads * d_v, h, L, a.attn_out_bias),
+        ]
+    else:
+        shapes = [
+            LinearShape("q_proj", h, q_out, L, a.qkv_bias),
+            LinearShape("k_proj", h, kv_out, L, a.qkv_bias),
+            LinearShape("v_proj", h, kv_out, L, a.qkv_bias),
+            LinearShape("o_proj", q_out, h, L, a.attn_out_bias),
+        ]
+    moe_layers = a.n_moe_layers
+    dense_layers = L - moe_layers
     mlp: list[tuple[int, int]] = []  # (ffn size, count)
     if dense_layers:
         mlp.append((a.ffn_size, dense_layers))
-    if a.is_moe:
+    if moe_layers:
         assert a.expert_ffn_size is not None
-        moe_layers = L - a.n_dense_layers
         mlp.append((a.expert_ffn_size, moe_layers * a.n_experts))
         if a.n_shared_experts:
             mlp.append((a.shared_expert_ffn_size or a.expert_ffn_size, moe_layers * a.n_shared_experts))
-        shapes.append(LinearShape("router", h, a.n_experts, moe_layers, False))
+        shapes.append(LinearShape("router", h, a.n_experts, moe_layers, a.router_bias))
+        if a.shared_expert_gate:
+            shapes.append(LinearShape("router", h, 1, moe_layers, False))  # shared_expert_gate: kept unquantized
     for f, count in mlp:
         if a.mlp == "gated":
             shapes.append(LinearShape("gate_proj", h, f, count, a.mlp_bias))

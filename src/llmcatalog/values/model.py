@@ -20,6 +20,7 @@ __all__ = [
     "FIGURE_WORKLOADS",
     "MEMORY_UNITS",
     "MODALITIES",
+    "NORMS",
     "VARIANTS",
     "Architecture",
     "Component",
@@ -124,6 +125,17 @@ def _default_head_dim(self: Architecture) -> int:
     return self.hidden_size // self.n_heads
 
 
+#: Normalisation layers: RMSNorm (weight), LayerNorm (weight and bias), LayerNorm without bias (Cohere).
+NORMS = frozenset({"rmsnorm", "layernorm", "layernorm-nobias"})
+
+
+def _layer_ids(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value
+    ):
+        raise ValueError(f"{attr.name!r} must be a tuple of layer indices >= 0, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Architecture:
     """The decoder-only transformer facts that memory and parameter counts depend on.
@@ -136,6 +148,30 @@ class Architecture:
     of ``ffn_size``. ``extra_params`` counts parameters outside this layout that a checkpoint
     has (OPT's two extra position rows, CPM-Bee's relative-position table), stored like the
     embeddings.
+
+    Later fields (all optional; the defaults describe a plain Llama-style layer):
+
+    - ``rope_scaling_type`` / ``rope_scaling_factor``: config.json ``rope_scaling`` (``linear``,
+      ``dynamic``, ``yarn``, ``llama3``, ``longrope``...) and its ``factor``; no parameters.
+    - ``qk_norm``: RMSNorm (or bias-free LayerNorm) on queries and keys inside attention: ``head``
+      = one norm of ``head_dim`` each for q and k (Qwen3, Gemma3), ``full`` = over all heads,
+      ``n_heads*head_dim`` + ``n_kv_heads*head_dim`` (OLMo-2, Cohere ``use_qk_norm``).
+    - Multi-head latent attention (DeepSeek-V2/V3) when ``kv_lora_rank`` is set: queries through a
+      ``q_lora_rank`` bottleneck (or a plain projection when None), keys/values from a
+      ``kv_lora_rank`` latent plus a shared ``qk_rope_head_dim`` rotary key; ``head_dim`` is the
+      query/key head size (nope + rope) and ``v_head_dim`` the value head size; ``n_kv_heads``
+      equals ``n_heads`` (transformers expands the latent per head).
+    - ``attn_sinks``: one learned sink logit per head and layer (gpt-oss).
+    - ``router_bias``: the MoE router Linear has a bias (gpt-oss); ``shared_expert_gate``: a
+      ``Linear(h, 1)`` gating the shared expert (Qwen2-MoE).
+    - MoE layer placement: layer ``i`` (0-based) is a MoE layer when ``n_experts`` > 0,
+      ``i >= n_dense_layers``, ``i % moe_layer_step == moe_layer_offset`` and ``i`` is not in
+      ``dense_layer_ids`` (DeepSeek ``moe_layer_freq``, Qwen ``decoder_sparse_step`` /
+      ``mlp_only_layers``, Llama-4 ``interleave_moe_layer_step``); other layers use the dense MLP
+      of ``ffn_size``.
+    - ``mtp_layers``: multi-token-prediction modules a checkpoint stores beyond the main model
+      (DeepSeek-V3 ``num_nextn_predict_layers``). transformers does not build them and they are
+      not in the parameter total; :func:`llmcatalog.param_breakdown` reports them as ``mtp``.
     """
 
     family: str = attrs.field(validator=v.slug)
@@ -150,7 +186,7 @@ class Architecture:
     tied_embeddings: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     mlp: str = attrs.field(default="gated", validator=v.one_of({"gated", "standard"}))
     activation: str = attrs.field(default="silu", converter=_activation_name, validator=v.slug)
-    norm: str = attrs.field(default="rmsnorm", validator=v.one_of({"rmsnorm", "layernorm"}))
+    norm: str = attrs.field(default="rmsnorm", validator=v.one_of(NORMS))
     norms_per_layer: int = attrs.field(default=2, validator=v.nonneg_int)
     parallel_block: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     embedding_norm: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
@@ -169,6 +205,18 @@ class Architecture:
     extra_params: int = attrs.field(default=0, validator=v.nonneg_int)
     rope_scaling_type: str | None = attrs.field(default=None, validator=v.optional(v.slug))
     rope_scaling_factor: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    qk_norm: str = attrs.field(default="none", validator=v.one_of({"none", "head", "full"}))
+    q_lora_rank: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    kv_lora_rank: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    qk_rope_head_dim: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    v_head_dim: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    attn_sinks: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    router_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    shared_expert_gate: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    moe_layer_step: int = attrs.field(default=1, validator=v.pos_int)
+    moe_layer_offset: int = attrs.field(default=0, validator=v.nonneg_int)
+    dense_layer_ids: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=_layer_ids)
+    mtp_layers: int = attrs.field(default=0, validator=v.nonneg_int)
 
     def __attrs_post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -183,6 +231,55 @@ class Architecture:
                 raise ValueError("'n_experts_per_token' cannot exceed 'n_experts'")
             if self.n_dense_layers > self.n_layers:
                 raise ValueError("'n_dense_layers' cannot exceed 'n_layers'")
+        if self.moe_layer_offset >= self.moe_layer_step:
+            raise ValueError(
+                f"'moe_layer_offset' ({self.moe_layer_offset}) must be below 'moe_layer_step' ({self.moe_layer_step})"
+            )
+        if any(i >= self.n_layers for i in self.dense_layer_ids):
+            raise ValueError(f"'dense_layer_ids' {self.dense_layer_ids} must be below 'n_layers' ({self.n_layers})")
+        if self.kv_lora_rank is not None:
+            if self.qk_rope_head_dim is None or self.v_head_dim is None:
+                raise ValueError(
+                    "multi-head latent attention ('kv_lora_rank') needs 'qk_rope_head_dim' and 'v_head_dim'"
+                )
+            if self.qk_rope_head_dim >= self.head_dim:
+                raise ValueError(
+                    f"'qk_rope_head_dim' ({self.qk_rope_head_dim}) must be below 'head_dim' ({self.head_dim}), "
+                    "which is the nope + rope query/key head size"
+                )
+            if self.n_kv_heads != self.n_heads:
+                raise ValueError("multi-head latent attention ('kv_lora_rank') needs 'n_kv_heads' == 'n_heads'")
+        elif self.q_lora_rank is not None:
+            raise ValueError("'q_lora_rank' is only meaningful with 'kv_lora_rank' (multi-head latent attention)")
+
+    def is_moe_layer(self, layer: int) -> bool:
+        """True when decoder layer ``layer`` (0-based) is a mixture-of-experts layer."""
+        return (
+            self.n_experts > 0
+            and layer >= self.n_dense_layers
+            and layer % self.moe_layer_step == self.moe_layer_offset
+            and layer not in self.dense_layer_ids
+        )
+
+    @property
+    def n_moe_layers(self) -> int:
+        """How many decoder layers are mixture-of-experts layers."""
+        if not self.n_experts:
+            return 0
+
+        def below(n: int) -> int:  # layers i < n with i % step == offset
+            return max(0, (n - self.moe_layer_offset + self.moe_layer_step - 1) // self.moe_layer_step)
+
+        start = min(self.n_dense_layers, self.n_layers)
+        excluded = sum(
+            1 for i in set(self.dense_layer_ids) if start <= i and i % self.moe_layer_step == self.moe_layer_offset
+        )
+        return below(self.n_layers) - below(start) - excluded
+
+    @property
+    def is_mla(self) -> bool:
+        """True for multi-head latent attention (DeepSeek-V2/V3)."""
+        return self.kv_lora_rank is not None
 
     @property
     def is_moe(self) -> bool:

@@ -1,0 +1,808 @@
+"""One reader per ``model_type``: config.json keys -> :class:`Architecture` fields.
+
+Each family reads the keys its own ``configuration_*.py`` defines (transformers, or the model's
+remote code for ChatGLM, Qwen-1, Baichuan, InternLM, DeepSeek-MoE, MiniCPM). A key the config
+omits takes the default of that configuration class (transformers 5: ``LlamaConfig``,
+``PhiConfig``, ...), written next to the read. The quirks that change parameter counts or
+memory are commented at the family; each layout is checked against transformers' own model
+built on the meta device in ``tests/test_hfconfig.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._keys import REQUIRED, bad, bool_, float_, int_, int_list, mapping, str_
+
+__all__ = ["READERS", "Reader", "common", "rope_scaling"]
+
+Reader = Callable[[Mapping[str, Any]], dict[str, Any]]
+Cfg = Mapping[str, Any]
+
+#: Keys that only set the context length; a config without them still has a parameter count.
+CONTEXT_KEYS = ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length", "model_max_length")
+
+
+def rope_scaling(cfg: Cfg, default: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``rope_scaling_type``/``rope_scaling_factor`` from ``rope_scaling`` (or transformers 5 ``rope_parameters``).
+
+    ``default`` is the configuration class's own scaling (gpt-oss: YaRN x32). Per-layer-type
+    parameters (Gemma 3 in transformers 5) give the full-attention layers' scaling.
+    """
+    present = [key for key in ("rope_scaling", "rope_parameters") if cfg.get(key) is not None]
+    for key in present or ["default"]:
+        scaling = mapping(cfg, key) if key != "default" else default
+        if scaling is None:
+            continue
+        if "full_attention" in scaling and not {"rope_type", "type"} & set(scaling):
+            scaling = mapping(scaling, "full_attention") or {}
+        kind = str_(scaling, ("rope_type", "type"), None)
+        if kind is None or kind == "default":
+            continue
+        factor = float_(scaling, "factor", None)
+        if factor is not None and factor <= 0:
+            raise bad(f"{key}.factor", f"expected a number > 0, got {factor!r}")
+        return {"rope_scaling_type": kind.lower().replace("_", "-"), "rope_scaling_factor": factor}
+    return {}
+
+
+def common(
+    cfg: Cfg,
+    family: str,
+    *,
+    hidden: int = REQUIRED,
+    layers: int = REQUIRED,
+    heads: int = REQUIRED,
+    kv_heads: int | None = None,
+    head_dim: int | None = None,
+    vocab: int = REQUIRED,
+    context: int = REQUIRED,
+    act: str = "silu",
+    ffn: int | None = REQUIRED,
+    rope: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The keys every decoder shares; the keyword arguments are the configuration class defaults."""
+    n_heads = int_(cfg, ("num_attention_heads", "n_head"), heads)
+    h = int_(cfg, ("hidden_size", "n_embd", "d_model"), hidden)
+    explicit_head_dim = int_(cfg, "head_dim", head_dim)
+    if explicit_head_dim is None:
+        if h % n_heads:
+            raise bad(
+                "hidden_size",
+                f"{h} is not a multiple of num_attention_heads ({n_heads}); give 'head_dim' or fix the sizes",
+            )
+        explicit_head_dim = h // n_heads
+    n_kv = int_(cfg, ("num_key_value_heads", "num_kv_heads"), kv_heads if kv_heads is not None else n_heads)
+    if n_heads % n_kv:
+        raise bad("num_key_value_heads", f"{n_kv} must divide num_attention_heads ({n_heads})")
+    arch: dict[str, Any] = {
+        "family": family,
+        "n_layers": int_(cfg, ("num_hidden_layers", "num_layers", "n_layer"), layers),
+        "hidden_size": h,
+        "n_heads": n_heads,
+        "n_kv_heads": n_kv,
+        "head_dim": explicit_head_dim,
+        "vocab_size": int_(cfg, "vocab_size", vocab),
+        "max_context": int_(cfg, CONTEXT_KEYS[:4], context),
+        "activation": str_(cfg, ("hidden_act", "hidden_activation"), act),
+        **rope_scaling(cfg, rope),
+    }
+    if ffn is not None or "intermediate_size" in cfg:
+        arch["ffn_size"] = int_(cfg, "intermediate_size", ffn)
+    return arch
+
+
+def _window(cfg: Cfg, arch: dict[str, Any], *, use_default: bool, window: int | None = None) -> None:
+    if bool_(cfg, "use_sliding_window", use_default):
+        size = int_(cfg, "sliding_window", window, minimum=0)
+        if size:
+            arch["sliding_window"] = size
+
+
+# --- Llama and its close relatives -------------------------------------------------------------
+
+
+def _llama(cfg: Cfg, family: str = "llama", **defaults: Any) -> dict[str, Any]:
+    # transformers LlamaConfig: attention_bias puts biases on q, k, v and o; mlp_bias on the MLP.
+    base: dict[str, Any] = {"hidden": 4096, "layers": 32, "heads": 32, "vocab": 32000, "context": 2048, "ffn": 11008}
+    tie = defaults.pop("tie", False)
+    window_default = defaults.pop("window", None)
+    base.update(defaults)
+    arch = common(cfg, family, **base)
+    bias = bool_(cfg, "attention_bias", False)
+    arch.update(
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", tie),
+        qkv_bias=bias,
+        attn_out_bias=bias,
+        mlp_bias=bool_(cfg, "mlp_bias", False),
+    )
+    _window(cfg, arch, use_default=True, window=window_default)
+    return arch
+
+
+def _mistral(cfg: Cfg) -> dict[str, Any]:
+    # MistralConfig: 4096/14336/32 layers/8 KV heads, sliding_window 4096 by default.
+    return _llama(cfg, "mistral", ffn=14336, kv_heads=8, context=131072, window=4096)
+
+
+def _qwen2(cfg: Cfg, family: str = "qwen2", **defaults: Any) -> dict[str, Any]:
+    # Qwen2 always has q/k/v biases and no o_proj bias (modeling_qwen2.py); Qwen2Config's
+    # num_key_value_heads defaults to 32.
+    base: dict[str, Any] = {"ffn": 22016, "vocab": 151936, "context": 32768, "kv_heads": 32}
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
+    arch.update(qkv_bias=True, attn_out_bias=False)
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=False)
+    return arch
+
+
+def _qwen2_vl_text(cfg: Cfg) -> dict[str, Any]:
+    # Qwen2VLTextConfig / Qwen2_5_VLTextConfig: the Qwen2 layout with the 72B's sizes as defaults.
+    return _qwen2(cfg, "qwen2", hidden=8192, ffn=29568, layers=80, heads=64, kv_heads=8, vocab=152064, context=32768)
+
+
+def _qwen3(cfg: Cfg) -> dict[str, Any]:
+    # Qwen3Config: head_dim 128 by default, q_norm/k_norm RMSNorm(head_dim), attention_bias default False.
+    arch = _llama(cfg, "qwen3", ffn=22016, vocab=151936, context=32768, head_dim=128, kv_heads=32)
+    arch["qk_norm"] = "head"
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=False)
+    return arch
+
+
+def _moe_qwen(cfg: Cfg, arch: dict[str, Any], *, experts: int, top_k: int, expert_ffn: int) -> None:
+    # Qwen2-MoE / Qwen3-MoE: layer i is sparse when (i + 1) % decoder_sparse_step == 0 and i is not in
+    # mlp_only_layers; the other layers use a dense MLP of intermediate_size.
+    n_experts = int_(cfg, "num_experts", experts, minimum=0)
+    if not n_experts:
+        return
+    step = int_(cfg, "decoder_sparse_step", 1)
+    arch.update(
+        n_experts=n_experts,
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", top_k),
+        expert_ffn_size=int_(cfg, "moe_intermediate_size", expert_ffn),
+        moe_layer_step=step,
+        moe_layer_offset=step - 1,
+        dense_layer_ids=int_list(cfg, "mlp_only_layers", below=arch["n_layers"]),
+    )
+
+
+def _qwen2_moe(cfg: Cfg) -> dict[str, Any]:
+    # Qwen2MoeConfig: one shared expert of shared_expert_intermediate_size, gated by Linear(h, 1).
+    arch = _qwen2(cfg, "qwen2-moe", hidden=2048, layers=24, heads=16, kv_heads=16, ffn=5632)
+    arch["qkv_bias"] = bool_(cfg, "qkv_bias", True)
+    _moe_qwen(cfg, arch, experts=60, top_k=4, expert_ffn=1408)
+    if arch.get("n_experts"):
+        shared = int_(cfg, "shared_expert_intermediate_size", 5632, minimum=0)
+        if shared:
+            arch.update(n_shared_experts=1, shared_expert_ffn_size=shared, shared_expert_gate=True)
+    return arch
+
+
+def _qwen3_moe(cfg: Cfg) -> dict[str, Any]:
+    arch = _llama(cfg, "qwen3-moe", hidden=2048, layers=24, heads=32, kv_heads=4, vocab=151936, context=32768, ffn=6144)
+    arch["qk_norm"] = "head"
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=False)
+    _moe_qwen(cfg, arch, experts=128, top_k=8, expert_ffn=768)
+    return arch
+
+
+def _qwen(cfg: Cfg) -> dict[str, Any]:
+    # Qwen-1 remote code (modeling_qwen.py): c_attn has a bias, c_proj none; the MLP's w1/w2 are
+    # intermediate_size // 2 wide ("ff_dim_in = config.intermediate_size // 2").
+    arch = common(cfg, "qwen", ffn=None, context=8192)
+    arch.update(
+        head_dim=int_(cfg, "kv_channels", arch["head_dim"]),
+        ffn_size=max(int_(cfg, "intermediate_size") // 2, 1),
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", False),
+        qkv_bias=True,
+        max_context=int_(cfg, ("max_position_embeddings", "seq_length"), 8192),
+    )
+    return arch
+
+
+def _gemma(cfg: Cfg) -> dict[str, Any]:
+    # GemmaConfig: 3072/24576/28 layers/16 heads/head_dim 256, GeGLU (gelu_pytorch_tanh), tied.
+    return _llama(
+        cfg,
+        "gemma",
+        hidden=3072,
+        ffn=24576,
+        layers=28,
+        heads=16,
+        head_dim=256,
+        vocab=256000,
+        context=8192,
+        act="gelu_pytorch_tanh",
+        tie=True,
+    )
+
+
+def _gemma2(cfg: Cfg, family: str = "gemma2", **defaults: Any) -> dict[str, Any]:
+    # Gemma2/Gemma3: four RMSNorms per layer (input, post-attention, pre- and post-feedforward),
+    # every other layer local with sliding_window; logit soft-capping has no parameters.
+    base: dict[str, Any] = {
+        "hidden": 2304,
+        "ffn": 9216,
+        "layers": 26,
+        "heads": 8,
+        "kv_heads": 4,
+        "head_dim": 256,
+        "vocab": 256000,
+        "context": 8192,
+        "act": "gelu_pytorch_tanh",
+        "tie": True,
+        "window": 4096,
+    }
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
+    arch["norms_per_layer"] = 4
+    return arch
+
+
+def _gemma3_text(cfg: Cfg) -> dict[str, Any]:
+    # Gemma3TextConfig: q_norm/k_norm RMSNorm(head_dim); vocab 262208; context 131072.
+    arch = _gemma2(cfg, "gemma3", vocab=262208, context=131072)
+    arch["qk_norm"] = "head"
+    return arch
+
+
+def _internlm(cfg: Cfg) -> dict[str, Any]:
+    # InternLM-1 remote code: "bias": true puts biases on q, k, v and o_proj.
+    arch = _llama(cfg, "internlm")
+    bias = bool_(cfg, "bias", True)
+    arch.update(qkv_bias=bias, attn_out_bias=bias)
+    return arch
+
+
+def _internlm2(cfg: Cfg) -> dict[str, Any]:
+    # InternLM2 fuses wqkv; "bias" applies to wqkv and wo.
+    arch = _llama(cfg, "internlm2")
+    bias = bool_(cfg, "bias", False)
+    arch.update(qkv_bias=bias, attn_out_bias=bias)
+    return arch
+
+
+def _baichuan(cfg: Cfg) -> dict[str, Any]:
+    # Baichuan/Baichuan2 remote code: W_pack (no bias), o_proj (no bias), SwiGLU, RMSNorm. The 13B
+    # checkpoints (hidden 5120) use ALiBi instead of RoPE (Baichuan2 README, model table); they
+    # have no max_position_embeddings, only model_max_length (4096 in their configs).
+    arch = _llama(cfg, "baichuan", vocab=125696, context=4096)
+    arch["max_context"] = int_(cfg, ("model_max_length", "max_position_embeddings"), 4096)
+    if arch["hidden_size"] == 5120:
+        arch["position_embedding"] = "alibi"
+    return arch
+
+
+def _minicpm(cfg: Cfg) -> dict[str, Any]:
+    # MiniCPM remote code (configuration_minicpm.py, a LlamaConfig copy): scale_emb and
+    # dim_model_base scale activations only; the checkpoints tie the embeddings.
+    return _llama(cfg, "minicpm", tie=True)
+
+
+def _granite(cfg: Cfg) -> dict[str, Any]:
+    # GraniteConfig: Llama layout; embedding/residual/attention/logits multipliers have no parameters.
+    return _llama(cfg, "granite")
+
+
+def _cohere(cfg: Cfg, family: str = "cohere", **defaults: Any) -> dict[str, Any]:
+    # CohereConfig: one bias-free LayerNorm per layer feeding attention and MLP in parallel,
+    # tied embeddings; use_qk_norm adds LayerNorms of (heads, head_dim) on q and k.
+    base: dict[str, Any] = {
+        "hidden": 8192,
+        "ffn": 22528,
+        "layers": 40,
+        "heads": 64,
+        "vocab": 256000,
+        "context": 8192,
+        "tie": True,
+    }
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
+    arch.pop("sliding_window", None)
+    arch.update(norm="layernorm-nobias", norms_per_layer=1, parallel_block=True)
+    if bool_(cfg, "use_qk_norm", False):
+        arch["qk_norm"] = "full"
+    return arch
+
+
+def _cohere2(cfg: Cfg) -> dict[str, Any]:
+    # Cohere2Config: Cohere layout, head_dim 128, sliding window on three of four layers.
+    arch = _cohere(cfg, "cohere2", head_dim=128)
+    _window(cfg, arch, use_default=True, window=4096)
+    return arch
+
+
+def _olmo2(cfg: Cfg) -> dict[str, Any]:
+    # Olmo2Config: q_norm over all query heads and k_norm over all KV heads; norms after
+    # attention and after the MLP only (two per layer).
+    arch = _llama(cfg, "olmo2", vocab=50304)
+    arch.pop("sliding_window", None)
+    arch["qk_norm"] = "full"
+    return arch
+
+
+def _glm(cfg: Cfg, family: str = "glm") -> dict[str, Any]:
+    # GlmConfig (GLM-4-9B-hf): q/k/v biases (attention_bias, default true), o_proj without;
+    # fused gate_up_proj; partial rotary has no parameters. Glm4Config adds two norms per layer.
+    arch = _llama(
+        cfg,
+        family,
+        ffn=13696,
+        layers=40,
+        kv_heads=2,
+        head_dim=128,
+        vocab=151552,
+        context=131072,
+    )
+    arch.pop("sliding_window", None)
+    arch.update(qkv_bias=bool_(cfg, "attention_bias", True), attn_out_bias=False, mlp_bias=False)
+    if family == "glm4":
+        arch["norms_per_layer"] = 4
+    return arch
+
+
+def _glm4(cfg: Cfg) -> dict[str, Any]:
+    return _glm(cfg, "glm4")
+
+
+def _phi3(cfg: Cfg) -> dict[str, Any]:
+    # Phi3Config: fused qkv_proj and gate_up_proj without biases; Llama counts.
+    arch = _llama(cfg, "phi3", hidden=3072, ffn=8192, vocab=32064, context=4096)
+    arch.update(qkv_bias=False, attn_out_bias=False, mlp_bias=False)
+    return arch
+
+
+def _mixtral(cfg: Cfg) -> dict[str, Any]:
+    # MixtralConfig: every layer sparse; experts of intermediate_size.
+    arch = _llama(cfg, "mixtral", ffn=14336, kv_heads=8, context=131072)
+    arch.update(
+        n_experts=int_(cfg, "num_local_experts", 8),
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", 2),
+        expert_ffn_size=arch["ffn_size"],
+    )
+    return arch
+
+
+def _phimoe(cfg: Cfg) -> dict[str, Any]:
+    # PhimoeConfig: Mixtral layout with LayerNorms (weight and bias), attention_bias on q/k/v/o,
+    # lm_head_bias on the output head.
+    arch = _mixtral(cfg)
+    arch.update(
+        common(cfg, "phimoe", ffn=6400, kv_heads=8, vocab=32064, context=131072, hidden=4096, layers=32, heads=32)
+    )
+    arch.update(
+        n_experts=int_(cfg, "num_local_experts", 16),
+        expert_ffn_size=arch["ffn_size"],
+        norm="layernorm",
+        lm_head_bias=bool_(cfg, "lm_head_bias", False),
+    )
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=True)
+    return arch
+
+
+def _deepseek(cfg: Cfg) -> dict[str, Any]:
+    # DeepSeek-MoE remote code: first_k_dense_replace dense layers, then MoE layers with
+    # n_routed_experts experts of moe_intermediate_size and n_shared_experts always-on experts.
+    arch = _llama(cfg, "deepseek", vocab=102400)
+    _deepseek_moe(cfg, arch, routed=None, shared=None, first_dense=0, expert_ffn=1407, top_k=None)
+    return arch
+
+
+def _deepseek_moe(
+    cfg: Cfg,
+    arch: dict[str, Any],
+    *,
+    routed: int | None,
+    shared: int | None,
+    first_dense: int,
+    expert_ffn: int,
+    top_k: int | None,
+) -> None:
+    n_routed = int_(cfg, "n_routed_experts", routed, minimum=0)
+    if not n_routed:
+        return
+    n_shared = int_(cfg, "n_shared_experts", shared, minimum=0) or 0
+    expert = int_(cfg, "moe_intermediate_size", expert_ffn)
+    arch.update(
+        n_experts=n_routed,
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", top_k),
+        expert_ffn_size=expert,
+        n_shared_experts=n_shared,
+        # DeepseekV2/V3MoE: one shared MLP of moe_intermediate_size * n_shared_experts (same count).
+        shared_expert_ffn_size=None,  # None: the shared experts are expert-sized
+        n_dense_layers=min(int_(cfg, "first_k_dense_replace", first_dense, minimum=0), arch["n_layers"]),
+        moe_layer_step=int_(cfg, "moe_layer_freq", 1),
+    )
+
+
+def _deepseek_v2(cfg: Cfg, family: str = "deepseek-v2", **defaults: Any) -> dict[str, Any]:
+    # DeepseekV2Config / DeepseekV3Config: multi-head latent attention (q_lora_rank None = plain
+    # q_proj), KV heads = heads after expansion; one shared MLP of n_shared * moe_intermediate_size.
+    base: dict[str, Any] = {"vocab": 102400, "context": 2048, "ffn": 11008}
+    mla: dict[str, Any] = {"q_lora": 1536, "kv_lora": 512, "nope": 128, "rope": 64, "v": 128}
+    moe: dict[str, Any] = {"routed": 64, "shared": 2, "first_dense": 0, "expert_ffn": 1407, "top_k": None}
+    for key in list(defaults):
+        for table in (mla, moe):
+            if key in table:
+                table[key] = defaults.pop(key)
+    base.update(defaults)
+    nope = int_(cfg, "qk_nope_head_dim", mla["nope"])
+    rope = int_(cfg, "qk_rope_head_dim", mla["rope"])
+    arch = _llama(cfg, family, head_dim=nope + rope, **base)
+    arch.pop("sliding_window", None)
+    arch.update(
+        head_dim=nope + rope,
+        n_kv_heads=arch["n_heads"],
+        q_lora_rank=int_(cfg, "q_lora_rank", mla["q_lora"])
+        if "q_lora_rank" not in cfg or cfg["q_lora_rank"] is not None
+        else None,
+        kv_lora_rank=int_(cfg, "kv_lora_rank", mla["kv_lora"]),
+        qk_rope_head_dim=rope,
+        v_head_dim=int_(cfg, "v_head_dim", mla["v"]),
+    )
+    _deepseek_moe(cfg, arch, **moe)
+    # transformers' DeepseekV2/V3 decoder layers are sparse from first_k_dense_replace on and do not
+    # read moe_layer_freq (1 in every released checkpoint).
+    arch["moe_layer_step"] = 1
+    if arch.get("n_experts") and arch.get("n_experts_per_token") is None:
+        raise bad("num_experts_per_tok", "missing; a DeepSeek MoE config must give it")
+    return arch
+
+
+def _deepseek_v3(cfg: Cfg) -> dict[str, Any]:
+    # DeepseekV3Config: same layout; num_nextn_predict_layers multi-token-prediction modules are
+    # stored in the checkpoint but not built by transformers (mtp_layers).
+    arch = _deepseek_v2(
+        cfg,
+        "deepseek-v3",
+        hidden=7168,
+        ffn=18432,
+        layers=61,
+        heads=128,
+        vocab=129280,
+        context=4096,
+        routed=256,
+        shared=1,
+        first_dense=3,
+        expert_ffn=2048,
+        top_k=8,
+    )
+    arch["mtp_layers"] = int_(cfg, "num_nextn_predict_layers", 1, minimum=0)
+    return arch
+
+
+def _llama4_text(cfg: Cfg) -> dict[str, Any]:
+    # Llama4TextConfig: MoE every interleave_moe_layer_step-th layer ((i+1) % step == 0), experts of
+    # intermediate_size plus one shared expert of the same size, router without bias; dense layers
+    # use intermediate_size_mlp. The L2 q/k norm has no parameters.
+    arch = _llama(
+        cfg,
+        "llama4",
+        hidden=5120,
+        ffn=8192,
+        layers=48,
+        heads=40,
+        kv_heads=8,
+        head_dim=128,
+        vocab=202048,
+        context=131072,
+    )
+    arch.pop("sliding_window", None)
+    expert_ffn = arch["ffn_size"]
+    step = int_(cfg, "interleave_moe_layer_step", 1)
+    arch.update(
+        ffn_size=int_(cfg, "intermediate_size_mlp", 16384),
+        n_experts=int_(cfg, "num_local_experts", 16),
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", 1),
+        expert_ffn_size=expert_ffn,
+        n_shared_experts=1,
+        shared_expert_ffn_size=expert_ffn,
+        moe_layer_step=step,
+        moe_layer_offset=step - 1,
+    )
+    if cfg.get("moe_layers") is not None:  # an explicit list wins over the interleave step
+        n_layers = arch["n_layers"]
+        sparse = int_list(cfg, "moe_layers", below=n_layers)
+        first = sparse[0] if sparse else 0
+        if sparse and sparse == tuple(range(first, n_layers, first + 1)):  # every (first+1)-th layer
+            arch.update(moe_layer_step=first + 1, moe_layer_offset=first)
+        else:
+            if n_layers > 100_000:
+                raise bad("moe_layers", f"an explicit list with num_hidden_layers={n_layers} is not supported")
+            arch.update(
+                moe_layer_step=1,
+                moe_layer_offset=0,
+                dense_layer_ids=tuple(i for i in range(n_layers) if i not in set(sparse)),
+            )
+    return arch
+
+
+def _gpt_oss(cfg: Cfg) -> dict[str, Any]:
+    # GptOssConfig: biases on q/k/v/o, per-head attention sinks, router with bias, experts with
+    # biases on the fused gate_up and down projections; alternating sliding (128) and full layers.
+    arch = _llama(
+        cfg,
+        "gpt-oss",
+        hidden=2880,
+        ffn=2880,
+        layers=36,
+        heads=64,
+        kv_heads=8,
+        head_dim=64,
+        vocab=201088,
+        context=131072,
+        window=128,
+        rope={"rope_type": "yarn", "factor": 32.0},
+    )
+    bias = bool_(cfg, "attention_bias", True)
+    arch.update(
+        qkv_bias=bias,
+        attn_out_bias=bias,
+        mlp_bias=True,
+        attn_sinks=True,
+        router_bias=True,
+        n_experts=int_(cfg, ("num_local_experts", "num_experts"), 128),
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", 4),
+        expert_ffn_size=arch["ffn_size"],
+    )
+    return arch
+
+
+def _starcoder2(cfg: Cfg) -> dict[str, Any]:
+    # Starcoder2Config: LayerNorms with bias, use_bias on every Linear, plain GELU MLP (c_fc, c_proj), tied.
+    arch = _llama(
+        cfg,
+        "starcoder2",
+        hidden=3072,
+        ffn=12288,
+        layers=30,
+        heads=24,
+        kv_heads=2,
+        vocab=49152,
+        context=4096,
+        act="gelu_pytorch_tanh",
+        tie=True,
+    )
+    bias = bool_(cfg, "use_bias", True)
+    arch.update(mlp="standard", norm="layernorm", qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias)
+    return arch
+
+
+def _gpt_neox(cfg: Cfg) -> dict[str, Any]:
+    # GPTNeoXConfig: fused query_key_value and dense with attention_bias, biased GELU MLP,
+    # two LayerNorms per layer (parallel residual or not), untied embed_out without bias.
+    arch = common(cfg, "gpt-neox", hidden=6144, layers=44, heads=64, vocab=50432, context=2048, act="gelu", ffn=24576)
+    bias = bool_(cfg, "attention_bias", True)
+    arch.update(
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", False),
+        mlp="standard",
+        norm="layernorm",
+        qkv_bias=bias,
+        attn_out_bias=bias,
+        mlp_bias=True,
+        parallel_block=bool_(cfg, "use_parallel_residual", True),
+    )
+    return arch
+
+
+def _phi(cfg: Cfg) -> dict[str, Any]:
+    # transformers PhiConfig (phi-1, phi-1.5, phi-2): one LayerNorm per parallel block, biases on
+    # every Linear including the LM head, gelu_new MLP of intermediate_size.
+    arch = common(cfg, "phi", hidden=2048, layers=24, heads=32, vocab=51200, context=2048, act="gelu_new", ffn=8192)
+    arch.update(
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", False),
+        mlp="standard",
+        norm="layernorm",
+        norms_per_layer=1,
+        parallel_block=True,
+        qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+        lm_head_bias=True,
+    )
+    return arch
+
+
+def _gpt2(cfg: Cfg, family: str = "gpt2", default_act: str = "gelu_new") -> dict[str, Any]:
+    # GPT2Config: 768 wide, 12 layers/heads, 1024 learned positions, n_inner default 4*h.
+    arch = common(cfg, family, hidden=768, layers=12, heads=12, vocab=50257, context=1024, ffn=None)
+    arch.update(
+        ffn_size=int_(cfg, "n_inner", 4 * arch["hidden_size"]),
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", True),
+        mlp="standard",
+        norm="layernorm",
+        qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+        position_embedding="learned",
+        activation=str_(cfg, "activation_function", default_act),
+    )
+    return arch
+
+
+def _gpt_bigcode(cfg: Cfg) -> dict[str, Any]:
+    # GPTBigCodeConfig: activation_function defaults to gelu_pytorch_tanh.
+    arch = _gpt2(cfg, "gpt-bigcode", "gelu_pytorch_tanh")
+    if bool_(cfg, "multi_query", True):
+        arch["n_kv_heads"] = 1
+    return arch
+
+
+def _chatglm(cfg: Cfg) -> dict[str, Any]:
+    if "ffn_hidden_size" not in cfg:
+        # ChatGLM-6B (v1) has a different, GLM-130B-style layout: not the ChatGLM2/3 one.
+        return _chatglm1(cfg)
+    # ChatGLM2/3 remote code: multi-query attention with multi_query_group_num KV groups,
+    # bias on the fused QKV only (add_qkv_bias), RMSNorm, SwiGLU, untied output layer.
+    heads = int_(cfg, "num_attention_heads")
+    hidden = int_(cfg, "hidden_size")
+    multi_query = bool_(cfg, "multi_query_attention", False)
+    kv = int_(cfg, "multi_query_group_num") if multi_query else heads
+    if heads % kv:
+        raise bad("multi_query_group_num", f"{kv} must divide num_attention_heads ({heads})")
+    kv_channels = int_(cfg, "kv_channels", None)
+    if kv_channels is None and hidden % heads:
+        raise bad("hidden_size", f"{hidden} is not a multiple of num_attention_heads ({heads}); give 'kv_channels'")
+    add_bias = bool_(cfg, "add_bias_linear", False)
+    return {
+        "family": "chatglm",
+        "n_layers": int_(cfg, "num_layers"),
+        "hidden_size": hidden,
+        "n_heads": heads,
+        "n_kv_heads": kv,
+        "head_dim": kv_channels or hidden // heads,
+        "ffn_size": int_(cfg, "ffn_hidden_size"),
+        "vocab_size": int_(cfg, "padded_vocab_size"),
+        "max_context": int_(cfg, "seq_length", 2048),
+        "tied_embeddings": False,
+        "norm": "rmsnorm" if bool_(cfg, "rmsnorm", True) else "layernorm",
+        "qkv_bias": bool_(cfg, "add_qkv_bias", True),
+        "attn_out_bias": add_bias,
+        "mlp_bias": add_bias,
+        **rope_scaling(cfg),
+    }
+
+
+def _chatglm1(cfg: Cfg) -> dict[str, Any]:
+    # ChatGLM-6B v1 (modeling_chatglm.py): LayerNorm, GELU MLP of inner_hidden_size with biases,
+    # biased QKV and dense projections, separate lm_head.
+    heads = int_(cfg, "num_attention_heads")
+    hidden = int_(cfg, "hidden_size")
+    if hidden % heads:
+        raise bad("hidden_size", f"{hidden} is not a multiple of num_attention_heads ({heads})")
+    return {
+        "family": "chatglm",
+        "n_layers": int_(cfg, "num_layers"),
+        "hidden_size": hidden,
+        "n_heads": heads,
+        "ffn_size": int_(cfg, "inner_hidden_size"),
+        "vocab_size": int_(cfg, "vocab_size"),
+        "max_context": int_(cfg, "max_sequence_length", 2048),
+        "mlp": "standard",
+        "activation": "gelu",
+        "norm": "layernorm",
+        "qkv_bias": True,
+        "attn_out_bias": True,
+        "mlp_bias": True,
+    }
+
+
+def _falcon(cfg: Cfg) -> dict[str, Any]:
+    # transformers FalconConfig: parallel attention+MLP; new_decoder_architecture (40B/180B) has two
+    # LayerNorms per layer and num_kv_heads groups; the 7B uses multi-query and one LayerNorm.
+    arch = common(cfg, "falcon", hidden=4544, layers=32, heads=71, vocab=65024, context=2048, ffn=None)
+    new = bool_(cfg, "new_decoder_architecture", False)
+    multi_query_kv = 1 if bool_(cfg, "multi_query", True) else arch["n_heads"]
+    kv = int_(cfg, "num_kv_heads", arch["n_heads"]) if new else multi_query_kv
+    if arch["n_heads"] % kv:
+        raise bad("num_kv_heads", f"{kv} must divide num_attention_heads ({arch['n_heads']})")
+    bias = bool_(cfg, "bias", False)
+    arch.update(
+        n_kv_heads=kv,
+        ffn_size=int_(cfg, "ffn_hidden_size", 4 * arch["hidden_size"]),
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", True),
+        mlp="standard",
+        activation="gelu",
+        norm="layernorm",
+        norms_per_layer=2 if new else 1,
+        parallel_block=bool_(cfg, "parallel_attn", True),
+        qkv_bias=bias,
+        attn_out_bias=bias,
+        mlp_bias=bias,
+        position_embedding="alibi" if bool_(cfg, "alibi", False) else "rope",
+    )
+    return arch
+
+
+def _bloom(cfg: Cfg) -> dict[str, Any]:
+    # BloomConfig: 64 wide, 2 layers, 8 heads by default; ALiBi; LayerNorm after the embeddings.
+    hidden = int_(cfg, ("hidden_size", "n_embed"), 64)
+    heads = int_(cfg, ("n_head", "num_attention_heads"), 8)
+    if hidden % heads:
+        raise bad("hidden_size", f"{hidden} is not a multiple of n_head ({heads})")
+    return {
+        "family": "bloom",
+        "n_layers": int_(cfg, ("n_layer", "num_hidden_layers"), 2),
+        "hidden_size": hidden,
+        "n_heads": heads,
+        "ffn_size": 4 * hidden,
+        "vocab_size": int_(cfg, "vocab_size", 250880),
+        "max_context": int_(cfg, "seq_length", 2048),
+        "tied_embeddings": True,
+        "mlp": "standard",
+        "activation": "gelu",
+        "norm": "layernorm",
+        "embedding_norm": True,
+        "qkv_bias": True,
+        "attn_out_bias": True,
+        "mlp_bias": True,
+        "position_embedding": "alibi",
+    }
+
+
+READERS: dict[str, Reader] = {
+    "baichuan": _baichuan,
+    "bloom": _bloom,
+    "chatglm": _chatglm,
+    "cohere": _cohere,
+    "cohere2": _cohere2,
+    "deepseek": _deepseek,
+    "deepseek_v2": _deepseek_v2,
+    "deepseek_v3": _deepseek_v3,
+    "falcon": _falcon,
+    "gemma": _gemma,
+    "gemma2": _gemma2,
+    "gemma3_text": _gemma3_text,
+    "glm": _glm,
+    "glm4": _glm4,
+    "gpt2": _gpt2,
+    "gpt_bigcode": _gpt_bigcode,
+    "gpt_neox": _gpt_neox,
+    "gpt_oss": _gpt_oss,
+    "granite": _granite,
+    "internlm": _internlm,
+    "internlm2": _internlm2,
+    "llama": _llama,
+    "llama4_text": _llama4_text,
+    "minicpm": _minicpm,
+    "mistral": _mistral,
+    "mixtral": _mixtral,
+    "olmo2": _olmo2,
+    "phi": _phi,
+    "phi3": _phi3,
+    "phimoe": _phimoe,
+    "qwen": _qwen,
+    "qwen2": _qwen2,
+    "qwen2_moe": _qwen2_moe,
+    "qwen2_vl_text": _qwen2_vl_text,
+    "qwen2_5_vl_text": _qwen2_vl_text,
+    "qwen3": _qwen3,
+    "qwen3_moe": _qwen3_moe,
+    "starcoder2": _starcoder2,
+    "yi": _llama,
+}
+
+#: Multimodal model types: their language model's default model_type (text_config may name its own).
+MULTIMODAL_TEXT: dict[str, str] = {
+    "gemma3": "gemma3_text",
+    "llama4": "llama4_text",
+    "llava": "llama",
+    "mistral3": "mistral",
+    "qwen2_vl": "qwen2_vl_text",
+    "qwen2_5_vl": "qwen2_vl_text",
+}
+
+#: transformers 5 defaults of the top-level ``tie_word_embeddings`` of multimodal configs.
+MULTIMODAL_TIE: dict[str, bool] = {
+    "gemma3": True,
+    "llama4": False,
+    "llava": False,
+    "mistral3": True,
+    "qwen2_vl": False,
+    "qwen2_5_vl": False,
+}
