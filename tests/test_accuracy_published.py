@@ -14,6 +14,10 @@ import pytest
 import llmcatalog as lc
 from published import load
 
+# Settings past a model's max_context are deliberate here (property ranges, traced long contexts,
+# published 8192+1-token runs): the ContextLengthWarning they raise is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
+
 ROWS = load()
 
 #: litgpt quantizes while it loads: an LM-head-sized bf16 tensor and its quantization temporaries

@@ -18,7 +18,9 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 from llmcatalog.trace import TraceUnsupportedError, trace_finetune, trace_inference
 
-pytestmark = pytest.mark.trace
+# Settings past a model's max_context are deliberate here (property ranges, traced long contexts,
+# published 8192+1-token runs): the ContextLengthWarning they raise is expected.
+pytestmark = [pytest.mark.trace, pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")]
 
 FAMILIES = {
     "llama": {

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 
 import llmcatalog as lc
+
+# Settings past a model's max_context are deliberate here (property ranges, traced long contexts,
+# published 8192+1-token runs): the ContextLengthWarning they raise is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
 
 SRC = "https://example.org"
 

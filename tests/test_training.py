@@ -11,6 +11,10 @@ import llmcatalog as lc
 from llmcatalog.memory.training import lora_params, prefix_params, resolve_lora_targets
 from strategies import architectures
 
+# Settings past a model's max_context are deliberate here (property ranges, traced long contexts,
+# published 8192+1-token runs): the ContextLengthWarning they raise is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
+
 LLAMA2_7B = lc.Architecture(
     family="llama", n_layers=32, hidden_size=4096, n_heads=32, ffn_size=11008, vocab_size=32000, max_context=4096
 )
