@@ -100,6 +100,87 @@ def _window(cfg: Cfg, arch: dict[str, Any], *, use_default: bool, window: int | 
             arch["sliding_window"] = size
 
 
+#: transformers ``layer_types`` names -> :data:`llmcatalog.values.model.LAYER_KINDS`.
+_LAYER_KIND_NAMES = {"full_attention": "full", "sliding_attention": "sliding", "conv": "conv"}
+
+
+def _period(kinds: list[str]) -> tuple[str, ...]:
+    """The shortest prefix p with ``kinds[i] == p[i % len(p)]`` (KMP border: O(len(kinds)))."""
+    border = [0] * len(kinds)
+    k = 0
+    for i in range(1, len(kinds)):
+        while k and kinds[i] != kinds[k]:
+            k = border[k - 1]
+        if kinds[i] == kinds[k]:
+            k += 1
+        border[i] = k
+    return tuple(kinds[: len(kinds) - border[-1]]) if kinds else ()
+
+
+def _set_layer_types(arch: dict[str, Any], kinds: list[str] | tuple[str, ...]) -> None:
+    """Store the kinds as their period; uniform attention is the empty default.
+
+    ``sliding_window`` is dropped when no layer slides (transformers then never uses it) and
+    kept with an empty tuple when every layer slides (the Mistral default).
+    """
+    period = _period(list(kinds))
+    if "sliding" not in period:
+        arch.pop("sliding_window", None)
+    if period in ((), ("full",)) or (period == ("sliding",) and arch.get("sliding_window")):
+        arch.pop("layer_types", None)
+        return
+    arch["layer_types"] = period
+
+
+def _explicit_layer_types(cfg: Cfg, arch: dict[str, Any]) -> bool:
+    """Read a config's own ``layer_types`` list (transformers 5 configs, gpt-oss, LFM2); False when absent."""
+    raw = cfg.get("layer_types")
+    if raw is None:
+        return False
+    n_layers = arch["n_layers"]
+    if not isinstance(raw, list) or len(raw) != n_layers:
+        raise bad("layer_types", f"expected a list of {n_layers} layer types (num_hidden_layers), got {raw!r:.80}")
+    unknown = sorted({str(t) for t in raw} - set(_LAYER_KIND_NAMES))
+    if unknown:
+        raise bad("layer_types", f"layer types {unknown} are not supported; known: {sorted(_LAYER_KIND_NAMES)}")
+    _set_layer_types(arch, [_LAYER_KIND_NAMES[t] for t in raw])
+    return True
+
+
+def _periodic_window(cfg: Cfg, arch: dict[str, Any], pattern: int) -> None:
+    """Gemma 2/3, Cohere2, gpt-oss: layer i slides unless (i + 1) % pattern == 0 (their configs' rule)."""
+    if _explicit_layer_types(cfg, arch):
+        return
+    if not arch.get("sliding_window"):
+        arch.pop("sliding_window", None)
+        return
+    if pattern < 1:
+        raise bad("sliding_window_pattern", f"expected an integer >= 1, got {pattern}")
+    _set_layer_types(arch, ["sliding"] * (pattern - 1) + ["full"])
+
+
+def _max_window_layers(cfg: Cfg, arch: dict[str, Any], default: int, *, moe: bool = False) -> None:
+    """Qwen2/Qwen3 (and VL): with ``use_sliding_window``, layers ``i >= max_window_layers`` slide
+    (``Qwen2Config.__post_init__``). Qwen2-MoE's rule differs: even layers ``i < max_window_layers``."""
+    if _explicit_layer_types(cfg, arch) or not arch.get("sliding_window"):
+        return
+    n_layers = arch["n_layers"]
+    first = int_(cfg, "max_window_layers", default, minimum=0)
+    if moe:
+        if n_layers > 100_000 and first > 0:
+            raise bad("max_window_layers", f"with num_hidden_layers={n_layers} is not supported; give layer_types")
+        kinds = ["sliding" if i % 2 == 0 and i < first else "full" for i in range(n_layers)]
+    elif first >= n_layers:
+        kinds = ["full"]
+    elif first == 0:
+        kinds = ["sliding"]
+    else:
+        if n_layers > 100_000:
+            raise bad("max_window_layers", f"with num_hidden_layers={n_layers} is not supported; give layer_types")
+        kinds = ["full"] * first + ["sliding"] * (n_layers - first)
+    _set_layer_types(arch, kinds)
+
+
 # --- Llama and its close relatives -------------------------------------------------------------
 
 
@@ -126,21 +207,34 @@ def _mistral(cfg: Cfg) -> dict[str, Any]:
     return _llama(cfg, "mistral", ffn=14336, kv_heads=8, context=131072, window=4096)
 
 
-def _qwen2(cfg: Cfg, family: str = "qwen2", **defaults: Any) -> dict[str, Any]:
+def _qwen2(cfg: Cfg, family: str = "qwen2", window_layers: int = 28, **defaults: Any) -> dict[str, Any]:
     # Qwen2 always has q/k/v biases and no o_proj bias (modeling_qwen2.py); Qwen2Config's
-    # num_key_value_heads defaults to 32.
+    # num_key_value_heads defaults to 32; max_window_layers 28 (80 in the VL text configs).
     base: dict[str, Any] = {"ffn": 22016, "vocab": 151936, "context": 32768, "kv_heads": 32}
     base.update(defaults)
     arch = _llama(cfg, family, **base)
     arch.update(qkv_bias=True, attn_out_bias=False)
     arch.pop("sliding_window", None)
     _window(cfg, arch, use_default=False)
+    if family != "qwen2-moe":
+        _max_window_layers(cfg, arch, window_layers)
     return arch
 
 
 def _qwen2_vl_text(cfg: Cfg) -> dict[str, Any]:
     # Qwen2VLTextConfig / Qwen2_5_VLTextConfig: the Qwen2 layout with the 72B's sizes as defaults.
-    return _qwen2(cfg, "qwen2", hidden=8192, ffn=29568, layers=80, heads=64, kv_heads=8, vocab=152064, context=32768)
+    return _qwen2(
+        cfg,
+        "qwen2",
+        window_layers=80,
+        hidden=8192,
+        ffn=29568,
+        layers=80,
+        heads=64,
+        kv_heads=8,
+        vocab=152064,
+        context=32768,
+    )
 
 
 def _qwen3(cfg: Cfg) -> dict[str, Any]:
@@ -149,6 +243,7 @@ def _qwen3(cfg: Cfg) -> dict[str, Any]:
     arch["qk_norm"] = "head"
     arch.pop("sliding_window", None)
     _window(cfg, arch, use_default=False)
+    _max_window_layers(cfg, arch, 28)
     return arch
 
 
@@ -173,6 +268,7 @@ def _qwen2_moe(cfg: Cfg) -> dict[str, Any]:
     # Qwen2MoeConfig: one shared expert of shared_expert_intermediate_size, gated by Linear(h, 1).
     arch = _qwen2(cfg, "qwen2-moe", hidden=2048, layers=24, heads=16, kv_heads=16, ffn=5632)
     arch["qkv_bias"] = bool_(cfg, "qkv_bias", True)
+    _max_window_layers(cfg, arch, 28, moe=True)
     _moe_qwen(cfg, arch, experts=60, top_k=4, expert_ffn=1408)
     if arch.get("n_experts"):
         shared = int_(cfg, "shared_expert_intermediate_size", 5632, minimum=0)
@@ -223,7 +319,8 @@ def _gemma(cfg: Cfg) -> dict[str, Any]:
 
 def _gemma2(cfg: Cfg, family: str = "gemma2", **defaults: Any) -> dict[str, Any]:
     # Gemma2/Gemma3: four RMSNorms per layer (input, post-attention, pre- and post-feedforward),
-    # every other layer local with sliding_window; logit soft-capping has no parameters.
+    # every other layer local with sliding_window (Gemma3: 5 local, 1 global: sliding_window_pattern
+    # 6, Gemma3TextConfig); logit soft-capping has no parameters.
     base: dict[str, Any] = {
         "hidden": 2304,
         "ffn": 9216,
@@ -238,14 +335,17 @@ def _gemma2(cfg: Cfg, family: str = "gemma2", **defaults: Any) -> dict[str, Any]
         "window": 4096,
     }
     base.update(defaults)
+    pattern = base.pop("pattern", 2)
     arch = _llama(cfg, family, **base)
     arch["norms_per_layer"] = 4
+    _periodic_window(cfg, arch, pattern)
     return arch
 
 
 def _gemma3_text(cfg: Cfg) -> dict[str, Any]:
     # Gemma3TextConfig: q_norm/k_norm RMSNorm(head_dim); vocab 262208; context 131072.
-    arch = _gemma2(cfg, "gemma3", vocab=262208, context=131072)
+    pattern = int_(cfg, "sliding_window_pattern", 6)
+    arch = _gemma2(cfg, "gemma3", vocab=262208, context=131072, pattern=pattern)
     arch["qk_norm"] = "head"
     return arch
 
@@ -313,6 +413,7 @@ def _cohere2(cfg: Cfg) -> dict[str, Any]:
     # Cohere2Config: Cohere layout, head_dim 128, sliding window on three of four layers.
     arch = _cohere(cfg, "cohere2", head_dim=128)
     _window(cfg, arch, use_default=True, window=4096)
+    _periodic_window(cfg, arch, int_(cfg, "sliding_window_pattern", 4))
     return arch
 
 
@@ -550,6 +651,47 @@ def _gpt_oss(cfg: Cfg) -> dict[str, Any]:
         n_experts_per_token=int_(cfg, "num_experts_per_tok", 4),
         expert_ffn_size=arch["ffn_size"],
     )
+    _periodic_window(cfg, arch, 2)
+    return arch
+
+
+def _lfm2(cfg: Cfg) -> dict[str, Any]:
+    # Lfm2Config (LiquidAI LFM2): attention layers (q/k/v/out_proj without bias, q/k RMSNorm of
+    # head_dim) and gated short-convolution layers (Lfm2ShortConv: in_proj Linear(h, 3h), depthwise
+    # Conv1d of conv_L_cache taps, out_proj Linear(h, h), conv_bias on all three), chosen by
+    # layer_types or full_attn_idxs (default: every layer attention). Two RMSNorms per layer plus
+    # the final embedding_norm. The SwiGLU width is adjusted (Lfm2MLP): int(2f/3), times
+    # block_ffn_dim_multiplier, rounded up to block_multiple_of. block_ff_dim and tie_embedding
+    # override intermediate_size and tie_word_embeddings.
+    arch = common(cfg, "lfm2", hidden=2560, layers=32, heads=32, kv_heads=8, vocab=65536, context=128000, ffn=12288)
+    ffn = int_(cfg, ("block_ff_dim", "intermediate_size"), 12288)
+    if bool_(cfg, "block_auto_adjust_ff_dim", True):
+        ffn = int(2 * ffn / 3)
+        multiplier = float_(cfg, "block_ffn_dim_multiplier", 1.0)
+        if multiplier is not None:
+            multiple = int_(cfg, "block_multiple_of", 256)
+            ffn = int(multiplier * ffn)
+            ffn = multiple * ((ffn + multiple - 1) // multiple)
+    if ffn < 1:
+        raise bad("intermediate_size", f"the adjusted feed-forward width is {ffn}; it must be >= 1")
+    arch.update(
+        ffn_size=ffn,
+        tied_embeddings=bool_(cfg, ("tie_embedding", "tie_word_embeddings"), True),
+        qk_norm="head",
+        conv_kernel=int_(cfg, "conv_L_cache", 3),
+        conv_bias=bool_(cfg, "conv_bias", False),
+    )
+    if not _explicit_layer_types(cfg, arch):
+        n_layers = arch["n_layers"]
+        full = cfg.get("full_attn_idxs")
+        if full is not None:
+            if n_layers > 100_000:
+                raise bad("full_attn_idxs", f"with num_hidden_layers={n_layers} is not supported; give layer_types")
+            attention = set(int_list(cfg, "full_attn_idxs", below=n_layers))
+            _set_layer_types(arch, ["full" if i in attention else "conv" for i in range(n_layers)])
+    if "conv" not in arch.get("layer_types", ()):
+        arch.pop("conv_kernel")
+        arch.pop("conv_bias")
     return arch
 
 
@@ -769,6 +911,7 @@ READERS: dict[str, Reader] = {
     "internlm2": _internlm2,
     "llama": _llama,
     "llama4_text": _llama4_text,
+    "lfm2": _lfm2,
     "minicpm": _minicpm,
     "mistral": _mistral,
     "mixtral": _mixtral,

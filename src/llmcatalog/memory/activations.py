@@ -21,7 +21,9 @@ Throughout the layer the layer input and the embedding output (still referenced 
 ``forward``) stay alive, as do the RoPE ``cos``/``sin`` tables: ``2*e*h + 2*e*head_dim``.
 
 Decoding one token with ``context`` tokens cached adds, per step, the ``torch.cat`` that grows one
-layer's K (then V) cache (``DynamicLayer.update``: old and new tensors briefly coexist) and the
+layer's K (then V) cache (``DynamicLayer.update``: old and new tensors briefly coexist; the widest
+of a full layer's K and V, or of a sliding layer's when all are sliding, or the latent under MLA:
+``kvcache.kv_layer_widths``) and the
 fp32 logits ``generate()`` copies and normalises: ``batch * vocab * (e + 8)``.
 
 The figures are checked against traces of the real transformers code (``llmcatalog.trace``)
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES
+from .kvcache import kv_layer_widths
 
 __all__ = ["decode_step_bytes", "prefill_bytes"]
 
@@ -71,6 +74,32 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
     return max(norm, attn, mlp)
 
 
+def _cache_cat_bytes(
+    a: Architecture, batch_size: int, context: int, kv_dtype: str, tensor_parallel: int, e: float
+) -> float:
+    """The largest ``torch.cat`` a cache update makes while the old tensor is still alive.
+
+    ``DynamicLayer.update`` concatenates keys, then values; one layer's larger tensor briefly
+    exists twice. Sliding layers hold at most ``sliding_window`` tokens, so the largest is a full
+    layer's when there is one; the latent MLA cache concatenates the ``kv_lora_rank``-wide
+    latent (one head). Conv layers update their fixed state in place (no growth).
+    """
+    if not a.n_attention_layers:
+        return 0.0
+    heads, k_width, v_width = kv_layer_widths(a, tensor_parallel=tensor_parallel)
+    kept = context if a.count_layers("full") or not a.sliding_window else min(context, a.sliding_window)
+    cat = batch_size * kept * heads * max(k_width, v_width) * DTYPE_BYTES[kv_dtype]
+    if a.is_mla:
+        # transformers 5 expands the cached latent of the layer being run (``expand_kv``):
+        # kv_b_proj's output [b, s, n_h*(nope+v)] (values are a view of it) and the keys
+        # [b, n_h, s, nope+rope], in the compute dtype, split by head under tensor parallelism.
+        assert a.qk_rope_head_dim is not None
+        assert a.v_head_dim is not None
+        nope = a.head_dim - a.qk_rope_head_dim
+        cat += batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
+    return cat
+
+
 def prefill_bytes(
     a: Architecture, *, batch_size: int, tokens: int, dtype: str, attention: str = "sdpa", tensor_parallel: int = 1
 ) -> int:
@@ -95,8 +124,7 @@ def decode_step_bytes(
 ) -> int:
     """Peak transient bytes of one decoding step with ``context`` tokens in the cache (excl. the cache)."""
     e = DTYPE_BYTES[dtype]
-    kv_heads = max(-(-a.n_kv_heads // tensor_parallel), 1)
-    cat_growth = batch_size * context * kv_heads * a.head_dim * DTYPE_BYTES[kv_dtype]
+    cat_growth = _cache_cat_bytes(a, batch_size, context, kv_dtype, tensor_parallel, e)
     per_token = _per_token_layer_peak(a, e, 1, "sdpa")
     logits = batch_size * a.vocab_size * (e + 8)
     return int(cat_growth + batch_size * per_token + logits)

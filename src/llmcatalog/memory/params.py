@@ -7,6 +7,7 @@ parameters). Per decoder layer, with h = hidden_size, n_h / n_kv heads of size d
 - attention: ``h*n_h*d`` (Q) + ``2*h*n_kv*d`` (K, V) + ``n_h*d*h`` (O), plus biases when present;
 - MLP: ``3*h*f`` gated (SwiGLU/GeGLU) or ``2*h*f`` standard, plus biases;
 - MoE layer: router ``h*E`` + ``E`` routed experts + shared experts, each a gated MLP;
+- conv layer (LFM2, ``layer_types`` ``"conv"``, in place of attention): ``4*h*h + h*conv_kernel``;
 - norms: ``h`` per RMSNorm or bias-free LayerNorm, ``2*h`` per LayerNorm (weight and bias);
   BLOOM adds one LayerNorm after the embeddings (``embedding_norm``); q/k norms, attention
   sinks and the latent-attention norms are counted with the attention.
@@ -102,6 +103,18 @@ def attention_params_per_layer(a: Architecture) -> int:
     return q + kv + o + bias + qk_norm + (n_h if a.attn_sinks else 0)
 
 
+def conv_params_per_layer(a: Architecture) -> int:
+    """The gated short convolution of one ``conv`` layer (LFM2 ``Lfm2ShortConv``), 0 without one.
+
+    ``in_proj`` ``Linear(h, 3h)`` + depthwise ``Conv1d(h, h, conv_kernel, groups=h)`` (``h*k``)
+    + ``out_proj`` ``Linear(h, h)``; ``conv_bias`` adds ``3h + h + h``.
+    """
+    if a.conv_kernel is None:
+        return 0
+    h = a.hidden_size
+    return 3 * h * h + h * a.conv_kernel + h * h + (5 * h if a.conv_bias else 0)
+
+
 def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
     """(all, active-per-token) MLP parameters of layer ``layer`` (0-based)."""
     gated = a.mlp == "gated"
@@ -168,7 +181,8 @@ def mtp_params(a: Architecture) -> int:
 def param_breakdown(a: Architecture) -> ParamBreakdown:
     """Parameter counts of ``a`` by place (see the module docstring for the formulas)."""
     h, v = a.hidden_size, a.vocab_size
-    attn = a.n_layers * attention_params_per_layer(a)
+    # Attention layers hold the attention projections; conv layers (LFM2) their short convolution.
+    attn = a.n_attention_layers * attention_params_per_layer(a) + a.count_layers("conv") * conv_params_per_layer(a)
     # Dense layers, then MoE layers: each kind is uniform.
     mlp = active = 0
     n_moe = a.n_moe_layers
@@ -183,6 +197,8 @@ def param_breakdown(a: Architecture) -> ParamBreakdown:
     position = a.max_context * h if a.position_embedding == "learned" else 0
     # Linear layers inside the blocks (quantized by GPTQ/AWQ/bitsandbytes); MoE routers included.
     linear = attn + mlp
+    if a.conv_kernel is not None:  # the depthwise Conv1d of conv layers is no Linear
+        linear -= a.count_layers("conv") * a.hidden_size * (a.conv_kernel + int(a.conv_bias))
     return ParamBreakdown(
         embedding=v * h + a.extra_params,
         position=position,
@@ -224,7 +240,7 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
     Fused projections of other families (``query_key_value``, ``W_pack``, ``c_attn``, ``fc1``)
     hold the same weights as the separate ones named here.
     """
-    h, L = a.hidden_size, a.n_layers
+    h, L = a.hidden_size, a.n_attention_layers
     q_out, kv_out = a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim
     if a.is_mla:
         r_kv, d_rope, d_v = _mla_dims(a)
@@ -246,8 +262,12 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
             LinearShape("v_proj", h, kv_out, L, a.qkv_bias),
             LinearShape("o_proj", q_out, h, L, a.attn_out_bias),
         ]
+    n_conv = a.count_layers("conv")
+    if n_conv:
+        shapes.append(LinearShape("in_proj", h, 3 * h, n_conv, a.conv_bias))
+        shapes.append(LinearShape("out_proj", h, h, n_conv, a.conv_bias))
     moe_layers = a.n_moe_layers
-    dense_layers = L - moe_layers
+    dense_layers = a.n_layers - moe_layers
     mlp: list[tuple[int, int]] = []  # (ffn size, count)
     if dense_layers:
         mlp.append((a.ffn_size, dense_layers))

@@ -18,6 +18,7 @@ __all__ = [
     "ARCHITECTURE_TYPES",
     "FIGURE_METRICS",
     "FIGURE_WORKLOADS",
+    "LAYER_KINDS",
     "MEMORY_UNITS",
     "MODALITIES",
     "NORMS",
@@ -129,6 +130,24 @@ def _default_head_dim(self: Architecture) -> int:
 NORMS = frozenset({"rmsnorm", "layernorm", "layernorm-nobias"})
 
 
+#: What one decoder layer keeps per sequence between forward passes (:attr:`Architecture.layer_types`):
+#: ``full`` attention (keys and values of every token), ``sliding`` attention (the last
+#: ``sliding_window`` tokens), ``conv`` a gated short convolution with a fixed-size state (LFM2).
+LAYER_KINDS = frozenset({"full", "sliding", "conv"})
+
+#: Longest ``layer_types`` tuple accepted (one entry per layer of a real config; a period is shorter).
+MAX_LAYER_TYPES = 100_000
+
+
+def _layer_types(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(k, str) and k in LAYER_KINDS for k in value):
+        raise ValueError(f"{attr.name!r} must be a tuple of layer kinds from {sorted(LAYER_KINDS)}, got {value!r}")
+    if len(value) > MAX_LAYER_TYPES:
+        raise ValueError(
+            f"{attr.name!r} has {len(value)} entries; give its repeating period instead (at most {MAX_LAYER_TYPES})"
+        )
+
+
 def _layer_ids(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(
         isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value
@@ -172,6 +191,17 @@ class Architecture:
     - ``mtp_layers``: multi-token-prediction modules a checkpoint stores beyond the main model
       (DeepSeek-V3 ``num_nextn_predict_layers``). transformers does not build them and they are
       not in the parameter total; :func:`llmcatalog.param_breakdown` reports them as ``mtp``.
+    - ``layer_types``: the kind of each decoder layer (:data:`LAYER_KINDS`), as transformers
+      configs' ``layer_types`` list. Layer ``i`` is ``layer_types[i % len(layer_types)]``: a tuple
+      of ``n_layers`` entries lists every layer, a shorter one is a period repeated from layer 0
+      (Gemma 2 and gpt-oss ``("sliding", "full")``, Gemma 3 five ``sliding`` then one ``full``).
+      Empty (the default): every layer is ``sliding`` when ``sliding_window`` is set (Mistral),
+      else ``full``. Counts per kind are arithmetic (:meth:`count_layers`), never a loop over
+      ``n_layers``.
+    - ``conv_kernel`` / ``conv_bias``: the gated short convolution of ``conv`` layers (LFM2
+      ``conv_L_cache``, ``conv_bias``): ``in_proj`` ``Linear(h, 3h)``, a depthwise ``Conv1d`` of
+      ``conv_kernel`` taps over ``h`` channels and ``out_proj`` ``Linear(h, h)``; its per-sequence
+      state is ``h x conv_kernel`` values, whatever the number of tokens.
     """
 
     family: str = attrs.field(validator=v.slug)
@@ -217,6 +247,9 @@ class Architecture:
     moe_layer_offset: int = attrs.field(default=0, validator=v.nonneg_int)
     dense_layer_ids: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=_layer_ids)
     mtp_layers: int = attrs.field(default=0, validator=v.nonneg_int)
+    layer_types: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=_layer_types)
+    conv_kernel: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    conv_bias: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if self.n_heads % self.n_kv_heads:
@@ -251,6 +284,15 @@ class Architecture:
                 raise ValueError("multi-head latent attention ('kv_lora_rank') needs 'n_kv_heads' == 'n_heads'")
         elif self.q_lora_rank is not None:
             raise ValueError("'q_lora_rank' is only meaningful with 'kv_lora_rank' (multi-head latent attention)")
+        if len(self.layer_types) > self.n_layers:
+            raise ValueError(
+                f"'layer_types' has {len(self.layer_types)} entries but 'n_layers' is {self.n_layers}; "
+                "give one kind per layer or a shorter repeating period"
+            )
+        if "sliding" in self.layer_types and self.sliding_window is None:
+            raise ValueError("'layer_types' has 'sliding' layers: give their 'sliding_window'")
+        if "conv" in self.layer_types and self.conv_kernel is None:
+            raise ValueError("'layer_types' has 'conv' layers: give their 'conv_kernel' (LFM2 conv_L_cache)")
 
     def is_moe_layer(self, layer: int) -> bool:
         """True when decoder layer ``layer`` (0-based) is a mixture-of-experts layer."""
@@ -275,6 +317,19 @@ class Architecture:
             1 for i in set(self.dense_layer_ids) if start <= i and i % self.moe_layer_step == self.moe_layer_offset
         )
         return below(self.n_layers) - below(start) - excluded
+
+    def count_layers(self, kind: str) -> int:
+        """How many decoder layers are of ``kind`` (:data:`LAYER_KINDS`); O(len(layer_types))."""
+        if kind not in LAYER_KINDS:
+            raise ValueError(f"layer kind must be one of {sorted(LAYER_KINDS)}, got {kind!r}")
+        pattern = self.layer_types or ("sliding" if self.sliding_window else "full",)
+        whole, rest = divmod(self.n_layers, len(pattern))
+        return whole * pattern.count(kind) + pattern[:rest].count(kind)
+
+    @property
+    def n_attention_layers(self) -> int:
+        """Decoder layers with attention (full or sliding), which hold a KV cache."""
+        return self.n_layers - self.count_layers("conv")
 
     @property
     def is_mla(self) -> bool:
