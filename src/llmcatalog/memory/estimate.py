@@ -199,11 +199,28 @@ def _estimate_inference(
     layer_frac = layers_here / arch.n_layers
 
     kv_full = math.ceil(
-        kv_cache_bytes(arch, batch_size=w.batch_size, tokens=w.context_tokens, dtype=kv_dtype, tensor_parallel=tp)
+        kv_cache_bytes(
+            arch,
+            batch_size=w.batch_size,
+            tokens=w.context_tokens,
+            dtype=kv_dtype,
+            tensor_parallel=tp,
+            state_dtype=compute,
+        )
         * layer_frac
     )
+    # Right after the prefill a sliding-window layer still holds the whole prompt (transformers keeps a
+    # view of the last W - 1 tokens of the concatenated storage): see memory/kvcache.py.
     kv_prompt = math.ceil(
-        kv_cache_bytes(arch, batch_size=w.batch_size, tokens=w.prefill_tokens, dtype=kv_dtype, tensor_parallel=tp)
+        kv_cache_bytes(
+            arch,
+            batch_size=w.batch_size,
+            tokens=w.prefill_tokens,
+            dtype=kv_dtype,
+            tensor_parallel=tp,
+            new_tokens=w.prefill_tokens,
+            state_dtype=compute,
+        )
         * layer_frac
     )
     pre = prefill_bytes(
