@@ -61,10 +61,24 @@ def _cache_path(cache: Path) -> Path:
     return cache / f"toml-{hashlib.blake2b(GENERAL, digest_size=16).hexdigest()}.json"
 
 
-def _with_header(payload: bytes, source: bytes = GENERAL) -> bytes:
-    src = hashlib.blake2b(source, digest_size=16).hexdigest()
-    digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
-    return b"%s %s %s\n" % (converter._MAGIC, src.encode(), digest.encode()) + payload
+def _with_header(payload: bytes, source: bytes = GENERAL, key: bytes | None = None) -> bytes:
+    """A cache file for ``source``: authenticated with ``key`` (the directory's secret), or -- as a
+    planter without the key would -- with a plain, recomputed hash of the payload."""
+    src = hashlib.blake2b(source, digest_size=16)
+    if key is None:
+        digest = hashlib.blake2b(payload, digest_size=16).hexdigest()
+    else:
+        digest = hashlib.blake2b(src.digest() + payload, key=key, digest_size=16).hexdigest()
+    return b"%s %s %s\n" % (converter._MAGIC, src.hexdigest().encode(), digest.encode()) + payload
+
+
+def _own_key(cache: Path) -> bytes:
+    """The cache directory's secret, as llmcatalog makes it on first write (32 private random bytes)."""
+    key = os.urandom(32)
+    fd = os.open(cache / "key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, key)
+    os.close(fd)
+    return key
 
 
 def _llama_params(cache: Path, monkeypatch: pytest.MonkeyPatch) -> int | None:
@@ -86,8 +100,34 @@ def test_a_valid_cache_file_is_used(cache: Path, monkeypatch: pytest.MonkeyPatch
     """The cache is really read (so the tests below, where it is ignored, can fail): a file in the
     documented format in the user's own private directory is trusted, as documented."""
     payload = json.dumps(_tampered_general()).encode()
-    _cache_path(cache).write_bytes(_with_header(payload))
+    _cache_path(cache).write_bytes(_with_header(payload, key=_own_key(cache)))
     assert _llama_params(cache, monkeypatch) == 1
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["key-missing", "key-present"])
+def test_a_file_planted_without_the_key_is_ignored(cache: Path, monkeypatch: pytest.MonkeyPatch, with_key) -> None:
+    """A well-formed file whose hashes were recomputed by someone without the directory's secret key
+    (another user, another machine, a copied cache) is not trusted."""
+    if with_key:
+        _own_key(cache)
+    _cache_path(cache).write_bytes(_with_header(json.dumps(_tampered_general()).encode()))
+    assert _llama_params(cache, monkeypatch) == LLAMA2_7B_PARAMS
+
+
+def test_a_file_made_under_another_key_is_ignored(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache file authenticated under another directory's key is not trusted here."""
+    _own_key(cache)
+    other = os.urandom(32)
+    _cache_path(cache).write_bytes(_with_header(json.dumps(_tampered_general()).encode(), key=other))
+    assert _llama_params(cache, monkeypatch) == LLAMA2_7B_PARAMS
+
+
+def test_a_readable_key_is_not_trusted(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key file others can read is no secret: the cache is not trusted (nor rewritten) with it."""
+    key = _own_key(cache)
+    (cache / "key").chmod(0o644)
+    _cache_path(cache).write_bytes(_with_header(json.dumps(_tampered_general()).encode(), key=key))
+    assert _llama_params(cache, monkeypatch) == LLAMA2_7B_PARAMS
 
 
 @pytest.mark.parametrize(
@@ -151,8 +191,9 @@ def test_cache_files_are_private(cache: Path, monkeypatch: pytest.MonkeyPatch) -
     """Written cache files are readable and writable by their owner only, with no temporary files left."""
     _llama_params(cache, monkeypatch)
     written = list(cache.iterdir())
-    assert written
-    assert all(p.name.startswith("toml-") and p.suffix == ".json" for p in written)
+    assert any(p.name.startswith("toml-") for p in written)
+    assert (cache / "key").stat().st_size == 32
+    assert all((p.name.startswith("toml-") and p.suffix == ".json") or p.name == "key" for p in written)
     assert all(p.stat().st_mode & 0o077 == 0 for p in written)
 
 

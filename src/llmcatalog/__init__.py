@@ -15,7 +15,7 @@ Nothing is loaded at import time: the catalog is built from the installed plugin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CatalogDataError,
@@ -40,6 +40,7 @@ from .registry.catalog import Catalog, PluginInfo
 from .registry.plugins import catalog, clear_cache, load_toml
 from .values.gpu import GPU
 from .values.model import Architecture, Component, Links, Model, PublishedFigure
+from .values.model import install_hf_config_reader as _install_hf_config_reader
 from .values.precision import FORMATS
 from .values.tool import Tool
 from .values.workload import FineTune, Inference, Parallelism
@@ -51,6 +52,16 @@ if TYPE_CHECKING:
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
+
+
+def _read_hf_config(config: Any, **fields: Any) -> Model:
+    # Model.from_hf_config delegates here: the importer loads on first use (values never import it).
+    from .importers.hfconfig import model_from_hf_config
+
+    return model_from_hf_config(config, **fields)
+
+
+_install_hf_config_reader(_read_hf_config)
 
 
 def architecture_from_hf_config(config: object) -> Architecture:

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import ContextLengthWarning, LLMCatalogError
+from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
 from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
@@ -52,12 +52,16 @@ GIB = 2**30
 # C0 controls, DEL and C1 controls (U+0080-U+009F; U+009B is a one-character CSI). Catalog text
 # can come from any installed plugin: an ESC or CSI printed as-is could retitle the terminal,
 # hide lines or forge output, so every control character is shown as a visible escape instead.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional controls (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069) reorder what follows them on
+# screen ("Trojan Source", CVE-2021-42574): escaped as well.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+_CONTROL_KEEP_LINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _clean(text: object, *, lines: bool = False) -> str:
@@ -214,9 +218,11 @@ def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
 def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
     lines = []
 
-    def add(label: str, value: object) -> None:
+    def add(label: str, value: object, *, multiline: bool = False) -> None:
+        # Only prose (descriptions, notes) keeps its line breaks: a newline in a name or an organisation
+        # could forge a line of this output, so it is shown escaped.
         if value not in (None, "", (), []):
-            lines.append(f"{label:<16}{_clean(value, lines=True)}")
+            lines.append(f"{label:<15} {_clean(value, lines=multiline)}")
 
     add("id", entry.id)
     add("name", entry.name)
@@ -248,8 +254,8 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
             )
         for c in entry.components:
             add(f"  {c.role}", c.name + (f" ({_params(c.n_params)})" if c.n_params else ""))
-        add("description", entry.description)
-        add("说明", entry.description_zh)
+        add("description", entry.description, multiline=True)
+        add("说明", entry.description_zh, multiline=True)
         for key in ("code", "hub", "paper", "homepage"):
             add(key, getattr(entry.links, key))
         for f in entry.figures:
@@ -266,7 +272,7 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
                 if x
             )
             add("figure", f"{value}  [{setting}]  {f.source}")
-        add("notes", entry.notes)
+        add("notes", entry.notes, multiline=True)
     elif isinstance(entry, GPU):
         add("vendor", entry.vendor)
         add("memory", f"{entry.memory_gib:g} GiB {entry.memory_type or ''}".rstrip())
@@ -286,15 +292,16 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         add("interconnect", entry.interconnect)
         add("form factor", entry.form_factor)
         add("architecture", entry.architecture)
-        add("notes", entry.notes)
+        add("notes", entry.notes, multiline=True)
     else:
         add("category", entry.category)
         add("url", entry.url)
-        add("description", entry.description)
-        add("说明", entry.description_zh)
+        add("description", entry.description, multiline=True)
+        add("说明", entry.description_zh, multiline=True)
         add("organization", entry.organization)
         add("licence", entry.license)
-    add("sources", "\n                ".join(entry.sources))
+    for i, source in enumerate(entry.sources):
+        add("sources" if i == 0 else "", source)
     return "\n".join(lines)
 
 
@@ -354,7 +361,38 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
     )
 
 
+#: Options of `estimate` that only mean something for one kind of workload.
+_TRAINING_ONLY = (
+    "--seq-len", "--mixed", "--no-mixed", "--optimizer", "--optimizer-impl", "--gradient-checkpointing",
+    "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
+    "--train-embeddings", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
+)  # fmt: skip
+_INFERENCE_ONLY = ("--precision", "--kv-precision", "--context", "--prompt")
+
+
+def _check_applicable(args: argparse.Namespace) -> None:
+    """Refuse options the chosen workload would silently ignore (they would change nothing)."""
+    given = set(getattr(args, "given", ()))
+    if args.finetune:
+        stray = [o for o in _INFERENCE_ONLY if o in given]
+        if stray:
+            raise WorkloadError(
+                f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to inference only;"
+                " a fine-tune's length is --seq-len "
+                "and its dtype --compute (drop them, or drop --finetune)"
+            )
+    else:
+        stray = [o for o in _TRAINING_ONLY if o in given]
+        if stray:
+            raise WorkloadError(
+                f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to fine-tuning only:"
+                " add --finetune METHOD "
+                f"({', '.join(METHODS)}), or drop them"
+            )
+
+
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
+    _check_applicable(args)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
@@ -389,7 +427,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         return 0 if gpu is None or fits else 1
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
-        f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters"
+        _clean(f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters")
         + (f", {_params(est.trainable_params)} trainable" if est.trainable_params else "")
     )
     rows = [
@@ -399,25 +437,59 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     print(table(["component", "GiB", "share"], rows, right=(1, 2)))
     print(f"peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s)")
     for a in est.assumptions:
-        print(f"  - {a}")
+        print(f"  - {_clean(a)}")
     if gpu is None:
         return 0
     verdict = "fits" if fits else "does NOT fit"
     print(
-        f"\n{gpu.name}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
+        f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
         f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
     )
     if not fits:
         n = fewest()
         if n is None:
-            print(
-                "   not even 1024 of these GPUs fit this workload as configured"
-                + (" (try --zero 3 to shard the model)" if isinstance(workload, FineTune) and not args.zero else "")
-            )
+            print("   not even 1024 of these GPUs fit this workload as configured")
         else:
             how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
-            print(f"   fewest {gpu.name} that fit: {n} ({how})")
+            print(f"   fewest {_clean(gpu.name)} that fit: {n} ({how})")
+        for hint in _remedies(workload, est):
+            print(f"   try {hint}")
     return 0 if fits else 1
+
+
+def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
+    """Settings of the user's own workload that would cut the per-GPU memory, largest part first.
+
+    A short, honest list (what is not used yet and what it acts on), not a search: more GPUs cannot
+    shrink activations, so a fine-tune dominated by them is pointed at checkpointing first.
+    """
+    out: list[tuple[int, str]] = []
+    gib = 2**30
+    if isinstance(workload, FineTune):
+        p = workload.parallelism
+        if not workload.gradient_checkpointing and est.activations_bytes:
+            out.append(
+                (
+                    est.activations_bytes,
+                    f"--gradient-checkpointing (activations: {est.activations_bytes / gib:.1f} GiB)",
+                )
+            )
+        states = est.optimizer_bytes + est.gradients_bytes + est.components.get("weights.trainable", 0)
+        if p.shard_stage < 3 and states:
+            out.append(
+                (states, f"--zero 3 with --dp N (shards {states / gib:.1f} GiB of parameters, gradients and states)")
+            )
+        if workload.method == "full":
+            out.append((states, "--finetune lora or qlora (trains a small adapter instead of every weight)"))
+    elif est.kv_cache_bytes:
+        out.append(
+            (
+                est.kv_cache_bytes,
+                f"a shorter --context or smaller --batch (KV cache: {est.kv_cache_bytes / gib:.1f} GiB)",
+            )
+        )
+    out.sort(key=lambda t: -t[0])
+    return [text for _, text in out]
 
 
 def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
@@ -487,6 +559,16 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _count(text: str) -> float:
+    """A parameter count: ``7e9``, ``7000000000``, ``7B``, ``1.5T``, ``500M``."""
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+    t = text.strip().upper()
+    try:
+        return float(t[:-1]) * scale[t[-1]] if t and t[-1] in scale else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a parameter count: {text!r} (e.g. 7e9 or 7B)") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
@@ -497,11 +579,11 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--domain")
     ls.add_argument("--subdomain")
     ls.add_argument("--org", help="organisation (substring)")
-    ls.add_argument("--language", help="ISO code, e.g. zh")
+    ls.add_argument("--language", help="ISO code (zh, en, ...); names such as chinese, 中文, english work too")
     ls.add_argument("--modality")
     ls.add_argument("--open", action="store_true", help="open weights only")
-    ls.add_argument("--min-params", type=float, help="e.g. 7e9")
-    ls.add_argument("--max-params", type=float)
+    ls.add_argument("--min-params", type=_count, help="e.g. 7e9 or 7B (K, M, B, T suffixes)")
+    ls.add_argument("--max-params", type=_count, help="e.g. 70B")
     ls.add_argument("--base", help="direct fine-tunes of this model")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=_cmd_list)
@@ -518,7 +600,7 @@ def _parser() -> argparse.ArgumentParser:
     li.add_argument("name")
     li.set_defaults(func=_cmd_lineage)
 
-    es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning")
+    es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
     es.add_argument("--finetune", choices=METHODS, help="estimate fine-tuning with this method instead of inference")
@@ -570,13 +652,22 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_args: object, **_kwargs: object) -> None:
+    """Warnings as one clean line on stderr (no Python source line), e.g. a skipped plugin."""
+    print(f"llmcatalog: warning: {_clean(message, lines=True)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmcatalog`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.given = tuple(a.split("=", 1)[0] for a in argv if a.startswith("--"))
     func: Callable[[argparse.Namespace, Catalog], int] = args.func
     try:
-        cat = catalog() if args.command != "validate" else Catalog()
-        return func(args, cat)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            cat = catalog() if args.command != "validate" else Catalog()
+            return func(args, cat)
     except LLMCatalogError as exc:
         print(f"llmcatalog: error: {_clean(exc, lines=True)}", file=sys.stderr)
         return 2

@@ -44,6 +44,11 @@ def _lookup(cfg: Mapping[str, Any], keys: str | tuple[str, ...]) -> tuple[str, A
     return names[0], None
 
 
+#: The largest integer a config key may hold: int64, the widest integer of JSON readers and checkpoint
+#: formats (safetensors, GGUF). Larger values are corrupt or hostile, and would overflow float arithmetic.
+MAX_CONFIG_INT = 2**63 - 1
+
+
 def int_(cfg: Mapping[str, Any], keys: str | tuple[str, ...], default: Any = REQUIRED, *, minimum: int = 1) -> Any:
     """The integer at the first present key of ``keys`` (>= ``minimum``), else ``default``."""
     key, value = _lookup(cfg, keys)
@@ -55,6 +60,11 @@ def int_(cfg: Mapping[str, Any], keys: str | tuple[str, ...], default: Any = REQ
         raise bad(key, f"expected an integer, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise bad(key, f"expected an integer >= {minimum}, got {value!r}")
+    if value > MAX_CONFIG_INT:
+        raise bad(
+            key,
+            f"expected an integer <= 2**63 - 1 (int64), got an integer of {value.bit_length()} bits",
+        )
     return value
 
 

@@ -81,7 +81,7 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_JSON_BYTES) 
         raw = read_exact(f, size, name, "JSON")
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # bad text, bad JSON, digits, nesting
         raise CheckpointError(name, f"is not valid JSON ({exc})") from exc
     if not isinstance(value, dict):
         raise CheckpointError(name, f"expected a JSON object, got {type(value).__name__}")

@@ -239,7 +239,7 @@ def read_safetensors_header(
         raw = read_exact(f, n, name, "header")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # bad text, bad JSON, digits, nesting
         raise _header_error(name, f"not JSON ({exc})") from exc
     if not isinstance(header, dict):
         raise _header_error(name, f"expected a JSON object, got {type(header).__name__}")

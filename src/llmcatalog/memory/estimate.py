@@ -131,6 +131,22 @@ def _check_parallel(arch: Architecture, p: Parallelism, name: str) -> None:
         )
 
 
+def _check_finetune(arch: Architecture, w: FineTune, name: str) -> None:
+    """WorkloadError for fine-tuning settings the model cannot have (rather than clamping them silently)."""
+    if w.method == "freeze" and w.trainable_layers > arch.n_layers:
+        raise WorkloadError(
+            f"trainable_layers={w.trainable_layers} exceeds {name}'s {arch.n_layers} layers "
+            f"(use 1..{arch.n_layers}; all {arch.n_layers} is full fine-tuning of the blocks)"
+        )
+    if w.method in ("lora", "qlora") and w.lora_rank > arch.hidden_size:
+        # A rank above the input size of the adapted Linear adds parameters without adding rank
+        # (Hu et al., arXiv 2106.09685: r << min(d, k)); it is a typo, not a recipe.
+        raise WorkloadError(
+            f"lora_rank={w.lora_rank} exceeds {name}'s hidden size {arch.hidden_size}: a LoRA rank is at most "
+            "the smaller side of the adapted matrix (common ranks: 8-256)"
+        )
+
+
 def _check_context(arch: Architecture, workload: Inference | FineTune, name: str) -> None:
     """Warn (or, for learned positions, raise) when the sequence is longer than ``max_context``."""
     if isinstance(workload, Inference):
@@ -296,6 +312,8 @@ def estimate_vram(
     _check_overhead(cuda_context_bytes, allocator_fraction)
     _check_context(arch, workload, name)
     _check_parallel(arch, workload.parallelism, name)
+    if isinstance(workload, FineTune):
+        _check_finetune(arch, workload, name)
     est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction)
     if est.total_bytes > MAX_ESTIMATE_BYTES:
         raise WorkloadError(

@@ -92,10 +92,10 @@ class MemoryEstimate:
     def __str__(self) -> str:
         gib = 2**30
         rows = [
-            f"{'total':<12}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"
+            f"{'total':<14}{self.total_bytes / gib:10.2f} GiB  (per GPU, {self.n_gpus} GPU(s), peak: {self.peak_phase})"
         ]
         for n in _TOP:
             v = getattr(self, f"{n}_bytes")
             if v:
-                rows.append(f"  {n:<10}{v / gib:10.2f} GiB")
+                rows.append(f"  {n:<12}{v / gib:10.2f} GiB")
         return "\n".join(rows)

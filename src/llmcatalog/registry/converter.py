@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import stat
@@ -131,7 +132,9 @@ CACHE_DIR_ENV = "LLMCATALOG_CACHE_DIR"
 MAX_CACHE_BYTES = 32 * 2**20
 #: Deepest nesting of tables and arrays a data file (or a cache file) may have.
 MAX_DEPTH = 32
-_MAGIC = b"llmcatalog-toml-cache 2"
+_MAGIC = b"llmcatalog-toml-cache 3"
+#: Bytes of the per-directory secret that authenticates cache files (a BLAKE2b key).
+_KEY_BYTES = 32
 
 
 def _cache_dir() -> Path | None:
@@ -162,6 +165,51 @@ def _usable_dir(directory: Path, *, create: bool) -> bool:
     return stat.S_ISDIR(st.st_mode) and _private(st)
 
 
+def _cache_key(directory: Path, *, create: bool) -> bytes | None:
+    """The secret key of this cache directory (``key``: 32 random bytes, private, never a symlink),
+    created on first write; ``None`` when it cannot be read (or made) safely -- then nothing is cached."""
+    path = directory / "key"
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    for _ in range(2):
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            if not create:
+                return None
+            try:  # O_EXCL: of two processes creating it, one wins and the other reads the winner's key
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            except FileExistsError:
+                continue
+            except OSError:
+                return None
+            key = os.urandom(_KEY_BYTES)
+            try:
+                os.write(fd, key)
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+            return key
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or not _private(st) or st.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+                return None
+            key = os.read(fd, _KEY_BYTES + 1)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return key if len(key) == _KEY_BYTES else None
+    return None
+
+
+def _mac(key: bytes, source_hash: bytes, payload: bytes) -> bytes:
+    """Keyed BLAKE2b over the source hash and the payload (so a file is bound to its source too)."""
+    return hashlib.blake2b(source_hash + payload, key=key, digest_size=16).hexdigest().encode()
+
+
 def _well_formed(node: Any, depth: int = 0, *, json_leaves: bool = True) -> bool:
     """``node`` has the shape of a parsed TOML document: tables with string keys and arrays,
     nested at most :data:`MAX_DEPTH` deep; with ``json_leaves`` every leaf is a string, number or
@@ -175,7 +223,7 @@ def _well_formed(node: Any, depth: int = 0, *, json_leaves: bool = True) -> bool
     return not json_leaves or isinstance(node, (str, int, float, bool))
 
 
-def _read_cache(path: Path, source_hash: bytes) -> dict[str, Any] | None:
+def _read_cache(path: Path, source_hash: bytes, key: bytes) -> dict[str, Any] | None:
     """The cached document for ``source_hash``, or ``None`` if the file is missing or not trusted."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
@@ -196,10 +244,7 @@ def _read_cache(path: Path, source_hash: bytes) -> dict[str, Any] | None:
     parts = header.split(b" ")
     if not sep or len(parts) != 4 or b" ".join(parts[:2]) != _MAGIC:
         return None
-    if (
-        parts[2] != source_hash.hex().encode()
-        or parts[3] != hashlib.blake2b(payload, digest_size=16).hexdigest().encode()
-    ):
+    if parts[2] != source_hash.hex().encode() or not hmac.compare_digest(parts[3], _mac(key, source_hash, payload)):
         return None
     try:
         doc = json.loads(payload)
@@ -216,11 +261,10 @@ def _write_cache(directory: Path, path: Path, source_hash: bytes, doc: dict[str,
         return
     if len(payload) > MAX_CACHE_BYTES or not _usable_dir(directory, create=True):
         return
-    header = b"%s %s %s\n" % (
-        _MAGIC,
-        source_hash.hex().encode(),
-        hashlib.blake2b(payload, digest_size=16).hexdigest().encode(),
-    )
+    key = _cache_key(directory, create=True)
+    if key is None:
+        return
+    header = b"%s %s %s\n" % (_MAGIC, source_hash.hex().encode(), _mac(key, source_hash, payload))
     tmp = directory / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -250,13 +294,15 @@ def parse_toml(data: bytes) -> dict[str, Any]:
     is parsed again (and the file rewritten): the directory is a real directory (not a symlink)
     owned by this user and writable by no one else; the file is a regular file (opened with
     ``O_NOFOLLOW``), likewise owned and private, at most :data:`MAX_CACHE_BYTES`; its header names
-    this format version, the BLAKE2 hash of *these source bytes* and the BLAKE2 hash of the JSON
-    payload that follows, and both match; the payload parses to a TOML-shaped document (tables,
+    this format version, the BLAKE2 hash of *these source bytes* and a keyed BLAKE2 MAC of that hash
+    and the JSON payload that follows, under the directory's secret ``key`` (32 random bytes made on
+    first use, private, never a symlink), and both match; the payload parses to a TOML-shaped document (tables,
     arrays, strings, numbers, bools; no ``null``; at most :data:`MAX_DEPTH` deep). That defends
     against truncated or corrupted files, files left by another version or for another source,
-    cache directories shared with (or planted by) another user, and symlink tricks. It does not
-    defend against someone who can write files as *you*: they can recompute the hashes, and they
-    could equally edit your site-packages or ``~/.bashrc``. Set ``LLMCATALOG_NO_CACHE=1`` to
+    files planted or copied from elsewhere (another user, another machine, a container image: they
+    were made under another key, or none), and symlink tricks. It does not defend against someone
+    who can read your files and write them as *you*: they can read the key, and they could equally
+    edit your site-packages or ``~/.bashrc``. Set ``LLMCATALOG_NO_CACHE=1`` to
     never read the cache. Writes go to a fresh ``O_EXCL`` temporary file renamed into place, so a
     reader never sees half a file; documents over :data:`MAX_CACHE_BYTES` are not cached.
     """
@@ -265,7 +311,8 @@ def parse_toml(data: bytes) -> dict[str, Any]:
     path = None
     if directory is not None and _usable_dir(directory, create=False):
         path = directory / f"toml-{source_hash.hex()}.json"
-        cached = _read_cache(path, source_hash)
+        key = _cache_key(directory, create=False)
+        cached = _read_cache(path, source_hash, key) if key is not None else None
         if cached is not None:
             return cached
     doc = tomllib.loads(data.decode("utf-8"))

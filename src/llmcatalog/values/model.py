@@ -8,6 +8,7 @@ Unknown facts are ``None``, never a guess. Field names are the TOML keys of the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -478,6 +479,18 @@ class Model:
         derived from ``_name_or_path`` when present. See :func:`llmcatalog.architecture_from_hf_config`
         for the families understood.
         """
-        from ..importers.hfconfig import model_from_hf_config
+        if _hf_config_reader is None:  # pragma: no cover - installed by llmcatalog/__init__ on import
+            raise RuntimeError("no Hugging Face config reader installed: import llmcatalog first")
+        return _hf_config_reader(config, **fields)
 
-        return model_from_hf_config(config, **fields)
+
+#: The reader behind :meth:`Model.from_hf_config`. Values never import the importers (the wing above
+#: them, docs/architecture.md): the package's ``__init__``, a face, installs a reader that imports
+#: ``llmcatalog.importers.hfconfig`` on first use (dependency inversion, no import cycle).
+_hf_config_reader: Callable[..., Model] | None = None
+
+
+def install_hf_config_reader(reader: Callable[..., Model]) -> None:
+    """Install the function :meth:`Model.from_hf_config` delegates to (done by ``import llmcatalog``)."""
+    global _hf_config_reader
+    _hf_config_reader = reader

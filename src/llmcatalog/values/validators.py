@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "MAX_INT",
     "date_str",
     "nonneg_int",
     "one_of",
@@ -32,16 +33,28 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: The largest integer a value field holds: int64. Real sizes are far below it; larger ones are corrupt or
+#: hostile input and would overflow the float arithmetic of formatting and ratios.
+MAX_INT = 2**63 - 1
+
+
+def _show(value: object) -> str:
+    """``repr`` of a value, without printing (or failing on) integers of thousands of digits."""
+    if _is_int(value) and value.bit_length() > 64:  # type: ignore[union-attr]
+        return f"an integer of {value.bit_length()} bits"  # type: ignore[union-attr]
+    return repr(value)
+
+
 def pos_int(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    """A positive int (bools are rejected although Python counts them as ints)."""
-    if not _is_int(value) or value <= 0:  # type: ignore[operator]
-        raise ValueError(f"{attr.name!r} must be a positive integer, got {value!r}")
+    """A positive int of at most :data:`MAX_INT` (bools are rejected although Python counts them as ints)."""
+    if not _is_int(value) or not 0 < value <= MAX_INT:  # type: ignore[operator]
+        raise ValueError(f"{attr.name!r} must be a positive integer of at most 2**63 - 1, got {_show(value)}")
 
 
 def nonneg_int(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    """An int >= 0."""
-    if not _is_int(value) or value < 0:  # type: ignore[operator]
-        raise ValueError(f"{attr.name!r} must be an integer >= 0, got {value!r}")
+    """An int from 0 to :data:`MAX_INT`."""
+    if not _is_int(value) or not 0 <= value <= MAX_INT:  # type: ignore[operator]
+        raise ValueError(f"{attr.name!r} must be an integer from 0 to 2**63 - 1, got {_show(value)}")
 
 
 def pos_float(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
