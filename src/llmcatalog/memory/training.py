@@ -254,9 +254,7 @@ def resolve_lora_targets(
             router = True
         elif t == "experts" and moe:
             expanded.add("experts")
-        elif t in ("shared_expert_gate",) and arch.shared_expert_gate:
-            expanded.add(t)
-        elif t in (*_ALL_LINEAR, *_MLA):
+        elif (t == "shared_expert_gate" and arch.shared_expert_gate) or t in (*_ALL_LINEAR, *_MLA):
             expanded.add(t)
         elif t in w_names:
             expanded.add(w_names[t])
@@ -326,7 +324,7 @@ def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
         name = s.name
         if name.startswith("expert_"):
             continue  # counted below, by layout
-        if name.startswith("shared_"):
+        if name.startswith("shared_") and name != "shared_expert_gate":
             name = "shared." + name.removeprefix("shared_")
         if name in targets:
             total += s.count * (s.in_features + s.out_features)
