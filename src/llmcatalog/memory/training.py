@@ -263,7 +263,7 @@ def resolve_lora_targets(
         else:
             unknown.append(t)
     if unknown:
-        known = {*_ALL_LINEAR, *_MLA, *_ALIASES, *w_names, "all-linear"}
+        known = {*_ALL_LINEAR, *attn, *_ALIASES, *w_names, "all-linear"}
         if moe:
             known |= {"experts", "gate", "router", *fam.expert_names}
         if arch.shared_expert_gate:
