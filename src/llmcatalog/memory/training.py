@@ -482,10 +482,15 @@ def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, traine
     return plan.residual_bytes * h if (grad_in or trained) else 0.0
 
 
-def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int, moe_layer: bool) -> tuple[float, float]:
+def _layer_saved(
+    arch: Architecture, w: FineTune, plan: _Plan, layer: int, moe_layer: bool | None = None
+) -> tuple[float, float]:
     """What layer ``layer`` (a MoE layer when ``moe_layer``) keeps for backward: (bytes per token,
     bytes independent of tokens). Only ``layer``'s place relative to the first trained and first
-    gradient layers matters, so one call stands for a whole run of layers of its kind."""
+    gradient layers matters, so one call stands for a whole run of layers of its kind; without
+    ``moe_layer`` the layer's own kind (:meth:`Architecture.is_moe_layer`)."""
+    if moe_layer is None:
+        moe_layer = arch.is_moe_layer(layer)
     e = DTYPE_BYTES[w.precision]
     h, d = arch.hidden_size, arch.head_dim
     q, kv = arch.n_heads * d, arch.n_kv_heads * d
