@@ -54,7 +54,8 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
     # The MLP reads the post-attention residual and its normalised copy; in a parallel block
     # (Phi, Falcon, GPT-J) it reads the same normalised input as attention, whose output waits.
     mlp_inputs = e * 2 * h
-    if a.is_moe:
+    mlp = 0.0
+    if a.n_moe_layers:
         assert a.expert_ffn_size is not None
         assert a.n_experts_per_token is not None
         # transformers 5 loops over experts; each processes its share of the tokens (k/E of them,
@@ -64,13 +65,17 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
         experts = share * (4 * e * a.expert_ffn_size + e * h + 4 * h)
         shared = 3 * e * (a.shared_expert_ffn_size or a.expert_ffn_size) * a.n_shared_experts
         mlp = persistent + mlp_inputs + e * h + 4 * a.n_experts + max(experts, shared)
-    elif a.mlp == "gated":
-        mlp = persistent + mlp_inputs + 3 * e * a.ffn_size
-    else:
-        # fc1's output plus the activation's temporaries: NewGELUActivation keeps x, 0.5*x and
-        # two links of its tanh chain (4 f-sized tensors); a single-op GELU keeps 2.
-        chain = 4 if a.activation in _GELU_CHAINS else 2
-        mlp = persistent + mlp_inputs + chain * e * a.ffn_size
+    if a.n_layers > a.n_moe_layers:
+        # Dense layers (all of a dense model; a MoE model's leading, interleaved or listed ones):
+        # the peak is the larger of the two kinds.
+        if a.mlp == "gated":
+            dense = persistent + mlp_inputs + 3 * e * a.ffn_size
+        else:
+            # fc1's output plus the activation's temporaries: NewGELUActivation keeps x, 0.5*x and
+            # two links of its tanh chain (4 f-sized tensors); a single-op GELU keeps 2.
+            chain = 4 if a.activation in _GELU_CHAINS else 2
+            dense = persistent + mlp_inputs + chain * e * a.ffn_size
+        mlp = max(mlp, dense)
     return max(norm, attn, mlp)
 
 

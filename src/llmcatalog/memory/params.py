@@ -26,7 +26,16 @@ import attrs
 
 from ..values.model import Architecture
 
-__all__ = ["LinearShape", "ParamBreakdown", "count_params", "linear_shapes", "mtp_params", "param_breakdown"]
+__all__ = [
+    "LinearShape",
+    "ParamBreakdown",
+    "count_params",
+    "layer_mlp_params",
+    "linear_shapes",
+    "moe_layers_in",
+    "mtp_params",
+    "param_breakdown",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -135,6 +144,27 @@ def mlp_params_per_layer(a: Architecture, layer: int) -> tuple[int, int]:
     )
 
 
+def moe_layers_in(a: Architecture, start: int, stop: int) -> int:
+    """How many of the layers ``start <= i < stop`` are mixture-of-experts layers (:meth:`Architecture.is_moe_layer`).
+
+    O(len(dense_layer_ids)): counts the residues ``moe_layer_offset`` modulo ``moe_layer_step`` at or
+    after ``n_dense_layers``, less the listed dense layers, never walking the layers one by one.
+    """
+    if not a.n_experts:
+        return 0
+    start = max(start, a.n_dense_layers, 0)
+    stop = min(stop, a.n_layers)
+    if stop <= start:
+        return 0
+    step, off = a.moe_layer_step, a.moe_layer_offset
+
+    def below(n: int) -> int:  # layers 0 <= i < n with i % step == off
+        return max(0, (n - off + step - 1) // step)
+
+    listed = sum(1 for i in set(a.dense_layer_ids) if start <= i < stop and i % step == off)
+    return below(stop) - below(start) - listed
+
+
 def norm_params(a: Architecture) -> int:
     """Parameters of one normalisation layer (LayerNorm: weight and bias; the others: weight)."""
     return a.hidden_size * (2 if a.norm == "layernorm" else 1)
@@ -159,6 +189,12 @@ def _first_layer(a: Architecture, moe: bool) -> int | None:
         if not a.is_moe_layer(i):
             return i
     return None  # pragma: no cover - n_layers - n_moe_layers > 0 guarantees one
+
+
+def layer_mlp_params(a: Architecture, moe: bool) -> int:
+    """All MLP parameters of one layer of the kind asked (0 when ``a`` has no such layer)."""
+    layer = _first_layer(a, moe)
+    return 0 if layer is None else mlp_params_per_layer(a, layer)[0]
 
 
 def mtp_params(a: Architecture) -> int:
@@ -221,7 +257,9 @@ def count_params(a: Architecture) -> int:
 class LinearShape:
     """One kind of ``nn.Linear`` inside the decoder blocks: shape and how many there are."""
 
-    # canonical (Llama) module name: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, router, expert_*
+    # canonical (Llama) module name: q_proj, k_proj, v_proj, o_proj (or the latent-attention q_a_proj, q_b_proj,
+    # kv_a_proj_with_mqa, kv_b_proj), gate_proj, up_proj, down_proj of the dense MLPs; on MoE layers router,
+    # shared_expert_gate, expert_{gate,up,down}_proj (one per routed expert) and shared_{gate,up,down}_proj
     name: str
     in_features: int
     out_features: int
@@ -267,21 +305,24 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
         shapes.append(LinearShape("in_proj", h, 3 * h, n_conv, a.conv_bias))
         shapes.append(LinearShape("out_proj", h, h, n_conv, a.conv_bias))
     moe_layers = a.n_moe_layers
-    dense_layers = a.n_layers - moe_layers
-    mlp: list[tuple[int, int]] = []  # (ffn size, count)
+    dense_layers = a.n_layers - moe_layers  # every layer has an MLP, attention or conv layer alike
+    mlp: list[tuple[str, int, int]] = []  # (name prefix, ffn size, count)
     if dense_layers:
-        mlp.append((a.ffn_size, dense_layers))
+        mlp.append(("", a.ffn_size, dense_layers))
     if moe_layers:
         assert a.expert_ffn_size is not None
-        mlp.append((a.expert_ffn_size, moe_layers * a.n_experts))
+        mlp.append(("expert_", a.expert_ffn_size, moe_layers * a.n_experts))
         if a.n_shared_experts:
-            mlp.append((a.shared_expert_ffn_size or a.expert_ffn_size, moe_layers * a.n_shared_experts))
+            # The shared experts of a layer are one MLP n_shared times as wide (DeepseekV3MoE
+            # ``shared_experts``: intermediate_size = moe_intermediate_size * n_shared_experts).
+            width = a.n_shared_experts * (a.shared_expert_ffn_size or a.expert_ffn_size)
+            mlp.append(("shared_", width, moe_layers))
         shapes.append(LinearShape("router", h, a.n_experts, moe_layers, a.router_bias))
         if a.shared_expert_gate:
-            shapes.append(LinearShape("router", h, 1, moe_layers, False))  # shared_expert_gate: kept unquantized
-    for f, count in mlp:
+            shapes.append(LinearShape("shared_expert_gate", h, 1, moe_layers, False))  # Qwen2-MoE, Linear(h, 1)
+    for prefix, f, count in mlp:
         if a.mlp == "gated":
-            shapes.append(LinearShape("gate_proj", h, f, count, a.mlp_bias))
-        shapes.append(LinearShape("up_proj", h, f, count, a.mlp_bias))
-        shapes.append(LinearShape("down_proj", f, h, count, a.mlp_bias))
+            shapes.append(LinearShape(prefix + "gate_proj", h, f, count, a.mlp_bias))
+        shapes.append(LinearShape(prefix + "up_proj", h, f, count, a.mlp_bias))
+        shapes.append(LinearShape(prefix + "down_proj", f, h, count, a.mlp_bias))
     return tuple(shapes)

@@ -69,7 +69,14 @@ from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import FineTune, Parallelism
 from .overhead import overhead_bytes
-from .params import linear_shapes, norm_params, param_breakdown
+from .params import (
+    attention_params_per_layer,
+    layer_mlp_params,
+    linear_shapes,
+    moe_layers_in,
+    norm_params,
+    param_breakdown,
+)
 from .result import MemoryEstimate
 from .weights import quantized_linear_bytes
 
@@ -79,8 +86,25 @@ __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_ta
 _GELU_CHAINS = frozenset({"gelu-new", "gelu-fast", "gelu-pytorch-tanh-python"})
 
 _ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
+#: Multi-head latent attention (DeepSeek-V2/V3 ``modeling_deepseek_v3.py``); ``q_proj`` when ``q_lora_rank`` is None.
+_MLA = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj")
 _MLP = ("gate_proj", "up_proj", "down_proj")
 _ALL_LINEAR = _ATTN + _MLP
+#: Expert weights: separate Linears per expert (transformers 4.x) ...
+_EXPERT_LINEARS = ("experts.gate_proj", "experts.up_proj", "experts.down_proj")
+#: ... or fused 3-D parameters adapted through PEFT's ``ParamWrapper`` (transformers 5.x): the gate/up
+#: half at rank r (``target_parameters``, or our ``"experts"``) or 2r (two v4 names fused, see below).
+_FUSED_EXPERTS = ("fused_experts.gate_up_proj", "fused_experts.gate_up_proj(2r)", "fused_experts.down_proj")
+_SHARED = ("shared.gate_proj", "shared.up_proj", "shared.down_proj")
+_MOE_NAMES = ("router", "shared_expert_gate", *_EXPERT_LINEARS, *_FUSED_EXPERTS, *_SHARED)
+#: What a LoRA target may adapt (the names :func:`resolve_lora_targets` returns).
+LORA_MODULES = frozenset((*_ALL_LINEAR, *_MLA, *_MOE_NAMES))
+
+#: Expert-weight layouts: ``transformers-5`` (fused ``gate_up_proj [E, 2f, h]`` and ``down_proj [E, h, f]``
+#: parameters; PEFT >= 0.18 adapts them with ``target_parameters`` / ``ParamWrapper``) and
+#: ``transformers-4`` (one ``nn.Linear`` per expert and projection, adapted one by one).
+MOE_LAYOUTS = ("transformers-5", "transformers-4")
+DEFAULT_MOE_LAYOUT = "transformers-5"
 
 #: Module names of other families, mapped to the Llama names of the weights they hold.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -98,67 +122,226 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "dense_h_to_4h": ("gate_proj", "up_proj"),  # ChatGLM2/3 (fused), BLOOM, Falcon
     "dense_4h_to_h": ("down_proj",),
     "gate_up_proj": ("gate_proj", "up_proj"),
-    "w1": ("gate_proj", "up_proj"),  # Qwen-1 w1/w2 are the two halves, InternLM2 w1/w3
-    "w2": ("gate_proj", "up_proj"),
-    "w3": ("up_proj",),
     "c_proj": ("o_proj", "down_proj"),  # GPT-2 / Qwen-1 use c_proj for both
 }
 
+#: ``w1``/``w2``/``w3`` by family. Mixtral (``block_sparse_moe.experts.*.w1`` gate, ``w2`` down, ``w3``
+#: up), PhiMoE and InternLM2 (``feed_forward.w1`` gate, ``w3`` up, ``w2`` down) follow Meta's original
+#: Llama code; Qwen-1 (``modeling_qwen.py``: ``c_proj(w1(x) * silu(w2(x)))``) has only ``w1`` (up) and
+#: ``w2`` (gate), its down projection being ``c_proj``.
+_W_NAMES: dict[str, dict[str, str]] = {
+    "qwen": {"w1": "up_proj", "w2": "gate_proj"},
+}
+_W_DEFAULT = {"w1": "gate_proj", "w2": "down_proj", "w3": "up_proj"}
 
-def resolve_lora_targets(arch: Architecture, targets: tuple[str, ...]) -> frozenset[str]:
-    """Llama module names adapted by ``targets``.
 
-    ``"all-linear"`` is PEFT's shorthand for every Linear in the blocks; on mixture-of-experts
-    models it also adapts the router and (PEFT >= 0.17, transformers 5) the 3-D expert weights,
-    reported here as ``"router"`` and ``"experts"``.
+@attrs.frozen
+class _MoeFamily:
+    """How a mixture-of-experts family names and stores its expert and router weights.
+
+    ``expert_names``: the v4 (per-expert Linear) leaf names and the projection each is; ``router_linear``:
+    whether the router is an ``nn.Linear`` (transformers 4.x, 5.x), which is what PEFT can adapt by module
+    name; ``fused``: whether the experts are fused 3-D parameters (transformers 4.x, 5.x); ``converts``:
+    whether PEFT (``peft/utils/transformers_weight_conversion.py``, ``_MOE_TARGET_MODULE_MAPPING``) turns
+    the v4 names into ``target_parameters`` on a transformers 5 model. It does so for ``mixtral`` and for
+    the model types mapped to the ``qwen2_moe`` pattern (qwen3_moe, deepseek_v2, deepseek_v3, olmoe...),
+    but not for ``qwen2_moe`` itself, phimoe, llama4 or gpt_oss (PEFT 0.21, transformers 5.24).
     """
-    if "all-linear" in targets:
-        names = set(_ALL_LINEAR)
-        if arch.is_moe:
-            names |= {"router", "experts"}
-    else:
-        names = set()
-        for t in targets:
-            if t in _ALL_LINEAR:
-                names.add(t)
-            elif t in _ALIASES:
-                names.update(_ALIASES[t])
-            else:
-                known = sorted({*_ALL_LINEAR, *_ALIASES, "all-linear"})
-                raise WorkloadError(f"unknown LoRA target module {t!r}; known names: {', '.join(known)}")
+
+    expert_names: dict[str, str]
+    router_linear: tuple[bool, bool] = (True, False)
+    fused: tuple[bool, bool] = (False, True)
+    converts: bool = False
+
+
+_GATED_NAMES = {"gate_proj": "gate_proj", "up_proj": "up_proj", "down_proj": "down_proj"}
+_MIXTRAL_NAMES = {"w1": "gate_proj", "w3": "up_proj", "w2": "down_proj"}
+_MOE_FAMILIES: dict[str, _MoeFamily] = {
+    "mixtral": _MoeFamily(_MIXTRAL_NAMES, converts=True),
+    "phimoe": _MoeFamily(_MIXTRAL_NAMES, router_linear=(True, True)),
+    "qwen2-moe": _MoeFamily(_GATED_NAMES),
+    "qwen3-moe": _MoeFamily(_GATED_NAMES, converts=True),
+    "deepseek-v2": _MoeFamily(_GATED_NAMES, router_linear=(False, False), converts=True),
+    "deepseek-v3": _MoeFamily(_GATED_NAMES, router_linear=(False, False), converts=True),
+    # DeepSeek-MoE runs on its remote code, whose experts stay separate Linears under any transformers.
+    "deepseek": _MoeFamily(_GATED_NAMES, router_linear=(False, False), fused=(False, False)),
+    "llama4": _MoeFamily(_GATED_NAMES, router_linear=(True, True), fused=(True, True)),
+    "gpt-oss": _MoeFamily(_GATED_NAMES, router_linear=(False, False), fused=(True, True)),
+}
+#: Other MoE families: Qwen2-MoE-like names, per-expert Linears in transformers 4, fused in 5, no conversion.
+_MOE_DEFAULT = _MoeFamily(_GATED_NAMES)
+
+
+def _attention_names(arch: Architecture) -> tuple[str, ...]:
+    """The attention Linears of ``arch``: Llama's four, or the latent-attention ones."""
+    if not arch.is_mla:
+        return _ATTN
+    q = ("q_proj",) if arch.q_lora_rank is None else ("q_a_proj", "q_b_proj")
+    return (*q, "kv_a_proj_with_mqa", "kv_b_proj", "o_proj")
+
+
+def _check_layout(moe_layout: str) -> int:
+    if moe_layout not in MOE_LAYOUTS:
+        raise WorkloadError(f"moe_layout must be one of {', '.join(MOE_LAYOUTS)}, got {moe_layout!r}")
+    return 0 if moe_layout == "transformers-4" else 1
+
+
+def resolve_lora_targets(
+    arch: Architecture, targets: tuple[str, ...], *, moe_layout: str = DEFAULT_MOE_LAYOUT
+) -> frozenset[str]:
+    """The weights that PEFT ``LoraConfig(target_modules=targets)`` adapts on ``arch`` (names of :data:`LORA_MODULES`).
+
+    Names are the module leaf names of the family's transformers code; other families' fused or
+    renamed modules map to the Llama names (:data:`_ALIASES`; ``w1``/``w2``/``w3`` by family).
+    ``"all-linear"`` is PEFT's shorthand for every ``nn.Linear`` in the blocks. ``"experts"`` (ours)
+    adapts every routed expert: PEFT ``target_parameters=["gate_up_proj", "down_proj"]`` on fused
+    experts, the per-expert Linears otherwise.
+
+    Mixture-of-experts layers follow PEFT 0.21 with the ``moe_layout`` of transformers:
+
+    - ``transformers-4``: experts are separate Linears, so a name such as Mixtral's ``w1`` or
+      Qwen2-MoE's ``gate_proj`` adapts that projection of every expert (and of the dense MLPs and
+      shared experts that share the name); the router (``gate``/``router``) when it is an ``nn.Linear``.
+    - ``transformers-5``: experts are fused 3-D parameters. For the families PEFT converts
+      (Mixtral, Qwen3-MoE, DeepSeek-V2/V3) the v4 names become ``target_parameters``: both halves of
+      ``gate_up_proj`` named (``w1`` + ``w3``, ``gate_proj`` + ``up_proj``) adapt it at rank ``2r``
+      (and ``2*alpha``), one half alone is refused, the down name adapts ``down_proj``, ``gate`` the
+      router weight -- and the converted names no longer adapt the dense MLPs or shared experts.
+      Other families adapt only real ``nn.Linear`` modules; their experts only through ``"experts"``.
+    """
+    v5 = _check_layout(moe_layout)
+    moe = arch.is_moe
+    fam = _MOE_FAMILIES.get(arch.family, _MOE_DEFAULT)
+    fused = moe and fam.fused[v5]
+    converts = moe and v5 == 1 and fam.converts
+    router_linear = fam.router_linear[v5]
+    w_names = _W_NAMES.get(arch.family, _W_DEFAULT)
+    attn = _attention_names(arch)
+
+    # Module names -> dense-MLP projections (the names of the dense MLPs and, on MoE layers, the shared experts).
+    expanded: set[str] = set()
+    converted: dict[str, set[str]] = {"gate_proj": set(), "up_proj": set(), "down_proj": set()}  # v5 conversion
+    router = False
+    unknown = []
+    for t in targets:
+        if t == "all-linear":
+            expanded.update(attn)
+            expanded.update(_MLP)
+            expanded.add("shared_expert_gate")
+            if moe and (router_linear or converts):
+                router = True
+            if converts:  # PEFT adds every v4 expert name of the family
+                for name, proj in fam.expert_names.items():
+                    converted[proj].add(name)
+            elif moe and not fused:
+                expanded.add("experts")
+            continue
+        if moe and fam.expert_names.get(t) and (converts or not fused):
+            proj = fam.expert_names[t]
+            if converts:
+                converted[proj].add(t)
+                continue
+            expanded.add("experts." + proj)
+            if t in _MLP:  # the same leaf name on the dense MLPs and shared experts
+                expanded.add(proj)
+            continue
+        if t in ("gate", "router") and moe:
+            if not (router_linear or (converts and t == "gate")):
+                raise WorkloadError(
+                    f"LoRA target {t!r}: the {arch.family} router is not an nn.Linear under {moe_layout}, so PEFT "
+                    "cannot adapt it by module name; leave it out"
+                )
+            router = True
+        elif t == "experts" and moe:
+            expanded.add("experts")
+        elif (t == "shared_expert_gate" and arch.shared_expert_gate) or t in (*_ALL_LINEAR, *_MLA):
+            expanded.add(t)
+        elif t in w_names:
+            expanded.add(w_names[t])
+        elif t in _ALIASES:
+            expanded.update(_ALIASES[t])
+        else:
+            unknown.append(t)
+    if unknown:
+        known = {*_ALL_LINEAR, *attn, *_ALIASES, *w_names, "all-linear"}
+        if moe:
+            known |= {"experts", "gate", "router", *fam.expert_names}
+        if arch.shared_expert_gate:
+            known.add("shared_expert_gate")
+        raise WorkloadError(f"unknown LoRA target module {unknown[0]!r}; known names: {', '.join(sorted(known))}")
+
+    names: set[str] = {n for n in expanded if n in attn}
+    dense_mlp = {n for n in expanded if n in _MLP}
+    if converts:
+        # PEFT moves every converted name from target_modules to target_parameters.
+        dense_mlp -= {n for n in _MLP if n in fam.expert_names}
     if arch.mlp != "gated":
-        names.discard("gate_proj")
+        dense_mlp.discard("gate_proj")
+    if arch.n_layers > arch.n_moe_layers:
+        names |= dense_mlp
+    if moe and arch.n_moe_layers:
+        if arch.n_shared_experts:
+            names |= {"shared." + n for n in dense_mlp}
+        if arch.shared_expert_gate and "shared_expert_gate" in expanded:
+            names.add("shared_expert_gate")
+        if router:
+            names.add("router")
+        if converts:
+            halves = [n for proj in ("gate_proj", "up_proj") for n in sorted(converted[proj])]
+            if len(halves) == 1:
+                other = next(n for n, p in fam.expert_names.items() if p in ("gate_proj", "up_proj") and n != halves[0])
+                raise WorkloadError(
+                    f"LoRA target {halves[0]!r} needs {other!r} too: PEFT adapts {arch.family} experts under "
+                    f"{moe_layout} through their fused gate_up_proj, which holds both"
+                )
+            if halves:
+                names.add("fused_experts.gate_up_proj(2r)")
+            if converted["down_proj"]:
+                names.add("fused_experts.down_proj")
+        if "experts" in expanded:
+            names |= {"fused_experts.gate_up_proj", "fused_experts.down_proj"} if fused else set(_EXPERT_LINEARS)
+        names |= {n for n in expanded if n.startswith("experts.")}
+        if arch.mlp != "gated":
+            names -= {"experts.gate_proj", "shared.gate_proj"}
     return frozenset(names)
 
 
 def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
     """LoRA parameters: ``rank * (in + out)`` for every adapted Linear (the A and B matrices).
 
-    On MoE layers the dense MLP names do not exist; ``"experts"`` adapts each expert's fused
-    gate/up and down weights (PEFT ``ParamWrapper``: ``r*E*(h + 2f)`` and ``r*E*(f + h)``) and
-    ``"router"`` the routing Linear.
+    ``targets`` as :func:`resolve_lora_targets` returns them. Attention and dense-MLP Linears are
+    counted over the layers that have them (MoE layers have no dense MLP; interleaved and listed
+    dense layers do). On each MoE layer, with E experts of size f: per-expert Linears ``r*(h + f)``
+    each; fused experts (PEFT ``ParamWrapper`` keeps A ``[E*r, in]`` and B ``[out, E*r]``)
+    ``E*r*(h + 2f)`` for ``gate_up_proj`` (doubled at rank ``2r``) and ``E*r*(f + h)`` for
+    ``down_proj``; the router ``r*(h + E)``; the shared experts' Linears ``r*(h + n_s*f_s)``;
+    Qwen2-MoE's shared-expert gate ``r*(h + 1)``.
     """
+    total = 0
     h = arch.hidden_size
-    q, kv = arch.n_heads * arch.head_dim, arch.n_kv_heads * arch.head_dim
-    per_attn = {"q_proj": h + q, "k_proj": h + kv, "v_proj": h + kv, "o_proj": q + h}
-    total = arch.n_layers * sum(v for k, v in per_attn.items() if k in targets)
-    dense = arch.n_dense_layers if arch.is_moe else arch.n_layers
-    f = arch.ffn_size
-    per_mlp = {"gate_proj": h + f, "up_proj": h + f, "down_proj": f + h}
-    total += dense * sum(v for k, v in per_mlp.items() if k in targets)
-    if arch.is_moe:
+    moe_layers = arch.n_moe_layers
+    for s in linear_shapes(arch):
+        name = s.name
+        if name.startswith("expert_"):
+            continue  # counted below, by layout
+        if name.startswith("shared_") and name != "shared_expert_gate":
+            name = "shared." + name.removeprefix("shared_")
+        if name in targets:
+            total += s.count * (s.in_features + s.out_features)
+    if moe_layers:
         assert arch.expert_ffn_size is not None
-        moe_layers = arch.n_layers - arch.n_dense_layers
-        fe, n_e = arch.expert_ffn_size, arch.n_experts
-        if "experts" in targets:
-            total += moe_layers * n_e * ((h + 2 * fe) + (fe + h))
-        if "router" in targets:
-            total += moe_layers * (h + n_e)
-        if arch.n_shared_experts:
-            fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
-            total += moe_layers * sum(
-                {"gate_proj": h + fs, "up_proj": h + fs, "down_proj": fs + h}.get(k, 0) for k in targets
-            )
+        f, n_e = arch.expert_ffn_size, arch.n_experts
+        per_layer = 0
+        for proj, size in (("gate_proj", h + f), ("up_proj", h + f), ("down_proj", f + h)):
+            if "experts." + proj in targets:
+                per_layer += n_e * size
+        if "fused_experts.gate_up_proj" in targets:
+            per_layer += n_e * (h + 2 * f)
+        if "fused_experts.gate_up_proj(2r)" in targets:
+            per_layer += 2 * n_e * (h + 2 * f)
+        if "fused_experts.down_proj" in targets:
+            per_layer += n_e * (f + h)
+        total += moe_layers * per_layer
     return rank * total
 
 
@@ -210,7 +393,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     e = DTYPE_BYTES[w.precision]
     total = pb.total
     L = arch.n_layers
-    everything = frozenset((*_ALL_LINEAR, "norm", "router", "experts"))
+    everything = frozenset((*LORA_MODULES, "norm", "experts"))
     deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
     mixed = w.is_mixed and not deepspeed
     pbytes = 4.0 if mixed else e
@@ -244,13 +427,16 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         )
     if w.method == "freeze":
         k = min(w.trainable_layers, L)
-        per_layer = (pb.attention + pb.mlp + norm_params(arch) * arch.norms_per_layer) // L
-        trainable = per_layer * k
+        # The last k layers, dense and MoE counted apart (interleaved or listed dense layers).
+        n_moe = moe_layers_in(arch, L - k, L)
+        linear = k * attention_params_per_layer(arch) + n_moe * layer_mlp_params(arch, moe=True)
+        linear += (k - n_moe) * layer_mlp_params(arch, moe=False)
+        trainable = linear + k * norm_params(arch) * arch.norms_per_layer
         return plan(
             trainable,
             math.ceil((total - trainable) * e),
             amp=mixed,
-            autocast_bytes=math.ceil(2 * (pb.linear // L) * k) if mixed else 0,
+            autocast_bytes=math.ceil(2 * linear) if mixed else 0,
             first_grad_layer=L - k,
             trained=everything,
             first_trained_layer=L - k,
@@ -265,7 +451,10 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # bitsandbytes dequantizes one weight to the compute dtype per matmul.
         quant_transient = math.ceil(max(s.in_features * s.out_features for s in linear_shapes(arch)) * e)
     if w.method in ("lora", "qlora"):
-        targets = resolve_lora_targets(arch, w.lora_targets)
+        # FineTune may carry the expert layout (``moe_layout``); the module default otherwise.
+        targets = resolve_lora_targets(
+            arch, w.lora_targets, moe_layout=getattr(w, "moe_layout", None) or DEFAULT_MOE_LAYOUT
+        )
         trainable = lora_params(arch, targets, w.lora_rank)
         if w.train_embeddings:
             # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
@@ -293,12 +482,18 @@ def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, traine
     return plan.residual_bytes * h if (grad_in or trained) else 0.0
 
 
-def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tuple[float, float]:
-    """What layer ``layer`` keeps for backward: (bytes per token, bytes independent of tokens)."""
+def _layer_saved(
+    arch: Architecture, w: FineTune, plan: _Plan, layer: int, moe_layer: bool | None = None
+) -> tuple[float, float]:
+    """What layer ``layer`` (a MoE layer when ``moe_layer``) keeps for backward: (bytes per token,
+    bytes independent of tokens). Only ``layer``'s place relative to the first trained and first
+    gradient layers matters, so one call stands for a whole run of layers of its kind; without
+    ``moe_layer`` the layer's own kind (:meth:`Architecture.is_moe_layer`)."""
+    if moe_layer is None:
+        moe_layer = arch.is_moe_layer(layer)
     e = DTYPE_BYTES[w.precision]
     h, d = arch.hidden_size, arch.head_dim
     q, kv = arch.n_heads * d, arch.n_kv_heads * d
-    moe_layer = arch.is_moe and layer >= arch.n_dense_layers
     trained = plan.trained if layer >= plan.first_trained_layer else frozenset()
     lora, amp = plan.lora, plan.amp
     lora_r = w.lora_rank * (4 if w.is_mixed else e)
@@ -335,7 +530,7 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
     input_grad = layer > plan.first_grad_layer or (layer == 0 and plan.embeddings_trainable)
     per_token = fixed = 0.0
     # Attention: norm, Q/K/V inputs, SDPA's saved set, O input.
-    attn_grad = input_grad or prefix or any(needs(m) for m in ("q_proj", "k_proj", "v_proj"))
+    attn_grad = input_grad or prefix or any(needs(m) for m in ("q_proj", "k_proj", "v_proj", *_MLA))
     per_token += _norm_saved(arch, plan, e, input_grad, "norm" in trained)
     # A parallel block's MLP Linears read the same normalised input as Q/K/V.
     readers = (
@@ -357,22 +552,24 @@ def _layer_saved(arch: Architecture, w: FineTune, plan: _Plan, layer: int) -> tu
         per_token += linear_inputs(
             ("gate_proj", "up_proj") if not moe_layer else ("router",), h, fp32_input=amp, grad=mlp_in_grad
         )
-    mlp_grad = mlp_in_grad or any(needs(m) for m in (*_MLP, "experts"))
+    mlp_grad = mlp_in_grad or any(needs(m) for m in (_MOE_NAMES if moe_layer else _MLP))
     if mlp_grad:
         if moe_layer:
             assert arch.expert_ffn_size is not None
             assert arch.n_experts_per_token is not None
             fe, k = arch.expert_ffn_size, arch.n_experts_per_token
-            expert_trained = needs("experts") or "gate_proj" in trained
+            expert_trained = any(needs(m) for m in (*_EXPERT_LINEARS, *_FUSED_EXPERTS))
             # per routed token: the fused gate/up output (kept whole by the activation's view),
             # act(gate), the expert output (for the fp32 routing-weight product);
             # trained experts also keep the gathered input and the down projection's input.
             slot = 3 * e * fe + e * h + ((e * h + e * fe) if expert_trained else 0)
             per_token += k * slot + 4 * arch.n_experts
-            if "experts" in lora:
-                # PEFT's ParamWrapper materialises W + BA for all experts and keeps it for
-                # backward: one copy of the layer's expert weights.
-                fixed += arch.n_experts * 3 * fe * h * e
+            # PEFT's ParamWrapper materialises W + BA of the fused expert weights it adapts and keeps
+            # it for backward: one copy of the layer's gate_up_proj (2*f*h per expert) and/or down_proj.
+            fused = (2 if any(m.startswith("fused_experts.gate_up") for m in lora) else 0) + (
+                1 if "fused_experts.down_proj" in lora else 0
+            )
+            fixed += arch.n_experts * fused * fe * h * e
             if arch.n_shared_experts:
                 fs = (arch.shared_expert_ffn_size or fe) * arch.n_shared_experts
                 per_token += 3 * e * fs + linear_inputs(("down_proj",), fs, fp32_input=False, grad=True)
@@ -396,20 +593,24 @@ def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float
     e = DTYPE_BYTES[w.precision]
     L = arch.n_layers
     # Layers fall into a few kinds (first layer, no gradient yet, trained or not, dense or MoE);
-    # within a run of layers between these boundaries every layer keeps the same set, so the sum
-    # goes over runs, never over single layers (a model may claim any number of layers).
+    # within a run of layers between the first three boundaries every layer of one kind keeps the
+    # same set, and the MoE layers of a run are counted (moe_layers_in: leading dense layers,
+    # interleave steps, listed dense layers), so the sum goes over runs and kinds, never over single
+    # layers (a model may claim any number of layers).
     cuts = {0, 1, plan.first_grad_layer + 1, plan.first_trained_layer, L}
-    if arch.is_moe:
-        cuts.add(arch.n_dense_layers)
     bounds = sorted(c for c in cuts if 0 <= c <= L)
     per_token_sum = fixed_sum = 0.0
     per_token_max = fixed_max = 0.0
     for start, stop in itertools.pairwise(bounds):
-        pt, fx = _layer_saved(arch, w, plan, start)
-        per_token_sum += pt * (stop - start)
-        fixed_sum += fx * (stop - start)
-        per_token_max = max(per_token_max, pt)
-        fixed_max = max(fixed_max, fx)
+        n_moe = moe_layers_in(arch, start, stop)
+        for moe, count in ((False, stop - start - n_moe), (True, n_moe)):
+            if count <= 0:
+                continue
+            pt, fx = _layer_saved(arch, w, plan, start, moe)
+            per_token_sum += pt * count
+            fixed_sum += fx * count
+            per_token_max = max(per_token_max, pt)
+            fixed_max = max(fixed_max, fx)
     final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
     tail = final_norm + (e * arch.hidden_size if plan.head_trainable else 0)
     return per_token_sum, per_token_max, fixed_sum, fixed_max, tail

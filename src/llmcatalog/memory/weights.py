@@ -29,8 +29,10 @@ def quantized_linear_bytes(arch: Architecture, fmt_name: str) -> tuple[int, int]
     total_bits = 0.0
     elements = 0
     for shape in linear_shapes(arch):
-        if shape.name == "router":
-            continue  # MoE routers are tiny and kept in the compute dtype by the quantizers
+        if shape.name in ("router", "shared_expert_gate"):
+            # MoE routers and Qwen2-MoE's 1-wide shared-expert gate are tiny and kept in the compute
+            # dtype by the quantizers (``modules_to_not_convert`` of published GPTQ/AWQ MoE checkpoints).
+            continue
         bits = fmt.linear_bits_for(shape.out_features, shape.in_features)
         total_bits += bits * shape.weight_params
         elements += shape.weight_params
