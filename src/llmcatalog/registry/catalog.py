@@ -162,17 +162,20 @@ class _Index(Generic[E]):
 _MEM_WORD = re.compile(r"(?<![^\W_])(\d+)\s*(?:gib|gb|g)(?![^\W_])")
 # Words that name the vendor or the product line, not the card: "GeForce RTX 4090" is "4090".
 _NOISE_WORDS = frozenset({"nvidia", "geforce", "rtx", "tesla", "amd", "radeon", "instinct", "intel", "habana", "apple"})
+# Words a name may leave out without naming another product: the form factor and filler.
+# ("Ti", "Super", "Max", "NVL", ... are not here: leaving them out names a different card.)
+_OMITTABLE_WORDS = frozenset({"sxm", "pcie", "oam", "module", "gpu", "card", "edition", "workstation", "active"})
 
 
 def _gpu_words(name: str) -> frozenset[str]:
     """The words of a GPU name, in no order: case, width and separators folded, memory sizes
-    as ``"<n>gb"``, a word glued to a model number split off (``"RTX3060"``, ``"SXM4"``,
-    ``"4070Ti"``), vendor and product-line words (:data:`_NOISE_WORDS`) dropped."""
+    as ``"<n>gb"``, "SXM4"/"SXM5" as "sxm", a word glued to a model number split off
+    (``"RTX3060"``, ``"4070Ti"``), vendor and product-line words (:data:`_NOISE_WORDS`) dropped."""
     text = _MEM_WORD.sub(r" \1gb ", unicodedata.normalize("NFKC", name).casefold())
     words: set[str] = set()
     for word in re.split(r"[\W_]+", text):
-        if re.fullmatch(r"\d+gb", word):
-            words.add(word)
+        if re.fullmatch(r"\d+gb|sxm\d*", word):
+            words.add("sxm" if word.startswith("sxm") else word)
             continue
         m = re.fullmatch(r"([^\W\d_]{3,})(\d.*)", word)  # "rtx3060" -> rtx 3060; "mi300x", "a100" stay
         if m:
@@ -189,9 +192,10 @@ def _gpu_words(name: str) -> frozenset[str]:
 def _gpu_candidates(index: _Index[GPU], name: str) -> list[str]:
     """Ids of the GPUs ``name`` can mean, word order and separators aside.
 
-    First a GPU one of whose names has exactly these words (the card's own memory size may
-    be added: "4090 24GB"); failing that, every GPU whose names together with its memory
-    size hold all the words typed. Sorted ids; empty when nothing fits.
+    First the GPUs one of whose names has exactly these words (the card's own memory size may
+    be added: "4090 24GB"); failing that, those with a name that holds every word typed and
+    lacks only words that name no other product (:data:`_OMITTABLE_WORDS`, and the memory
+    size). Sorted ids; empty when nothing fits. "RTX 3060 8GB" does not find "RTX 3060 Ti 8GB".
     """
     query = _gpu_words(name)
     if not query:
@@ -200,11 +204,11 @@ def _gpu_candidates(index: _Index[GPU], name: str) -> list[str]:
     loose: set[str] = set()
     for gpu in index.by_id.values():
         memory = f"{round(gpu.memory_bytes / 2**30)}gb"
-        names = [_gpu_words(n) for n in (gpu.id, gpu.name, *gpu.aliases)]
-        if any(query in (n, n | {memory}) for n in names):
-            exact.add(gpu.id)
-        if query <= frozenset().union(*names, {memory}):
-            loose.add(gpu.id)
+        for words in (_gpu_words(n) for n in (gpu.id, gpu.name, *gpu.aliases)):
+            if query in (words, words | {memory}):
+                exact.add(gpu.id)
+            elif query <= words | {memory} and words - query - {memory} <= _OMITTABLE_WORDS:
+                loose.add(gpu.id)
     return sorted(exact or loose)
 
 
@@ -424,10 +428,10 @@ class Catalog:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names.
 
         Word order, separators and "80G"/"80 GB" do not matter (``"SXM A100 80GB"`` is
-        ``"A100 80GB SXM"``), and words may be left out while one GPU still fits them all
-        (``"3060 12GB"``); the card's memory counts as one of its words. A name that fits
-        several GPUs (``"A100 PCIe"``: 40GB and 80GB) raises :class:`UnknownGPUError` with
-        every candidate in ``suggestions``, never picking a memory size on its own.
+        ``"A100 80GB SXM"``); the card's memory size may be added as a word (``"3060 12GB"``),
+        and the form factor left out. A name that fits several GPUs (``"A100 PCIe"``: 40GB and
+        80GB) raises :class:`UnknownGPUError` with every candidate in ``suggestions``, never
+        picking a memory size on its own; a memory size no entry has finds nothing.
         """
         if isinstance(name, GPU):
             return name
