@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -155,6 +156,60 @@ class _Index(Generic[E]):
         if len(name) > MAX_NAME_CHARS:
             return ()
         return suggest(name, self.names, self.names)
+
+
+# A memory size written as its own word: "12GB", "12 GB", "12G", "12GiB" (not "A10G").
+_MEM_WORD = re.compile(r"(?<![^\W_])(\d+)\s*(?:gib|gb|g)(?![^\W_])")
+# Words that name the vendor or the product line, not the card: "GeForce RTX 4090" is "4090".
+_NOISE_WORDS = frozenset({"nvidia", "geforce", "rtx", "tesla", "amd", "radeon", "instinct", "intel", "habana", "apple"})
+# Words a name may leave out without naming another product: the form factor and filler.
+# ("Ti", "Super", "Max", "NVL", ... are not here: leaving them out names a different card.)
+_OMITTABLE_WORDS = frozenset({"sxm", "pcie", "oam", "module", "gpu", "card", "edition", "workstation", "active"})
+
+
+def _gpu_words(name: str) -> frozenset[str]:
+    """The words of a GPU name, in no order: case, width and separators folded, memory sizes
+    as ``"<n>gb"``, "SXM4"/"SXM5" as "sxm", a word glued to a model number split off
+    (``"RTX3060"``, ``"4070Ti"``), vendor and product-line words (:data:`_NOISE_WORDS`) dropped."""
+    text = _MEM_WORD.sub(r" \1gb ", unicodedata.normalize("NFKC", name).casefold())
+    words: set[str] = set()
+    for word in re.split(r"[\W_]+", text):
+        if re.fullmatch(r"\d+gb|sxm\d*", word):
+            words.add("sxm" if word.startswith("sxm") else word)
+            continue
+        m = re.fullmatch(r"([^\W\d_]{3,})(\d.*)", word)  # "rtx3060" -> rtx 3060; "mi300x", "a100" stay
+        if m:
+            words.add(m.group(1))
+            word = m.group(2)
+        m = re.fullmatch(r"(\d+)([^\W\d_]{2,})", word)  # "4070ti" -> 4070 ti; "4090d" stays
+        if m:
+            words.update(m.groups())
+        elif word:
+            words.add(word)
+    return frozenset(words - _NOISE_WORDS)
+
+
+def _gpu_candidates(index: _Index[GPU], name: str) -> list[str]:
+    """Ids of the GPUs ``name`` can mean, word order and separators aside.
+
+    First the GPUs one of whose names has exactly these words (the card's own memory size may
+    be added: "4090 24GB"); failing that, those with a name that holds every word typed and
+    lacks only words that name no other product (:data:`_OMITTABLE_WORDS`, and the memory
+    size). Sorted ids; empty when nothing fits. "RTX 3060 8GB" does not find "RTX 3060 Ti 8GB".
+    """
+    query = _gpu_words(name)
+    if not query:
+        return []
+    exact: set[str] = set()
+    loose: set[str] = set()
+    for gpu in index.by_id.values():
+        memory = f"{round(gpu.memory_bytes / 2**30)}gb"
+        for words in (_gpu_words(n) for n in (gpu.id, gpu.name, *gpu.aliases)):
+            if query in (words, words | {memory}):
+                exact.add(gpu.id)
+            elif query <= words | {memory} and words - query - {memory} <= _OMITTABLE_WORDS:
+                loose.add(gpu.id)
+    return sorted(exact or loose)
 
 
 def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[str]]:
@@ -370,16 +425,25 @@ class Catalog:
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
 
     def get_gpu(self, name: str | GPU) -> GPU:
-        """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names."""
+        """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names.
+
+        Word order, separators and "80G"/"80 GB" do not matter (``"SXM A100 80GB"`` is
+        ``"A100 80GB SXM"``); the card's memory size may be added as a word (``"3060 12GB"``),
+        and the form factor left out. A name that fits several GPUs (``"A100 PCIe"``: 40GB and
+        80GB) raises :class:`UnknownGPUError` with every candidate in ``suggestions``, never
+        picking a memory size on its own; a memory size no entry has finds nothing.
+        """
         if isinstance(name, GPU):
             return name
-        if (
-            isinstance(name, str)
-            and len(name) <= MAX_NAME_CHARS
-            and self._gpus.get(name) is None
-            and _SIZE_G.search(name)
-        ):
-            name = _SIZE_G.sub(r"\1GB", name)  # "A100 80G" is how many write "A100 80GB"
+        if isinstance(name, str) and len(name) <= MAX_NAME_CHARS and self._gpus.get(name) is None:
+            if _SIZE_G.search(name) and self._gpus.get(_SIZE_G.sub(r"\1GB", name)) is not None:
+                name = _SIZE_G.sub(r"\1GB", name)  # "A100 80G" is how many write "A100 80GB"
+            else:
+                candidates = _gpu_candidates(self._gpus, name)
+                if len(candidates) == 1:
+                    return self._gpus.by_id[candidates[0]]
+                if candidates:
+                    raise UnknownGPUError(name, tuple(candidates))
         return self._lookup(self._gpus, name, UnknownGPUError)
 
     def get_tool(self, name: str | Tool) -> Tool:

@@ -19,6 +19,11 @@ class GPU:
     where a source gives it; it is slightly lower (ECC and firmware reservations), and
     :func:`llmcatalog.fits` uses it when known.
 
+    ``gpu_memory_fraction`` is the share of ``memory_bytes`` the accelerator may use by
+    default when it shares memory with the CPU (Apple silicon: macOS lets the GPU wire about
+    2/3 of unified memory up to 36 GB and 3/4 above; ``sysctl iogpu.wired_limit_mb`` changes
+    it). :attr:`available_bytes` applies it when no driver-reported total is known.
+
     Throughput figures are dense (no 2:4 sparsity), in TFLOPS (10**12 / s); the tensor-core
     FP16/BF16 figures use FP32 accumulation where the datasheet distinguishes. ``None``
     means the datasheet gives no figure (e.g. no BF16 before Ampere).
@@ -31,6 +36,7 @@ class GPU:
     sources: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.urls)
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
     usable_memory_bytes: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    gpu_memory_fraction: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
     memory_type: str | None = None
     bandwidth_gb_s: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
     fp64_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
@@ -49,6 +55,10 @@ class GPU:
     def __attrs_post_init__(self) -> None:
         if self.usable_memory_bytes is not None and self.usable_memory_bytes > self.memory_bytes:
             raise ValueError("'usable_memory_bytes' cannot exceed 'memory_bytes'")
+        if self.gpu_memory_fraction is not None and self.gpu_memory_fraction > 1:
+            raise ValueError(
+                f"'gpu_memory_fraction' must be a share of memory_bytes in (0, 1], got {self.gpu_memory_fraction!r}"
+            )
 
     @property
     def memory_gib(self) -> float:
@@ -57,5 +67,10 @@ class GPU:
 
     @property
     def available_bytes(self) -> int:
-        """Memory a process can allocate into: the driver's total when known, else the physical size."""
-        return self.usable_memory_bytes or self.memory_bytes
+        """Memory a process can allocate into: the driver's total when known, else the default
+        share of shared memory (``gpu_memory_fraction``), else the physical size."""
+        if self.usable_memory_bytes:
+            return self.usable_memory_bytes
+        if self.gpu_memory_fraction is not None:
+            return int(self.memory_bytes * self.gpu_memory_fraction)
+        return self.memory_bytes
