@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..errors import WorkloadError
-from .precision import DTYPE_BYTES, FORMATS
+from .precision import DTYPE_BYTES, FORMATS, WeightFormat
 from .validators import optional
 
 __all__ = [
@@ -144,9 +144,15 @@ class Parallelism:
         return {"none": self.zero_stage, "full-shard": 3, "shard-grad-op": 2}[self.fsdp]
 
 
-def _check_precision(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+def _check_precision(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if value is None or isinstance(value, WeightFormat):
+        return
     if not isinstance(value, str) or value not in FORMATS:
-        raise WorkloadError(f"{attr.name}={_show(value)} is not a known precision; choose one of {list(FORMATS)}")
+        raise WorkloadError(
+            f"precision={_show(value)} is not a known precision; choose one of {list(FORMATS)}, "
+            "pass a llmcatalog.WeightFormat (e.g. from weight_format_from_quantization_config), "
+            "or leave it out to use the checkpoint's own format"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -155,12 +161,19 @@ class Inference:
 
     ``context_tokens`` = prompt + generated tokens, all held in the KV cache at the end.
     ``prompt_tokens`` is the part processed in one prefill forward pass; by default the whole
-    context (the worst case for the activation peak). ``precision`` is the weight format;
-    ``compute_dtype`` the dtype of activations (default: the format's usual one, e.g. fp16 for
-    GPTQ); ``kv_cache_precision`` the KV-cache dtype (default: the compute dtype).
+    context (the worst case for the activation peak). ``precision`` is the weight format: a name
+    in :data:`~llmcatalog.FORMATS` or a :class:`~llmcatalog.WeightFormat` (for instance one read
+    from a ``quantization_config``). Left out (``None``), it means "as the checkpoint stores it":
+    :func:`~llmcatalog.estimate_vram` then uses the model's ``weight_format`` when it has one (a
+    quantized checkpoint), else bf16; the :attr:`precision` property reads ``"bf16"`` for it and
+    :attr:`precision_given` tells the two apart. ``compute_dtype`` is the dtype of activations
+    (default: the format's usual one, e.g. fp16 for GPTQ); ``kv_cache_precision`` the KV-cache
+    dtype (default: the compute dtype).
     """
 
-    precision: str = attrs.field(default="bf16", validator=_check_precision)
+    # Stored under a private name so that ``precision`` can always read as the format's name;
+    # the constructor argument (and ``attrs.evolve``) is ``precision``.
+    _precision: str | WeightFormat | None = attrs.field(default=None, validator=_check_precision, alias="precision")
     batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
     context_tokens: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
     prompt_tokens: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_TOKENS)))
@@ -190,9 +203,27 @@ class Inference:
         return self.prompt_tokens if self.prompt_tokens is not None else self.context_tokens
 
     @property
+    def precision_given(self) -> bool:
+        """Whether a precision was given (False: as the checkpoint stores it, else bf16)."""
+        return self._precision is not None
+
+    @property
+    def weight_format(self) -> WeightFormat:
+        """The weight format asked for (bf16 when none was given: see the class docstring)."""
+        p = self._precision
+        if isinstance(p, WeightFormat):
+            return p
+        return FORMATS[p if p is not None else "bf16"]
+
+    @property
+    def precision(self) -> str:
+        """The name of :attr:`weight_format` (``"bf16"`` when none was given)."""
+        return self.weight_format.name
+
+    @property
     def compute(self) -> str:
         """The activation dtype in effect."""
-        return self.compute_dtype or FORMATS[self.precision].default_compute
+        return self.compute_dtype or self.weight_format.default_compute
 
     @property
     def kv_dtype(self) -> str:
