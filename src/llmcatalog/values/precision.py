@@ -8,8 +8,8 @@ bytes (values packed into words, then per-group, per-block, per-row and per-tens
 
 - values: ``bits`` per weight packed into ``pack_bits``-bit words along ``pack_axis``;
 - groups of ``group_size`` consecutive input elements of one output row (``group_size=None``:
-  no groups) each have a ``scale_bits`` scale and, unless symmetric, a ``zero_bits`` zero point
-  (zero points packed into ``pack_bits`` words along the output dimension);
+  one group per row, i.e. per-channel) each have a ``scale_bits`` scale and, unless symmetric, a
+  ``zero_bits`` zero point (zero points packed into ``pack_bits`` words along the output dimension);
 - ``block_shape`` ``(bo, bi)``: one ``block_scale_bits`` scale per ``bo x bi`` tile;
 - ``row_scale_bits``: one scale per output row; ``g_idx``: one int32 per input element;
 - ``tensor_bytes``: fixed bytes per tensor (global scales, stored shapes);
@@ -183,14 +183,16 @@ class WeightFormat:
         else:
             values = inn * math.ceil(out * self.bits / word) * word // 8
         total = values + self.tensor_bytes + out * self.row_scale_bits // 8
-        if self.group_size is not None:
-            groups = math.ceil(out * inn / self.group_size) if self.flat_groups else out * math.ceil(inn / self.group_size)
+        g = self.group_size
+        if g is not None or self.scale_bits or self.zero_bits:
+            # group_size None: one group per output row (per-channel scales and zero points)
+            per_row = 1 if g is None else math.ceil(inn / g)
+            groups = math.ceil(out * inn / g) if (self.flat_groups and g) else out * per_row
             total += math.ceil(groups * self.scale_bits / 8)
             if self.nested_group:
                 total += 4 * math.ceil(groups / self.nested_group)
-            if self.zero_bits:
-                rows = groups // out  # groups per output row
-                total += rows * math.ceil(out * self.zero_bits / word) * word // 8
+            if self.zero_bits:  # packed along the output dimension, one row of them per group column
+                total += per_row * math.ceil(out * self.zero_bits / word) * word // 8
         if self.block_shape is not None:
             bo, bi = self.block_shape
             total += math.ceil(math.ceil(out / bo) * math.ceil(inn / bi) * self.block_scale_bits / 8)
