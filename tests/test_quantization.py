@@ -37,7 +37,12 @@ CONFIGS = Path(__file__).parent / "data" / "hf_configs"
 
 #: openai/gpt-oss-20b and -120b config.json ``quantization_config``.
 GPT_OSS_Q = {
-    "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"],
+    "modules_to_not_convert": [
+        "model.layers.*.self_attn",
+        "model.layers.*.mlp.router",
+        "model.embed_tokens",
+        "lm_head",
+    ],
     "quant_method": "mxfp4",
 }
 #: deepseek-ai/DeepSeek-V3 config.json ``quantization_config``.
@@ -54,7 +59,11 @@ def _config(name: str, **extra: Any) -> dict[str, Any]:
 
 CT_SCHEMES = [
     ("pack-quantized", {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 128}, None),
-    ("pack-quantized", {"num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128}, None),
+    (
+        "pack-quantized",
+        {"num_bits": 4, "type": "int", "symmetric": False, "strategy": "group", "group_size": 128},
+        None,
+    ),
     ("pack-quantized", {"num_bits": 4, "type": "int", "symmetric": True, "strategy": "group", "group_size": 32}, None),
     ("pack-quantized", {"num_bits": 8, "type": "int", "symmetric": False, "strategy": "channel"}, None),
     (
@@ -78,11 +87,25 @@ CT_SCHEMES = [
     (
         "nvfp4-pack-quantized",
         {"num_bits": 4, "type": "float", "symmetric": True, "strategy": "tensor_group", "group_size": 16},
-        {"num_bits": 4, "type": "float", "symmetric": True, "strategy": "tensor_group", "group_size": 16, "dynamic": "local"},
+        {
+            "num_bits": 4,
+            "type": "float",
+            "symmetric": True,
+            "strategy": "tensor_group",
+            "group_size": 16,
+            "dynamic": "local",
+        },
     ),
     (
         "mxfp4-pack-quantized",
-        {"num_bits": 4, "type": "float", "symmetric": True, "strategy": "group", "group_size": 32, "scale_dtype": "uint8"},
+        {
+            "num_bits": 4,
+            "type": "float",
+            "symmetric": True,
+            "strategy": "group",
+            "group_size": 32,
+            "scale_dtype": "uint8",
+        },
         None,
     ),
 ]
@@ -146,7 +169,9 @@ def test_fp8_bytes_match_transformers_fp8linear(block: list[int] | None, static:
     wf = lc.weight_format_from_quantization_config(qcfg)
     for out, inn in SHAPES:
         with torch.device("meta"):
-            layer = FP8Linear(inn, out, block_size=tuple(block) if block else None, activation_scheme=qcfg["activation_scheme"])
+            layer = FP8Linear(
+                inn, out, block_size=tuple(block) if block else None, activation_scheme=qcfg["activation_scheme"]
+            )
         stored = sum(p.numel() * p.element_size() for p in layer.parameters())
         assert wf.linear_bytes(out, inn) == stored, (out, inn)
 
@@ -211,9 +236,9 @@ def test_bitsandbytes_config_matches_named_formats() -> None:
     """BitsAndBytesConfig for NF4 (+double quant) and int8 gives the named bnb formats' bytes (QLoRA paper sizes)."""
     transformers = pytest.importorskip("transformers")
     cases = [
-        (dict(load_in_4bit=True, bnb_4bit_quant_type="nf4"), "bnb-nf4"),
-        (dict(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True), "bnb-nf4-dq"),
-        (dict(load_in_8bit=True), "bnb-int8"),
+        ({"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}, "bnb-nf4"),
+        ({"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True}, "bnb-nf4-dq"),
+        ({"load_in_8bit": True}, "bnb-int8"),
     ]
     for kw, name in cases:
         try:
@@ -246,7 +271,8 @@ def test_mxfp4_expert_bytes_match_checkpoint_tensors() -> None:
     cfg = _config("gpt-oss-20b", quantization_config=GPT_OSS_Q)
     model = lc.Model.from_hf_config(cfg)
     arch, wf = model.architecture, model.weight_format
-    assert arch is not None and wf is not None
+    assert arch is not None
+    assert wf is not None
     e, h, f, layers = cfg["num_local_experts"], cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     blocks = e * (2 * f) * (h // 32) * 16 + e * h * (f // 32) * 16
     scales = e * (2 * f) * (h // 32) + e * h * (f // 32)
@@ -268,7 +294,8 @@ def test_estimate_uses_the_checkpoint_format_unless_a_precision_is_given() -> No
     assert stored.weights_bytes < as_bf16.weights_bytes * 0.4
     assert any("from the checkpoint's quantization_config" in a for a in stored.assumptions)
     assert any("the checkpoint itself stores" in a for a in as_bf16.assumptions)
-    assert lc.Inference().precision == "bf16" and not lc.Inference().precision_given
+    assert lc.Inference().precision == "bf16"
+    assert not lc.Inference().precision_given
 
 
 def test_min_gpus_and_fits_use_the_checkpoint_format() -> None:
@@ -285,7 +312,9 @@ def test_weight_format_value_as_precision() -> None:
     """Inference(precision=WeightFormat) is accepted; its compute dtype is the format's."""
     wf = lc.weight_format_from_quantization_config({"quant_method": "gptq", "bits": 3, "group_size": 64})
     w = lc.Inference(precision=wf)
-    assert w.weight_format is wf and w.precision == wf.name and w.compute == "fp16"
+    assert w.weight_format is wf
+    assert w.precision == wf.name
+    assert w.compute == "fp16"
     arch = lc.architecture_from_hf_config(_config("llama-2-7b"))
     assert weight_bytes(arch, lc.FORMATS["int4"]) > lc.estimate_vram(arch, w).weights_bytes * 0.5
 
@@ -299,10 +328,16 @@ def test_modules_to_not_convert_map_to_parts() -> None:
     assert parts_named("model.visual") == frozenset()
     assert parts_named("model.layers.0.mlp") is None
     wf = weight_format_from_quantization_config(
-        {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["self_attn", "model.layers.3.mlp"]}
+        {
+            "quant_method": "awq",
+            "bits": 4,
+            "group_size": 128,
+            "modules_to_not_convert": ["self_attn", "model.layers.3.mlp"],
+        }
     )
     assert "attention" not in wf.quantized_parts
-    assert wf.notes and "model.layers.3.mlp" in wf.description
+    assert wf.notes
+    assert "model.layers.3.mlp" in wf.description
 
 
 def test_linear_parts_tell_experts_from_dense_layers() -> None:
@@ -311,7 +346,9 @@ def test_linear_parts_tell_experts_from_dense_layers() -> None:
     counts: dict[str, int] = {}
     for part, shape in linear_parts(arch):
         counts[part] = counts.get(part, 0) + shape.count
-    assert counts["mlp"] == 3 * 3 and counts["experts"] == 3 * 58 * 256 and counts["shared_experts"] == 3 * 58
+    assert counts["mlp"] == 3 * 3
+    assert counts["experts"] == 3 * 58 * 256
+    assert counts["shared_experts"] == 3 * 58
 
 
 @pytest.mark.parametrize(
@@ -320,7 +357,10 @@ def test_linear_parts_tell_experts_from_dense_layers() -> None:
         ({"quant_method": "gptq", "bits": "four"}, "bits"),
         ({"quant_method": "gptq", "bits": 5}, "bits"),
         ({"quant_method": "fp8", "weight_block_size": [128]}, "weight_block_size"),
-        ({"quant_method": "compressed-tensors", "format": "marlin-24", "config_groups": {"g": {"weights": {}}}}, "format"),
+        (
+            {"quant_method": "compressed-tensors", "format": "marlin-24", "config_groups": {"g": {"weights": {}}}},
+            "format",
+        ),
         ({"quant_method": "hqq"}, "quant_method"),
         ({"quant_method": "bitsandbytes"}, "load_in_4bit"),
     ],

@@ -381,9 +381,7 @@ _CT_FORMATS = (
 )
 
 
-def _ct_group(
-    group: Mapping[str, Any], fmt: str, key: str, compute: str
-) -> tuple[dict[str, Any], str, float]:
+def _ct_group(group: Mapping[str, Any], fmt: str, key: str, compute: str) -> tuple[dict[str, Any], str, float]:
     """(layout fields, description, nominal bits) of one compressed-tensors config group."""
     w = group.get("weights")
     if not isinstance(w, Mapping):
@@ -435,7 +433,9 @@ def _ct_group(
         lay["tensor_bytes"] = lay.get("tensor_bytes", 0) + s16 // 8
         nominal, per = float(stored), "per tensor"
     else:
-        raise _bad(f"{key}.weights.strategy", f"{strategy!r} is not supported; expected group, channel, block or tensor")
+        raise _bad(
+            f"{key}.weights.strategy", f"{strategy!r} is not supported; expected group, channel, block or tensor"
+        )
     if static_input:
         lay["tensor_bytes"] = lay.get("tensor_bytes", 0) + s16 // 8
     value = f"{'fp8 e4m3' if kind == 'float' else f'int{bits}'}"
@@ -557,8 +557,9 @@ def checkpoint_weight_format(config: Mapping[str, Any]) -> WeightFormat | None:
     if isinstance(qcfg, Mapping) and isinstance(method, str) and method not in QUANT_METHODS:
         warnings.warn(
             HFConfigWarning(
-                f"quantization_config: quant_method {method!r} is not one llmcatalog reads ({', '.join(QUANT_METHODS)}); "
-                "the model gets no weight_format, so estimates use bf16 unless a precision is given"
+                f"quantization_config: quant_method {method!r} is not one llmcatalog reads "
+                f"({', '.join(QUANT_METHODS)}); the model gets no weight_format, "
+                "so estimates use bf16 unless a precision is given"
             ),
             stacklevel=3,
         )

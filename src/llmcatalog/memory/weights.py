@@ -26,7 +26,9 @@ from .params import LinearShape, linear_shapes, param_breakdown
 
 __all__ = ["WeightSplit", "linear_parts", "quantized_linear_bytes", "weight_bytes", "weight_split"]
 
-_ATTENTION = frozenset({"q_proj", "k_proj", "v_proj", "o_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj"})
+_ATTENTION = frozenset(
+    {"q_proj", "k_proj", "v_proj", "o_proj", "q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj"}
+)
 _MLP = frozenset({"gate_proj", "up_proj", "down_proj"})
 
 

@@ -92,6 +92,10 @@ def _parts(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 def _check_parts(_inst: object, attr: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     unknown = [p for p in value if p not in PARTS]
     if unknown:
@@ -170,7 +174,7 @@ class WeightFormat:
     #: the parts of the model the format quantizes (see :data:`PARTS`)
     quantized_parts: tuple[str, ...] = attrs.field(default=BLOCK_PARTS, converter=_parts, validator=_check_parts)
     method: str = ""
-    notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
 
     def linear_bytes(self, out_features: int, in_features: int) -> int:
         """Exact bytes of one quantized ``[out_features, in_features]`` weight (without bias)."""
