@@ -313,7 +313,7 @@ def test_weight_format_value_as_precision() -> None:
     wf = lc.weight_format_from_quantization_config({"quant_method": "gptq", "bits": 3, "group_size": 64})
     w = lc.Inference(precision=wf)
     assert w.weight_format is wf
-    assert w.precision == wf.name
+    assert w.precision is wf
     assert w.compute == "fp16"
     arch = lc.architecture_from_hf_config(_config("llama-2-7b"))
     assert weight_bytes(arch, lc.FORMATS["int4"]) > lc.estimate_vram(arch, w).weights_bytes * 0.5

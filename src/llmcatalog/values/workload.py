@@ -19,6 +19,7 @@ from .precision import DTYPE_BYTES, FORMATS, WeightFormat
 from .validators import optional
 
 __all__ = [
+    "AS_STORED",
     "ATTENTION_IMPLEMENTATIONS",
     "COMPUTE_DTYPES",
     "KV_CACHE_DTYPES",
@@ -144,8 +145,32 @@ class Parallelism:
         return {"none": self.zero_stage, "full-shard": 3, "shard-grad-op": 2}[self.fsdp]
 
 
+class _AsStored(str):
+    """The default :attr:`Inference.precision`: reads as ``"bf16"`` (so code that asks for a dtype
+    name still works) but means "as the checkpoint stores it, else bf16". Told apart by type, so
+    copies and pickles keep the meaning."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "AS_STORED"
+
+
+#: :attr:`Inference.precision` when none is given: the checkpoint's own format, else bf16.
+AS_STORED = _AsStored("bf16")
+
+
+def _precision_in(value: object) -> object:
+    return AS_STORED if value is None else value
+
+
+def _precision_key(value: object) -> tuple[bool, object]:
+    """Compared and hashed with its kind: ``Inference()`` differs from ``Inference(precision="bf16")``."""
+    return isinstance(value, _AsStored), value
+
+
 def _check_precision(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-    if value is None or isinstance(value, WeightFormat):
+    if isinstance(value, WeightFormat):
         return
     if not isinstance(value, str) or value not in FORMATS:
         raise WorkloadError(
@@ -163,17 +188,20 @@ class Inference:
     ``prompt_tokens`` is the part processed in one prefill forward pass; by default the whole
     context (the worst case for the activation peak). ``precision`` is the weight format: a name
     in :data:`~llmcatalog.FORMATS` or a :class:`~llmcatalog.WeightFormat` (for instance one read
-    from a ``quantization_config``). Left out (``None``), it means "as the checkpoint stores it":
-    :func:`~llmcatalog.estimate_vram` then uses the model's ``weight_format`` when it has one (a
-    quantized checkpoint), else bf16; the :attr:`precision` property reads ``"bf16"`` for it and
-    :attr:`precision_given` tells the two apart. ``compute_dtype`` is the dtype of activations
-    (default: the format's usual one, e.g. fp16 for GPTQ); ``kv_cache_precision`` the KV-cache
-    dtype (default: the compute dtype).
+    from a ``quantization_config``). Left out (or ``None``), it is :data:`AS_STORED`, "as the
+    checkpoint stores it": :func:`~llmcatalog.estimate_vram` then uses the model's
+    ``weight_format`` when it has one (a quantized checkpoint), else bf16. :data:`AS_STORED` reads
+    as ``"bf16"``; :attr:`precision_given` tells the two apart. ``compute_dtype`` is the dtype of
+    activations (default: the format's usual one, e.g. fp16 for GPTQ); ``kv_cache_precision`` the
+    KV-cache dtype (default: the compute dtype).
     """
 
-    # Stored under a private name so that ``precision`` can always read as the format's name;
-    # the constructor argument (and ``attrs.evolve``) is ``precision``.
-    _precision: str | WeightFormat | None = attrs.field(default=None, validator=_check_precision, alias="precision")
+    precision: str | WeightFormat = attrs.field(
+        default=AS_STORED,
+        converter=_precision_in,
+        validator=_check_precision,
+        eq=_precision_key,
+    )
     batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
     context_tokens: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
     prompt_tokens: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_TOKENS)))
@@ -204,21 +232,14 @@ class Inference:
 
     @property
     def precision_given(self) -> bool:
-        """Whether a precision was given (False: as the checkpoint stores it, else bf16)."""
-        return self._precision is not None
+        """Whether a precision was given (False: :data:`AS_STORED`, the checkpoint's format, else bf16)."""
+        return not isinstance(self.precision, _AsStored)
 
     @property
     def weight_format(self) -> WeightFormat:
         """The weight format asked for (bf16 when none was given: see the class docstring)."""
-        p = self._precision
-        if isinstance(p, WeightFormat):
-            return p
-        return FORMATS[p if p is not None else "bf16"]
-
-    @property
-    def precision(self) -> str:
-        """The name of :attr:`weight_format` (``"bf16"`` when none was given)."""
-        return self.weight_format.name
+        p = self.precision
+        return p if isinstance(p, WeightFormat) else FORMATS[p]
 
     @property
     def compute(self) -> str:
