@@ -41,7 +41,7 @@ from .registry.plugins import catalog, clear_cache, load_toml
 from .values.gpu import GPU
 from .values.model import Architecture, Component, Links, Model, PublishedFigure
 from .values.model import install_hf_config_reader as _install_hf_config_reader
-from .values.precision import FORMATS
+from .values.precision import FORMATS, WeightFormat
 from .values.tool import Tool
 from .values.workload import FineTune, Inference, Parallelism
 
@@ -70,6 +70,15 @@ def architecture_from_hf_config(config: object) -> Architecture:
     from .importers.hfconfig import architecture_from_hf_config as read
 
     return read(config)  # type: ignore[arg-type]
+
+
+def weight_format_from_quantization_config(qcfg: object, *, compute_dtype: str | None = None) -> WeightFormat:
+    """The :class:`WeightFormat` a checkpoint's ``quantization_config`` describes (GPTQ, AWQ,
+    bitsandbytes, FP8, MXFP4, NVFP4, compressed-tensors; see :mod:`llmcatalog.importers.quantization`);
+    pass it as ``Inference(precision=...)``. Raises :class:`CatalogDataError` naming a bad key."""
+    from .importers.quantization import weight_format_from_quantization_config as read
+
+    return read(qcfg, compute_dtype=compute_dtype)  # type: ignore[arg-type]
 
 
 def from_local(path: str | os.PathLike[str], **fields: object) -> LocalCheckpoint:
@@ -169,6 +178,7 @@ __all__ = [
     "UnknownGPUError",
     "UnknownModelError",
     "UnknownToolError",
+    "WeightFormat",
     "WorkloadError",
     "__version__",
     "architecture_from_hf_config",
@@ -188,6 +198,7 @@ __all__ = [
     "load_toml",
     "min_gpus",
     "search",
+    "weight_format_from_quantization_config",
     "workload_for_figure",
 ]
 

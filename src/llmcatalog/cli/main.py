@@ -604,7 +604,12 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
     es.add_argument("--finetune", choices=METHODS, help="estimate fine-tuning with this method instead of inference")
-    es.add_argument("--precision", default="bf16", choices=PRECISIONS, help="inference weight format (default bf16)")
+    es.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help="inference weight format (default: as the checkpoint stores it, from its quantization_config; else bf16)",
+    )
     es.add_argument("--compute", choices=COMPUTE_DTYPES, help="activation dtype (default: the format's)")
     es.add_argument("--kv-precision", choices=KV_CACHE_DTYPES)
     es.add_argument("--batch", type=int, default=1)

@@ -24,6 +24,7 @@ from ..memory.params import count_params
 from ..values.model import Architecture, Component, Model
 from ._keys import HFConfigWarning, bad, mapping
 from .families import CONTEXT_KEYS, MULTIMODAL_TEXT, MULTIMODAL_TIE, READERS, common
+from .quantization import checkpoint_weight_format
 
 __all__ = [
     "SUPPORTED_FAMILIES",
@@ -203,6 +204,7 @@ def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
     Multimodal configs add ``vision-encoder`` and ``projector`` components and ``n_params``
     counts every part; those counts come from transformers on the meta device (without it the
     components have no count, ``n_params`` is the language model's, and a warning says so).
+    A ``quantization_config`` sets ``weight_format`` (:mod:`llmcatalog.importers.quantization`).
     """
     arch = architecture_from_hf_config(config)
     model_type = _model_type(config)
@@ -247,5 +249,8 @@ def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
     }
     if multimodal:
         defaults["modality"] = "vision-language"
+    stored = checkpoint_weight_format(config)  # the quantization_config's format, or None
+    if stored is not None:
+        defaults["weight_format"] = stored
     defaults.update(fields)
     return Model(**defaults)

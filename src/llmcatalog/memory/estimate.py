@@ -26,6 +26,9 @@ Before computing, the workload is checked against the model it is applied to:
   ``position_embedding="learned"``) have no row for a position past ``max_context``: a
   :class:`~llmcatalog.WorkloadError`;
 - tensor and pipeline parallel sizes must be ones the engines can run (:func:`tensor_parallel_sizes`);
+- the weight format: an :class:`Inference` without a ``precision`` uses the model's
+  ``weight_format`` (read from the checkpoint's ``quantization_config``) when it has one, else
+  bf16; the assumptions say which format was used and why;
 - models with more than :data:`MAX_ESTIMATE_BYTES` worth of parameters, and estimates above it,
   are refused: no GPU comes near it, so such a figure only ever comes from a wrong input.
 """
@@ -178,14 +181,38 @@ def _check_context(arch: Architecture, workload: Inference | FineTune, name: str
 
 
 def _check_precision_arch(arch: Architecture, workload: Inference) -> None:
-    fmt = FORMATS[workload.precision]
-    if fmt.name.startswith("gptq-") or fmt.name == "awq-int4":
-        bad = [n for n in (arch.hidden_size, arch.ffn_size) if n % 128]
+    """A named GPTQ/AWQ precision put on any architecture needs whole groups of 128 inputs (the
+    kernels' layout). A format read from a real checkpoint's config describes tensors that exist."""
+    fmt = workload.weight_format
+    if fmt.method in ("gptq", "awq") and fmt.group_size and FORMATS.get(fmt.name) == fmt:
+        bad = [n for n in (arch.hidden_size, arch.ffn_size) if n % fmt.group_size]
         if bad:
             raise WorkloadError(
-                f"{workload.precision} needs Linear input sizes divisible by its group size 128; "
+                f"{fmt.name} needs Linear input sizes divisible by its group size {fmt.group_size}; "
                 f"this architecture has {bad}"
             )
+
+
+def _resolve_format(model: Model | Architecture, workload: Inference | FineTune) -> tuple[Inference | FineTune, str]:
+    """The workload with the weight format in effect, and the assumption line saying why.
+
+    An :class:`Inference` without a precision takes the model's ``weight_format`` (the
+    checkpoint's ``quantization_config``) when it has one, else bf16.
+    """
+    if not isinstance(workload, Inference):
+        return workload, ""
+    stored = model.weight_format if isinstance(model, Model) else None
+    if workload.precision_given:
+        fmt = workload.weight_format
+        note = f"weights: {fmt.description} (precision given)"
+        if stored is not None and stored != fmt:
+            note += f"; the checkpoint itself stores {stored.description}"
+        return workload, note
+    if stored is not None:
+        note = f"weights: {stored.description} (from the checkpoint's quantization_config)"
+        return attrs.evolve(workload, precision=stored), note
+    why = "the checkpoint has no quantization_config" if isinstance(model, Model) else "no precision given"
+    return workload, f"weights: {workload.weight_format.description} ({why})"
 
 
 def _stage_layers(n_layers: int, stages: int) -> int:
@@ -193,14 +220,20 @@ def _stage_layers(n_layers: int, stages: int) -> int:
 
 
 def _estimate_inference(
-    arch: Architecture, extra_params: int, w: Inference, *, cuda_context_bytes: int, allocator_fraction: float
+    arch: Architecture,
+    extra_params: int,
+    w: Inference,
+    *,
+    cuda_context_bytes: int,
+    allocator_fraction: float,
+    weights_note: str = "",
 ) -> MemoryEstimate:
     _check_precision_arch(arch, w)
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     compute, kv_dtype = w.compute, w.kv_dtype
     e = DTYPE_BYTES[compute]
     pb = param_breakdown(arch)
-    split = weight_split(arch, w.precision, compute)
+    split = weight_split(arch, w.weight_format, compute)
     extra_weights = math.ceil(extra_params * e)  # vision/audio encoders etc. kept in the compute dtype
     # Layers go evenly over pipeline stages (device_map="auto"); the first stage also holds the
     # embeddings (and any encoder), the last the final norm and LM head. Tensor parallelism
@@ -257,7 +290,7 @@ def _estimate_inference(
     assumptions = [
         "engine: Hugging Face transformers generate() with a DynamicCache",
         f"attention: {w.attention}",
-        f"weights: {FORMATS[w.precision].description}",
+        weights_note or f"weights: {w.weight_format.description}",
         f"compute dtype: {compute}; KV cache: {kv_dtype}",
         f"prefill of {w.prefill_tokens} prompt tokens, then decoding up to {w.context_tokens} tokens",
         f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB"
@@ -314,7 +347,8 @@ def estimate_vram(
     _check_parallel(arch, workload.parallelism, name)
     if isinstance(workload, FineTune):
         _check_finetune(arch, workload, name)
-    est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction)
+    workload, note = _resolve_format(model, workload)
+    est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction, note)
     if est.total_bytes > MAX_ESTIMATE_BYTES:
         raise WorkloadError(
             f"{name} with this workload would need {est.total_bytes / 2**60:.3g} EiB per GPU, above the "
@@ -349,11 +383,17 @@ def _estimate(
     workload: Inference | FineTune,
     cuda_context_bytes: int,
     allocator_fraction: float,
+    weights_note: str = "",
 ) -> MemoryEstimate:
-    """The estimate of a workload already checked against ``arch``."""
+    """The estimate of a workload already checked against ``arch`` (and its format resolved)."""
     if isinstance(workload, Inference):
         return _estimate_inference(
-            arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+            arch,
+            extra,
+            workload,
+            cuda_context_bytes=cuda_context_bytes,
+            allocator_fraction=allocator_fraction,
+            weights_note=weights_note,
         )
     return estimate_finetune(
         arch, extra, workload, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
@@ -400,6 +440,7 @@ def min_gpus(
     _check_context(arch, workload, name)
     p = workload.parallelism
     _check_parallel(arch, p, name)
+    workload, _ = _resolve_format(model, workload)
 
     def fit(par: Parallelism) -> bool:
         est = _estimate(arch, extra, attrs.evolve(workload, parallelism=par), cuda_context_bytes, allocator_fraction)

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from . import validators as v
+from .precision import WeightFormat
 
 __all__ = [
     "ARCHITECTURE_TYPES",
@@ -427,7 +428,10 @@ class Model:
     ``size_label`` is the nominal size the authors use ("7B"). ``architecture_type`` says what
     kind of network it is when that is not a decoder-only transformer (T5 and BART are
     ``encoder-decoder``, RWKV is ``rnn``, GLM-10B/130B are ``prefix-lm``): such models have no
-    :class:`Architecture` and cannot be estimated.
+    :class:`Architecture` and cannot be estimated. ``weight_format`` is how the checkpoint stores
+    its weights when it is quantized (read from ``quantization_config`` by :meth:`from_hf_config`);
+    ``None`` for checkpoints in a plain dtype. An :class:`~llmcatalog.Inference` without a
+    ``precision`` is estimated in that format.
     """
 
     id: str = attrs.field(validator=v.slug)
@@ -460,6 +464,9 @@ class Model:
     description_zh: str | None = None
     figures: tuple[PublishedFigure, ...] = attrs.field(default=(), converter=_components_tuple)
     notes: str | None = None
+    weight_format: WeightFormat | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(WeightFormat))
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.base_model == self.id:

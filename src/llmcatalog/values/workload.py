@@ -15,10 +15,11 @@ from typing import Any
 import attrs
 
 from ..errors import WorkloadError
-from .precision import DTYPE_BYTES, FORMATS
+from .precision import DTYPE_BYTES, FORMATS, WeightFormat
 from .validators import optional
 
 __all__ = [
+    "AS_STORED",
     "ATTENTION_IMPLEMENTATIONS",
     "COMPUTE_DTYPES",
     "KV_CACHE_DTYPES",
@@ -144,9 +145,39 @@ class Parallelism:
         return {"none": self.zero_stage, "full-shard": 3, "shard-grad-op": 2}[self.fsdp]
 
 
-def _check_precision(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+class _AsStored(str):
+    """The default :attr:`Inference.precision`: reads as ``"bf16"`` (so code that asks for a dtype
+    name still works) but means "as the checkpoint stores it, else bf16". Told apart by type, so
+    copies and pickles keep the meaning."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "AS_STORED"
+
+
+#: :attr:`Inference.precision` when none is given: the checkpoint's own format, else bf16.
+AS_STORED = _AsStored("bf16")
+
+
+def _precision_in(value: object) -> object:
+    return AS_STORED if value is None else value
+
+
+def _precision_key(value: object) -> tuple[bool, object]:
+    """Compared and hashed with its kind: ``Inference()`` differs from ``Inference(precision="bf16")``."""
+    return isinstance(value, _AsStored), value
+
+
+def _check_precision(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, WeightFormat):
+        return
     if not isinstance(value, str) or value not in FORMATS:
-        raise WorkloadError(f"{attr.name}={_show(value)} is not a known precision; choose one of {list(FORMATS)}")
+        raise WorkloadError(
+            f"precision={_show(value)} is not a known precision; choose one of {list(FORMATS)}, "
+            "pass a llmcatalog.WeightFormat (e.g. from weight_format_from_quantization_config), "
+            "or leave it out to use the checkpoint's own format"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -155,12 +186,22 @@ class Inference:
 
     ``context_tokens`` = prompt + generated tokens, all held in the KV cache at the end.
     ``prompt_tokens`` is the part processed in one prefill forward pass; by default the whole
-    context (the worst case for the activation peak). ``precision`` is the weight format;
-    ``compute_dtype`` the dtype of activations (default: the format's usual one, e.g. fp16 for
-    GPTQ); ``kv_cache_precision`` the KV-cache dtype (default: the compute dtype).
+    context (the worst case for the activation peak). ``precision`` is the weight format: a name
+    in :data:`~llmcatalog.FORMATS` or a :class:`~llmcatalog.WeightFormat` (for instance one read
+    from a ``quantization_config``). Left out (or ``None``), it is :data:`AS_STORED`, "as the
+    checkpoint stores it": :func:`~llmcatalog.estimate_vram` then uses the model's
+    ``weight_format`` when it has one (a quantized checkpoint), else bf16. :data:`AS_STORED` reads
+    as ``"bf16"``; :attr:`precision_given` tells the two apart. ``compute_dtype`` is the dtype of
+    activations (default: the format's usual one, e.g. fp16 for GPTQ); ``kv_cache_precision`` the
+    KV-cache dtype (default: the compute dtype).
     """
 
-    precision: str = attrs.field(default="bf16", validator=_check_precision)
+    precision: str | WeightFormat = attrs.field(
+        default=AS_STORED,
+        converter=_precision_in,
+        validator=_check_precision,
+        eq=_precision_key,
+    )
     batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
     context_tokens: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
     prompt_tokens: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_TOKENS)))
@@ -190,9 +231,20 @@ class Inference:
         return self.prompt_tokens if self.prompt_tokens is not None else self.context_tokens
 
     @property
+    def precision_given(self) -> bool:
+        """Whether a precision was given (False: :data:`AS_STORED`, the checkpoint's format, else bf16)."""
+        return not isinstance(self.precision, _AsStored)
+
+    @property
+    def weight_format(self) -> WeightFormat:
+        """The weight format asked for (bf16 when none was given: see the class docstring)."""
+        p = self.precision
+        return p if isinstance(p, WeightFormat) else FORMATS[p]
+
+    @property
     def compute(self) -> str:
         """The activation dtype in effect."""
-        return self.compute_dtype or FORMATS[self.precision].default_compute
+        return self.compute_dtype or self.weight_format.default_compute
 
     @property
     def kv_dtype(self) -> str:
