@@ -675,3 +675,21 @@ def test_public_names() -> None:
     assert {"from_local", "from_gguf", "from_hub", "LocalCheckpoint", "GGUFCheckpoint", "CheckpointError"} <= set(
         lc.__all__
     )
+
+
+def test_gguf_estimate_uses_the_stored_bytes(gguf_file: tuple[Path, dict[str, tuple[str, int, int]]]) -> None:
+    """With no precision given, the estimate's weights are the bytes the file stores for the decoder
+    blocks' matrices (and the output head at their average), not a bf16 model of the same shape."""
+    path, written = gguf_file
+    g = lc.from_gguf(path)
+    assert g.model.weight_format is not None
+    est = lc.estimate_vram(g.model, lc.Inference(context_tokens=256))
+    block = sum(b for n, (_t, _e, b) in written.items() if n.startswith("blk.") and not n.endswith("norm.weight"))
+    block_elems = sum(e for n, (_t, e, _b) in written.items() if n.startswith("blk.") and not n.endswith("norm.weight"))
+    head_elems = written["output.weight"][1]
+    rest = sum(e for n, (_t, e, _b) in written.items() if n == "token_embd.weight" or n.endswith("norm.weight"))
+    expected = block + block * head_elems / block_elems + 2 * rest  # fp16 compute for embeddings and norms
+    assert est.weights_bytes == pytest.approx(expected, rel=0.002)
+    bf16 = lc.estimate_vram(g.model, lc.Inference(context_tokens=256, precision="bf16"))
+    assert bf16.weights_bytes > 1.5 * est.weights_bytes
+    assert any("GGUF" in a for a in est.assumptions)

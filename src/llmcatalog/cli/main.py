@@ -35,6 +35,7 @@ from ..values.workload import (
     COMPUTE_DTYPES,
     KV_CACHE_DTYPES,
     METHODS,
+    MOE_LAYOUTS,
     OPTIMIZER_IMPLS,
     OPTIMIZERS,
     PRECISIONS,
@@ -347,6 +348,7 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
             prefix_tokens=args.prefix_tokens,
             trainable_layers=args.trainable_layers,
             train_embeddings=args.train_embeddings,
+            moe_layout=args.moe_layout,
             parallelism=par,
         )
     return Inference(
@@ -365,7 +367,7 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
 _TRAINING_ONLY = (
     "--seq-len", "--mixed", "--no-mixed", "--optimizer", "--optimizer-impl", "--gradient-checkpointing",
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
-    "--train-embeddings", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
+    "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
 )  # fmt: skip
 _INFERENCE_ONLY = ("--precision", "--kv-precision", "--context", "--prompt")
 
@@ -632,6 +634,12 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("--prefix-tokens", type=int, default=128)
     es.add_argument("--trainable-layers", type=int, default=2, help="freeze tuning: last N layers trained")
     es.add_argument("--train-embeddings", action="store_true")
+    es.add_argument(
+        "--moe-layout",
+        choices=MOE_LAYOUTS,
+        default=MOE_LAYOUTS[0],
+        help="transformers layout of MoE experts that LoRA targets name (default: transformers-5, fused)",
+    )
     es.add_argument("--dp", type=int, default=1, help="data-parallel GPUs")
     es.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
     es.add_argument("--pp", type=int, default=1, help="pipeline stages (inference: device_map='auto' split)")

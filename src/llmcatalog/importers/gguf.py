@@ -32,7 +32,7 @@ import mmap
 import os
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +40,7 @@ import attrs
 
 from ..errors import CheckpointError, MissingDependencyError
 from ..values.model import Architecture, Model
+from ..values.precision import WeightFormat
 from .files import open_regular
 
 __all__ = ["ArrayLength", "GGUFCheckpoint", "GGUFTensor", "from_gguf"]
@@ -363,6 +364,44 @@ def _architecture(
         return None, (f"{arch}: the metadata does not make a valid architecture ({exc})",)
 
 
+def _stored_format(tensors: Sequence[GGUFTensor], file: str) -> WeightFormat | None:
+    """A :class:`WeightFormat` for the estimate: the decoder blocks' matrices (``blk.*`` tensors of two
+    or more dimensions) at the bits per weight they are stored with, averaged over the file's mix of
+    k-/i-quants (so their total is exact); a quantized output head at that average too (its own
+    type usually differs by a few bits: Q6_K under Q4_K_M, the note says). The token embeddings
+    and norms are sized by the compute dtype, as llmcatalog sizes every format's unquantized parts;
+    llama.cpp keeps ``token_embd`` quantized (usually in host memory), so this is an upper bound by
+    the difference. ``None`` for a file whose matrices are all 16/32-bit (no quantization)."""
+    block_bits = block_elems = head_bits = head_elems = 0
+    quantized = False
+    for t in tensors:
+        if len(t.shape) < 2 or not t.name.endswith(".weight"):
+            continue
+        if t.name.startswith("blk."):
+            block_bits, block_elems = block_bits + 8 * t.nbytes, block_elems + t.n_elements
+            quantized |= t.type_name not in ("F32", "F16", "BF16")
+        elif t.name == "output.weight":
+            head_bits, head_elems = 8 * t.nbytes, t.n_elements
+    if not quantized or not block_elems:
+        return None
+    bits = block_bits / block_elems
+    parts = ("attention", "mlp", "experts", "shared_experts", "router")
+    note = f"GGUF {file}: blocks at {bits:.3f} bits/weight on average as stored"
+    if head_elems:
+        parts += ("lm_head",)
+        note += f"; output head at {head_bits / head_elems:.3f}"
+    return WeightFormat(
+        name="gguf",
+        linear_bits=bits,
+        bits=bits,
+        linear_only=True,
+        default_compute="fp16",
+        description=f"{note} (token embeddings counted at the compute dtype)",
+        quantized_parts=parts,
+        method="gguf",
+    )
+
+
 def from_gguf(path: str | os.PathLike[str], **fields: Any) -> GGUFCheckpoint:
     """Read a GGUF file's header: its :class:`Model` (architecture from the metadata, ``n_params``
     the exact stored elements) and its tensors' types and bytes as stored.
@@ -384,6 +423,7 @@ def from_gguf(path: str | os.PathLike[str], **fields: Any) -> GGUFCheckpoint:
         bytes_by_type[t.type_name] = bytes_by_type.get(t.type_name, 0) + t.nbytes
         params_by_type[t.type_name] = params_by_type.get(t.type_name, 0) + t.n_elements
     architecture, notes = _architecture(metadata, tensors, name)
+    stored = _stored_format(tensors, os.path.basename(name)) if architecture is not None else None
     title = metadata.get("general.name")
     display = title if isinstance(title, str) and title.strip() else os.path.basename(name).removesuffix(".gguf")
     n_params = sum(params_by_type.values())
@@ -395,6 +435,7 @@ def from_gguf(path: str | os.PathLike[str], **fields: Any) -> GGUFCheckpoint:
         "n_params": n_params or None,
         "open_weights": True,
         "notes": "; ".join(notes) or None,
+        "weight_format": stored,
     }
     defaults.update(fields)
     try:

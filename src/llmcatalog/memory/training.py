@@ -67,7 +67,7 @@ import attrs
 from ..errors import WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
-from ..values.workload import FineTune, Parallelism
+from ..values.workload import MOE_LAYOUTS, FineTune, Parallelism
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
@@ -103,8 +103,7 @@ LORA_MODULES = frozenset((*_ALL_LINEAR, *_MLA, *_MOE_NAMES))
 #: Expert-weight layouts: ``transformers-5`` (fused ``gate_up_proj [E, 2f, h]`` and ``down_proj [E, h, f]``
 #: parameters; PEFT >= 0.18 adapts them with ``target_parameters`` / ``ParamWrapper``) and
 #: ``transformers-4`` (one ``nn.Linear`` per expert and projection, adapted one by one).
-MOE_LAYOUTS = ("transformers-5", "transformers-4")
-DEFAULT_MOE_LAYOUT = "transformers-5"
+DEFAULT_MOE_LAYOUT = MOE_LAYOUTS[0]
 
 #: Module names of other families, mapped to the Llama names of the weights they hold.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -452,9 +451,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         quant_transient = math.ceil(max(s.in_features * s.out_features for s in linear_shapes(arch)) * e)
     if w.method in ("lora", "qlora"):
         # FineTune may carry the expert layout (``moe_layout``); the module default otherwise.
-        targets = resolve_lora_targets(
-            arch, w.lora_targets, moe_layout=getattr(w, "moe_layout", None) or DEFAULT_MOE_LAYOUT
-        )
+        targets = resolve_lora_targets(arch, w.lora_targets, moe_layout=w.moe_layout)
         trainable = lora_params(arch, targets, w.lora_rank)
         if w.train_embeddings:
             # PEFT modules_to_save: trainable copies of the embeddings and the LM head.

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_TOKENS",
     "MAX_TRAINABLE_LAYERS",
     "METHODS",
+    "MOE_LAYOUTS",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
     "PRECISIONS",
@@ -42,6 +43,10 @@ PRECISIONS = tuple(FORMATS)
 COMPUTE_DTYPES = ("fp32", "fp16", "bf16")
 KV_CACHE_DTYPES = ("fp32", "fp16", "bf16", "fp8", "int8")
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash")
+#: How transformers lays out mixture-of-experts weights, which decides what a LoRA target names: 4.x
+#: keeps one nn.Linear per expert; 5.x fuses each layer's experts into 3-D tensors (PEFT adapts them
+#: through ``target_parameters``). See ``memory/training.py`` (``resolve_lora_targets``).
+MOE_LAYOUTS = ("transformers-5", "transformers-4")
 METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
@@ -280,6 +285,9 @@ class FineTune:
     ``prefix_tokens`` virtual tokens per layer (``prefix_projection`` adds the MLP reparametrisation).
     Freeze tuning trains the last ``trainable_layers`` layers. ``train_embeddings`` also trains
     the input embeddings and the LM head (PEFT ``modules_to_save``), as Qwen's "LoRA (emb)".
+    ``moe_layout`` says which transformers layout of mixture-of-experts weights LoRA targets are
+    read against (``"transformers-5"``: fused expert tensors, today's; ``"transformers-4"``: one
+    Linear per expert); Mixtral's ``w1``/``w2``/``w3`` on experts count differently in each.
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -303,6 +311,7 @@ class FineTune:
     prefix_projection: bool = attrs.field(default=False, validator=_bool)
     trainable_layers: int = attrs.field(default=2, validator=_int_in(1, MAX_TRAINABLE_LAYERS))
     train_embeddings: bool = attrs.field(default=False, validator=_bool)
+    moe_layout: str = attrs.field(default="transformers-5", validator=_choice(MOE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
 
     def __attrs_post_init__(self) -> None:
