@@ -34,10 +34,6 @@ from .errors import (
     UnknownToolError,
     WorkloadError,
 )
-from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
-from .memory.params import count_params
-from .registry.catalog import Catalog, PluginInfo
-from .registry.plugins import catalog, clear_cache, load_toml
 from .values.gpu import GPU
 from .values.model import Architecture, Component, Links, Model, PublishedFigure
 from .values.model import install_hf_config_reader as _install_hf_config_reader
@@ -52,6 +48,10 @@ if TYPE_CHECKING:
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
+    from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
+    from .memory.params import count_params
+    from .registry.catalog import Catalog, PluginInfo
+    from .registry.plugins import catalog, clear_cache, load_toml
 
 
 def _read_hf_config(config: Any, **fields: Any) -> Model:
@@ -120,7 +120,19 @@ def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
     return workload(figure)
 
 
+# The calculus and the catalog load on first use, so that `import llmcatalog` stays light (< 100 ms):
+# `lc.estimate_vram` and `lc.catalog` are the very functions of those modules, looked up lazily.
 _LAZY = {
+    "Catalog": "registry.catalog",
+    "MemoryEstimate": "memory.estimate",
+    "PluginInfo": "registry.catalog",
+    "catalog": "registry.plugins",
+    "clear_cache": "registry.plugins",
+    "count_params": "memory.params",
+    "estimate_vram": "memory.estimate",
+    "fits": "memory.estimate",
+    "load_toml": "registry.plugins",
+    "min_gpus": "memory.estimate",
     "FigureComparison": "accuracy.figures",
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
@@ -206,24 +218,34 @@ __all__ = [
 def get_model(name: str) -> Model:
     """The catalog model with this id, name or alias (Chinese names too); case, spaces and
     punctuation are ignored. Unknown names raise :class:`UnknownModelError` with suggestions."""
+    from .registry.plugins import catalog
+
     return catalog().get_model(name)
 
 
 def get_gpu(name: str) -> GPU:
     """The catalog GPU with this id, name or alias ("RTX 4090", "A100 80GB", "h100-sxm5-80gb")."""
+    from .registry.plugins import catalog
+
     return catalog().get_gpu(name)
 
 
 def get_tool(name: str) -> Tool:
     """The catalog tool with this id, name or alias."""
+    from .registry.plugins import catalog
+
     return catalog().get_tool(name)
 
 
 def search(text: str, *, limit: int | None = None) -> tuple[Model, ...]:
     """Models whose names, aliases, organisation, domain or descriptions contain every word of ``text``."""
+    from .registry.plugins import catalog
+
     return catalog().search(text, limit=limit)
 
 
 def find_models(**criteria: object) -> tuple[Model, ...]:
     """Models matching the criteria of :meth:`Catalog.find_models` (domain=, organization=, ...)."""
+    from .registry.plugins import catalog
+
     return catalog().find_models(**criteria)  # type: ignore[arg-type]

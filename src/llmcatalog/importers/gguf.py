@@ -385,7 +385,7 @@ def _stored_format(tensors: Sequence[GGUFTensor], file: str) -> WeightFormat | N
     if not quantized or not block_elems:
         return None
     bits = block_bits / block_elems
-    parts = ("attention", "mlp", "experts", "shared_experts", "router")
+    parts: tuple[str, ...] = ("attention", "mlp", "experts", "shared_experts", "router")
     note = f"GGUF {file}: blocks at {bits:.3f} bits/weight on average as stored"
     if head_elems:
         parts += ("lm_head",)

@@ -35,6 +35,7 @@ Before computing, the workload is checked against the model it is applied to:
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -60,6 +61,15 @@ __all__ = ["MAX_ESTIMATE_BYTES", "MemoryEstimate", "estimate_vram", "fits", "min
 #: The largest estimate returned: 2**60 bytes (1 EiB) per GPU, millions of times the memory of
 #: any GPU. Models whose parameters alone pass it, and workloads that would, raise instead.
 MAX_ESTIMATE_BYTES = 2**60
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(arch: Architecture) -> Architecture:
+    """The first-seen instance equal to ``arch``. The calculus caches per architecture (parameter
+    breakdown, layer profiles, weight splits); handing every cache one instance turns their look-ups
+    into identity hits instead of comparing ~50 fields per look-up (equal architectures built
+    separately, e.g. a base model and its chat model, are common)."""
+    return arch
 
 
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
@@ -341,6 +351,7 @@ def estimate_vram(
     docstring), and warns with :class:`ContextLengthWarning` for a context past ``max_context``.
     """
     arch, extra, name = _arch_of(model)
+    arch = _canonical(arch)
     _check_workload(workload)
     _check_overhead(cuda_context_bytes, allocator_fraction)
     _check_context(arch, workload, name)
@@ -433,6 +444,7 @@ def min_gpus(
     """
     _check_gpu(gpu)
     arch, extra, name = _arch_of(model)
+    arch = _canonical(arch)
     _check_workload(workload)
     _check_overhead(cuda_context_bytes, allocator_fraction)
     if not isinstance(max_gpus, int) or isinstance(max_gpus, bool) or not 1 <= max_gpus <= 2**20:

@@ -42,14 +42,22 @@ class MemoryEstimate:
     assumptions: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
+        parts = (
+            self.weights_bytes,
+            self.kv_cache_bytes,
+            self.activations_bytes,
+            self.gradients_bytes,
+            self.optimizer_bytes,
+            self.overhead_bytes,
+        )
+        for name, value in zip(_TOP, parts, strict=True):
+            if type(value) is not int or value < 0:
+                raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
         sums: dict[str, int] = {}
         for key, value in self.components.items():
-            top = key.partition(".")[0]
+            top = key.split(".", 1)[0]
             sums[top] = sums.get(top, 0) + value
-        for name in _TOP:
-            value = getattr(self, f"{name}_bytes")
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
+        for name, value in zip(_TOP, parts, strict=True):
             if name in sums and sums[name] != value:
                 raise ValueError(f"components of {name} add up to {sums[name]}, not {value}")
 

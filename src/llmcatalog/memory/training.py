@@ -613,8 +613,10 @@ def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float
     return per_token_sum, per_token_max, fixed_sum, fixed_max, tail
 
 
+@functools.lru_cache(maxsize=4096)
 def _shape(w: FineTune) -> FineTune:
-    """``w`` without what only scales the result (micro-batch, GPU counts): a cache key."""
+    """``w`` without what only scales the result (micro-batch, GPU counts): a cache key (itself cached:
+    building a workload runs its validators)."""
     p = w.parallelism
     if w.batch_size == 1 and p.n_gpus == 1 and not (p.offload_optimizer or p.offload_params):
         return w

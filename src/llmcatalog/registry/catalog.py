@@ -29,7 +29,7 @@ from ..errors import (
 )
 from ..memory.params import count_params
 from ..values.gpu import GPU
-from ..values.model import Model, PublishedFigure
+from ..values.model import Architecture, Model, PublishedFigure
 from ..values.tool import Tool
 from .names import language_code, normalize, suggest
 
@@ -212,6 +212,22 @@ def _gpu_candidates(index: _Index[GPU], name: str) -> list[str]:
     return sorted(exact or loose)
 
 
+def _interned(models: dict[str, Model]) -> dict[str, Model]:
+    """``models`` with equal architectures shared as one instance. Many entries repeat their base's
+    architecture table (a chat model and its base); the calculus caches per architecture, and one
+    instance per equal architecture turns those cache look-ups into identity hits."""
+    seen: dict[Architecture, Architecture] = {}
+    out = {}
+    for mid, m in models.items():
+        a = m.architecture
+        if a is not None:
+            shared = seen.setdefault(a, a)
+            if shared is not a:
+                m = attrs.evolve(m, architecture=shared)
+        out[mid] = m
+    return out
+
+
 def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[str]]:
     """Fill inherited architectures (and parameter counts). Returns the models and any cycles
     found (models on a cycle keep what they have)."""
@@ -289,7 +305,7 @@ class Catalog:
     def _finish(self, *, strict: bool = True) -> None:
         # The index keeps the entries as provided (conflicts are judged on those); look-ups
         # return the resolved ones (inherited architectures filled in).
-        resolved, cycles = _resolve_lineage(self._models.by_id)
+        resolved, cycles = _resolve_lineage(_interned(self._models.by_id))
         if cycles and strict:
             raise CatalogDataError("lineage", [f"lineage: base_model cycle {c}" for c in cycles])
         self._lineage_cycles = tuple(cycles)

@@ -8,6 +8,7 @@ Unknown facts are ``None``, never a guess. Field names are the TOML keys of the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -157,7 +158,14 @@ def _layer_ids(_inst: object, attr: attrs.Attribute[Any], value: object) -> None
         raise ValueError(f"{attr.name!r} must be a tuple of layer indices >= 0, got {value!r}")
 
 
-@attrs.frozen(kw_only=True)
+@functools.lru_cache(maxsize=4096)
+def _layer_counts(a: Architecture) -> dict[str, int]:
+    pattern = a.layer_types or ("sliding" if a.sliding_window else "full",)
+    whole, rest = divmod(a.n_layers, len(pattern))
+    return {kind: whole * pattern.count(kind) + pattern[:rest].count(kind) for kind in LAYER_KINDS}
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class Architecture:
     """The decoder-only transformer facts that memory and parameter counts depend on.
 
@@ -321,12 +329,10 @@ class Architecture:
         return below(self.n_layers) - below(start) - excluded
 
     def count_layers(self, kind: str) -> int:
-        """How many decoder layers are of ``kind`` (:data:`LAYER_KINDS`); O(len(layer_types))."""
+        """How many decoder layers are of ``kind`` (:data:`LAYER_KINDS`); O(len(layer_types)), once."""
         if kind not in LAYER_KINDS:
             raise ValueError(f"layer kind must be one of {sorted(LAYER_KINDS)}, got {kind!r}")
-        pattern = self.layer_types or ("sliding" if self.sliding_window else "full",)
-        whole, rest = divmod(self.n_layers, len(pattern))
-        return whole * pattern.count(kind) + pattern[:rest].count(kind)
+        return _layer_counts(self)[kind]
 
     @property
     def n_attention_layers(self) -> int:

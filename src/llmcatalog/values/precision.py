@@ -126,7 +126,7 @@ def _block_tuple(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class WeightFormat:
     """How a precision or a quantized checkpoint stores weights (see the module docstring).
 

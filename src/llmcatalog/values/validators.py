@@ -40,8 +40,8 @@ MAX_INT = 2**63 - 1
 
 def _show(value: object) -> str:
     """``repr`` of a value, without printing (or failing on) integers of thousands of digits."""
-    if _is_int(value) and value.bit_length() > 64:  # type: ignore[union-attr]
-        return f"an integer of {value.bit_length()} bits"  # type: ignore[union-attr]
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
     return repr(value)
 
 

@@ -112,7 +112,7 @@ def _bool(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise WorkloadError(f"{attr.name} must be True or False, got {_show(value)}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class Parallelism:
     """How a job is spread over GPUs. The estimate is per GPU, for the most loaded rank.
 
@@ -185,7 +185,7 @@ def _check_precision(_inst: object, _attr: attrs.Attribute[Any], value: object) 
         )
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class Inference:
     """Text generation with Hugging Face transformers (``generate()``, SDPA attention by default).
 
@@ -269,7 +269,7 @@ def _targets(value: object) -> object:
     return value
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class FineTune:
     """One training step of fine-tuning with Hugging Face transformers / PEFT.
 
