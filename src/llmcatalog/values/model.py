@@ -432,6 +432,15 @@ class Model:
     its weights when it is quantized (read from ``quantization_config`` by :meth:`from_hf_config`);
     ``None`` for checkpoints in a plain dtype. An :class:`~llmcatalog.Inference` without a
     ``precision`` is estimated in that format.
+
+    ``architecture_differs`` says why the model does *not* have its base model's architecture
+    (vocabulary extended, distilled to another size, layers added): set, the catalog does not
+    inherit the base's architecture, and the model has its own or none.
+
+    Multimodal models: ``n_params`` is the total of every component (language model, vision or
+    audio encoders, projector); ``components`` give the split (the language model's count is
+    filled in from its architecture). When a component's size is unknown and no source states
+    the total, ``n_params`` is ``None``.
     """
 
     id: str = attrs.field(validator=v.slug)
@@ -467,6 +476,7 @@ class Model:
     weight_format: WeightFormat | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(WeightFormat))
     )
+    architecture_differs: str | None = attrs.field(default=None, validator=v.optional(attrs.validators.min_len(1)))
 
     def __attrs_post_init__(self) -> None:
         if self.base_model == self.id:
