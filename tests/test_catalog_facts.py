@@ -87,7 +87,8 @@ def test_multimodal_n_params_is_the_total_of_its_components(catalog: lc.Catalog)
 def test_cogvlm2_is_19b_not_its_language_model(catalog: lc.Catalog) -> None:
     """CogVLM2-Llama3-19B counts ~19B (the card), not Llama-3-8B's 8.03B."""
     m = catalog.get_model("cogvlm2-llama3-chat-19b")
-    assert m.n_params is not None and m.n_params >= 17e9
+    assert m.n_params is not None
+    assert m.n_params >= 17e9
     (lm,) = [c for c in m.components if c.role == "language-model"]
     assert lm.n_params == count_params(catalog.get_model("llama-3-8b-instruct").architecture)  # type: ignore[arg-type]
 
@@ -122,7 +123,14 @@ def test_causallm_7b_does_not_carry_the_14b_architecture(catalog: lc.Catalog) ->
 
 @pytest.mark.parametrize(
     "mid",
-    ["belle-llama-ext-13b", "xuanyuan-70b", "tongyi-finance-14b", "ziya2-13b-base", "chemdfm-v1.0-13b", "legal-lora-7b"],
+    [
+        "belle-llama-ext-13b",
+        "xuanyuan-70b",
+        "tongyi-finance-14b",
+        "ziya2-13b-base",
+        "chemdfm-v1.0-13b",
+        "legal-lora-7b",
+    ],
 )
 def test_vocabulary_extended_models_do_not_carry_the_base_vocabulary(catalog: lc.Catalog, mid: str) -> None:
     """A model whose vocabulary was extended has its own architecture or none, never its base's."""
@@ -132,19 +140,22 @@ def test_vocabulary_extended_models_do_not_carry_the_base_vocabulary(catalog: lc
     if m.architecture is not None and base is not None and base.architecture is not None:
         assert m.architecture.vocab_size != base.architecture.vocab_size
     else:
-        assert m.architecture is None and m.architecture_from is None
+        assert m.architecture is None
+        assert m.architecture_from is None
 
 
 def test_code_llama_vocabularies(catalog: lc.Catalog) -> None:
     """Code Llama 70B has 32,016 tokens (16 infilling tokens over Llama 2's 32,000) and 16K
     positions; the Python 7B/13B models have 32,000 (config.json files as litgpt transcribes them)."""
     m = catalog.get_model("codellama-70b")
-    assert m.architecture is not None and m.architecture.vocab_size == 32016
+    assert m.architecture is not None
+    assert m.architecture.vocab_size == 32016
     assert m.architecture.max_context == 16384
     assert m.architecture_from is None
     for mid in ("codellama-7b-python", "codellama-13b-python"):
         arch = catalog.get_model(mid).architecture
-        assert arch is not None and arch.vocab_size == 32000
+        assert arch is not None
+        assert arch.vocab_size == 32000
 
 
 def test_architecture_differs_stops_inheritance() -> None:
@@ -190,3 +201,35 @@ def test_multimodal_total_from_components() -> None:
     assert cat.get_model("tune").n_params == lm + 1000
     assert cat.get_model("tune").components == cat.get_model("vlm").components
 
+
+def test_survey_llm_answers_are_claims_not_measurements(catalog: lc.Catalog) -> None:
+    """The survey's Llama-2 'minimum memory' lines (its pasted 通义千问 answer) are kept as the
+    survey's claims: marked claimed_by, never compared, so out of every accuracy statistic."""
+    llama2 = [(m, f) for m, f in catalog.figures() if m.id in ("llama-2-7b", "llama-2-13b", "llama-2-70b") and f.quote]
+    answers = [(m, f) for m, f in llama2 if "最低显存" in (f.quote or "") or "8位精度" in (f.quote or "")]
+    assert len(answers) == 9  # 3 sizes x (fp32, fp16, int8)
+    for m, f in answers:
+        assert f.claimed_by, (m.id, f.quote)
+        assert "通义千问" in f.claimed_by
+        c = lc.compare_figure(m, f)
+        assert c.status == "not-comparable", (m.id, c)
+        assert c.reason.startswith("a claim by")
+        assert c.error is None
+        assert c.estimate is None
+
+
+def test_a_claim_is_never_compared(catalog: lc.Catalog) -> None:
+    """A figure with claimed_by is not compared even when its setting is complete."""
+    m = catalog.get_model("llama-2-7b")
+    fig = lc.PublishedFigure(
+        workload="inference_load",
+        metric="unspecified",
+        source="https://example.org/survey",
+        memory_value=14,
+        memory_unit="GB",
+        precision="fp16",
+        batch_size=1,
+    )
+    assert lc.compare_figure(m, fig).status == "compared"
+    claim = attrs.evolve(fig, claimed_by="a survey")
+    assert lc.compare_figure(m, claim).status == "not-comparable"

@@ -371,7 +371,9 @@ class PublishedFigure:
     transformers (``litgpt``, ``deepspeed``, the model's own remote code). ``exact_setting`` is
     True only when the source (or the default scripts at the commit that produced the figure)
     pins down every setting that changes memory; :func:`llmcatalog.compare_figure` holds such
-    figures to the accuracy target.
+    figures to the accuracy target. ``claimed_by`` names who states a number that nobody
+    measured (a survey quoting an LLM's answer): such a figure is kept as that claim,
+    :func:`llmcatalog.compare_figure` never compares it, and it is out of accuracy statistics.
     """
 
     workload: str = attrs.field(validator=v.one_of(FIGURE_WORKLOADS))
@@ -403,6 +405,7 @@ class PublishedFigure:
     duration: str | None = None
     quote: str | None = None
     note: str | None = None
+    claimed_by: str | None = attrs.field(default=None, validator=v.optional(attrs.validators.min_len(1)))
 
     def __attrs_post_init__(self) -> None:
         if self.memory_value is not None and self.memory_unit is None:
