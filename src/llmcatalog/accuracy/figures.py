@@ -9,6 +9,8 @@ precision); :func:`compare_figure` estimates it and compares like with like:
 - driver-level, unspecified, approximate and minimum figures against ``total_bytes``,
 - ``fits`` / ``oom`` statements against the GPU's memory (does the estimate agree?).
 
+Figures with ``claimed_by`` (numbers a survey states that nobody measured) are never compared.
+
 Figures from other frameworks (``framework``, e.g. litgpt) are estimated as the Hugging Face
 equivalent; the comparison says so.
 """
@@ -44,7 +46,8 @@ class FigureComparison:
 
     ``status`` is ``"compared"`` (a number against a number: ``error`` is
     ``compared_bytes / published_bytes - 1``), ``"claim"`` (a fits/OOM statement:
-    ``agrees`` says whether the estimate agrees) or ``"not-comparable"`` (``reason`` says why).
+    ``agrees`` says whether the estimate agrees) or ``"not-comparable"`` (``reason`` says why;
+    a figure with ``claimed_by`` is always this: "a claim by ..., not a measurement").
     """
 
     model: str
@@ -166,6 +169,8 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
     ``gpu`` is the catalog GPU named by ``fig.gpu``; it is needed for fits/OOM statements.
     """
     result = functools.partial(FigureComparison, model=model.id, figure=fig)
+    if fig.claimed_by is not None:
+        return result(status="not-comparable", reason=f"a claim by {fig.claimed_by}, not a measurement")
     workload = workload_for_figure(fig)
     if isinstance(workload, str):
         return result(status="not-comparable", reason=workload)

@@ -3,7 +3,8 @@
 Look-ups accept ids, display names and aliases in any case, spacing or punctuation
 (``"Llama 2 7B"``, ``"llama-2-7b"``, ``"本草"``). Building a catalog resolves lineage: a
 model without an architecture of its own inherits the nearest ancestor's (``architecture_from``
-names it), and ``n_params`` follows when the model does not state its own.
+names it) unless its ``architecture_differs`` says why it cannot, and ``n_params`` (the total
+over a multimodal model's components) follows when the model does not state its own.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..errors import (
 )
 from ..memory.params import count_params
 from ..values.gpu import GPU
-from ..values.model import Architecture, Model, PublishedFigure
+from ..values.model import Architecture, Component, Model, PublishedFigure
 from ..values.tool import Tool
 from .names import language_code, normalize, suggest
 
@@ -228,9 +229,36 @@ def _interned(models: dict[str, Model]) -> dict[str, Model]:
     return out
 
 
+def _with_counts(m: Model, components: tuple[Component, ...]) -> Model:
+    """``m`` with the language model's count filled into its component and, when it states
+    none, ``n_params`` as the total of all components (language model from the architecture,
+    plus every other component's published size); ``None`` when a component's size is unknown."""
+    assert m.architecture is not None
+    lm_params = count_params(m.architecture)
+    filled = tuple(
+        attrs.evolve(c, n_params=lm_params) if c.role == "language-model" and c.n_params is None else c
+        for c in components
+    )
+    changes: dict[str, Any] = {}
+    if filled != m.components:
+        changes["components"] = filled
+    if m.n_params is None:
+        others = [c.n_params for c in filled if c.role != "language-model"]
+        if all(n is not None for n in others):
+            changes["n_params"] = lm_params + sum(n for n in others if n is not None)
+    return attrs.evolve(m, **changes) if changes else m
+
+
 def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[str]]:
     """Fill inherited architectures (and parameter counts). Returns the models and any cycles
-    found (models on a cycle keep what they have)."""
+    found (models on a cycle keep what they have).
+
+    A model without an architecture takes its base model's, unless ``architecture_differs``
+    says why it does not have it (vocabulary extended, another size). A model without
+    components of its own takes its base's too when it inherits the architecture (a fine-tuned
+    VisualGLM-6B is VisualGLM-6B's vision encoder + ChatGLM-6B). ``n_params``, when not stated,
+    is the total over the components (see :class:`~llmcatalog.Model`).
+    """
     resolved: dict[str, Model] = {}
     cycles: list[str] = []
 
@@ -242,16 +270,22 @@ def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[s
             return None
         m = models[mid]
         parent = resolve(m.base_model, (*chain, mid)) if m.base_model in models else None
-        if m.architecture is None and parent is not None and parent.architecture is not None:
-            changes: dict[str, Any] = {
-                "architecture": parent.architecture,
-                "architecture_from": parent.architecture_from or parent.id,
-            }
-            if m.n_params is None:
-                changes["n_params"] = count_params(parent.architecture)
-            m = attrs.evolve(m, **changes)
-        elif m.architecture is not None and m.n_params is None and m.architecture_from is None:
-            m = attrs.evolve(m, n_params=count_params(m.architecture))
+        components = m.components
+        if (
+            m.architecture is None
+            and m.architecture_differs is None
+            and parent is not None
+            and parent.architecture is not None
+        ):
+            if not components and parent.components:
+                components = parent.components
+            m = attrs.evolve(
+                m, architecture=parent.architecture, architecture_from=parent.architecture_from or parent.id
+            )
+            if m.n_params is None and components == parent.components and parent.n_params is not None:
+                m = attrs.evolve(m, n_params=parent.n_params)  # the same system as the base
+        if m.architecture is not None:
+            m = _with_counts(m, components)
         resolved[mid] = m
         return m
 

@@ -377,7 +377,9 @@ class PublishedFigure:
     transformers (``litgpt``, ``deepspeed``, the model's own remote code). ``exact_setting`` is
     True only when the source (or the default scripts at the commit that produced the figure)
     pins down every setting that changes memory; :func:`llmcatalog.compare_figure` holds such
-    figures to the accuracy target.
+    figures to the accuracy target. ``claimed_by`` names who states a number that nobody
+    measured (a survey quoting an LLM's answer): such a figure is kept as that claim,
+    :func:`llmcatalog.compare_figure` never compares it, and it is out of accuracy statistics.
     """
 
     workload: str = attrs.field(validator=v.one_of(FIGURE_WORKLOADS))
@@ -409,6 +411,7 @@ class PublishedFigure:
     duration: str | None = None
     quote: str | None = None
     note: str | None = None
+    claimed_by: str | None = attrs.field(default=None, validator=v.optional(attrs.validators.min_len(1)))
 
     def __attrs_post_init__(self) -> None:
         if self.memory_value is not None and self.memory_unit is None:
@@ -438,6 +441,15 @@ class Model:
     its weights when it is quantized (read from ``quantization_config`` by :meth:`from_hf_config`);
     ``None`` for checkpoints in a plain dtype. An :class:`~llmcatalog.Inference` without a
     ``precision`` is estimated in that format.
+
+    ``architecture_differs`` says why the model does *not* have its base model's architecture
+    (vocabulary extended, distilled to another size, layers added): set, the catalog does not
+    inherit the base's architecture, and the model has its own or none.
+
+    Multimodal models: ``n_params`` is the total of every component (language model, vision or
+    audio encoders, projector); ``components`` give the split (the language model's count is
+    filled in from its architecture). When a component's size is unknown and no source states
+    the total, ``n_params`` is ``None``.
     """
 
     id: str = attrs.field(validator=v.slug)
@@ -473,6 +485,7 @@ class Model:
     weight_format: WeightFormat | None = attrs.field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(WeightFormat))
     )
+    architecture_differs: str | None = attrs.field(default=None, validator=v.optional(attrs.validators.min_len(1)))
 
     def __attrs_post_init__(self) -> None:
         if self.base_model == self.id:
