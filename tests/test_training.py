@@ -306,3 +306,50 @@ def test_training_total_is_the_sum_of_parts(arch, method, b, s, mixed, opt, impl
     assert sum(e.components.values()) == e.total_bytes
     assert e.trainable_params > 0
     assert e.kv_cache_bytes == 0
+
+
+@pytest.mark.trace
+@pytest.mark.parametrize(
+    ("model_type", "config", "targets"),
+    [
+        ("gpt_neox", {"hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 4}, ("query_key_value",)),
+        (
+            "falcon",
+            {"hidden_size": 64, "num_attention_heads": 4, "new_decoder_architecture": False},
+            ("query_key_value",),
+        ),
+        ("bloom", {"hidden_size": 64, "n_head": 4}, ("query_key_value",)),
+        (
+            "phi3",
+            {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "pad_token_id": 0},
+            ("qkv_proj",),
+        ),
+        (
+            "phi3",
+            {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "pad_token_id": 0},
+            ("gate_up_proj",),
+        ),
+        (
+            "phi3",
+            {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "pad_token_id": 0},
+            ("qkv_proj", "gate_up_proj", "o_proj"),
+        ),
+    ],
+)
+def test_lora_on_fused_linears_counts_as_peft(model_type: str, config: dict, targets: tuple[str, ...]) -> None:
+    """A LoRA on one fused Linear (Q/K/V or gate/up in one module) has one A and one B matrix: the
+    trainable count equals PEFT's own on the real transformers model."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    cfg = {"model_type": model_type, "num_hidden_layers": 2, "vocab_size": 128, **config}
+    hf = transformers.AutoConfig.for_model(**cfg)
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(hf)
+    wrapped = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=list(targets)))
+    truth = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    ours = lc.estimate_vram(
+        lc.Model.from_hf_config(hf.to_dict(), id="tiny"),
+        _ft(method="lora", lora_rank=4, lora_targets=targets, seq_len=16),
+    ).trainable_params
+    assert ours == truth

@@ -305,6 +305,38 @@ def resolve_lora_targets(
     return frozenset(names)
 
 
+#: Module names that are ONE nn.Linear holding several of the Llama projections (one input): a LoRA on
+#: it has one A matrix ``r x in`` and one B matrix ``(sum of outs) x r`` (PEFT ``LoraLayer`` on that
+#: Linear), not one adapter per projection.
+_FUSED = {
+    "query_key_value": ("q_proj", "k_proj", "v_proj"),  # ChatGLM2/3, BLOOM, Falcon, GPT-NeoX
+    "W_pack": ("q_proj", "k_proj", "v_proj"),  # Baichuan
+    "c_attn": ("q_proj", "k_proj", "v_proj"),  # GPT-2, Qwen-1
+    "qkv_proj": ("q_proj", "k_proj", "v_proj"),  # Phi-3
+    "wqkv": ("q_proj", "k_proj", "v_proj"),  # InternLM2
+    "gate_up_proj": ("gate_proj", "up_proj"),  # Phi-3
+    "dense_h_to_4h": ("gate_proj", "up_proj"),  # ChatGLM2/3 (gated: gate and up in one Linear)
+}
+
+
+def fused_shared_inputs(arch: Architecture, user_targets: tuple[str, ...], targets: frozenset[str]) -> int:
+    """Elements :func:`lora_params` counts too many (per unit of rank) when a target is a fused Linear:
+    it counts one A matrix per Llama projection, PEFT one per fused module -- ``(k - 1) * h`` per layer
+    for ``k`` projections sharing the module's input ``h``. Checked against PEFT's own counts on
+    GPT-NeoX, Falcon, BLOOM and Phi-3 (``tests/test_training.py``)."""
+    if arch.is_mla:
+        return 0
+    extra = 0
+    for t in set(user_targets) & set(_FUSED):
+        held = [m for m in _FUSED[t] if m in targets]
+        if len(held) < 2:
+            continue
+        attention = held[0] in ("q_proj", "k_proj", "v_proj")
+        layers = arch.n_attention_layers if attention else arch.n_layers - arch.n_moe_layers
+        extra += (len(held) - 1) * arch.hidden_size * layers
+    return extra
+
+
 def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
     """LoRA parameters: ``rank * (in + out)`` for every adapted Linear (the A and B matrices).
 
@@ -452,7 +484,14 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     if w.method in ("lora", "qlora"):
         # FineTune may carry the expert layout (``moe_layout``); the module default otherwise.
         targets = resolve_lora_targets(arch, w.lora_targets, moe_layout=w.moe_layout)
-        trainable = lora_params(arch, targets, w.lora_rank)
+        trainable = lora_params(arch, targets, w.lora_rank) - w.lora_rank * fused_shared_inputs(
+            arch, w.lora_targets, targets
+        )
+        if not trainable and not w.train_embeddings:
+            raise WorkloadError(
+                f"lora_targets={list(w.lora_targets)} adapt no Linear of this {arch.family} model "
+                "(PEFT raises 'Target modules ... not found'); name its own modules, or use 'all-linear'"
+            )
         if w.train_embeddings:
             # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
             trainable += pb.embedding + pb.lm_head
