@@ -693,3 +693,33 @@ def test_gguf_estimate_uses_the_stored_bytes(gguf_file: tuple[Path, dict[str, tu
     bf16 = lc.estimate_vram(g.model, lc.Inference(context_tokens=256, precision="bf16"))
     assert bf16.weights_bytes > 1.5 * est.weights_bytes
     assert any("GGUF" in a for a in est.assumptions)
+
+
+@pytest.mark.parametrize(("arch", "kinds"), [("gemma2", 2), ("gemma3", 6), ("llama", 1)])
+def test_gguf_sliding_window_pattern(tmp_path: Path, arch: str, kinds: int) -> None:
+    """A GGUF file's sliding window covers the layers its architecture slides on (llama.cpp's SWA
+    patterns: Gemma 2 every other layer, Gemma 3 five of six), so the KV cache holds the full context
+    on the global layers; other architectures slide on every layer."""
+    path = tmp_path / f"{arch}.gguf"
+    w = gguf.GGUFWriter(str(path), arch)
+    layers, hidden = 6, 64
+    w.add_block_count(layers)
+    w.add_context_length(8192)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(128)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    w.add_sliding_window(256)
+    w.add_token_list([f"t{i}" for i in range(50)])
+    w.add_tensor("token_embd.weight", np.zeros((50, hidden), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    arch_ = lc.from_gguf(path).architecture
+    assert arch_ is not None
+    full = arch_.count_layers("full")
+    assert full == (layers // kinds if kinds > 1 else 0)
+    kv = lc.estimate_vram(arch_, lc.Inference(context_tokens=4096, prompt_tokens=1)).kv_cache_bytes
+    per_token_layer = 2 * 2 * (hidden // 4) * 2  # K and V, 2 KV heads of head_dim 16, bf16
+    assert kv == per_token_layer * (full * 4096 + (layers - full) * 256)

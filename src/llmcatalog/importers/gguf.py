@@ -358,10 +358,24 @@ def _architecture(
         position_embedding="learned" if "position_embd.weight" in names else "alibi" if arch in _ALIBI else "rope",
         sliding_window=get("attention.sliding_window"),
     )
+    if fields["sliding_window"] and arch in _SWA_PATTERNS:
+        fields["layer_types"] = _SWA_PATTERNS[arch]
     try:
         return Architecture(**fields), ()
     except (TypeError, ValueError) as exc:
         return None, (f"{arch}: the metadata does not make a valid architecture ({exc})",)
+
+
+#: Architectures whose sliding window covers only some layers, as llama.cpp sets them
+#: (``llama-model.cpp``, ``hparams.set_swa_pattern(n)``: n - 1 sliding layers, then one global), the
+#: same layouts transformers' configs give (Gemma 2 and gpt-oss alternate, Gemma 3 five to one,
+#: Command R7B three to one). Other architectures with a window slide on every layer (Mistral).
+_SWA_PATTERNS: dict[str, tuple[str, ...]] = {
+    "gemma2": ("sliding", "full"),
+    "gemma3": ("sliding",) * 5 + ("full",),
+    "cohere2": ("sliding",) * 3 + ("full",),
+    "gpt-oss": ("sliding", "full"),
+}
 
 
 def _stored_format(tensors: Sequence[GGUFTensor], file: str) -> WeightFormat | None:

@@ -84,7 +84,11 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
             "so there is no GPU memory to estimate"
         )
     if model.architecture is None:
-        if model.base_model:
+        if model.architecture_differs:
+            hint = f"it differs from its base's ({model.architecture_differs})"
+        elif model.notes and not model.base_model:
+            hint = model.notes  # e.g. what an importer could not describe, and why
+        elif model.base_model:
             hint = (
                 f"its base model {model.base_model!r} has none either or is not in the catalog used; "
                 "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
@@ -219,9 +223,10 @@ def _resolve_format(model: Model | Architecture, workload: Inference | FineTune)
             note += f"; the checkpoint itself stores {stored.description}"
         return workload, note
     if stored is not None:
-        note = f"weights: {stored.description} (from the checkpoint's quantization_config)"
+        origin = "the GGUF file" if stored.method == "gguf" else "the checkpoint's quantization_config"
+        note = f"weights: {stored.description} (as stored: from {origin})"
         return attrs.evolve(workload, precision=stored), note
-    why = "the checkpoint has no quantization_config" if isinstance(model, Model) else "no precision given"
+    why = "the model records no stored weight format" if isinstance(model, Model) else "no precision given"
     return workload, f"weights: {workload.weight_format.description} ({why})"
 
 
