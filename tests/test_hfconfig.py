@@ -423,3 +423,38 @@ def test_unknown_model_type_without_transformers_warns(monkeypatch: pytest.Monke
     assert any("trace" in str(w.message) for w in record)
     assert model.architecture is not None
     assert model.n_params == lc.count_params(model.architecture)
+
+
+@pytest.mark.trace
+def test_unknown_hybrid_family_is_counted_but_not_estimated() -> None:
+    """A model_type without a reader whose transformers model has state-space or expert layers gets its
+    exact count but no Architecture: a Llama-style approximation would misstate its KV cache and active
+    parameters, so the estimate refuses and says why rather than printing a wrong number."""
+    cfg = {
+        "model_type": "jamba", "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 4,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1000, "num_experts": 4,
+        "num_experts_per_tok": 2,
+    }  # fmt: skip
+    with pytest.warns(lc.HFConfigWarning if hasattr(lc, "HFConfigWarning") else UserWarning, match="state-space"):
+        m = lc.Model.from_hf_config(cfg)
+    assert m.architecture is None
+    assert m.n_params is not None and m.n_params > 0
+    with pytest.raises(lc.NotEstimableError, match="state-space"):
+        lc.estimate_vram(m, lc.Inference())
+
+
+@pytest.mark.trace
+def test_a_model_type_transformers_does_not_know_reads_the_standard_keys() -> None:
+    """With transformers installed, a model_type it does not know is read from the standard keys with a
+    warning (as without transformers), not refused with transformers' whole list of model types."""
+    cfg = {
+        "model_type": "totally_new_arch", "hidden_size": 256, "intermediate_size": 512,
+        "num_hidden_layers": 4, "num_attention_heads": 4, "vocab_size": 1000, "max_position_embeddings": 2048,
+    }  # fmt: skip
+    with pytest.warns(UserWarning, match="totally_new_arch"):
+        m = lc.Model.from_hf_config(cfg)
+    a = m.architecture
+    assert a is not None
+    # embeddings + LM head + 4 Llama-style layers (q, k, v, o; gate, up, down; two RMSNorms) + final norm
+    layer = 4 * 256 * 256 + 3 * 256 * 512 + 2 * 256
+    assert m.n_params == 2 * 1000 * 256 + 4 * layer + 256

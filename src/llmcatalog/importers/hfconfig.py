@@ -184,7 +184,7 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
             "config", [f"config: transformers cannot build {config['model_type']!r}: {'; '.join(errors)}"]
         )
     seen: set[int] = set()
-    counts = {"total": 0, "vision": 0, "projector": 0}
+    counts = {"total": 0, "vision": 0, "projector": 0, "non_attention": 0, "experts": 0}
     for name, param in model.named_parameters(remove_duplicate=True):
         if id(param) in seen:
             continue
@@ -195,7 +195,19 @@ def meta_param_counts(config: Mapping[str, Any]) -> dict[str, int]:
             counts["vision"] += n
         elif re.search(r"(^|\.)(multi_modal_projector|mm_projector)\.", name):
             counts["projector"] += n
+        if _NON_ATTENTION.search(name):
+            counts["non_attention"] += n
+        if _EXPERTS.search(name):
+            counts["experts"] += n
     return counts
+
+
+#: Parameter names of layers the Llama-style approximation of an unknown family cannot describe:
+#: state-space / linear-attention mixers (Mamba's ``A_log``, ``dt_bias``, ``conv1d``; gated delta
+#: nets; ``linear_attn``) and mixture-of-experts layers. Their KV cache and active parameters differ
+#: from an all-attention dense model, so such a model gets no Architecture (memory not estimated).
+_NON_ATTENTION = re.compile(r"(A_log|dt_bias|conv1d|\.mamba\.|\.ssm\.|linear_attn|deltanet|\.mixer\.)", re.I)
+_EXPERTS = re.compile(r"\.experts\.|\.experts$|block_sparse_moe|\.moe\.", re.I)
 
 
 def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
@@ -213,9 +225,23 @@ def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
     multimodal = model_type in MULTIMODAL_TEXT and (
         config.get("vision_config") is not None or model_type in {"qwen2_vl", "qwen2_5_vl"}
     )
+    approximated = model_type not in READERS and not multimodal
+    notes = None
     if model_type not in READERS or multimodal:
         try:
             counts = meta_param_counts(config)
+        except CatalogDataError as exc:
+            if not approximated:
+                raise
+            # transformers does not know this model_type (a new or remote-code model): the standard keys
+            # are all there is, as without transformers.
+            warnings.warn(
+                HFConfigWarning(
+                    f"{model_type}: transformers cannot build it ({str(exc).splitlines()[-1][:200]}), so the "
+                    "parameter count is that of the Llama-style Architecture read from the standard keys"
+                ),
+                stacklevel=2,
+            )
         except ImportError:
             warnings.warn(
                 HFConfigWarning(
@@ -234,8 +260,24 @@ def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
                 )
                 components += [Component(role=r, name=f"{model_type} {n}", n_params=c) for r, n, c in parts if c]
             n_params = counts["total"]
+            if approximated and (counts["non_attention"] or counts["experts"]):
+                kinds = " and ".join(
+                    k
+                    for k, c in (
+                        ("state-space/linear-attention", counts["non_attention"]),
+                        ("mixture-of-experts", counts["experts"]),
+                    )
+                    if c
+                )
+                notes = (
+                    f"{model_type} has {kinds} layers, which a Llama-style approximation would misstate "
+                    "(KV cache, active parameters): the parameter count is exact (transformers on the meta "
+                    "device) but the memory is not estimated until llmcatalog reads this family"
+                )
+                warnings.warn(HFConfigWarning(notes), stacklevel=2)
+                arch = None  # type: ignore[assignment]
     path = str(config.get("_name_or_path") or "")
-    name = fields.pop("name", None) or (path.rsplit("/", 1)[-1] if path else arch.family)
+    name = fields.pop("name", None) or (path.rsplit("/", 1)[-1] if path else _slug(model_type))
     hub = f"https://huggingface.co/{path}" if path.count("/") == 1 and not path.startswith(("/", ".")) else None
     defaults: dict[str, Any] = {
         "id": _slug(name),
@@ -246,6 +288,7 @@ def model_from_hf_config(config: Mapping[str, Any], **fields: Any) -> Model:
         "n_params": n_params,
         "open_weights": True,
         "components": tuple(components),
+        "notes": notes,
     }
     if multimodal:
         defaults["modality"] = "vision-language"
