@@ -47,8 +47,20 @@ FIXTURE_MODELS = {
     "llama-3.1-8b": ["llama-3.1-8b", "llama-3.1-8b-instruct", "deepseek-r1-distill-llama-8b"],
     "llama-4-scout-17b-16e": ["llama-4-scout-17b-16e", "llama-4-scout-17b-16e-instruct"],
     "llama-4-maverick-17b-128e-text": ["llama-4-maverick-17b-128e", "llama-4-maverick-17b-128e-instruct"],
-    "deepseek-v2-lite": ["deepseek-v2-lite", "deepseek-v2-lite-chat", "deepseek-coder-v2-lite-base", "deepseek-coder-v2-lite-instruct"],
-    "deepseek-v3": ["deepseek-v3-base", "deepseek-v3", "deepseek-v3.1", "deepseek-r1", "deepseek-r1-zero", "deepseek-r1-0528"],
+    "deepseek-v2-lite": [
+        "deepseek-v2-lite",
+        "deepseek-v2-lite-chat",
+        "deepseek-coder-v2-lite-base",
+        "deepseek-coder-v2-lite-instruct",
+    ],
+    "deepseek-v3": [
+        "deepseek-v3-base",
+        "deepseek-v3",
+        "deepseek-v3.1",
+        "deepseek-r1",
+        "deepseek-r1-zero",
+        "deepseek-r1-0528",
+    ],
     "gemma-2-2b": ["gemma-2-2b", "gemma-2-2b-it"],
     "gemma-3-1b-it": ["gemma-3-1b-it"],
     "gemma-3-4b-it": ["gemma-3-4b-it"],
@@ -81,8 +93,11 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "deepseek-r1-distill-qwen-7b": _QWEN7,
     "huatuogpt-o1-7b": _QWEN7,
     "fin-r1": _QWEN7,
-    "qwen2.5-vl-7b-instruct": (8.29, "Qwen/Qwen2.5-VL-7B-Instruct hub page: 8.29B params (safetensors)"),
-    "deepseek-r1-distill-qwen-1.5b": (1.78, "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B hub page: 1.78B params (safetensors; untied output layer)"),
+    "qwen2.5-vl-7b-instruct": (7.61, "language model = Qwen2.5-7B layout; Qwen2.5-7B model card: 7.61B"),
+    "deepseek-r1-distill-qwen-1.5b": (
+        1.78,
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B hub page: 1.78B params (safetensors; untied output layer)",
+    ),
     "llama-3.2-1b": (1.23, "Llama 3.2 model card: 1B (1.23B)"),
     "llama-3.2-1b-instruct": (1.23, "Llama 3.2 model card: 1B (1.23B)"),
     "llama-3.2-3b": (3.21, "Llama 3.2 model card: 3B (3.21B)"),
@@ -93,7 +108,10 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "llama-4-maverick-17b-128e-instruct": (400, "Llama 4 model card: 17B activated / 400B total"),
     "gemma-2-2b": (2.6, "Gemma 2 technical report (arXiv 2408.00118), Table 1: 2.6B"),
     "gemma-2-2b-it": (2.6, "Gemma 2 technical report: 2.6B"),
-    "gemma-3-4b-it": (4.3, "Gemma 3 technical report (arXiv 2503.19786), Table 1: 417M vision + 675M embedding + 3,209M non-embedding"),
+    "gemma-3-4b-it": (
+        3.88,
+        "Gemma 3 report (arXiv 2503.19786) Table 1: 675M embedding + 3,209M non-embedding (language model)",
+    ),
     "phi-3.5-moe-instruct": (41.9, "Phi-3.5-MoE-instruct model card / hub: 41.9B"),
     "phi-4": (14.7, "microsoft/phi-4 hub page: 14.7B params (safetensors)"),
     "mistral-7b-v0.3": _MISTRAL7,
@@ -155,12 +173,15 @@ def test_architecture_is_the_config(fixture: str, catalog: lc.Catalog) -> None:
     """Where the real config.json is a fixture, the catalog's architecture and count are its."""
     cfg = _fixture(fixture)
     arch = lc.architecture_from_hf_config(cfg)
-    count = lc.Model.from_hf_config(cfg, id="x", name="x", sources=[HUB]).n_params
+    full = lc.Model.from_hf_config(cfg, id="x", name="x", sources=[HUB])
     for mid in FIXTURE_MODELS[fixture]:
         assert mid in NEW_IDS
         m = catalog.get_model(mid)
         assert m.architecture == arch, mid
-        assert m.n_params == count, mid
+        # n_params is the language model's count; a vision-language checkpoint's other parts are components.
+        assert m.n_params == lc.count_params(arch), mid
+        if full.components:
+            assert sum(c.n_params or 0 for c in m.components) == full.n_params, mid
 
 
 def test_fixture_map_covers_fixture_notes() -> None:
