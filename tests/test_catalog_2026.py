@@ -136,7 +136,8 @@ SAME_COUNT_AS = {
 
 
 def _fixture(name: str) -> dict[str, Any]:
-    return json.loads((CONFIGS / f"{name}.json").read_text())
+    cfg: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
+    return cfg
 
 
 def test_enough_new_entries() -> None:
