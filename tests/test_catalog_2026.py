@@ -1,0 +1,232 @@
+"""The 2024-2026 open model families added to the bundled catalog ("catalog of 2026", part 1).
+
+The new entries are the ones after the "2024-2026 families" marker in each domain's data file.
+Facts outside our code that these tests compare with: the real ``config.json`` fixtures in
+tests/data/hf_configs (provenance in its README) and the parameter totals the authors publish
+(model cards, technical reports; listed below with their sources).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import llmcatalog as lc
+
+DATA = Path(lc.__file__).parent / "registry" / "data"
+CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+MARKER = "# -- 2024-2026 families"
+HUB = "https://huggingface.co/"
+
+
+def _new_entries() -> list[dict[str, Any]]:
+    entries = []
+    for path in sorted(DATA.glob("*/models.toml")):
+        text = path.read_text(encoding="utf-8")
+        if MARKER in text:
+            entries.extend(tomllib.loads(text[text.index(MARKER) :])["models"])
+    return entries
+
+
+NEW = _new_entries()
+NEW_IDS = [e["id"] for e in NEW]
+
+#: config.json fixture -> the new catalog entries whose architecture is that file's, unchanged
+#: (directly, or inherited from a base that has it).
+FIXTURE_MODELS = {
+    "qwen3-0.6b": ["qwen3-0.6b"],
+    "qwen3-8b": ["qwen3-8b"],
+    "qwen3-30b-a3b": ["qwen3-30b-a3b"],
+    "qwen2.5-7b": ["qwen2.5-7b"],
+    "qwen2.5-vl-7b-instruct": ["qwen2.5-vl-7b-instruct"],
+    "llama-3.1-8b": ["llama-3.1-8b", "llama-3.1-8b-instruct", "deepseek-r1-distill-llama-8b"],
+    "llama-4-scout-17b-16e": ["llama-4-scout-17b-16e", "llama-4-scout-17b-16e-instruct"],
+    "llama-4-maverick-17b-128e-text": ["llama-4-maverick-17b-128e", "llama-4-maverick-17b-128e-instruct"],
+    "deepseek-v2-lite": [
+        "deepseek-v2-lite",
+        "deepseek-v2-lite-chat",
+        "deepseek-coder-v2-lite-base",
+        "deepseek-coder-v2-lite-instruct",
+    ],
+    "deepseek-v3": [
+        "deepseek-v3-base",
+        "deepseek-v3",
+        "deepseek-v3.1",
+        "deepseek-r1",
+        "deepseek-r1-zero",
+        "deepseek-r1-0528",
+    ],
+    "gemma-2-2b": ["gemma-2-2b", "gemma-2-2b-it"],
+    "gemma-3-1b-it": ["gemma-3-1b-it"],
+    "gemma-3-4b-it": ["gemma-3-4b-it"],
+    "phi-3-mini-4k-instruct": ["phi-3-mini-4k-instruct"],
+    "phi-3.5-moe-instruct": ["phi-3.5-moe-instruct"],
+    "mistral-small-3.1-24b-instruct-2503": ["mistral-small-3.1-24b-instruct-2503"],
+    "gpt-oss-20b": ["gpt-oss-20b"],
+    "gpt-oss-120b": ["gpt-oss-120b"],
+    "glm-4-9b-chat-hf": ["glm-4-9b-chat-hf"],
+    "glm-4-9b-0414": ["glm-4-9b-0414"],
+    "starcoder2-3b": ["starcoder2-3b"],
+    "starcoder2-7b": ["starcoder2-7b"],
+}
+
+#: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
+#: (published total, source)
+_QWEN7 = (7.61, "Qwen2.5-7B model card: Number of Parameters 7.61B")
+_MISTRAL7 = (7.3, "https://mistral.ai/news/announcing-mistral-7b: 'Mistral 7B is a 7.3B parameter model'")
+PUBLISHED_B: dict[str, tuple[float, str]] = {
+    "qwen3-14b": (14.8, "Qwen3-14B model card: Number of Parameters 14.8B"),
+    "qwen2.5-14b": (14.7, "Qwen2.5-14B model card: 14.7B"),
+    "qwen2.5-14b-instruct": (14.7, "Qwen2.5-14B-Instruct model card: 14.7B"),
+    "deepseek-r1-distill-qwen-14b": (14.7, "base Qwen2.5-14B model card: 14.7B"),
+    "qwen2.5-7b": _QWEN7,
+    "qwen2-7b": _QWEN7,
+    "qwen2-7b-instruct": _QWEN7,
+    "qwen2.5-coder-7b-instruct": (7.61, "Qwen2.5-Coder-7B-Instruct model card: 7.61B"),
+    "qwen2.5-math-7b": _QWEN7,
+    "qwen2.5-math-7b-instruct": _QWEN7,
+    "deepseek-r1-distill-qwen-7b": _QWEN7,
+    "huatuogpt-o1-7b": _QWEN7,
+    "fin-r1": _QWEN7,
+    "qwen2.5-vl-7b-instruct": (7.61, "language model = Qwen2.5-7B layout; Qwen2.5-7B model card: 7.61B"),
+    "deepseek-r1-distill-qwen-1.5b": (
+        1.78,
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B hub page: 1.78B params (safetensors; untied output layer)",
+    ),
+    "llama-3.2-1b": (1.23, "Llama 3.2 model card: 1B (1.23B)"),
+    "llama-3.2-1b-instruct": (1.23, "Llama 3.2 model card: 1B (1.23B)"),
+    "llama-3.2-3b": (3.21, "Llama 3.2 model card: 3B (3.21B)"),
+    "llama-3.2-3b-instruct": (3.21, "Llama 3.2 model card: 3B (3.21B)"),
+    "llama-4-scout-17b-16e": (109, "Llama 4 model card: 17B activated / 109B total"),
+    "llama-4-scout-17b-16e-instruct": (109, "Llama 4 model card: 17B activated / 109B total"),
+    "llama-4-maverick-17b-128e": (400, "Llama 4 model card: 17B activated / 400B total"),
+    "llama-4-maverick-17b-128e-instruct": (400, "Llama 4 model card: 17B activated / 400B total"),
+    "gemma-2-2b": (2.6, "Gemma 2 technical report (arXiv 2408.00118), Table 1: 2.6B"),
+    "gemma-2-2b-it": (2.6, "Gemma 2 technical report: 2.6B"),
+    "gemma-3-4b-it": (
+        3.88,
+        "Gemma 3 report (arXiv 2503.19786) Table 1: 675M embedding + 3,209M non-embedding (language model)",
+    ),
+    "phi-3.5-moe-instruct": (41.9, "Phi-3.5-MoE-instruct model card / hub: 41.9B"),
+    "phi-4": (14.7, "microsoft/phi-4 hub page: 14.7B params (safetensors)"),
+    "mistral-7b-v0.3": _MISTRAL7,
+    "mistral-7b-instruct-v0.1": _MISTRAL7,
+    "mistral-7b-instruct-v0.3": _MISTRAL7,
+    "biomistral-7b": _MISTRAL7,
+    "saul-7b-base": _MISTRAL7,
+    "saul-7b-instruct-v1": _MISTRAL7,
+    "mixtral-8x7b-instruct-v0.1": (46.7, "https://mistral.ai/news/mixtral-of-experts: 46.7B total parameters"),
+    "mixtral-8x22b-v0.1": (141, "https://mistral.ai/news/mixtral-8x22b: 141B parameters, 39B active"),
+    "mixtral-8x22b-instruct-v0.1": (141, "https://mistral.ai/news/mixtral-8x22b: 141B parameters"),
+    "gpt-oss-20b": (21, "gpt-oss model card: 21B total parameters (20.91B in its Table 1)"),
+    "glm-4-9b-chat": (9.4, "THUDM/glm-4-9b-chat hub page: 9.4B params (safetensors)"),
+    "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
+    "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
+}
+#: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
+SAME_COUNT_AS = {
+    "internlm2_5-7b-chat": "internlm2-7b",
+    "meditron-7b": "llama-2-7b",
+}
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    cfg: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
+    return cfg
+
+
+def test_enough_new_entries() -> None:
+    """The block adds the issue's families: at least 60 entries, each id once."""
+    assert len(NEW_IDS) >= 60
+    assert len(set(NEW_IDS)) == len(NEW_IDS)
+
+
+@pytest.mark.parametrize("entry", NEW, ids=NEW_IDS)
+def test_resolves_by_every_name(entry: dict[str, Any], catalog: lc.Catalog) -> None:
+    """Id, display name, every alias and the Hub id resolve to the entry."""
+    m = catalog.get_model(entry["id"])
+    for name in (entry["name"], *entry.get("aliases", ())):
+        assert catalog.get_model(name).id == m.id, name
+    hub = entry["links"]["hub"]
+    assert hub.startswith(HUB)
+    repo = hub.removeprefix(HUB)
+    assert catalog.get_model(repo).id == m.id
+    assert lc.get_model(repo).id == m.id
+
+
+@pytest.mark.parametrize("entry", NEW, ids=NEW_IDS)
+def test_sources_and_lineage(entry: dict[str, Any], catalog: lc.Catalog) -> None:
+    """Every entry names its Hub page among its sources; a base model is in the catalog."""
+    assert any(s.startswith(entry["links"]["hub"]) for s in entry["sources"])
+    m = catalog.get_model(entry["id"])
+    if m.base_model is not None:
+        assert catalog.get_model(m.base_model).id == m.base_model
+        assert m.base_model != m.id
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURE_MODELS))
+def test_architecture_is_the_config(fixture: str, catalog: lc.Catalog) -> None:
+    """Where the real config.json is a fixture, the catalog's architecture and count are its."""
+    cfg = _fixture(fixture)
+    arch = lc.architecture_from_hf_config(cfg)
+    full = lc.Model.from_hf_config(cfg, id="x", name="x", sources=[HUB])
+    for mid in FIXTURE_MODELS[fixture]:
+        assert mid in NEW_IDS
+        m = catalog.get_model(mid)
+        assert m.architecture == arch, mid
+        # n_params is the language model's count; a vision-language checkpoint's other parts are components.
+        assert m.n_params == lc.count_params(arch), mid
+        if full.components:
+            assert sum(c.n_params or 0 for c in m.components) == full.n_params, mid
+
+
+def test_fixture_map_covers_fixture_notes() -> None:
+    """Every entry whose notes cite a fixture is checked against it above."""
+    checked = {mid for mids in FIXTURE_MODELS.values() for mid in mids}
+    cited = {e["id"] for e in NEW if re.search(r"config\.json fixture tests/data/hf_configs/", e.get("notes", ""))}
+    assert cited <= checked
+
+
+def _nominal_b(label: str) -> float | None:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)B(?:-A\d+(?:\.\d+)?B)?", label)
+    return float(match.group(1)) if match else None
+
+
+@pytest.mark.parametrize("entry", NEW, ids=NEW_IDS)
+def test_params_match_the_name(entry: dict[str, Any], catalog: lc.Catalog) -> None:
+    """n_params is within 3% of the size in the name, else within 1.5% of the published total."""
+    m = catalog.get_model(entry["id"])
+    if m.n_params is None:
+        assert m.architecture is None
+        assert re.search(r"not recorded|not read|no architecture recorded", m.notes or "", re.IGNORECASE)
+        return
+    billions = m.n_params / 1e9
+    if m.id in SAME_COUNT_AS:
+        assert m.n_params == catalog.get_model(SAME_COUNT_AS[m.id]).n_params
+    elif m.id in PUBLISHED_B:
+        published, _source = PUBLISHED_B[m.id]
+        assert abs(billions - published) / published <= 0.015, (billions, published)
+    else:
+        nominal = _nominal_b(m.size_label or "")
+        assert nominal is not None, f"{m.id}: size label {m.size_label!r} needs a published total"
+        assert abs(billions - nominal) / nominal <= 0.03, (billions, nominal)
+
+
+def test_r1_distill_lineage(catalog: lc.Catalog) -> None:
+    """The R1 distills name the bases of DeepSeek-R1's README table."""
+    bases = {
+        "deepseek-r1-distill-qwen-1.5b": "qwen2.5-math-1.5b",
+        "deepseek-r1-distill-qwen-7b": "qwen2.5-math-7b",
+        "deepseek-r1-distill-qwen-14b": "qwen2.5-14b",
+        "deepseek-r1-distill-qwen-32b": "qwen2.5-32b",
+        "deepseek-r1-distill-llama-8b": "llama-3.1-8b",
+        "deepseek-r1-distill-llama-70b": "llama-3.3-70b-instruct",
+    }
+    for mid, base in bases.items():
+        assert catalog.get_model(mid).base_model == base
+    assert catalog.get_model("DeepSeek-R1").base_model == "deepseek-v3-base"
