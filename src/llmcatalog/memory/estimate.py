@@ -270,6 +270,7 @@ def _estimate_inference(
             dtype=kv_dtype,
             tensor_parallel=tp,
             state_dtype=compute,
+            mla_layout=w.mla_cache,
         )
         * layer_frac
     )
@@ -284,6 +285,7 @@ def _estimate_inference(
             tensor_parallel=tp,
             new_tokens=w.prefill_tokens,
             state_dtype=compute,
+            mla_layout=w.mla_cache,
         )
         * layer_frac
     )

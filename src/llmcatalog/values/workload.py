@@ -30,6 +30,7 @@ __all__ = [
     "MAX_TOKENS",
     "MAX_TRAINABLE_LAYERS",
     "METHODS",
+    "MLA_CACHE_LAYOUTS",
     "MOE_LAYOUTS",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
@@ -47,6 +48,10 @@ ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash")
 #: keeps one nn.Linear per expert; 5.x fuses each layer's experts into 3-D tensors (PEFT adapts them
 #: through ``target_parameters``). See ``memory/training.py`` (``resolve_lora_targets``).
 MOE_LAYOUTS = ("transformers-5", "transformers-4")
+#: What a multi-head latent attention model (DeepSeek-V2/V3) caches per token: the compressed latent
+#: and rope key (transformers 5, vLLM and SGLang MLA backends) or the expanded keys and values
+#: (transformers 4.x, engines without an MLA kernel). See ``memory/kvcache.py``.
+MLA_CACHE_LAYOUTS = ("latent", "expanded")
 METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
@@ -198,7 +203,9 @@ class Inference:
     ``weight_format`` when it has one (a quantized checkpoint), else bf16. :data:`AS_STORED` reads
     as ``"bf16"``; :attr:`precision_given` tells the two apart. ``compute_dtype`` is the dtype of
     activations (default: the format's usual one, e.g. fp16 for GPTQ); ``kv_cache_precision`` the
-    KV-cache dtype (default: the compute dtype).
+    KV-cache dtype (default: the compute dtype). ``mla_cache`` is what a latent-attention model
+    (DeepSeek-V2/V3) caches: ``"latent"`` (transformers 5, vLLM, SGLang) or ``"expanded"`` keys and
+    values (transformers 4.x, engines without an MLA kernel); other models ignore it.
     """
 
     precision: str | WeightFormat = attrs.field(
@@ -213,6 +220,7 @@ class Inference:
     kv_cache_precision: str | None = attrs.field(default=None, validator=optional(_choice(KV_CACHE_DTYPES)))
     compute_dtype: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
+    mla_cache: str = attrs.field(default="latent", validator=_choice(MLA_CACHE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
 
     def __attrs_post_init__(self) -> None:
