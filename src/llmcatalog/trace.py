@@ -416,6 +416,58 @@ def _balanced_moe(model: Any) -> Iterator[None]:
             del module.forward
 
 
+@contextlib.contextmanager
+def _cuda_like_sdpa() -> Iterator[None]:
+    """Run SDPA with the kernel a GPU picks when the CPU would fall back to the math kernel.
+
+    Keys and values of different widths (MLA: ``qk_nope + qk_rope`` = 192 vs ``v_head_dim`` =
+    128 in DeepSeek-V2/V3) rule out FlashAttention, on CUDA (``check_head_dim_size_flash``
+    wants equal q/k/v head sizes, ``aten/src/ATen/native/transformers/sdp_utils_cpp.h``) as on
+    the CPU; the CPU then takes the math kernel, which casts q/k/v to fp32 and materialises the
+    score matrix, while CUDA takes the memory-efficient kernel (``check_head_dim_size_mem_efficient``
+    only asks q and k to match). Those calls go to ``aten._scaled_dot_product_efficient_attention``,
+    whose fake kernel allocates what the CUDA one does: the output and, when a gradient is
+    needed, an fp32 log-sum-exp; a boolean mask becomes an additive bias first, as CUDA's
+    ``convert_boolean_attn_mask`` does.
+    """
+    torch = _require()
+    functional = torch.nn.functional
+    original = functional.scaled_dot_product_attention
+
+    def sdpa(
+        query: Any,
+        key: Any,
+        value: Any,
+        attn_mask: Any = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,
+    ) -> Any:
+        if query.shape[-1] == value.shape[-1]:
+            return original(
+                query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
+            )
+        if enable_gqa and key.shape[1] != query.shape[1]:
+            groups = query.shape[1] // key.shape[1]
+            key = key.repeat_interleave(groups, dim=1)
+            value = value.repeat_interleave(groups, dim=1)
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            bias = torch.zeros(attn_mask.shape, dtype=query.dtype)
+            attn_mask = bias.masked_fill_(attn_mask.logical_not(), float("-inf"))
+        grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+        out = torch.ops.aten._scaled_dot_product_efficient_attention(
+            query, key, value, attn_mask, grad, dropout_p, is_causal, scale=scale
+        )
+        return out[0]
+
+    functional.scaled_dot_product_attention = sdpa
+    try:
+        yield
+    finally:
+        functional.scaled_dot_product_attention = original
+
+
 def _count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -460,7 +512,7 @@ def trace_inference(source: Model | Architecture | Mapping[str, Any], workload: 
     b, prompt, context = workload.batch_size, workload.prefill_tokens, workload.context_tokens
     tracker_cls = _make_tracker()
     model = _build(config, workload.precision, workload.attention)
-    with _quiet(), FakeTensorMode(), torch.no_grad(), _balanced_moe(model):
+    with _quiet(), _cuda_like_sdpa(), FakeTensorMode(), torch.no_grad(), _balanced_moe(model):
         _to_fake(model)
         model.eval()
         n_params = _count(model)
@@ -479,28 +531,36 @@ def trace_inference(source: Model | Architecture | Mapping[str, Any], workload: 
             del out, logits, ids, cache
         gc.collect()
 
-        # Phase 2: the last decoding step, with context - 1 tokens already cached.
+        # Phase 2: the last decoding step, with context - 1 tokens already cached. The cache is
+        # filled by the model itself (a prefill of context - 2 tokens, then one decoding step),
+        # so every layer holds what its real cache class holds at that point: keys/values, MLA
+        # latents, conv states, sliding windows trimmed by a decoding step's update. The peak
+        # is then reset to the bytes live before the measured step.
         t2 = tracker_cls()
         t2._kinds = _kinds_fn(t2, model)
         for t in [*model.parameters(), *model.buffers()]:
             t2.track(t)
         with t2:
             cache = DynamicCache(config=model.config)
-            text = model.config.get_text_config(decoder=True)
-            n_kv = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-            head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-            dtype = next(model.parameters()).dtype
-            for layer in cache.layers:
-                k = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
-                v = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
-                layer.lazy_initialization(k, v)
-                layer.keys, layer.values = k, v
-                del k, v
+            warm = [n for n in (context - 2, 1 if context > 2 else 0) if n > 0]
+            position = 0
+            for n in warm:
+                ids = torch.zeros((b, n), dtype=torch.long)
+                positions = torch.arange(position, position + n).expand(b, n)
+                out = model(
+                    input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
+                )
+                position += n
+                del out, ids, positions
+                gc.collect()
+            t2.peak = t2.live
+            t2.peak_kinds = {}
             ids = torch.zeros((b, 1), dtype=torch.long)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            positions = torch.full((b, 1), position, dtype=torch.long)
+            out = model(input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
             logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32)
             probs = torch.softmax(logits, dim=-1)
-            del out, logits, probs, ids, cache
+            del out, logits, probs, ids, positions, cache
         gc.collect()
     best = t1 if t1.peak >= t2.peak else t2
     return TraceResult(
@@ -583,7 +643,7 @@ def trace_finetune(
                 if p.requires_grad:
                     p.data = p.data.float()
     tracker_cls = _make_tracker()
-    with _quiet(), FakeTensorMode(), _balanced_moe(model):
+    with _quiet(), _cuda_like_sdpa(), FakeTensorMode(), _balanced_moe(model):
         _to_fake(model)
         model.train()
         n_params = _count(model)

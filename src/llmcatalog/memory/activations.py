@@ -67,7 +67,11 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
         mlp = persistent + mlp_inputs + e * h + 4 * a.n_experts + max(experts, shared)
     if a.n_layers > a.n_moe_layers:
         # Dense layers (all of a dense model; a MoE model's leading, interleaved or listed ones):
-        # the peak is the larger of the two kinds.
+        # the peak is the larger of the two kinds. In layer 0 the layer input *is* the embedding
+        # output, so a model whose only dense layer is the first (DeepSeek-V2-Lite,
+        # ``first_k_dense_replace=1``) keeps one hidden state fewer there.
+        if not any(not a.is_moe_layer(i) for i in range(1, a.n_layers)):
+            persistent = e * h + 2 * e * d
         if a.mlp == "gated":
             dense = persistent + mlp_inputs + 3 * e * a.ffn_size
         else:
@@ -95,13 +99,18 @@ def _cache_cat_bytes(
     kept = context if a.count_layers("full") or not a.sliding_window else min(context, a.sliding_window)
     cat = batch_size * kept * heads * max(k_width, v_width) * DTYPE_BYTES[kv_dtype]
     if a.is_mla:
-        # transformers 5 expands the cached latent of the layer being run (``expand_kv``):
-        # kv_b_proj's output [b, s, n_h*(nope+v)] (values are a view of it) and the keys
-        # [b, n_h, s, nope+rope], in the compute dtype, split by head under tensor parallelism.
+        # transformers 5 expands the cached latent of the layer being run after the cache update
+        # (``DeepseekV2Attention.forward``: ``cache.update`` then ``self.expand_kv(k_nope, k_pe)``):
+        # kv_b_proj's output [b, s, n_h*(nope+v)] (the values are a view of it) and the keys
+        # ``new_empty([b, n_h, s, nope+rope])``, in the compute dtype, split by head under tensor
+        # parallelism. The latent's cat is over by then, so the larger of the two is the peak.
+        # SDPA then runs the memory-efficient kernel (key and value widths differ, which rules out
+        # FlashAttention): it adds only its output. Traced in tests/test_accuracy_modern.py.
         assert a.qk_rope_head_dim is not None
         assert a.v_head_dim is not None
         nope = a.head_dim - a.qk_rope_head_dim
-        cat += batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
+        expand = batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
+        return max(cat, expand)
     return cat
 
 
