@@ -166,9 +166,87 @@ def _require() -> Any:
     return torch
 
 
+_HF_LAYER_KINDS = {"full": "full_attention", "sliding": "sliding_attention", "conv": "conv"}
+
+
+def _layer_types(a: Architecture) -> list[str]:
+    """One transformers ``layer_types`` entry per layer (our period repeated over ``n_layers``)."""
+    pattern = a.layer_types or ("sliding" if a.sliding_window else "full",)
+    return [_HF_LAYER_KINDS[pattern[i % len(pattern)]] for i in range(a.n_layers)]
+
+
+def _family_config(a: Architecture, base: dict[str, Any]) -> dict[str, Any] | None:
+    """The config of ``a``'s own transformers family, when it came from one we map back.
+
+    Covers the families whose layout the generic stand-ins below cannot express: per-layer
+    sliding/full/conv layers (Gemma 2/3, gpt-oss, Qwen2 with a window, LFM2) and multi-head latent
+    attention (DeepSeek-V2/V3). Fields are the config classes' own (``Gemma2Config``,
+    ``GptOssConfig``, ``DeepseekV2Config``, ``Lfm2Config``, ...); what the Architecture does not
+    record (soft-capping, RoPE scaling, routing details) keeps the class default.
+    """
+    layer_types = _layer_types(a)
+    window = {"sliding_window": a.sliding_window} if a.sliding_window else {}
+    if a.family in ("gemma2", "gemma3"):
+        model_type = "gemma2" if a.family == "gemma2" else "gemma3_text"
+        return dict(base, model_type=model_type, layer_types=layer_types, hidden_activation="gelu_pytorch_tanh", **window)
+    if a.family == "gpt-oss" and a.is_moe:
+        return dict(
+            base,
+            model_type="gpt_oss",
+            num_local_experts=a.n_experts,
+            num_experts_per_tok=a.n_experts_per_token,
+            intermediate_size=a.expert_ffn_size,
+            attention_bias=a.qkv_bias,
+            layer_types=layer_types,
+            **window,
+        )
+    if a.family == "qwen2" and not a.is_moe and a.qkv_bias:
+        sliding = "sliding_attention" in layer_types
+        return dict(base, model_type="qwen2", use_sliding_window=sliding, layer_types=layer_types, **window)
+    if a.family in ("deepseek-v2", "deepseek-v3") and a.is_mla:
+        assert a.qk_rope_head_dim is not None
+        cfg = dict(
+            base,
+            model_type="deepseek_v2" if a.family == "deepseek-v2" else "deepseek_v3",
+            q_lora_rank=a.q_lora_rank,
+            kv_lora_rank=a.kv_lora_rank,
+            qk_nope_head_dim=a.head_dim - a.qk_rope_head_dim,
+            qk_rope_head_dim=a.qk_rope_head_dim,
+            v_head_dim=a.v_head_dim,
+            attention_bias=a.qkv_bias,
+        )
+        cfg.pop("head_dim")
+        if a.is_moe:
+            cfg.update(
+                n_routed_experts=a.n_experts,
+                n_shared_experts=a.n_shared_experts,
+                num_experts_per_tok=a.n_experts_per_token,
+                moe_intermediate_size=a.expert_ffn_size,
+                first_k_dense_replace=a.n_dense_layers,
+                n_group=1,
+                topk_group=1,
+            )
+        else:
+            cfg.update(first_k_dense_replace=a.n_layers, n_routed_experts=1, num_experts_per_tok=1)
+        return cfg
+    if a.family == "lfm2":
+        return dict(
+            base,
+            model_type="lfm2",
+            layer_types=layer_types,
+            conv_L_cache=a.conv_kernel or 3,
+            conv_bias=a.conv_bias,
+            block_auto_adjust_ff_dim=False,
+        )
+    return None
+
+
 def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], bool]:
     """A transformers config dict implementing ``arch`` with a built-in model class.
 
+    An Architecture read from a family transformers builds in (Gemma 2/3, gpt-oss, Qwen2,
+    DeepSeek-V2/V3, LFM2: its ``family``) is mapped back to that family's config, so per-layer
+    sliding/conv layers and MLA are traced as they are. Others get the closest generic class.
     Returns ``(config, exact)``; ``exact`` is False when no built-in class has exactly this
     layout and the closest one is used (ALiBi models are traced with RoPE; Falcon-style
     multi-norm parallel blocks with Phi's single norm). Parameter counts may then differ slightly:
@@ -187,6 +265,9 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
         "tie_word_embeddings": a.tied_embeddings,
     }
     exact = a.position_embedding in ("rope", "none")
+    family = _family_config(a, base)
+    if family is not None:
+        return family, True
     if a.is_moe:
         assert a.expert_ffn_size is not None
         if a.n_shared_experts or a.n_dense_layers:
