@@ -188,7 +188,9 @@ def _family_config(a: Architecture, base: dict[str, Any]) -> dict[str, Any] | No
     window = {"sliding_window": a.sliding_window} if a.sliding_window else {}
     if a.family in ("gemma2", "gemma3"):
         model_type = "gemma2" if a.family == "gemma2" else "gemma3_text"
-        return dict(base, model_type=model_type, layer_types=layer_types, hidden_activation="gelu_pytorch_tanh", **window)
+        return dict(
+            base, model_type=model_type, layer_types=layer_types, hidden_activation="gelu_pytorch_tanh", **window
+        )
     if a.family == "gpt-oss" and a.is_moe:
         return dict(
             base,
@@ -526,9 +528,7 @@ def _cuda_like_sdpa() -> Iterator[None]:
         enable_gqa: bool = False,
     ) -> Any:
         if query.shape[-1] == value.shape[-1]:
-            return original(
-                query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa
-            )
+            return original(query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa)
         if enable_gqa and key.shape[1] != query.shape[1]:
             groups = query.shape[1] // key.shape[1]
             key = key.repeat_interleave(groups, dim=1)
