@@ -166,9 +166,89 @@ def _require() -> Any:
     return torch
 
 
+_HF_LAYER_KINDS = {"full": "full_attention", "sliding": "sliding_attention", "conv": "conv"}
+
+
+def _layer_types(a: Architecture) -> list[str]:
+    """One transformers ``layer_types`` entry per layer (our period repeated over ``n_layers``)."""
+    pattern = a.layer_types or ("sliding" if a.sliding_window else "full",)
+    return [_HF_LAYER_KINDS[pattern[i % len(pattern)]] for i in range(a.n_layers)]
+
+
+def _family_config(a: Architecture, base: dict[str, Any]) -> dict[str, Any] | None:
+    """The config of ``a``'s own transformers family, when it came from one we map back.
+
+    Covers the families whose layout the generic stand-ins below cannot express: per-layer
+    sliding/full/conv layers (Gemma 2/3, gpt-oss, Qwen2 with a window, LFM2) and multi-head latent
+    attention (DeepSeek-V2/V3). Fields are the config classes' own (``Gemma2Config``,
+    ``GptOssConfig``, ``DeepseekV2Config``, ``Lfm2Config``, ...); what the Architecture does not
+    record (soft-capping, RoPE scaling, routing details) keeps the class default.
+    """
+    layer_types = _layer_types(a)
+    window = {"sliding_window": a.sliding_window} if a.sliding_window else {}
+    if a.family in ("gemma2", "gemma3"):
+        model_type = "gemma2" if a.family == "gemma2" else "gemma3_text"
+        return dict(
+            base, model_type=model_type, layer_types=layer_types, hidden_activation="gelu_pytorch_tanh", **window
+        )
+    if a.family == "gpt-oss" and a.is_moe:
+        return dict(
+            base,
+            model_type="gpt_oss",
+            num_local_experts=a.n_experts,
+            num_experts_per_tok=a.n_experts_per_token,
+            intermediate_size=a.expert_ffn_size,
+            attention_bias=a.qkv_bias,
+            layer_types=layer_types,
+            **window,
+        )
+    if a.family == "qwen2" and not a.is_moe and a.qkv_bias:
+        sliding = "sliding_attention" in layer_types
+        return dict(base, model_type="qwen2", use_sliding_window=sliding, layer_types=layer_types, **window)
+    if a.family in ("deepseek-v2", "deepseek-v3") and a.is_mla:
+        assert a.qk_rope_head_dim is not None
+        cfg = dict(
+            base,
+            model_type="deepseek_v2" if a.family == "deepseek-v2" else "deepseek_v3",
+            q_lora_rank=a.q_lora_rank,
+            kv_lora_rank=a.kv_lora_rank,
+            qk_nope_head_dim=a.head_dim - a.qk_rope_head_dim,
+            qk_rope_head_dim=a.qk_rope_head_dim,
+            v_head_dim=a.v_head_dim,
+            attention_bias=a.qkv_bias,
+        )
+        cfg.pop("head_dim")
+        if a.is_moe:
+            cfg.update(
+                n_routed_experts=a.n_experts,
+                n_shared_experts=a.n_shared_experts,
+                num_experts_per_tok=a.n_experts_per_token,
+                moe_intermediate_size=a.expert_ffn_size,
+                first_k_dense_replace=a.n_dense_layers,
+                n_group=1,
+                topk_group=1,
+            )
+        else:
+            cfg.update(first_k_dense_replace=a.n_layers, n_routed_experts=1, num_experts_per_tok=1)
+        return cfg
+    if a.family == "lfm2":
+        return dict(
+            base,
+            model_type="lfm2",
+            layer_types=layer_types,
+            conv_L_cache=a.conv_kernel or 3,
+            conv_bias=a.conv_bias,
+            block_auto_adjust_ff_dim=False,
+        )
+    return None
+
+
 def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], bool]:
     """A transformers config dict implementing ``arch`` with a built-in model class.
 
+    An Architecture read from a family transformers builds in (Gemma 2/3, gpt-oss, Qwen2,
+    DeepSeek-V2/V3, LFM2: its ``family``) is mapped back to that family's config, so per-layer
+    sliding/conv layers and MLA are traced as they are. Others get the closest generic class.
     Returns ``(config, exact)``; ``exact`` is False when no built-in class has exactly this
     layout and the closest one is used (ALiBi models are traced with RoPE; Falcon-style
     multi-norm parallel blocks with Phi's single norm). Parameter counts may then differ slightly:
@@ -187,6 +267,9 @@ def hf_config_from_architecture(arch: Architecture) -> tuple[dict[str, Any], boo
         "tie_word_embeddings": a.tied_embeddings,
     }
     exact = a.position_embedding in ("rope", "none")
+    family = _family_config(a, base)
+    if family is not None:
+        return family, True
     if a.is_moe:
         assert a.expert_ffn_size is not None
         if a.n_shared_experts or a.n_dense_layers:
@@ -416,6 +499,56 @@ def _balanced_moe(model: Any) -> Iterator[None]:
             del module.forward
 
 
+@contextlib.contextmanager
+def _cuda_like_sdpa() -> Iterator[None]:
+    """Run SDPA with the kernel a GPU picks when the CPU would fall back to the math kernel.
+
+    Keys and values of different widths (MLA: ``qk_nope + qk_rope`` = 192 vs ``v_head_dim`` =
+    128 in DeepSeek-V2/V3) rule out FlashAttention, on CUDA (``check_head_dim_size_flash``
+    wants equal q/k/v head sizes, ``aten/src/ATen/native/transformers/sdp_utils_cpp.h``) as on
+    the CPU; the CPU then takes the math kernel, which casts q/k/v to fp32 and materialises the
+    score matrix, while CUDA takes the memory-efficient kernel (``check_head_dim_size_mem_efficient``
+    only asks q and k to match). Those calls go to ``aten._scaled_dot_product_efficient_attention``,
+    whose fake kernel allocates what the CUDA one does: the output and, when a gradient is
+    needed, an fp32 log-sum-exp; a boolean mask becomes an additive bias first, as CUDA's
+    ``convert_boolean_attn_mask`` does.
+    """
+    torch = _require()
+    functional = torch.nn.functional
+    original = functional.scaled_dot_product_attention
+
+    def sdpa(
+        query: Any,
+        key: Any,
+        value: Any,
+        attn_mask: Any = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,
+    ) -> Any:
+        if query.shape[-1] == value.shape[-1]:
+            return original(query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa)
+        if enable_gqa and key.shape[1] != query.shape[1]:
+            groups = query.shape[1] // key.shape[1]
+            key = key.repeat_interleave(groups, dim=1)
+            value = value.repeat_interleave(groups, dim=1)
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            bias = torch.zeros(attn_mask.shape, dtype=query.dtype)
+            attn_mask = bias.masked_fill_(attn_mask.logical_not(), float("-inf"))
+        grad = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+        out = torch.ops.aten._scaled_dot_product_efficient_attention(
+            query, key, value, attn_mask, grad, dropout_p, is_causal, scale=scale
+        )
+        return out[0]
+
+    functional.scaled_dot_product_attention = sdpa
+    try:
+        yield
+    finally:
+        functional.scaled_dot_product_attention = original
+
+
 def _count(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -460,7 +593,7 @@ def trace_inference(source: Model | Architecture | Mapping[str, Any], workload: 
     b, prompt, context = workload.batch_size, workload.prefill_tokens, workload.context_tokens
     tracker_cls = _make_tracker()
     model = _build(config, workload.precision, workload.attention)
-    with _quiet(), FakeTensorMode(), torch.no_grad(), _balanced_moe(model):
+    with _quiet(), _cuda_like_sdpa(), FakeTensorMode(), torch.no_grad(), _balanced_moe(model):
         _to_fake(model)
         model.eval()
         n_params = _count(model)
@@ -479,28 +612,36 @@ def trace_inference(source: Model | Architecture | Mapping[str, Any], workload: 
             del out, logits, ids, cache
         gc.collect()
 
-        # Phase 2: the last decoding step, with context - 1 tokens already cached.
+        # Phase 2: the last decoding step, with context - 1 tokens already cached. The cache is
+        # filled by the model itself (a prefill of context - 2 tokens, then one decoding step),
+        # so every layer holds what its real cache class holds at that point: keys/values, MLA
+        # latents, conv states, sliding windows trimmed by a decoding step's update. The peak
+        # is then reset to the bytes live before the measured step.
         t2 = tracker_cls()
         t2._kinds = _kinds_fn(t2, model)
         for t in [*model.parameters(), *model.buffers()]:
             t2.track(t)
         with t2:
             cache = DynamicCache(config=model.config)
-            text = model.config.get_text_config(decoder=True)
-            n_kv = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
-            head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-            dtype = next(model.parameters()).dtype
-            for layer in cache.layers:
-                k = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
-                v = torch.empty((b, n_kv, context - 1, head_dim), dtype=dtype)
-                layer.lazy_initialization(k, v)
-                layer.keys, layer.values = k, v
-                del k, v
+            warm = [n for n in (context - 2, 1 if context > 2 else 0) if n > 0]
+            position = 0
+            for n in warm:
+                ids = torch.zeros((b, n), dtype=torch.long)
+                positions = torch.arange(position, position + n).expand(b, n)
+                out = model(
+                    input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1
+                )
+                position += n
+                del out, ids, positions
+                gc.collect()
+            t2.peak = t2.live
+            t2.peak_kinds = {}
             ids = torch.zeros((b, 1), dtype=torch.long)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            positions = torch.full((b, 1), position, dtype=torch.long)
+            out = model(input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
             logits = out.logits[:, -1, :].to(copy=True, dtype=torch.float32)
             probs = torch.softmax(logits, dim=-1)
-            del out, logits, probs, ids, cache
+            del out, logits, probs, ids, positions, cache
         gc.collect()
     best = t1 if t1.peak >= t2.peak else t2
     return TraceResult(
@@ -583,7 +724,7 @@ def trace_finetune(
                 if p.requires_grad:
                     p.data = p.data.float()
     tracker_cls = _make_tracker()
-    with _quiet(), FakeTensorMode(), _balanced_moe(model):
+    with _quiet(), _cuda_like_sdpa(), FakeTensorMode(), _balanced_moe(model):
         _to_fake(model)
         model.train()
         n_params = _count(model)

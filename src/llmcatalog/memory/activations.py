@@ -23,8 +23,8 @@ Throughout the layer the layer input and the embedding output (still referenced 
 Decoding one token with ``context`` tokens cached adds, per step, the ``torch.cat`` that grows one
 layer's K (then V) cache (``DynamicLayer.update``: old and new tensors briefly coexist; the widest
 of a full layer's K and V, or of a sliding layer's when all are sliding, or the latent under MLA:
-``kvcache.kv_layer_widths``) and the
-fp32 logits ``generate()`` copies and normalises: ``batch * vocab * (e + 8)``.
+``kvcache.kv_layer_widths``; under MLA, the expansion of the cached latent into per-head keys
+and values), or later the fp32 logits ``generate()`` copies and normalises: ``batch * vocab * (e + 8)``.
 
 The figures are checked against traces of the real transformers code (``llmcatalog.trace``)
 in ``tests/test_accuracy_trace.py``.
@@ -49,6 +49,19 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
     persistent = e * h * (2 if a.n_layers > 1 else 1) + 2 * e * d
     norm = persistent + e * h + 8 * h
     attn = persistent + e * (h + 3 * q + 2 * kv)
+    if a.is_mla:
+        # DeepseekV2Attention.forward (transformers 5), live when o_proj writes its output: the
+        # normed input, q_proj's (or q_b_proj's) output n_h*(nope+rope) (q_nope is a view of it),
+        # the rotated q_pe n_h*rope, ``query_states = cat(q_nope, q_pe)``, kv_a_proj_with_mqa's
+        # output kv_lora+rope (kv_nope is a view of it), the expanded latent: kv_b_proj's output
+        # n_h*(nope+v) and ``key_states`` n_h*(nope+rope), the attention output n_h*v and o_proj's h.
+        assert a.kv_lora_rank is not None
+        assert a.qk_rope_head_dim is not None
+        assert a.v_head_dim is not None
+        rope, v = a.qk_rope_head_dim, a.v_head_dim
+        nope = d - rope
+        per_head = 3 * d + rope + (nope + v) + v
+        attn = persistent + e * (2 * h + a.kv_lora_rank + rope + a.n_heads * per_head)
     if attention == "eager":
         attn += a.n_heads * tokens * (2 * e + 4) + e * tokens
     # The MLP reads the post-attention residual and its normalised copy; in a parallel block
@@ -67,7 +80,11 @@ def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str
         mlp = persistent + mlp_inputs + e * h + 4 * a.n_experts + max(experts, shared)
     if a.n_layers > a.n_moe_layers:
         # Dense layers (all of a dense model; a MoE model's leading, interleaved or listed ones):
-        # the peak is the larger of the two kinds.
+        # the peak is the larger of the two kinds. In layer 0 the layer input *is* the embedding
+        # output, so a model whose only dense layer is the first (DeepSeek-V2-Lite,
+        # ``first_k_dense_replace=1``) keeps one hidden state fewer there.
+        if not any(not a.is_moe_layer(i) for i in range(1, a.n_layers)):
+            persistent = e * h + 2 * e * d
         if a.mlp == "gated":
             dense = persistent + mlp_inputs + 3 * e * a.ffn_size
         else:
@@ -95,13 +112,18 @@ def _cache_cat_bytes(
     kept = context if a.count_layers("full") or not a.sliding_window else min(context, a.sliding_window)
     cat = batch_size * kept * heads * max(k_width, v_width) * DTYPE_BYTES[kv_dtype]
     if a.is_mla:
-        # transformers 5 expands the cached latent of the layer being run (``expand_kv``):
-        # kv_b_proj's output [b, s, n_h*(nope+v)] (values are a view of it) and the keys
-        # [b, n_h, s, nope+rope], in the compute dtype, split by head under tensor parallelism.
+        # transformers 5 expands the cached latent of the layer being run after the cache update
+        # (``DeepseekV2Attention.forward``: ``cache.update`` then ``self.expand_kv(k_nope, k_pe)``):
+        # kv_b_proj's output [b, s, n_h*(nope+v)] (the values are a view of it) and the keys
+        # ``new_empty([b, n_h, s, nope+rope])``, in the compute dtype, split by head under tensor
+        # parallelism. The latent's cat is over by then, so the larger of the two is the peak.
+        # SDPA then runs the memory-efficient kernel (key and value widths differ, which rules out
+        # FlashAttention): it adds only its output. Traced in tests/test_accuracy_modern.py.
         assert a.qk_rope_head_dim is not None
         assert a.v_head_dim is not None
         nope = a.head_dim - a.qk_rope_head_dim
-        cat += batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
+        expand = batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
+        return max(cat, expand)
     return cat
 
 
@@ -132,4 +154,5 @@ def decode_step_bytes(
     cat_growth = _cache_cat_bytes(a, batch_size, context, kv_dtype, tensor_parallel, e)
     per_token = _per_token_layer_peak(a, e, 1, "sdpa")
     logits = batch_size * a.vocab_size * (e + 8)
-    return int(cat_growth + batch_size * per_token + logits)
+    # The cache's cat (or MLA's expansion) happens inside a layer, the logits after the last one.
+    return int(max(cat_growth, logits) + batch_size * per_token)
