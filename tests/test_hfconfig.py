@@ -438,7 +438,8 @@ def test_unknown_hybrid_family_is_counted_but_not_estimated() -> None:
     with pytest.warns(lc.HFConfigWarning if hasattr(lc, "HFConfigWarning") else UserWarning, match="state-space"):
         m = lc.Model.from_hf_config(cfg)
     assert m.architecture is None
-    assert m.n_params is not None and m.n_params > 0
+    assert m.n_params is not None
+    assert m.n_params > 0
     with pytest.raises(lc.NotEstimableError, match="state-space"):
         lc.estimate_vram(m, lc.Inference())
 

@@ -35,6 +35,7 @@ from ..values.workload import (
     COMPUTE_DTYPES,
     KV_CACHE_DTYPES,
     METHODS,
+    MLA_CACHE_LAYOUTS,
     MOE_LAYOUTS,
     OPTIMIZER_IMPLS,
     OPTIMIZERS,
@@ -357,6 +358,7 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
         context_tokens=args.context,
         prompt_tokens=args.prompt,
         kv_cache_precision=args.kv_precision,
+        mla_cache=args.mla_cache,
         compute_dtype=args.compute,
         attention=args.attention,
         parallelism=par,
@@ -369,7 +371,7 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
 )  # fmt: skip
-_INFERENCE_ONLY = ("--precision", "--kv-precision", "--context", "--prompt")
+_INFERENCE_ONLY = ("--precision", "--kv-precision", "--mla-cache", "--context", "--prompt")
 
 
 def _check_applicable(args: argparse.Namespace) -> None:
@@ -614,6 +616,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     es.add_argument("--compute", choices=COMPUTE_DTYPES, help="activation dtype (default: the format's)")
     es.add_argument("--kv-precision", choices=KV_CACHE_DTYPES)
+    es.add_argument(
+        "--mla-cache",
+        choices=MLA_CACHE_LAYOUTS,
+        default="latent",
+        help="DeepSeek-V2/V3 cache: latent (transformers 5, vLLM, SGLang; default) or expanded (transformers 4.x)",
+    )
     es.add_argument("--batch", type=int, default=1)
     es.add_argument("--context", type=int, default=2048, help="prompt + generated tokens (inference)")
     es.add_argument("--prompt", type=int, help="prompt tokens prefilled at once (default: the whole context)")
