@@ -234,3 +234,25 @@ def test_r1_distill_lineage(catalog: lc.Catalog) -> None:
     for mid, base in bases.items():
         assert catalog.get_model(mid).base_model == base
     assert catalog.get_model("DeepSeek-R1").base_model == "deepseek-v3-base"
+
+
+@pytest.mark.parametrize(
+    ("mid", "gib"),
+    [("gpt-oss-20b", 12.8), ("gpt-oss-120b", 60.8)],
+)
+def test_checkpoints_estimated_as_stored(mid: str, gib: float, catalog: lc.Catalog) -> None:
+    """Catalog models whose checkpoint is quantized estimate as stored without a precision: gpt-oss's
+    MXFP4 experts give the checkpoint sizes of its model card (arXiv 2508.10925, Table 1: 12.8 GiB and
+    60.8 GiB), not a bf16 model of four times the size."""
+    m = catalog.get_model(mid)
+    assert m.weight_format is not None
+    weights = lc.estimate_vram(m, lc.Inference()).weights_bytes / 2**30
+    assert weights == pytest.approx(gib, abs=0.05)
+
+
+@pytest.mark.parametrize("mid", ["mistral-7b-v0.3", "mistral-nemo-base-2407", "mistral-small-3.1-24b-instruct-2503"])
+def test_mistral_v02_and_later_have_no_window(mid: str, catalog: lc.Catalog) -> None:
+    """Mistral 7B v0.2+ and the Nemo/Small models attend over the whole context (config sliding_window null)."""
+    a = catalog.get_model(mid).architecture
+    assert a is not None
+    assert a.sliding_window is None

@@ -168,3 +168,20 @@ def test_console_script() -> None:
         [sys.executable, "-m", "llmcatalog", "show", "phi-2"], capture_output=True, text=True, check=True
     ).stdout
     assert "2,779,683,840" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["estimate", "llama-2-7b", "--finetune", "full", "--lora-rank", "8"],
+        ["estimate", "llama-2-7b", "--finetune", "lora", "--trainable-layers", "4"],
+        ["estimate", "llama-2-7b", "--finetune", "freeze", "--prefix-tokens", "64"],
+        ["estimate", "llama-2-7b", "--lora-targets", "q_proj"],
+        ["estimate", "llama-2-7b", "--finetune", "lora", "--context", "4096"],
+    ],
+)
+def test_options_the_workload_would_ignore_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """An option the chosen method or workload does not read is an error naming it, not silently ignored."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert next(a for a in argv if a.startswith("--") and a != "--finetune") in err

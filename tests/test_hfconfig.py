@@ -459,3 +459,16 @@ def test_a_model_type_transformers_does_not_know_reads_the_standard_keys() -> No
     # embeddings + LM head + 4 Llama-style layers (q, k, v, o; gate, up, down; two RMSNorms) + final norm
     layer = 4 * 256 * 256 + 3 * 256 * 512 + 2 * 256
     assert m.n_params == 2 * 1000 * 256 + 4 * layer + 256
+
+
+def test_explicit_null_sliding_window_is_full_attention() -> None:
+    """``"sliding_window": null`` (Mistral 7B v0.2+, Mistral Small 3.x) is no window, as transformers
+    reads it, not the MistralConfig default of 4096."""
+    cfg = {
+        "model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32768,
+        "max_position_embeddings": 32768, "sliding_window": None,
+    }  # fmt: skip
+    assert lc.architecture_from_hf_config(cfg).sliding_window is None
+    cfg.pop("sliding_window")
+    assert lc.architecture_from_hf_config(cfg).sliding_window == 4096  # MistralConfig's default when absent

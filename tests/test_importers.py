@@ -723,3 +723,12 @@ def test_gguf_sliding_window_pattern(tmp_path: Path, arch: str, kinds: int) -> N
     kv = lc.estimate_vram(arch_, lc.Inference(context_tokens=4096, prompt_tokens=1)).kv_cache_bytes
     per_token_layer = 2 * 2 * (hidden // 4) * 2  # K and V, 2 KV heads of head_dim 16, bf16
     assert kv == per_token_layer * (full * 4096 + (layers - full) * 256)
+
+
+def test_an_importer_result_estimates_as_its_model(gguf_file: tuple[Path, dict[str, tuple[str, int, int]]]) -> None:
+    """estimate_vram / fits / min_gpus take what from_gguf returns as the Model it holds (stored format too)."""
+    g = lc.from_gguf(gguf_file[0])
+    w = lc.Inference(context_tokens=256)
+    assert lc.estimate_vram(g, w) == lc.estimate_vram(g.model, w)
+    gpu = lc.get_gpu("RTX 4090")
+    assert lc.fits(g, gpu, w) == lc.fits(g.model, gpu, w)

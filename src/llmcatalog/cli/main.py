@@ -371,6 +371,12 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
 )  # fmt: skip
+#: Fine-tuning options that one family of methods reads (the others would ignore them).
+_METHOD_ONLY = {
+    ("lora", "qlora"): ("--lora-rank", "--lora-alpha", "--lora-targets", "--moe-layout"),
+    ("p-tuning-v2", "prefix-tuning"): ("--prefix-tokens",),
+    ("freeze",): ("--trainable-layers",),
+}
 _INFERENCE_ONLY = ("--precision", "--kv-precision", "--mla-cache", "--context", "--prompt")
 
 
@@ -381,10 +387,16 @@ def _check_applicable(args: argparse.Namespace) -> None:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
             raise WorkloadError(
-                f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to inference only;"
-                " a fine-tune's length is --seq-len "
-                "and its dtype --compute (drop them, or drop --finetune)"
+                f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to inference only"
+                " (a fine-tune's length is --seq-len and its dtype --compute): drop them, or drop --finetune"
             )
+        for methods, options in _METHOD_ONLY.items():
+            stray = [o for o in options if o in given]
+            if stray and args.finetune not in methods:
+                raise WorkloadError(
+                    f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to --finetune "
+                    f"{' or '.join(methods)} only, not {args.finetune}"
+                )
     else:
         stray = [o for o in _TRAINING_ONLY if o in given]
         if stray:

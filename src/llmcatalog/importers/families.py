@@ -94,6 +94,8 @@ def common(
 
 
 def _window(cfg: Cfg, arch: dict[str, Any], *, use_default: bool, window: int | None = None) -> None:
+    if "sliding_window" in cfg and cfg["sliding_window"] is None:
+        return  # an explicit null is "no window" in transformers (Mistral Small 3.x, Mistral 7B v0.2+)
     if bool_(cfg, "use_sliding_window", use_default):
         size = int_(cfg, "sliding_window", window, minimum=0)
         if size:

@@ -72,6 +72,12 @@ def _canonical(arch: Architecture) -> Architecture:
     return arch
 
 
+def _unwrap(model: object) -> object:
+    """An importer's result (``from_local``, ``from_gguf``, ``from_hub``) stands for the Model it holds."""
+    inner = getattr(model, "model", None)
+    return inner if not isinstance(model, (Model, Architecture)) and isinstance(inner, Model) else model
+
+
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     """(architecture, extra non-LM parameters, name) or NotEstimableError saying what to fix."""
     if isinstance(model, Architecture):
@@ -357,6 +363,7 @@ def estimate_vram(
     architecture, :class:`WorkloadError` for settings the model cannot run with (see the module
     docstring), and warns with :class:`ContextLengthWarning` for a context past ``max_context``.
     """
+    model = _unwrap(model)  # type: ignore[assignment]
     arch, extra, name = _arch_of(model)
     arch = _canonical(arch)
     _check_workload(workload)
@@ -425,6 +432,7 @@ def _check_gpu(gpu: object) -> None:
 
 def fits(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, **kwargs: Any) -> bool:
     """True when the per-GPU estimate fits in ``gpu``'s memory (driver-reported total when known)."""
+    model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
     return estimate_vram(model, workload, **kwargs).total_bytes <= gpu.available_bytes
 
@@ -449,6 +457,7 @@ def min_gpus(
     stages or data-parallel ranks, so those are found by bisection; ``max_gpus`` is at most 2**20.
     The workload's context is checked (and warned about) once, as by :func:`estimate_vram`.
     """
+    model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
     arch, extra, name = _arch_of(model)
     arch = _canonical(arch)
