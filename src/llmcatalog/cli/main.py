@@ -497,13 +497,13 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
             )
         if workload.method == "full":
             out.append((states, "--finetune lora or qlora (trains a small adapter instead of every weight)"))
-    elif est.kv_cache_bytes:
-        out.append(
-            (
-                est.kv_cache_bytes,
-                f"a shorter --context or smaller --batch (KV cache: {est.kv_cache_bytes / gib:.1f} GiB)",
-            )
-        )
+    else:
+        if est.kv_cache_bytes:
+            kv = est.kv_cache_bytes
+            out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB)"))
+        if not workload.weight_format.quantized and est.weights_bytes:
+            w = est.weights_bytes
+            out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 
