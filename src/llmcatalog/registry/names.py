@@ -3,16 +3,35 @@
 A reader types "Llama 2 7B", "llama-2-7b", "LLaMA2-7B" or "本草": all must find the entry.
 ``normalize`` folds case and width (NFKC), and drops whitespace and punctuation, so those
 spellings collapse to one key; CJK characters are kept as they are.
+
+A name that finds nothing gets suggestions ranked by what people mean when they mistype one:
+the same family first, then the closest size, then the closest spelling (:func:`rank_names`:
+"Qwen3-9B" offers qwen3-8b, not qwen-1_8b). Filters and search also accept the common English
+and Chinese names of domains and languages (:data:`DOMAIN_SYNONYMS`, :data:`LANGUAGE_SYNONYMS`).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-__all__ = ["LANGUAGE_SYNONYMS", "MAX_SUGGEST_CHARS", "language_code", "normalize", "suggest"]
+__all__ = [
+    "DOMAIN_SYNONYMS",
+    "LANGUAGE_SYNONYMS",
+    "MAX_SUGGEST_CHARS",
+    "NameParts",
+    "cjk_runs",
+    "domain_id",
+    "language_code",
+    "name_parts",
+    "normalize",
+    "rank_names",
+    "suggest",
+]
 
 #: Longest key (after :func:`normalize`) that gets fuzzy suggestions. Catalog names are far
 #: shorter; difflib's ratio is quadratic, so a 100,000-character name gets no suggestions.
@@ -52,6 +71,107 @@ LANGUAGE_SYNONYMS: dict[str, str] = {
     "arabic": "ar",
 }
 
+#: Common English and Chinese names of the catalog's domains, by domain id (the ``domain`` of
+#: the entries, one per folder of ``registry/data/``). ``find_models(domain=...)`` and
+#: :meth:`~llmcatalog.Catalog.search` accept these as well as the id itself. Keys are matched
+#: after :func:`normalize`; every built-in domain has at least one Chinese name here (tested).
+DOMAIN_SYNONYMS: dict[str, str] = {
+    # general
+    "通用": "general",
+    "通用大模型": "general",
+    # medical
+    "医疗": "medical",
+    "医学": "medical",
+    "医药": "medical",
+    "医疗健康": "medical",
+    "醫療": "medical",
+    "醫學": "medical",
+    "medicine": "medical",
+    "healthcare": "medical",
+    "health": "medical",
+    # finance
+    "金融": "finance",
+    "财经": "finance",
+    "財經": "finance",
+    "financial": "finance",
+    # legal
+    "法律": "legal",
+    "司法": "legal",
+    "law": "legal",
+    # code
+    "代码": "code",
+    "編程": "code",
+    "编程": "code",
+    "程式": "code",
+    "代碼": "code",
+    "programming": "code",
+    "coding": "code",
+    # education
+    "教育": "education",
+    # math
+    "数学": "math",
+    "數學": "math",
+    "maths": "math",
+    "mathematics": "math",
+    # science
+    "科学": "science",
+    "科學": "science",
+    # sci-tech
+    "科技": "sci-tech",
+    "scitech": "sci-tech",
+    # agriculture
+    "农业": "agriculture",
+    "農業": "agriculture",
+    # media
+    "媒体": "media",
+    "传媒": "media",
+    "媒體": "media",
+    "傳媒": "media",
+    # e-commerce
+    "电商": "e-commerce",
+    "电子商务": "e-commerce",
+    "電商": "e-commerce",
+    "電子商務": "e-commerce",
+    # cybersecurity
+    "网络安全": "cybersecurity",
+    "網絡安全": "cybersecurity",
+    "安全": "cybersecurity",
+    "security": "cybersecurity",
+    # transport
+    "交通": "transport",
+    "transportation": "transport",
+    # story-generation
+    "故事生成": "story-generation",
+    "小说": "story-generation",
+    # music-generation
+    "音乐生成": "music-generation",
+    "音乐": "music-generation",
+    "音樂": "music-generation",
+    "music": "music-generation",
+    # evaluation
+    "评测": "evaluation",
+    "评估": "evaluation",
+    "評測": "evaluation",
+    # devops
+    "运维": "devops",
+    "運維": "devops",
+    # public-opinion
+    "舆情": "public-opinion",
+    "輿情": "public-opinion",
+    # multimodal
+    "多模态": "multimodal",
+    "多模態": "multimodal",
+    # diffusion
+    "扩散模型": "diffusion",
+    "擴散模型": "diffusion",
+    "扩散": "diffusion",
+    # audio
+    "音频": "audio",
+    "音頻": "audio",
+    "语音": "audio",
+    "語音": "audio",
+}
+
 # Everything that is not a letter or digit in any script (after NFKC) is dropped.
 _DROP = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -75,6 +195,131 @@ def language_code(name: str) -> str:
     ('zh', 'zh', 'zh', 'en')
     """
     return LANGUAGE_SYNONYMS.get(normalize(name), name.strip().casefold())
+
+
+def domain_id(name: str) -> str:
+    """The domain id ``name`` stands for if it is a known domain name (see
+    :data:`DOMAIN_SYNONYMS`), else ``name`` unchanged.
+
+    >>> domain_id("医疗"), domain_id("Law"), domain_id("medical")
+    ('medical', 'legal', 'medical')
+    """
+    return DOMAIN_SYNONYMS.get(normalize(name), name)
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def cjk_runs(text: str) -> list[str]:
+    """The runs of Chinese characters in ``text`` ("华佗GPT-o1-7B" -> ["华佗"]).
+
+    >>> cjk_runs("华佗GPT-o1-7B"), cjk_runs("BenTsao (本草)")
+    (['华佗'], ['本草'])
+    """
+    return _CJK.findall(text)
+
+
+class NameParts(NamedTuple):
+    """A model name split where its size is written: ``"Qwen2.5-7B-Instruct"`` is family
+    ``"qwen25"``, size 7 (billions), tail ``"instruct"``; a name without a size has only a family."""
+
+    key: str
+    family: str
+    size_b: float | None
+    tail: str
+
+
+# A size written as its own number: "7b", "1.5B", "1_8b" (1.8B), "560m", "8x7b" (experts x size).
+# "(?<![\d.])" anchors the number at its start (no quadratic retries on long digit runs); a letter
+# may precede it ("llama7b"); "a3b" in "30b-a3b" comes after the first size and is not read.
+_SIZE = re.compile(r"(?<![\d.])(?:(\d{1,3})x)?(\d{1,4}(?:[._]\d{1,3})?)([bm])(?![^\W\d_])")
+
+
+def name_parts(name: str) -> NameParts:
+    """Split ``name`` into family, size in billions and tail (see :class:`NameParts`).
+
+    >>> name_parts("Qwen3-8B")
+    NameParts(key='qwen38b', family='qwen3', size_b=8.0, tail='')
+    >>> name_parts("qwen-1_8b-chat").size_b, name_parts("Mixtral-8x7B").size_b, name_parts("bloom-560m").size_b
+    (1.8, 56.0, 0.56)
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    key = normalize(folded)
+    m = _SIZE.search(folded) if len(key) <= MAX_SUGGEST_CHARS else None
+    if m is None:
+        return NameParts(key, key, None, "")
+    size = float(m.group(2).replace("_", "."))
+    if m.group(1):
+        size *= int(m.group(1))
+    if m.group(3) == "m":
+        size /= 1000
+    return NameParts(key, normalize(folded[: m.start()]), size, normalize(folded[m.end() :]))
+
+
+class _Similar:
+    """difflib ratios against one fixed string, with the cheap upper bounds tried first.
+
+    ``SequenceMatcher`` indexes its second sequence once; ``at_least`` returns 0.0 without the
+    full (quadratic) comparison when even the upper bounds fall below ``floor``."""
+
+    def __init__(self, fixed: str) -> None:
+        self.fixed = fixed
+        self._matcher = difflib.SequenceMatcher(None, "", fixed, autojunk=False)
+        self._cache: dict[str, float] = {}
+
+    def at_least(self, other: str, floor: float) -> float:
+        if other == self.fixed:
+            return 1.0
+        cached = self._cache.get(other)
+        if cached is not None:
+            return cached
+        m = self._matcher
+        m.set_seq1(other)
+        if m.real_quick_ratio() < floor or m.quick_ratio() < floor:
+            return 0.0
+        value = self._cache[other] = m.ratio()
+        return value
+
+
+def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 5) -> tuple[str, ...]:
+    """Up to ``n`` distinct display names from ``candidates`` (``(parts, display)`` pairs, several
+    per entry allowed) that ``name`` most likely meant, best first.
+
+    A name with a size ("Qwen3-9B") is scored as 0.5 x family similarity + 0.3 x size closeness
+    + 0.2 x spelling similarity: the same family at the nearest size comes first (qwen3-8b),
+    then the family's other sizes and related families at that size (qwen2.5-7b). Size
+    closeness is ``1 / (1 + 3 |ln(size / wanted)|)`` (sizes on a log scale: 8B is as near 9B
+    as 80B is to 90B). Families less than half alike are not offered; a name without a size,
+    or with nothing close, is ranked by :func:`suggest` (substrings first). Similarities are
+    difflib ratios (0..1). Names longer than :data:`MAX_SUGGEST_CHARS` get none.
+    """
+    query = name_parts(name)
+    if not query.key or len(query.key) > MAX_SUGGEST_CHARS:
+        return ()
+    out: tuple[str, ...] = ()
+    if query.size_b is not None and query.size_b > 0:
+        wanted = math.log(query.size_b)
+        family_like, key_like = _Similar(query.family), _Similar(query.key)
+        best: dict[str, float] = {}
+        for parts, display in candidates:
+            family = family_like.at_least(parts.family, 0.5)
+            if family < 0.5:
+                continue
+            closeness = 0.0
+            if parts.size_b is not None and parts.size_b > 0:
+                closeness = 1 / (1 + 3 * abs(math.log(parts.size_b) - wanted))
+            partial = 0.5 * family + 0.3 * closeness
+            if partial + 0.2 <= best.get(display, 0.0):
+                continue
+            score = partial + 0.2 * key_like.at_least(parts.key, 0.0)
+            if score > best.get(display, 0.0):
+                best[display] = score
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
+        out = tuple(d for d, score in ranked if score >= 0.45)[:n]
+    if not out:
+        display = {p.key: d for p, d in candidates}
+        out = suggest(name, display, display, n=n)
+    return out
 
 
 def suggest(name: str, keys: Iterable[str], display: dict[str, str], n: int = 5) -> tuple[str, ...]:
