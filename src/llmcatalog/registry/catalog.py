@@ -91,6 +91,11 @@ def _keys(entry: Model | GPU | Tool) -> list[str]:
     return [k for k in dict.fromkeys(keys) if k]
 
 
+def _name_parts(entry: Model | GPU | Tool) -> list[tuple[NameParts, str]]:
+    """Each distinct id, name and alias of ``entry`` split at its size, with the entry's id."""
+    return [(name_parts(text), entry.id) for text in dict.fromkeys((entry.id, entry.name, *entry.aliases))]
+
+
 class _Index(Generic[E]):
     """Entries of one kind by id, plus a name/alias index; detects conflicting claims."""
 
@@ -178,9 +183,7 @@ class _Index(Generic[E]):
         if self.kind != "model":
             return suggest(name, self.names, self.names)
         if self._parts is None:  # every id, name and alias split at its size; built on the first miss
-            self._parts = [
-                (name_parts(n), e.id) for e in self.by_id.values() for n in dict.fromkeys((e.id, e.name, *e.aliases))
-            ]
+            self._parts = [part for e in self.by_id.values() for part in _name_parts(e)]
         return rank_names(name, self._parts)
 
 

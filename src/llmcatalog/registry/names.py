@@ -256,6 +256,11 @@ def name_parts(name: str) -> NameParts:
     return NameParts(key, normalize(folded[: m.start()]), size, normalize(folded[m.end() :]))
 
 
+#: Weight of a family that is only alike (qwen2.5 for qwen3): the same family at a near size
+#: ranks above a related family at the exact size (glm-4-9b before glm-10b for "GLM-4-10B").
+_OTHER_FAMILY = 0.8
+
+
 class _Similar:
     """difflib ratios against one fixed string, with the cheap upper bounds tried first.
 
@@ -286,9 +291,10 @@ def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 
     per entry allowed) that ``name`` most likely meant, best first.
 
     A name with a size ("Qwen3-9B") is scored as 0.5 x family similarity + 0.3 x size closeness
-    + 0.2 x spelling similarity: the same family at the nearest size comes first (qwen3-8b),
-    then the family's other sizes and related families at that size (qwen2.5-7b). Size
-    closeness is ``1 / (1 + 3 |ln(size / wanted)|)`` (sizes on a log scale: 8B is as near 9B
+    + 0.2 x spelling similarity, a family that is only alike counting 0.8 x its similarity: the
+    same family at the nearest size comes first (qwen3-8b), then the family's other sizes and
+    related families at that size (qwen2.5-7b). Size closeness is
+    ``1 / (1 + 3 |ln(size / wanted)|)`` (sizes on a log scale: 8B is as near 9B
     as 80B is to 90B). Families less than half alike are not offered; a name without a size,
     or with nothing close, is ranked by :func:`suggest` (substrings first). Similarities are
     difflib ratios (0..1). Names longer than :data:`MAX_SUGGEST_CHARS` get none.
@@ -305,6 +311,8 @@ def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 
             family = family_like.at_least(parts.family, 0.5)
             if family < 0.5:
                 continue
+            if family < 1.0:
+                family *= _OTHER_FAMILY
             closeness = 0.0
             if parts.size_b is not None and parts.size_b > 0:
                 closeness = 1 / (1 + 3 * abs(math.log(parts.size_b) - wanted))
@@ -317,8 +325,8 @@ def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
         out = tuple(d for d, score in ranked if score >= 0.45)[:n]
     if not out:
-        display = {p.key: d for p, d in candidates}
-        out = suggest(name, display, display, n=n)
+        shown = {p.key: d for p, d in candidates}
+        out = suggest(name, shown, shown, n=n)
     return out
 
 
