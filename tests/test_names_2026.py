@@ -232,3 +232,40 @@ def test_search_by_language_name(catalog: lc.Catalog) -> None:
     assert both
     assert both <= set(catalog.search("中文 医疗"))
     assert all(m.domain == "medical" or "医疗" in (m.description_zh or "") for m in catalog.search("中文 医疗"))
+
+
+# -- the chinese extra (traditional characters, pinyin) -----------------------------------------
+def test_without_the_chinese_extra_lookups_still_work(catalog: lc.Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With opencc and pypinyin absent, simplified Chinese, synonyms and suggestions work as before."""
+    import llmcatalog.registry.names as names
+
+    monkeypatch.setattr(names, "_t2s", lambda: None)
+    monkeypatch.setattr(names, "_to_pinyin", lambda: None)
+    assert names.simplified("華佗") == "華佗"
+    assert names.pinyin("华佗") == []
+    fresh = lc.Catalog.from_entries(*catalog.models)  # haystacks built without pinyin
+    assert {m.id for m in fresh.search("华佗")} == {m.id for m in catalog.search("华佗")}
+    assert not fresh.search("bencao")
+    assert fresh.find_models(domain="医疗") == fresh.find_models(domain="medical")
+    assert _miss(fresh, "Qwen3-9B")[0] == "qwen3-8b"
+
+
+def test_traditional_characters_find_simplified_names(catalog: lc.Catalog) -> None:
+    """With opencc: "華佗" is "华佗" in get_model, search and filters ("醫藥" is not in the table)."""
+    pytest.importorskip("opencc")
+    assert catalog.get_model("華佗") == catalog.get_model("华佗")
+    assert catalog.search("華佗") == catalog.search("华佗")
+    assert "醫藥" not in DOMAIN_SYNONYMS
+    assert catalog.find_models(domain="醫藥") == catalog.find_models(domain="medical")
+    assert catalog.find_models(language="漢語") == catalog.find_models(language="zh")
+
+
+def test_pinyin_finds_chinese_names(catalog: lc.Catalog) -> None:
+    """With pypinyin: "bencao" finds every model whose name or alias, or whose series, is 本草."""
+    pytest.importorskip("pypinyin")
+    bencao = {m.id for m in catalog.models if any("本草" in a for a in (m.name, *m.aliases))}
+    series = {m.series for m in catalog.models if m.id in bencao}
+    assert bencao
+    found = {m.id for m in catalog.search("bencao")}
+    assert bencao <= found
+    assert all(catalog.get_model(mid).series in series for mid in found)

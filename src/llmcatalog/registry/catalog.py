@@ -32,7 +32,18 @@ from ..memory.params import count_params
 from ..values.gpu import GPU
 from ..values.model import Architecture, Component, Model, PublishedFigure
 from ..values.tool import Tool
-from .names import NameParts, cjk_runs, domain_id, language_code, name_parts, normalize, rank_names, suggest
+from .names import (
+    NameParts,
+    cjk_runs,
+    domain_id,
+    language_code,
+    name_parts,
+    normalize,
+    pinyin,
+    rank_names,
+    simplified,
+    suggest,
+)
 
 __all__ = ["Catalog", "PluginInfo"]
 
@@ -500,11 +511,15 @@ class Catalog:
         several do, :class:`UnknownModelError` lists them all in ``suggestions``. A series name
         resolves when the catalog has one model of that series (``"DALL-E"`` is DALL·E 2, the
         only DALL·E here); a series with several members lists them. Otherwise the suggestions
-        prefer the same family at the nearest size (``"Qwen3-9B"``: qwen3-8b first).
+        prefer the same family at the nearest size (``"Qwen3-9B"``: qwen3-8b first). With the
+        ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
         """
         if isinstance(name, Model):
             return name
         if isinstance(name, str) and self._models.get(name) is None:
+            folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
+            if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
+                return self._resolved[folded.id]
             candidates = self._models.candidates(name)
             if len(candidates) == 1:
                 return self._resolved[candidates[0]]
@@ -639,7 +654,8 @@ class Catalog:
 
         The text includes the Chinese names of the model's series: every run of Chinese
         characters in a member's name or aliases ("华佗" from "华佗GPT"), so a series is found
-        by its Chinese name even through members whose own entry has none."""
+        by its Chinese name even through members whose own entry has none. With the ``chinese``
+        extra the pinyin of those names is searched too ("bencao" finds 本草)."""
         cached = self._hay_cache
         if cached is None:
             cached = []
@@ -649,6 +665,7 @@ class Catalog:
                     for text in (m.name, *m.aliases):
                         series_zh.setdefault(m.series, {}).update(dict.fromkeys(cjk_runs(text)))
             for m in self.models:
+                zh = [*series_zh.get(m.series or "", ()), *(r for t in (m.name, *m.aliases) for r in cjk_runs(t))]
                 hay_parts = [
                     m.id,
                     m.name,
@@ -660,6 +677,7 @@ class Catalog:
                     m.description_zh or "",
                     m.series or "",
                     *series_zh.get(m.series or "", ()),
+                    *pinyin(" ".join(dict.fromkeys(zh))),
                     m.modality,
                 ]
                 hay = " ".join(hay_parts).casefold()
@@ -672,7 +690,8 @@ class Catalog:
         Chinese names) or descriptions contain every word of ``text`` (case-insensitive; names
         also match with punctuation ignored). A word that names a domain or a language
         (``"医疗"``, ``"law"``, ``"中文"``: see :data:`~llmcatalog.registry.names.DOMAIN_SYNONYMS`
-        and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language.
+        and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language. With the
+        ``chinese`` extra, traditional characters match simplified ones ("華佗" is "华佗").
         Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
 
         ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work)."""
@@ -686,6 +705,7 @@ class Catalog:
                 f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,} "
                 "(search for a few words)"
             )
+        text = simplified(text)
         # Each distinct word once, longest first (long words are rare: a non-match is found early).
         words = sorted(dict.fromkeys(w for w in text.casefold().split() if w), key=len, reverse=True)
         if not words:

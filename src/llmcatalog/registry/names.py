@@ -13,10 +13,12 @@ and Chinese names of domains and languages (:data:`DOMAIN_SYNONYMS`, :data:`LANG
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -29,7 +31,9 @@ __all__ = [
     "language_code",
     "name_parts",
     "normalize",
+    "pinyin",
     "rank_names",
+    "simplified",
     "suggest",
 ]
 
@@ -194,7 +198,7 @@ def language_code(name: str) -> str:
     >>> language_code("Chinese"), language_code("中文"), language_code("zh-CN"), language_code("EN")
     ('zh', 'zh', 'zh', 'en')
     """
-    return LANGUAGE_SYNONYMS.get(normalize(name), name.strip().casefold())
+    return LANGUAGE_SYNONYMS.get(normalize(simplified(name)), name.strip().casefold())
 
 
 def domain_id(name: str) -> str:
@@ -204,7 +208,7 @@ def domain_id(name: str) -> str:
     >>> domain_id("医疗"), domain_id("Law"), domain_id("medical")
     ('medical', 'legal', 'medical')
     """
-    return DOMAIN_SYNONYMS.get(normalize(name), name)
+    return DOMAIN_SYNONYMS.get(normalize(simplified(name)), name)
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
@@ -217,6 +221,45 @@ def cjk_runs(text: str) -> list[str]:
     (['华佗'], ['本草'])
     """
     return _CJK.findall(text)
+
+
+@functools.cache
+def _t2s() -> Callable[[str], str] | None:
+    try:
+        opencc = importlib.import_module("opencc")
+    except ImportError:
+        return None
+    convert: Callable[[str], str] = opencc.OpenCC("t2s").convert
+    return convert
+
+
+@functools.cache
+def _to_pinyin() -> Callable[[str], list[str]] | None:
+    try:
+        pypinyin = importlib.import_module("pypinyin")
+    except ImportError:
+        return None
+    lazy: Callable[[str], list[str]] = pypinyin.lazy_pinyin
+    return lazy
+
+
+def simplified(text: str) -> str:
+    """``text`` with traditional Chinese characters folded to simplified ones ("華佗" -> "华佗")
+    when the ``chinese`` extra is installed (OpenCC's ``t2s`` tables through
+    ``opencc-python-reimplemented``); ``text`` unchanged without it or without Chinese."""
+    if not _CJK.search(text):
+        return text
+    convert = _t2s()
+    return convert(text) if convert is not None else text
+
+
+def pinyin(text: str) -> list[str]:
+    """The toneless pinyin of each run of Chinese characters in ``text`` ("华佗GPT" ->
+    ["huatuo"]) when the ``chinese`` extra is installed (``pypinyin``); empty without it."""
+    to_pinyin = _to_pinyin()
+    if to_pinyin is None:
+        return []
+    return ["".join(to_pinyin(run)) for run in cjk_runs(text)]
 
 
 class NameParts(NamedTuple):
