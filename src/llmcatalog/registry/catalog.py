@@ -37,6 +37,7 @@ from .names import (
     cjk_runs,
     domain_id,
     language_code,
+    looks_like_pinyin,
     name_parts,
     normalize,
     pinyin,
@@ -384,6 +385,8 @@ class Catalog:
         self._lineage_cycles = tuple(cycles)
         self._resolved = resolved
         self._hay_cache: list[tuple[Model, str, str]] | None = None
+        self._zh_names: dict[str, str] = {}
+        self._pinyin_cache: dict[str, str] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -654,8 +657,7 @@ class Catalog:
 
         The text includes the Chinese names of the model's series: every run of Chinese
         characters in a member's name or aliases ("华佗" from "华佗GPT"), so a series is found
-        by its Chinese name even through members whose own entry has none. With the ``chinese``
-        extra the pinyin of those names is searched too ("bencao" finds 本草)."""
+        by its Chinese name even through members whose own entry has none."""
         cached = self._hay_cache
         if cached is None:
             cached = []
@@ -666,6 +668,8 @@ class Catalog:
                         series_zh.setdefault(m.series, {}).update(dict.fromkeys(cjk_runs(text)))
             for m in self.models:
                 zh = [*series_zh.get(m.series or "", ()), *(r for t in (m.name, *m.aliases) for r in cjk_runs(t))]
+                if zh:
+                    self._zh_names[m.id] = " ".join(dict.fromkeys(zh))
                 hay_parts = [
                     m.id,
                     m.name,
@@ -677,7 +681,6 @@ class Catalog:
                     m.description_zh or "",
                     m.series or "",
                     *series_zh.get(m.series or "", ()),
-                    *pinyin(" ".join(dict.fromkeys(zh))),
                     m.modality,
                 ]
                 hay = " ".join(hay_parts).casefold()
@@ -685,13 +688,23 @@ class Catalog:
             self._hay_cache = cached
         return cached
 
+    def _pinyin(self) -> dict[str, str]:
+        """Per model id: the pinyin of its (and its series') Chinese names, built on first need
+        (importing pypinyin takes ~0.15 s); empty without the ``chinese`` extra."""
+        if self._pinyin_cache is None:
+            self._haystacks()
+            self._pinyin_cache = {mid: " ".join(pinyin(zh)) for mid, zh in self._zh_names.items()}
+        return self._pinyin_cache
+
     def search(self, text: str, *, limit: int | None = None) -> tuple[Model, ...]:
         """Models whose id, name, aliases, organization, domain, subdomains, series (with its
         Chinese names) or descriptions contain every word of ``text`` (case-insensitive; names
         also match with punctuation ignored). A word that names a domain or a language
         (``"医疗"``, ``"law"``, ``"中文"``: see :data:`~llmcatalog.registry.names.DOMAIN_SYNONYMS`
         and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language. With the
-        ``chinese`` extra, traditional characters match simplified ones ("華佗" is "华佗").
+        ``chinese`` extra, traditional characters match simplified ones ("華佗" is "华佗"), and a
+        pinyin word that appears in no model's text matches the pinyin of Chinese names
+        ("bencao" finds 本草).
         Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
 
         ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work)."""
@@ -714,11 +727,22 @@ class Catalog:
         domains = [domain_id(w) for w in words]
         languages = [language_code(w) for w in words]
         exact = self._models.get(text)
+        haystacks = self._haystacks()
+        # Pinyin only for a pinyin-shaped word found in no text (the import is slow; see _pinyin).
+        pinyins: list[str | None] = [
+            w if w.isascii() and looks_like_pinyin(w) and not any(w in hay for _, hay, _ in haystacks) else None
+            for w in words
+        ]
+        by_pinyin = self._pinyin() if any(pinyins) else {}
         scored = []
-        for m, hay, hay_norm in self._haystacks():
+        for m, hay, hay_norm in haystacks:
             if all(
-                w in hay or n in hay_norm or d == m.domain or lang in m.languages
-                for w, n, d, lang in zip(words, norms, domains, languages, strict=True)
+                w in hay
+                or n in hay_norm
+                or d == m.domain
+                or lang in m.languages
+                or (p is not None and p in by_pinyin.get(m.id, ""))
+                for w, n, d, lang, p in zip(words, norms, domains, languages, pinyins, strict=True)
             ):
                 name_hit = any(n in hay_norm for n in norms)
                 scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))

@@ -29,6 +29,7 @@ __all__ = [
     "cjk_runs",
     "domain_id",
     "language_code",
+    "looks_like_pinyin",
     "name_parts",
     "normalize",
     "pinyin",
@@ -260,6 +261,25 @@ def pinyin(text: str) -> list[str]:
     if to_pinyin is None:
         return []
     return ["".join(to_pinyin(run)) for run in cjk_runs(text)]
+
+
+# One toneless pinyin syllable: an optional initial and a final (Table of Hanyu Pinyin finals;
+# "v" stands for ü). Only a gate: words of another shape never load pypinyin.
+_SYLLABLE = (
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ao|an|ei|en|er|ia|ie|in|iu|ou|ua|uo|ui|un"
+    r"|ue|ve|a|e|i|o|u|v)"
+)
+_PINYIN_WORD = re.compile(f"(?:{_SYLLABLE}){{1,12}}")
+
+
+def looks_like_pinyin(word: str) -> bool:
+    """Whether ``word`` can be toneless pinyin of 1 to 12 syllables ("bencao", "huatuo"; not "llama").
+
+    >>> looks_like_pinyin("bencao"), looks_like_pinyin("llama"), looks_like_pinyin("7b")
+    (True, False, False)
+    """
+    return len(word) <= 80 and _PINYIN_WORD.fullmatch(word) is not None
 
 
 class NameParts(NamedTuple):
