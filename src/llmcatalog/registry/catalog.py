@@ -32,13 +32,25 @@ from ..memory.params import count_params
 from ..values.gpu import GPU
 from ..values.model import Architecture, Component, Model, PublishedFigure
 from ..values.tool import Tool
-from .names import language_code, normalize, suggest
+from .names import (
+    NameParts,
+    cjk_runs,
+    domain_id,
+    language_code,
+    looks_like_pinyin,
+    name_parts,
+    normalize,
+    pinyin,
+    rank_names,
+    simplified,
+    suggest,
+)
 
 __all__ = ["Catalog", "PluginInfo"]
 
 E = TypeVar("E", Model, GPU, Tool)
 
-_HUB = re.compile(r"https?://(?:huggingface\.co|hf-mirror\.com|modelscope\.cn/models)/([^/\s]+/[^/\s?#]+)")
+_HUB = re.compile(r"https?://(?:www\.)?(?:huggingface\.co|hf-mirror\.com|modelscope\.cn/models)/([^/\s?#]+/[^/\s?#]+)")
 # "(?<!\d)" anchors the digit run at its start: without it a long run of digits is tried from
 # every position (quadratic: 16 s for 20,000 digits).
 _SIZE_G = re.compile(r"(?<!\d)(\d+)\s*G\b(?!B)", re.IGNORECASE)
@@ -91,6 +103,11 @@ def _keys(entry: Model | GPU | Tool) -> list[str]:
     return [k for k in dict.fromkeys(keys) if k]
 
 
+def _name_parts(entry: Model | GPU | Tool) -> list[tuple[NameParts, str]]:
+    """Each distinct id, name and alias of ``entry`` split at its size, with the entry's id."""
+    return [(name_parts(text), entry.id) for text in dict.fromkeys((entry.id, entry.name, *entry.aliases))]
+
+
 class _Index(Generic[E]):
     """Entries of one kind by id, plus a name/alias index; detects conflicting claims."""
 
@@ -101,11 +118,15 @@ class _Index(Generic[E]):
         self.names: dict[str, str] = {}
         # Hub repository paths ("meta-llama/Meta-Llama-3-8B") as a fallback; ambiguous ones are dropped.
         self.hub: dict[str, set[str]] = {}
+        # Series names ("dall-e") -> ids of their members, a fallback after names and Hub paths.
+        self.series: dict[str, set[str]] = {}
+        self._parts: list[tuple[NameParts, str]] | None = None
 
     def copy(self) -> _Index[E]:
         new: _Index[E] = _Index(self.kind)
         new.by_id, new.provider, new.names = dict(self.by_id), dict(self.provider), dict(self.names)
         new.hub = {k: set(v) for k, v in self.hub.items()}
+        new.series = {k: set(v) for k, v in self.series.items()}
         return new
 
     def conflicts(self, entries: Iterable[E], provider: str) -> list[str]:
@@ -141,6 +162,10 @@ class _Index(Generic[E]):
             match = _HUB.match(hub or "")
             if match:
                 self.hub.setdefault(normalize(match.group(1)), set()).add(e.id)
+            series = getattr(e, "series", None)
+            if series:
+                self.series.setdefault(normalize(series), set()).add(e.id)
+        self._parts = None
 
     def get(self, name: str) -> E | None:
         if not isinstance(name, str):
@@ -153,10 +178,25 @@ class _Index(Generic[E]):
             (entry_id,) = self.hub[key]
         return self.by_id[entry_id] if entry_id is not None else None
 
+    def candidates(self, name: str) -> tuple[str, ...]:
+        """Ids a name that :meth:`get` does not resolve can only mean, sorted: the models linking
+        this Hub path when several do, else the members of the series of this name. A series
+        with one member in this catalog resolves to it (``"DALL-E"``: the one DALL·E model)."""
+        if len(name) > MAX_NAME_CHARS:
+            return ()
+        key = normalize(name)
+        if len(self.hub.get(key, ())) > 1:
+            return tuple(sorted(self.hub[key]))
+        return tuple(sorted(self.series.get(key, ())))
+
     def suggestions(self, name: str) -> tuple[str, ...]:
         if len(name) > MAX_NAME_CHARS:
             return ()
-        return suggest(name, self.names, self.names)
+        if self.kind != "model":
+            return suggest(name, self.names, self.names)
+        if self._parts is None:  # every id, name and alias split at its size; built on the first miss
+            self._parts = [part for e in self.by_id.values() for part in _name_parts(e)]
+        return rank_names(name, self._parts)
 
 
 # A memory size written as its own word: "12GB", "12 GB", "12G", "12GiB" (not "A10G").
@@ -345,6 +385,8 @@ class Catalog:
         self._lineage_cycles = tuple(cycles)
         self._resolved = resolved
         self._hay_cache: list[tuple[Model, str, str]] | None = None
+        self._zh_names: dict[str, str] = {}
+        self._pinyin_cache: dict[str, str] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -467,11 +509,25 @@ class Catalog:
     def get_model(self, name: str | Model) -> Model:
         """The model with this id, name or alias; :class:`UnknownModelError` suggests close names.
 
-        A Hugging Face repository path ("meta-llama/Meta-Llama-3-8B") also resolves, through the
-        models' hub links, when exactly one model links it.
+        A Hugging Face (or ModelScope) repository path ("meta-llama/Meta-Llama-3-8B", any case)
+        also resolves, through the models' hub links, when exactly one model links it; when
+        several do, :class:`UnknownModelError` lists them all in ``suggestions``. A series name
+        resolves when the catalog has one model of that series (``"DALL-E"`` is DALL·E 2, the
+        only DALL·E here); a series with several members lists them. Otherwise the suggestions
+        prefer the same family at the nearest size (``"Qwen3-9B"``: qwen3-8b first). With the
+        ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
         """
         if isinstance(name, Model):
             return name
+        if isinstance(name, str) and self._models.get(name) is None:
+            folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
+            if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
+                return self._resolved[folded.id]
+            candidates = self._models.candidates(name)
+            if len(candidates) == 1:
+                return self._resolved[candidates[0]]
+            if candidates:
+                raise UnknownModelError(name, candidates)
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
 
     def get_gpu(self, name: str | GPU) -> GPU:
@@ -543,7 +599,7 @@ class Catalog:
             raise QueryError(f"min_params={min_params:g} is larger than max_params={max_params:g}: nothing can match")
         models = self._resolved.values()
         if domain is not None:
-            domain = self._known("domain", domain, {m.domain for m in models})
+            domain = self._known("domain", domain_id(domain), {m.domain for m in models})
         if subdomain is not None:
             subdomain = self._known("subdomain", subdomain, {s for m in models for s in m.subdomains})
         if language is not None:
@@ -597,11 +653,23 @@ class Catalog:
         raise QueryError(f"{arg}={shown} matches no model in this catalog (known: {known}).", hints)
 
     def _haystacks(self) -> list[tuple[Model, str, str]]:
-        """Per model: (model, case-folded text searched, normalised names); computed once."""
+        """Per model: (model, case-folded text searched, normalised names); computed once.
+
+        The text includes the Chinese names of the model's series: every run of Chinese
+        characters in a member's name or aliases ("华佗" from "华佗GPT"), so a series is found
+        by its Chinese name even through members whose own entry has none."""
         cached = self._hay_cache
         if cached is None:
             cached = []
+            series_zh: dict[str, dict[str, None]] = {}
             for m in self.models:
+                if m.series:
+                    for text in (m.name, *m.aliases):
+                        series_zh.setdefault(m.series, {}).update(dict.fromkeys(cjk_runs(text)))
+            for m in self.models:
+                zh = [*series_zh.get(m.series or "", ()), *(r for t in (m.name, *m.aliases) for r in cjk_runs(t))]
+                if zh:
+                    self._zh_names[m.id] = " ".join(dict.fromkeys(zh))
                 hay_parts = [
                     m.id,
                     m.name,
@@ -612,6 +680,7 @@ class Catalog:
                     m.description or "",
                     m.description_zh or "",
                     m.series or "",
+                    *series_zh.get(m.series or "", ()),
                     m.modality,
                 ]
                 hay = " ".join(hay_parts).casefold()
@@ -619,9 +688,23 @@ class Catalog:
             self._hay_cache = cached
         return cached
 
+    def _pinyin(self) -> dict[str, str]:
+        """Per model id: the pinyin of its (and its series') Chinese names, built on first need
+        (importing pypinyin takes ~0.15 s); empty without the ``chinese`` extra."""
+        if self._pinyin_cache is None:
+            self._haystacks()
+            self._pinyin_cache = {mid: " ".join(pinyin(zh)) for mid, zh in self._zh_names.items()}
+        return self._pinyin_cache
+
     def search(self, text: str, *, limit: int | None = None) -> tuple[Model, ...]:
-        """Models whose id, name, aliases, organization, domain, subdomains or descriptions contain
-        every word of ``text`` (case-insensitive; names also match with punctuation ignored).
+        """Models whose id, name, aliases, organization, domain, subdomains, series (with its
+        Chinese names) or descriptions contain every word of ``text`` (case-insensitive; names
+        also match with punctuation ignored). A word that names a domain or a language
+        (``"医疗"``, ``"law"``, ``"中文"``: see :data:`~llmcatalog.registry.names.DOMAIN_SYNONYMS`
+        and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language. With the
+        ``chinese`` extra, traditional characters match simplified ones ("華佗" is "华佗"), and a
+        pinyin word that appears in no model's text matches the pinyin of Chinese names
+        ("bencao" finds 本草).
         Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
 
         ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work)."""
@@ -635,15 +718,32 @@ class Catalog:
                 f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,} "
                 "(search for a few words)"
             )
+        text = simplified(text)
         # Each distinct word once, longest first (long words are rare: a non-match is found early).
         words = sorted(dict.fromkeys(w for w in text.casefold().split() if w), key=len, reverse=True)
         if not words:
             return ()
         norms = [normalize(w) for w in words]
+        domains = [domain_id(w) for w in words]
+        languages = [language_code(w) for w in words]
         exact = self._models.get(text)
+        haystacks = self._haystacks()
+        # Pinyin only for a pinyin-shaped word found in no text (the import is slow; see _pinyin).
+        pinyins: list[str | None] = [
+            w if w.isascii() and looks_like_pinyin(w) and not any(w in hay for _, hay, _ in haystacks) else None
+            for w in words
+        ]
+        by_pinyin = self._pinyin() if any(pinyins) else {}
         scored = []
-        for m, hay, hay_norm in self._haystacks():
-            if all(w in hay or n in hay_norm for w, n in zip(words, norms, strict=True)):
+        for m, hay, hay_norm in haystacks:
+            if all(
+                w in hay
+                or n in hay_norm
+                or d == m.domain
+                or lang in m.languages
+                or (p is not None and p in by_pinyin.get(m.id, ""))
+                for w, n, d, lang, p in zip(words, norms, domains, languages, pinyins, strict=True)
+            ):
                 name_hit = any(n in hay_norm for n in norms)
                 scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))
         scored.sort(key=lambda t: (t[0], t[1]))

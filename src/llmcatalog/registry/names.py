@@ -3,16 +3,40 @@
 A reader types "Llama 2 7B", "llama-2-7b", "LLaMA2-7B" or "本草": all must find the entry.
 ``normalize`` folds case and width (NFKC), and drops whitespace and punctuation, so those
 spellings collapse to one key; CJK characters are kept as they are.
+
+A name that finds nothing gets suggestions ranked by what people mean when they mistype one:
+the same family first, then the closest size, then the closest spelling (:func:`rank_names`:
+"Qwen3-9B" offers qwen3-8b, not qwen-1_8b). Filters and search also accept the common English
+and Chinese names of domains and languages (:data:`DOMAIN_SYNONYMS`, :data:`LANGUAGE_SYNONYMS`).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib
+import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
-__all__ = ["LANGUAGE_SYNONYMS", "MAX_SUGGEST_CHARS", "language_code", "normalize", "suggest"]
+__all__ = [
+    "DOMAIN_SYNONYMS",
+    "LANGUAGE_SYNONYMS",
+    "MAX_SUGGEST_CHARS",
+    "NameParts",
+    "cjk_runs",
+    "domain_id",
+    "language_code",
+    "looks_like_pinyin",
+    "name_parts",
+    "normalize",
+    "pinyin",
+    "rank_names",
+    "simplified",
+    "suggest",
+]
 
 #: Longest key (after :func:`normalize`) that gets fuzzy suggestions. Catalog names are far
 #: shorter; difflib's ratio is quadratic, so a 100,000-character name gets no suggestions.
@@ -52,6 +76,107 @@ LANGUAGE_SYNONYMS: dict[str, str] = {
     "arabic": "ar",
 }
 
+#: Common English and Chinese names of the catalog's domains, by domain id (the ``domain`` of
+#: the entries, one per folder of ``registry/data/``). ``find_models(domain=...)`` and
+#: :meth:`~llmcatalog.Catalog.search` accept these as well as the id itself. Keys are matched
+#: after :func:`normalize`; every built-in domain has at least one Chinese name here (tested).
+DOMAIN_SYNONYMS: dict[str, str] = {
+    # general
+    "通用": "general",
+    "通用大模型": "general",
+    # medical
+    "医疗": "medical",
+    "医学": "medical",
+    "医药": "medical",
+    "医疗健康": "medical",
+    "醫療": "medical",
+    "醫學": "medical",
+    "medicine": "medical",
+    "healthcare": "medical",
+    "health": "medical",
+    # finance
+    "金融": "finance",
+    "财经": "finance",
+    "財經": "finance",
+    "financial": "finance",
+    # legal
+    "法律": "legal",
+    "司法": "legal",
+    "law": "legal",
+    # code
+    "代码": "code",
+    "編程": "code",
+    "编程": "code",
+    "程式": "code",
+    "代碼": "code",
+    "programming": "code",
+    "coding": "code",
+    # education
+    "教育": "education",
+    # math
+    "数学": "math",
+    "數學": "math",
+    "maths": "math",
+    "mathematics": "math",
+    # science
+    "科学": "science",
+    "科學": "science",
+    # sci-tech
+    "科技": "sci-tech",
+    "scitech": "sci-tech",
+    # agriculture
+    "农业": "agriculture",
+    "農業": "agriculture",
+    # media
+    "媒体": "media",
+    "传媒": "media",
+    "媒體": "media",
+    "傳媒": "media",
+    # e-commerce
+    "电商": "e-commerce",
+    "电子商务": "e-commerce",
+    "電商": "e-commerce",
+    "電子商務": "e-commerce",
+    # cybersecurity
+    "网络安全": "cybersecurity",
+    "網絡安全": "cybersecurity",
+    "安全": "cybersecurity",
+    "security": "cybersecurity",
+    # transport
+    "交通": "transport",
+    "transportation": "transport",
+    # story-generation
+    "故事生成": "story-generation",
+    "小说": "story-generation",
+    # music-generation
+    "音乐生成": "music-generation",
+    "音乐": "music-generation",
+    "音樂": "music-generation",
+    "music": "music-generation",
+    # evaluation
+    "评测": "evaluation",
+    "评估": "evaluation",
+    "評測": "evaluation",
+    # devops
+    "运维": "devops",
+    "運維": "devops",
+    # public-opinion
+    "舆情": "public-opinion",
+    "輿情": "public-opinion",
+    # multimodal
+    "多模态": "multimodal",
+    "多模態": "multimodal",
+    # diffusion
+    "扩散模型": "diffusion",
+    "擴散模型": "diffusion",
+    "扩散": "diffusion",
+    # audio
+    "音频": "audio",
+    "音頻": "audio",
+    "语音": "audio",
+    "語音": "audio",
+}
+
 # Everything that is not a letter or digit in any script (after NFKC) is dropped.
 _DROP = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -74,7 +199,198 @@ def language_code(name: str) -> str:
     >>> language_code("Chinese"), language_code("中文"), language_code("zh-CN"), language_code("EN")
     ('zh', 'zh', 'zh', 'en')
     """
-    return LANGUAGE_SYNONYMS.get(normalize(name), name.strip().casefold())
+    return LANGUAGE_SYNONYMS.get(normalize(simplified(name)), name.strip().casefold())
+
+
+def domain_id(name: str) -> str:
+    """The domain id ``name`` stands for if it is a known domain name (see
+    :data:`DOMAIN_SYNONYMS`), else ``name`` unchanged.
+
+    >>> domain_id("医疗"), domain_id("Law"), domain_id("medical")
+    ('medical', 'legal', 'medical')
+    """
+    return DOMAIN_SYNONYMS.get(normalize(simplified(name)), name)
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def cjk_runs(text: str) -> list[str]:
+    """The runs of Chinese characters in ``text`` ("华佗GPT-o1-7B" -> ["华佗"]).
+
+    >>> cjk_runs("华佗GPT-o1-7B"), cjk_runs("BenTsao (本草)")
+    (['华佗'], ['本草'])
+    """
+    return _CJK.findall(text)
+
+
+@functools.cache
+def _t2s() -> Callable[[str], str] | None:
+    try:
+        opencc = importlib.import_module("opencc")
+    except ImportError:
+        return None
+    convert: Callable[[str], str] = opencc.OpenCC("t2s").convert
+    return convert
+
+
+@functools.cache
+def _to_pinyin() -> Callable[[str], list[str]] | None:
+    try:
+        pypinyin = importlib.import_module("pypinyin")
+    except ImportError:
+        return None
+    lazy: Callable[[str], list[str]] = pypinyin.lazy_pinyin
+    return lazy
+
+
+def simplified(text: str) -> str:
+    """``text`` with traditional Chinese characters folded to simplified ones ("華佗" -> "华佗")
+    when the ``chinese`` extra is installed (OpenCC's ``t2s`` tables through
+    ``opencc-python-reimplemented``); ``text`` unchanged without it or without Chinese."""
+    if not _CJK.search(text):
+        return text
+    convert = _t2s()
+    return convert(text) if convert is not None else text
+
+
+def pinyin(text: str) -> list[str]:
+    """The toneless pinyin of each run of Chinese characters in ``text`` ("华佗GPT" ->
+    ["huatuo"]) when the ``chinese`` extra is installed (``pypinyin``); empty without it."""
+    to_pinyin = _to_pinyin()
+    if to_pinyin is None:
+        return []
+    return ["".join(to_pinyin(run)) for run in cjk_runs(text)]
+
+
+# One toneless pinyin syllable: an optional initial and a final (Table of Hanyu Pinyin finals;
+# "v" stands for ü). Only a gate: words of another shape never load pypinyin.
+_SYLLABLE = (
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ao|an|ei|en|er|ia|ie|in|iu|ou|ua|uo|ui|un"
+    r"|ue|ve|a|e|i|o|u|v)"
+)
+_PINYIN_WORD = re.compile(f"(?:{_SYLLABLE}){{1,12}}")
+
+
+def looks_like_pinyin(word: str) -> bool:
+    """Whether ``word`` can be toneless pinyin of 1 to 12 syllables ("bencao", "huatuo"; not "llama").
+
+    >>> looks_like_pinyin("bencao"), looks_like_pinyin("llama"), looks_like_pinyin("7b")
+    (True, False, False)
+    """
+    return len(word) <= 80 and _PINYIN_WORD.fullmatch(word) is not None
+
+
+class NameParts(NamedTuple):
+    """A model name split where its size is written: ``"Qwen2.5-7B-Instruct"`` is family
+    ``"qwen25"``, size 7 (billions), tail ``"instruct"``; a name without a size has only a family."""
+
+    key: str
+    family: str
+    size_b: float | None
+    tail: str
+
+
+# A size written as its own number: "7b", "1.5B", "1_8b" (1.8B), "560m", "8x7b" (experts x size).
+# "(?<![\d.])" anchors the number at its start (no quadratic retries on long digit runs); a letter
+# may precede it ("llama7b"); "a3b" in "30b-a3b" comes after the first size and is not read.
+_SIZE = re.compile(r"(?<![\d.])(?:(\d{1,3})x)?(\d{1,4}(?:[._]\d{1,3})?)([bm])(?![^\W\d_])")
+
+
+def name_parts(name: str) -> NameParts:
+    """Split ``name`` into family, size in billions and tail (see :class:`NameParts`).
+
+    >>> name_parts("Qwen3-8B")
+    NameParts(key='qwen38b', family='qwen3', size_b=8.0, tail='')
+    >>> name_parts("qwen-1_8b-chat").size_b, name_parts("Mixtral-8x7B").size_b, name_parts("bloom-560m").size_b
+    (1.8, 56.0, 0.56)
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    key = normalize(folded)
+    m = _SIZE.search(folded) if len(key) <= MAX_SUGGEST_CHARS else None
+    if m is None:
+        return NameParts(key, key, None, "")
+    size = float(m.group(2).replace("_", "."))
+    if m.group(1):
+        size *= int(m.group(1))
+    if m.group(3) == "m":
+        size /= 1000
+    return NameParts(key, normalize(folded[: m.start()]), size, normalize(folded[m.end() :]))
+
+
+#: Weight of a family that is only alike (qwen2.5 for qwen3): the same family at a near size
+#: ranks above a related family at the exact size (glm-4-9b before glm-10b for "GLM-4-10B").
+_OTHER_FAMILY = 0.8
+
+
+class _Similar:
+    """difflib ratios against one fixed string, with the cheap upper bounds tried first.
+
+    ``SequenceMatcher`` indexes its second sequence once; ``at_least`` returns 0.0 without the
+    full (quadratic) comparison when even the upper bounds fall below ``floor``."""
+
+    def __init__(self, fixed: str) -> None:
+        self.fixed = fixed
+        self._matcher = difflib.SequenceMatcher(None, "", fixed, autojunk=False)
+        self._cache: dict[str, float] = {}
+
+    def at_least(self, other: str, floor: float) -> float:
+        if other == self.fixed:
+            return 1.0
+        cached = self._cache.get(other)
+        if cached is not None:
+            return cached
+        m = self._matcher
+        m.set_seq1(other)
+        if m.real_quick_ratio() < floor or m.quick_ratio() < floor:
+            return 0.0
+        value = self._cache[other] = m.ratio()
+        return value
+
+
+def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 5) -> tuple[str, ...]:
+    """Up to ``n`` distinct display names from ``candidates`` (``(parts, display)`` pairs, several
+    per entry allowed) that ``name`` most likely meant, best first.
+
+    A name with a size ("Qwen3-9B") is scored as 0.5 x family similarity + 0.3 x size closeness
+    + 0.2 x spelling similarity, a family that is only alike counting 0.8 x its similarity: the
+    same family at the nearest size comes first (qwen3-8b), then the family's other sizes and
+    related families at that size (qwen2.5-7b). Size closeness is
+    ``1 / (1 + 3 |ln(size / wanted)|)`` (sizes on a log scale: 8B is as near 9B
+    as 80B is to 90B). Families less than half alike are not offered; a name without a size,
+    or with nothing close, is ranked by :func:`suggest` (substrings first). Similarities are
+    difflib ratios (0..1). Names longer than :data:`MAX_SUGGEST_CHARS` get none.
+    """
+    query = name_parts(name)
+    if not query.key or len(query.key) > MAX_SUGGEST_CHARS:
+        return ()
+    out: tuple[str, ...] = ()
+    if query.size_b is not None and query.size_b > 0:
+        wanted = math.log(query.size_b)
+        family_like, key_like = _Similar(query.family), _Similar(query.key)
+        best: dict[str, float] = {}
+        for parts, display in candidates:
+            family = family_like.at_least(parts.family, 0.5)
+            if family < 0.5:
+                continue
+            if family < 1.0:
+                family *= _OTHER_FAMILY
+            closeness = 0.0
+            if parts.size_b is not None and parts.size_b > 0:
+                closeness = 1 / (1 + 3 * abs(math.log(parts.size_b) - wanted))
+            partial = 0.5 * family + 0.3 * closeness
+            if partial + 0.2 <= best.get(display, 0.0):
+                continue
+            score = partial + 0.2 * key_like.at_least(parts.key, 0.0)
+            if score > best.get(display, 0.0):
+                best[display] = score
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))
+        out = tuple(d for d, score in ranked if score >= 0.45)[:n]
+    if not out:
+        shown = {p.key: d for p, d in candidates}
+        out = suggest(name, shown, shown, n=n)
+    return out
 
 
 def suggest(name: str, keys: Iterable[str], display: dict[str, str], n: int = 5) -> tuple[str, ...]:
