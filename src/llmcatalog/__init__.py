@@ -146,7 +146,9 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"llmcatalog.{_LAZY[name]}"), name)
+        value = getattr(importlib.import_module(f"llmcatalog.{_LAZY[name]}"), name)
+        globals()[name] = value  # loaded once: later look-ups are plain module attributes
+        return value
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

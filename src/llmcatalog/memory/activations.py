@@ -32,6 +32,8 @@ in ``tests/test_accuracy_trace.py``.
 
 from __future__ import annotations
 
+import functools
+
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES
 from .kvcache import kv_layer_widths
@@ -44,6 +46,12 @@ _GELU_CHAINS = frozenset({"gelu-new", "gelu-fast", "gelu-pytorch-tanh-python"})
 
 
 def _per_token_layer_peak(a: Architecture, e: float, tokens: int, attention: str) -> float:
+    # ``tokens`` matters only for eager attention's score matrix: a cache key without it elsewhere.
+    return _layer_peak(a, e, tokens if attention == "eager" else 0, attention)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_peak(a: Architecture, e: float, tokens: int, attention: str) -> float:
     h, d = a.hidden_size, a.head_dim
     q, kv = a.n_heads * d, a.n_kv_heads * d
     persistent = e * h * (2 if a.n_layers > 1 else 1) + 2 * e * d

@@ -240,6 +240,28 @@ def _stage_layers(n_layers: int, stages: int) -> int:
     return math.ceil(n_layers / stages)
 
 
+@functools.lru_cache(maxsize=4096)
+def _inference_assumptions(
+    w: Inference, weights_note: str, cuda_context_bytes: int, allocator_fraction: float
+) -> tuple[str, ...]:
+    """The assumptions of an inference estimate (they depend on the workload only: cached)."""
+    tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
+    assumptions = [
+        "engine: Hugging Face transformers generate() with a DynamicCache",
+        f"attention: {w.attention}",
+        weights_note or f"weights: {w.weight_format.description}",
+        f"compute dtype: {w.compute}; KV cache: {w.kv_dtype}",
+        f"prefill of {w.prefill_tokens} prompt tokens, then decoding up to {w.context_tokens} tokens",
+        f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB"
+        f" + allocator reserve {allocator_fraction:.0%} of dynamic memory",
+    ]
+    if w.prompt_tokens is None:
+        assumptions.append("prompt_tokens not given: the whole context is prefilled at once (worst case)")
+    if tp > 1 or pp > 1:
+        assumptions.append(f"split: tensor_parallel={tp}, pipeline_parallel={pp}; figures are for the most loaded GPU")
+    return tuple(assumptions)
+
+
 def _estimate_inference(
     arch: Architecture,
     extra_params: int,
@@ -310,19 +332,7 @@ def _estimate_inference(
     context, reserve = overhead_bytes(
         kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
-    assumptions = [
-        "engine: Hugging Face transformers generate() with a DynamicCache",
-        f"attention: {w.attention}",
-        weights_note or f"weights: {w.weight_format.description}",
-        f"compute dtype: {compute}; KV cache: {kv_dtype}",
-        f"prefill of {w.prefill_tokens} prompt tokens, then decoding up to {w.context_tokens} tokens",
-        f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB"
-        f" + allocator reserve {allocator_fraction:.0%} of dynamic memory",
-    ]
-    if w.prompt_tokens is None:
-        assumptions.append("prompt_tokens not given: the whole context is prefilled at once (worst case)")
-    if tp > 1 or pp > 1:
-        assumptions.append(f"split: tensor_parallel={tp}, pipeline_parallel={pp}; figures are for the most loaded GPU")
+    assumptions = _inference_assumptions(w, weights_note, cuda_context_bytes, allocator_fraction)
     return MemoryEstimate(
         weights_bytes=per_gpu_weights,
         kv_cache_bytes=kv_full,
@@ -342,7 +352,7 @@ def _estimate_inference(
         n_params=pb.total + extra_params,
         active_params=pb.active + extra_params,
         trainable_params=0,
-        assumptions=tuple(assumptions),
+        assumptions=assumptions,
     )
 
 

@@ -46,6 +46,7 @@ token and head.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ..values.model import Architecture
@@ -88,6 +89,7 @@ def kv_layer_widths(
     return heads, arch.head_dim, arch.v_head_dim or arch.head_dim
 
 
+@functools.lru_cache(maxsize=4096)
 def _per_layer_token_bytes(arch: Architecture, dtype: str, tensor_parallel: int, mla_layout: str) -> float:
     heads, k, v = kv_layer_widths(arch, tensor_parallel=tensor_parallel, mla_layout=mla_layout)
     per_head = (k + v) * DTYPE_BYTES[dtype]

@@ -330,9 +330,10 @@ class Architecture:
 
     def count_layers(self, kind: str) -> int:
         """How many decoder layers are of ``kind`` (:data:`LAYER_KINDS`); O(len(layer_types)), once."""
-        if kind not in LAYER_KINDS:
+        counts = _layer_counts(self)
+        if kind not in counts:
             raise ValueError(f"layer kind must be one of {sorted(LAYER_KINDS)}, got {kind!r}")
-        return _layer_counts(self)[kind]
+        return counts[kind]
 
     @property
     def n_attention_layers(self) -> int:

@@ -269,11 +269,15 @@ def _targets(value: object) -> object:
     """LoRA targets as a tuple of names; one string is a comma-separated list (the CLI's form:
     ``"q_proj,v_proj"``), never read letter by letter. Anything else is left for the check."""
     if isinstance(value, str):
-        return tuple(t.strip() for t in value.split(",") if t.strip())
-    if isinstance(value, (list, tuple)):
-        return tuple(value)
+        value = (value,)
     if isinstance(value, (set, frozenset)):
-        return tuple(sorted(value, key=str))
+        value = tuple(sorted(value, key=str))
+    if isinstance(value, (list, tuple)):
+        # Every string item is a comma-separated list too (("q_proj,v_proj",) is two names); blanks drop.
+        out: list[object] = []
+        for item in value:
+            out.extend(t.strip() for t in item.split(",") if t.strip()) if isinstance(item, str) else out.append(item)
+        return tuple(out)
     return value
 
 
