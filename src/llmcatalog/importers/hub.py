@@ -24,7 +24,14 @@ from typing import Any
 from ..errors import CheckpointError, MissingDependencyError
 from ..values.model import Links
 from .files import read_json
-from .local import LocalCheckpoint, SafetensorsHeader, TensorInfo, checkpoint_from_headers, read_safetensors_header
+from .local import (
+    LocalCheckpoint,
+    SafetensorsHeader,
+    TensorInfo,
+    checkpoint_from_headers,
+    read_safetensors_header,
+    read_weight_map,
+)
 
 __all__ = ["from_hub", "is_offline"]
 
@@ -50,13 +57,7 @@ def _cached_headers(snapshot: Path) -> tuple[list[SafetensorsHeader], dict[str, 
     """The headers of the weights cached in ``snapshot`` when all of them are there, else None."""
     index_path = snapshot / _INDEX
     if index_path.exists():
-        index = read_json(index_path)
-        weight_map = index.get("weight_map")
-        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-            raise CheckpointError(str(index_path), "'weight_map' must map tensor names to shard file names")
-        shards = sorted(set(weight_map.values()))
-        if any(Path(s).name != s for s in shards):
-            raise CheckpointError(str(index_path), "weight_map names files outside the repository folder")
+        shards, weight_map = read_weight_map(index_path)
         if not all((snapshot / s).exists() for s in shards):
             return None
         return [read_safetensors_header(snapshot / s) for s in shards], weight_map

@@ -251,18 +251,24 @@ def read_safetensors_header(
     return SafetensorsHeader(path=name, tensors=tensors, metadata=metadata, header_bytes=8 + n, file_bytes=size)
 
 
+def read_weight_map(index_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The shard file names (sorted) and the tensor -> shard map of a ``model.safetensors.index.json``;
+    a map that is not strings to plain file names in the same folder is a :class:`CheckpointError`."""
+    weight_map = read_json(index_path).get("weight_map")
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise CheckpointError(str(index_path), "'weight_map' must map tensor names to shard file names")
+    shards = sorted(set(weight_map.values()))
+    for shard in shards:
+        if Path(shard).name != shard:
+            raise CheckpointError(str(index_path), f"weight_map names {shard!r}, which is not a file in the folder")
+    return shards, weight_map
+
+
 def _weight_files(folder: Path) -> tuple[list[Path], dict[str, str] | None]:
     """The safetensors files to read, and the index's weight map when there is one."""
     index_path = folder / _INDEX
     if index_path.exists():
-        index = read_json(index_path)
-        weight_map = index.get("weight_map")
-        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
-            raise CheckpointError(str(index_path), "'weight_map' must map tensor names to shard file names")
-        shards = sorted(set(weight_map.values()))
-        for shard in shards:
-            if Path(shard).name != shard:
-                raise CheckpointError(str(index_path), f"weight_map names {shard!r}, which is not a file in the folder")
+        shards, weight_map = read_weight_map(index_path)
         return [folder / s for s in shards], weight_map
     single = folder / "model.safetensors"
     if single.exists():
