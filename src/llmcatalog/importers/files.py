@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import FileIO
 from typing import Any
@@ -79,10 +79,16 @@ def read_json(path: str | os.PathLike[str], *, max_bytes: int = MAX_JSON_BYTES) 
         if size > max_bytes:
             raise CheckpointError(name, f"is {size:,} bytes, more than the {max_bytes:,} a JSON side file may be")
         raw = read_exact(f, size, name, "JSON")
+    return json_object(raw, lambda reason: CheckpointError(name, reason), invalid="is not valid JSON")
+
+
+def json_object(raw: bytes, fail: Callable[[str], CheckpointError], *, invalid: str) -> dict[str, Any]:
+    """The JSON object ``raw`` holds; anything else (not UTF-8, not JSON, integers past Python's digit
+    limit, nesting past the recursion limit, not an object) raises ``fail(reason)``."""
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # bad text, bad JSON, digits, nesting
-        raise CheckpointError(name, f"is not valid JSON ({exc})") from exc
+        raise fail(f"{invalid} ({exc})") from exc
     if not isinstance(value, dict):
-        raise CheckpointError(name, f"expected a JSON object, got {type(value).__name__}")
+        raise fail(f"expected a JSON object, got {type(value).__name__}")
     return value

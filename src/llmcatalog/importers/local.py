@@ -24,7 +24,6 @@ every ``*.safetensors`` in the folder except PEFT adapters (``adapter_model.safe
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -36,7 +35,7 @@ import attrs
 
 from ..errors import CatalogDataError, CheckpointError
 from ..values.model import Model
-from .files import open_regular, read_exact, read_json
+from .files import json_object, open_regular, read_exact, read_json
 from .hfconfig import model_from_hf_config
 
 __all__ = [
@@ -237,12 +236,7 @@ def read_safetensors_header(
         if 8 + n > size:
             raise CheckpointError(name, f"truncated: it claims a {n:,}-byte header but holds {size - 8:,} bytes after")
         raw = read_exact(f, n, name, "header")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # bad text, bad JSON, digits, nesting
-        raise _header_error(name, f"not JSON ({exc})") from exc
-    if not isinstance(header, dict):
-        raise _header_error(name, f"expected a JSON object, got {type(header).__name__}")
+    header = json_object(raw, lambda reason: _header_error(name, reason), invalid="not JSON")
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _header_error(name, "'__metadata__' must map strings to strings")
