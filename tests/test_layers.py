@@ -10,7 +10,18 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "llmcatalog"
 
 #: Wings from the bottom up: a module may import its own wing and the wings below it.
-ORDER = ("errors", "values", "memory", "importers", "registry", "accuracy", "faces")
+ORDER = (
+    "errors",
+    "values",
+    "memory",
+    "performance",
+    "importers",
+    "engines",
+    "registry",
+    "planning",
+    "accuracy",
+    "faces",
+)
 FACES = {"cli", "trace", "__main__", "__init__"}
 
 #: Upward imports inside a function body that are deliberate: none. (``Model.from_hf_config`` lives
