@@ -8,6 +8,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
+from llmcatalog.memory.estimate import tensor_parallel_sizes
 from llmcatalog.memory.kvcache import kv_cache_bytes
 from llmcatalog.memory.weights import weight_bytes
 from strategies import architectures
@@ -233,3 +234,102 @@ def test_estimate_is_pure() -> None:
     """Same inputs, same answer; inputs are not modified (frozen)."""
     w = lc.Inference(batch_size=3)
     assert lc.estimate_vram(LLAMA2_7B, w) == lc.estimate_vram(LLAMA2_7B, w)
+
+
+# --- the inference fast path equals the building blocks it precomputes --------------------------
+
+_HF_CONFIG_DIR = __import__("pathlib").Path(__file__).parent / "data" / "hf_configs"
+
+
+def _real_architectures() -> list[lc.Architecture]:
+    import json
+
+    out = []
+    for path in sorted(_HF_CONFIG_DIR.glob("*.json")):
+        try:
+            out.append(lc.architecture_from_hf_config(json.loads(path.read_text())))
+        except lc.LLMCatalogError:
+            continue
+    return out
+
+
+_REAL = _real_architectures()
+
+
+def _reference_inference(arch: lc.Architecture, w: lc.Inference) -> tuple[int, int, int, str]:
+    """(weights, kv cache, activations, phase) composed from the public building blocks, the way
+    ``_estimate_inference`` computed them before it precomputed per-architecture profiles."""
+    import math
+
+    from llmcatalog.memory.activations import decode_step_bytes, prefill_bytes
+    from llmcatalog.memory.weights import weight_split
+
+    tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
+    compute, kv_dtype = w.compute, w.kv_dtype
+    split = weight_split(arch, w.weight_format, compute)
+    layers_here = math.ceil(arch.n_layers / pp)
+    per_gpu = split.layers / arch.n_layers * layers_here + max(split.embedding, split.head) if pp > 1 else split.total
+    per_gpu = math.ceil(per_gpu / tp)
+    frac = layers_here / arch.n_layers
+    kw = {"dtype": kv_dtype, "tensor_parallel": tp, "state_dtype": compute, "mla_layout": w.mla_cache}
+    kv_full = math.ceil(kv_cache_bytes(arch, batch_size=w.batch_size, tokens=w.context_tokens, **kw) * frac)
+    p = w.prefill_tokens
+    kv_prompt = math.ceil(kv_cache_bytes(arch, batch_size=w.batch_size, tokens=p, new_tokens=p, **kw) * frac)
+    pre = prefill_bytes(
+        arch, batch_size=w.batch_size, tokens=p, dtype=compute, attention=w.attention, tensor_parallel=tp
+    )
+    dec = decode_step_bytes(
+        arch, batch_size=w.batch_size, context=w.context_tokens, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp
+    )
+    if kv_prompt + pre > kv_full + dec:
+        return per_gpu, kv_full, kv_prompt + pre - kv_full, "prefill"
+    return per_gpu, kv_full, dec, "decode"
+
+
+@given(
+    arch=st.one_of(architectures(), st.sampled_from(_REAL)),
+    batch=st.integers(1, 64),
+    context=st.integers(1, 65536),
+    prompt=st.one_of(st.none(), st.integers(1, 65536)),
+    precision=st.sampled_from(["bf16", "fp16", "fp32", "int8", "bnb-nf4", "gptq-int4"]),
+    kv=st.sampled_from([None, "int8", "fp8", "fp32"]),
+    attention=st.sampled_from(["sdpa", "eager", "flash"]),
+    mla=st.sampled_from(["latent", "expanded"]),
+    split=st.sampled_from([(1, 1), (2, 1), (1, 2), (4, 2)]),
+)
+def test_inference_profile_matches_building_blocks(
+    arch: lc.Architecture,
+    batch: int,
+    context: int,
+    prompt: int | None,
+    precision: str,
+    kv: str | None,
+    attention: str,
+    mla: str,
+    split: tuple[int, int],
+) -> None:
+    tp, pp = split
+    assume(tp in tensor_parallel_sizes(arch))
+    assume(pp <= arch.n_layers and (prompt is None or prompt <= context))
+    w = lc.Inference(
+        precision=precision,
+        batch_size=batch,
+        context_tokens=context,
+        prompt_tokens=prompt,
+        kv_cache_precision=kv,
+        attention=attention,
+        mla_cache=mla,
+        parallelism=lc.Parallelism(tensor_parallel=tp, pipeline_parallel=pp),
+    )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lc.ContextLengthWarning)
+        try:
+            est = lc.estimate_vram(arch, w)
+        except lc.WorkloadError:
+            assume(False)
+            return
+    assert (est.weights_bytes, est.kv_cache_bytes, est.activations_bytes, est.peak_phase) == _reference_inference(
+        arch, w
+    )

@@ -104,6 +104,24 @@ def _layer_peak(a: Architecture, e: float, tokens: int, attention: str) -> float
     return max(norm, attn, mlp)
 
 
+@functools.lru_cache(maxsize=4096)
+def _cache_cat_terms(a: Architecture, kv_dtype: str, tensor_parallel: int, e: float) -> tuple[float, int | None, float]:
+    """``(bytes per sequence and kept token, cap on kept tokens, MLA expansion bytes per sequence and
+    token)`` of :func:`_cache_cat_bytes`, which depend on the architecture and dtypes only."""
+    if not a.n_attention_layers:
+        return 0.0, None, 0.0
+    heads, k_width, v_width = kv_layer_widths(a, tensor_parallel=tensor_parallel)
+    cap = None if a.count_layers("full") or not a.sliding_window else a.sliding_window
+    per_token = heads * max(k_width, v_width) * DTYPE_BYTES[kv_dtype]
+    expand = 0.0
+    if a.is_mla:
+        assert a.qk_rope_head_dim is not None
+        assert a.v_head_dim is not None
+        nope = a.head_dim - a.qk_rope_head_dim
+        expand = a.n_heads * (nope + a.v_head_dim + a.head_dim) * e
+    return per_token, cap, expand
+
+
 def _cache_cat_bytes(
     a: Architecture, batch_size: int, context: int, kv_dtype: str, tensor_parallel: int, e: float
 ) -> float:
@@ -113,26 +131,32 @@ def _cache_cat_bytes(
     exists twice. Sliding layers hold at most ``sliding_window`` tokens, so the largest is a full
     layer's when there is one; the latent MLA cache concatenates the ``kv_lora_rank``-wide
     latent (one head). Conv layers update their fixed state in place (no growth).
+
+    Under multi-head latent attention, transformers 5 expands the cached latent of the layer being
+    run after the cache update (``DeepseekV2Attention.forward``: ``cache.update`` then
+    ``self.expand_kv(k_nope, k_pe)``): kv_b_proj's output ``[b, s, n_h*(nope+v)]`` (the values are a
+    view of it) and the keys ``new_empty([b, n_h, s, nope+rope])``, in the compute dtype, split by
+    head under tensor parallelism. The latent's cat is over by then, so the larger of the two is the
+    peak. SDPA then runs the memory-efficient kernel (key and value widths differ, which rules out
+    FlashAttention): it adds only its output. Traced in tests/test_accuracy_modern.py.
     """
-    if not a.n_attention_layers:
-        return 0.0
-    heads, k_width, v_width = kv_layer_widths(a, tensor_parallel=tensor_parallel)
-    kept = context if a.count_layers("full") or not a.sliding_window else min(context, a.sliding_window)
-    cat = batch_size * kept * heads * max(k_width, v_width) * DTYPE_BYTES[kv_dtype]
-    if a.is_mla:
-        # transformers 5 expands the cached latent of the layer being run after the cache update
-        # (``DeepseekV2Attention.forward``: ``cache.update`` then ``self.expand_kv(k_nope, k_pe)``):
-        # kv_b_proj's output [b, s, n_h*(nope+v)] (the values are a view of it) and the keys
-        # ``new_empty([b, n_h, s, nope+rope])``, in the compute dtype, split by head under tensor
-        # parallelism. The latent's cat is over by then, so the larger of the two is the peak.
-        # SDPA then runs the memory-efficient kernel (key and value widths differ, which rules out
-        # FlashAttention): it adds only its output. Traced in tests/test_accuracy_modern.py.
-        assert a.qk_rope_head_dim is not None
-        assert a.v_head_dim is not None
-        nope = a.head_dim - a.qk_rope_head_dim
-        expand = batch_size * context * a.n_heads * (nope + a.v_head_dim + a.head_dim) * e / tensor_parallel
-        return max(cat, expand)
+    per_token, cap, expand = _cache_cat_terms(a, kv_dtype, tensor_parallel, e)
+    kept = context if cap is None else min(context, cap)
+    cat = batch_size * kept * per_token
+    if expand:
+        return max(cat, batch_size * context * expand / tensor_parallel)
     return cat
+
+
+@functools.lru_cache(maxsize=4096)
+def _prefill_per_token(a: Architecture, e: float, tokens: int, attention: str, tensor_parallel: int) -> float:
+    per_token = _per_token_layer_peak(a, e, tokens, attention)
+    if tensor_parallel > 1:
+        # Column/row-parallel layers split the head and FFN dimensions; the hidden state is replicated.
+        h = a.hidden_size
+        replicated = e * h * 4 + 8 * h
+        per_token = replicated + (per_token - replicated) / tensor_parallel
+    return per_token
 
 
 def prefill_bytes(
@@ -144,12 +168,7 @@ def prefill_bytes(
     (``generate()`` passes ``logits_to_keep=1``), then copied to fp32.
     """
     e = DTYPE_BYTES[dtype]
-    per_token = _per_token_layer_peak(a, e, tokens, attention)
-    if tensor_parallel > 1:
-        # Column/row-parallel layers split the head and FFN dimensions; the hidden state is replicated.
-        h = a.hidden_size
-        replicated = e * h * 4 + 8 * h
-        per_token = replicated + (per_token - replicated) / tensor_parallel
+    per_token = _prefill_per_token(a, e, tokens if attention == "eager" else 0, attention, tensor_parallel)
     logits = batch_size * a.vocab_size * (e + 4)
     return int(batch_size * tokens * per_token + logits)
 

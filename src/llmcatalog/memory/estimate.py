@@ -46,10 +46,10 @@ import attrs
 from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
-from ..values.precision import DTYPE_BYTES, FORMATS
+from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
 from ..values.workload import FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, prefill_bytes
-from .kvcache import kv_cache_bytes
+from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
 from .params import param_breakdown
 from .result import MemoryEstimate
@@ -204,13 +204,20 @@ def _check_precision_arch(arch: Architecture, workload: Inference) -> None:
     """A named GPTQ/AWQ precision put on any architecture needs whole groups of 128 inputs (the
     kernels' layout). A format read from a real checkpoint's config describes tensors that exist."""
     fmt = workload.weight_format
-    if fmt.method in ("gptq", "awq") and fmt.group_size and FORMATS.get(fmt.name) == fmt:
-        bad = [n for n in (arch.hidden_size, arch.ffn_size) if n % fmt.group_size]
+    if fmt.method in ("gptq", "awq") and fmt.group_size:
+        bad = _ungrouped_sizes(arch, fmt)
         if bad:
             raise WorkloadError(
                 f"{fmt.name} needs Linear input sizes divisible by its group size {fmt.group_size}; "
-                f"this architecture has {bad}"
+                f"this architecture has {list(bad)}"
             )
+
+
+@functools.lru_cache(maxsize=4096)
+def _ungrouped_sizes(arch: Architecture, fmt: WeightFormat) -> tuple[int, ...]:
+    if FORMATS.get(fmt.name) != fmt or not fmt.group_size:
+        return ()
+    return tuple(n for n in (arch.hidden_size, arch.ffn_size) if n % fmt.group_size)
 
 
 def _resolve_format(model: Model | Architecture, workload: Inference | FineTune) -> tuple[Inference | FineTune, str]:
@@ -262,6 +269,64 @@ def _inference_assumptions(
     return tuple(assumptions)
 
 
+@attrs.frozen(slots=True)
+class _InferenceProfile:
+    """What an inference estimate needs that depends on the architecture and the dtypes, not on
+    the batch or the lengths: computed once per (architecture, formats, parallel split) and then
+    combined with the workload's sizes by plain arithmetic (the same expressions as
+    :func:`~llmcatalog.memory.kvcache.kv_cache_bytes`, :func:`~llmcatalog.memory.activations.prefill_bytes`
+    and :func:`~llmcatalog.memory.activations.decode_step_bytes`; checked equal to them in
+    ``tests/test_estimate.py``)."""
+
+    per_gpu_weights: int
+    layer_frac: float
+    n_full: int
+    n_sliding: int
+    window: int | None
+    kv_per_layer_token: float  # cache bytes per layer and token (kv dtype)
+    state_per_seq: int  # conv-layer state per sequence (compute dtype)
+    n_params: int
+    active_params: int
+
+
+@functools.lru_cache(maxsize=4096)
+def _inference_profile(
+    arch: Architecture, fmt: WeightFormat, compute: str, kv_dtype: str, tp: int, pp: int, mla: str, extra_params: int
+) -> _InferenceProfile:
+    e = DTYPE_BYTES[compute]
+    pb = param_breakdown(arch)
+    split = weight_split(arch, fmt, compute)
+    extra_weights = math.ceil(extra_params * e)  # vision/audio encoders etc. kept in the compute dtype
+    # Layers go evenly over pipeline stages (device_map="auto"); the first stage also holds the
+    # embeddings (and any encoder), the last the final norm and LM head. Tensor parallelism
+    # divides what each stage holds.
+    layers_here = _stage_layers(arch.n_layers, pp)
+    per_layer = split.layers / arch.n_layers
+    if pp > 1:
+        per_gpu_weights: float = per_layer * layers_here + max(split.embedding + extra_weights, split.head)
+    else:
+        per_gpu_weights = split.total + extra_weights
+    return _InferenceProfile(
+        per_gpu_weights=math.ceil(per_gpu_weights / tp),
+        layer_frac=layers_here / arch.n_layers,
+        n_full=arch.count_layers("full"),
+        n_sliding=arch.count_layers("sliding"),
+        window=arch.sliding_window,
+        kv_per_layer_token=kv_per_layer_token_bytes(arch, kv_dtype, tensor_parallel=tp, mla_layout=mla),
+        state_per_seq=state_bytes_per_sequence(arch, compute, tensor_parallel=tp),
+        n_params=pb.total + extra_params,
+        active_params=pb.active + extra_params,
+    )
+
+
+def _profile_kv(prof: _InferenceProfile, batch: int, tokens: int, new_tokens: int) -> int:
+    """:func:`kv_cache_bytes` times the stage's share of layers, from a profile."""
+    new_tokens = min(new_tokens, max(tokens, 1))
+    sliding = min(tokens, prof.window - 1 + new_tokens) if prof.window else tokens
+    token_layers = prof.n_full * tokens + prof.n_sliding * sliding
+    return math.ceil(math.ceil(batch * (token_layers * prof.kv_per_layer_token + prof.state_per_seq)) * prof.layer_frac)
+
+
 def _estimate_inference(
     arch: Architecture,
     extra_params: int,
@@ -272,56 +337,22 @@ def _estimate_inference(
     weights_note: str = "",
 ) -> MemoryEstimate:
     _check_precision_arch(arch, w)
-    tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
-    compute, kv_dtype = w.compute, w.kv_dtype
-    e = DTYPE_BYTES[compute]
-    pb = param_breakdown(arch)
-    split = weight_split(arch, w.weight_format, compute)
-    extra_weights = math.ceil(extra_params * e)  # vision/audio encoders etc. kept in the compute dtype
-    # Layers go evenly over pipeline stages (device_map="auto"); the first stage also holds the
-    # embeddings (and any encoder), the last the final norm and LM head. Tensor parallelism
-    # divides what each stage holds.
-    layers_here = _stage_layers(arch.n_layers, pp)
-    per_layer = split.layers / arch.n_layers
-    if pp > 1:
-        per_gpu_weights = per_layer * layers_here + max(split.embedding + extra_weights, split.head)
-    else:
-        per_gpu_weights = split.total + extra_weights
-    per_gpu_weights = math.ceil(per_gpu_weights / tp)
-    layer_frac = layers_here / arch.n_layers
+    par = w.parallelism
+    tp, pp = par.tensor_parallel, par.pipeline_parallel
+    fmt = w.weight_format
+    compute = w.compute_dtype or fmt.default_compute
+    kv_dtype = w.kv_cache_precision or compute
+    prof = _inference_profile(arch, fmt, compute, kv_dtype, tp, pp, w.mla_cache, extra_params)
+    batch, context = w.batch_size, w.context_tokens
+    prompt = w.prompt_tokens if w.prompt_tokens is not None else context
 
-    kv_full = math.ceil(
-        kv_cache_bytes(
-            arch,
-            batch_size=w.batch_size,
-            tokens=w.context_tokens,
-            dtype=kv_dtype,
-            tensor_parallel=tp,
-            state_dtype=compute,
-            mla_layout=w.mla_cache,
-        )
-        * layer_frac
-    )
+    kv_full = _profile_kv(prof, batch, context, 1)
     # Right after the prefill a sliding-window layer still holds the whole prompt (transformers keeps a
     # view of the last W - 1 tokens of the concatenated storage): see memory/kvcache.py.
-    kv_prompt = math.ceil(
-        kv_cache_bytes(
-            arch,
-            batch_size=w.batch_size,
-            tokens=w.prefill_tokens,
-            dtype=kv_dtype,
-            tensor_parallel=tp,
-            new_tokens=w.prefill_tokens,
-            state_dtype=compute,
-            mla_layout=w.mla_cache,
-        )
-        * layer_frac
-    )
-    pre = prefill_bytes(
-        arch, batch_size=w.batch_size, tokens=w.prefill_tokens, dtype=compute, attention=w.attention, tensor_parallel=tp
-    )
+    kv_prompt = _profile_kv(prof, batch, prompt, prompt)
+    pre = prefill_bytes(arch, batch_size=batch, tokens=prompt, dtype=compute, attention=w.attention, tensor_parallel=tp)
     dec = decode_step_bytes(
-        arch, batch_size=w.batch_size, context=w.context_tokens, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp
+        arch, batch_size=batch, context=context, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp
     )
     prefill_peak = kv_prompt + pre
     decode_peak = kv_full + dec
@@ -329,30 +360,30 @@ def _estimate_inference(
         phase, activations = "prefill", prefill_peak - kv_full
     else:
         phase, activations = "decode", dec
-    context, reserve = overhead_bytes(
+    context_bytes, reserve = overhead_bytes(
         kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
-    assumptions = _inference_assumptions(w, weights_note, cuda_context_bytes, allocator_fraction)
+    weights = prof.per_gpu_weights
     return MemoryEstimate(
-        weights_bytes=per_gpu_weights,
+        weights_bytes=weights,
         kv_cache_bytes=kv_full,
         activations_bytes=activations,
         gradients_bytes=0,
         optimizer_bytes=0,
-        overhead_bytes=context + reserve,
+        overhead_bytes=context_bytes + reserve,
         components={
-            "weights.model": per_gpu_weights,
+            "weights.model": weights,
             "kv_cache": kv_full,
             "activations": activations,
-            "overhead.cuda_context": context,
+            "overhead.cuda_context": context_bytes,
             "overhead.allocator": reserve,
         },
-        n_gpus=w.parallelism.n_gpus,
+        n_gpus=par.n_gpus,
         peak_phase=phase,
-        n_params=pb.total + extra_params,
-        active_params=pb.active + extra_params,
+        n_params=prof.n_params,
+        active_params=prof.active_params,
         trainable_params=0,
-        assumptions=assumptions,
+        assumptions=_inference_assumptions(w, weights_note, cuda_context_bytes, allocator_fraction),
     )
 
 

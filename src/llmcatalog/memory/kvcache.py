@@ -57,6 +57,7 @@ __all__ = [
     "kv_bytes_per_token",
     "kv_cache_bytes",
     "kv_layer_widths",
+    "kv_per_layer_token_bytes",
     "state_bytes_per_sequence",
 ]
 
@@ -96,6 +97,17 @@ def _per_layer_token_bytes(arch: Architecture, dtype: str, tensor_parallel: int,
     if dtype == "int8":
         per_head += 2 * _INT8_SCALES
     return heads * per_head
+
+
+def kv_per_layer_token_bytes(
+    arch: Architecture, dtype: str, *, tensor_parallel: int = 1, mla_layout: str = "latent"
+) -> float:
+    """Cache bytes one token adds in one sequence in one attention layer, per GPU.
+
+    ``heads * (key_width + value_width) * bytes(dtype)`` (:func:`kv_layer_widths`), plus an fp32
+    scale and zero point per token, head and tensor for the int8 (quanto) cache.
+    """
+    return _per_layer_token_bytes(arch, dtype, tensor_parallel, mla_layout)
 
 
 def kv_bytes_per_token(

@@ -50,15 +50,16 @@ class MemoryEstimate:
             self.optimizer_bytes,
             self.overhead_bytes,
         )
-        for name, value in zip(_TOP, parts, strict=True):
-            if type(value) is not int or value < 0:
-                raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
+        if set(map(type, parts)) != {int} or min(parts) < 0:
+            for name, value in zip(_TOP, parts, strict=True):
+                if type(value) is not int or value < 0:
+                    raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
         sums: dict[str, int] = {}
         for key, value in self.components.items():
-            top = key.split(".", 1)[0]
+            top = key.partition(".")[0]
             sums[top] = sums.get(top, 0) + value
         for name, value in zip(_TOP, parts, strict=True):
-            if name in sums and sums[name] != value:
+            if sums.get(name, value) != value:
                 raise ValueError(f"components of {name} add up to {sums[name]}, not {value}")
 
     @property
