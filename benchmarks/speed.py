@@ -16,6 +16,7 @@ import tempfile
 import time
 
 RUNS = 15
+WINDOWS = 8
 
 IMPORT = "import time; t = time.perf_counter(); import llmcatalog; print(time.perf_counter() - t)"
 LOAD = "import time, llmcatalog; t = time.perf_counter(); llmcatalog.catalog(); print(time.perf_counter() - t)"
@@ -62,15 +63,17 @@ def main() -> None:
         "fine-tune full zero-3": lc.FineTune(parallelism=lc.Parallelism(data_parallel=8, zero_stage=3)),
     }
     for name, workload in cases.items():
-        n = 0
-        t = time.perf_counter()
-        while time.perf_counter() - t < 1.0:
-            for _ in range(200):
-                lc.estimate_vram(model, workload)
-            n += 200
-        rate = n / (time.perf_counter() - t)
-        print(f"estimates/s, {name:22s}{rate:10,.0f}   (target >= 50,000)")
-
+        # The best of several short windows: other processes on the machine only ever slow a window down.
+        best = 0.0
+        for _ in range(WINDOWS):
+            n = 0
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.25:
+                for _ in range(200):
+                    lc.estimate_vram(model, workload)
+                n += 200
+            best = max(best, n / (time.perf_counter() - t))
+        print(f"estimates/s, {name:22s}{best:10,.0f}   (target >= 50,000; best of {WINDOWS} windows of 0.25 s)")
 
 if __name__ == "__main__":
     main()
