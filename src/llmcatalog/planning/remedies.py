@@ -52,6 +52,9 @@ __all__ = ["REMEDIES", "Remedy", "RemedyContext", "RemedySpec", "recommend"]
 
 Workload = Inference | FineTune
 
+#: A remedy saving less than this (or 0.1% of the job) is not listed: it changes nothing that matters.
+MIN_SAVING_BYTES = 64 * 2**20
+
 
 @attrs.frozen(kw_only=True)
 class RemedyContext:
@@ -193,7 +196,8 @@ def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
             opts = "--offload-params"
         else:
             text, opts = f"ZeRO-{stage} with optimizer states offloaded to CPU (ZeRO-Offload; slower steps)", ""
-        return attrs.evolve(w, parallelism=par), text, f"--dp {dp} --zero {stage} --offload-optimizer {opts}".strip()
+        dp_option = f"--dp {dp} " if dp > 1 else ""
+        return attrs.evolve(w, parallelism=par), text, f"{dp_option}--zero {stage} --offload-optimizer {opts}".strip()
 
     return apply
 
@@ -329,7 +333,8 @@ def recommend(
         return ()
     ctx = RemedyContext(model=model, arch=arch, gpu=gpu, n_gpus=n, headroom_fraction=headroom)
     specs = sorted(remedies, key=lambda s: s.effort)
-    tried = [r for s in specs if (r := _try(s, w, ctx, base.required_bytes)) is not None and r.saved_bytes > 0]
+    noise = max(MIN_SAVING_BYTES, base.required_bytes // 1000)
+    tried = [r for s in specs if (r := _try(s, w, ctx, base.required_bytes)) is not None and r.saved_bytes > noise]
     if not any(r.fits for r in tried):
         stacked = _stack(specs, w, ctx, base.required_bytes)
         if stacked is not None:
