@@ -16,6 +16,7 @@ from llmcatalog.cli.main import main
 from llmcatalog.memory.estimate import tensor_parallel_sizes
 from llmcatalog.planning import PRECISION_LADDER, REMEDIES, RemedySpec
 from llmcatalog.planning.inverse import largest
+from strategies import architectures
 
 GiB = 2**30
 #: A 12-layer GQA decoder (~0.1B) small enough that contexts and batches of thousands reach 1-80 GiB cards.
@@ -131,15 +132,37 @@ def test_best_precision_keeps_a_quantized_checkpoint_at_or_below_its_format(cata
 
 
 def test_min_tensor_parallel_is_exact(catalog: lc.Catalog) -> None:
-    """The answer is a valid TP size that fits; every smaller valid size does not."""
+    """Llama-2-70B on 4090s: the answer is a valid TP size that fits; every smaller valid size does not."""
     m, g = catalog.get_model("llama-2-70b"), catalog.get_gpu("RTX 4090")
+    assert m.architecture is not None
     n = lc.min_tensor_parallel(m, g, lc.Inference(context_tokens=4096))
     assert n in tensor_parallel_sizes(m.architecture)
     for tp in tensor_parallel_sizes(m.architecture):
         w = lc.Inference(context_tokens=4096, parallelism=lc.Parallelism(tensor_parallel=tp))
-        assert _fits(m, g, w) == (tp >= n) or tp > n
-    assert not _fits(m, g, lc.Inference(context_tokens=4096, parallelism=lc.Parallelism(tensor_parallel=n // 2)))
+        if tp < n:
+            assert not _fits(m, g, w), tp
+        elif tp == n:
+            assert _fits(m, g, w)
     assert lc.min_tensor_parallel(m, g, max_gpus=2) is None
+
+
+@given(arch=architectures(moe=False), gib=st.floats(0.5, 80), batch=st.integers(1, 64))
+def test_min_tensor_parallel_is_exact_on_any_architecture(arch: lc.Architecture, gib: float, batch: int) -> None:
+    """Random decoders and card sizes: the answer fits and no smaller valid size does; None only when the
+    largest valid size does not fit either."""
+    gpu, w = _gpu(gib), lc.Inference(batch_size=batch, context_tokens=1024)
+    sizes = tensor_parallel_sizes(arch, limit=64)
+    n = lc.min_tensor_parallel(arch, gpu, w, max_gpus=64)
+
+    def at(tp: int) -> bool:
+        return _fits(arch, gpu, attrs.evolve(w, parallelism=lc.Parallelism(tensor_parallel=tp)))
+
+    if n is None:
+        assert not at(sizes[-1])
+        return
+    assert n in sizes
+    assert at(n)
+    assert not any(at(tp) for tp in sizes if tp < n)
 
 
 def test_recommend_ranks_remedies_that_fit_first(catalog: lc.Catalog) -> None:

@@ -283,6 +283,13 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         add("memory", f"{entry.memory_gib:g} GiB {entry.memory_type or ''}".rstrip())
         if entry.usable_memory_bytes:
             add("usable", f"{entry.usable_memory_bytes / 2**20:.0f} MiB (driver-reported)")
+        if entry.allocatable_memory_bytes:
+            how = "reported to a process by CUDA"
+        elif entry.gpu_memory_fraction is not None:
+            how = "the GPU's default share of unified memory"
+        else:
+            how = f"assumed: {ALLOCATABLE_FALLBACK_FRACTION:.0%} of its total"
+        add("allocatable", f"{entry.available_bytes / 2**30:.2f} GiB ({how})")
         add("bandwidth", f"{entry.bandwidth_gb_s:g} GB/s" if entry.bandwidth_gb_s else None)
         for label, attr in (
             ("FP64", "fp64_tflops"),
