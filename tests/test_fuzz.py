@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 from typing import Any
 
 import attrs
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 import llmcatalog as lc
 from llmcatalog.cli.main import main
 from llmcatalog.memory.estimate import MAX_ESTIMATE_BYTES
+from llmcatalog.memory.fit import HEADROOM_FRACTION
 from llmcatalog.values import workload as wl
 from strategies import architectures
 
@@ -224,7 +226,9 @@ def test_estimates_over_the_catalog_are_sane(
             lc.fits(model, g, w)
         return
     _check_estimate(e)
-    assert lc.fits(model, g, w) == (e.total_bytes <= g.available_bytes)
+    headroom = math.ceil(g.available_bytes * HEADROOM_FRACTION)
+    assert lc.fits(model, g, w) == (e.total_bytes <= g.available_bytes - headroom)
+    assert lc.fits(model, g, w, headroom_fraction=0) == (e.total_bytes <= g.available_bytes)
 
 
 @fuzz(800)
@@ -397,7 +401,9 @@ def test_cli_estimate_with_random_flags(catalog: lc.Catalog, argv: list[str]) ->
         result = json.loads(out.getvalue())
         assert 0 < result["total_bytes"] <= MAX_ESTIMATE_BYTES
         if "fits" in result:
-            assert result["fits"] == (result["total_bytes"] <= result["gpu_available_bytes"])
+            room = result["gpu_available_bytes"] - result["headroom_bytes"]
+            assert result["fits"] == (result["total_bytes"] <= room)
+            assert (result["verdict"] == "does not fit") == (result["total_bytes"] > result["gpu_available_bytes"])
     else:
         assert "total" in out.getvalue()
     for line in err.getvalue().splitlines():

@@ -278,10 +278,14 @@ def test_gpu_memory_fraction_is_validated(bad: object) -> None:
 
 
 def test_available_bytes_prefers_driver_total_then_share() -> None:
-    """available_bytes: driver total if known, else the wired share, else the physical size."""
-    assert _gpu().available_bytes == 64 * GiB
+    """available_bytes: the CUDA total if known, else the wired share, else the fallback share of the
+    driver total or of the physical size."""
+    from llmcatalog.values.gpu import ALLOCATABLE_FALLBACK_FRACTION as f
+
+    assert _gpu().available_bytes == int(64 * GiB * f)
+    assert _gpu(usable_memory_bytes=60 * GiB).available_bytes == int(60 * GiB * f)
     assert _gpu(gpu_memory_fraction=0.75).available_bytes == 48 * GiB
-    assert _gpu(gpu_memory_fraction=0.75, usable_memory_bytes=50 * GiB).available_bytes == 50 * GiB
+    assert _gpu(gpu_memory_fraction=0.75, allocatable_memory_bytes=50 * GiB).available_bytes == 50 * GiB
     g = attrs.evolve(_gpu(), gpu_memory_fraction=0.5)
     assert g.available_bytes == 32 * GiB
 

@@ -86,11 +86,20 @@ def test_published_figure_units() -> None:
 
 
 def test_gpu_memory() -> None:
-    """Physical memory in GiB; fits() uses the driver-reported total when known."""
+    """Physical memory in GiB; fits() uses the CUDA-reported total when known, else the documented
+    fallback share of the driver total or of the physical size."""
+    from llmcatalog.values.gpu import ALLOCATABLE_FALLBACK_FRACTION as f
+
     g = lc.GPU(id="g", name="G", vendor="V", memory_bytes=24 * 2**30, sources=["https://example.org"])
     assert g.memory_gib == 24
-    assert g.available_bytes == g.memory_bytes
+    assert g.available_bytes == int(g.memory_bytes * f)
+    assert not g.allocatable_known
     g2 = attrs.evolve(g, usable_memory_bytes=24564 * 2**20)
-    assert g2.available_bytes == 24564 * 2**20
+    assert g2.available_bytes == int(24564 * 2**20 * f)
+    g3 = attrs.evolve(g2, allocatable_memory_bytes=24175 * 2**20)
+    assert g3.available_bytes == 24175 * 2**20
+    assert g3.allocatable_known
+    with pytest.raises(ValueError, match="cannot exceed"):
+        attrs.evolve(g2, allocatable_memory_bytes=24565 * 2**20)
     with pytest.raises(ValueError, match="cannot exceed"):
         attrs.evolve(g, usable_memory_bytes=25 * 2**30)

@@ -48,8 +48,20 @@ if TYPE_CHECKING:
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
-    from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
+    from .memory.estimate import FitCheck, MemoryEstimate, check, estimate_vram, fits, min_gpus
     from .memory.params import count_params
+    from .planning import (  # stream: fits/planning
+        GPUOption,
+        ModelFit,
+        Remedy,
+        best_precision,
+        max_batch,
+        max_context,
+        min_tensor_parallel,
+        models_that_fit,
+        recommend,
+        which_gpus,
+    )
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
 
@@ -137,6 +149,19 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # stream: fits/planning
+    "FitCheck": "memory.estimate",
+    "check": "memory.estimate",
+    "GPUOption": "planning",
+    "ModelFit": "planning",
+    "Remedy": "planning",
+    "best_precision": "planning",
+    "max_batch": "planning",
+    "max_context": "planning",
+    "min_tensor_parallel": "planning",
+    "models_that_fit": "planning",
+    "recommend": "planning",
+    "which_gpus": "planning",
 }
 
 
@@ -172,7 +197,9 @@ __all__ = [
     "DuplicateEntryError",
     "FigureComparison",
     "FineTune",
+    "FitCheck",
     "GGUFCheckpoint",
+    "GPUOption",
     "Inference",
     "LLMCatalogError",
     "Links",
@@ -180,6 +207,7 @@ __all__ = [
     "MemoryEstimate",
     "MissingDependencyError",
     "Model",
+    "ModelFit",
     "NotEstimableError",
     "Parallelism",
     "PluginError",
@@ -187,6 +215,7 @@ __all__ = [
     "PluginWarning",
     "PublishedFigure",
     "QueryError",
+    "Remedy",
     "Tool",
     "UnknownEntryError",
     "UnknownGPUError",
@@ -196,7 +225,9 @@ __all__ = [
     "WorkloadError",
     "__version__",
     "architecture_from_hf_config",
+    "best_precision",
     "catalog",
+    "check",
     "clear_cache",
     "compare_figure",
     "count_params",
@@ -210,9 +241,15 @@ __all__ = [
     "get_model",
     "get_tool",
     "load_toml",
+    "max_batch",
+    "max_context",
     "min_gpus",
+    "min_tensor_parallel",
+    "models_that_fit",
+    "recommend",
     "search",
     "weight_format_from_quantization_config",
+    "which_gpus",
     "workload_for_figure",
 ]
 

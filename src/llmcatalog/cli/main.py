@@ -24,10 +24,13 @@ from typing import Any
 
 from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
 from ..memory import estimate as _estimate
+from ..memory.estimate import check
+from ..memory.fit import FitCheck, fit_check
+from ..planning import models_that_fit, recommend
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
-from ..values.gpu import GPU
+from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
 from ..values.tool import Tool
 from ..values.workload import (
@@ -280,6 +283,13 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         add("memory", f"{entry.memory_gib:g} GiB {entry.memory_type or ''}".rstrip())
         if entry.usable_memory_bytes:
             add("usable", f"{entry.usable_memory_bytes / 2**20:.0f} MiB (driver-reported)")
+        if entry.allocatable_memory_bytes:
+            how = "reported to a process by CUDA"
+        elif entry.gpu_memory_fraction is not None:
+            how = "the GPU's default share of unified memory"
+        else:
+            how = f"assumed: {ALLOCATABLE_FALLBACK_FRACTION:.0%} of its total"
+        add("allocatable", f"{entry.available_bytes / 2**30:.2f} GiB ({how})")
         add("bandwidth", f"{entry.bandwidth_gb_s:g} GB/s" if entry.bandwidth_gb_s else None)
         for label, attr in (
             ("FP64", "fp64_tflops"),
@@ -421,7 +431,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
         else:  # pragma: no cover - nothing else warns here today; pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    fits = gpu is not None and est.total_bytes <= gpu.available_bytes
+    verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
+    fits = verdict is not None and verdict.fits
 
     def fewest() -> int | None:
         assert gpu is not None
@@ -436,6 +447,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             out.update(
                 gpu=gpu.id,
                 gpu_available_bytes=gpu.available_bytes,
+                verdict=verdict.verdict if verdict else None,
+                headroom_bytes=verdict.headroom_bytes if verdict else None,
                 fits=fits,
                 min_gpus=fewest(),
             )
@@ -456,12 +469,18 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(f"  - {_clean(a)}")
     if gpu is None:
         return 0
-    verdict = "fits" if fits else "does NOT fit"
+    assert verdict is not None
+    said = {"fits": "fits", "tight": "tight", "does not fit": "does NOT fit"}[verdict.verdict]
     print(
-        f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
-        f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
+        f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB allocatable{_fallback_note(gpu)} -> {said}"
+        f" ({est.total_bytes / gpu.available_bytes:.0%} of it; {_gib(verdict.headroom_bytes)} GiB headroom kept free)"
     )
+    if verdict.verdict == "tight":
+        print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
     if not fits:
+        best = _cheapest_remedy(model, gpu, workload)
+        if best is not None:
+            print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {best}")
         n = fewest()
         if n is None:
             print("   not even 1024 of these GPUs fit this workload as configured")
@@ -506,6 +525,153 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
             out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
+
+
+def _fallback_note(gpu: GPU) -> str:
+    return "" if gpu.allocatable_known else f" (assumed: {ALLOCATABLE_FALLBACK_FRACTION:.0%} of its total)"
+
+
+def _cheapest_remedy(model: Model, gpu: GPU, workload: Inference | FineTune) -> str | None:
+    """The first remedy :func:`recommend` ranks that makes the job fit, in words and options."""
+    try:
+        ranked = recommend(model, gpu, workload)
+    except LLMCatalogError:  # pragma: no cover - the estimate above already ran on these inputs
+        return None
+    for r in ranked:
+        if r.fits:
+            return f"{r.description} ({r.options}; {_gib(r.check.required_bytes)} GiB)"
+    return None
+
+
+# -- plan and fit: the inverse questions ------------------------------------------------------
+_UNITS = {"": 2**30, "GIB": 2**30, "GB": 10**9, "MIB": 2**20, "MB": 10**6, "TIB": 2**40, "TB": 10**12}
+
+
+def _memory_size(text: str) -> int:
+    """``12GiB``, ``12 GiB``, ``12000MiB``, ``24GB`` (10**9), a bare number is GiB."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (e.g. 12GiB, 24GB, 16000MiB)")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+def _target_gpu(args: argparse.Namespace, cat: Catalog) -> GPU:
+    """The catalog GPU named by --gpu, or a card of --gpu-memory bytes (the fallback share applies)."""
+    if args.gpu_memory is not None:
+        if args.gpu:
+            raise WorkloadError(
+                "give either --gpu (a catalog GPU) or --gpu-memory (a card not in the catalog), not both"
+            )
+        n = args.gpu_memory
+        return GPU(id="custom-gpu", name=f"a {n / GIB:.2f} GiB GPU", vendor="custom", memory_bytes=n)
+    if not args.gpu:
+        raise WorkloadError("name the GPU: --gpu NAME (e.g. --gpu 'RTX 4090'), or --gpu-memory 12GiB")
+    return cat.get_gpu(args.gpu)
+
+
+def _quiet(func: Callable[[], Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ContextLengthWarning)
+        return func()
+
+
+def plan_rows(
+    model: Model, gpu: GPU, workload: Inference | FineTune, n_gpus: int
+) -> tuple[FitCheck, str, list[str], list[list[object]]]:
+    """The verdict (and its one-line wording), then the ranked remedies as (headers, rows) for a formatter."""
+    v = _quiet(lambda: check(model, gpu, workload))
+    kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    line = (
+        f"{model.name} ({model.id}), {kind} on {workload.parallelism.n_gpus}x {gpu.name}: {v.verdict}, "
+        f"{_gib(v.required_bytes)} of {_gib(v.available_bytes)} GiB allocatable per GPU{_fallback_note(gpu)} "
+        f"({v.share:.0%}; {_gib(v.headroom_bytes)} GiB headroom)"
+    )
+    remedies = _quiet(lambda: recommend(model, gpu, workload, n_gpus=n_gpus))
+    headers = ["#", "remedy", "options", "GiB per GPU", "saves GiB", "verdict"]
+    rows: list[list[object]] = [
+        [i, r.description, r.options, _gib(r.check.required_bytes), _gib(r.saved_bytes), r.check.verdict]
+        for i, r in enumerate(remedies, 1)
+    ]
+    return v, line, headers, rows
+
+
+def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
+    _check_applicable(args)
+    model = resolve_model(args.model, cat)
+    gpu = _target_gpu(args, cat)
+    workload = _workload(args)
+    n = args.gpus if args.gpus is not None else workload.parallelism.n_gpus
+    verdict, line, headers, rows = plan_rows(model, gpu, workload, n)
+    print(_clean(line))
+    if rows:
+        print(f"\nremedies on {n}x {_clean(gpu.name)}, ranked (those that fit first, cheapest first):")
+        print(table(headers, rows, right=(0, 3, 4)))
+    if not verdict.fits and not any(r[-1] == "fits" for r in rows):
+        print("no remedy expressible here makes it fit: more or larger GPUs are needed (--gpus N)")
+    return 0 if verdict.fits else 1
+
+
+def fit_rows(
+    gpu: GPU,
+    workload: Inference | FineTune,
+    *,
+    n_gpus: int,
+    domain: str | None,
+    language: str | None,
+    include_tight: bool,
+    cat: Catalog,
+) -> tuple[list[str], list[list[object]]]:
+    """The catalog models that fit, largest first, as (headers, rows) for a formatter."""
+    found = _quiet(
+        lambda: models_that_fit(
+            gpu,
+            workload,
+            domain=domain,
+            language=language,
+            n_gpus=n_gpus,
+            include_tight=include_tight,
+            catalog=cat,
+        )
+    )
+    headers = ["id", "name", "domain", "params", "GiB per GPU", "headroom GiB", "verdict"]
+    rows: list[list[object]] = [
+        [
+            f.model.id,
+            f.model.name,
+            f.model.domain,
+            _params(f.model.n_params),
+            _gib(f.check.required_bytes),
+            _gib(f.check.margin_bytes),
+            f.check.verdict,
+        ]
+        for f in found
+    ]
+    return headers, rows
+
+
+def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
+    _check_applicable(args)
+    gpu = _target_gpu(args, cat)
+    workload = _workload(args)
+    n = args.gpus or 1
+    headers, rows = fit_rows(
+        gpu,
+        workload,
+        n_gpus=n,
+        domain=args.domain,
+        language=args.language,
+        include_tight=args.tight,
+        cat=cat,
+    )
+    if rows:
+        print(table(headers, rows, right=(3, 4, 5)))
+    kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    print(
+        f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
+        f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}, 5% kept free)"
+    )
+    return 0 if rows else 1
 
 
 def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
@@ -585,40 +751,8 @@ def _count(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a parameter count: {text!r} (e.g. 7e9 or 7B)") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
-    p.add_argument("--version", action=_Version, help="print the version and exit")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    ls = sub.add_parser("list", help="list models, gpus, tools or domains")
-    ls.add_argument("what", choices=("models", "gpus", "tools", "domains"))
-    ls.add_argument("--domain")
-    ls.add_argument("--subdomain")
-    ls.add_argument("--org", help="organisation (substring)")
-    ls.add_argument("--language", help="ISO code (zh, en, ...); names such as chinese, 中文, english work too")
-    ls.add_argument("--modality")
-    ls.add_argument("--open", action="store_true", help="open weights only")
-    ls.add_argument("--min-params", type=_count, help="e.g. 7e9 or 7B (K, M, B, T suffixes)")
-    ls.add_argument("--max-params", type=_count, help="e.g. 70B")
-    ls.add_argument("--base", help="direct fine-tunes of this model")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=_cmd_list)
-
-    se = sub.add_parser("search", help="full-text search over names, aliases and descriptions")
-    se.add_argument("text")
-    se.set_defaults(func=_cmd_search)
-
-    sh = sub.add_parser("show", help="everything about one model, GPU or tool")
-    sh.add_argument("name")
-    sh.set_defaults(func=_cmd_show)
-
-    li = sub.add_parser("lineage", help="what a model is built on, and what is built on it")
-    li.add_argument("name")
-    li.set_defaults(func=_cmd_lineage)
-
-    es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
-    es.add_argument("model")
-    es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+def _add_workload_options(es: argparse.ArgumentParser) -> None:
+    """The options that describe a workload (inference by default, fine-tuning with --finetune)."""
     es.add_argument("--finetune", choices=METHODS, help="estimate fine-tuning with this method instead of inference")
     es.add_argument(
         "--precision",
@@ -667,8 +801,69 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("--fsdp", default="none", choices=("none", "full-shard", "shard-grad-op"))
     es.add_argument("--offload-optimizer", action="store_true")
     es.add_argument("--offload-params", action="store_true")
+
+
+def _add_gpu_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gpu", help="a catalog GPU (e.g. 'RTX 4090', 'A100 80GB')")
+    p.add_argument(
+        "--gpu-memory",
+        type=_memory_size,
+        help="a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+    )
+    p.add_argument("--gpus", type=int, help="how many such GPUs you have (default: as the workload uses)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
+    p.add_argument("--version", action=_Version, help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list models, gpus, tools or domains")
+    ls.add_argument("what", choices=("models", "gpus", "tools", "domains"))
+    ls.add_argument("--domain")
+    ls.add_argument("--subdomain")
+    ls.add_argument("--org", help="organisation (substring)")
+    ls.add_argument("--language", help="ISO code (zh, en, ...); names such as chinese, 中文, english work too")
+    ls.add_argument("--modality")
+    ls.add_argument("--open", action="store_true", help="open weights only")
+    ls.add_argument("--min-params", type=_count, help="e.g. 7e9 or 7B (K, M, B, T suffixes)")
+    ls.add_argument("--max-params", type=_count, help="e.g. 70B")
+    ls.add_argument("--base", help="direct fine-tunes of this model")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=_cmd_list)
+
+    se = sub.add_parser("search", help="full-text search over names, aliases and descriptions")
+    se.add_argument("text")
+    se.set_defaults(func=_cmd_search)
+
+    sh = sub.add_parser("show", help="everything about one model, GPU or tool")
+    sh.add_argument("name")
+    sh.set_defaults(func=_cmd_show)
+
+    li = sub.add_parser("lineage", help="what a model is built on, and what is built on it")
+    li.add_argument("name")
+    li.set_defaults(func=_cmd_lineage)
+
+    es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
+    es.add_argument("model")
+    es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+    _add_workload_options(es)
     es.add_argument("--json", action="store_true")
     es.set_defaults(func=_cmd_estimate)
+
+    pn = sub.add_parser("plan", help="does a job fit, and what to change so that it does", allow_abbrev=False)
+    pn.add_argument("model")
+    _add_gpu_options(pn)
+    _add_workload_options(pn)
+    pn.set_defaults(func=_cmd_plan)
+
+    ft = sub.add_parser("fit", help="the catalog models that fit a GPU for a workload", allow_abbrev=False)
+    _add_gpu_options(ft)
+    ft.add_argument("--domain")
+    ft.add_argument("--language", help="ISO code (zh, en, ...); names such as chinese, 中文, english work too")
+    ft.add_argument("--tight", action="store_true", help="also list models that fit only inside the headroom")
+    _add_workload_options(ft)
+    ft.set_defaults(func=_cmd_fit)
 
     va = sub.add_parser(
         "validate", help="check data files in llmcatalog's TOML format (regular files of at most 16 MiB)"

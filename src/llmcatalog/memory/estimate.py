@@ -49,6 +49,7 @@ from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
 from ..values.workload import FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, prefill_bytes
+from .fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
 from .params import param_breakdown
@@ -56,7 +57,16 @@ from .result import MemoryEstimate
 from .training import estimate_finetune
 from .weights import weight_split
 
-__all__ = ["MAX_ESTIMATE_BYTES", "MemoryEstimate", "estimate_vram", "fits", "min_gpus", "tensor_parallel_sizes"]
+__all__ = [
+    "MAX_ESTIMATE_BYTES",
+    "FitCheck",
+    "MemoryEstimate",
+    "check",
+    "estimate_vram",
+    "fits",
+    "min_gpus",
+    "tensor_parallel_sizes",
+]
 
 #: The largest estimate returned: 2**60 bytes (1 EiB) per GPU, millions of times the memory of
 #: any GPU. Models whose parameters alone pass it, and workloads that would, raise instead.
@@ -471,11 +481,36 @@ def _check_gpu(gpu: object) -> None:
         raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
 
 
-def fits(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, **kwargs: Any) -> bool:
-    """True when the per-GPU estimate fits in ``gpu``'s memory (driver-reported total when known)."""
+def check(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    *,
+    headroom_fraction: float = HEADROOM_FRACTION,
+    **kwargs: Any,
+) -> FitCheck:
+    """The verdict ("fits", "tight" or "does not fit") of ``workload`` on one ``gpu``, with the figures:
+    the per-GPU estimate against the memory a process can allocate there, keeping ``headroom_fraction``
+    of it free (:mod:`llmcatalog.memory.fit`). ``kwargs`` go to :func:`estimate_vram`."""
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
-    return estimate_vram(model, workload, **kwargs).total_bytes <= gpu.available_bytes
+    headroom = check_headroom(headroom_fraction)
+    est = estimate_vram(model, workload, **kwargs)
+    return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
+
+
+def fits(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    *,
+    headroom_fraction: float = HEADROOM_FRACTION,
+    **kwargs: Any,
+) -> bool:
+    """True when the per-GPU estimate fits in the memory a process can allocate on ``gpu`` with
+    ``headroom_fraction`` of it left free: the "fits" verdict of :func:`check` ("tight" is False).
+    ``headroom_fraction=0`` gives the bare boundary."""
+    return check(model, gpu, workload, headroom_fraction=headroom_fraction, **kwargs).fits
 
 
 def min_gpus(
@@ -486,8 +521,12 @@ def min_gpus(
     max_gpus: int = 1024,
     cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
     allocator_fraction: float = ALLOCATOR_FRACTION,
+    headroom_fraction: float = HEADROOM_FRACTION,
 ) -> int | None:
     """The fewest GPUs of type ``gpu`` that fit ``workload``, or None if ``max_gpus`` do not.
+
+    "Fit" is :func:`fits`'s rule: the "fits" verdict, ``headroom_fraction`` of the allocatable
+    memory left free.
 
     Inference is split by pipeline stages (``device_map="auto"``, at most one stage per layer)
     unless the workload already uses tensor parallelism, which is then scaled instead over the
@@ -504,6 +543,7 @@ def min_gpus(
     arch = _canonical(arch)
     _check_workload(workload)
     _check_overhead(cuda_context_bytes, allocator_fraction)
+    headroom = check_headroom(headroom_fraction)
     if not isinstance(max_gpus, int) or isinstance(max_gpus, bool) or not 1 <= max_gpus <= 2**20:
         raise WorkloadError(f"max_gpus must be an int from 1 to 2**20, got {_show(max_gpus)}")
     _check_context(arch, workload, name)
@@ -513,7 +553,8 @@ def min_gpus(
 
     def fit(par: Parallelism) -> bool:
         est = _estimate(arch, extra, attrs.evolve(workload, parallelism=par), cuda_context_bytes, allocator_fraction)
-        return est.total_bytes <= min(gpu.available_bytes, MAX_ESTIMATE_BYTES)
+        total = est.total_bytes
+        return total <= MAX_ESTIMATE_BYTES and fit_check(total, gpu, headroom_fraction=headroom).fits
 
     if isinstance(workload, Inference) and p.tensor_parallel > 1:
         pp = p.pipeline_parallel

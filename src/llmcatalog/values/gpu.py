@@ -6,7 +6,18 @@ import attrs
 
 from . import validators as v
 
-__all__ = ["GPU"]
+__all__ = ["ALLOCATABLE_FALLBACK_FRACTION", "GPU"]
+
+#: When a GPU's allocatable memory is not known: the share of its driver total (``nvidia-smi``),
+#: or lacking that of its nominal memory, that a process is assumed to get. It is the smallest
+#: ratio (allocatable / driver total, or allocatable / nominal for cards whose driver total is the
+#: nominal size) among the catalog's sourced cards: a T4 reports 14.56 GiB to CUDA of the 15360 MiB
+#: nvidia-smi shows (0.971); A100 40GB 0.985, RTX 4090 0.984, L4 0.980, A30 0.980 of 24 GiB, RTX 3080
+#: 0.978 of 10 GiB, RTX A4000 0.976 of 16 GiB. Rounded down, so a fallback never promises more than
+#: a sourced card gives (tests/test_fit.py checks it over the catalog). Caveat: datacenter GDDR cards
+#: with ECC on (T4, A10, L4, L40S) lose a further 1/16 to ECC before the driver total, which is why
+#: their driver totals are recorded; a card of that kind with neither figure is overestimated.
+ALLOCATABLE_FALLBACK_FRACTION = 0.97
 
 
 @attrs.frozen(kw_only=True)
@@ -19,10 +30,18 @@ class GPU:
     where a source gives it; it is slightly lower (ECC and firmware reservations), and
     :func:`llmcatalog.fits` uses it when known.
 
+    ``allocatable_memory_bytes`` is the total the runtime reports to a process
+    (``torch.cuda.mem_get_info()[1]``, ``torch.cuda.get_device_properties(i).total_memory``,
+    deviceQuery's "Total amount of global memory", the "total capacity" of PyTorch's
+    out-of-memory message): every allocation of the process, its CUDA context included, comes
+    out of it. It is lower than the driver total (an A100 80GB: 79.15 GiB of 80 GiB) and can
+    shrink a little with newer drivers, so the smallest recent sourced figure is recorded.
+    :attr:`available_bytes` is what :func:`llmcatalog.fits` compares with.
+
     ``gpu_memory_fraction`` is the share of ``memory_bytes`` the accelerator may use by
     default when it shares memory with the CPU (Apple silicon: macOS lets the GPU wire about
     2/3 of unified memory up to 36 GB and 3/4 above; ``sysctl iogpu.wired_limit_mb`` changes
-    it). :attr:`available_bytes` applies it when no driver-reported total is known.
+    it); :attr:`available_bytes` applies it (Metal's working-set limit is what a process may use).
 
     Throughput figures are dense (no 2:4 sparsity), in TFLOPS (10**12 / s); the tensor-core
     FP16/BF16 figures use FP32 accumulation where the datasheet distinguishes. ``None``
@@ -36,6 +55,7 @@ class GPU:
     sources: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.urls)
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=v.str_tuple)
     usable_memory_bytes: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    allocatable_memory_bytes: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
     gpu_memory_fraction: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
     memory_type: str | None = None
     bandwidth_gb_s: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
@@ -55,6 +75,13 @@ class GPU:
     def __attrs_post_init__(self) -> None:
         if self.usable_memory_bytes is not None and self.usable_memory_bytes > self.memory_bytes:
             raise ValueError("'usable_memory_bytes' cannot exceed 'memory_bytes'")
+        if self.allocatable_memory_bytes is not None and self.allocatable_memory_bytes > (
+            self.usable_memory_bytes or self.memory_bytes
+        ):
+            raise ValueError(
+                "'allocatable_memory_bytes' (what CUDA reports to a process) cannot exceed the driver total "
+                "'usable_memory_bytes' or, when that is unknown, 'memory_bytes'"
+            )
         if self.gpu_memory_fraction is not None and self.gpu_memory_fraction > 1:
             raise ValueError(
                 f"'gpu_memory_fraction' must be a share of memory_bytes in (0, 1], got {self.gpu_memory_fraction!r}"
@@ -67,10 +94,21 @@ class GPU:
 
     @property
     def available_bytes(self) -> int:
-        """Memory a process can allocate into: the driver's total when known, else the default
-        share of shared memory (``gpu_memory_fraction``), else the physical size."""
-        if self.usable_memory_bytes:
-            return self.usable_memory_bytes
+        """Memory a process can allocate into (the rule :func:`llmcatalog.fits` uses).
+
+        In order: ``allocatable_memory_bytes`` when known (a sourced CUDA total); else the default
+        share of shared memory (``memory_bytes * gpu_memory_fraction``, Apple silicon); else
+        :data:`ALLOCATABLE_FALLBACK_FRACTION` of the driver total (``usable_memory_bytes``) or, lacking
+        that, of ``memory_bytes``. :attr:`allocatable_known` says whether a sourced figure was used.
+        """
+        if self.allocatable_memory_bytes:
+            return self.allocatable_memory_bytes
         if self.gpu_memory_fraction is not None:
             return int(self.memory_bytes * self.gpu_memory_fraction)
-        return self.memory_bytes
+        return int((self.usable_memory_bytes or self.memory_bytes) * ALLOCATABLE_FALLBACK_FRACTION)
+
+    @property
+    def allocatable_known(self) -> bool:
+        """True when :attr:`available_bytes` comes from a sourced figure (a CUDA total, or the shared-memory
+        share of unified memory), False when it is the :data:`ALLOCATABLE_FALLBACK_FRACTION` fallback."""
+        return bool(self.allocatable_memory_bytes) or self.gpu_memory_fraction is not None

@@ -1,0 +1,178 @@
+"""Questions over the catalog: which GPUs fit a model (:func:`which_gpus`), which models fit a GPU
+(:func:`models_that_fit`). Both return plain rows (attrs values) that a formatter turns into a
+table, JSON or CSV; both use :func:`llmcatalog.fits`'s rule (:mod:`llmcatalog.memory.fit`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
+from ..memory.estimate import min_gpus
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..registry.catalog import Catalog
+from ..registry.plugins import catalog as _default_catalog
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import FineTune, Inference
+from .inverse import _arch, _workload, check_quietly
+
+__all__ = ["GPUOption", "ModelFit", "models_that_fit", "spread", "which_gpus"]
+
+
+@attrs.frozen(kw_only=True)
+class GPUOption:
+    """One GPU type for a workload: the verdict on one card, the fewest cards that fit, and the cost."""
+
+    gpu: GPU
+    check: FitCheck
+    n_gpus: int | None
+    cost_per_gpu: float | None = None
+
+    @property
+    def total_cost(self) -> float | None:
+        """``cost_per_gpu * n_gpus`` (None when either is unknown)."""
+        if self.cost_per_gpu is None or self.n_gpus is None:
+            return None
+        return self.cost_per_gpu * self.n_gpus
+
+
+@attrs.frozen(kw_only=True)
+class ModelFit:
+    """One model's verdict for a workload on a GPU (``n_gpus`` of them)."""
+
+    model: Model
+    check: FitCheck
+
+
+Cost = Mapping[str, float] | Callable[[GPU], float | None]
+
+
+def _cost_of(cost: Cost | None, gpu: GPU) -> float | None:
+    if cost is None:
+        return None
+    if callable(cost):
+        value = cost(gpu)
+    else:
+        value = next((cost[k] for k in (gpu.id, gpu.name, *gpu.aliases) if k in cost), None)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        raise WorkloadError(f"cost of {gpu.id} must be a number >= 0 (e.g. price per GPU-hour), got {value!r}")
+    return None if value is None else float(value)
+
+
+def which_gpus(
+    model: Model | Architecture,
+    workload: Inference | FineTune | None = None,
+    *,
+    gpus: Iterable[GPU] | None = None,
+    cost: Cost | None = None,
+    max_gpus: int = 8,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> tuple[GPUOption, ...]:
+    """Catalog GPUs (or ``gpus``) ranked for ``workload`` on ``model`` (default: ``Inference()``).
+
+    Each row has the verdict on one card and the fewest cards that fit (:func:`llmcatalog.min_gpus`:
+    pipeline stages for inference, data parallelism with the workload's ZeRO/FSDP setting for
+    fine-tuning; None above ``max_gpus``). ``cost`` is a price per GPU (any unit: per hour, to buy),
+    a mapping from GPU id, name or alias, or a function of the GPU; unknown is None.
+
+    Order: the verdict on one card (fits, tight, does not fit); then the total cost (cost x cards;
+    unknown last); then fewer cards; then the smaller card (the least memory that does the job).
+    """
+    w = _workload(workload)
+    _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    pool = tuple(_default_catalog().gpus if gpus is None else gpus)
+    rows = []
+    for g in pool:
+        if not isinstance(g, GPU):
+            raise TypeError(f"gpus must hold llmcatalog.GPU values, got {type(g).__name__}")
+        one = check_quietly(model, g, w, headroom)
+        if one.fits:
+            n: int | None = 1
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ContextLengthWarning)
+                n = min_gpus(model, g, w, max_gpus=max_gpus, headroom_fraction=headroom)
+        rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g)))
+
+    def key(o: GPUOption) -> tuple[int, float, float, int]:
+        total = o.total_cost
+        return (
+            o.check.rank,
+            math.inf if total is None else total,
+            math.inf if o.n_gpus is None else o.n_gpus,
+            o.gpu.available_bytes,
+        )
+
+    return tuple(sorted(rows, key=key))
+
+
+def spread(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> Inference | FineTune:
+    """``workload`` over ``n_gpus`` GPUs when it is set for one: inference split into pipeline stages
+    (``device_map="auto"``, at most one per layer), fine-tuning as data parallelism with the
+    workload's ZeRO/FSDP setting. A workload already spread is returned as it is."""
+    p = workload.parallelism
+    if n_gpus == 1 or p.n_gpus > 1:
+        return workload
+    if isinstance(workload, Inference):
+        return attrs.evolve(workload, parallelism=attrs.evolve(p, pipeline_parallel=min(n_gpus, arch.n_layers)))
+    return attrs.evolve(workload, parallelism=attrs.evolve(p, data_parallel=n_gpus))
+
+
+def models_that_fit(
+    gpu: GPU,
+    workload: Inference | FineTune | None = None,
+    *,
+    domain: str | None = None,
+    language: str | None = None,
+    n_gpus: int = 1,
+    include_tight: bool = False,
+    models: Iterable[Model] | None = None,
+    catalog: Catalog | None = None,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> tuple[ModelFit, ...]:
+    """Catalog models (or ``models``) that fit ``workload`` (default: ``Inference()``) on ``n_gpus``
+    of ``gpu``, largest first (parameters), optionally of one ``domain`` and ``language``.
+
+    Left out: models without an architecture or with closed weights (nothing to estimate), models
+    whose ``max_context`` is shorter than the context asked (they were not trained for it), models
+    the workload cannot run on (e.g. a LoRA rank above the hidden size), and "tight" ones unless
+    ``include_tight``. An inference on several GPUs is split into pipeline stages, a fine-tune
+    over data-parallel ranks (:func:`spread`).
+    """
+    w = _workload(workload)
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
+    if not isinstance(n_gpus, int) or isinstance(n_gpus, bool) or not 1 <= n_gpus <= 2**20:
+        raise WorkloadError(f"n_gpus must be an int from 1 to 2**20, got {n_gpus!r}")
+    headroom = check_headroom(headroom_fraction)
+    cat = catalog or _default_catalog()
+    if models is None:
+        pool: Iterable[Model] = cat.find_models(domain=domain, language=language, estimable=True)
+    else:
+        pool = models
+        if domain is not None or language is not None:
+            keep = {m.id for m in cat.find_models(domain=domain, language=language)}
+            pool = [m for m in pool if m.id in keep]
+    tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
+    rows = []
+    for m in pool:
+        try:
+            arch = _arch(m)
+        except LLMCatalogError:
+            continue
+        if arch.max_context < tokens:
+            continue
+        try:
+            c = check_quietly(m, gpu, spread(w, n_gpus, arch), headroom)
+        except LLMCatalogError:
+            continue
+        if c.fits or (include_tight and c.verdict == "tight"):
+            rows.append(ModelFit(model=m, check=c))
+    rows.sort(key=lambda r: (-(r.model.n_params or 0), r.model.id))
+    return tuple(rows)

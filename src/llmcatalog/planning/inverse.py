@@ -1,0 +1,231 @@
+"""Inverse questions on one model and one GPU type: the longest context, the most concurrent
+sequences, the best weight format, the fewest tensor-parallel GPUs that fit.
+
+Every answer uses :func:`llmcatalog.fits`'s rule (the "fits" verdict: the estimate leaves
+``headroom_fraction`` of the allocatable memory free; :mod:`llmcatalog.memory.fit`) and is exact
+at the boundary: the answer fits and the next value (context + 1, batch + 1, the next smaller
+tensor-parallel size, the next better format) does not, or the answer is the search's limit.
+Memory grows with context and batch, so the search gallops (1, 2, 4, ...) up to the first value
+that does not fit, then bisects: at most about 2 * log2(limit) estimates (64 for 2**32 tokens).
+
+When not even the smallest value fits (one token, one sequence, the smallest format, all the
+GPUs), the answer is ``None``; settings the model cannot run with at all raise as
+:func:`~llmcatalog.estimate_vram` does (:class:`~llmcatalog.NotEstimableError`,
+:class:`~llmcatalog.WorkloadError`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from ..errors import ContextLengthWarning, WorkloadError
+from ..memory.estimate import _arch_of, _canonical, _unwrap, check, tensor_parallel_sizes
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.precision import FORMATS, WeightFormat
+from ..values.workload import MAX_BATCH_SIZE, MAX_TOKENS, FineTune, Inference
+
+__all__ = [
+    "PRECISION_LADDER",
+    "best_precision",
+    "check_quietly",
+    "largest",
+    "max_batch",
+    "max_context",
+    "min_tensor_parallel",
+]
+
+#: Weight formats from the highest quality down, the order :func:`best_precision` tries. 16-bit
+#: first (fp32 is left out: checkpoints are trained in 16 bits and fp32 inference adds no quality);
+#: then 8-bit (FP8 before integer formats: Hopper/Ada FP8 keeps accuracy closest to bf16, e.g. the
+#: vLLM FP8 docs), then 4-bit with calibrated formats (AWQ, GPTQ: arXiv 2306.00978 compares them)
+#: before data-free NF4 (QLoRA, arXiv 2305.14314) and the idealised int4. Within a bit width the
+#: order is a convention; pass ``candidates=`` to use your own.
+PRECISION_LADDER: tuple[str, ...] = (
+    "bf16",
+    "fp16",
+    "fp8",
+    "gptq-int8",
+    "bnb-int8",
+    "int8",
+    "awq-int4",
+    "gptq-int4",
+    "bnb-nf4-dq",
+    "bnb-nf4",
+    "int4",
+)
+
+
+def check_quietly(
+    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, headroom_fraction: float
+) -> FitCheck:
+    """:func:`llmcatalog.check` without the context-length warning (a search steps past it on purpose)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ContextLengthWarning)
+        return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+
+
+def largest(ok: Callable[[int], bool], limit: int) -> int | None:
+    """The largest ``n`` in ``[1, limit]`` with ``ok(n)`` and not ``ok(n + 1)`` (or ``n == limit``),
+    found by galloping then bisection; None when ``ok(1)`` is False. ``ok`` should be monotone
+    (true up to a point); the boundary pair is evaluated either way."""
+    if not ok(1):
+        return None
+    lo = 1  # ok(lo) holds
+    while True:
+        if lo >= limit:
+            return limit
+        hi = min(lo * 2, limit)
+        if not ok(hi):
+            break
+        lo = hi
+    while hi - lo > 1:  # ok(lo), not ok(hi)
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _arch(model: Model | Architecture) -> Architecture:
+    arch, _, _ = _arch_of(_unwrap(model))  # type: ignore[arg-type]
+    return _canonical(arch)
+
+
+def _workload(workload: Inference | FineTune | None) -> Inference | FineTune:
+    if workload is None:
+        return Inference()
+    if not isinstance(workload, (Inference, FineTune)):
+        raise TypeError(f"expected an Inference or FineTune workload, got {type(workload).__name__}")
+    return workload
+
+
+def _limit(name: str, value: object, bound: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= bound:
+        raise WorkloadError(f"{name} must be an int from 1 to {bound:,}, got {value!r}")
+    return value
+
+
+def _with_context(w: Inference | FineTune, tokens: int) -> Inference | FineTune:
+    if isinstance(w, FineTune):
+        return attrs.evolve(w, seq_len=tokens)
+    prompt = None if w.prompt_tokens is None else min(w.prompt_tokens, tokens)
+    return attrs.evolve(w, context_tokens=tokens, prompt_tokens=prompt)
+
+
+def max_context(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune | None = None,
+    *,
+    limit: int | None = None,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> int | None:
+    """The longest context (``context_tokens``; ``seq_len`` for a :class:`FineTune`) that fits, the
+    rest of ``workload`` unchanged (default: ``Inference()``), or None if one token does not fit.
+
+    ``limit`` defaults to the model's ``max_context`` (what it was trained for); a larger limit
+    searches past it (up to :data:`~llmcatalog.values.workload.MAX_TOKENS`), except for learned
+    absolute positions, which have no row past it. A given ``prompt_tokens`` is kept, cut to the
+    context when longer.
+    """
+    w = _workload(workload)
+    arch = _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    bound = arch.max_context if arch.position_embedding == "learned" else MAX_TOKENS
+    top = _limit("limit", arch.max_context if limit is None else limit, bound)
+    return largest(lambda n: check_quietly(model, gpu, _with_context(w, n), headroom).fits, top)
+
+
+def max_batch(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune | None = None,
+    *,
+    limit: int = MAX_BATCH_SIZE,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> int | None:
+    """The most concurrent sequences (``batch_size``; the per-GPU micro-batch of a :class:`FineTune`)
+    that fit, the rest of ``workload`` unchanged (default: ``Inference()``), or None if one does not."""
+    w = _workload(workload)
+    _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    top = _limit("limit", limit, MAX_BATCH_SIZE)
+    return largest(lambda n: check_quietly(model, gpu, attrs.evolve(w, batch_size=n), headroom).fits, top)
+
+
+def best_precision(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | None = None,
+    *,
+    candidates: Sequence[str | WeightFormat] = PRECISION_LADDER,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> str | WeightFormat | None:
+    """The first of ``candidates`` (highest quality first: :data:`PRECISION_LADDER`) in which the
+    inference ``workload`` fits, or None if none does.
+
+    A checkpoint stored quantized (``model.weight_format``) is not made better by a wider format:
+    the candidates start at its own format and keep only those with at most its bits per weight.
+    Formats the architecture cannot take (GPTQ/AWQ need Linear inputs divisible by 128) are skipped.
+    """
+    w = _workload(workload)
+    if not isinstance(w, Inference):
+        raise WorkloadError(
+            "best_precision answers for inference; for fine-tuning compare method='lora' and 'qlora' (recommend())"
+        )
+    _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    formats: list[str | WeightFormat] = list(candidates)
+    for c in formats:
+        if not isinstance(c, WeightFormat) and c not in FORMATS:
+            raise WorkloadError(f"candidates: {c!r} is not a known precision; choose from {list(FORMATS)}")
+    inner = _unwrap(model)
+    stored = inner.weight_format if isinstance(inner, Model) else None
+    if stored is not None and stored.quantized:
+        bits = stored.linear_bits
+        lower = [c for c in formats if _fmt(c).quantized and _fmt(c).linear_bits <= bits and _fmt(c) != stored]
+        formats = [stored, *lower]
+    for c in formats:
+        try:
+            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom).fits:
+                return c
+        except WorkloadError:
+            continue  # e.g. a group size the architecture cannot take
+    return None
+
+
+def _fmt(c: str | WeightFormat) -> WeightFormat:
+    return c if isinstance(c, WeightFormat) else FORMATS[c]
+
+
+def min_tensor_parallel(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | None = None,
+    *,
+    max_gpus: int = 1024,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> int | None:
+    """The fewest GPUs that fit an inference split by tensor parallelism (vLLM/SGLang style), over
+    the sizes the model's heads allow (:func:`~llmcatalog.memory.estimate.tensor_parallel_sizes`),
+    times the workload's pipeline stages; None if ``max_gpus`` do not. Exact: no smaller valid
+    size fits (memory per GPU falls as the size grows, but not every size is valid, so each valid
+    size is tried in order)."""
+    w = _workload(workload)
+    if not isinstance(w, Inference):
+        raise WorkloadError("min_tensor_parallel answers for inference; for fine-tuning use llmcatalog.min_gpus")
+    arch = _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    top = _limit("max_gpus", max_gpus, 2**20)
+    pp = w.parallelism.pipeline_parallel
+    for tp in tensor_parallel_sizes(arch, limit=top // pp):
+        par = attrs.evolve(w.parallelism, tensor_parallel=tp)
+        if check_quietly(model, gpu, attrs.evolve(w, parallelism=par), headroom).fits:
+            return tp * pp
+    return None

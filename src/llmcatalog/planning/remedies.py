@@ -1,0 +1,375 @@
+"""What to change so that a job fits: :func:`recommend` tries every applicable remedy on the
+workload and ranks them.
+
+A remedy is data (:class:`RemedySpec`): a name, the workloads it applies to, an ``effort`` rank and
+a function that returns the changed workload (and the words for it). To add one (a new optimizer,
+a sharding or PEFT setting), append a :class:`RemedySpec` to :data:`REMEDIES` or pass your own
+tuple as ``recommend(..., remedies=...)``.
+
+Effort ranks what a remedy costs besides memory, lowest first:
+
+1. nothing but compute: gradient checkpointing (about one more forward pass per step, ~+33%
+   compute: Chen et al., arXiv 1604.06174), an 8-bit optimizer (Dettmers et al., arXiv 2110.02861:
+   same accuracy), a KV cache in FP8;
+2. the same job in smaller pieces: a smaller micro-batch with gradient accumulation (same
+   effective batch, slower), spreading over the GPUs the user has (ZeRO / FSDP, tensor or
+   pipeline parallelism);
+3. a different model state: LoRA, then QLoRA (a 4-bit base), weight quantization for inference;
+4. slower hardware paths: CPU offload of optimizer states, then of parameters;
+5. a different job: shorter sequences, fewer concurrent sequences.
+
+:func:`recommend` lists the remedies that make the job fit first (by effort, then by memory),
+then those that leave it tight, then those that save memory without making it fit (by the memory
+saved); when no single remedy is enough it adds the cheapest stack of them that fits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from ..errors import LLMCatalogError
+from ..memory.estimate import tensor_parallel_sizes
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import FineTune, Inference, Parallelism
+from .inverse import (
+    PRECISION_LADDER,
+    _arch,
+    _fmt,
+    _workload,
+    best_precision,
+    check_quietly,
+    max_batch,
+    max_context,
+    min_tensor_parallel,
+)
+
+__all__ = ["REMEDIES", "Remedy", "RemedyContext", "RemedySpec", "recommend"]
+
+Workload = Inference | FineTune
+
+#: A remedy saving less than this (or 0.1% of the job) is not listed: it changes nothing that matters.
+MIN_SAVING_BYTES = 64 * 2**20
+
+
+@attrs.frozen(kw_only=True)
+class RemedyContext:
+    """What a remedy may look at: the model, its architecture, the GPU type and count, the rule."""
+
+    model: Model | Architecture
+    arch: Architecture
+    gpu: GPU
+    n_gpus: int
+    headroom_fraction: float
+
+
+#: A remedy's change: the new workload and (what it does, the CLI options that say it), or None.
+Change = tuple[Workload, str, str] | None
+
+
+@attrs.frozen(kw_only=True)
+class RemedySpec:
+    """One remedy: ``apply(workload, context)`` returns the changed workload or None (not applicable)."""
+
+    name: str
+    effort: int
+    apply: Callable[[Workload, RemedyContext], Change]
+
+
+@attrs.frozen(kw_only=True)
+class Remedy:
+    """A remedy tried on the job: its new workload, verdict and the memory it saves per GPU."""
+
+    name: str
+    description: str
+    options: str
+    effort: int
+    workload: Workload
+    check: FitCheck
+    saved_bytes: int
+
+    @property
+    def fits(self) -> bool:
+        """Whether the changed job fits (the "fits" verdict)."""
+        return self.check.fits
+
+
+# -- fine-tuning remedies ------------------------------------------------------------------
+def _checkpointing(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, FineTune) or w.gradient_checkpointing:
+        return None
+    return (
+        attrs.evolve(w, gradient_checkpointing=True),
+        "gradient checkpointing (recomputes activations in backward, ~+33% compute)",
+        "--gradient-checkpointing",
+    )
+
+
+def _optimizer_8bit(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, FineTune) or w.optimizer != "adamw":
+        return None
+    text = "8-bit AdamW (bitsandbytes) instead of AdamW"
+    return attrs.evolve(w, optimizer="adamw-8bit"), text, "--optimizer adamw-8bit"
+
+
+def _paged_8bit(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, FineTune) or w.optimizer not in ("adamw", "adamw-8bit"):
+        return None
+    return (
+        attrs.evolve(w, optimizer="paged-adamw-8bit"),
+        "paged 8-bit AdamW (bitsandbytes; states page to CPU memory under pressure)",
+        "--optimizer paged-adamw-8bit",
+    )
+
+
+def _micro_batch(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, FineTune) or w.batch_size == 1:
+        return None
+    b = max_batch(c.model, c.gpu, w, limit=w.batch_size, headroom_fraction=c.headroom_fraction) or 1
+    if b >= w.batch_size:
+        return None
+    steps = math.ceil(w.batch_size / b)
+    return (
+        attrs.evolve(w, batch_size=b),
+        f"micro-batch {b} with gradient accumulation over {steps} steps (same effective batch, slower)",
+        f"--batch {b}",
+    )
+
+
+def _data_parallel(w: FineTune, c: RemedyContext) -> int | None:
+    p = w.parallelism
+    fixed = p.tensor_parallel * p.pipeline_parallel
+    dp = c.n_gpus // fixed
+    return dp if dp > 1 else None
+
+
+def _zero(stage: int) -> Callable[[Workload, RemedyContext], Change]:
+    def apply(w: Workload, c: RemedyContext) -> Change:
+        if not isinstance(w, FineTune) or w.parallelism.shard_stage >= stage or w.parallelism.fsdp != "none":
+            return None
+        dp = _data_parallel(w, c)
+        if dp is None:
+            return None
+        par = attrs.evolve(w.parallelism, data_parallel=dp, zero_stage=stage)
+        what = {1: "optimizer states", 2: "optimizer states and gradients", 3: "parameters, gradients and states"}
+        fsdp = " (or FSDP full-shard)" if stage == 3 else ""
+        return (
+            attrs.evolve(w, parallelism=par),
+            f"ZeRO-{stage}{fsdp} over {dp} GPUs (shards {what[stage]})",
+            f"--dp {dp} --zero {stage}",
+        )
+
+    return apply
+
+
+def _method(method: str) -> Callable[[Workload, RemedyContext], Change]:
+    order = ("full", "freeze", "lora", "qlora")
+
+    def apply(w: Workload, c: RemedyContext) -> Change:
+        if not isinstance(w, FineTune) or w.method not in order or order.index(w.method) >= order.index(method):
+            return None
+        what = {
+            "lora": f"LoRA r={w.lora_rank} on {','.join(w.lora_targets)} (trains a small adapter, base frozen)",
+            "qlora": f"QLoRA ({w.qlora_format} base, LoRA r={w.lora_rank} on {','.join(w.lora_targets)})",
+        }
+        return attrs.evolve(w, method=method), what[method], f"--finetune {method}"
+
+    return apply
+
+
+def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
+    def apply(w: Workload, c: RemedyContext) -> Change:
+        if not isinstance(w, FineTune) or w.parallelism.fsdp != "none":
+            return None
+        p = w.parallelism
+        if p.offload_params or (p.offload_optimizer and not params):
+            return None
+        dp = _data_parallel(w, c) or 1
+        stage = 3 if params else max(p.zero_stage, 2)
+        par = attrs.evolve(p, data_parallel=dp, zero_stage=stage, offload_optimizer=True, offload_params=params)
+        if params:
+            text = "ZeRO-3 with optimizer states and parameters offloaded to CPU (ZeRO-Infinity; slow)"
+            opts = "--offload-params"
+        else:
+            text, opts = f"ZeRO-{stage} with optimizer states offloaded to CPU (ZeRO-Offload; slower steps)", ""
+        dp_option = f"--dp {dp} " if dp > 1 else ""
+        return attrs.evolve(w, parallelism=par), text, f"{dp_option}--zero {stage} --offload-optimizer {opts}".strip()
+
+    return apply
+
+
+def _shorter(w: Workload, c: RemedyContext) -> Change:
+    tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
+    n = max_context(c.model, c.gpu, w, limit=tokens, headroom_fraction=c.headroom_fraction)
+    if n is None or n >= tokens:
+        return None
+    if isinstance(w, FineTune):
+        return attrs.evolve(w, seq_len=n), f"sequences of at most {n} tokens", f"--seq-len {n}"
+    prompt = None if w.prompt_tokens is None else min(w.prompt_tokens, n)
+    return attrs.evolve(w, context_tokens=n, prompt_tokens=prompt), f"a context of at most {n} tokens", f"--context {n}"
+
+
+# -- inference remedies --------------------------------------------------------------------
+def _kv_fp8(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, Inference) or w.kv_dtype in ("fp8", "int8"):
+        return None
+    return attrs.evolve(w, kv_cache_precision="fp8"), "an FP8 KV cache (half of a 16-bit cache)", "--kv-precision fp8"
+
+
+def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1:
+        return None
+    n = min_tensor_parallel(c.model, c.gpu, w, max_gpus=c.n_gpus, headroom_fraction=c.headroom_fraction)
+    if n is None:  # the largest valid size, to show what it saves
+        n = tensor_parallel_sizes(c.arch, limit=c.n_gpus)[-1]
+        if n == 1:
+            return None
+    par = Parallelism(tensor_parallel=n)
+    return attrs.evolve(w, parallelism=par), f"tensor parallelism over {n} GPUs (vLLM/SGLang style)", f"--tp {n}"
+
+
+def _pipeline(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1:
+        return None
+    n = min(c.n_gpus, c.arch.n_layers)
+    return (
+        attrs.evolve(w, parallelism=Parallelism(pipeline_parallel=n)),
+        f"layers split over {n} GPUs (device_map='auto')",
+        f"--pp {n}",
+    )
+
+
+def _quantize(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, Inference) or w.weight_format.linear_bits <= 4:
+        return None
+    current = w.weight_format.linear_bits
+    lower = [p for p in PRECISION_LADDER if _fmt(p).linear_bits < current]
+    if not lower:
+        return None
+    chosen = best_precision(c.model, c.gpu, w, candidates=lower, headroom_fraction=c.headroom_fraction)
+    name = str(chosen) if chosen is not None else "bnb-nf4-dq"
+    return attrs.evolve(w, precision=name), f"{_fmt(name).description} weights", f"--precision {name}"
+
+
+def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
+    if not isinstance(w, Inference) or w.batch_size == 1:
+        return None
+    b = max_batch(c.model, c.gpu, w, limit=w.batch_size, headroom_fraction=c.headroom_fraction) or 1
+    if b >= w.batch_size:
+        return None
+    return attrs.evolve(w, batch_size=b), f"{b} concurrent sequence(s) instead of {w.batch_size}", f"--batch {b}"
+
+
+#: The remedies :func:`recommend` tries, in no particular order (``effort`` ranks them; see the module docstring).
+REMEDIES: tuple[RemedySpec, ...] = (
+    RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing),
+    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit),
+    RemedySpec(name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit),
+    RemedySpec(name="kv-cache-fp8", effort=13, apply=_kv_fp8),
+    RemedySpec(name="micro-batch", effort=20, apply=_micro_batch),
+    RemedySpec(name="zero-1", effort=21, apply=_zero(1)),
+    RemedySpec(name="zero-2", effort=22, apply=_zero(2)),
+    RemedySpec(name="zero-3", effort=23, apply=_zero(3)),
+    RemedySpec(name="tensor-parallel", effort=24, apply=_tensor_parallel),
+    RemedySpec(name="pipeline-split", effort=25, apply=_pipeline),
+    RemedySpec(name="lora", effort=30, apply=_method("lora")),
+    RemedySpec(name="qlora", effort=31, apply=_method("qlora")),
+    RemedySpec(name="quantize-weights", effort=32, apply=_quantize),
+    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False)),
+    RemedySpec(name="offload-params", effort=41, apply=_offload(True)),
+    RemedySpec(name="fewer-sequences", effort=50, apply=_fewer_sequences),
+    RemedySpec(name="shorter-sequences", effort=51, apply=_shorter),
+)
+
+
+def _try(spec: RemedySpec, w: Workload, ctx: RemedyContext, base: int) -> Remedy | None:
+    try:
+        change = spec.apply(w, ctx)
+        if change is None:
+            return None
+        new, text, options = change
+        result = check_quietly(ctx.model, ctx.gpu, new, ctx.headroom_fraction)
+    except LLMCatalogError:
+        return None  # not possible for this model (e.g. a format its sizes cannot take)
+    return Remedy(
+        name=spec.name,
+        description=text,
+        options=options,
+        effort=spec.effort,
+        workload=new,
+        check=result,
+        saved_bytes=base - result.required_bytes,
+    )
+
+
+def recommend(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Workload | None = None,
+    *,
+    n_gpus: int | None = None,
+    remedies: Sequence[RemedySpec] = REMEDIES,
+    headroom_fraction: float = HEADROOM_FRACTION,
+) -> tuple[Remedy, ...]:
+    """The remedies that make ``workload`` fit ``model`` on ``n_gpus`` GPUs of type ``gpu``, ranked
+    (see the module docstring); each says the memory per GPU it saves and its verdict.
+
+    ``n_gpus`` is how many GPUs the user has (default: as many as the workload uses); remedies
+    that spread the job (ZeRO, tensor or pipeline parallelism) use them. A job that already fits
+    gets ``()``. Remedies that change nothing or add memory are left out.
+    """
+    w = _workload(workload)
+    arch = _arch(model)
+    headroom = check_headroom(headroom_fraction)
+    n = w.parallelism.n_gpus if n_gpus is None else n_gpus
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 2**20:
+        raise ValueError(f"n_gpus must be an int from 1 to 2**20, got {n!r}")
+    base = check_quietly(model, gpu, w, headroom)
+    if base.fits:
+        return ()
+    ctx = RemedyContext(model=model, arch=arch, gpu=gpu, n_gpus=n, headroom_fraction=headroom)
+    specs = sorted(remedies, key=lambda s: s.effort)
+    noise = max(MIN_SAVING_BYTES, base.required_bytes // 1000)
+    tried = [r for s in specs if (r := _try(s, w, ctx, base.required_bytes)) is not None and r.saved_bytes > noise]
+    if not any(r.fits for r in tried):
+        stacked = _stack(specs, w, ctx, base.required_bytes)
+        if stacked is not None:
+            tried.append(stacked)
+
+    def key(r: Remedy) -> tuple[int, float, int]:
+        if r.check.verdict == "does not fit":
+            return (2, -r.saved_bytes, r.effort)
+        return (r.check.rank, r.effort, r.check.required_bytes)
+
+    return tuple(sorted(tried, key=key))
+
+
+def _stack(specs: Sequence[RemedySpec], w: Workload, ctx: RemedyContext, base: int) -> Remedy | None:
+    """The remedies applied one on top of the other, cheapest first, each kept only if it saves
+    memory, until the job fits; None if even all of them do not make it fit."""
+    current, names, texts, options, effort = w, [], [], [], 0
+    required = base
+    for spec in specs:
+        r = _try(spec, current, ctx, required)
+        if r is None or r.saved_bytes <= 0:
+            continue
+        current, required = r.workload, r.check.required_bytes
+        names.append(spec.name)
+        texts.append(r.description)
+        options.append(r.options)
+        effort = max(effort, spec.effort)
+        if r.fits:
+            return Remedy(
+                name="+".join(names),
+                description="; ".join(texts),
+                options=" ".join(o for o in options if o),
+                effort=effort + 100,
+                workload=current,
+                check=r.check,
+                saved_bytes=base - required,
+            )
+    return None
