@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
+from . import engines_llamacpp as _engines_llamacpp
 from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
@@ -408,6 +409,8 @@ def _check_applicable(args: argparse.Namespace) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
+    if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama
+        return _engines_llamacpp.run(args, cat)
     _check_applicable(args)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
@@ -619,6 +622,14 @@ def _parser() -> argparse.ArgumentParser:
     es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+    # engines stream: --engine (the vLLM/SGLang stream adds its engines to these choices) and llama.cpp options
+    es.add_argument(
+        "--engine",
+        choices=("transformers", *_engines_llamacpp.ENGINES),
+        default="transformers",
+        help="serving engine whose allocation to model (default: transformers generate())",
+    )
+    _engines_llamacpp.add_options(es)
     es.add_argument("--finetune", choices=METHODS, help="estimate fine-tuning with this method instead of inference")
     es.add_argument(
         "--precision",

@@ -136,6 +136,7 @@ class LlamaCppEstimate:
     n_gpu_layers: int
     n_ctx: int
     n_ctx_seq: int
+    n_ctx_train: int
     n_parallel: int
     kv_unified: bool
     n_batch: int
@@ -647,6 +648,7 @@ def estimate(
         model=lay.name,
         quant=lay.quant,
         n_layers=lay.n_layers,
+        n_ctx_train=lay.n_ctx_train,
         n_parallel=s.n_parallel,
         kv_unified=s.kv_unified,
         n_batch=min(s.n_batch, parts["n_ctx"]),
