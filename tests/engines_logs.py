@@ -75,10 +75,7 @@ def comparisons() -> Iterator[dict[str, Any]]:
         for column, attr, tol in CHECKS:
             if not row[column]:
                 continue
-            if attr == "total_model_bytes":
-                value = est.gpu_model_bytes + est.cpu_model_bytes
-            else:
-                value = getattr(est, attr)
+            value = est.gpu_model_bytes + est.cpu_model_bytes if attr == "total_model_bytes" else getattr(est, attr)
             logged = float(row[column])
             ours = value / MIB
             yield {

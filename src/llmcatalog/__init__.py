@@ -45,9 +45,9 @@ if TYPE_CHECKING:
     import os
 
     from .accuracy.figures import FigureComparison
+    from .engines.llamacpp import LlamaCppEstimate
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
-    from .engines.llamacpp import LlamaCppEstimate
     from .importers.local import LocalCheckpoint
     from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
     from .memory.params import count_params

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
-from . import engines_llamacpp as _engines_llamacpp
 from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
@@ -45,6 +44,7 @@ from ..values.workload import (
     Inference,
     Parallelism,
 )
+from . import engines_llamacpp as _engines_llamacpp
 
 __all__ = ["main"]
 

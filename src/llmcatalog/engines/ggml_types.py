@@ -152,7 +152,7 @@ def _quantizable(name: str, n_dims: int) -> bool:
     )
 
 
-def _mixed(  # noqa: C901, PLR0911, PLR0912 - one branch per rule of llama_tensor_get_type_impl
+def _mixed(
     cat: str,
     ftype: str,
     new: str,
@@ -179,9 +179,7 @@ def _mixed(  # noqa: C901, PLR0911, PLR0912 - one branch per rule of llama_tenso
             new = "Q4_K" if gqa >= 4 else "Q3_K"
         elif ftype == "Q3_K_M":
             new = "Q5_K" if layer < 2 else "Q4_K"
-        elif ftype == "Q3_K_L":
-            new = "Q5_K"
-        elif ftype in ("IQ4_NL", "IQ4_XS") and gqa >= 4:
+        elif ftype == "Q3_K_L" or (ftype in ("IQ4_NL", "IQ4_XS") and gqa >= 4):
             new = "Q5_K"
         elif ftype in ("Q4_K_M", "Q5_K_M") and use_more_bits(layer, n_layers):
             new = "Q6_K"

@@ -218,7 +218,7 @@ def _check_attention(arch: Architecture, what: str) -> None:
         raise NotEstimableError(f"{what}: convolution/recurrent layers are not modelled for llama.cpp")
 
 
-def _hf_tensors(arch: Architecture, quant: str) -> list[GGUFTensor]:  # noqa: C901 - one tensor family per branch
+def _hf_tensors(arch: Architecture, quant: str) -> list[GGUFTensor]:
     """The tensors ``convert_hf_to_gguf.py`` + ``llama-quantize`` write for this architecture (names
     as llama.cpp's ``LLM_TENSOR_*``, shapes in ggml order: input dimension first)."""
     h, hd, L = arch.hidden_size, arch.head_dim, arch.n_layers
@@ -548,7 +548,9 @@ def _settings(
     _positive(n_ubatch, "n_ubatch")
     if flash_attn == "auto":
         fa = any_gpu
-        notes.append(f"flash_attn='auto' taken as {'on' if fa else 'off'} (on when layers run on a GPU that supports it)")
+        notes.append(
+            f"flash_attn='auto' taken as {'on' if fa else 'off'} (on when layers run on a GPU that supports it)"
+        )
     elif isinstance(flash_attn, bool):
         fa = flash_attn
     else:
@@ -556,7 +558,9 @@ def _settings(
     tk, tv = _kv_type(type_k, "type_k"), _kv_type(type_v, "type_v")
     if tv not in ("f32", "f16", "bf16") and not fa:
         raise WorkloadError(f"type_v={tv!r} (a quantized V cache) needs flash_attn=True, as in llama.cpp")
-    settings = _Settings(n_ctx, n_parallel, bool(kv_unified), tk, tv, fa, n_batch, min(n_ubatch, n_batch), swa_full, ctx_pad)
+    settings = _Settings(
+        n_ctx, n_parallel, bool(kv_unified), tk, tv, fa, n_batch, min(n_ubatch, n_batch), swa_full, ctx_pad
+    )
     return settings, notes
 
 
@@ -666,7 +670,7 @@ def max_gpu_layers(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: 
     """The most ``n_gpu_layers`` (0 .. n_layers + 1) whose GPU buffers fit ``gpu`` less the reserve."""
     settings.pop("n_gpu_layers", None)
     est = estimate(model, gpu=gpu, **settings)
-    assert est.max_gpu_layers is not None  # noqa: S101 - set whenever a GPU is given
+    assert est.max_gpu_layers is not None
     return est.max_gpu_layers
 
 
@@ -677,7 +681,18 @@ def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU
     ngl = settings.pop("n_gpu_layers", -1)
     reserve = settings.pop("reserve_bytes", DEFAULT_RESERVE_BYTES)
     settings.setdefault("n_ctx", _PAD_CELLS)
-    known = {"n_ctx", "n_parallel", "kv_unified", "type_k", "type_v", "flash_attn", "n_batch", "n_ubatch", "swa_full", "ctx_pad"}
+    known = {
+        "n_ctx",
+        "n_parallel",
+        "kv_unified",
+        "type_k",
+        "type_v",
+        "flash_attn",
+        "n_batch",
+        "n_ubatch",
+        "swa_full",
+        "ctx_pad",
+    }
     unknown = set(settings) - known
     if unknown:
         raise TypeError(f"max_context() got unexpected settings {sorted(unknown)}")

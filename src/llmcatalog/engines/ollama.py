@@ -38,6 +38,7 @@ Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 from __future__ import annotations
 
 import os
+
 import attrs
 
 from ..errors import WorkloadError
@@ -159,7 +160,7 @@ def _kv_type(kv_cache_type: str, flash_attn: bool, notes: list[str]) -> str:
     return kv
 
 
-def estimate(  # noqa: PLR0913 - Ollama's settings, by name
+def estimate(
     model: Model | GGUFCheckpoint | str | os.PathLike[str],
     *,
     gpu: GPU | None = None,
@@ -281,4 +282,3 @@ def estimate(  # noqa: PLR0913 - Ollama's settings, by name
         llamacpp=runner,
         notes=tuple(notes),
     )
-
