@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -232,3 +234,20 @@ def test_engine_docs_run(page: str) -> None:
     assert blocks
     for code in blocks:
         exec(compile(code, page, "exec"), {"__name__": "__docs__"})
+
+
+MIXES = list(csv.DictReader((ROOT / "tests" / "data" / "engines" / "quant_mixes.csv").open()))
+
+
+@pytest.mark.parametrize("row", MIXES, ids=[r["id"] for r in MIXES])
+def test_quant_mix_matches_gguf_files(row: dict[str, str]) -> None:
+    """Per-type tensor counts and total size match what llama.cpp's loader printed for real files."""
+    m = model(row["model"])
+    if row["quantized_tensor_types"]:
+        counts = Counter(t.type_name for t in llamacpp.quantized_tensors(m, row["quant"]))
+        counts.pop("F32", None)
+        expected = {k: int(v) for k, v in (p.split(":") for p in row["quantized_tensor_types"].split(";"))}
+        assert dict(counts) == expected
+    if row["model_size_gib"]:
+        size = llamacpp.layout(m, row["quant"]).model_bytes / 2**30
+        assert round(size, 2) == pytest.approx(float(row["model_size_gib"]), abs=0.011)

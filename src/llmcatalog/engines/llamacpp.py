@@ -71,6 +71,7 @@ __all__ = [
     "layout",
     "max_context",
     "max_gpu_layers",
+    "quantized_tensors",
 ]
 
 MIB = 2**20
@@ -357,6 +358,19 @@ def _layout_hf(model: Model, quant: str) -> LlamaCppLayout:
         raise NotEstimableError(f"{model.id}: no architecture known; llama.cpp's buffers cannot be estimated")
     _check_attention(arch, model.id)
     return _from_tensors(model.name, quant, arch, _hf_tensors(arch, quant))
+
+
+def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, ...]:
+    """The tensors a GGUF file of ``model`` in ``quant`` holds: llama.cpp names, shapes (ggml
+    order), the ggml type ``llama-quantize`` chooses for each, and bytes (``offset`` is 0)."""
+    arch = model.architecture
+    if arch is None:
+        raise NotEstimableError(f"{model.id}: no architecture known")
+    _check_attention(arch, model.id)
+    q = quant.upper()
+    if q not in FILE_TYPES:
+        raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
+    return tuple(_hf_tensors(arch, q))
 
 
 def layout(model: Model | GGUFCheckpoint, quant: str | None = None) -> LlamaCppLayout:
