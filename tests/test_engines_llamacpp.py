@@ -251,3 +251,21 @@ def test_quant_mix_matches_gguf_files(row: dict[str, str]) -> None:
     if row["model_size_gib"]:
         size = llamacpp.layout(m, row["quant"]).model_bytes / 2**30
         assert round(size, 2) == pytest.approx(float(row["model_size_gib"]), abs=0.011)
+
+
+def test_estimate_inference_maps_the_workload() -> None:
+    """An Inference of 4 sequences x 4096 tokens in int4 is Q4_K_M, n_parallel 4, 4096 cells each."""
+    m = model("llama-3.1-8b")
+    e = llamacpp.estimate_inference(m, lc.Inference(precision="int4", batch_size=4, context_tokens=4096))
+    assert e.quant == "Q4_K_M"
+    assert e.n_parallel == 4
+    assert e.n_ctx_seq == 4096
+    assert e.kv_cells == 4 * 4096
+    q8 = llamacpp.estimate_inference(m, lc.Inference(precision="int8", kv_cache_precision="int8"))
+    assert q8.quant == "Q8_0"
+    assert q8.type_k == "q8_0"
+    assert q8.flash_attn
+    with pytest.raises(lc.WorkloadError, match="FP8"):
+        llamacpp.estimate_inference(m, lc.Inference(precision="fp8"))
+    assert llamacpp.estimate_inference(m, lc.Inference()).quant == "Q4_K_M"
+    assert llamacpp.estimate_inference(m, lc.Inference(precision="bf16")).quant == "BF16"

@@ -61,6 +61,7 @@ from ..errors import NotEstimableError, WorkloadError
 from ..importers.gguf import GGUFCheckpoint, GGUFTensor
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
+from ..values.workload import AS_STORED, Inference
 from .ggml_types import FILE_TYPES, KV_CACHE_TYPES, row_bytes, tensor_type
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "LlamaCppEstimate",
     "LlamaCppLayout",
     "estimate",
+    "estimate_inference",
     "layout",
     "max_context",
     "max_gpu_layers",
@@ -723,3 +725,62 @@ def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU
     ngl = lay.n_layers + 1 if ngl == -1 else ngl
     s, _ = _settings(**{**defaults, **settings}, any_gpu=ngl > 0)
     return _max_ctx(lay, s, ngl, gpu.available_bytes - reserve)
+
+
+#: ``Inference.precision`` names -> the GGUF quant type that stands for them in llama.cpp.
+PRECISION_QUANTS = {
+    "fp32": "F32",
+    "fp16": "F16",
+    "bf16": "BF16",
+    "int8": "Q8_0",
+    "gptq-int8": "Q8_0",
+    "bnb-int8": "Q8_0",
+    "int4": "Q4_K_M",
+    "gptq-int4": "Q4_K_M",
+    "awq-int4": "Q4_K_M",
+    "bnb-nf4": "Q4_K_M",
+    "bnb-nf4-dq": "Q4_K_M",
+}
+#: ``Inference.kv_cache_precision`` -> llama.cpp cache type.
+_KV_FROM_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
+
+
+def estimate_inference(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    workload: Inference,
+    *,
+    gpu: GPU | None = None,
+    quant: str | None = None,
+    **settings: Any,
+) -> LlamaCppEstimate:
+    """llama.cpp's buffers for an :class:`Inference` workload: ``batch_size`` sequences
+    (``n_parallel``) of ``context_tokens`` each (``n_ctx = batch_size * context_tokens``, separate
+    caches), the weights in ``quant`` (default: the GGUF type standing for ``workload.precision``,
+    :data:`PRECISION_QUANTS`; Q4_K_M when the precision is left as stored), the KV cache in
+    ``kv_cache_precision`` (int8 -> q8_0 with flash attention) and flash attention when
+    ``attention="flash"``. ``settings`` override any llama.cpp setting of :func:`estimate`.
+
+    This is the entry point for an ``engine="llama.cpp"`` dispatch.
+    """
+    if not isinstance(workload, Inference):
+        raise TypeError(f"workload must be an Inference, got {type(workload).__name__}")
+    if quant is None and not isinstance(model, GGUFCheckpoint | str | os.PathLike):
+        stored = type(workload.precision) is type(AS_STORED)  # left as stored: no GGUF type implied
+        precision = workload.precision if isinstance(workload.precision, str) and not stored else None
+        if precision == "fp8":
+            raise WorkloadError("llama.cpp has no FP8 weight type: pass quant= (e.g. 'Q8_0') instead")
+        quant = PRECISION_QUANTS.get(precision or "", "Q4_K_M")
+    kv = workload.kv_cache_precision
+    if kv == "fp8":
+        raise WorkloadError("llama.cpp has no FP8 KV cache: use kv_cache_precision='int8' (q8_0) or fp16")
+    kv_type = _KV_FROM_PRECISION.get(kv or "fp16", "f16")
+    flash = workload.attention == "flash" or kv_type == "q8_0"
+    base: dict[str, Any] = {
+        "n_ctx": workload.context_tokens * workload.batch_size,
+        "n_parallel": workload.batch_size,
+        "type_k": kv_type,
+        "type_v": kv_type,
+        "flash_attn": flash,
+    }
+    base.update(settings)
+    return estimate(model, quant=quant, gpu=gpu, **base)
