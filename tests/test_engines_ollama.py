@@ -15,28 +15,43 @@ MIB, GIB = 2**20, 2**30
 ROWS = list(csv.DictReader((Path(__file__).resolve().parent / "data" / "engines" / "ollama_logs.csv").open()))
 
 
+def _free(text: str) -> int:
+    value, unit = text.split()
+    return int(float(value) * {"GiB": GIB, "MiB": MIB}[unit])
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_matches_ollama_log(row: dict[str, str]) -> None:
-    """Layers offloaded, KV, graph sizes and required memory as Ollama's 'offload to cuda' line."""
+    """Layers offloaded, KV, graph sizes and memory as Ollama's 'offload to cuda' line prints them
+    (one decimal, binary units); cells the log leaves out (multi-GPU placements) are skipped."""
     e = ollama.estimate(
         model(row["model"]),
-        gpu=lc.get_gpu("H100"),
+        gpu=lc.get_gpu("H100") if row["gpu_free"] else None,
         quant=row["quant"],
         num_ctx=int(row["num_ctx"]),
         num_parallel=int(row["num_parallel"]),
         num_batch=int(row["num_batch"]),
         flash_attn=row["flash_attn"] == "1",
         kv_cache_type=row["kv_cache_type"],
-        gpu_free_bytes=int(float(row["gpu_free_gib"]) * GIB),
+        gpu_free_bytes=_free(row["gpu_free"]) if row["gpu_free"] else None,
     )
     assert e.layers_model == int(row["layers_model"])
-    assert e.layers_offload == int(row["layers_offload"])
-    assert round(e.kv_bytes / MIB, 1) == float(row["kv_mib"])
-    assert round(e.graph_full_bytes / MIB, 1) == float(row["graph_full_mib"])
-    assert round(e.graph_partial_bytes / MIB, 1) == float(row["graph_partial_mib"])
-    assert round(e.total_bytes / GIB, 1) == float(row["required_full_gib"])
-    assert round(e.weights_total_bytes / GIB, 1) == float(row["weights_total_gib"])
-    assert round(e.weights_nonrepeating_bytes / MIB, 1) == float(row["weights_nonrepeating_mib"])
+    if row["layers_offload"]:
+        assert e.layers_offload == int(row["layers_offload"])
+    printed = {
+        "kv": e.kv_bytes,
+        "graph_full": e.graph_full_bytes,
+        "graph_partial": e.graph_partial_bytes,
+        "required_full": e.total_bytes,
+        "weights_total": e.weights_total_bytes,
+        "weights_nonrepeating": e.weights_nonrepeating_bytes,
+    }
+    compared = 0
+    for column, value in printed.items():
+        if row[column]:
+            assert ollama.human_bytes(value) == row[column], column
+            compared += 1
+    assert compared >= 4
 
 
 def test_default_num_ctx_tiers() -> None:

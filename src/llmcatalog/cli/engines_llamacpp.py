@@ -141,10 +141,11 @@ def _run_ollama(
         f" num_batch {est.num_batch}, flash attention {'on' if est.flash_attn else 'off'}, KV {est.kv_cache_type}"
     )
     print(f"  Ollama's estimate: offload {est.layers_offload}/{est.layers_model} layers")
+    hb = ollama.human_bytes
     print(
-        f"  required: full {est.total_bytes / 2**30:.1f} GiB, on the GPU {est.vram_bytes / 2**30:.1f} GiB;"
-        f" kv {_mib(est.kv_bytes)} MiB; graph full {_mib(est.graph_full_bytes)} MiB,"
-        f" partial {_mib(est.graph_partial_bytes)} MiB"
+        f"  memory.required.full={hb(est.total_bytes)} memory.required.partial={hb(est.vram_bytes)}"
+        f" memory.required.kv={hb(est.kv_bytes)} memory.graph.full={hb(est.graph_full_bytes)}"
+        f" memory.graph.partial={hb(est.graph_partial_bytes)}"
     )
     for note in est.notes:
         print(f"  - {note}")

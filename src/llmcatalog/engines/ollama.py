@@ -55,6 +55,7 @@ __all__ = [
     "default_num_ctx",
     "estimate",
     "graph_size",
+    "human_bytes",
 ]
 
 MIB, GIB = 2**20, 2**30
@@ -70,6 +71,14 @@ OLLAMA_DEFAULTS = {
     "num_gpu": -1,
 }
 _LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
+
+
+def human_bytes(n: int) -> str:
+    """Bytes as Ollama's logs print them (``format.HumanBytes2``): one decimal, binary units."""
+    for unit, size in (("GiB", GIB), ("MiB", MIB), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def default_num_ctx(vram_bytes: int | None) -> int:
