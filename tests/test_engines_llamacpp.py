@@ -269,3 +269,36 @@ def test_estimate_inference_maps_the_workload() -> None:
         llamacpp.estimate_inference(m, lc.Inference(precision="fp8"))
     assert llamacpp.estimate_inference(m, lc.Inference()).quant == "Q4_K_M"
     assert llamacpp.estimate_inference(m, lc.Inference(precision="bf16")).quant == "BF16"
+
+
+@given(
+    k=st.integers(min_value=1, max_value=512),
+    parallel=st.integers(min_value=1, max_value=8),
+    unified=st.booleans(),
+)
+def test_kv_cells_rounding(k: int, parallel: int, unified: bool) -> None:
+    """Cells are n_ctx rounded up to 256, split per sequence (each share rounded up) unless unified;
+    the KV bytes are cells x layers x (K + V) rows."""
+    m = model("llama-3.1-8b")
+    n_ctx = 100 * k + 7
+    e = llamacpp.estimate(m, n_ctx=n_ctx, n_parallel=parallel, kv_unified=unified)
+    padded = -(-n_ctx // 256) * 256
+    if unified:
+        assert e.kv_cells == padded
+    else:
+        assert e.kv_cells == parallel * (-(-(padded // parallel) // 256) * 256)
+        assert e.n_ctx_seq % 256 == 0
+    assert e.gpu_kv_bytes == e.kv_cells * 32 * 2 * 1024 * 2
+
+
+@given(quant=st.sampled_from(["Q2_K", "Q3_K_M", "Q4_0", "Q4_K_S", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0", "IQ4_XS"]))
+def test_mix_sits_between_its_types(quant: str) -> None:
+    """A mix's weights (blocks) weigh at least its default type and at most Q8_0 over every matrix."""
+    m = model("llama-3.1-8b")
+    tensors = llamacpp.quantized_tensors(m, quant)
+    mats = [t for t in tensors if len(t.shape) >= 2 and t.name.startswith("blk.")]
+    n = sum(t.n_elements for t in mats)
+    got = sum(t.nbytes for t in mats)
+    base = llamacpp.FILE_TYPES[quant]
+    block, size = GGML_BLOCKS[base]
+    assert n * size // block <= got <= n * 34 // 32

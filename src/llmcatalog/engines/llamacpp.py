@@ -66,6 +66,7 @@ from .ggml_types import FILE_TYPES, KV_CACHE_TYPES, row_bytes, tensor_type
 
 __all__ = [
     "DEFAULT_RESERVE_BYTES",
+    "FILE_TYPES",
     "LlamaCppEstimate",
     "LlamaCppLayout",
     "estimate",
