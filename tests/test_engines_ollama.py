@@ -55,11 +55,16 @@ def test_matches_ollama_log(row: dict[str, str]) -> None:
 
 
 def test_default_num_ctx_tiers() -> None:
-    """Ollama's default context follows its VRAM tiers: 4k, 32k from 24 GiB, 256k from 48 GiB."""
+    """Ollama's default context: 2048 before v0.6.7, 4096 after, VRAM tiers from v0.15.5."""
     assert ollama.default_num_ctx(None) == 4096
     assert ollama.default_num_ctx(12 * GIB) == 4096
     assert ollama.default_num_ctx(24 * GIB) == 32768
     assert ollama.default_num_ctx(80 * GIB) == 262144
+    assert ollama.default_num_ctx(80 * GIB, "0.6.6") == 2048
+    assert ollama.default_num_ctx(80 * GIB, "v0.6.7") == 4096
+    assert ollama.default_num_ctx(80 * GIB, "0.15.5") == 262144
+    with pytest.raises(lc.WorkloadError, match="ollama_version"):
+        ollama.default_num_ctx(None, "latest")
 
 
 def test_small_gpu_offloads_part() -> None:
@@ -101,3 +106,11 @@ def test_public_face() -> None:
     e = lc.estimate_ollama("Llama-2-7b", gpu="RTX 3060 12GB", quant="Q4_0")
     assert e.gpu is not None
     assert e.layers_offload == e.layers_model
+
+
+def test_estimate_inference() -> None:
+    """An Inference of 2 x 8192 tokens maps to num_ctx 8192, 2 slots: KV for 16384 tokens."""
+    m = model("llama-3.1-8b")
+    e = ollama.estimate_inference(m, lc.Inference(precision="int4", batch_size=2, context_tokens=8192))
+    assert (e.num_ctx, e.num_parallel, e.quant) == (8192, 2, "Q4_K_M")
+    assert e.kv_bytes == 16384 * 32 * 2 * 1024 * 2

@@ -75,6 +75,7 @@ __all__ = [
     "max_context",
     "max_gpu_layers",
     "quantized_tensors",
+    "workload_settings",
 ]
 
 MIB = 2**20
@@ -746,6 +747,26 @@ PRECISION_QUANTS = {
 _KV_FROM_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
 
 
+def workload_settings(model: object, workload: Inference, quant: str | None = None) -> tuple[str | None, str, bool]:
+    """(quant, KV cache type, flash attention) standing for an :class:`Inference` in llama.cpp:
+    the GGUF type of ``workload.precision`` (:data:`PRECISION_QUANTS`; Q4_K_M when left as stored;
+    None for a GGUF file, read as stored), the cache type of ``kv_cache_precision`` (int8 ->
+    q8_0, which needs flash attention) and flash attention when ``attention="flash"``."""
+    if not isinstance(workload, Inference):
+        raise TypeError(f"workload must be an Inference, got {type(workload).__name__}")
+    if quant is None and not isinstance(model, GGUFCheckpoint | str | os.PathLike):
+        stored = type(workload.precision) is type(AS_STORED)  # left as stored: no GGUF type implied
+        precision = workload.precision if isinstance(workload.precision, str) and not stored else None
+        if precision == "fp8":
+            raise WorkloadError("llama.cpp has no FP8 weight type: pass quant= (e.g. 'Q8_0') instead")
+        quant = PRECISION_QUANTS.get(precision or "", "Q4_K_M")
+    kv = workload.kv_cache_precision
+    if kv == "fp8":
+        raise WorkloadError("llama.cpp has no FP8 KV cache: use kv_cache_precision='int8' (q8_0) or fp16")
+    kv_type = _KV_FROM_PRECISION.get(kv or "fp16", "f16")
+    return quant, kv_type, workload.attention == "flash" or kv_type == "q8_0"
+
+
 def estimate_inference(
     model: Model | GGUFCheckpoint | str | os.PathLike[str],
     workload: Inference,
@@ -763,19 +784,7 @@ def estimate_inference(
 
     This is the entry point for an ``engine="llama.cpp"`` dispatch.
     """
-    if not isinstance(workload, Inference):
-        raise TypeError(f"workload must be an Inference, got {type(workload).__name__}")
-    if quant is None and not isinstance(model, GGUFCheckpoint | str | os.PathLike):
-        stored = type(workload.precision) is type(AS_STORED)  # left as stored: no GGUF type implied
-        precision = workload.precision if isinstance(workload.precision, str) and not stored else None
-        if precision == "fp8":
-            raise WorkloadError("llama.cpp has no FP8 weight type: pass quant= (e.g. 'Q8_0') instead")
-        quant = PRECISION_QUANTS.get(precision or "", "Q4_K_M")
-    kv = workload.kv_cache_precision
-    if kv == "fp8":
-        raise WorkloadError("llama.cpp has no FP8 KV cache: use kv_cache_precision='int8' (q8_0) or fp16")
-    kv_type = _KV_FROM_PRECISION.get(kv or "fp16", "f16")
-    flash = workload.attention == "flash" or kv_type == "q8_0"
+    quant, kv_type, flash = workload_settings(model, workload, quant)
     base: dict[str, Any] = {
         "n_ctx": workload.context_tokens * workload.batch_size,
         "n_parallel": workload.batch_size,

@@ -25,10 +25,9 @@ prints that prediction (``layers.offload``, ``memory.required.full/partial/kv``,
 
 Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 
-- ``num_ctx``: 2048 in the 2024 releases and early 2025; 4096 later in 2025
-  (``OLLAMA_CONTEXT_LENGTH``); the current documentation (``docs/context-length.mdx``) sets it by
-  VRAM: 4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB. :func:`default_num_ctx`
-  follows the current rule.
+- ``num_ctx``: 2048 up to v0.6.6; 4096 from v0.6.7 (April 2025; ``OLLAMA_CONTEXT_LENGTH``
+  overrides it); from v0.15.5 (February 2026) by VRAM, as ``docs/context-length.mdx`` states:
+  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB (:func:`default_num_ctx`).
 - ``OLLAMA_NUM_PARALLEL``: 1 now; releases of 2024 chose 4 when memory allowed (the logs of that
   time show ``--parallel 4`` and a context of ``4 * num_ctx``).
 - flash attention off unless ``OLLAMA_FLASH_ATTENTION=1`` (newer releases turn it on for some
@@ -45,7 +44,8 @@ from ..errors import WorkloadError
 from ..importers.gguf import GGUFCheckpoint
 from ..values.gpu import GPU
 from ..values.model import Model
-from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout
+from ..values.workload import Inference
+from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, workload_settings
 from .llamacpp import estimate as llamacpp_estimate
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "OllamaEstimate",
     "default_num_ctx",
     "estimate",
+    "estimate_inference",
     "graph_size",
     "human_bytes",
 ]
@@ -81,9 +82,24 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def default_num_ctx(vram_bytes: int | None) -> int:
-    """Ollama's default context by total VRAM (``docs/context-length.mdx``): 4096 below 24 GiB
-    (and without a GPU), 32768 up to 48 GiB, 262144 from 48 GiB."""
+def _version(text: str) -> tuple[int, ...]:
+    parts = text.strip().lstrip("v").split(".")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError as exc:
+        raise WorkloadError(f"ollama_version must look like '0.6.7'; got {text!r}") from exc
+
+
+def default_num_ctx(vram_bytes: int | None, ollama_version: str | None = None) -> int:
+    """Ollama's default context: 2048 before v0.6.7, 4096 from v0.6.7 (April 2025), and from
+    v0.15.5 (February 2026; ``docs/context-length.mdx``) by total VRAM: 4096 below 24 GiB (and
+    without a GPU), 32768 up to 48 GiB, 262144 from 48 GiB. ``None`` is the current rule."""
+    if ollama_version is not None:
+        v = _version(ollama_version)
+        if v < (0, 6, 7):
+            return 2048
+        if v < (0, 15, 5):
+            return 4096
     if vram_bytes is None or vram_bytes < 24 * GIB:
         return 4096
     if vram_bytes < 48 * GIB:
@@ -175,6 +191,7 @@ def estimate(
     gpu: GPU | None = None,
     quant: str | None = None,
     num_ctx: int | None = None,
+    ollama_version: str | None = None,
     num_parallel: int = 1,
     num_batch: int = 512,
     flash_attn: bool = False,
@@ -186,7 +203,8 @@ def estimate(
 ) -> OllamaEstimate:
     """Ollama's own memory estimate and layer decision (see the module docstring).
 
-    ``num_ctx=None`` takes Ollama's current default for the GPU (:func:`default_num_ctx`);
+    ``num_ctx=None`` takes Ollama's default for the GPU (:func:`default_num_ctx`; the current
+    release's rule, or that of ``ollama_version``);
     ``gpu_free_bytes`` defaults to the GPU's available memory (an idle card);
     ``gpu_overhead_bytes`` is ``OLLAMA_GPU_OVERHEAD``; ``num_gpu=-1`` lets Ollama choose.
     """
@@ -204,8 +222,9 @@ def estimate(
     if isinstance(num_gpu, bool) or not isinstance(num_gpu, int) or num_gpu < -1:
         raise WorkloadError(f"num_gpu must be -1 (Ollama chooses) or an integer >= 0; got {num_gpu!r}")
     if num_ctx is None:
-        num_ctx = default_num_ctx(gpu.memory_bytes if gpu is not None else None)
-        notes.append(f"num_ctx {num_ctx}: Ollama's default for this much VRAM (docs/context-length.mdx)")
+        num_ctx = default_num_ctx(gpu.memory_bytes if gpu is not None else None, ollama_version)
+        which = f"Ollama {ollama_version}" if ollama_version else "current Ollama (v0.15.5+, by VRAM)"
+        notes.append(f"num_ctx {num_ctx}: the default of {which}")
     elif isinstance(num_ctx, bool) or not isinstance(num_ctx, int) or num_ctx < 1:
         raise WorkloadError(f"num_ctx must be an integer >= 1; got {num_ctx!r}")
     kv_type = _kv_type(kv_cache_type, flash_attn, notes)
@@ -291,3 +310,26 @@ def estimate(
         llamacpp=runner,
         notes=tuple(notes),
     )
+
+
+def estimate_inference(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    workload: Inference,
+    *,
+    gpu: GPU | None = None,
+    quant: str | None = None,
+    **settings: object,
+) -> OllamaEstimate:
+    """Ollama's decision for an :class:`Inference`: ``num_ctx = context_tokens``,
+    ``num_parallel = batch_size``, the weights/KV/flash-attention mapping of
+    :func:`llmcatalog.engines.llamacpp.workload_settings`; ``settings`` override any of
+    :func:`estimate`'s. This is the entry point for an ``engine="ollama"`` dispatch."""
+    q, kv_type, flash = workload_settings(model, workload, quant)
+    base: dict[str, object] = {
+        "num_ctx": workload.context_tokens,
+        "num_parallel": workload.batch_size,
+        "flash_attn": flash,
+        "kv_cache_type": kv_type if kv_type in _KV_BYTES else "f16",
+    }
+    base.update(settings)
+    return estimate(model, gpu=gpu, quant=q, **base)  # type: ignore[arg-type]
