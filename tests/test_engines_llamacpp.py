@@ -302,3 +302,14 @@ def test_mix_sits_between_its_types(quant: str) -> None:
     base = llamacpp.FILE_TYPES[quant]
     block, size = GGML_BLOCKS[base]
     assert n * size // block <= got <= n * 34 // 32
+
+
+def test_partial_offload_counts_the_output_copy() -> None:
+    """With the output layer on the CPU and a large micro-batch, the GPU compute buffer holds the
+    logits and a copy of the output matrix; with small micro-batches (< 32) it does not."""
+    m = model("llama-3.1-8b")
+    lay = llamacpp.layout(m)
+    part = llamacpp.estimate(m, n_gpu_layers=20, flash_attn=True)
+    assert part.gpu_compute_bytes == 4 * 512 * (128256 + 4096) + lay.output_bytes
+    small = llamacpp.estimate(m, n_gpu_layers=20, flash_attn=True, n_ubatch=16)
+    assert small.gpu_compute_bytes < 4 * 16 * (128256 + 4096) + lay.output_bytes

@@ -36,7 +36,11 @@ intermediates, in f32 (4 bytes), with ``T = n_ubatch``, ``n_kv`` cells per seque
 - the output layer: logits ``n_vocab x T`` plus the final norm ``n_embd x T``.
 
 The GPU buffer is the largest of these for the parts on the GPU; the host buffer holds the mask and
-the input embeddings (``4 T n_embd``) and, when the output layer stays on the CPU, the logits. The
+the input embeddings (``4 T n_embd``) and, when the output layer stays on the CPU, the logits. In a
+partial offload (some layers on the GPU, the output layer not) the CUDA backend still runs the
+output matmul of a micro-batch of 32 or more tokens on the GPU, from a copy of the output matrix
+in the GPU compute buffer: logits plus that matrix (Ollama's partial graph size counts the same
+copy; no llama.cpp log pins it here). The
 first and last terms are the ones the published logs pin down (Mistral-7B: 164.00 MiB at 2k
 context, 2144.00 MiB at 32k; Llama-3-8B with flash attention: 258.50 MiB, all logits); Ollama's
 ``GraphSize`` uses the same ``4 T (1 + 4 n_embd + n_ctx (1 + n_head))`` for full offload. The
@@ -84,6 +88,7 @@ MIB = 2**20
 DEFAULT_RESERVE_BYTES = 512 * MIB
 _PAD_CELLS = 256
 _MASK_PAD = 64  # GGML_KQ_MASK_PAD: the mask's token dimension is padded to it
+_OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda: ops on host weights run on the GPU from this batch size
 _BLK = re.compile(r"^blk\.(\d+)\.")
 
 
@@ -510,6 +515,11 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
     gpu_compute = 0
     if layers_gpu or output_on_gpu:
         gpu_compute = max(attn if layers_gpu else 0, ffn if layers_gpu else 0, out if output_on_gpu else 0)
+    if layers_gpu and not output_on_gpu and t >= _OP_OFFLOAD_MIN_BATCH:
+        # partial offload: the backend runs the host-resident output matmul of a large micro-batch on
+        # the GPU from a copy of the output matrix in its compute buffer (op offload; Ollama's
+        # partial graph size counts the same copy)
+        gpu_compute = max(gpu_compute, out + lay.output_bytes)
     cpu_compute = mask + 4 * t * e
     if layers_gpu < L:
         cpu_compute = max(cpu_compute, attn, ffn)
@@ -652,6 +662,8 @@ def estimate(
     parts = _estimate(lay, s, ngl)
     if s.n_ctx > lay.n_ctx_train:
         notes.append(f"n_ctx {s.n_ctx} exceeds the model's training context {lay.n_ctx_train}")
+    if 0 < parts["n_gpu_layers"] <= lay.n_layers and s.n_ubatch >= _OP_OFFLOAD_MIN_BATCH:
+        notes.append("partial offload: the GPU compute buffer holds a copy of the output matrix for the logits")
     if lay.sliding_layers and not swa_full:
         notes.append(
             f"{len(lay.sliding_layers)} sliding-window layers keep {parts['swa_kv_cells']} cells (window {lay.n_swa})"
