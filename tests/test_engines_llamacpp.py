@@ -313,3 +313,20 @@ def test_partial_offload_counts_the_output_copy() -> None:
     assert part.gpu_compute_bytes == 4 * 512 * (128256 + 4096) + lay.output_bytes
     small = llamacpp.estimate(m, n_gpu_layers=20, flash_attn=True, n_ubatch=16)
     assert small.gpu_compute_bytes < 4 * 16 * (128256 + 4096) + lay.output_bytes
+
+
+def test_cli_prints_buffers_and_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmcatalog estimate MODEL --engine llama.cpp --quant Q4_K_M --gpu "RTX 3060 12GB"` prints the
+    buffers and how many layers fit; llama.cpp options without --engine are refused."""
+    from llmcatalog.cli.main import main
+
+    rc = main(["estimate", "Llama-2-13b", "--engine", "llama.cpp", "--quant", "Q4_K_M", "--gpu", "RTX 3060 12GB"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "compute  GPU" in out
+    assert "most layers that fit: 41/41" in out
+    rc = main(["estimate", "Llama-2-70b", "--engine", "ollama", "--gpu", "RTX 3060 12GB"])
+    out = capsys.readouterr().out
+    assert "Ollama's estimate: offload" in out
+    assert main(["estimate", "Llama-2-7b", "--quant", "Q4_K_M"]) == 2
+    assert "--engine" in capsys.readouterr().err

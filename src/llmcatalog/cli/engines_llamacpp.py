@@ -24,7 +24,7 @@ from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
 from ..values.model import Model
 
-__all__ = ["ENGINES", "add_options", "run"]
+__all__ = ["ENGINES", "OPTIONS", "add_options", "refuse_options", "run"]
 
 #: The engines this module answers for (``--engine`` values).
 ENGINES = ("llama.cpp", "ollama")
@@ -41,6 +41,20 @@ def add_options(es: argparse.ArgumentParser) -> None:
     g.add_argument("--flash-attn", action="store_true", help="flash attention (llama.cpp -fa on)")
     g.add_argument("--cache-type", choices=KV_CACHE_TYPES, default="f16", help="K and V cache type (-ctk/-ctv)")
     g.add_argument("--ubatch", type=int, default=512, help="llama.cpp n_ubatch (Ollama: num_batch)")
+
+
+#: The options :func:`add_options` adds (they mean nothing to the transformers estimate).
+OPTIONS = ("--quant", "--n-gpu-layers", "--parallel", "--kv-unified", "--flash-attn", "--cache-type", "--ubatch")
+
+
+def refuse_options(args: argparse.Namespace) -> None:
+    """A llama.cpp/Ollama option given without ``--engine llama.cpp|ollama`` is an error, not
+    silently ignored."""
+    given = [o for o in OPTIONS if o in getattr(args, "given", ())]
+    if given:
+        raise WorkloadError(
+            f"{', '.join(given)} apply to --engine llama.cpp or ollama; add one of those or drop the option"
+        )
 
 
 def _model(args: argparse.Namespace, cat: Catalog) -> Model | GGUFCheckpoint:

@@ -411,6 +411,7 @@ def _check_applicable(args: argparse.Namespace) -> None:
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama
         return _engines_llamacpp.run(args, cat)
+    _engines_llamacpp.refuse_options(args)
     _check_applicable(args)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
