@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from .accuracy.figures import FigureComparison
     from .engines.llamacpp import LlamaCppEstimate
+    from .engines.ollama import OllamaEstimate
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
@@ -144,7 +145,7 @@ def estimate_llamacpp(
 
 def estimate_ollama(
     model: Model | GGUFCheckpoint | str | os.PathLike[str], *, gpu: GPU | str | None = None, **settings: Any
-) -> Any:
+) -> OllamaEstimate:
     """What Ollama would decide for ``model`` on ``gpu``: its defaults (``num_ctx``, parallel slots,
     flash attention, KV type) and its own memory estimate (``EstimateGPULayers``: layers offloaded,
     graph sizes, VRAM), next to llama.cpp's buffers for that setting (see
