@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     import os
 
     from .accuracy.figures import FigureComparison
+    from .engines.llamacpp import LlamaCppEstimate
+    from .engines.ollama import OllamaEstimate
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
@@ -132,6 +134,46 @@ def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
     return workload(figure)
 
 
+# --- engines stream (llama.cpp / Ollama): public faces ---
+def estimate_llamacpp(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str], *, gpu: GPU | str | None = None, **settings: Any
+) -> LlamaCppEstimate:
+    """llama.cpp's model, KV and compute buffers per device for ``model`` (a :class:`Model`, a catalog
+    name, a ``.gguf`` path or a :class:`GGUFCheckpoint`) with llama.cpp's settings (``quant``,
+    ``n_ctx``, ``n_parallel``, ``type_k``/``type_v``, ``flash_attn``, ``n_ubatch``, ``n_gpu_layers``,
+    ...); with a ``gpu`` (a :class:`GPU` or catalog name), also whether it fits, the most layers and
+    the longest context that fit (see :mod:`llmcatalog.engines.llamacpp`)."""
+    import os as _os
+
+    from .engines.llamacpp import estimate
+
+    if isinstance(model, str) and not model.lower().endswith(".gguf"):
+        model = get_model(model)
+    elif isinstance(model, str | _os.PathLike):
+        model = from_gguf(model)
+    card = get_gpu(gpu) if isinstance(gpu, str) else gpu
+    return estimate(model, gpu=card, **settings)
+
+
+def estimate_ollama(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str], *, gpu: GPU | str | None = None, **settings: Any
+) -> OllamaEstimate:
+    """What Ollama would decide for ``model`` on ``gpu``: its defaults (``num_ctx``, parallel slots,
+    flash attention, KV type) and its own memory estimate (``EstimateGPULayers``: layers offloaded,
+    graph sizes, VRAM), next to llama.cpp's buffers for that setting (see
+    :mod:`llmcatalog.engines.ollama`)."""
+    import os as _os
+
+    from .engines.ollama import estimate
+
+    if isinstance(model, str) and not model.lower().endswith(".gguf"):
+        model = get_model(model)
+    elif isinstance(model, str | _os.PathLike):
+        model = from_gguf(model)
+    card = get_gpu(gpu) if isinstance(gpu, str) else gpu
+    return estimate(model, gpu=card, **settings)
+
+
 # The calculus and the catalog load on first use, so that `import llmcatalog` stays light (< 100 ms):
 # `lc.estimate_vram` and `lc.catalog` are the very functions of those modules, looked up lazily.
 _LAZY = {
@@ -147,6 +189,9 @@ _LAZY = {
     "min_gpus": "memory.estimate",
     "FigureComparison": "accuracy.figures",
     "GGUFCheckpoint": "importers.gguf",
+    # engines stream (llama.cpp / Ollama)
+    "LlamaCppEstimate": "engines.llamacpp",
+    "OllamaEstimate": "engines.ollama",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
     # stream: fits/planning
@@ -203,12 +248,14 @@ __all__ = [
     "Inference",
     "LLMCatalogError",
     "Links",
+    "LlamaCppEstimate",
     "LocalCheckpoint",
     "MemoryEstimate",
     "MissingDependencyError",
     "Model",
     "ModelFit",
     "NotEstimableError",
+    "OllamaEstimate",
     "Parallelism",
     "PluginError",
     "PluginInfo",
@@ -231,6 +278,8 @@ __all__ = [
     "clear_cache",
     "compare_figure",
     "count_params",
+    "estimate_llamacpp",
+    "estimate_ollama",
     "estimate_vram",
     "find_models",
     "fits",

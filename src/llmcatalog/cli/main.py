@@ -47,6 +47,7 @@ from ..values.workload import (
     Inference,
     Parallelism,
 )
+from . import engines_llamacpp as _engines_llamacpp
 
 __all__ = ["main"]
 
@@ -418,6 +419,9 @@ def _check_applicable(args: argparse.Namespace) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
+    if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama
+        return _engines_llamacpp.run(args, cat)
+    _engines_llamacpp.refuse_options(args)
     _check_applicable(args)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
@@ -847,6 +851,14 @@ def _parser() -> argparse.ArgumentParser:
     es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+    # engines: --engine and the llama.cpp/Ollama options
+    es.add_argument(
+        "--engine",
+        choices=("transformers", *_engines_llamacpp.ENGINES),
+        default="transformers",
+        help="serving engine whose allocation to model (default: transformers generate())",
+    )
+    _engines_llamacpp.add_options(es)
     _add_workload_options(es)
     es.add_argument("--json", action="store_true")
     es.set_defaults(func=_cmd_estimate)

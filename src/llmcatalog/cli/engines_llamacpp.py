@@ -1,0 +1,168 @@
+"""``llmcatalog estimate MODEL --engine llama.cpp|ollama``: llama.cpp's buffers, Ollama's decision.
+
+    llmcatalog estimate Llama-2-7b --engine llama.cpp --quant Q4_K_M --gpu "RTX 3060 12GB"
+    llmcatalog estimate model.Q4_K_M.gguf --engine llama.cpp --context 16384 --flash-attn
+    llmcatalog estimate Llama-2-7b --engine ollama --gpu "RTX 4060"
+
+Self-contained: :func:`add_options` adds the options to the ``estimate`` parser and
+:func:`run` prints the answer; ``cli/main.py`` dispatches here for these two engines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import attrs
+
+from ..engines import llamacpp, ollama
+from ..engines.ggml_types import FILE_TYPES, KV_CACHE_TYPES
+from ..errors import WorkloadError
+from ..importers.gguf import GGUFCheckpoint, from_gguf
+from ..registry.catalog import Catalog
+from ..registry.resolve import resolve_model
+from ..values.model import Model
+
+__all__ = ["ENGINES", "OPTIONS", "add_options", "refuse_options", "run"]
+
+#: The engines this module answers for (``--engine`` values).
+ENGINES = ("llama.cpp", "ollama")
+MIB = 2**20
+
+
+def add_options(es: argparse.ArgumentParser) -> None:
+    """The llama.cpp/Ollama options of ``llmcatalog estimate`` (their defaults are the engines')."""
+    g = es.add_argument_group("llama.cpp / Ollama (with --engine llama.cpp or ollama)")
+    g.add_argument("--quant", type=str.upper, choices=sorted(FILE_TYPES), help="GGUF quant type (default Q4_K_M)")
+    g.add_argument("--n-gpu-layers", type=int, default=-1, help="layers on the GPU (-1: all; Ollama: let it choose)")
+    g.add_argument("--parallel", type=int, default=1, help="parallel sequences (llama.cpp -np, OLLAMA_NUM_PARALLEL)")
+    g.add_argument("--kv-unified", action="store_true", help="one KV cache shared by all sequences")
+    g.add_argument("--flash-attn", action="store_true", help="flash attention (llama.cpp -fa on)")
+    g.add_argument("--cache-type", choices=KV_CACHE_TYPES, default="f16", help="K and V cache type (-ctk/-ctv)")
+    g.add_argument("--ubatch", type=int, default=512, help="llama.cpp n_ubatch (Ollama: num_batch)")
+
+
+#: The options :func:`add_options` adds (they mean nothing to the transformers estimate).
+OPTIONS = ("--quant", "--n-gpu-layers", "--parallel", "--kv-unified", "--flash-attn", "--cache-type", "--ubatch")
+
+
+def refuse_options(args: argparse.Namespace) -> None:
+    """A llama.cpp/Ollama option given without ``--engine llama.cpp|ollama`` is an error, not
+    silently ignored."""
+    given = [o for o in OPTIONS if o in getattr(args, "given", ())]
+    if given:
+        raise WorkloadError(
+            f"{', '.join(given)} apply to --engine llama.cpp or ollama; add one of those or drop the option"
+        )
+
+
+def _model(args: argparse.Namespace, cat: Catalog) -> Model | GGUFCheckpoint:
+    if str(args.model).lower().endswith(".gguf"):
+        return from_gguf(args.model)
+    return resolve_model(args.model, cat)
+
+
+def _mib(n: int) -> str:
+    return f"{n / MIB:,.2f}"
+
+
+def run(args: argparse.Namespace, cat: Catalog) -> int:
+    """Print llama.cpp's buffers (or Ollama's decision) for ``args``; 1 when it does not fit."""
+    model = _model(args, cat)
+    gpu = cat.get_gpu(args.gpu) if args.gpu else None
+    quant = args.quant if not isinstance(model, GGUFCheckpoint) else None
+    if isinstance(model, GGUFCheckpoint) and args.quant:
+        raise WorkloadError("--quant does not apply to a .gguf file: its tensors are read as stored")
+    context_given = "--context" in getattr(args, "given", ())
+    if args.engine == "ollama":
+        return _run_ollama(args, model, gpu, quant, context_given)
+    est = llamacpp.estimate(
+        model,
+        quant=quant,
+        n_ctx=args.context if context_given else 4096,
+        n_parallel=args.parallel,
+        kv_unified=args.kv_unified,
+        type_k=args.cache_type,
+        type_v=args.cache_type,
+        flash_attn=args.flash_attn,
+        n_ubatch=args.ubatch,
+        n_gpu_layers=args.n_gpu_layers,
+        gpu=gpu,
+    )
+    if args.json:
+        print(json.dumps(attrs.asdict(est) | {"gpu_total_bytes": est.gpu_total_bytes, "fits": est.fits}, indent=2))
+        return 0 if est.fits is not False else 1
+    _print_llamacpp(est)
+    return 0 if est.fits is not False else 1
+
+
+def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") -> None:
+    seqs = f"{est.n_parallel} sequence{'s' if est.n_parallel > 1 else ''}"
+    print(
+        f"{est.model} on {title}: {est.quant}, n_ctx {est.n_ctx} ({seqs}"
+        f"{', unified KV' if est.kv_unified and est.n_parallel > 1 else ''}), n_ubatch {est.n_ubatch},"
+        f" flash attention {'on' if est.flash_attn else 'off'}, KV {est.type_k}/{est.type_v}"
+    )
+    width = max(len(_mib(b)) for _, _, b in est.buffers())
+    print(f"  {'buffer':<8} {'device':<6} {'MiB':>{width}}")
+    for name, device, size in est.buffers():
+        if size:
+            print(f"  {name:<8} {device:<6} {_mib(size):>{width}}")
+    print(
+        f"  GPU total {_mib(est.gpu_total_bytes)} MiB ({est.gpu_total_bytes / 2**30:.2f} GiB),"
+        f" host {_mib(est.cpu_total_bytes)} MiB; offloaded {est.offloaded} layers"
+    )
+    if est.swa_kv_cells is not None:
+        print(f"  KV cells: {est.kv_cells} on global layers, {est.swa_kv_cells} on sliding-window layers")
+    for note in est.notes:
+        print(f"  - {note}")
+    if est.gpu is None or est.gpu_capacity_bytes is None:
+        return
+    verdict = "fits" if est.fits else "does NOT fit"
+    print(
+        f"\n{est.gpu}: {est.gpu_capacity_bytes / 2**30:.2f} GiB, {est.reserve_bytes / 2**30:.2f} GiB kept free"
+        f" (CUDA context) -> {verdict}"
+    )
+    print(f"  most layers that fit: {est.max_gpu_layers}/{est.n_layers + 1}")
+    if est.max_n_ctx:
+        cap = " (the model's training context)" if est.max_n_ctx >= est.n_ctx_train else ""
+        print(f"  longest n_ctx with every layer on the GPU: {est.max_n_ctx}{cap}")
+    else:
+        print("  the model does not fit wholly even with 256 cells of context")
+
+
+def _run_ollama(
+    args: argparse.Namespace, model: Model | GGUFCheckpoint, gpu: Any, quant: str | None, context_given: bool
+) -> int:
+    est = ollama.estimate(
+        model,
+        gpu=gpu,
+        quant=quant,
+        num_ctx=args.context if context_given else None,
+        num_parallel=args.parallel,
+        num_batch=args.ubatch,
+        flash_attn=args.flash_attn,
+        kv_cache_type=args.cache_type if args.cache_type in ("f16", "q8_0", "q4_0") else "f16",
+        num_gpu=args.n_gpu_layers,
+    )
+    if args.json:
+        out = attrs.asdict(est, recurse=True)
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    print(
+        f"{est.model} on Ollama: {est.quant}, num_ctx {est.num_ctx} x {est.num_parallel} parallel,"
+        f" num_batch {est.num_batch}, flash attention {'on' if est.flash_attn else 'off'}, KV {est.kv_cache_type}"
+    )
+    print(f"  Ollama's estimate: offload {est.layers_offload}/{est.layers_model} layers")
+    hb = ollama.human_bytes
+    print(
+        f"  memory.required.full={hb(est.total_bytes)} memory.required.partial={hb(est.vram_bytes)}"
+        f" memory.required.kv={hb(est.kv_bytes)} memory.graph.full={hb(est.graph_full_bytes)}"
+        f" memory.graph.partial={hb(est.graph_partial_bytes)}"
+    )
+    for note in est.notes:
+        print(f"  - {note}")
+    print()
+    _print_llamacpp(est.llamacpp, title="the Ollama runner (llama.cpp)")
+    return 0

@@ -1,0 +1,1 @@
+"""Serving engines: how vLLM, SGLang, llama.cpp and Ollama allocate memory."""

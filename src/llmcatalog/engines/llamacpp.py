@@ -1,0 +1,808 @@
+"""llama.cpp's memory, buffer by buffer and device by device, as its start-up log prints it.
+
+    >>> est = estimate(model, quant="Q4_K_M", n_ctx=8192, gpu=rtx_3060)      # doctest: +SKIP
+    >>> est.gpu_model_bytes, est.gpu_kv_bytes, est.gpu_compute_bytes, est.max_gpu_layers
+
+llama.cpp allocates three kinds of buffer per device (its log: ``CUDA0 model buffer size``,
+``CUDA0 KV buffer size``, ``CUDA0 compute buffer size``, and the ``CPU``/``CUDA_Host`` ones):
+
+**Model buffers** (``src/llama-model.cpp`` ``load_tensors``). With ``n_gpu_layers = g`` on one GPU,
+the last ``g`` of the ``n_layer`` repeating blocks go to the GPU (``i_gpu_start = n_layer - g``) and
+the output layer (``output_norm`` and ``output``) only when ``g > n_layer``; the token embeddings
+always stay in host memory ("there is very little benefit to offloading the input layer"). A
+model with tied embeddings gets a duplicate of ``token_embd`` as its output matrix on the output
+layer's device. Tensor bytes are ggml rows (:mod:`.ggml_types`): exactly the GGUF file's, or, for a
+Hugging Face model and a quant type, the types ``llama-quantize`` would choose per tensor.
+
+**KV buffers** (``src/llama-kv-cache.cpp``, ``src/llama-kv-cache-iswa.cpp``). Per attention layer,
+``K`` holds ``n_embd_k_gqa = n_head_kv * head_dim`` values per cell in ``type_k`` and ``V`` the same
+in ``type_v``; each layer's cache lives on its layer's device (``offload_kqv``). The number of cells
+is ``n_ctx`` rounded up to 256 (``llama-context.cpp``, since late 2025); with ``n_parallel``
+sequences and a non-unified cache each sequence gets ``ceil256(n_ctx / n_parallel)`` cells. Models
+that interleave sliding-window and global layers (Gemma 2/3, Cohere2, gpt-oss) keep only
+``ceil256(min(n_ctx_seq, n_swa * n_seq + n_ubatch))`` cells on the sliding layers (``n_seq``
+counts the sequences sharing one unified cache); ``swa_full=True`` gives them the full size.
+A quantized V cache needs flash attention (llama.cpp refuses otherwise).
+
+**Compute buffers** (the ``ggml-alloc`` graph reserve for one micro-batch of ``n_ubatch`` tokens,
+outputs for every token). The allocator reuses memory, so the buffer is the largest set of live
+intermediates, in f32 (4 bytes), with ``T = n_ubatch``, ``n_kv`` cells per sequence stream:
+
+- attention without flash attention: the scores ``n_kv x T x n_head`` plus the mask ``n_kv x T``
+  plus four ``n_embd x T`` activations: ``4 T (n_kv (n_head + 1) + 4 n_embd)``;
+- attention with flash attention: no score matrix; the f16 mask ``2 n_kv T`` plus the same four
+  activations;
+- the feed-forward block: gate and up ``2 n_ff x T`` plus two ``n_embd x T``;
+- the output layer: logits ``n_vocab x T`` plus the final norm ``n_embd x T``.
+
+The GPU buffer is the largest of these for the parts on the GPU; the host buffer holds the mask and
+the input embeddings (``4 T n_embd``) and, when the output layer stays on the CPU, the logits. In a
+partial offload (some layers on the GPU, the output layer not) the CUDA backend still runs the
+output matmul of a micro-batch of 32 or more tokens on the GPU, from a copy of the output matrix
+in the GPU compute buffer: logits plus that matrix (Ollama's partial graph size counts the same
+copy; no llama.cpp log pins it here). The
+first and last terms are the ones the published logs pin down (Mistral-7B: 164.00 MiB at 2k
+context, 2144.00 MiB at 32k; Llama-3-8B with flash attention: 258.50 MiB, all logits); Ollama's
+``GraphSize`` uses the same ``4 T (1 + 4 n_embd + n_ctx (1 + n_head))`` for full offload. The
+validation table (``tests/data/engines/``) states the errors.
+
+Not modelled: multi-GPU splits (``--tensor-split``), ``--override-tensor`` placements, the copies of
+CPU weights the CUDA backend makes to run large batches on the GPU during partial offload (they
+can raise the GPU compute buffer then), MLA and recurrent caches (DeepSeek, Mamba: refused).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from ..errors import NotEstimableError, WorkloadError
+from ..importers.gguf import GGUFCheckpoint, GGUFTensor
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import AS_STORED, Inference
+from .ggml_types import FILE_TYPES, KV_CACHE_TYPES, row_bytes, tensor_type
+
+__all__ = [
+    "DEFAULT_RESERVE_BYTES",
+    "FILE_TYPES",
+    "LlamaCppEstimate",
+    "LlamaCppLayout",
+    "estimate",
+    "estimate_inference",
+    "layout",
+    "max_context",
+    "max_gpu_layers",
+    "quantized_tensors",
+    "workload_settings",
+]
+
+MIB = 2**20
+#: Memory left free on the GPU for the CUDA context, cuBLAS workspaces and the display when judging
+#: a fit: an assumption (llama.cpp itself reserves nothing; a CUDA context takes ~300-500 MiB).
+DEFAULT_RESERVE_BYTES = 512 * MIB
+_PAD_CELLS = 256
+_MASK_PAD = 64  # GGML_KQ_MASK_PAD: the mask's token dimension is padded to it
+_OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda: ops on host weights run on the GPU from this batch size
+_BLK = re.compile(r"^blk\.(\d+)\.")
+
+
+@attrs.frozen(kw_only=True)
+class LlamaCppLayout:
+    """The facts of a model that llama.cpp's buffers depend on: bytes per repeating block, the
+    input and output layers, and the attention/KV shapes. Built once per (model, quant)."""
+
+    name: str
+    quant: str
+    arch: str
+    n_layers: int
+    n_embd: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    n_ff: int
+    n_vocab: int
+    n_ctx_train: int
+    block_bytes: tuple[int, ...]
+    token_embd_bytes: int
+    output_bytes: int
+    tied: bool
+    tied_output_bytes: int = 0
+    sliding_layers: frozenset[int] = frozenset()
+    n_swa: int = 0
+    bytes_by_type: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def model_bytes(self) -> int:
+        """All tensors as stored (the duplicate output of tied embeddings not counted)."""
+        return sum(self.block_bytes) + self.token_embd_bytes + self.output_bytes - self.tied_output_bytes
+
+    @property
+    def n_embd_kv(self) -> int:
+        """``n_embd_k_gqa`` (= ``n_embd_v_gqa``): values per cell per layer for K (and for V)."""
+        return self.n_head_kv * self.head_dim
+
+
+@attrs.frozen(kw_only=True)
+class LlamaCppEstimate:
+    """llama.cpp's buffers for one setting, per device (bytes), as its start-up log names them.
+
+    ``gpu_*`` are the ``CUDA0`` (or ``Metal``/``ROCm0``) buffers, ``cpu_*`` the host ones (``CPU``,
+    ``CPU_Mapped``, ``CUDA_Host``). ``n_gpu_layers`` is the effective count, at most
+    ``n_layers + 1`` (the output layer counts as one, as in "offloaded 33/33 layers").
+    ``max_gpu_layers`` and ``max_n_ctx`` answer the inverse questions when a GPU is given: the
+    most layers, and the longest context (at full offload), that fit its memory less
+    ``reserve_bytes``.
+    """
+
+    model: str
+    quant: str
+    n_layers: int
+    n_gpu_layers: int
+    n_ctx: int
+    n_ctx_seq: int
+    n_ctx_train: int
+    n_parallel: int
+    kv_unified: bool
+    n_batch: int
+    n_ubatch: int
+    flash_attn: bool
+    type_k: str
+    type_v: str
+    kv_cells: int
+    swa_kv_cells: int | None
+    gpu_model_bytes: int
+    cpu_model_bytes: int
+    gpu_kv_bytes: int
+    cpu_kv_bytes: int
+    gpu_compute_bytes: int
+    cpu_compute_bytes: int
+    output_buffer_bytes: int
+    gpu: str | None = None
+    gpu_capacity_bytes: int | None = None
+    reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    max_gpu_layers: int | None = None
+    max_n_ctx: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def gpu_total_bytes(self) -> int:
+        """Model + KV + compute buffers on the GPU."""
+        return self.gpu_model_bytes + self.gpu_kv_bytes + self.gpu_compute_bytes
+
+    @property
+    def cpu_total_bytes(self) -> int:
+        """Model + KV + compute + output buffers in host memory."""
+        return self.cpu_model_bytes + self.cpu_kv_bytes + self.cpu_compute_bytes + self.output_buffer_bytes
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the GPU buffers fit the GPU less ``reserve_bytes`` (None without a GPU)."""
+        if self.gpu_capacity_bytes is None:
+            return None
+        return self.gpu_total_bytes + self.reserve_bytes <= self.gpu_capacity_bytes
+
+    @property
+    def offloaded(self) -> str:
+        """``"33/33"``: layers on the GPU out of the model's (repeating + output), as llama.cpp logs."""
+        return f"{self.n_gpu_layers}/{self.n_layers + 1}"
+
+    def buffers(self) -> Iterator[tuple[str, str, int]]:
+        """(buffer, device, bytes) rows in the order of llama.cpp's log."""
+        yield "model", "GPU", self.gpu_model_bytes
+        yield "model", "CPU", self.cpu_model_bytes
+        yield "KV", "GPU", self.gpu_kv_bytes
+        yield "KV", "CPU", self.cpu_kv_bytes
+        yield "compute", "GPU", self.gpu_compute_bytes
+        yield "compute", "CPU", self.cpu_compute_bytes
+        yield "output", "CPU", self.output_buffer_bytes
+
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+def _layer_of(name: str) -> int:
+    m = _BLK.match(name)
+    return int(m.group(1)) if m else -1
+
+
+def _sliding(arch: Architecture) -> frozenset[int]:
+    """Layers llama.cpp runs with a sliding window: only interleaved (iSWA) models; an all-sliding
+    model (Mistral-7B v0.1) runs full attention in llama.cpp, which has no window for it."""
+    kinds = arch.layer_types
+    if "sliding" not in kinds or "full" not in kinds:
+        return frozenset()
+    return frozenset(i for i in range(arch.n_layers) if kinds[i % len(kinds)] == "sliding")
+
+
+def _check_attention(arch: Architecture, what: str) -> None:
+    if arch.is_mla:
+        raise NotEstimableError(f"{what}: multi-head latent attention (llama.cpp's MLA cache) is not modelled")
+    if arch.count_layers("conv"):
+        raise NotEstimableError(f"{what}: convolution/recurrent layers are not modelled for llama.cpp")
+
+
+def _hf_tensors(arch: Architecture, quant: str) -> list[GGUFTensor]:
+    """The tensors ``convert_hf_to_gguf.py`` + ``llama-quantize`` write for this architecture (names
+    as llama.cpp's ``LLM_TENSOR_*``, shapes in ggml order: input dimension first)."""
+    h, hd, L = arch.hidden_size, arch.head_dim, arch.n_layers
+    q_out, kv_out = arch.n_heads * hd, arch.n_kv_heads * hd
+    fam = arch.family
+    is_70b = fam == "llama" and L == 80 and arch.n_kv_heads != arch.n_heads
+    ctx = {
+        "n_layers": L,
+        "n_experts": arch.n_experts,
+        "gqa": arch.kv_groups,
+        "arch": fam,
+        "is_70b": is_70b,
+        "tied": arch.tied_embeddings,
+    }
+    out: list[GGUFTensor] = []
+
+    def add(name: str, *shape: int, layer: int = -1) -> None:
+        t = tensor_type(name, shape, quant, layer=layer, **ctx)  # type: ignore[arg-type]
+        n = 1
+        for d in shape:
+            n *= d
+        out.append(GGUFTensor(name=name, shape=shape, type_name=t, offset=0, nbytes=row_bytes(t, n)))
+
+    add("token_embd.weight", h, arch.vocab_size)
+    norm_bias = arch.norm == "layernorm"
+    for i in range(L):
+        p = f"blk.{i}."
+        for k in range(arch.norms_per_layer):
+            add(f"{p}norm_{k}_norm.weight", h, layer=i)
+            if norm_bias:
+                add(f"{p}norm_{k}_norm.bias", h, layer=i)
+        add(f"{p}attn_q.weight", h, q_out, layer=i)
+        add(f"{p}attn_k.weight", h, kv_out, layer=i)
+        add(f"{p}attn_v.weight", h, kv_out, layer=i)
+        add(f"{p}attn_output.weight", q_out, h, layer=i)
+        if arch.qkv_bias:
+            add(f"{p}attn_q.bias", q_out, layer=i)
+            add(f"{p}attn_k.bias", kv_out, layer=i)
+            add(f"{p}attn_v.bias", kv_out, layer=i)
+        if arch.attn_out_bias:
+            add(f"{p}attn_output.bias", h, layer=i)
+        if arch.qk_norm == "head":
+            add(f"{p}attn_q_norm.weight", hd, layer=i)
+            add(f"{p}attn_k_norm.weight", hd, layer=i)
+        elif arch.qk_norm == "full":
+            add(f"{p}attn_q_norm.weight", q_out, layer=i)
+            add(f"{p}attn_k_norm.weight", kv_out, layer=i)
+        if arch.attn_sinks:
+            add(f"{p}attn_sinks.weight", arch.n_heads, layer=i)
+        if arch.is_moe_layer(i):
+            e, eff = arch.n_experts, arch.expert_ffn_size or arch.ffn_size
+            add(f"{p}ffn_gate_inp.weight", h, e, layer=i)
+            if arch.router_bias:
+                add(f"{p}ffn_gate_inp.bias", e, layer=i)
+            if arch.mlp == "gated":
+                add(f"{p}ffn_gate_exps.weight", h, eff, e, layer=i)
+            add(f"{p}ffn_up_exps.weight", h, eff, e, layer=i)
+            add(f"{p}ffn_down_exps.weight", eff, h, e, layer=i)
+            if arch.n_shared_experts:
+                sff = (arch.shared_expert_ffn_size or eff) * arch.n_shared_experts
+                if arch.mlp == "gated":
+                    add(f"{p}ffn_gate_shexp.weight", h, sff, layer=i)
+                add(f"{p}ffn_up_shexp.weight", h, sff, layer=i)
+                add(f"{p}ffn_down_shexp.weight", sff, h, layer=i)
+                if arch.shared_expert_gate:
+                    add(f"{p}ffn_gate_inp_shexp.weight", h, layer=i)
+        else:
+            if arch.mlp == "gated":
+                add(f"{p}ffn_gate.weight", h, arch.ffn_size, layer=i)
+            add(f"{p}ffn_up.weight", h, arch.ffn_size, layer=i)
+            add(f"{p}ffn_down.weight", arch.ffn_size, h, layer=i)
+            if arch.mlp_bias:
+                add(f"{p}ffn_up.bias", arch.ffn_size, layer=i)
+                add(f"{p}ffn_down.bias", h, layer=i)
+    add("output_norm.weight", h)
+    if norm_bias:
+        add("output_norm.bias", h)
+    if not arch.tied_embeddings:
+        add("output.weight", h, arch.vocab_size)
+    if arch.lm_head_bias:
+        add("output.bias", arch.vocab_size)
+    return out
+
+
+def _from_tensors(
+    name: str, quant: str, arch: Architecture, tensors: list[GGUFTensor] | tuple[GGUFTensor, ...]
+) -> LlamaCppLayout:
+    blocks = [0] * arch.n_layers
+    token = output = 0
+    by_type: dict[str, int] = {}
+    names = set()
+    for t in tensors:
+        names.add(t.name)
+        by_type[t.type_name] = by_type.get(t.type_name, 0) + t.nbytes
+        layer = _layer_of(t.name)
+        if 0 <= layer < arch.n_layers:
+            blocks[layer] += t.nbytes
+        elif t.name.startswith(("token_embd", "position_embd", "token_types")) or layer >= 0:
+            token += t.nbytes  # input layer (and any extra block, e.g. a next-token-prediction head)
+        else:
+            output += t.nbytes
+    tied = "output.weight" not in names
+    token_embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
+    dup = token_embd.nbytes if tied and token_embd is not None else 0
+    output += dup  # the output layer's duplicate of token_embd (TENSOR_DUPLICATED)
+    return LlamaCppLayout(
+        name=name,
+        quant=quant,
+        arch=arch.family,
+        n_layers=arch.n_layers,
+        n_embd=arch.hidden_size,
+        n_head=arch.n_heads,
+        n_head_kv=arch.n_kv_heads,
+        head_dim=arch.head_dim,
+        n_ff=max(
+            arch.ffn_size if arch.n_moe_layers < arch.n_layers else 0,
+            (arch.expert_ffn_size or 0) * (arch.n_experts_per_token or 0),
+        ),
+        n_vocab=arch.vocab_size,
+        n_ctx_train=arch.max_context,
+        block_bytes=tuple(blocks),
+        token_embd_bytes=token,
+        output_bytes=output,
+        tied=tied,
+        tied_output_bytes=dup,
+        sliding_layers=_sliding(arch),
+        n_swa=arch.sliding_window or 0,
+        bytes_by_type=tuple(sorted(by_type.items())),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_hf(model: Model, quant: str) -> LlamaCppLayout:
+    arch = model.architecture
+    if arch is None:
+        raise NotEstimableError(f"{model.id}: no architecture known; llama.cpp's buffers cannot be estimated")
+    _check_attention(arch, model.id)
+    return _from_tensors(model.name, quant, arch, _hf_tensors(arch, quant))
+
+
+def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, ...]:
+    """The tensors a GGUF file of ``model`` in ``quant`` holds: llama.cpp names, shapes (ggml
+    order), the ggml type ``llama-quantize`` chooses for each, and bytes (``offset`` is 0)."""
+    arch = model.architecture
+    if arch is None:
+        raise NotEstimableError(f"{model.id}: no architecture known")
+    _check_attention(arch, model.id)
+    q = quant.upper()
+    if q not in FILE_TYPES:
+        raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
+    return tuple(_hf_tensors(arch, q))
+
+
+def layout(model: Model | GGUFCheckpoint, quant: str | None = None) -> LlamaCppLayout:
+    """The :class:`LlamaCppLayout` of a GGUF file (its tensors as stored; ``quant`` must then be
+    None or its file type) or of a model converted and quantized to ``quant`` (default Q4_K_M)."""
+    if isinstance(model, GGUFCheckpoint):
+        arch = model.architecture
+        if arch is None:
+            raise NotEstimableError(f"{model.path}: {'; '.join(model.notes) or 'architecture unknown'}")
+        _check_attention(arch, model.path)
+        stored = _file_type(model)
+        if quant is not None and quant.upper() != stored:
+            raise WorkloadError(
+                f"quant={quant!r} does not apply to a GGUF file (stored as {stored}); leave quant out"
+                " or pass the Hugging Face model to estimate another quantization"
+            )
+        return _from_tensors(model.model.name, stored, arch, model.tensors)
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a Model or a GGUFCheckpoint, got {type(model).__name__}")
+    q = (quant or "Q4_K_M").upper()
+    if q not in FILE_TYPES:
+        raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
+    return _layout_hf(model, q)
+
+
+#: ``general.file_type`` values (llama.h ``llama_ftype``) to names.
+_FTYPE_IDS = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    25: "IQ4_NL",
+    30: "IQ4_XS",
+    32: "BF16",
+}
+
+
+def _file_type(g: GGUFCheckpoint) -> str:
+    ft = g.metadata.get("general.file_type")
+    if isinstance(ft, int) and ft in _FTYPE_IDS:
+        return _FTYPE_IDS[ft]
+    return "GGUF" if not isinstance(ft, int) else f"ftype {ft}"
+
+
+def _kv_type(value: str, field: str) -> str:
+    v = str(value).lower()
+    if v not in KV_CACHE_TYPES:
+        raise WorkloadError(f"{field} must be one of {', '.join(KV_CACHE_TYPES)}; got {value!r}")
+    return v
+
+
+def _positive(value: object, field: str, *, zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero else 1):
+        raise WorkloadError(f"{field} must be an integer >= {0 if zero else 1}; got {value!r}")
+    return value
+
+
+@attrs.frozen
+class _Settings:
+    n_ctx: int
+    n_parallel: int
+    kv_unified: bool
+    type_k: str
+    type_v: str
+    flash_attn: bool
+    n_batch: int
+    n_ubatch: int
+    swa_full: bool
+    ctx_pad: int = _PAD_CELLS
+
+
+def _cells(lay: LlamaCppLayout, s: _Settings) -> tuple[int, int, int, int]:
+    """(n_ctx, n_ctx_seq, cells per stream on full layers, cells per stream on sliding layers)."""
+    n_ctx = _pad(s.n_ctx, s.ctx_pad)
+    if s.kv_unified:
+        n_ctx_seq = n_ctx
+    else:
+        n_ctx_seq = _pad(n_ctx // s.n_parallel, s.ctx_pad)
+        n_ctx = n_ctx_seq * s.n_parallel
+    per_stream = n_ctx if s.kv_unified else n_ctx_seq
+    swa = per_stream
+    if lay.sliding_layers and not s.swa_full:
+        seqs = s.n_parallel if s.kv_unified else 1
+        swa = _pad(min(per_stream, lay.n_swa * seqs + s.n_ubatch), _PAD_CELLS)
+    return n_ctx, n_ctx_seq, per_stream, swa
+
+
+def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
+    L = lay.n_layers
+    g = min(ngl, L + 1)
+    first_gpu = L - min(g, L)
+    output_on_gpu = g > L
+    n_ctx, n_ctx_seq, per_stream, swa = _cells(lay, s)
+    streams = 1 if s.kv_unified else s.n_parallel
+    k_row, v_row = row_bytes(s.type_k.upper(), lay.n_embd_kv), row_bytes(s.type_v.upper(), lay.n_embd_kv)
+    gpu_model = sum(lay.block_bytes[first_gpu:]) + (lay.output_bytes if output_on_gpu else 0)
+    # on the CPU a tied output shares the (memory-mapped) token_embd: no second copy there
+    cpu_output = 0 if output_on_gpu else lay.output_bytes - lay.tied_output_bytes
+    cpu_model = lay.token_embd_bytes + sum(lay.block_bytes[:first_gpu]) + cpu_output
+    gpu_kv = cpu_kv = 0
+    for i in range(L):
+        cells = (swa if i in lay.sliding_layers else per_stream) * streams
+        b = (k_row + v_row) * cells
+        if i >= first_gpu:
+            gpu_kv += b
+        else:
+            cpu_kv += b
+    t = min(s.n_ubatch, s.n_batch, n_ctx)
+    tp = _pad(t, _MASK_PAD)
+    e, heads = lay.n_embd, lay.n_head
+    acts = 4 * t * 4 * max(e, heads * lay.head_dim)
+    if s.flash_attn:
+        mask = 2 * tp * per_stream
+        attn = mask + acts
+    else:
+        mask = 4 * tp * per_stream
+        attn = 4 * t * per_stream * heads + mask + acts + 4 * t
+    ffn = 4 * t * (2 * lay.n_ff + 2 * e)
+    out = 4 * t * (lay.n_vocab + e)
+    layers_gpu = L - first_gpu
+    gpu_compute = 0
+    if layers_gpu or output_on_gpu:
+        gpu_compute = max(attn if layers_gpu else 0, ffn if layers_gpu else 0, out if output_on_gpu else 0)
+    if layers_gpu and not output_on_gpu and t >= _OP_OFFLOAD_MIN_BATCH:
+        # partial offload: the backend runs the host-resident output matmul of a large micro-batch on
+        # the GPU from a copy of the output matrix in its compute buffer (op offload; Ollama's
+        # partial graph size counts the same copy)
+        gpu_compute = max(gpu_compute, out + lay.output_bytes)
+    cpu_compute = mask + 4 * t * e
+    if layers_gpu < L:
+        cpu_compute = max(cpu_compute, attn, ffn)
+    if not output_on_gpu:
+        cpu_compute = max(cpu_compute, out)
+    return {
+        "n_gpu_layers": g,
+        "n_ctx": n_ctx,
+        "n_ctx_seq": n_ctx_seq,
+        "n_ubatch": t,
+        "kv_cells": per_stream * streams,
+        "swa_kv_cells": swa * streams if lay.sliding_layers else None,
+        "gpu_model_bytes": gpu_model,
+        "cpu_model_bytes": cpu_model,
+        "gpu_kv_bytes": gpu_kv,
+        "cpu_kv_bytes": cpu_kv,
+        "gpu_compute_bytes": gpu_compute,
+        "cpu_compute_bytes": cpu_compute,
+        "output_buffer_bytes": 4 * lay.n_vocab * s.n_parallel,
+    }
+
+
+def _gpu_total(parts: dict[str, Any]) -> int:
+    return int(parts["gpu_model_bytes"] + parts["gpu_kv_bytes"] + parts["gpu_compute_bytes"])
+
+
+def _resolve(model: Model | GGUFCheckpoint | str | os.PathLike[str]) -> Model | GGUFCheckpoint:
+    if isinstance(model, str | os.PathLike):
+        from ..importers.gguf import from_gguf
+
+        return from_gguf(model)
+    return model
+
+
+def _settings(
+    *,
+    n_ctx: int,
+    n_parallel: int,
+    kv_unified: bool,
+    type_k: str,
+    type_v: str,
+    flash_attn: bool | str,
+    n_batch: int,
+    n_ubatch: int,
+    swa_full: bool,
+    any_gpu: bool,
+    ctx_pad: int = _PAD_CELLS,
+) -> tuple[_Settings, list[str]]:
+    notes = []
+    _positive(ctx_pad, "ctx_pad")
+    _positive(n_ctx, "n_ctx")
+    _positive(n_parallel, "n_parallel")
+    _positive(n_batch, "n_batch")
+    _positive(n_ubatch, "n_ubatch")
+    if flash_attn == "auto":
+        fa = any_gpu
+        notes.append(
+            f"flash_attn='auto' taken as {'on' if fa else 'off'} (on when layers run on a GPU that supports it)"
+        )
+    elif isinstance(flash_attn, bool):
+        fa = flash_attn
+    else:
+        raise WorkloadError(f"flash_attn must be True, False or 'auto'; got {flash_attn!r}")
+    tk, tv = _kv_type(type_k, "type_k"), _kv_type(type_v, "type_v")
+    if tv not in ("f32", "f16", "bf16") and not fa:
+        raise WorkloadError(f"type_v={tv!r} (a quantized V cache) needs flash_attn=True, as in llama.cpp")
+    settings = _Settings(
+        n_ctx, n_parallel, bool(kv_unified), tk, tv, fa, n_batch, min(n_ubatch, n_batch), swa_full, ctx_pad
+    )
+    return settings, notes
+
+
+def _max_layers(lay: LlamaCppLayout, s: _Settings, budget: int) -> int:
+    best = -1
+    for g in range(lay.n_layers + 2):  # the GPU share only grows with g
+        if _gpu_total(_estimate(lay, s, g)) > budget:
+            break
+        best = g
+    return best
+
+
+def _max_ctx(lay: LlamaCppLayout, s: _Settings, ngl: int, budget: int) -> int:
+    lo, hi = 0, max(lay.n_ctx_train, _PAD_CELLS) // _PAD_CELLS
+    while lo < hi:  # the largest multiple of 256 cells that fits
+        mid = (lo + hi + 1) // 2
+        if _gpu_total(_estimate(lay, attrs.evolve(s, n_ctx=mid * _PAD_CELLS), ngl)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * _PAD_CELLS
+
+
+def estimate(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    *,
+    quant: str | None = None,
+    n_ctx: int = 4096,
+    n_parallel: int = 1,
+    kv_unified: bool = False,
+    type_k: str = "f16",
+    type_v: str = "f16",
+    flash_attn: bool | str = False,
+    n_batch: int = 2048,
+    n_ubatch: int = 512,
+    n_gpu_layers: int = -1,
+    gpu: GPU | None = None,
+    reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+    swa_full: bool = False,
+    ctx_pad: int = _PAD_CELLS,
+) -> LlamaCppEstimate:
+    """llama.cpp's model, KV, compute and output buffers per device (see the module docstring).
+
+    ``model``: a :class:`Model` (converted and quantized to ``quant``, default ``Q4_K_M``), a
+    :class:`GGUFCheckpoint` or a path to a ``.gguf`` file (its tensors as stored). Settings carry
+    llama.cpp's names and defaults (``llama-server``: ``-c 4096 -np 1 -b 2048 -ub 512``,
+    ``--cache-type-k/v f16``); ``n_gpu_layers=-1`` offloads everything (``-ngl 999``). With a
+    ``gpu``, the result also says whether it fits (less ``reserve_bytes``), the most layers that
+    fit (``max_gpu_layers``) and the longest context at full offload (``max_n_ctx``, 0 when none).
+    ``ctx_pad`` is the rounding of ``n_ctx`` (256 since llama.cpp's November 2025 builds; 32 before
+    without flash attention, 256 with it).
+    """
+    lay = layout(_resolve(model), quant)
+    _positive(reserve_bytes, "reserve_bytes", zero=True)
+    if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int) or n_gpu_layers < -1:
+        raise WorkloadError(f"n_gpu_layers must be -1 (all) or an integer >= 0; got {n_gpu_layers!r}")
+    ngl = lay.n_layers + 1 if n_gpu_layers == -1 else n_gpu_layers
+    s, notes = _settings(
+        n_ctx=n_ctx,
+        n_parallel=n_parallel,
+        kv_unified=kv_unified,
+        type_k=type_k,
+        type_v=type_v,
+        flash_attn=flash_attn,
+        n_batch=n_batch,
+        n_ubatch=n_ubatch,
+        swa_full=swa_full,
+        any_gpu=ngl > 0,
+        ctx_pad=ctx_pad,
+    )
+    parts = _estimate(lay, s, ngl)
+    if s.n_ctx > lay.n_ctx_train:
+        notes.append(f"n_ctx {s.n_ctx} exceeds the model's training context {lay.n_ctx_train}")
+    if 0 < parts["n_gpu_layers"] <= lay.n_layers and s.n_ubatch >= _OP_OFFLOAD_MIN_BATCH:
+        notes.append("partial offload: the GPU compute buffer holds a copy of the output matrix for the logits")
+    if lay.sliding_layers and not swa_full:
+        notes.append(
+            f"{len(lay.sliding_layers)} sliding-window layers keep {parts['swa_kv_cells']} cells (window {lay.n_swa})"
+        )
+    extra: dict[str, Any] = {}
+    if gpu is not None:
+        capacity = gpu.available_bytes
+        budget = capacity - reserve_bytes
+        extra = {
+            "gpu": gpu.name,
+            "gpu_capacity_bytes": capacity,
+            "max_gpu_layers": max(_max_layers(lay, s, budget), 0),
+            "max_n_ctx": _max_ctx(lay, s, lay.n_layers + 1, budget),
+        }
+    return LlamaCppEstimate(
+        model=lay.name,
+        quant=lay.quant,
+        n_layers=lay.n_layers,
+        n_ctx_train=lay.n_ctx_train,
+        n_parallel=s.n_parallel,
+        kv_unified=s.kv_unified,
+        n_batch=min(s.n_batch, parts["n_ctx"]),
+        flash_attn=s.flash_attn,
+        type_k=s.type_k,
+        type_v=s.type_v,
+        reserve_bytes=reserve_bytes,
+        notes=tuple(notes),
+        **parts,
+        **extra,
+    )
+
+
+def max_gpu_layers(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU, **settings: Any) -> int:
+    """The most ``n_gpu_layers`` (0 .. n_layers + 1) whose GPU buffers fit ``gpu`` less the reserve."""
+    settings.pop("n_gpu_layers", None)
+    est = estimate(model, gpu=gpu, **settings)
+    assert est.max_gpu_layers is not None
+    return est.max_gpu_layers
+
+
+def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU, **settings: Any) -> int:
+    """The largest ``n_ctx`` (a multiple of 256, up to the training context) that fits ``gpu`` at
+    the given ``n_gpu_layers`` (default: all); 0 when even 256 cells do not fit."""
+    lay = layout(_resolve(model), settings.pop("quant", None))
+    ngl = settings.pop("n_gpu_layers", -1)
+    reserve = settings.pop("reserve_bytes", DEFAULT_RESERVE_BYTES)
+    settings.setdefault("n_ctx", _PAD_CELLS)
+    known = {
+        "n_ctx",
+        "n_parallel",
+        "kv_unified",
+        "type_k",
+        "type_v",
+        "flash_attn",
+        "n_batch",
+        "n_ubatch",
+        "swa_full",
+        "ctx_pad",
+    }
+    unknown = set(settings) - known
+    if unknown:
+        raise TypeError(f"max_context() got unexpected settings {sorted(unknown)}")
+    defaults: dict[str, Any] = {
+        "n_parallel": 1,
+        "kv_unified": False,
+        "type_k": "f16",
+        "type_v": "f16",
+        "flash_attn": False,
+        "n_batch": 2048,
+        "n_ubatch": 512,
+        "swa_full": False,
+    }
+    ngl = lay.n_layers + 1 if ngl == -1 else ngl
+    s, _ = _settings(**{**defaults, **settings}, any_gpu=ngl > 0)
+    return _max_ctx(lay, s, ngl, gpu.available_bytes - reserve)
+
+
+#: ``Inference.precision`` names -> the GGUF quant type that stands for them in llama.cpp.
+PRECISION_QUANTS = {
+    "fp32": "F32",
+    "fp16": "F16",
+    "bf16": "BF16",
+    "int8": "Q8_0",
+    "gptq-int8": "Q8_0",
+    "bnb-int8": "Q8_0",
+    "int4": "Q4_K_M",
+    "gptq-int4": "Q4_K_M",
+    "awq-int4": "Q4_K_M",
+    "bnb-nf4": "Q4_K_M",
+    "bnb-nf4-dq": "Q4_K_M",
+}
+#: ``Inference.kv_cache_precision`` -> llama.cpp cache type.
+_KV_FROM_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
+
+
+def workload_settings(model: object, workload: Inference, quant: str | None = None) -> tuple[str | None, str, bool]:
+    """(quant, KV cache type, flash attention) standing for an :class:`Inference` in llama.cpp:
+    the GGUF type of ``workload.precision`` (:data:`PRECISION_QUANTS`; Q4_K_M when left as stored;
+    None for a GGUF file, read as stored), the cache type of ``kv_cache_precision`` (int8 ->
+    q8_0, which needs flash attention) and flash attention when ``attention="flash"``."""
+    if not isinstance(workload, Inference):
+        raise TypeError(f"workload must be an Inference, got {type(workload).__name__}")
+    if quant is None and not isinstance(model, GGUFCheckpoint | str | os.PathLike):
+        stored = type(workload.precision) is type(AS_STORED)  # left as stored: no GGUF type implied
+        precision = workload.precision if isinstance(workload.precision, str) and not stored else None
+        if precision == "fp8":
+            raise WorkloadError("llama.cpp has no FP8 weight type: pass quant= (e.g. 'Q8_0') instead")
+        quant = PRECISION_QUANTS.get(precision or "", "Q4_K_M")
+    kv = workload.kv_cache_precision
+    if kv == "fp8":
+        raise WorkloadError("llama.cpp has no FP8 KV cache: use kv_cache_precision='int8' (q8_0) or fp16")
+    kv_type = _KV_FROM_PRECISION.get(kv or "fp16", "f16")
+    return quant, kv_type, workload.attention == "flash" or kv_type == "q8_0"
+
+
+def estimate_inference(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    workload: Inference,
+    *,
+    gpu: GPU | None = None,
+    quant: str | None = None,
+    **settings: Any,
+) -> LlamaCppEstimate:
+    """llama.cpp's buffers for an :class:`Inference` workload: ``batch_size`` sequences
+    (``n_parallel``) of ``context_tokens`` each (``n_ctx = batch_size * context_tokens``, separate
+    caches), the weights in ``quant`` (default: the GGUF type standing for ``workload.precision``,
+    :data:`PRECISION_QUANTS`; Q4_K_M when the precision is left as stored), the KV cache in
+    ``kv_cache_precision`` (int8 -> q8_0 with flash attention) and flash attention when
+    ``attention="flash"``. ``settings`` override any llama.cpp setting of :func:`estimate`.
+
+    This is the entry point for an ``engine="llama.cpp"`` dispatch.
+    """
+    quant, kv_type, flash = workload_settings(model, workload, quant)
+    base: dict[str, Any] = {
+        "n_ctx": workload.context_tokens * workload.batch_size,
+        "n_parallel": workload.batch_size,
+        "type_k": kv_type,
+        "type_v": kv_type,
+        "flash_attn": flash,
+    }
+    base.update(settings)
+    return estimate(model, quant=quant, gpu=gpu, **base)

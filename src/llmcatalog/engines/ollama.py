@@ -1,0 +1,335 @@
+"""Ollama: its defaults, and its own memory estimate that decides how many layers go to the GPU.
+
+Ollama runs llama.cpp's engine (its bundled copy, or its own Go engine with the same ggml
+buffers), but it does not ask llama.cpp what fits: before starting a runner it predicts the memory
+itself (``llm/memory.go`` ``EstimateGPULayers``, with the graph sizes of ``fs/ggml/ggml.go``
+``GraphSize``) and passes ``--n-gpu-layers`` accordingly. Its log line ``msg="offload to cuda"``
+prints that prediction (``layers.offload``, ``memory.required.full/partial/kv``,
+``memory.graph.full/partial``). This module reproduces it, for one GPU:
+
+- KV per layer: ``num_ctx * num_parallel * (head_dim_k + head_dim_v) * n_head_kv`` times the
+  bytes per element of ``OLLAMA_KV_CACHE_TYPE`` (f16 2, q8_0 1, q4_0 0.5; quantized only with
+  flash attention).
+- Graph (compute) sizes, llama architecture, with ``batch = min(num_ctx, num_batch)`` and
+  ``context = num_ctx * num_parallel``::
+
+      full    = max(4 b (1 + 4 e + c (1 + h)),  4 b (e + vocab))
+      partial = 4 b e + max(4 b (1 + e + max(c, e)) + e^2 * 9/16 + 4 c (b h + d_h h_kv),
+                            4 b (e + vocab) + e * vocab * 105/128)
+
+  (qwen2 has its own pair; other architectures use Ollama's fallback ``gqa * kv_total / 6``.)
+- Layers are placed while ``free > minimum + one layer (blk.0 + its KV) + placed layers +
+  max(graph)``, with a minimum of 457 MiB for CUDA/ROCm (512 MiB on Metal); the output layer
+  (``output_norm`` + ``output``, or ``token_embd`` when tied) last. VRAM = the placed sizes plus
+  the full graph when everything fits, else the partial graph.
+
+Defaults, by Ollama version (``num_ctx`` is the one that changed most):
+
+- ``num_ctx``: 2048 up to v0.6.6; 4096 from v0.6.7 (April 2025; ``OLLAMA_CONTEXT_LENGTH``
+  overrides it); from v0.15.5 (February 2026) by VRAM, as ``docs/context-length.mdx`` states:
+  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB (:func:`default_num_ctx`).
+- ``OLLAMA_NUM_PARALLEL``: 1 now; releases of 2024 chose 4 when memory allowed (the logs of that
+  time show ``--parallel 4`` and a context of ``4 * num_ctx``).
+- flash attention off unless ``OLLAMA_FLASH_ATTENTION=1`` (newer releases turn it on for some
+  models); KV cache f16; ``num_batch`` 512.
+"""
+
+from __future__ import annotations
+
+import os
+
+import attrs
+
+from ..errors import WorkloadError
+from ..importers.gguf import GGUFCheckpoint
+from ..values.gpu import GPU
+from ..values.model import Model
+from ..values.workload import Inference
+from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, workload_settings
+from .llamacpp import estimate as llamacpp_estimate
+
+__all__ = [
+    "MINIMUM_MEMORY_BYTES",
+    "OLLAMA_DEFAULTS",
+    "OllamaEstimate",
+    "default_num_ctx",
+    "estimate",
+    "estimate_inference",
+    "graph_size",
+    "human_bytes",
+]
+
+MIB, GIB = 2**20, 2**30
+#: ``discover``'s per-library minimum memory kept free on a GPU (CUDA and ROCm 457 MiB, Metal 512 MiB).
+MINIMUM_MEMORY_BYTES = {"cuda": 457 * MIB, "rocm": 457 * MIB, "metal": 512 * MIB}
+#: ``kvCacheBytesPerElement``: Ollama's bytes per K/V element by ``OLLAMA_KV_CACHE_TYPE``.
+_KV_BYTES = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
+OLLAMA_DEFAULTS = {
+    "num_batch": 512,
+    "num_parallel": 1,
+    "flash_attn": False,
+    "kv_cache_type": "f16",
+    "num_gpu": -1,
+}
+_LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
+
+
+def human_bytes(n: int) -> str:
+    """Bytes as Ollama's logs print them (``format.HumanBytes2``): one decimal, binary units."""
+    for unit, size in (("GiB", GIB), ("MiB", MIB), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = text.strip().lstrip("v").split(".")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError as exc:
+        raise WorkloadError(f"ollama_version must look like '0.6.7'; got {text!r}") from exc
+
+
+def default_num_ctx(vram_bytes: int | None, ollama_version: str | None = None) -> int:
+    """Ollama's default context: 2048 before v0.6.7, 4096 from v0.6.7 (April 2025), and from
+    v0.15.5 (February 2026; ``docs/context-length.mdx``) by total VRAM: 4096 below 24 GiB (and
+    without a GPU), 32768 up to 48 GiB, 262144 from 48 GiB. ``None`` is the current rule."""
+    if ollama_version is not None:
+        v = _version(ollama_version)
+        if v < (0, 6, 7):
+            return 2048
+        if v < (0, 15, 5):
+            return 4096
+    if vram_bytes is None or vram_bytes < 24 * GIB:
+        return 4096
+    if vram_bytes < 48 * GIB:
+        return 32768
+    return 262144
+
+
+def graph_size(lay: LlamaCppLayout, context: int, batch: int) -> tuple[int, int] | None:
+    """Ollama's ``GraphSize`` (partial, full) in bytes for the llama and qwen2 architectures;
+    None for the others (Ollama then uses ``gqa * kv_total / 6``)."""
+    b, c, e, h = batch, context, lay.n_embd, lay.n_head
+    vocab, d_h, h_kv = lay.n_vocab, lay.head_dim, lay.n_head_kv
+    if lay.arch in _LLAMA_GRAPH:
+        full = max(4 * b * (1 + 4 * e + c * (1 + h)), 4 * b * (e + vocab))
+        partial = 4 * b * e + max(
+            4 * b * (1 + e + max(c, e)) + e * e * 9 // 16 + 4 * c * (b * h + d_h * h_kv),
+            4 * b * (e + vocab) + e * vocab * 105 // 128,
+        )
+        return partial, full
+    if lay.arch == "qwen2":
+        full = max(4 * b * (e + vocab), 4 * b * (1 + 2 * e + c + c * h))
+        partial = max(
+            4 * b * (e + vocab) + e * vocab * 105 // 128,
+            4 * (b * (1 + 2 * e + c * (1 + h)) + e * (1 + c)),
+        )
+        return partial, full
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class OllamaEstimate:
+    """Ollama's decision for one model, setting and GPU, as its ``offload to ...`` log line prints it.
+
+    ``layers_offload`` of ``layers_model`` (repeating layers + output) go to the GPU;
+    ``vram_bytes`` is ``memory.required.partial`` (what it plans to use on the GPU),
+    ``total_bytes`` ``memory.required.full``. ``weights_total_bytes`` is what the log calls
+    ``memory.weights.total``: the repeating blocks with their KV (the output layer is
+    ``weights_nonrepeating_bytes``, and "repeating" is total minus non-repeating, as Ollama
+    prints them). ``llamacpp`` holds llama.cpp's own buffers for that
+    decision (what the runner then allocates).
+    """
+
+    model: str
+    quant: str
+    num_ctx: int
+    num_parallel: int
+    num_batch: int
+    flash_attn: bool
+    kv_cache_type: str
+    layers_model: int
+    layers_offload: int
+    kv_bytes: int
+    graph_full_bytes: int
+    graph_partial_bytes: int
+    weights_total_bytes: int
+    weights_nonrepeating_bytes: int
+    vram_bytes: int
+    total_bytes: int
+    gpu: str | None
+    gpu_free_bytes: int | None
+    minimum_bytes: int
+    llamacpp: LlamaCppEstimate
+    notes: tuple[str, ...] = ()
+
+    @property
+    def weights_repeating_bytes(self) -> int:
+        """``memory.weights.repeating`` as Ollama logs it: weights total less non-repeating."""
+        return self.weights_total_bytes - self.weights_nonrepeating_bytes
+
+    @property
+    def fully_offloaded(self) -> bool:
+        """Every layer, output included, on the GPU ("100% GPU" in ``ollama ps``)."""
+        return self.layers_offload >= self.layers_model
+
+
+def _kv_type(kv_cache_type: str, flash_attn: bool, notes: list[str]) -> str:
+    kv = str(kv_cache_type).lower()
+    if kv not in _KV_BYTES:
+        raise WorkloadError(f"kv_cache_type must be one of {', '.join(_KV_BYTES)}; got {kv_cache_type!r}")
+    if kv != "f16" and not flash_attn:
+        notes.append(f"kv_cache_type={kv} needs flash attention in Ollama: f16 used")
+        kv = "f16"
+    return kv
+
+
+def estimate(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    *,
+    gpu: GPU | None = None,
+    quant: str | None = None,
+    num_ctx: int | None = None,
+    ollama_version: str | None = None,
+    num_parallel: int = 1,
+    num_batch: int = 512,
+    flash_attn: bool = False,
+    kv_cache_type: str = "f16",
+    num_gpu: int = -1,
+    gpu_free_bytes: int | None = None,
+    gpu_overhead_bytes: int = 0,
+    library: str = "cuda",
+) -> OllamaEstimate:
+    """Ollama's own memory estimate and layer decision (see the module docstring).
+
+    ``num_ctx=None`` takes Ollama's default for the GPU (:func:`default_num_ctx`; the current
+    release's rule, or that of ``ollama_version``);
+    ``gpu_free_bytes`` defaults to the GPU's available memory (an idle card);
+    ``gpu_overhead_bytes`` is ``OLLAMA_GPU_OVERHEAD``; ``num_gpu=-1`` lets Ollama choose.
+    """
+    if isinstance(model, str | os.PathLike):
+        from ..importers.gguf import from_gguf
+
+        model = from_gguf(model)
+    lay = layout(model, quant)
+    notes: list[str] = []
+    if library not in MINIMUM_MEMORY_BYTES:
+        raise WorkloadError(f"library must be one of {', '.join(MINIMUM_MEMORY_BYTES)}; got {library!r}")
+    for field, value in (("num_parallel", num_parallel), ("num_batch", num_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise WorkloadError(f"{field} must be an integer >= 1; got {value!r}")
+    if isinstance(num_gpu, bool) or not isinstance(num_gpu, int) or num_gpu < -1:
+        raise WorkloadError(f"num_gpu must be -1 (Ollama chooses) or an integer >= 0; got {num_gpu!r}")
+    if num_ctx is None:
+        num_ctx = default_num_ctx(gpu.memory_bytes if gpu is not None else None, ollama_version)
+        which = f"Ollama {ollama_version}" if ollama_version else "current Ollama (v0.15.5+, by VRAM)"
+        notes.append(f"num_ctx {num_ctx}: the default of {which}")
+    elif isinstance(num_ctx, bool) or not isinstance(num_ctx, int) or num_ctx < 1:
+        raise WorkloadError(f"num_ctx must be an integer >= 1; got {num_ctx!r}")
+    kv_type = _kv_type(kv_cache_type, flash_attn, notes)
+    context = num_ctx * num_parallel
+    batch = min(num_ctx, num_batch)
+    kv_layer = int(context * 2 * lay.head_dim * lay.n_head_kv * _KV_BYTES[kv_type])
+    kv_total = kv_layer * lay.n_layers
+    sizes = graph_size(lay, context, batch)
+    if sizes is None:
+        partial = full = lay.n_head // lay.n_head_kv * kv_total // 6
+        notes.append(f"{lay.arch}: Ollama's fallback graph size (gqa * kv / 6) is used")
+    else:
+        partial, full = sizes
+    if library == "metal":
+        partial = full
+    output = lay.output_bytes
+    minimum = MINIMUM_MEMORY_BYTES[library]
+    free = gpu_free_bytes if gpu_free_bytes is not None else (gpu.available_bytes if gpu is not None else 0)
+    graph = max(partial, full)
+    first = lay.block_bytes[0] + kv_layer
+    count = 0
+    alloc = 0
+    overflow = 0
+    placing = gpu is not None and free >= gpu_overhead_bytes + graph + minimum + 2 * first
+    if placing:
+        alloc = minimum + first
+    for size in lay.block_bytes:
+        layer = size + kv_layer
+        if num_gpu >= 0 and count >= num_gpu:
+            overflow += layer
+            continue
+        if placing and free - gpu_overhead_bytes > alloc + graph + layer:
+            alloc += layer
+            count += 1
+        else:
+            placing = False
+            overflow += layer
+    fully = count >= lay.n_layers
+    if (num_gpu < 0 or count < num_gpu) and placing and free - gpu_overhead_bytes > alloc + graph + output:
+        alloc += output
+        count += 1
+    else:
+        fully = False
+        overflow += output
+    if count:
+        alloc += full if fully else partial
+    else:
+        alloc = 0
+    runner = llamacpp_estimate(
+        model,
+        quant=quant,
+        n_ctx=context,
+        n_parallel=num_parallel,
+        kv_unified=True,
+        flash_attn=flash_attn,
+        type_k=kv_type,
+        type_v=kv_type,
+        n_batch=num_batch,
+        n_ubatch=num_batch,
+        n_gpu_layers=count,
+        gpu=gpu,
+    )
+    return OllamaEstimate(
+        model=lay.name,
+        quant=lay.quant,
+        num_ctx=num_ctx,
+        num_parallel=num_parallel,
+        num_batch=num_batch,
+        flash_attn=flash_attn,
+        kv_cache_type=kv_type,
+        layers_model=lay.n_layers + 1,
+        layers_offload=count,
+        kv_bytes=kv_total,
+        graph_full_bytes=full,
+        graph_partial_bytes=partial,
+        weights_total_bytes=sum(lay.block_bytes) + kv_total,
+        weights_nonrepeating_bytes=output,
+        vram_bytes=alloc,
+        total_bytes=alloc + overflow,
+        gpu=gpu.name if gpu is not None else None,
+        gpu_free_bytes=free if gpu is not None else None,
+        minimum_bytes=minimum,
+        llamacpp=runner,
+        notes=tuple(notes),
+    )
+
+
+def estimate_inference(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str],
+    workload: Inference,
+    *,
+    gpu: GPU | None = None,
+    quant: str | None = None,
+    **settings: object,
+) -> OllamaEstimate:
+    """Ollama's decision for an :class:`Inference`: ``num_ctx = context_tokens``,
+    ``num_parallel = batch_size``, the weights/KV/flash-attention mapping of
+    :func:`llmcatalog.engines.llamacpp.workload_settings`; ``settings`` override any of
+    :func:`estimate`'s. This is the entry point for an ``engine="ollama"`` dispatch."""
+    q, kv_type, flash = workload_settings(model, workload, quant)
+    base: dict[str, object] = {
+        "num_ctx": workload.context_tokens,
+        "num_parallel": workload.batch_size,
+        "flash_attn": flash,
+        "kv_cache_type": kv_type if kv_type in _KV_BYTES else "f16",
+    }
+    base.update(settings)
+    return estimate(model, gpu=gpu, quant=q, **base)  # type: ignore[arg-type]
