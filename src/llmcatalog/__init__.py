@@ -45,6 +45,16 @@ if TYPE_CHECKING:
     import os
 
     from .accuracy.figures import FigureComparison
+    from .engines.dispatch import (  # engines stream
+        ENGINES,
+        compare_engines,
+        engine_estimate,
+        engine_max_concurrency,
+        engine_max_model_len,
+    )
+    from .engines.result import EngineBreakdown
+    from .engines.sglang import SGLangSettings, estimate_sglang
+    from .engines.vllm import VLLMSettings, estimate_vllm
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
@@ -137,6 +147,17 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # engines stream (vLLM, SGLang, side by side)
+    "ENGINES": "engines.dispatch",
+    "EngineBreakdown": "engines.result",
+    "SGLangSettings": "engines.sglang",
+    "VLLMSettings": "engines.vllm",
+    "compare_engines": "engines.dispatch",
+    "engine_estimate": "engines.dispatch",
+    "engine_max_concurrency": "engines.dispatch",
+    "engine_max_model_len": "engines.dispatch",
+    "estimate_sglang": "engines.sglang",
+    "estimate_vllm": "engines.vllm",
 }
 
 
@@ -160,6 +181,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ENGINES",
     "FORMATS",
     "GPU",
     "SUPPORTED_FAMILIES",
@@ -170,6 +192,7 @@ __all__ = [
     "Component",
     "ContextLengthWarning",
     "DuplicateEntryError",
+    "EngineBreakdown",
     "FigureComparison",
     "FineTune",
     "GGUFCheckpoint",
@@ -187,19 +210,27 @@ __all__ = [
     "PluginWarning",
     "PublishedFigure",
     "QueryError",
+    "SGLangSettings",
     "Tool",
     "UnknownEntryError",
     "UnknownGPUError",
     "UnknownModelError",
     "UnknownToolError",
+    "VLLMSettings",
     "WeightFormat",
     "WorkloadError",
     "__version__",
     "architecture_from_hf_config",
     "catalog",
     "clear_cache",
+    "compare_engines",
     "compare_figure",
     "count_params",
+    "engine_estimate",
+    "engine_max_concurrency",
+    "engine_max_model_len",
+    "estimate_sglang",
+    "estimate_vllm",
     "estimate_vram",
     "find_models",
     "fits",

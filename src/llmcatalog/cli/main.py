@@ -44,6 +44,7 @@ from ..values.workload import (
     Inference,
     Parallelism,
 )
+from .engines import add_engine_options, engine_requested, run_engine_estimate
 
 __all__ = ["main"]
 
@@ -409,6 +410,8 @@ def _check_applicable(args: argparse.Namespace) -> None:
 
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     _check_applicable(args)
+    if engine_requested(args):  # --engine vllm/sglang/...: cli/engines.py
+        return run_engine_estimate(args, cat, _workload(args))
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
@@ -668,6 +671,7 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument("--offload-optimizer", action="store_true")
     es.add_argument("--offload-params", action="store_true")
     es.add_argument("--json", action="store_true")
+    add_engine_options(es)
     es.set_defaults(func=_cmd_estimate)
 
     va = sub.add_parser(

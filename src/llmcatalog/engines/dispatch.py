@@ -1,0 +1,283 @@
+"""One workload on several serving engines: choose an engine by name, put their answers side by side,
+and ask each the inverse questions (the longest request, the most concurrent requests that fit).
+
+The engine is a separate argument rather than a field of :class:`~llmcatalog.Inference`: the workload
+says what runs (the model's weight format, request length, batch, tensor/pipeline split), the engine
+and its settings say how it is served. :data:`ENGINES` names them:
+
+- ``"transformers"``: Hugging Face ``generate()``, memory grown per workload
+  (:func:`~llmcatalog.estimate_vram`); the default.
+- ``"vllm"``: vLLM's V1 engine (:mod:`llmcatalog.engines.vllm`, settings :class:`VLLMSettings`).
+- ``"sglang"``: SGLang (:mod:`llmcatalog.engines.sglang`, settings :class:`SGLangSettings`).
+- ``"llama.cpp"``, ``"ollama"``: placeholders in this module until their models are wired in
+  (they raise :class:`~llmcatalog.NotEstimableError` saying so).
+
+Every engine answers with an :class:`~llmcatalog.engines.result.EngineBreakdown`, whose ``detail``
+holds the engine's own result (its start-up figures).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import ContextLengthWarning, LLMCatalogError, NotEstimableError, WorkloadError
+from ..memory.estimate import _arch_of, _unwrap, estimate_vram
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import Inference
+from .result import EngineBreakdown
+from .sglang import SGLANG_VERSION, SGLangSettings, estimate_sglang
+from .vllm import VLLM_VERSION, VLLMSettings, estimate_vllm, vllm_max_model_len
+
+__all__ = [
+    "ENGINES",
+    "EngineSettings",
+    "compare_engines",
+    "engine_estimate",
+    "engine_max_concurrency",
+    "engine_max_model_len",
+]
+
+#: The engines :func:`engine_estimate` knows, by the name users pass.
+ENGINES = ("transformers", "vllm", "sglang", "llama.cpp", "ollama")
+
+#: Settings for one engine: its settings class, or a mapping of its option names to values.
+EngineSettings = VLLMSettings | SGLangSettings | Mapping[str, Any] | None
+
+_SETTINGS_CLASSES: dict[str, type] = {"vllm": VLLMSettings, "sglang": SGLangSettings}
+#: Upper bound of the transformers engine's concurrency search (the workload bound on batch size).
+_MAX_SEARCH = 2**24
+
+
+def _check_engine(engine: object) -> str:
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise WorkloadError(f"engine={engine!r} is not supported; choose one of {list(ENGINES)}")
+    return engine
+
+
+def _settings(engine: str, settings: EngineSettings) -> Any:
+    """The engine's settings object from ``settings`` (its class, a mapping of options, or None)."""
+    cls = _SETTINGS_CLASSES.get(engine)
+    if settings is None:
+        return cls() if cls is not None else None
+    if cls is not None and isinstance(settings, cls):
+        return settings
+    if isinstance(settings, Mapping):
+        if cls is None:
+            if settings:
+                raise WorkloadError(f"engine {engine!r} takes no settings here, got {sorted(settings)}")
+            return None
+        names = {a.name for a in attrs.fields(cls)}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise WorkloadError(f"{engine} has no setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**settings)
+    raise WorkloadError(f"settings for {engine} must be a {getattr(cls, '__name__', 'mapping')}, got {settings!r}")
+
+
+def _transformers(model: Model | Architecture, gpu: GPU, w: Inference, _settings: None) -> EngineBreakdown:
+    est = estimate_vram(model, w)
+    fits = est.total_bytes <= gpu.available_bytes
+    error = None
+    if not fits:
+        error = f"needs {est.total_bytes / 2**30:.2f} GiB per GPU, {gpu.name} has {gpu.available_bytes / 2**30:.2f} GiB"
+    return EngineBreakdown(
+        engine="transformers",
+        version="generate()",
+        weights_bytes=est.weights_bytes,
+        kv_cache_bytes=est.kv_cache_bytes,
+        activation_bytes=est.activations_bytes,
+        other_bytes=est.overhead_bytes,
+        request_tokens=w.context_tokens,
+        kv_tokens=None,
+        max_concurrency=None,
+        fits=fits,
+        error=error,
+        notes=est.assumptions,
+        detail=est,
+    )
+
+
+def _vllm(model: Model | Architecture, gpu: GPU, w: Inference, settings: VLLMSettings) -> EngineBreakdown:
+    return estimate_vllm(model, gpu, w, settings).breakdown(w.context_tokens, w.batch_size)
+
+
+def _sglang(model: Model | Architecture, gpu: GPU, w: Inference, settings: SGLangSettings) -> EngineBreakdown:
+    return estimate_sglang(model, gpu, w, settings).breakdown(w.context_tokens, w.batch_size)
+
+
+def _not_wired(engine: str) -> Callable[..., EngineBreakdown]:
+    # Placeholder: the llama.cpp / Ollama models (engines/llamacpp.py, engines/ollama.py) plug in here.
+    def run(*_args: object) -> EngineBreakdown:
+        raise NotEstimableError(
+            f"engine {engine!r} is not wired into llmcatalog's engine dispatch yet; "
+            "use engine='transformers', 'vllm' or 'sglang'"
+        )
+
+    return run
+
+
+_RUNNERS: dict[str, Callable[..., EngineBreakdown]] = {
+    "transformers": _transformers,
+    "vllm": _vllm,
+    "sglang": _sglang,
+    "llama.cpp": _not_wired("llama.cpp"),
+    "ollama": _not_wired("ollama"),
+}
+
+
+def engine_estimate(
+    model: Model | Architecture,
+    gpu: GPU,
+    engine: str = "transformers",
+    workload: Inference | None = None,
+    settings: EngineSettings = None,
+) -> EngineBreakdown:
+    """``workload`` served by ``engine`` on ``gpu``: what the engine takes per GPU, its KV-cache tokens and
+    how many requests of ``workload.context_tokens`` it holds at once. ``fits`` says whether it runs
+    ``workload.batch_size`` such requests (vLLM and SGLang: whether they start and hold them)."""
+    name = _check_engine(engine)
+    w = workload or Inference()
+    if not isinstance(w, Inference):
+        raise WorkloadError(f"serving engines run inference: workload must be a llmcatalog.Inference, got {w!r}")
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
+    return _RUNNERS[name](model, gpu, w, _settings(name, settings))
+
+
+def _failed(engine: str, w: Inference, exc: LLMCatalogError) -> EngineBreakdown:
+    versions = {"vllm": VLLM_VERSION, "sglang": SGLANG_VERSION, "transformers": "generate()"}
+    return EngineBreakdown(
+        engine=engine,
+        version=versions.get(engine, ""),
+        weights_bytes=0,
+        kv_cache_bytes=0,
+        activation_bytes=0,
+        other_bytes=0,
+        request_tokens=w.context_tokens,
+        fits=False,
+        error=str(exc),
+        estimated=False,
+    )
+
+
+def compare_engines(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | None = None,
+    engines: Iterable[str] = ENGINES,
+    settings: Mapping[str, EngineSettings] | None = None,
+) -> dict[str, EngineBreakdown]:
+    """The same workload on each of ``engines`` (default: all), side by side, in one call.
+
+    ``settings`` maps an engine name to its settings. An engine that cannot estimate this model (or is
+    not wired yet) gets a breakdown with ``fits=False`` and its ``error``, so one engine's refusal never
+    hides the others' answers. Bad workloads and settings still raise.
+    """
+    w = workload or Inference()
+    chosen = [_check_engine(e) for e in engines]
+    given = dict(settings or {})
+    for name in given:
+        _check_engine(name)
+    out: dict[str, EngineBreakdown] = {}
+    for name in chosen:
+        try:
+            out[name] = engine_estimate(model, gpu, name, w, given.get(name))
+        except NotEstimableError as exc:
+            out[name] = _failed(name, w, exc)
+    return out
+
+
+def engine_max_model_len(
+    model: Model | Architecture,
+    gpu: GPU,
+    engine: str = "vllm",
+    workload: Inference | None = None,
+    settings: EngineSettings = None,
+) -> int:
+    """The longest request (tokens) ``engine`` serves for ``model`` on ``gpu``: 0 when none fits.
+
+    vLLM: the largest ``max_model_len`` whose cache holds one request (its own suggestion when it refuses
+    to start), at most the model's ``max_position_embeddings``. SGLang: its token pool, at most the
+    context length. transformers: the longest ``context_tokens`` whose estimate fits the GPU.
+    """
+    name = _check_engine(engine)
+    w = workload or Inference()
+    arch, _, _ = _arch_of(_unwrap(model))  # type: ignore[arg-type]
+    s = _settings(name, settings)
+    if name == "vllm":
+        est = estimate_vllm(model, gpu, w, attrs.evolve(s, max_model_len=None))
+        if est.available_kv_bytes <= 0:
+            return 0
+        return vllm_max_model_len(
+            est.groups,
+            est.available_kv_bytes,
+            block_size=est.block_size,
+            max_num_batched_tokens=est.max_num_batched_tokens,
+            limit=arch.max_context,
+        )
+    if name == "sglang":
+        sg = estimate_sglang(model, gpu, w, attrs.evolve(s, context_length=None))
+        return 0 if sg.error else min(sg.max_total_num_tokens, arch.max_context)
+    if name == "transformers":
+        return _search(
+            lambda n: _tf_fits(model, gpu, attrs.evolve(w, context_tokens=n, prompt_tokens=None)), arch.max_context
+        )
+    return _RUNNERS[name](model, gpu, w, s).request_tokens  # placeholders raise
+
+
+def engine_max_concurrency(
+    model: Model | Architecture,
+    gpu: GPU,
+    engine: str = "vllm",
+    workload: Inference | None = None,
+    settings: EngineSettings = None,
+) -> int:
+    """The most requests of ``workload.context_tokens`` tokens ``engine`` runs at once on ``gpu``.
+
+    vLLM and SGLang: whole requests the KV cache holds, at most ``max_num_seqs`` /
+    ``max_running_requests`` (0 when the engine would not start). transformers: the largest
+    ``batch_size`` whose estimate fits.
+    """
+    name = _check_engine(engine)
+    w = workload or Inference()
+    s = _settings(name, settings)
+    if name == "vllm":
+        est = estimate_vllm(model, gpu, w, s)
+        if est.available_kv_bytes <= 0 or w.context_tokens > est.max_model_len:
+            return 0
+        return min(math.floor(est.concurrency_for(w.context_tokens)), est.max_num_seqs)
+    if name == "sglang":
+        sg = estimate_sglang(model, gpu, w, s)
+        if sg.error or w.context_tokens > sg.context_len:
+            return 0
+        return min(sg.max_total_num_tokens // w.context_tokens, sg.max_running_requests)
+    if name == "transformers":
+        return _search(lambda n: _tf_fits(model, gpu, attrs.evolve(w, batch_size=n)), _MAX_SEARCH)
+    _RUNNERS[name](model, gpu, w, s)  # placeholders raise
+    return 0  # pragma: no cover
+
+
+def _tf_fits(model: Model | Architecture, gpu: GPU, w: Inference) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ContextLengthWarning)
+        return estimate_vram(model, w).total_bytes <= gpu.available_bytes
+
+
+def _search(ok: Callable[[int], bool], limit: int) -> int:
+    """The largest n in [1, limit] with ok(n) (ok is monotone: true, then false), or 0."""
+    if not ok(1):
+        return 0
+    lo, hi = 1, 2
+    while hi <= limit and ok(hi):
+        lo, hi = hi, hi * 2
+    hi = min(hi, limit + 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
