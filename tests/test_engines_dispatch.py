@@ -22,7 +22,7 @@ def test_engine_names() -> None:
 
 def test_unknown_engine_is_a_workload_error() -> None:
     """An unknown engine name says which ones exist."""
-    with pytest.raises(lc.WorkloadError, match="llama.cpp"):
+    with pytest.raises(lc.WorkloadError, match=r"llama\.cpp"):
         lc.engine_estimate(lc.get_model(MODEL), lc.get_gpu(GPU), "tgi")
 
 
@@ -45,9 +45,7 @@ def test_transformers_is_estimate_vram() -> None:
 def test_compare_engines_side_by_side() -> None:
     """One call, every engine: estimates where an engine answers, its error where it cannot."""
     w = lc.Inference(context_tokens=8192)
-    out = lc.compare_engines(
-        lc.get_model(MODEL), lc.get_gpu(GPU), w, settings={"vllm": {"max_model_len": 16384}}
-    )
+    out = lc.compare_engines(lc.get_model(MODEL), lc.get_gpu(GPU), w, settings={"vllm": {"max_model_len": 16384}})
     assert list(out) == list(lc.ENGINES)
     assert out["vllm"].detail.max_model_len == 16384
     assert out["vllm"].kv_tokens == out["vllm"].detail.kv_tokens
@@ -101,7 +99,9 @@ def test_transformers_inverse_answers_are_the_boundary() -> None:
     n = lc.engine_max_concurrency(model, gpu, "transformers", w)
     assert n >= 1
     assert lc.estimate_vram(model, lc.Inference(context_tokens=4096, batch_size=n)).total_bytes <= gpu.available_bytes
-    assert lc.estimate_vram(model, lc.Inference(context_tokens=4096, batch_size=n + 1)).total_bytes > gpu.available_bytes
+    assert (
+        lc.estimate_vram(model, lc.Inference(context_tokens=4096, batch_size=n + 1)).total_bytes > gpu.available_bytes
+    )
     length = lc.engine_max_model_len(model, gpu, "transformers")
     assert lc.estimate_vram(model, lc.Inference(context_tokens=length)).total_bytes <= gpu.available_bytes
     assert lc.estimate_vram(model, lc.Inference(context_tokens=length + 1)).total_bytes > gpu.available_bytes
@@ -136,7 +136,18 @@ def test_cli_vllm_refusal_exits_one(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_all_engines_json(capsys: pytest.CaptureFixture[str]) -> None:
     """--engine all --json: every engine's breakdown; engines not wired in do not decide the exit status."""
     code, out, _ = run(
-        capsys, "estimate", MODEL, "--engine", "all", "--gpu", GPU, "--context", "4096", "--max-model-len", "8192", "--json"
+        capsys,
+        "estimate",
+        MODEL,
+        "--engine",
+        "all",
+        "--gpu",
+        GPU,
+        "--context",
+        "4096",
+        "--max-model-len",
+        "8192",
+        "--json",
     )
     data = json.loads(out)
     assert list(data["engines"]) == list(lc.ENGINES)

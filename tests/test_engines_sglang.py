@@ -23,7 +23,7 @@ ROWS = list(csv.DictReader((DATA / "engines" / "sglang_logs.csv").open()))
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_k_size_of_the_token_pool(row: dict[str, str]) -> None:
-    """"KV Cache is allocated. #tokens: N, K size: X GB": N tokens x our cell size / 2, within 0.5%."""
+    """SGLang's "KV Cache is allocated. #tokens: N, K size: X GB": N tokens x our cell size / 2, within 0.5%."""
     arch = lc.get_model(row["model"]).architecture
     assert arch is not None
     cell = cell_size_bytes(arch, 2, tensor_parallel=int(row["tp"]))

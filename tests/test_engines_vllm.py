@@ -59,7 +59,7 @@ def _config_model(name: str) -> lc.Model:
 
 @pytest.mark.parametrize("row", _rows("weights"), ids=_ids(_rows("weights")))
 def test_weights_match_model_loading_took(row: dict[str, str]) -> None:
-    """"Model loading took X GiB": parameters in bf16 plus vLLM's rotary table, within 0.5%."""
+    """vLLM's "Model loading took X GiB": parameters in bf16 plus vLLM's rotary table, within 0.5%."""
     gpu = lc.get_gpu(row["gpu"])
     est = estimate_vllm(lc.get_model(row["model"]), gpu, settings=VLLMSettings(max_model_len=int(row["max_model_len"])))
     assert est.weights_bytes / GIB == pytest.approx(float(row["weights_gib"]), rel=0.005)
@@ -88,7 +88,7 @@ def test_kv_cache_gib_from_the_budget_chain(row: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("row", _rows("tokens"), ids=_ids(_rows("tokens")))
 def test_kv_tokens_from_kv_memory(row: dict[str, str]) -> None:
-    """"GPU KV cache size: N tokens" from the printed KV GiB and the model's pages (2% under tensor
+    """vLLM's "GPU KV cache size: N tokens" from the printed KV GiB and the model's pages (2% under tensor
     parallelism, where vLLM takes the smallest rank's memory; 1% otherwise)."""
     blocks, tokens = tokens_for_kv_bytes(_groups(row), int(float(row["kv_cache_gib"]) * GIB), block_size=16)
     tolerance = 0.02 if int(row["tp"]) > 1 else 0.01
@@ -99,7 +99,7 @@ def test_kv_tokens_from_kv_memory(row: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("row", _rows("concurrency"), ids=_ids(_rows("concurrency")))
 def test_max_concurrency_line(row: dict[str, str]) -> None:
-    """"Maximum concurrency for L tokens per request: Cx" from the blocks (printed or from the KV GiB)."""
+    """vLLM's "Maximum concurrency for L tokens per request: Cx" from the blocks (printed or from the KV GiB)."""
     groups = _groups(row)
     if row["kv_blocks"]:
         blocks = int(row["kv_blocks"])
@@ -211,9 +211,10 @@ def test_hybrid_sliding_and_full_layers_form_groups() -> None:
     groups = kv_groups(arch, block_size=16, dtype_bytes=2)
     assert sorted((g.kind, g.n_layers) for g in groups) == [("full", 12), ("sliding", 12)]
     sliding = next(g for g in groups if g.kind == "sliding")
-    assert sliding.blocks_per_request(100_000, block_size=16, max_num_batched_tokens=2048) == math.ceil(
-        (128 - 1 + 2048) / 16
-    ) + 1
+    assert (
+        sliding.blocks_per_request(100_000, block_size=16, max_num_batched_tokens=2048)
+        == math.ceil((128 - 1 + 2048) / 16) + 1
+    )
 
 
 def test_convolution_layers_are_not_estimable() -> None:
@@ -226,7 +227,9 @@ def test_enforce_eager_captures_no_graphs() -> None:
     """enforce_eager: no CUDA graphs, no graph memory."""
     model, gpu = lc.get_model("qwen3-8b"), lc.get_gpu("rtx-4090")
     assert estimate_vllm(model, gpu, settings=VLLMSettings(max_model_len=8192)).cuda_graph_bytes > 0
-    assert estimate_vllm(model, gpu, settings=VLLMSettings(max_model_len=8192, enforce_eager=True)).cuda_graph_bytes == 0
+    assert (
+        estimate_vllm(model, gpu, settings=VLLMSettings(max_model_len=8192, enforce_eager=True)).cuda_graph_bytes == 0
+    )
 
 
 @pytest.mark.parametrize(

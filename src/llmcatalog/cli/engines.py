@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_estimate
@@ -123,10 +124,19 @@ def _row(b: EngineBreakdown) -> list[str]:
             _gib(b.other_bytes), _gib(b.total_bytes), tokens, conc, verdict]  # fmt: skip
 
 
-def run_engine_estimate(args: argparse.Namespace, cat: Catalog, workload: Inference | FineTune) -> int:
-    """Print what ``args.engine`` (or every engine, ``all``) would report; the exit status."""
-    from .main import _clean, table  # the command line's own formatting (a face importing itself)
+def run_engine_estimate(
+    args: argparse.Namespace,
+    cat: Catalog,
+    workload: Inference | FineTune,
+    *,
+    clean: Callable[[object], str],
+    table: Callable[..., str],
+) -> int:
+    """Print what ``args.engine`` (or every engine, ``all``) would report; the exit status.
 
+    ``clean`` and ``table`` are the command line's own formatting (``cli/main.py``), handed in so that
+    this module never imports the one that imports it.
+    """
     _check(args)
     assert isinstance(workload, Inference)  # _check refused --finetune
     model = resolve_model(args.model, cat)
@@ -143,7 +153,7 @@ def run_engine_estimate(args: argparse.Namespace, cat: Catalog, workload: Infere
         out = {name: {**b.as_dict(), "log": _log(b)} for name, b in results.items()}
         print(json.dumps({"model": model.id, "gpu": gpu.id, "engines": out}, indent=2, ensure_ascii=False))
         return _status(results)
-    print(_clean(f"{model.name} ({model.id}) on {gpu.name}: {_gib(gpu.available_bytes)} GiB per GPU"))
+    print(clean(f"{model.name} ({model.id}) on {gpu.name}: {_gib(gpu.available_bytes)} GiB per GPU"))
     par = workload.parallelism
     print(
         f"workload: {workload.batch_size} request(s) of {workload.context_tokens:,} tokens, "
@@ -152,12 +162,12 @@ def run_engine_estimate(args: argparse.Namespace, cat: Catalog, workload: Infere
     for name, b in results.items():
         print(f"\n[{name}{' ' + b.version if b.version else ''}]")
         for line in _log(b):
-            print(f"  {_clean(line)}")
+            print(f"  {clean(line)}")
         if b.error:
-            print(f"  -> {_clean(b.error)}")
+            print(f"  -> {clean(b.error)}")
         if args.engine != "all":
             for a in b.notes:
-                print(f"  - {_clean(a)}")
+                print(f"  - {clean(a)}")
     headers = ["engine", "version", "weights", "KV cache", "activations", "other", "total GiB", "KV tokens",
                f"requests of {workload.context_tokens:,}", "fits"]  # fmt: skip
     print()

@@ -411,7 +411,7 @@ def _check_applicable(args: argparse.Namespace) -> None:
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     _check_applicable(args)
     if engine_requested(args):  # --engine vllm/sglang/...: cli/engines.py
-        return run_engine_estimate(args, cat, _workload(args))
+        return run_engine_estimate(args, cat, _workload(args), clean=_clean, table=table)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
