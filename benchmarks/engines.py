@@ -43,10 +43,9 @@ def vllm_rows() -> list[str]:
         groups = kv_groups(arch, block_size=16, dtype_bytes=dtype, tensor_parallel=tp)
         checks = r["checks"].split(";")
         rid = r["id"]
-        if "weights" in checks:
-            est = estimate_vllm(
-                model, lc.get_gpu(r["gpu"]), settings=VLLMSettings(max_model_len=int(r["max_model_len"]))
-            )
+        if "weights" in checks:  # the weights do not depend on the GPU
+            gpu = lc.get_gpu(r["gpu"] or "h100-sxm5-80gb")
+            est = estimate_vllm(model, gpu, settings=VLLMSettings(max_model_len=int(r["max_model_len"])))
             out.append(_line(rid, "model loading (GiB)", float(r["weights_gib"]), est.weights_bytes / GIB, "GiB"))
         if "activation" in checks:
             peak = forward_peak_bytes(arch, int(r["max_num_batched_tokens"]), dtype_bytes=2)
@@ -65,12 +64,26 @@ def vllm_rows() -> list[str]:
             blocks, tokens = tokens_for_kv_bytes(groups, int(float(r["kv_cache_gib"]) * GIB), block_size=16)
         else:
             blocks, tokens = int(r["kv_blocks"]), int(r["kv_blocks"]) * 16
+        if "kv_info" in checks:  # shown, not asserted: the log does not say which H100 (its CUDA total)
+            est = estimate_vllm(
+                model,
+                lc.get_gpu("h100-sxm5-80gb"),
+                settings=VLLMSettings(
+                    gpu_memory_utilization=float(r["gpu_memory_utilization"]),
+                    max_model_len=int(r["max_model_len"]),
+                    max_num_seqs=6,
+                ),
+            )
+            out.append(
+                _line(rid, "KV GiB if H100 SXM (info)", float(r["kv_cache_gib"]), est.available_kv_bytes / GIB, "GiB")
+            )
         if "tokens" in checks:
             out.append(_line(rid, "KV tokens from KV GiB", int(r["kv_tokens"]), tokens, "tokens"))
         if "concurrency" in checks:
             blocks = int(r["kv_blocks"]) if r["kv_blocks"] else blocks
+            batched = int(r["max_num_batched_tokens"] or 2048)
             conc = vllm_max_concurrency(
-                groups, blocks, int(r["max_model_len"]), block_size=16, max_num_batched_tokens=2048
+                groups, blocks, int(r["max_model_len"]), block_size=16, max_num_batched_tokens=batched
             )
             out.append(_line(rid, "max concurrency", float(r["max_concurrency"]), conc, "x"))
         if "suggestion" in checks:

@@ -8,7 +8,9 @@ cache. Per GPU (worker), following ``vllm/v1/worker/gpu_worker.py`` (``init_devi
    ``torch.cuda.mem_get_info()[1]``: :attr:`GPU.available_bytes`). The CUDA context and anything
    else outside the worker's own allocations lie in the other ``1 - utilization``.
 2. "Model loading took X GiB": the weights of this rank (tensor parallelism divides them, pipeline
-   stages hold their layers plus the embedding or the head): :func:`~llmcatalog.memory.weights.weight_split`.
+   stages hold their layers plus the embedding or the head): :func:`~llmcatalog.memory.weights.weight_split`,
+   plus the rotary table (:func:`rotary_cache_bytes`) and, for MXFP4 experts, the Marlin kernel's
+   padding (:func:`mxfp4_marlin_padding_bytes`).
 3. The profile run (``GPUModelRunner.profile_run``): a dummy forward pass of
    ``max_num_batched_tokens`` tokens, then the sampler on ``min(max_num_seqs,
    max_num_batched_tokens)`` dummy requests. Its torch peak above the weights is the
@@ -56,7 +58,7 @@ from ..memory.estimate import _arch_of, _check_parallel, _resolve_format, _unwra
 from ..memory.weights import weight_split
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
-from ..values.precision import DTYPE_BYTES
+from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
 from .result import EngineBreakdown
 
@@ -72,6 +74,7 @@ __all__ = [
     "estimate_vllm",
     "forward_peak_bytes",
     "kv_groups",
+    "mxfp4_marlin_padding_bytes",
     "rotary_cache_bytes",
     "sampler_peak_bytes",
     "tokens_for_kv_bytes",
@@ -452,7 +455,28 @@ def weights_per_rank(arch: Architecture, extra_params: int, w: Inference) -> int
         stage = per_layer * math.ceil(arch.n_layers / pp) + max(split.embedding + extra, split.head)
     else:
         stage = split.total + extra
+    stage += mxfp4_marlin_padding_bytes(arch, w.weight_format, tensor_parallel=tp) * tp  # divided again below
     return math.ceil(stage / tp) + rotary_cache_bytes(arch, w.compute)
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def mxfp4_marlin_padding_bytes(arch: Architecture, fmt: WeightFormat, *, tensor_parallel: int = 1) -> int:
+    """Extra bytes per GPU of MXFP4 mixture-of-experts weights in vLLM's Marlin layout (GPUs without native
+    FP4, e.g. Hopper): ``Mxfp4MoEMethod.create_weights`` rounds each rank's expert intermediate size up to a
+    multiple of 128 and the hidden size to a multiple of 256 (the Marlin MoE kernel needs ``n % 256 == 0``
+    and ``k % 128 == 0``). gpt-oss-120b: 2880 -> 2944 and 3072, 65.97 GiB loaded instead of 60.8
+    (tests/data/engines/vllm_logs.csv). 0 for other formats."""
+    if fmt.method != "mxfp4" or not fmt.quantizes("experts") or not arch.n_moe_layers:
+        return 0
+    assert arch.expert_ffn_size is not None
+    inter = arch.expert_ffn_size // tensor_parallel
+    inter_pad, h, h_pad = _round_up(inter, 128), arch.hidden_size, _round_up(arch.hidden_size, 256)
+    padded = fmt.linear_bytes(2 * inter_pad, h_pad) + fmt.linear_bytes(h_pad, inter_pad)
+    plain = fmt.linear_bytes(2 * inter, h) + fmt.linear_bytes(h, inter)
+    return (padded - plain) * arch.n_experts * arch.n_moe_layers
 
 
 def rotary_cache_bytes(arch: Architecture, compute: str) -> int:
