@@ -64,6 +64,14 @@ def vllm_rows() -> list[str]:
             blocks, tokens = tokens_for_kv_bytes(groups, int(float(r["kv_cache_gib"]) * GIB), block_size=16)
         else:
             blocks, tokens = int(r["kv_blocks"]), int(r["kv_blocks"]) * 16
+        if "kv_v1" in checks:
+            settings = VLLMSettings(
+                gpu_memory_utilization=float(r["gpu_memory_utilization"]), max_model_len=int(r["max_model_len"])
+            )
+            est = estimate_vllm(model, lc.get_gpu(r["gpu"]), settings=settings)
+            out.append(
+                _line(rid, "available KV (end to end)", float(r["kv_cache_gib"]), est.available_kv_bytes / GIB, "GiB")
+            )
         if "kv_info" in checks:  # shown, not asserted: the log does not say which H100 (its CUDA total)
             est = estimate_vllm(
                 model,

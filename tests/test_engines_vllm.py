@@ -87,6 +87,17 @@ def test_kv_cache_gib_from_the_budget_chain(row: dict[str, str]) -> None:
     assert blocks == pytest.approx(int(row["kv_blocks"]), rel=0.05)
 
 
+@pytest.mark.parametrize("row", _rows("kv_v1"), ids=_ids(_rows("kv_v1")))
+def test_available_kv_cache_memory_end_to_end(row: dict[str, str]) -> None:
+    """vLLM V1's "Available KV cache memory" from the model, the GPU and the logged settings alone (weights,
+    profile run with the GPU's default batch sizes, non-torch memory), within 5%."""
+    settings = VLLMSettings(
+        gpu_memory_utilization=float(row["gpu_memory_utilization"]), max_model_len=int(row["max_model_len"])
+    )
+    est = estimate_vllm(lc.get_model(row["model"]), lc.get_gpu(row["gpu"]), settings=settings)
+    assert est.available_kv_bytes / GIB == pytest.approx(float(row["kv_cache_gib"]), rel=0.05)
+
+
 @pytest.mark.parametrize("row", _rows("tokens"), ids=_ids(_rows("tokens")))
 def test_kv_tokens_from_kv_memory(row: dict[str, str]) -> None:
     """vLLM's "GPU KV cache size: N tokens" from the printed KV GiB and the model's pages (2% under tensor
