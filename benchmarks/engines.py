@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 import llmcatalog as lc
-from llmcatalog.engines.sglang import cell_size_bytes
+from llmcatalog.engines.sglang import SGLangSettings, cell_size_bytes, estimate_sglang
 from llmcatalog.engines.vllm import (
     VLLMSettings,
     estimate_vllm,
@@ -115,6 +115,25 @@ def sglang_rows() -> list[str]:
         cell = cell_size_bytes(arch, 2, tensor_parallel=int(r["tp"]))
         k = int(r["max_total_num_tokens"]) * cell / 2 / GIB
         out.append(_line(r["id"], "K size of the pool", float(r["k_size_gib"]), k, "GiB"))
+        if r["gpu"]:  # shown, not asserted: see tests/data/engines/README.md
+            est = estimate_sglang(
+                lc.get_model(r["model"]),
+                lc.get_gpu(r["gpu"]),
+                lc.Inference(
+                    precision="fp8" if "fp8" in r["id"] else None,
+                    parallelism=lc.Parallelism(tensor_parallel=int(r["tp"])),
+                ),
+                SGLangSettings(mem_fraction_static=float(r["mem_fraction_static"])),
+            )
+            out.append(
+                _line(
+                    r["id"],
+                    "max_total_num_tokens (info)",
+                    int(r["max_total_num_tokens"]),
+                    est.max_total_num_tokens,
+                    "tokens",
+                )
+            )
     return out
 
 

@@ -83,6 +83,7 @@ def _settings(engine: str, settings: EngineSettings) -> Any:
 def _transformers(model: Model | Architecture, gpu: GPU, w: Inference, _settings: None) -> EngineBreakdown:
     est = estimate_vram(model, w)
     fits = est.total_bytes <= gpu.available_bytes
+    most = _search(lambda n: _tf_fits(model, gpu, attrs.evolve(w, batch_size=n)), _MAX_SEARCH)
     error = None
     if not fits:
         error = f"needs {est.total_bytes / 2**30:.2f} GiB per GPU, {gpu.name} has {gpu.available_bytes / 2**30:.2f} GiB"
@@ -95,7 +96,7 @@ def _transformers(model: Model | Architecture, gpu: GPU, w: Inference, _settings
         other_bytes=est.overhead_bytes,
         request_tokens=w.context_tokens,
         kv_tokens=None,
-        max_concurrency=None,
+        max_concurrency=float(most),  # the largest batch of such requests whose estimate fits
         fits=fits,
         error=error,
         notes=est.assumptions,

@@ -19,9 +19,10 @@ class EngineBreakdown:
     compute buffers), ``other_bytes`` what else it holds or keeps free (CUDA context, CUDA graphs,
     non-torch memory). ``kv_tokens`` is the number of tokens the cache holds (None when the engine
     sizes the cache to the workload), ``max_concurrency`` how many requests of ``request_tokens``
-    it can hold at once. ``fits`` says whether the workload runs; ``error`` holds the engine's own
-    complaint when it would refuse to start or to run the workload. ``estimated`` is False when the
-    engine could not estimate this model at all (``error`` says why; the figures are then zeros).
+    it can hold at once (transformers: the largest batch whose estimate fits). ``fits`` says whether
+    the workload runs; ``error`` holds the engine's own complaint when it would refuse to start or to
+    run the workload. ``estimated`` is False when the engine could not estimate this model at all
+    (``error`` says why; the figures are then zeros).
     ``detail`` is the engine's own result object (e.g. :class:`~llmcatalog.engines.vllm.VLLMEstimate`).
     """
 
