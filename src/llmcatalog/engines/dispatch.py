@@ -12,6 +12,9 @@ and its settings say how it is served. :data:`ENGINES` names them:
 - ``"llama.cpp"``, ``"ollama"``: placeholders in this module until their models are wired in
   (they raise :class:`~llmcatalog.NotEstimableError` saying so).
 
+Each engine is one entry of the dispatch table ``_ENGINES`` (an ``_Engine``: its version, how to run
+it, its two inverse answers and its settings class); wiring an engine in is replacing its entry.
+
 Every engine answers with an :class:`~llmcatalog.engines.result.EngineBreakdown`, whose ``detail``
 holds the engine's own result (its start-up figures).
 """
@@ -49,7 +52,6 @@ ENGINES = ("transformers", "vllm", "sglang", "llama.cpp", "ollama")
 #: Settings for one engine: its settings class, or a mapping of its option names to values.
 EngineSettings = VLLMSettings | SGLangSettings | Mapping[str, Any] | None
 
-_SETTINGS_CLASSES: dict[str, type] = {"vllm": VLLMSettings, "sglang": SGLangSettings}
 #: Upper bound of the transformers engine's concurrency search (the workload bound on batch size).
 _MAX_SEARCH = 2**24
 
@@ -62,7 +64,7 @@ def _check_engine(engine: object) -> str:
 
 def _settings(engine: str, settings: EngineSettings) -> Any:
     """The engine's settings object from ``settings`` (its class, a mapping of options, or None)."""
-    cls = _SETTINGS_CLASSES.get(engine)
+    cls = _ENGINES[engine].settings
     if settings is None:
         return cls() if cls is not None else None
     if cls is not None and isinstance(settings, cls):
@@ -112,9 +114,49 @@ def _sglang(model: Model | Architecture, gpu: GPU, w: Inference, settings: SGLan
     return estimate_sglang(model, gpu, w, settings).breakdown(w.context_tokens, w.batch_size)
 
 
-def _not_wired(engine: str) -> Callable[..., EngineBreakdown]:
-    # Placeholder: the llama.cpp / Ollama models (engines/llamacpp.py, engines/ollama.py) plug in here.
-    def run(*_args: object) -> EngineBreakdown:
+def _vllm_max_len(model: Model | Architecture, gpu: GPU, w: Inference, s: VLLMSettings, limit: int) -> int:
+    est = estimate_vllm(model, gpu, w, attrs.evolve(s, max_model_len=None))
+    if est.available_kv_bytes <= 0:
+        return 0
+    return vllm_max_model_len(
+        est.groups,
+        est.available_kv_bytes,
+        block_size=est.block_size,
+        max_num_batched_tokens=est.max_num_batched_tokens,
+        limit=limit,
+    )
+
+
+def _sglang_max_len(model: Model | Architecture, gpu: GPU, w: Inference, s: SGLangSettings, limit: int) -> int:
+    sg = estimate_sglang(model, gpu, w, attrs.evolve(s, context_length=None))
+    return 0 if sg.error else min(sg.max_total_num_tokens, limit)
+
+
+def _tf_max_len(model: Model | Architecture, gpu: GPU, w: Inference, _s: None, limit: int) -> int:
+    return _search(lambda n: _tf_fits(model, gpu, attrs.evolve(w, context_tokens=n, prompt_tokens=None)), limit)
+
+
+def _vllm_most(model: Model | Architecture, gpu: GPU, w: Inference, s: VLLMSettings) -> int:
+    est = estimate_vllm(model, gpu, w, s)
+    if est.available_kv_bytes <= 0 or w.context_tokens > est.max_model_len:
+        return 0
+    return min(math.floor(est.concurrency_for(w.context_tokens)), est.max_num_seqs)
+
+
+def _sglang_most(model: Model | Architecture, gpu: GPU, w: Inference, s: SGLangSettings) -> int:
+    sg = estimate_sglang(model, gpu, w, s)
+    if sg.error or w.context_tokens > sg.context_len:
+        return 0
+    return min(sg.max_total_num_tokens // w.context_tokens, sg.max_running_requests)
+
+
+def _tf_most(model: Model | Architecture, gpu: GPU, w: Inference, _s: None) -> int:
+    return _search(lambda n: _tf_fits(model, gpu, attrs.evolve(w, batch_size=n)), _MAX_SEARCH)
+
+
+def _not_wired(engine: str) -> Callable[..., Any]:
+    # Placeholder: the llama.cpp / Ollama models (engines/llamacpp.py, engines/ollama.py) replace it.
+    def run(*_args: object) -> Any:
         raise NotEstimableError(
             f"engine {engine!r} is not wired into llmcatalog's engine dispatch yet; "
             "use engine='transformers', 'vllm' or 'sglang'"
@@ -123,12 +165,47 @@ def _not_wired(engine: str) -> Callable[..., EngineBreakdown]:
     return run
 
 
-_RUNNERS: dict[str, Callable[..., EngineBreakdown]] = {
-    "transformers": _transformers,
-    "vllm": _vllm,
-    "sglang": _sglang,
-    "llama.cpp": _not_wired("llama.cpp"),
-    "ollama": _not_wired("ollama"),
+@attrs.frozen(kw_only=True)
+class _Engine:
+    """One engine's entry in the dispatch table: how to run it and ask it the inverse questions.
+
+    ``run(model, gpu, workload, settings)`` gives its :class:`EngineBreakdown`; ``max_model_len(model,
+    gpu, workload, settings, limit)`` the longest request it serves (tokens, at most ``limit``);
+    ``max_concurrency(model, gpu, workload, settings)`` the most requests of ``workload.context_tokens``;
+    ``settings`` its settings class (None: it takes none).
+    """
+
+    version: str
+    run: Callable[..., EngineBreakdown]
+    max_model_len: Callable[..., int]
+    max_concurrency: Callable[..., int]
+    settings: type | None = None
+
+
+#: The dispatch table. llama.cpp and Ollama are placeholders that raise until their models are wired in.
+_ENGINES: dict[str, _Engine] = {
+    "transformers": _Engine(
+        version="generate()", run=_transformers, max_model_len=_tf_max_len, max_concurrency=_tf_most
+    ),
+    "vllm": _Engine(
+        version=VLLM_VERSION, run=_vllm, max_model_len=_vllm_max_len, max_concurrency=_vllm_most, settings=VLLMSettings
+    ),
+    "sglang": _Engine(
+        version=SGLANG_VERSION,
+        run=_sglang,
+        max_model_len=_sglang_max_len,
+        max_concurrency=_sglang_most,
+        settings=SGLangSettings,
+    ),
+    "llama.cpp": _Engine(
+        version="",
+        run=_not_wired("llama.cpp"),
+        max_model_len=_not_wired("llama.cpp"),
+        max_concurrency=_not_wired("llama.cpp"),
+    ),
+    "ollama": _Engine(
+        version="", run=_not_wired("ollama"), max_model_len=_not_wired("ollama"), max_concurrency=_not_wired("ollama")
+    ),
 }
 
 
@@ -148,14 +225,13 @@ def engine_estimate(
         raise WorkloadError(f"serving engines run inference: workload must be a llmcatalog.Inference, got {w!r}")
     if not isinstance(gpu, GPU):
         raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
-    return _RUNNERS[name](model, gpu, w, _settings(name, settings))
+    return _ENGINES[name].run(model, gpu, w, _settings(name, settings))
 
 
 def _failed(engine: str, w: Inference, exc: LLMCatalogError) -> EngineBreakdown:
-    versions = {"vllm": VLLM_VERSION, "sglang": SGLANG_VERSION, "transformers": "generate()"}
     return EngineBreakdown(
         engine=engine,
-        version=versions.get(engine, ""),
+        version=_ENGINES[engine].version,
         weights_bytes=0,
         kv_cache_bytes=0,
         activation_bytes=0,
@@ -210,26 +286,7 @@ def engine_max_model_len(
     name = _check_engine(engine)
     w = workload or Inference()
     arch, _, _ = _arch_of(_unwrap(model))  # type: ignore[arg-type]
-    s = _settings(name, settings)
-    if name == "vllm":
-        est = estimate_vllm(model, gpu, w, attrs.evolve(s, max_model_len=None))
-        if est.available_kv_bytes <= 0:
-            return 0
-        return vllm_max_model_len(
-            est.groups,
-            est.available_kv_bytes,
-            block_size=est.block_size,
-            max_num_batched_tokens=est.max_num_batched_tokens,
-            limit=arch.max_context,
-        )
-    if name == "sglang":
-        sg = estimate_sglang(model, gpu, w, attrs.evolve(s, context_length=None))
-        return 0 if sg.error else min(sg.max_total_num_tokens, arch.max_context)
-    if name == "transformers":
-        return _search(
-            lambda n: _tf_fits(model, gpu, attrs.evolve(w, context_tokens=n, prompt_tokens=None)), arch.max_context
-        )
-    return _RUNNERS[name](model, gpu, w, s).request_tokens  # placeholders raise
+    return _ENGINES[name].max_model_len(model, gpu, w, _settings(name, settings), arch.max_context)
 
 
 def engine_max_concurrency(
@@ -247,21 +304,7 @@ def engine_max_concurrency(
     """
     name = _check_engine(engine)
     w = workload or Inference()
-    s = _settings(name, settings)
-    if name == "vllm":
-        est = estimate_vllm(model, gpu, w, s)
-        if est.available_kv_bytes <= 0 or w.context_tokens > est.max_model_len:
-            return 0
-        return min(math.floor(est.concurrency_for(w.context_tokens)), est.max_num_seqs)
-    if name == "sglang":
-        sg = estimate_sglang(model, gpu, w, s)
-        if sg.error or w.context_tokens > sg.context_len:
-            return 0
-        return min(sg.max_total_num_tokens // w.context_tokens, sg.max_running_requests)
-    if name == "transformers":
-        return _search(lambda n: _tf_fits(model, gpu, attrs.evolve(w, batch_size=n)), _MAX_SEARCH)
-    _RUNNERS[name](model, gpu, w, s)  # placeholders raise
-    return 0  # pragma: no cover
+    return _ENGINES[name].max_concurrency(model, gpu, w, _settings(name, settings))
 
 
 def _tf_fits(model: Model | Architecture, gpu: GPU, w: Inference) -> bool:
