@@ -291,3 +291,32 @@ def test_more_utilization_more_cache(low: float, step: float) -> None:
     b = estimate_vllm(model, gpu, settings=attrs.evolve(VLLMSettings(), gpu_memory_utilization=low + step))
     assert b.num_blocks >= a.num_blocks
     assert b.available_kv_bytes > a.available_kv_bytes
+
+
+def test_pipeline_stages_hold_their_layers() -> None:
+    """pipeline_parallel=2: each stage caches half the layers and loads about half the weights."""
+    model, gpu = lc.get_model("llama-3.1-8b"), lc.get_gpu("rtx-4090")
+    one = estimate_vllm(model, gpu, settings=VLLMSettings(max_model_len=8192))
+    two = estimate_vllm(
+        model, gpu, lc.Inference(parallelism=lc.Parallelism(pipeline_parallel=2)), VLLMSettings(max_model_len=8192)
+    )
+    assert two.groups[0].n_layers == 16
+    assert one.weights_bytes / 2 < two.weights_bytes < one.weights_bytes * 0.6
+
+
+@given(
+    available_mib=st.integers(min_value=1, max_value=80 * 1024),
+    model=st.sampled_from(["llama-3.1-8b", "qwen3-30b-a3b", "gpt-oss-20b"]),
+)
+def test_suggested_length_is_the_boundary(available_mib: int, model: str) -> None:
+    """vllm_max_model_len gives the longest request whose cache fits: one token more does not fit."""
+    arch = lc.get_model(model).architecture
+    assert arch is not None
+    groups = kv_groups(arch, block_size=16, dtype_bytes=2)
+    available = available_mib * 2**20
+    n = vllm_max_model_len(groups, available, block_size=16, max_num_batched_tokens=2048, limit=arch.max_context)
+    blocks, _ = tokens_for_kv_bytes(groups, available, block_size=16)
+    if n:
+        assert vllm_max_concurrency(groups, blocks, n, block_size=16, max_num_batched_tokens=2048) >= 1
+    if n < arch.max_context:
+        assert vllm_max_concurrency(groups, blocks, n + 1, block_size=16, max_num_batched_tokens=2048) < 1
