@@ -103,3 +103,11 @@ def test_larger_static_share_larger_pool(low: float, step: float) -> None:
     a = estimate_sglang(model, gpu, settings=SGLangSettings(mem_fraction_static=low))
     b = estimate_sglang(model, gpu, settings=SGLangSettings(mem_fraction_static=low + step))
     assert b.max_total_num_tokens >= a.max_total_num_tokens
+
+
+@pytest.mark.parametrize(("gpu", "expected"), [("rtx-4090", (2048, 24, 0.847)), ("h100-sxm5-80gb", (8192, 256, 0.835))])
+def test_defaults_by_card(gpu: str, expected: tuple[int, int, float]) -> None:
+    """Left out, the prefill chunk, the CUDA-graph batch and the static share follow the card: an RTX 4090
+    (24,564 MiB) gets 2048, 24 and 0.847, the walkthrough's worked example; an H100 (81,559 MiB) 8192 and 256."""
+    est = estimate_sglang(lc.get_model("qwen3-8b"), lc.get_gpu(gpu))
+    assert (est.chunked_prefill_size, est.cuda_graph_max_bs, est.mem_fraction_static) == expected

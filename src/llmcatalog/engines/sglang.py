@@ -1,4 +1,4 @@
-"""SGLang's start-up memory plan (as of SGLang **v0.5.2**): its static share and its token pool.
+"""SGLang's start-up memory plan (as of SGLang **v0.5.4**): its static share and its token pool.
 
 SGLang keeps a *static* share of the card for the weights and the KV-cache token pool and leaves
 the rest to activations, CUDA graphs and the runtime. Per GPU, following
@@ -9,7 +9,9 @@ the rest to activations, CUDA graphs and the runtime. Per GPU, following
    with ``gpu_mem`` the card's total in MiB and ``reserved`` (MiB) = 512 (metadata)
    + ``max(chunked_prefill_size, 2048) x 1.5`` (activations) + ``cuda_graph_max_bs x 2`` (CUDA
    graphs) + ``tp x pp / 8 x 1024`` (parallelism), at least 10 GiB on cards above 60 GiB.
-   ``chunked_prefill_size`` defaults to 2048 below 35 GiB, 8192 below 160 GiB and 16384 above.
+   ``chunked_prefill_size`` and ``cuda_graph_max_bs`` default by the card (:data:`GPU_BUCKETS`):
+   below 20 GiB 2048 and 8; below 35 GiB 2048 and 24 (80 with ``tp >= 4``); below 60 GiB 4096 and
+   32 (160); below 160 GiB 8192 and 256 (512); above, 16384 and 512.
 2. ``M0`` = free memory before the weights load (the total less the CUDA context and, with
    tensor parallelism, NCCL). After loading, ``rest = free_after_load - M0 x (1 - fraction)``
    = ``fraction x M0 - weights``.
@@ -22,9 +24,8 @@ the rest to activations, CUDA graphs and the runtime. Per GPU, following
    the request-to-token table then takes ``requests x (context_len + 4) x 4`` bytes.
 
 Sliding-window layers are counted as full layers (SGLang's separate SWA pool, used for a few
-models, is not modelled). The ``cuda_graph_max_bs`` default depends on the card and the parallel
-size in ways that changed between releases; here 8 (80 with ``tp >= 4``) below 35 GiB and 256
-(512) above, as in the v0.5 heuristics. Pass it to pin it down.
+models, is not modelled). The per-card defaults changed between releases (before v0.5 the static
+share was a fixed 0.79-0.88 by tensor-parallel size); pass ``mem_fraction_static`` to pin it down.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .result import EngineBreakdown
 from .vllm import weights_per_rank
 
 __all__ = [
+    "GPU_BUCKETS",
     "SGLANG_KV_DTYPES",
     "SGLANG_VERSION",
     "SGLangEstimate",
@@ -55,7 +57,7 @@ __all__ = [
 ]
 
 #: The SGLang release whose defaults and formulas this module follows.
-SGLANG_VERSION = "0.5.2"
+SGLANG_VERSION = "0.5.4"
 GIB = 2**30
 MIB = 2**20
 #: ``--kv-cache-dtype`` values and their bytes per element (``auto``: the model's dtype).
@@ -200,10 +202,16 @@ class SGLangEstimate:
         )
 
 
-def _graph_bs(gpu_gib: float, tp: int) -> int:
-    if gpu_gib < 35:
-        return 8 if tp < 4 else 80
-    return 256 if tp < 4 else 512
+#: (card below this many GiB, chunked_prefill_size, cuda_graph_max_bs with tp < 4, with tp >= 4).
+GPU_BUCKETS = ((20, 2048, 8, 8), (35, 2048, 24, 80), (60, 4096, 32, 160), (160, 8192, 256, 512))
+
+
+def _bucket(gpu_gib: float, tp: int) -> tuple[int, int]:
+    """SGLang's default (chunked_prefill_size, cuda_graph_max_bs) for a card of ``gpu_gib`` GiB."""
+    for limit, chunked, small, large in GPU_BUCKETS:
+        if gpu_gib < limit:
+            return chunked, small if tp < 4 else large
+    return 16384, 512
 
 
 def estimate_sglang(
@@ -230,8 +238,9 @@ def estimate_sglang(
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     total = gpu.available_bytes
     gpu_gib = total / GIB
-    chunked = s.chunked_prefill_size or (2048 if gpu_gib < 35 else 8192 if gpu_gib < 160 else 16384)
-    graph_bs = s.cuda_graph_max_bs or _graph_bs(gpu_gib, tp)
+    default_chunked, default_graph_bs = _bucket(gpu_gib, tp)
+    chunked = s.chunked_prefill_size or default_chunked
+    graph_bs = s.cuda_graph_max_bs or default_graph_bs
     fraction = s.mem_fraction_static or default_mem_fraction_static(
         total / MIB, chunked_prefill_size=chunked, cuda_graph_max_bs=graph_bs, tp=tp, pp=pp
     )
