@@ -45,8 +45,18 @@ if TYPE_CHECKING:
     import os
 
     from .accuracy.figures import FigureComparison
+    from .engines.dispatch import (  # engines stream
+        ENGINES,
+        compare_engines,
+        engine_estimate,
+        engine_max_concurrency,
+        engine_max_model_len,
+    )
     from .engines.llamacpp import LlamaCppEstimate
     from .engines.ollama import OllamaEstimate
+    from .engines.result import EngineBreakdown
+    from .engines.sglang import SGLangSettings, estimate_sglang
+    from .engines.vllm import VLLMSettings, estimate_vllm
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
     from .importers.local import LocalCheckpoint
@@ -207,6 +217,17 @@ _LAZY = {
     "models_that_fit": "planning",
     "recommend": "planning",
     "which_gpus": "planning",
+    # engines stream (vLLM, SGLang, side by side)
+    "ENGINES": "engines.dispatch",
+    "EngineBreakdown": "engines.result",
+    "SGLangSettings": "engines.sglang",
+    "VLLMSettings": "engines.vllm",
+    "compare_engines": "engines.dispatch",
+    "engine_estimate": "engines.dispatch",
+    "engine_max_concurrency": "engines.dispatch",
+    "engine_max_model_len": "engines.dispatch",
+    "estimate_sglang": "engines.sglang",
+    "estimate_vllm": "engines.vllm",
 }
 
 
@@ -230,6 +251,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "ENGINES",
     "FORMATS",
     "GPU",
     "SUPPORTED_FAMILIES",
@@ -240,6 +262,7 @@ __all__ = [
     "Component",
     "ContextLengthWarning",
     "DuplicateEntryError",
+    "EngineBreakdown",
     "FigureComparison",
     "FineTune",
     "FitCheck",
@@ -263,11 +286,13 @@ __all__ = [
     "PublishedFigure",
     "QueryError",
     "Remedy",
+    "SGLangSettings",
     "Tool",
     "UnknownEntryError",
     "UnknownGPUError",
     "UnknownModelError",
     "UnknownToolError",
+    "VLLMSettings",
     "WeightFormat",
     "WorkloadError",
     "__version__",
@@ -276,10 +301,16 @@ __all__ = [
     "catalog",
     "check",
     "clear_cache",
+    "compare_engines",
     "compare_figure",
     "count_params",
+    "engine_estimate",
+    "engine_max_concurrency",
+    "engine_max_model_len",
     "estimate_llamacpp",
     "estimate_ollama",
+    "estimate_sglang",
+    "estimate_vllm",
     "estimate_vram",
     "find_models",
     "fits",

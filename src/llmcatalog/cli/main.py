@@ -48,6 +48,7 @@ from ..values.workload import (
     Parallelism,
 )
 from . import engines_llamacpp as _engines_llamacpp
+from .engines import add_engine_options, engine_requested, run_engine_estimate
 
 __all__ = ["main"]
 
@@ -423,6 +424,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         return _engines_llamacpp.run(args, cat)
     _engines_llamacpp.refuse_options(args)
     _check_applicable(args)
+    if engine_requested(args):  # --engine vllm/sglang/...: cli/engines.py
+        return run_engine_estimate(args, cat, _workload(args), clean=_clean, table=table)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = cat.get_gpu(args.gpu) if args.gpu else None
     workload = _workload(args)
@@ -851,16 +854,10 @@ def _parser() -> argparse.ArgumentParser:
     es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
-    # engines: --engine and the llama.cpp/Ollama options
-    es.add_argument(
-        "--engine",
-        choices=("transformers", *_engines_llamacpp.ENGINES),
-        default="transformers",
-        help="serving engine whose allocation to model (default: transformers generate())",
-    )
-    _engines_llamacpp.add_options(es)
     _add_workload_options(es)
     es.add_argument("--json", action="store_true")
+    add_engine_options(es)  # --engine, and the vLLM/SGLang options (cli/engines.py)
+    _engines_llamacpp.add_options(es)  # the llama.cpp/Ollama options (cli/engines_llamacpp.py)
     es.set_defaults(func=_cmd_estimate)
 
     pn = sub.add_parser("plan", help="does a job fit, and what to change so that it does", allow_abbrev=False)

@@ -86,6 +86,8 @@ MIB = 2**20
 #: Memory left free on the GPU for the CUDA context, cuBLAS workspaces and the display when judging
 #: a fit: an assumption (llama.cpp itself reserves nothing; a CUDA context takes ~300-500 MiB).
 DEFAULT_RESERVE_BYTES = 512 * MIB
+#: The llama.cpp behaviour followed: its builds from November 2025 on (KV cells padded to 256, split caches).
+LLAMACPP_VERSION = "b7000+ (Nov 2025)"
 _PAD_CELLS = 256
 _MASK_PAD = 64  # GGML_KQ_MASK_PAD: the mask's token dimension is padded to it
 _OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda: ops on host weights run on the GPU from this batch size

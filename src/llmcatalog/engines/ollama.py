@@ -63,6 +63,8 @@ MIB, GIB = 2**20, 2**30
 #: ``discover``'s per-library minimum memory kept free on a GPU (CUDA and ROCm 457 MiB, Metal 512 MiB).
 MINIMUM_MEMORY_BYTES = {"cuda": 457 * MIB, "rocm": 457 * MIB, "metal": 512 * MIB}
 #: ``kvCacheBytesPerElement``: Ollama's bytes per K/V element by ``OLLAMA_KV_CACHE_TYPE``.
+#: The Ollama behaviour followed by default (``num_ctx`` by VRAM since v0.15.5).
+OLLAMA_VERSION = "v0.15.5+"
 _KV_BYTES = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
 OLLAMA_DEFAULTS = {
     "num_batch": 512,

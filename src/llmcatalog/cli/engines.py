@@ -1,0 +1,186 @@
+"""``llmcatalog estimate MODEL --engine ENGINE``: what a serving engine would report at start-up.
+
+    llmcatalog estimate llama-3.1-8b --engine vllm --gpu H100
+    llmcatalog estimate qwen3-8b --engine sglang --gpu "RTX 4090" --context 8192
+    llmcatalog estimate llama-3.1-8b --engine all --gpu A100 --max-model-len 32768
+
+``--engine transformers`` (the default) is the ``estimate`` command's own estimate; the other engines
+are answered here. Exit status: 0 when the engine starts and holds ``--batch`` requests of
+``--context`` tokens, 1 when not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_estimate
+from ..engines.result import EngineBreakdown
+from ..engines.sglang import SGLANG_KV_DTYPES, SGLangSettings
+from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSettings
+from ..errors import WorkloadError
+from ..registry.catalog import Catalog
+from ..registry.resolve import resolve_model
+from ..values.workload import FineTune, Inference
+
+__all__ = ["ENGINE_CHOICES", "add_engine_options", "engine_requested", "run_engine_estimate"]
+
+#: ``--engine`` choices: the engines, and ``all`` for every engine side by side.
+ENGINE_CHOICES = (*ENGINES, "all")
+GIB = 2**30
+
+_VLLM_OPTIONS = {
+    "--gpu-memory-utilization": "gpu_memory_utilization",
+    "--max-model-len": "max_model_len",
+    "--max-num-seqs": "max_num_seqs",
+    "--max-num-batched-tokens": "max_num_batched_tokens",
+    "--block-size": "block_size",
+    "--kv-cache-dtype": "kv_cache_dtype",
+    "--enforce-eager": "enforce_eager",
+    "--usage-context": "usage_context",
+}
+_SGLANG_OPTIONS = {
+    "--mem-fraction-static": "mem_fraction_static",
+    "--max-running-requests": "max_running_requests",
+    "--chunked-prefill-size": "chunked_prefill_size",
+    "--cuda-graph-max-bs": "cuda_graph_max_bs",
+    "--sglang-kv-cache-dtype": "kv_cache_dtype",
+    "--context-length": "context_length",
+}
+#: Options of `estimate` that the serving engines read from the workload.
+_SHARED = ("--precision", "--compute", "--tp", "--pp", "--context", "--batch", "--mla-cache")
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--engine`` and the engines' own options to the ``estimate`` parser."""
+    g = parser.add_argument_group("serving engines (with --engine)")
+    g.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="transformers",
+        help="whose memory plan: transformers generate() (default), vllm, sglang, llama.cpp, ollama, or all",
+    )
+    g.add_argument("--gpu-memory-utilization", type=float, help="vLLM: share of the GPU it takes (default 0.9)")
+    g.add_argument("--max-model-len", type=int, help="vLLM: longest request (default: the model's maximum)")
+    g.add_argument("--max-num-seqs", type=int, help="vLLM: most requests at once (default: 256, 1024 on H100/H200)")
+    g.add_argument("--max-num-batched-tokens", type=int, help="vLLM: tokens per step (default 2048, 8192 on H100)")
+    g.add_argument("--block-size", type=int, choices=BLOCK_SIZES, help="vLLM: tokens per KV block (default 16)")
+    g.add_argument("--kv-cache-dtype", choices=tuple(KV_CACHE_DTYPES), help="vLLM: KV-cache dtype (default auto)")
+    g.add_argument("--enforce-eager", action="store_true", help="vLLM: no CUDA graphs")
+    g.add_argument("--usage-context", choices=USAGE_CONTEXTS, help="vLLM: defaults of `vllm serve` or the LLM class")
+    g.add_argument("--mem-fraction-static", type=float, help="SGLang: static share of the GPU (default by GPU)")
+    g.add_argument("--max-running-requests", type=int, help="SGLang: most requests at once")
+    g.add_argument("--chunked-prefill-size", type=int, help="SGLang: prefill chunk (default by GPU)")
+    g.add_argument("--cuda-graph-max-bs", type=int, help="SGLang: largest CUDA-graph batch")
+    g.add_argument("--sglang-kv-cache-dtype", choices=tuple(SGLANG_KV_DTYPES), help="SGLang: KV-cache dtype")
+    g.add_argument("--context-length", type=int, help="SGLang: longest request (default: the model's maximum)")
+
+
+def engine_requested(args: argparse.Namespace) -> bool:
+    """Whether the ``estimate`` command should hand over to :func:`run_engine_estimate`."""
+    given = set(getattr(args, "given", ()))
+    stray = [o for o in (*_VLLM_OPTIONS, *_SGLANG_OPTIONS) if o in given]
+    if args.engine == "transformers":
+        if stray:
+            raise WorkloadError(f"{', '.join(stray)} apply to --engine vllm/sglang only: add --engine, or drop them")
+        return False
+    return True
+
+
+def _settings(args: argparse.Namespace, options: dict[str, str]) -> dict[str, Any]:
+    given = set(getattr(args, "given", ()))
+    return {field: getattr(args, flag[2:].replace("-", "_")) for flag, field in options.items() if flag in given}
+
+
+def _check(args: argparse.Namespace) -> None:
+    given = set(getattr(args, "given", ()))
+    if args.finetune:
+        raise WorkloadError("--engine applies to inference: drop --finetune (serving engines do not fine-tune)")
+    if args.gpu is None:
+        raise WorkloadError("--engine needs --gpu: the engines size their caches from the GPU's memory")
+    if "--kv-precision" in given:
+        raise WorkloadError(
+            "with --engine vllm use --kv-cache-dtype, with sglang --sglang-kv-cache-dtype (not --kv-precision)"
+        )
+    if "--attention" in given or "--prompt" in given:
+        raise WorkloadError("--attention and --prompt describe transformers generate(); drop them with --engine")
+    if args.engine == "vllm" and any(o in given for o in _SGLANG_OPTIONS):
+        raise WorkloadError("SGLang options (--mem-fraction-static, ...) apply to --engine sglang or all")
+    if args.engine == "sglang" and any(o in given for o in _VLLM_OPTIONS):
+        raise WorkloadError("vLLM options (--gpu-memory-utilization, ...) apply to --engine vllm or all")
+
+
+def _gib(n: float) -> str:
+    return f"{n / GIB:.2f}"
+
+
+def _row(b: EngineBreakdown) -> list[str]:
+    conc = "-" if b.max_concurrency is None else f"{b.max_concurrency:.2f}"
+    tokens = "-" if b.kv_tokens is None else f"{b.kv_tokens:,}"
+    verdict = ("yes" if b.fits else "NO") if b.estimated else "n/a"
+    return [b.engine, b.version, _gib(b.weights_bytes), _gib(b.kv_cache_bytes), _gib(b.activation_bytes),
+            _gib(b.other_bytes), _gib(b.total_bytes), tokens, conc, verdict]  # fmt: skip
+
+
+def run_engine_estimate(
+    args: argparse.Namespace,
+    cat: Catalog,
+    workload: Inference | FineTune,
+    *,
+    clean: Callable[[object], str],
+    table: Callable[..., str],
+) -> int:
+    """Print what ``args.engine`` (or every engine, ``all``) would report; the exit status.
+
+    ``clean`` and ``table`` are the command line's own formatting (``cli/main.py``), handed in so that
+    this module never imports the one that imports it.
+    """
+    _check(args)
+    assert isinstance(workload, Inference)  # _check refused --finetune
+    model = resolve_model(args.model, cat)
+    gpu = cat.get_gpu(args.gpu)
+    settings: dict[str, EngineSettings] = {
+        "vllm": VLLMSettings(**_settings(args, _VLLM_OPTIONS)),
+        "sglang": SGLangSettings(**_settings(args, _SGLANG_OPTIONS)),
+    }
+    if args.engine == "all":
+        results = compare_engines(model, gpu, workload, settings=settings)
+    else:
+        results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
+    if args.json:
+        out = {name: {**b.as_dict(), "log": _log(b)} for name, b in results.items()}
+        print(json.dumps({"model": model.id, "gpu": gpu.id, "engines": out}, indent=2, ensure_ascii=False))
+        return _status(results)
+    print(clean(f"{model.name} ({model.id}) on {gpu.name}: {_gib(gpu.available_bytes)} GiB per GPU"))
+    par = workload.parallelism
+    print(
+        f"workload: {workload.batch_size} request(s) of {workload.context_tokens:,} tokens, "
+        f"tensor_parallel={par.tensor_parallel}, pipeline_parallel={par.pipeline_parallel}"
+    )
+    for name, b in results.items():
+        print(f"\n[{name}{' ' + b.version if b.version else ''}]")
+        for line in _log(b):
+            print(f"  {clean(line)}")
+        if b.error:
+            print(f"  -> {clean(b.error)}")
+        if args.engine != "all":
+            for a in b.notes:
+                print(f"  - {clean(a)}")
+    headers = ["engine", "version", "weights", "KV cache", "activations", "other", "total GiB", "KV tokens",
+               f"requests of {workload.context_tokens:,}", "fits"]  # fmt: skip
+    print()
+    print(table(headers, [_row(b) for b in results.values()], right=(2, 3, 4, 5, 6, 7, 8)))
+    return _status(results)
+
+
+def _status(results: dict[str, EngineBreakdown]) -> int:
+    """0 when every engine that could answer runs the workload (engines not wired in are left out)."""
+    answered = [b for b in results.values() if b.estimated]
+    return 0 if answered and all(b.fits for b in answered) else 1
+
+
+def _log(b: EngineBreakdown) -> list[str]:
+    lines = getattr(b.detail, "log_lines", None)
+    return list(lines()) if callable(lines) else []

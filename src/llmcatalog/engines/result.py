@@ -1,0 +1,66 @@
+"""What every engine's estimate can be reduced to, for side-by-side tables: :class:`EngineBreakdown`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+__all__ = ["EngineBreakdown"]
+
+
+@attrs.frozen(kw_only=True)
+class EngineBreakdown:
+    """One engine's answer for one model, GPU and workload, per GPU (the most loaded one), in bytes.
+
+    ``weights_bytes`` the model's share on the GPU, ``kv_cache_bytes`` the KV cache the engine
+    allocates (vLLM and SGLang: the whole pool they reserve up front; transformers: what the
+    workload's sequences hold), ``activation_bytes`` the working memory it plans for (profiled peak,
+    compute buffers), ``other_bytes`` what else it holds or keeps free (CUDA context, CUDA graphs,
+    non-torch memory). ``kv_tokens`` is the number of tokens the cache holds (None when the engine
+    sizes the cache to the workload), ``max_concurrency`` how many requests of ``request_tokens``
+    it can hold at once (transformers: the largest batch whose estimate fits). ``fits`` says whether
+    the workload runs; ``error`` holds the engine's own complaint when it would refuse to start or to
+    run the workload. ``estimated`` is False when the engine could not estimate this model at all
+    (``error`` says why; the figures are then zeros).
+    ``detail`` is the engine's own result object (e.g. :class:`~llmcatalog.engines.vllm.VLLMEstimate`).
+    """
+
+    engine: str
+    version: str
+    weights_bytes: int
+    kv_cache_bytes: int
+    activation_bytes: int
+    other_bytes: int
+    request_tokens: int
+    kv_tokens: int | None = None
+    max_concurrency: float | None = None
+    fits: bool = True
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    estimated: bool = True
+    detail: Any = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def total_bytes(self) -> int:
+        """Weights + KV cache + activations + other: what the engine takes on the GPU."""
+        return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.other_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict of every figure (``detail`` left out)."""
+        return {
+            "engine": self.engine,
+            "version": self.version,
+            "weights_bytes": self.weights_bytes,
+            "kv_cache_bytes": self.kv_cache_bytes,
+            "activation_bytes": self.activation_bytes,
+            "other_bytes": self.other_bytes,
+            "total_bytes": self.total_bytes,
+            "request_tokens": self.request_tokens,
+            "kv_tokens": self.kv_tokens,
+            "max_concurrency": self.max_concurrency,
+            "fits": self.fits,
+            "error": self.error,
+            "notes": list(self.notes),
+            "estimated": self.estimated,
+        }
