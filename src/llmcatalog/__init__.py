@@ -40,6 +40,7 @@ from .values.model import install_hf_config_reader as _install_hf_config_reader
 from .values.precision import FORMATS, WeightFormat
 from .values.tool import Tool
 from .values.workload import FineTune, Inference, Parallelism
+from .values.workload import install_json_reader as _install_json_reader
 
 if TYPE_CHECKING:
     import os
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from .importers.local import LocalCheckpoint
     from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
     from .memory.params import count_params
+    from .values.deepspeed import DEEPSPEED_PRESETS
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
 
@@ -62,6 +64,16 @@ def _read_hf_config(config: Any, **fields: Any) -> Model:
 
 
 _install_hf_config_reader(_read_hf_config)
+
+
+# stream "zero" (sharding): Parallelism.from_deepspeed_config reads JSON files through the importers' bounded reader.
+def _read_json_file(path: Any) -> dict[str, Any]:
+    from .importers.files import read_json
+
+    return read_json(path)
+
+
+_install_json_reader(_read_json_file)
 
 
 def architecture_from_hf_config(config: object) -> Architecture:
@@ -137,6 +149,8 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # stream "zero" (sharding)
+    "DEEPSPEED_PRESETS": "values.deepspeed",
 }
 
 
@@ -160,6 +174,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DEEPSPEED_PRESETS",  # stream "zero" (sharding)
     "FORMATS",
     "GPU",
     "SUPPORTED_FAMILIES",

@@ -53,6 +53,7 @@ from .kvcache import kv_cache_bytes
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
 from .params import param_breakdown
 from .result import MemoryEstimate
+from .sharding import nccl_buffer_bytes
 from .training import estimate_finetune
 from .weights import weight_split
 
@@ -333,19 +334,23 @@ def _estimate_inference(
         kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
     assumptions = _inference_assumptions(w, weights_note, cuda_context_bytes, allocator_fraction)
+    # Tensor-parallel ranks are processes joined by an NCCL communicator (memory/sharding.py); pipeline
+    # stages here are device_map="auto" splits inside one process, which need none.
+    nccl = nccl_buffer_bytes(tensor_parallel=tp) if tp > 1 else 0
     return MemoryEstimate(
         weights_bytes=per_gpu_weights,
         kv_cache_bytes=kv_full,
         activations_bytes=activations,
         gradients_bytes=0,
         optimizer_bytes=0,
-        overhead_bytes=context + reserve,
+        overhead_bytes=context + reserve + nccl,
         components={
             "weights.model": per_gpu_weights,
             "kv_cache": kv_full,
             "activations": activations,
             "overhead.cuda_context": context,
             "overhead.allocator": reserve,
+            **({"overhead.nccl": nccl} if nccl else {}),
         },
         n_gpus=w.parallelism.n_gpus,
         peak_phase=phase,
