@@ -821,7 +821,10 @@ def estimate_finetune(
     saved, extra = _activations(arch, w, plan)
     saved, extra = math.ceil(saved / mp), math.ceil(extra / tp)
     resident = trainable_bytes + frozen_bytes + encoders + buffers + states + master
-    backward = resident + autocast + saved + extra + plan.quant_transient
+    # Gradient accumulation under no_sync(): the gradients of earlier micro-batches are held through
+    # the next forward and backward.
+    held_grads = grads if p.accumulate_without_sync else 0.0
+    backward = resident + autocast + saved + extra + plan.quant_transient + held_grads
     tied_extra = 0.0
     if plan.embeddings_trainable and arch.tied_embeddings:
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
@@ -839,7 +842,7 @@ def estimate_finetune(
     step = resident + grads + step_temp
     if backward >= max(step, end_of_backward):
         phase = "backward"
-        grads_now, temps = 0.0, 0.0
+        grads_now, temps = held_grads, 0.0
         act = {
             "activations.saved": saved,
             "activations.logits_and_transients": extra,
