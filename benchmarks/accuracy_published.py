@@ -28,7 +28,10 @@ def sharded(cat: lc.Catalog) -> None:
         error, agrees, est = run_error(row, cat)
         verdict = f"error {error:+7.1%}" if error is not None else ("OOM agrees" if agrees else "OOM DISAGREES")
         shown = f"{row['value']} {row['unit']}" if row["value"] else "OOM"
-        print(f"{row['id']:45s} {row['metric']:18s} published {shown:>10s}  estimate {est.total_bytes / 2**30:7.2f} GiB  {verdict}")
+        print(
+            f"{row['id']:45s} {row['metric']:18s} published {shown:>10s}  "
+            f"estimate {est.total_bytes / 2**30:7.2f} GiB  {verdict}"
+        )
 
 
 def main() -> None:

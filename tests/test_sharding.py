@@ -110,7 +110,7 @@ def test_chatglm3_zero3_row_improves(catalog: lc.Catalog) -> None:
 
 
 def test_auto_values_resolve_as_the_hf_integration() -> None:
-    """"auto" buckets become h*h, int(0.9*h*h) and 10*h (transformers/integrations/deepspeed.py)."""
+    """ "auto" buckets become h*h, int(0.9*h*h) and 10*h (transformers/integrations/deepspeed.py)."""
     p = lc.Parallelism.from_deepspeed_config(lc.DEEPSPEED_PRESETS["llamafactory-z3"], data_parallel=8)
     assert (p.reduce_bucket_size, p.prefetch_bucket_size, p.param_persistence_threshold) == (None, None, None)
     assert resolve_buckets(p, 4096) == (4096 * 4096, int(0.9 * 4096 * 4096), 40960)
@@ -121,7 +121,8 @@ def test_missing_keys_take_deepspeed_defaults() -> None:
     p = lc.Parallelism.from_deepspeed_config({"zero_optimization": {"stage": 3}}, data_parallel=2)
     assert (p.reduce_bucket_size, p.allgather_bucket_size) == (500_000_000, 500_000_000)
     assert (p.prefetch_bucket_size, p.param_persistence_threshold) == (50_000_000, 100_000)
-    assert p.overlap_comm is None and p.overlap_comm_in_effect  # on at stage 3 unless set
+    assert p.overlap_comm is None
+    assert p.overlap_comm_in_effect  # on at stage 3 unless set
 
 
 @pytest.mark.parametrize("name", sorted(lc.DEEPSPEED_PRESETS))
@@ -166,7 +167,9 @@ def test_malformed_configs_raise(zero: dict[str, object], match: str) -> None:
 
 def test_from_fsdp_names() -> None:
     """from_fsdp takes PyTorch's names: strategies, torch dtype names, CPU offload."""
-    p = lc.Parallelism.from_fsdp(data_parallel=16, sharding_strategy="HYBRID_SHARD", shard_group=8, param_dtype="torch.bfloat16")
+    p = lc.Parallelism.from_fsdp(
+        data_parallel=16, sharding_strategy="HYBRID_SHARD", shard_group=8, param_dtype="torch.bfloat16"
+    )
     assert (p.fsdp, p.shard_ranks, p.fsdp_param_dtype) == ("hybrid-shard", 8, "bf16")
     assert lc.Parallelism.from_fsdp(data_parallel=2, sharding_strategy="no_shard").fsdp == "none"
     with pytest.raises(lc.WorkloadError, match="sharding_strategy"):

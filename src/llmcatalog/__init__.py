@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from .importers.local import LocalCheckpoint
     from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
     from .memory.params import count_params
-    from .values.deepspeed import DEEPSPEED_PRESETS
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
+    from .values.deepspeed import DEEPSPEED_PRESETS
 
 
 def _read_hf_config(config: Any, **fields: Any) -> Model:

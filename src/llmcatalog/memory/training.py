@@ -666,14 +666,14 @@ def _shape(w: FineTune) -> FineTune:
     p = w.parallelism
     if w.batch_size == 1 and p.n_gpus == 1 and not (p.offload_optimizer or p.offload_params):
         return w
-    return attrs.evolve(
-        w,
-        batch_size=1,
-        parallelism=Parallelism(
-            zero_stage=p.zero_stage,
-            fsdp=p.fsdp if p.fsdp != "hybrid-shard" else "full-shard",
-            fsdp_param_dtype=p.fsdp_param_dtype,
-        ),
+    return attrs.evolve(w, batch_size=1, parallelism=_plan_parallelism(p.zero_stage, p.fsdp, p.fsdp_param_dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_parallelism(zero_stage: int, fsdp: str, fsdp_param_dtype: str | None) -> Parallelism:
+    """The part of a parallelism that changes the plan (the rest only scales it)."""
+    return Parallelism(
+        zero_stage=zero_stage, fsdp=fsdp if fsdp != "hybrid-shard" else "full-shard", fsdp_param_dtype=fsdp_param_dtype
     )
 
 
@@ -730,6 +730,7 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     return math.ceil(states), math.ceil(temp)
 
 
+@functools.lru_cache(maxsize=2048)
 def _largest_module(arch: Architecture) -> int:
     """Parameters of the largest module DeepSpeed ZeRO-3 gathers at once: the LM head or embeddings, or a
     layer's largest Linear (a fused MoE expert tensor counts whole)."""

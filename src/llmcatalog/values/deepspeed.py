@@ -110,7 +110,7 @@ def _offload(key: str, value: object) -> bool:
     device = value.get("device", "none")
     if device not in ("none", "cpu", "nvme"):
         raise WorkloadError(f'DeepSpeed zero_optimization.{key}.device must be "none", "cpu" or "nvme", got {device!r}')
-    return device != "none"
+    return bool(device != "none")
 
 
 def parallelism_kwargs(config: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def parallelism_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("fp16", "bf16"):
         block = config.get(key)
         if block is not None and not isinstance(block, dict):
-            raise WorkloadError(f"DeepSpeed {key} must be an object such as {{\"enabled\": true}}")
+            raise WorkloadError(f'DeepSpeed {key} must be an object such as {{"enabled": true}}')
     return kw
 
 

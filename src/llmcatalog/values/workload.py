@@ -58,7 +58,8 @@ METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
 FSDP_MODES = ("none", "full-shard", "shard-grad-op", "hybrid-shard")
-#: ``torch.distributed.fsdp``: 1 (``FullyShardedDataParallel``, flat parameters) or 2 (``fully_shard``, per-parameter DTensors).
+#: ``torch.distributed.fsdp``: 1 (``FullyShardedDataParallel``, flat parameters) or 2 (``fully_shard``,
+#: per-parameter DTensors).
 FSDP_VERSIONS = (1, 2)
 #: PyTorch releases whose FSDP memory differs: 2.0 (``FlatParameter`` is not a plain ``Parameter`` type, so
 #: ``torch.optim`` falls back from ``foreach`` to the for-loop step) and 2.1 or later.
@@ -171,7 +172,8 @@ class Parallelism:
     integration's ``"auto"``, computed from the model's hidden size ``h``): ``reduce_bucket_size``
     (``None``: ``h*h``), ``allgather_bucket_size`` (5e8), ``overlap_comm`` (``None``: DeepSpeed's default,
     on at stage 3 only), ``contiguous_gradients``, ``prefetch_bucket_size`` (``stage3_prefetch_bucket_size``;
-    ``None``: ``0.9*h*h``), ``max_live_parameters`` (``stage3_max_live_parameters``, 1e9), ``max_reuse_distance`` (``stage3_max_reuse_distance``, 1e9),
+    ``None``: ``0.9*h*h``), ``max_live_parameters`` (``stage3_max_live_parameters``, 1e9),
+    ``max_reuse_distance`` (``stage3_max_reuse_distance``, 1e9),
     ``param_persistence_threshold`` (``stage3_param_persistence_threshold``; ``None``: ``10*h``),
     ``sub_group_size`` (1e9). :meth:`from_deepspeed_config` reads them from a config.
 
@@ -281,14 +283,16 @@ class Parallelism:
         a :class:`UserWarning`); malformed values raise :class:`~llmcatalog.WorkloadError` naming the key.
         A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
         """
-        from .deepspeed import parallelism_kwargs  # noqa: PLC0415 (a sibling module, imported on use)
+        from .deepspeed import parallelism_kwargs
 
         if not isinstance(config, dict):
             if _READ_JSON is None:  # pragma: no cover - installed by llmcatalog/__init__
                 raise WorkloadError("from_deepspeed_config got a path, but no JSON reader is installed")
             config = _READ_JSON(config)
         kw = parallelism_kwargs(config)
-        return cls(data_parallel=data_parallel, tensor_parallel=tensor_parallel, pipeline_parallel=pipeline_parallel, **kw)
+        return cls(
+            data_parallel=data_parallel, tensor_parallel=tensor_parallel, pipeline_parallel=pipeline_parallel, **kw
+        )
 
     @classmethod
     def from_fsdp(
@@ -320,7 +324,9 @@ class Parallelism:
             "NO_SHARD": "none",
             "HYBRID_SHARD": "hybrid-shard",
         }
-        key = sharding_strategy.upper().removeprefix("SHARDINGSTRATEGY.") if isinstance(sharding_strategy, str) else None
+        key = (
+            sharding_strategy.upper().removeprefix("SHARDINGSTRATEGY.") if isinstance(sharding_strategy, str) else None
+        )
         if key not in names:
             raise WorkloadError(
                 f"sharding_strategy={_show(sharding_strategy)} is not one of {', '.join(names)} "
@@ -365,7 +371,9 @@ def _dtype_name(value: object, field: str) -> str | None:
         return None
     text = str(value).lower().removeprefix("torch.")
     if text not in _TORCH_DTYPES:
-        raise WorkloadError(f"{field}={_show(value)} is not a dtype FSDP mixed precision uses; choose bf16, fp16 or fp32")
+        raise WorkloadError(
+            f"{field}={_show(value)} is not a dtype FSDP mixed precision uses; choose bf16, fp16 or fp32"
+        )
     return _TORCH_DTYPES[text]
 
 
@@ -376,7 +384,7 @@ _READ_JSON: Callable[[str | os.PathLike[str]], dict[str, Any]] | None = None
 
 def install_json_reader(reader: Callable[[str | os.PathLike[str]], dict[str, Any]]) -> None:
     """Install the reader :meth:`Parallelism.from_deepspeed_config` uses for paths."""
-    global _READ_JSON  # noqa: PLW0603 (one reader, installed once at import)
+    global _READ_JSON
     _READ_JSON = reader
 
 
