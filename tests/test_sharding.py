@@ -10,9 +10,11 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import llmcatalog as lc
-from llmcatalog.memory.sharding import resolve_buckets
+from llmcatalog.memory.sharding import deepspeed_buffer_bytes, resolve_buckets
 from published import load
 
 pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
@@ -165,6 +167,25 @@ def test_malformed_configs_raise(zero: dict[str, object], match: str) -> None:
         lc.Parallelism.from_deepspeed_config({"zero_optimization": zero})
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("reduce_bucket_size", 0),
+        ("allgather_bucket_size", "5e8"),
+        ("sub_group_size", 2.5),
+        ("overlap_comm", 1),
+        ("fsdp_version", 3),
+        ("fsdp_param_dtype", "int8"),
+        ("torch_version", "1.13"),
+        ("max_live_parameters", -1),
+    ],
+)
+def test_bad_fields_name_themselves(field: str, value: object) -> None:
+    """Every new Parallelism field refuses a bad value with a WorkloadError naming the field."""
+    with pytest.raises(lc.WorkloadError, match=field):
+        lc.Parallelism(data_parallel=2, zero_stage=3, **{field: value})
+
+
 def test_from_fsdp_names() -> None:
     """from_fsdp takes PyTorch's names: strategies, torch dtype names, CPU offload."""
     p = lc.Parallelism.from_fsdp(
@@ -214,3 +235,27 @@ def test_tensor_parallel_inference_counts_nccl(catalog: lc.Catalog) -> None:
     pp = lc.estimate_vram(m, lc.Inference(parallelism=lc.Parallelism(pipeline_parallel=2)))
     assert tp.components["overhead.nccl"] > 0
     assert "overhead.nccl" not in pp.components
+
+
+@given(
+    sizes=st.lists(st.integers(1, 2 * 10**9), min_size=2, max_size=2, unique=True).map(sorted),
+    stage=st.sampled_from([1, 2, 3]),
+    knob=st.sampled_from(
+        ["reduce_bucket_size", "allgather_bucket_size", "prefetch_bucket_size", "max_live_parameters"]
+    ),
+    overlap=st.booleans(),
+)
+def test_bigger_buckets_never_shrink_the_buffers(sizes: list[int], stage: int, knob: str, overlap: bool) -> None:
+    """Raising any bucket or live-parameter size never lowers DeepSpeed's buffers (Llama-2-7B-sized numbers)."""
+    small, big = (
+        deepspeed_buffer_bytes(
+            lc.Parallelism(data_parallel=8, zero_stage=stage, overlap_comm=overlap, **{knob: n}),
+            hidden_size=4096,
+            total_params=6_738_415_616,
+            trainable_params=6_738_415_616,
+            largest_module_params=32000 * 4096,
+            compute_bytes=2,
+        )
+        for n in sizes
+    )
+    assert small <= big

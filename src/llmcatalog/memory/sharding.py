@@ -96,25 +96,31 @@ def deepspeed_buffer_bytes(
     trainable_params: int,
     largest_module_params: int,
     compute_bytes: float,
+    small_params: int = 0,
 ) -> int:
     """Bucket and gather buffers of DeepSpeed ZeRO per GPU (module docstring), in bytes.
 
     ``total_params`` / ``largest_module_params``: what stage 3 gathers (the model / its largest module,
     the LM head or embeddings on most models); buckets hold gradients or updated parameters of the
-    ``trainable_params`` only, so none is larger than that.
+    ``trainable_params`` only, so none is larger than that. ``small_params``: the elements of tensors
+    smaller than any sensible persistence threshold yet larger than ``hidden_size`` never (norm weights):
+    at stage 3 they stay whole on every rank when ``param_persistence_threshold`` exceeds ``hidden_size``.
+    ``contiguous_gradients`` decides whether the reduce bucket is one persistent buffer or flattened at
+    each reduction; the peak holds one bucket either way (it changes fragmentation, not this count).
     """
     stage = p.zero_stage
     if stage == 0:
         return 0
     e = compute_bytes
-    reduce, prefetch, _ = resolve_buckets(p, hidden_size)
+    reduce, prefetch, persist = resolve_buckets(p, hidden_size)
     reduce = min(reduce, trainable_params)
     if stage == 3:
+        persistent = small_params if persist > hidden_size else 0
         live = min(max(p.max_live_parameters, 0), p.max_reuse_distance)
         gathered = min(total_params, largest_module_params + max(prefetch, live))
         if p.offload_params:
             gathered = min(total_params, largest_module_params + prefetch)
-        return math.ceil(e * (gathered + 2 * reduce))
+        return math.ceil(e * (gathered + 2 * reduce + persistent))
     allgather = min(p.allgather_bucket_size, trainable_params)
     factor = OVERLAP_COMM_FACTOR if p.overlap_comm_in_effect else 1.0
     return math.ceil(factor * e * (allgather + reduce))

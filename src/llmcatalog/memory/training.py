@@ -753,6 +753,7 @@ def _sharding_buffers(arch: Architecture, w: FineTune, plan: _Plan) -> int:
             trainable_params=plan.trainable,
             largest_module_params=_largest_module(arch),
             compute_bytes=e,
+            small_params=pb.norms,
         )
     layer = (pb.attention + pb.mlp) / arch.n_layers
     gather = DTYPE_BYTES[p.fsdp_param_dtype] if p.fsdp_param_dtype else (plan.param_bytes if w.method == "full" else e)
