@@ -259,3 +259,18 @@ def test_bigger_buckets_never_shrink_the_buffers(sizes: list[int], stage: int, k
         for n in sizes
     )
     assert small <= big
+
+
+def test_cli_takes_a_deepspeed_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`estimate --deepspeed-config` takes a preset or a JSON file, and refuses --zero beside it."""
+    from llmcatalog.cli.main import main
+
+    argv = ["estimate", "qwen1.5-7b", "--finetune", "full", "--dp", "8", "--seq-len", "512"]
+    assert main([*argv, "--deepspeed-config", "llamafactory-z3"]) == 0
+    assert "sharding stage 3 (DeepSpeed ZeRO)" in capsys.readouterr().out
+    path = tmp_path / "ds.json"
+    path.write_text('{"zero_optimization": {"stage": 2, "overlap_comm": true}}')
+    assert main([*argv, "--deepspeed-config", str(path)]) == 0
+    assert "overlap_comm on" in capsys.readouterr().out
+    assert main([*argv, "--deepspeed-config", str(path), "--zero", "3"]) == 2
+    assert "leave out --zero" in capsys.readouterr().err

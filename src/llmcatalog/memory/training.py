@@ -78,7 +78,7 @@ from .params import (
     param_breakdown,
 )
 from .result import MemoryEstimate
-from .sharding import deepspeed_buffer_bytes, fsdp_buffer_bytes, nccl_buffer_bytes
+from .sharding import deepspeed_buffer_bytes, fsdp_buffer_bytes, nccl_buffer_bytes, resolve_buckets
 from .weights import quantized_linear_bytes
 
 __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
@@ -783,6 +783,39 @@ def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
     return math.ceil(units + plan.trainable)
 
 
+def _precision_note(w: FineTune, plan: _Plan) -> str:
+    if plan.deepspeed:
+        return "model in the compute dtype, fp32 master partition and optimizer states (DeepSpeed)"
+    if w.is_mixed and not plan.amp and w.parallelism.fsdp != "none":
+        return (
+            f"fp32 sharded parameters gathered in {w.parallelism.fsdp_param_dtype} (FSDP MixedPrecision, no autocast)"
+        )
+    return (
+        "fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"
+    )
+
+
+def _sharding_notes(arch: Architecture, p: Parallelism) -> list[str]:
+    """The buffer settings in effect (memory/sharding.py), in DeepSpeed's or PyTorch's words."""
+    notes = []
+    if p.zero_stage:
+        reduce, prefetch, _ = resolve_buckets(p, arch.hidden_size)
+        text = f"DeepSpeed buckets: reduce {reduce:.3g}"
+        if p.zero_stage < 3:
+            text += f", allgather {p.allgather_bucket_size:.3g}"
+        else:
+            text += f", prefetch {prefetch:.3g}, max live {p.max_live_parameters:.3g}, sub-group {p.sub_group_size:.3g}"
+        notes.append(text + f" elements; overlap_comm {'on' if p.overlap_comm_in_effect else 'off'}")
+    elif p.fsdp != "none":
+        notes.append(
+            f"FSDP{p.fsdp_version} {p.fsdp}: {p.fsdp_layers_per_unit} decoder layer(s) per unit, one unit prefetched"
+            + (", gradients unsharded under no_sync()" if p.accumulate_without_sync else "")
+        )
+    if p.n_gpus > 1:
+        notes.append("NCCL communicator buffers per rank (overhead.nccl; see docs/sharding.md)")
+    return notes
+
+
 def estimate_finetune(
     arch: Architecture, extra_params: int, w: FineTune, *, cuda_context_bytes: int, allocator_fraction: float
 ) -> MemoryEstimate:
@@ -880,12 +913,7 @@ def estimate_finetune(
     nccl = nccl_buffer_bytes(data_parallel=n_dp, tensor_parallel=tp, pipeline_parallel=pp)
     pb = param_breakdown(arch)
     assumptions = [
-        f"method: {w.method}; compute {w.precision}; "
-        + (
-            "fp32 trainable parameters with autocast (AMP)"
-            if w.is_mixed
-            else "parameters and states in the compute dtype"
-        ),
+        f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
         f"optimizer: {w.optimizer} ({w.optimizer_impl})",
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
@@ -898,6 +926,7 @@ def estimate_finetune(
     if p.n_gpus > 1 or stage:
         kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
         assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
+        assumptions.extend(_sharding_notes(arch, p))
     return MemoryEstimate(
         weights_bytes=sum(weights.values()),
         kv_cache_bytes=0,
