@@ -39,7 +39,8 @@ torch 2.0's ``_default_to_fused_or_foreach`` accepts only ``Tensor``/``Parameter
 FSDP1's ``FlatParameter`` is not, so AdamW runs its for-loop step: no foreach temporaries.
 
 **NCCL** (NCCL docs, "Environment Variables": ``NCCL_BUFFSIZE`` default 4 MiB per channel and peer for
-the Simple protocol; LL128 about 4.6 MiB and LL 256 KiB more per connection). A communicator allocates
+the Simple protocol; NCCL's ``src/include/device.h`` sizes the other two protocols' buffers:
+``DEFAULT_LL128_BUFFSIZE`` 120*640*8*8 = 4,915,200 bytes and ``DEFAULT_LL_BUFFSIZE`` 8*512*8*16 = 512 KiB). A communicator allocates
 its buffers for each channel and each peer it connects to (ring: 2 peers; tree: up to 3; NVLS/P2P on
 NVSwitch machines more), lazily on first use. :func:`nccl_buffer_bytes` counts ``channels * peers *
 (Simple + LL128 + LL)`` per communicator a rank joins, plus NCCL's proxy and device work buffers, and is
@@ -65,8 +66,8 @@ __all__ = [
 
 #: The Hugging Face guide's footprint of ``overlap_comm`` at stages 1-2, in bucket sizes.
 OVERLAP_COMM_FACTOR = 4.5
-#: One NCCL connection on one channel: Simple (``NCCL_BUFFSIZE``, 4 MiB) + LL128 (~4.6 MiB) + LL (256 KiB).
-NCCL_CONNECTION_BYTES = 4 * 2**20 + 4_718_592 + 256 * 2**10
+#: One NCCL connection on one channel: Simple (``NCCL_BUFFSIZE``, 4 MiB) + LL128 (4,915,200 B) + LL (512 KiB).
+NCCL_CONNECTION_BYTES = 4 * 2**20 + 4_915_200 + 512 * 2**10
 #: Channels NCCL opens on NVLink/NVSwitch systems for a collective (``NCCL_MAX_NCHANNELS`` caps it; A100
 #: and H100 NVSwitch machines report 16-32 in ``NCCL_DEBUG=INFO`` logs).
 NCCL_CHANNELS = 16
