@@ -38,14 +38,14 @@ if not frozen"), and under ``no_sync()`` gradients accumulate unsharded (the ``n
 torch 2.0's ``_default_to_fused_or_foreach`` accepts only ``Tensor``/``Parameter`` types, which
 FSDP1's ``FlatParameter`` is not, so AdamW runs its for-loop step: no foreach temporaries.
 
-**NCCL** (NCCL docs, "Environment Variables": ``NCCL_BUFFSIZE`` default 4 MiB per channel and peer for
-the Simple protocol; NCCL's ``src/include/device.h`` sizes the other two protocols' buffers:
-``DEFAULT_LL128_BUFFSIZE`` 120*640*8*8 = 4,915,200 bytes and ``DEFAULT_LL_BUFFSIZE`` 8*512*8*16 = 512 KiB). A communicator allocates
-its buffers for each channel and each peer it connects to (ring: 2 peers; tree: up to 3; NVLS/P2P on
-NVSwitch machines more), lazily on first use. :func:`nccl_buffer_bytes` counts ``channels * peers *
-(Simple + LL128 + LL)`` per communicator a rank joins, plus NCCL's proxy and device work buffers, and is
-calibrated on the published nvidia-smi figure of Llama-2-70B at tensor_parallel=8 on A100-40GB
-(``tests/data/sharded_runs.csv``).
+**NCCL** (NCCL docs, "Environment Variables": ``NCCL_BUFFSIZE`` default 4 MiB per channel and peer
+for the Simple protocol; NCCL's ``src/include/device.h`` sizes the other two protocols' buffers:
+``DEFAULT_LL128_BUFFSIZE`` 120*640*8*8 = 4,915,200 bytes, ``DEFAULT_LL_BUFFSIZE`` 8*512*8*16 = 512 KiB).
+A communicator allocates its buffers for each channel and each peer it connects to (ring: 2 peers;
+tree: up to 3; NVLS/P2P on NVSwitch machines more), lazily on first use. :func:`nccl_buffer_bytes`
+counts ``channels * peers * (Simple + LL128 + LL)`` per communicator a rank joins, plus NCCL's proxy
+and device work buffers, calibrated on the published nvidia-smi figure of Llama-2-70B at
+tensor_parallel=8 on A100-40GB (``tests/data/sharded_runs.csv``).
 """
 
 from __future__ import annotations
