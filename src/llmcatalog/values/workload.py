@@ -279,8 +279,9 @@ class Parallelism:
 
         ``zero_optimization`` keys map to the fields (see the class docstring); ``"auto"`` leaves a bucket
         to the Hugging Face integration's value (``None``, resolved from the model's hidden size at
-        estimate time). Unknown ``zero_optimization`` keys warn (:class:`~llmcatalog.PluginWarning`-free:
-        a :class:`UserWarning`); malformed values raise :class:`~llmcatalog.WorkloadError` naming the key.
+        estimate time); keys left out take DeepSpeed's defaults. Unknown ``zero_optimization`` keys warn
+        (a :class:`UserWarning` naming them); malformed values raise :class:`~llmcatalog.WorkloadError`
+        naming the key.
         A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
         """
         from .deepspeed import parallelism_kwargs
