@@ -14,9 +14,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import llmcatalog as lc
 from published import load
-from test_accuracy_published import LITGPT_FSDP, LITGPT_NF4_INFERENCE, LITGPT_PHI_TRAINING
+from test_accuracy_published import LITGPT_NF4_INFERENCE, LITGPT_PHI_TRAINING
+from test_sharding import run_error, sharded_runs
 
-KNOWN = LITGPT_FSDP | LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING
+KNOWN = LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING
+
+
+def sharded(cat: lc.Catalog) -> None:
+    """The measured multi-GPU runs of tests/data/sharded_runs.csv (provenance in sharded_runs.md)."""
+    print()
+    print("sharded / multi-process runs (tests/data/sharded_runs.csv)")
+    for row in sharded_runs():
+        error, agrees, est = run_error(row, cat)
+        verdict = f"error {error:+7.1%}" if error is not None else ("OOM agrees" if agrees else "OOM DISAGREES")
+        shown = f"{row['value']} {row['unit']}" if row["value"] else "OOM"
+        print(
+            f"{row['id']:45s} {row['metric']:18s} published {shown:>10s}  "
+            f"estimate {est.total_bytes / 2**30:7.2f} GiB  {verdict}"
+        )
 
 
 def main() -> None:
@@ -64,6 +79,7 @@ def main() -> None:
     print(f"fits/OOM statements: {claims[0]} agree, {claims[1]} disagree")
     for reason, n in sorted(skipped.items(), key=lambda x: -x[1]):
         print(f"not comparable ({n}): {reason}")
+    sharded(cat)
 
 
 if __name__ == "__main__":

@@ -181,10 +181,11 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         if rid.startswith(("litgpt-lora", "litgpt-loraFSDP")):
             kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05)
         if rid.startswith("litgpt-loraFSDP"):
-            # Per GPU these figures exceed the whole unsharded bf16 model (20.7 GiB on each of
-            # 2 GPUs for Llama-2-7B, whose weights are 12.6 GiB), which a sharded training step
-            # does not hold: the peak is not the step's. Kept for reference, not as a target.
-            kw.update(fsdp="full-shard", gradient_checkpointing=True, exact_setting=False)
+            # Per GPU these figures exceed the whole unsharded bf16 model (20.7 GiB on each of 2 GPUs
+            # for Llama-2-7B, whose weights are 12.6 GiB): litgpt accumulates gradients under FSDP1's
+            # no_sync() with use_orig_params=True, so every block gets an unsharded bf16 gradient
+            # (frozen weights included) between micro-batches (docs/sharding.md). Fully specified.
+            kw.update(fsdp="full-shard", gradient_checkpointing=True)
         if rid.startswith("litgpt-inf"):
             kw.update(seq_len=6, gen_len=50, batch_size=1)
         if rid.startswith("litgpt-adapter"):

@@ -25,8 +25,8 @@ ROWS = load()
 #: (which keeps the LM head in bf16 and quantizes only the block Linears, one at a time). The
 #: published peak is a load-time peak, largest for small models (phi-1.5: -20%).
 LITGPT_NF4_INFERENCE = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-inf-") and "-nf4" in rid}
-#: litgpt's FSDP LoRA figures exceed the whole unsharded bf16 model on each GPU (20.7 GiB per GPU
-#: for Llama-2-7B on 2 GPUs; its weights are 12.6 GiB), which a sharded training step never holds.
+#: litgpt's FSDP LoRA figures (unsharded gradients under no_sync, docs/sharding.md): tested by
+#: tests/test_sharding_runs.py (median within 10%); phi-1.5 among them carries the GELU difference below.
 LITGPT_FSDP = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-loraFSDP")}
 #: litgpt runs Phi's GELU as one fused op (``F.gelu(approximate="tanh")``); transformers runs
 #: ``NewGELUActivation``, an element-wise chain that keeps three more f-sized tensors per layer
@@ -50,7 +50,7 @@ def test_the_data_is_there() -> None:
 
 @pytest.mark.parametrize(
     ("rid", "mid", "fig"),
-    [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING],
+    [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING | LITGPT_FSDP],
     ids=lambda v: v if isinstance(v, str) and v.startswith("litgpt") else None,
 )
 def test_fully_specified_figures_within_10_percent(
@@ -90,9 +90,6 @@ def test_exceptions_are_still_exceptions(catalog: lc.Catalog) -> None:
             c = _compare(rid, mid, fig, catalog)
             assert c.error is not None, rid
             assert c.error < 0, rid  # the load-time peak is higher
-        if rid in LITGPT_FSDP:
-            c = _compare(rid, mid, fig, catalog)
-            assert c.status == "claim" or c.error < -0.2, rid  # type: ignore[operator]
         if rid in LITGPT_PHI_TRAINING:
             c = _compare(rid, mid, fig, catalog)
             assert c.error is not None, rid

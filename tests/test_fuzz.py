@@ -103,6 +103,20 @@ def _field_values(cls: type) -> dict[str, st.SearchStrategy[Any]]:
     return out
 
 
+#: Parallelism fields that count elements (DeepSpeed's buckets and thresholds).
+_ELEMENT_FIELDS = frozenset(
+    {
+        "reduce_bucket_size",
+        "allgather_bucket_size",
+        "prefetch_bucket_size",
+        "max_live_parameters",
+        "max_reuse_distance",
+        "param_persistence_threshold",
+        "sub_group_size",
+    }
+)
+
+
 def _assert_named(exc: BaseException, names: list[str]) -> None:
     """A ValueError/TypeError that is not one of ours must name one of the fields it was given."""
     if isinstance(exc, lc.LLMCatalogError):
@@ -128,7 +142,9 @@ def test_constructors_refuse_junk_by_name(data: st.DataObject, cls: type) -> Non
         value = getattr(w, f.name)
         if f.type in ("int", "int | None") and value is not None:
             assert type(value) is int, (f.name, value)
-            assert 0 <= value <= wl.MAX_TOKENS, f.name
+            # DeepSpeed bucket and live-parameter sizes count elements of a whole model (bound 2**44)
+            bound = wl.MAX_BUCKET_ELEMENTS if f.name in _ELEMENT_FIELDS else wl.MAX_TOKENS
+            assert 0 <= value <= bound, f.name
         elif f.type == "bool":
             assert type(value) is bool, (f.name, value)
         elif f.type in ("str", "str | None") and value is not None:

@@ -129,12 +129,12 @@ def test_min_gpus_tries_only_valid_tensor_parallel_sizes(catalog: lc.Catalog) ->
     """Scaling tp, min_gpus answers a size vLLM can run, and the next smaller valid one does not fit."""
     t4 = catalog.get_gpu("T4")
     w = lc.Inference(parallelism=lc.Parallelism(tensor_parallel=2))
-    n = lc.min_gpus(GQA_12_4, t4, attrs.evolve(w, batch_size=400, context_tokens=2048))
+    n = lc.min_gpus(GQA_12_4, t4, attrs.evolve(w, batch_size=320, context_tokens=2048))
     assert n in tensor_parallel_sizes(GQA_12_4)
     assert n is not None
     assert n > 1
     smaller = tensor_parallel_sizes(GQA_12_4)[tensor_parallel_sizes(GQA_12_4).index(n) - 1]
-    big = attrs.evolve(w, batch_size=400, context_tokens=2048)
+    big = attrs.evolve(w, batch_size=320, context_tokens=2048)
     assert not lc.fits(GQA_12_4, t4, attrs.evolve(big, parallelism=lc.Parallelism(tensor_parallel=smaller)))
     assert lc.fits(GQA_12_4, t4, attrs.evolve(big, parallelism=lc.Parallelism(tensor_parallel=n)))
     with pytest.raises(lc.WorkloadError, match="max_gpus"):

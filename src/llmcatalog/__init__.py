@@ -40,6 +40,7 @@ from .values.model import install_hf_config_reader as _install_hf_config_reader
 from .values.precision import FORMATS, WeightFormat
 from .values.tool import Tool
 from .values.workload import FineTune, Inference, Parallelism
+from .values.workload import install_json_reader as _install_json_reader
 
 if TYPE_CHECKING:
     import os
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     )
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
+    from .values.deepspeed import DEEPSPEED_PRESETS
 
 
 def _read_hf_config(config: Any, **fields: Any) -> Model:
@@ -86,6 +88,16 @@ def _read_hf_config(config: Any, **fields: Any) -> Model:
 
 
 _install_hf_config_reader(_read_hf_config)
+
+
+# stream "zero" (sharding): Parallelism.from_deepspeed_config reads JSON files through the importers' bounded reader.
+def _read_json_file(path: Any) -> dict[str, Any]:
+    from .importers.files import read_json
+
+    return read_json(path)
+
+
+_install_json_reader(_read_json_file)
 
 
 def architecture_from_hf_config(config: object) -> Architecture:
@@ -228,6 +240,8 @@ _LAZY = {
     "engine_max_model_len": "engines.dispatch",
     "estimate_sglang": "engines.sglang",
     "estimate_vllm": "engines.vllm",
+    # stream "zero" (sharding)
+    "DEEPSPEED_PRESETS": "values.deepspeed",
 }
 
 
@@ -251,6 +265,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DEEPSPEED_PRESETS",  # stream "zero" (sharding)
     "ENGINES",
     "FORMATS",
     "GPU",

@@ -146,7 +146,15 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
         return "a multi-GPU run whose sharding (ZeRO stage or FSDP) is not given"
     if n_gpus > 1 or fig.zero_stage or fig.fsdp:
-        par = Parallelism(data_parallel=n_gpus, zero_stage=fig.zero_stage or 0, fsdp=fig.fsdp or "none")
+        # litgpt's finetune scripts accumulate gradients under fabric.no_backward_sync (FSDP1 no_sync(),
+        # unsharded gradients between micro-batches) with use_orig_params=True (docs/sharding.md).
+        no_sync = fig.framework == "litgpt" and fig.fsdp is not None
+        par = Parallelism(
+            data_parallel=n_gpus,
+            zero_stage=fig.zero_stage or 0,
+            fsdp=fig.fsdp or "none",
+            accumulate_without_sync=no_sync,
+        )
     else:
         par = Parallelism()
     return FineTune(

@@ -343,6 +343,8 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
         offload_optimizer=args.offload_optimizer,
         offload_params=args.offload_params,
     )
+    if getattr(args, "deepspeed_config", None):
+        par = _deepspeed_parallelism(args)
     if args.finetune:
         targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
         return FineTune(
@@ -377,11 +379,27 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
     )
 
 
+def _deepspeed_parallelism(args: argparse.Namespace) -> Parallelism:
+    """``--deepspeed-config PATH|PRESET`` (stream "zero"): the user's DeepSpeed config, or a shipped preset
+    (``llmcatalog.DEEPSPEED_PRESETS``), with ``--dp/--tp/--pp``; ``--zero``/``--offload-*`` come from the config."""
+    from ..values.deepspeed import DEEPSPEED_PRESETS
+
+    if args.zero or args.fsdp != "none" or args.offload_optimizer or args.offload_params:
+        raise WorkloadError(
+            "--deepspeed-config sets the ZeRO stage and offload itself; leave out --zero, --fsdp and --offload-*"
+        )
+    source = DEEPSPEED_PRESETS.get(args.deepspeed_config, args.deepspeed_config)
+    return Parallelism.from_deepspeed_config(
+        source, data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp
+    )
+
+
 #: Options of `estimate` that only mean something for one kind of workload.
 _TRAINING_ONLY = (
     "--seq-len", "--mixed", "--no-mixed", "--optimizer", "--optimizer-impl", "--gradient-checkpointing",
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
+    "--deepspeed-config",
 )  # fmt: skip
 #: Fine-tuning options that one family of methods reads (the others would ignore them).
 _METHOD_ONLY = {
@@ -808,6 +826,12 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     es.add_argument("--fsdp", default="none", choices=("none", "full-shard", "shard-grad-op"))
     es.add_argument("--offload-optimizer", action="store_true")
     es.add_argument("--offload-params", action="store_true")
+    es.add_argument(
+        "--deepspeed-config",
+        metavar="PATH|PRESET",
+        help='a DeepSpeed JSON config ("auto" resolved as the HF integration does) or a preset such as '
+        "llamafactory-z3 (see docs/sharding.md)",
+    )
 
 
 def _add_gpu_options(p: argparse.ArgumentParser) -> None:

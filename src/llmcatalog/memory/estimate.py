@@ -54,6 +54,7 @@ from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
 from .params import param_breakdown
 from .result import MemoryEstimate
+from .sharding import nccl_buffer_bytes
 from .training import estimate_finetune
 from .weights import weight_split
 
@@ -374,19 +375,23 @@ def _estimate_inference(
         kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
     weights = prof.per_gpu_weights
+    # Tensor-parallel ranks are processes joined by an NCCL communicator (memory/sharding.py); pipeline
+    # stages here are device_map="auto" splits inside one process, which need none.
+    nccl = nccl_buffer_bytes(tensor_parallel=tp) if tp > 1 else 0
     return MemoryEstimate(
         weights_bytes=weights,
         kv_cache_bytes=kv_full,
         activations_bytes=activations,
         gradients_bytes=0,
         optimizer_bytes=0,
-        overhead_bytes=context_bytes + reserve,
+        overhead_bytes=context_bytes + reserve + nccl,
         components={
             "weights.model": weights,
             "kv_cache": kv_full,
             "activations": activations,
             "overhead.cuda_context": context_bytes,
             "overhead.allocator": reserve,
+            **({"overhead.nccl": nccl} if nccl else {}),
         },
         n_gpus=par.n_gpus,
         peak_phase=phase,

@@ -78,6 +78,7 @@ from .params import (
     param_breakdown,
 )
 from .result import MemoryEstimate
+from .sharding import deepspeed_buffer_bytes, fsdp_buffer_bytes, nccl_buffer_bytes, resolve_buckets
 from .weights import quantized_linear_bytes
 
 __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_targets"]
@@ -425,10 +426,16 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     total = pb.total
     L = arch.n_layers
     everything = frozenset((*LORA_MODULES, "norm", "experts"))
-    deepspeed = w.parallelism.zero_stage > 0 and w.precision != "fp32"
+    deepspeed = w.parallelism.zero_stage > 0
+    # FSDP with a MixedPrecision policy: parameters sharded in their own dtype (fp32 with mixed_precision),
+    # gathered in param_dtype for compute; no autocast, so no autocast weight copies (memory/sharding.py).
+    fsdp_policy = w.parallelism.fsdp != "none" and w.parallelism.fsdp_param_dtype is not None
     mixed = w.is_mixed and not deepspeed
-    pbytes = 4.0 if mixed else e
+    amp = mixed and not fsdp_policy
+    pbytes = 4.0 if (mixed or (deepspeed and w.precision == "fp32")) else e
     state_bytes = 4.0 if (mixed or deepspeed) else e
+    # DeepSpeed keeps an fp32 partition of the trainable parameters apart from the model's, even when the
+    # model is fp32 (stage_1_and_2.py single_partition_of_fp32_groups, stage3.py fp32_partitioned_groups_flat).
     master_bytes = 4.0 if deepspeed else 0.0
 
     def plan(trainable: int, frozen_bytes: int, **differences: Any) -> _Plan:
@@ -449,9 +456,9 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         return plan(
             total,
             0,
-            amp=mixed,
-            autocast_bytes=math.ceil(2 * (pb.linear + pb.lm_head)) if mixed else 0,
-            residual_bytes=pbytes,
+            amp=amp,
+            autocast_bytes=math.ceil(2 * (pb.linear + pb.lm_head)) if amp else 0,
+            residual_bytes=pbytes if not fsdp_policy else e,
             trained=everything,
             embeddings_trainable=True,
             head_trainable=True,
@@ -466,8 +473,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         return plan(
             trainable,
             math.ceil((total - trainable) * e),
-            amp=mixed,
-            autocast_bytes=math.ceil(2 * linear) if mixed else 0,
+            amp=amp,
+            autocast_bytes=math.ceil(2 * linear) if amp else 0,
             first_grad_layer=L - k,
             trained=everything,
             first_trained_layer=L - k,
@@ -659,7 +666,15 @@ def _shape(w: FineTune) -> FineTune:
     p = w.parallelism
     if w.batch_size == 1 and p.n_gpus == 1 and not (p.offload_optimizer or p.offload_params):
         return w
-    return attrs.evolve(w, batch_size=1, parallelism=Parallelism(zero_stage=p.zero_stage, fsdp=p.fsdp))
+    return attrs.evolve(w, batch_size=1, parallelism=_plan_parallelism(p.zero_stage, p.fsdp, p.fsdp_param_dtype))
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_parallelism(zero_stage: int, fsdp: str, fsdp_param_dtype: str | None) -> Parallelism:
+    """The part of a parallelism that changes the plan (the rest only scales it)."""
+    return Parallelism(
+        zero_stage=zero_stage, fsdp=fsdp if fsdp != "hybrid-shard" else "full-shard", fsdp_param_dtype=fsdp_param_dtype
+    )
 
 
 def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
@@ -694,7 +709,10 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     """(optimizer state bytes, step temporaries) before sharding."""
     n, sb = plan.trainable, plan.state_bytes
     opt = w.optimizer
+    p = w.parallelism
     foreach = w.optimizer_impl == "foreach" and not plan.deepspeed  # DeepSpeed steps with its fused Adam
+    if p.fsdp != "none" and p.fsdp_version == 1 and p.torch_version == "2.0":
+        foreach = False  # torch 2.0 takes FSDP1's FlatParameter for a non-Parameter type: for-loop step
     if opt == "adamw":
         states, temp = 2 * n * sb, (n * sb if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
@@ -712,28 +730,90 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     return math.ceil(states), math.ceil(temp)
 
 
-def _sharding_buffers(arch: Architecture, w: FineTune, trainable: int) -> int:
-    """Gather and bucket buffers of ZeRO / FSDP, per GPU.
+@functools.lru_cache(maxsize=2048)
+def _largest_module(arch: Architecture) -> int:
+    """Parameters of the largest module DeepSpeed ZeRO-3 gathers at once: the LM head or embeddings, or a
+    layer's largest Linear (a fused MoE expert tensor counts whole)."""
+    biggest = max((s.in_features * s.out_features for s in linear_shapes(arch)), default=0)
+    return max(arch.vocab_size * arch.hidden_size, biggest)
 
-    ZeRO-3 and FSDP full-shard gather one unit's parameters for compute and prefetch the next
-    (two decoder layers in the compute dtype). DeepSpeed reduces gradients through a bucket of
-    ``reduce_bucket_size`` elements (HF's "auto": ``hidden_size**2``) and, at stages 1-2,
-    all-gathers updated parameters in ``allgather_bucket_size`` chunks (default 5e8 elements).
-    """
+
+def _sharding_buffers(arch: Architecture, w: FineTune, plan: _Plan) -> int:
+    """Gather and bucket buffers of ZeRO / FSDP per GPU (:mod:`llmcatalog.memory.sharding`)."""
     p = w.parallelism
-    stage = p.shard_stage
-    if stage == 0:
+    if p.shard_stage == 0:
         return 0
     e = DTYPE_BYTES[w.precision]
     pb = param_breakdown(arch)
+    if p.fsdp == "none":
+        return deepspeed_buffer_bytes(
+            p,
+            hidden_size=arch.hidden_size,
+            total_params=pb.total,
+            trainable_params=plan.trainable,
+            largest_module_params=_largest_module(arch),
+            compute_bytes=e,
+            small_params=pb.norms,
+        )
     layer = (pb.attention + pb.mlp) / arch.n_layers
-    deepspeed = p.fsdp == "none"
-    # Buckets are filled with gradients / updated parameters of the trainable parameters only.
-    reduce_bucket = min(arch.hidden_size**2, trainable) * e if deepspeed else 0
-    if stage == 3:
-        return math.ceil(2 * layer * e + reduce_bucket)
-    allgather = min(5e8, trainable) * e if deepspeed else 0
-    return math.ceil(allgather + reduce_bucket)
+    gather = DTYPE_BYTES[p.fsdp_param_dtype] if p.fsdp_param_dtype else (plan.param_bytes if w.method == "full" else e)
+    grad = DTYPE_BYTES[p.fsdp_reduce_dtype or p.fsdp_param_dtype or w.precision] if p.fsdp_param_dtype else gather
+    return fsdp_buffer_bytes(
+        p, layer_params=layer, param_bytes=gather, grad_bytes=grad, trains_layers=_fsdp_unit_grads(arch, w, plan) > 0
+    )
+
+
+def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
+    """Elements FSDP gives gradients: FSDP1 with ``use_orig_params`` grads whole flat parameters (every
+    unit holding a trained parameter); FSDP2 and ZeRO only the trained parameters."""
+    p = w.parallelism
+    if p.fsdp == "none" or p.fsdp_version != 1 or not p.fsdp_use_orig_params or w.method == "full":
+        return plan.trainable
+    pb = param_breakdown(arch)
+    layer = (pb.attention + pb.mlp + pb.norms) / arch.n_layers
+    root = pb.embedding + pb.position + pb.lm_head  # the root unit: embeddings, final norm, LM head
+    if w.method in ("lora", "qlora"):
+        units = (layer * arch.n_layers if plan.lora else 0) + (root if plan.embeddings_trainable else 0)
+    elif w.method == "freeze":
+        units = layer * min(w.trainable_layers, arch.n_layers)
+    else:  # prefix encoders live in the root unit
+        units = root
+    if w.method == "qlora":
+        return plan.trainable  # FSDP1 cannot flatten 4-bit weights with trained ones; QLoRA-FSDP wraps apart
+    return math.ceil(units + plan.trainable)
+
+
+def _precision_note(w: FineTune, plan: _Plan) -> str:
+    if plan.deepspeed:
+        return "model in the compute dtype, fp32 master partition and optimizer states (DeepSpeed)"
+    if w.is_mixed and not plan.amp and w.parallelism.fsdp != "none":
+        return (
+            f"fp32 sharded parameters gathered in {w.parallelism.fsdp_param_dtype} (FSDP MixedPrecision, no autocast)"
+        )
+    return (
+        "fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"
+    )
+
+
+def _sharding_notes(arch: Architecture, p: Parallelism) -> list[str]:
+    """The buffer settings in effect (memory/sharding.py), in DeepSpeed's or PyTorch's words."""
+    notes = []
+    if p.zero_stage:
+        reduce, prefetch, _ = resolve_buckets(p, arch.hidden_size)
+        text = f"DeepSpeed buckets: reduce {reduce:.3g}"
+        if p.zero_stage < 3:
+            text += f", allgather {p.allgather_bucket_size:.3g}"
+        else:
+            text += f", prefetch {prefetch:.3g}, max live {p.max_live_parameters:.3g}, sub-group {p.sub_group_size:.3g}"
+        notes.append(text + f" elements; overlap_comm {'on' if p.overlap_comm_in_effect else 'off'}")
+    elif p.fsdp != "none":
+        notes.append(
+            f"FSDP{p.fsdp_version} {p.fsdp}: {p.fsdp_layers_per_unit} decoder layer(s) per unit, one unit prefetched"
+            + (", gradients unsharded under no_sync()" if p.accumulate_without_sync else "")
+        )
+    if p.n_gpus > 1:
+        notes.append("NCCL communicator buffers per rank (overhead.nccl; see docs/sharding.md)")
+    return notes
 
 
 def estimate_finetune(
@@ -748,28 +828,38 @@ def estimate_finetune(
 
     trainable_bytes = plan.trainable_bytes / mp
     frozen_bytes = plan.frozen_bytes / mp
-    grads = plan.trainable * plan.param_bytes / mp
+    grads = _fsdp_unit_grads(arch, w, plan) * plan.param_bytes / mp
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
     master = plan.trainable * plan.master_bytes / mp
     if stage:
-        states, master, step_temp = states / n_dp, master / n_dp, step_temp / n_dp
-        if stage >= 2:
-            grads /= n_dp
+        n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
+        ds_grad_copy = 4 * plan.trainable / mp if plan.deepspeed else 0.0
+        states, master, step_temp = states / n_shard, master / n_shard, step_temp / n_shard
+        if plan.deepspeed and stage == 3:
+            # ZeRO-3 steps one sub-group at a time: the fp32 gradient copy is one sub-group's (stage3.py).
+            step_temp += min(p.sub_group_size, ds_grad_copy / 4 / n_shard) * 4 - ds_grad_copy / n_shard
+        if stage >= 2 and not p.accumulate_without_sync:
+            grads /= n_shard  # (no_sync() accumulates unsharded gradients between micro-batches)
         if stage >= 3:
-            trainable_bytes /= n_dp
-            frozen_bytes /= n_dp
+            trainable_bytes /= n_shard
+            frozen_bytes /= n_shard
         if p.offload_optimizer:
             states = master = step_temp = 0.0
         if p.offload_params:
             trainable_bytes = frozen_bytes = 0.0
-    buffers = _sharding_buffers(arch, w, plan.trainable)
+            if p.fsdp != "none":
+                grads = 0.0  # FSDP CPUOffload moves the gradient shards to the CPU too
+    buffers = _sharding_buffers(arch, w, plan)
     encoders = math.ceil(extra_params * e)  # vision/audio encoders of multimodal models (frozen)
     autocast = plan.autocast_bytes / mp / (n_dp if stage >= 3 else 1)
 
     saved, extra = _activations(arch, w, plan)
     saved, extra = math.ceil(saved / mp), math.ceil(extra / tp)
     resident = trainable_bytes + frozen_bytes + encoders + buffers + states + master
-    backward = resident + autocast + saved + extra + plan.quant_transient
+    # Gradient accumulation under no_sync(): the gradients of earlier micro-batches are held through
+    # the next forward and backward.
+    held_grads = grads if p.accumulate_without_sync else 0.0
+    backward = resident + autocast + saved + extra + plan.quant_transient + held_grads
     tied_extra = 0.0
     if plan.embeddings_trainable and arch.tied_embeddings:
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
@@ -787,7 +877,7 @@ def estimate_finetune(
     step = resident + grads + step_temp
     if backward >= max(step, end_of_backward):
         phase = "backward"
-        grads_now, temps = 0.0, 0.0
+        grads_now, temps = held_grads, 0.0
         act = {
             "activations.saved": saved,
             "activations.logits_and_transients": extra,
@@ -820,14 +910,10 @@ def estimate_finetune(
     context, reserve = overhead_bytes(
         dynamic, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
+    nccl = nccl_buffer_bytes(data_parallel=n_dp, tensor_parallel=tp, pipeline_parallel=pp)
     pb = param_breakdown(arch)
     assumptions = [
-        f"method: {w.method}; compute {w.precision}; "
-        + (
-            "fp32 trainable parameters with autocast (AMP)"
-            if w.is_mixed
-            else "parameters and states in the compute dtype"
-        ),
+        f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
         f"optimizer: {w.optimizer} ({w.optimizer_impl})",
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
@@ -840,13 +926,14 @@ def estimate_finetune(
     if p.n_gpus > 1 or stage:
         kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
         assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
+        assumptions.extend(_sharding_notes(arch, p))
     return MemoryEstimate(
         weights_bytes=sum(weights.values()),
         kv_cache_bytes=0,
         activations_bytes=act_total,
         gradients_bytes=grads_total,
         optimizer_bytes=sum(optimizer.values()),
-        overhead_bytes=context + reserve,
+        overhead_bytes=context + reserve + nccl,
         components={
             **weights,
             **act,
@@ -854,6 +941,7 @@ def estimate_finetune(
             **optimizer,
             "overhead.cuda_context": context,
             "overhead.allocator": reserve,
+            **({"overhead.nccl": nccl} if nccl else {}),
         },
         n_gpus=p.n_gpus,
         peak_phase=phase,

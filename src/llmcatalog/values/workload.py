@@ -10,6 +10,8 @@ checked where both meet, in :func:`llmcatalog.estimate_vram`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -55,7 +57,21 @@ MLA_CACHE_LAYOUTS = ("latent", "expanded")
 METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
-FSDP_MODES = ("none", "full-shard", "shard-grad-op")
+FSDP_MODES = ("none", "full-shard", "shard-grad-op", "hybrid-shard")
+#: ``torch.distributed.fsdp``: 1 (``FullyShardedDataParallel``, flat parameters) or 2 (``fully_shard``,
+#: per-parameter DTensors).
+FSDP_VERSIONS = (1, 2)
+#: PyTorch releases whose FSDP memory differs: 2.0 (``FlatParameter`` is not a plain ``Parameter`` type, so
+#: ``torch.optim`` falls back from ``foreach`` to the for-loop step) and 2.1 or later.
+TORCH_VERSIONS = ("2.0", ">=2.1")
+FSDP_DTYPES = ("fp32", "fp16", "bf16")
+#: DeepSpeed's own defaults (``deepspeed/runtime/zero/config.py``): buckets of 5e8 elements, 5e7 prefetched
+#: and 1e9 live parameters at stage 3, parameters under 1e5 elements kept whole, sub-groups of 1e9.
+DS_BUCKET_DEFAULT = 500_000_000
+DS_MAX_LIVE_DEFAULT = 1_000_000_000
+DS_SUB_GROUP_DEFAULT = 1_000_000_000
+#: Largest bucket or threshold accepted (elements): far above any real setting.
+MAX_BUCKET_ELEMENTS = 2**44
 
 
 #: Upper bounds on workload sizes. They are far above anything real (the longest context of a
@@ -117,6 +133,28 @@ def _bool(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
         raise WorkloadError(f"{attr.name} must be True or False, got {_show(value)}")
 
 
+def _optional_bool(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _bool(inst, attr, value)
+
+
+def _elements(low: int) -> Any:
+    """A count of elements (int >= ``low``, up to :data:`MAX_BUCKET_ELEMENTS`); DeepSpeed's JSON writes
+    ``5e8``, which arrives as a float: whole floats are accepted and turned into ints by the converter."""
+    return _int_in(low, MAX_BUCKET_ELEMENTS)
+
+
+def _whole(value: object) -> object:
+    """``5e8`` (a float, as DeepSpeed configs write it) -> 500000000; anything else unchanged for the check."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+def _optional_whole(value: object) -> object:
+    return None if value is None else _whole(value)
+
+
 @attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class Parallelism:
     """How a job is spread over GPUs. The estimate is per GPU, for the most loaded rank.
@@ -124,10 +162,31 @@ class Parallelism:
     ``data_parallel`` x ``tensor_parallel`` x ``pipeline_parallel`` GPUs in all.
     ``zero_stage`` (DeepSpeed ZeRO, arXiv 1910.02054) shards optimizer states (1), plus gradients
     (2), plus parameters (3) over the data-parallel ranks. ``fsdp`` is PyTorch FSDP:
-    ``"full-shard"`` behaves like ZeRO-3 and ``"shard-grad-op"`` like ZeRO-2 for memory; give
+    ``"full-shard"`` behaves like ZeRO-3 and ``"shard-grad-op"`` like ZeRO-2 for memory
+    (``"hybrid-shard"``: full-shard within ``fsdp_shard_group`` GPUs, replicated across groups); give
     either ``zero_stage`` or ``fsdp``, not both. ``offload_optimizer`` / ``offload_params``
-    keep optimizer states / parameters in CPU memory (ZeRO-Offload, ZeRO-Infinity).
+    keep optimizer states / parameters in CPU (or NVMe) memory (ZeRO-Offload, ZeRO-Infinity, FSDP ``CPUOffload``).
     For inference, ``pipeline_parallel`` > 1 also describes ``device_map="auto"`` layer splits.
+
+    DeepSpeed settings (``zero_optimization`` keys, DeepSpeed's defaults; ``None`` = the Hugging Face
+    integration's ``"auto"``, computed from the model's hidden size ``h``): ``reduce_bucket_size``
+    (``None``: ``h*h``), ``allgather_bucket_size`` (5e8), ``overlap_comm`` (``None``: DeepSpeed's default,
+    on at stage 3 only), ``contiguous_gradients``, ``prefetch_bucket_size`` (``stage3_prefetch_bucket_size``;
+    ``None``: ``0.9*h*h``), ``max_live_parameters`` (``stage3_max_live_parameters``, 1e9),
+    ``max_reuse_distance`` (``stage3_max_reuse_distance``, 1e9),
+    ``param_persistence_threshold`` (``stage3_param_persistence_threshold``; ``None``: ``10*h``),
+    ``sub_group_size`` (1e9). :meth:`from_deepspeed_config` reads them from a config.
+
+    FSDP settings: ``fsdp_version`` (1: ``FullyShardedDataParallel``; 2: ``fully_shard``),
+    ``fsdp_param_dtype`` / ``fsdp_reduce_dtype`` (the ``MixedPrecision`` / ``MixedPrecisionPolicy``
+    dtypes; ``None``: no policy, parameters are gathered in their own dtype and the model runs under the
+    workload's autocast), ``fsdp_layers_per_unit`` (decoder layers per wrapped unit, 1 = per layer as
+    ``transformer_auto_wrap_policy`` does), ``fsdp_shard_group`` (GPUs per shard group for
+    ``"hybrid-shard"``), ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
+    and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
+    ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
+    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters). :meth:`from_fsdp` sets them
+    by their PyTorch names. See ``docs/sharding.md``.
     """
 
     data_parallel: int = attrs.field(default=1, validator=_int_in(1, MAX_PARALLEL))
@@ -137,12 +196,53 @@ class Parallelism:
     fsdp: str = attrs.field(default="none", validator=_choice(FSDP_MODES))
     offload_optimizer: bool = attrs.field(default=False, validator=_bool)
     offload_params: bool = attrs.field(default=False, validator=_bool)
+    # DeepSpeed ZeRO (deepspeed/runtime/zero/config.py)
+    reduce_bucket_size: int | None = attrs.field(
+        default=None, converter=_optional_whole, validator=optional(_elements(1))
+    )
+    allgather_bucket_size: int = attrs.field(default=DS_BUCKET_DEFAULT, converter=_whole, validator=_elements(1))
+    overlap_comm: bool | None = attrs.field(default=None, validator=_optional_bool)
+    contiguous_gradients: bool = attrs.field(default=True, validator=_bool)
+    prefetch_bucket_size: int | None = attrs.field(
+        default=None, converter=_optional_whole, validator=optional(_elements(0))
+    )
+    max_live_parameters: int = attrs.field(default=DS_MAX_LIVE_DEFAULT, converter=_whole, validator=_elements(0))
+    max_reuse_distance: int = attrs.field(default=DS_MAX_LIVE_DEFAULT, converter=_whole, validator=_elements(0))
+    param_persistence_threshold: int | None = attrs.field(
+        default=None, converter=_optional_whole, validator=optional(_elements(0))
+    )
+    sub_group_size: int = attrs.field(default=DS_SUB_GROUP_DEFAULT, converter=_whole, validator=_elements(1))
+    # PyTorch FSDP
+    fsdp_version: int = attrs.field(default=1, validator=_choice(FSDP_VERSIONS))
+    fsdp_param_dtype: str | None = attrs.field(default=None, validator=optional(_choice(FSDP_DTYPES)))
+    fsdp_reduce_dtype: str | None = attrs.field(default=None, validator=optional(_choice(FSDP_DTYPES)))
+    fsdp_layers_per_unit: int = attrs.field(default=1, validator=_int_in(1, MAX_PARALLEL))
+    fsdp_shard_group: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_PARALLEL)))
+    fsdp_use_orig_params: bool = attrs.field(default=True, validator=_bool)
+    accumulate_without_sync: bool = attrs.field(default=False, validator=_bool)
+    torch_version: str = attrs.field(default=">=2.1", validator=_choice(TORCH_VERSIONS))
 
     def __attrs_post_init__(self) -> None:
         if self.fsdp != "none" and self.zero_stage:
             raise WorkloadError("give either zero_stage (DeepSpeed) or fsdp (PyTorch FSDP), not both")
         if self.offload_params and self.shard_stage < 3:
-            raise WorkloadError("offload_params needs parameter sharding: zero_stage=3 or fsdp='full-shard'")
+            raise WorkloadError(
+                "offload_params needs parameter sharding: zero_stage=3 or fsdp='full-shard' (or 'hybrid-shard')"
+            )
+        if self.fsdp == "hybrid-shard":
+            group = self.fsdp_shard_group
+            if group is None or self.data_parallel % group:
+                raise WorkloadError(
+                    f"fsdp='hybrid-shard' needs fsdp_shard_group, the GPUs of one shard group (usually the GPUs of a "
+                    f"node), dividing data_parallel={self.data_parallel}; got fsdp_shard_group={group}"
+                )
+        elif self.fsdp_shard_group is not None:
+            raise WorkloadError("fsdp_shard_group applies to fsdp='hybrid-shard' only; leave it out")
+        if self.fsdp_version == 2 and self.fsdp == "shard-grad-op":
+            raise WorkloadError(
+                "fsdp_version=2 (fully_shard) has no SHARD_GRAD_OP; use fsdp='full-shard' (reshard_after_forward=False "
+                "keeps gathered parameters like ZeRO-2) or fsdp_version=1"
+            )
 
     @property
     def n_gpus(self) -> int:
@@ -151,8 +251,142 @@ class Parallelism:
 
     @property
     def shard_stage(self) -> int:
-        """The ZeRO stage equivalent for memory (FSDP full-shard = 3, shard-grad-op = 2)."""
-        return {"none": self.zero_stage, "full-shard": 3, "shard-grad-op": 2}[self.fsdp]
+        """The ZeRO stage equivalent for memory (FSDP full-shard and hybrid-shard = 3, shard-grad-op = 2)."""
+        return {"none": self.zero_stage, "full-shard": 3, "hybrid-shard": 3, "shard-grad-op": 2}[self.fsdp]
+
+    @property
+    def shard_ranks(self) -> int:
+        """Ranks that share one copy of the sharded state (``fsdp_shard_group`` for hybrid sharding)."""
+        if self.fsdp == "hybrid-shard" and self.fsdp_shard_group is not None:
+            return self.fsdp_shard_group
+        return self.data_parallel
+
+    @property
+    def overlap_comm_in_effect(self) -> bool:
+        """DeepSpeed's ``overlap_comm``: when left unset, on at stage 3 and off below (``DeepSpeedZeroConfig``)."""
+        return self.overlap_comm if self.overlap_comm is not None else self.zero_stage == 3
+
+    @classmethod
+    def from_deepspeed_config(
+        cls,
+        config: dict[str, Any] | str | os.PathLike[str],
+        *,
+        data_parallel: int = 1,
+        tensor_parallel: int = 1,
+        pipeline_parallel: int = 1,
+    ) -> Parallelism:
+        """The parallelism a DeepSpeed config sets up (a dict, or a JSON file path).
+
+        ``zero_optimization`` keys map to the fields (see the class docstring); ``"auto"`` leaves a bucket
+        to the Hugging Face integration's value (``None``, resolved from the model's hidden size at
+        estimate time); keys left out take DeepSpeed's defaults. Unknown ``zero_optimization`` keys warn
+        (a :class:`UserWarning` naming them); malformed values raise :class:`~llmcatalog.WorkloadError`
+        naming the key.
+        A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
+        """
+        from .deepspeed import parallelism_kwargs
+
+        if not isinstance(config, dict):
+            if _READ_JSON is None:  # pragma: no cover - installed by llmcatalog/__init__
+                raise WorkloadError("from_deepspeed_config got a path, but no JSON reader is installed")
+            config = _READ_JSON(config)
+        kw = parallelism_kwargs(config)
+        return cls(
+            data_parallel=data_parallel, tensor_parallel=tensor_parallel, pipeline_parallel=pipeline_parallel, **kw
+        )
+
+    @classmethod
+    def from_fsdp(
+        cls,
+        *,
+        data_parallel: int,
+        sharding_strategy: str = "FULL_SHARD",
+        version: int = 1,
+        param_dtype: str | None = None,
+        reduce_dtype: str | None = None,
+        cpu_offload: bool = False,
+        layers_per_unit: int = 1,
+        shard_group: int | None = None,
+        use_orig_params: bool = True,
+        accumulate_without_sync: bool = False,
+        torch_version: str = ">=2.1",
+        tensor_parallel: int = 1,
+        pipeline_parallel: int = 1,
+    ) -> Parallelism:
+        """PyTorch FSDP by its own names: ``sharding_strategy`` one of ``FULL_SHARD``, ``SHARD_GRAD_OP``,
+        ``NO_SHARD``, ``HYBRID_SHARD`` (FSDP1's ``ShardingStrategy``; case-insensitive, ``_HYBRID_SHARD_ZERO2``
+        is not modelled), ``version`` 1 or 2 (``fully_shard``: always full-shard), ``param_dtype`` /
+        ``reduce_dtype`` of the ``MixedPrecision`` policy (``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch
+        name such as ``"bfloat16"``), ``cpu_offload`` (``CPUOffload(offload_params=True)``: parameters,
+        gradients and the optimizer step live on the CPU)."""
+        names = {
+            "FULL_SHARD": "full-shard",
+            "SHARD_GRAD_OP": "shard-grad-op",
+            "NO_SHARD": "none",
+            "HYBRID_SHARD": "hybrid-shard",
+        }
+        key = (
+            sharding_strategy.upper().removeprefix("SHARDINGSTRATEGY.") if isinstance(sharding_strategy, str) else None
+        )
+        if key not in names:
+            raise WorkloadError(
+                f"sharding_strategy={_show(sharding_strategy)} is not one of {', '.join(names)} "
+                "(torch.distributed.fsdp.ShardingStrategy)"
+            )
+        mode = names[key]
+        if mode == "none" and cpu_offload:
+            raise WorkloadError("cpu_offload needs sharded parameters: use FULL_SHARD or HYBRID_SHARD")
+        return cls(
+            data_parallel=data_parallel,
+            tensor_parallel=tensor_parallel,
+            pipeline_parallel=pipeline_parallel,
+            fsdp=mode,
+            fsdp_version=version,
+            fsdp_param_dtype=_dtype_name(param_dtype, "param_dtype"),
+            fsdp_reduce_dtype=_dtype_name(reduce_dtype, "reduce_dtype"),
+            offload_params=cpu_offload,
+            offload_optimizer=cpu_offload,
+            fsdp_layers_per_unit=layers_per_unit,
+            fsdp_shard_group=shard_group,
+            fsdp_use_orig_params=use_orig_params,
+            accumulate_without_sync=accumulate_without_sync,
+            torch_version=torch_version,
+        )
+
+
+_TORCH_DTYPES = {
+    "float32": "fp32",
+    "float": "fp32",
+    "fp32": "fp32",
+    "float16": "fp16",
+    "half": "fp16",
+    "fp16": "fp16",
+    "bfloat16": "bf16",
+    "bf16": "bf16",
+}
+
+
+def _dtype_name(value: object, field: str) -> str | None:
+    """``"bfloat16"``, ``"torch.bfloat16"``, ``torch.bfloat16`` or ``"bf16"`` -> ``"bf16"``; None stays None."""
+    if value is None:
+        return None
+    text = str(value).lower().removeprefix("torch.")
+    if text not in _TORCH_DTYPES:
+        raise WorkloadError(
+            f"{field}={_show(value)} is not a dtype FSDP mixed precision uses; choose bf16, fp16 or fp32"
+        )
+    return _TORCH_DTYPES[text]
+
+
+#: Reads a JSON file into a dict (bounded size, typed errors): installed by ``llmcatalog/__init__.py``
+#: from ``importers/files.py`` so that this wing imports nothing above it.
+_READ_JSON: Callable[[str | os.PathLike[str]], dict[str, Any]] | None = None
+
+
+def install_json_reader(reader: Callable[[str | os.PathLike[str]], dict[str, Any]]) -> None:
+    """Install the reader :meth:`Parallelism.from_deepspeed_config` uses for paths."""
+    global _READ_JSON
+    _READ_JSON = reader
 
 
 class _AsStored(str):
