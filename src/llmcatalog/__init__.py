@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .importers.local import LocalCheckpoint
     from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
     from .memory.params import count_params
+    from .planning.sweep import Sweep, SweepRow, sweep
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
 
@@ -137,6 +138,10 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # planning: sweeps
+    "Sweep": "planning.sweep",
+    "SweepRow": "planning.sweep",
+    "sweep": "planning.sweep",
 }
 
 
@@ -187,6 +192,8 @@ __all__ = [
     "PluginWarning",
     "PublishedFigure",
     "QueryError",
+    "Sweep",
+    "SweepRow",
     "Tool",
     "UnknownEntryError",
     "UnknownGPUError",
@@ -212,6 +219,7 @@ __all__ = [
     "load_toml",
     "min_gpus",
     "search",
+    "sweep",
     "weight_format_from_quantization_config",
     "workload_for_figure",
 ]
