@@ -235,6 +235,11 @@ def test_html_has_the_numbers_and_a_bar_per_row(small: lc.Sweep) -> None:
     assert html.count("<svg") == len(small)
     assert html.count("<line") == len(small)
     assert "<script" not in html
+    row = small[0]
+    assert f"{row.gpu.available_bytes / 2**30:.2f} GiB" in row._repr_html_()
+    assert (
+        row.to_markdown().splitlines()[-1].endswith(f"({row.total_bytes / row.gpu.available_bytes:.0%} of its memory)")
+    )
 
 
 def test_plot_renders_png(small: lc.Sweep, tmp_path) -> None:

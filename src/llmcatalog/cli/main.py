@@ -53,7 +53,6 @@ GIB = 2**30
 
 # -- formatting (cli/output.py: --format table|json|markdown|csv) ----------------------------
 _clean = clean
-_json = to_json
 
 
 def _params(n: int | None) -> str:

@@ -150,6 +150,14 @@ class SweepRow:
             out.update({f"components.{k}": v for k, v in e.components.items()})
         return out
 
+    def _repr_html_(self) -> str:
+        """The estimate's table and its bar against this row's GPU."""
+        return self.estimate.to_html(self.gpu)
+
+    def to_markdown(self) -> str:
+        """The estimate's breakdown and the verdict on this row's GPU, as markdown."""
+        return self.estimate.to_markdown(self.gpu)
+
     def __repr__(self) -> str:
         return (
             f"SweepRow(model={self.model_label!r}, gpu={self.gpu.id!r}, workload={workload_label(self.workload)!r}, "
