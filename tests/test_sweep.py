@@ -127,6 +127,13 @@ def test_errors_raise_by_default_or_are_skipped() -> None:
         lc.sweep("llama-2-7b", "no-such-gpu-zzz", w)
     with pytest.raises(TypeError, match="workloads"):
         lc.sweep("llama-2-7b", "RTX 4090", ["bf16"])
+    with pytest.raises(lc.WorkloadError, match="allocator_fraction"):
+        lc.sweep("llama-2-7b", "RTX 4090", w, errors="skip", allocator_fraction=2.0)
+    result = lc.sweep("llama-2-7b", "RTX 4090", w, cuda_context_bytes=0, allocator_fraction=0)
+    assert result[0].estimate == lc.estimate_vram(
+        lc.get_model("llama-2-7b"), w, cuda_context_bytes=0, allocator_fraction=0
+    )
+    assert result[0].estimate.overhead_bytes == 0
     with pytest.raises(TypeError, match="gpus"):
         lc.sweep("llama-2-7b", [24], w)
 

@@ -21,14 +21,15 @@ The speed calculus (``llmcatalog.performance``) plugs in there.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeAlias, overload
+from typing import Any, NamedTuple, TypeAlias, overload
 
 import attrs
 
 from ..errors import LLMCatalogError, MissingDependencyError, QueryError
-from ..memory.estimate import estimate_vram
+from ..memory.estimate import _check_overhead, estimate_vram
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
 from ..memory.result import MemoryEstimate
 from ..registry.plugins import catalog
@@ -62,6 +63,7 @@ COLUMNS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def workload_label(workload: Workload) -> str:
     """A short label of a workload for tables: ``inference bf16 b1 ctx2048``, ``lora bf16 b4 seq512 gc``."""
     if isinstance(workload, Inference):
@@ -96,9 +98,12 @@ def _model_label(model: ModelLike) -> str:
     return model.id if isinstance(model, Model) else f"{model.family} (architecture)"
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class SweepRow:
-    """One (model, GPU, workload) estimate: the per-GPU memory breakdown, its fit and its speed."""
+class SweepRow(NamedTuple):
+    """One (model, GPU, workload) estimate: the per-GPU memory breakdown, its fit and its speed.
+
+    An immutable named tuple rather than an attrs class: a sweep makes hundreds of thousands of
+    rows, and a tuple is built several times faster.
+    """
 
     model: ModelLike
     gpu: GPU
@@ -401,6 +406,7 @@ def sweep(
         raise QueryError(f"errors must be 'raise' or 'skip', got {errors!r}")
     if speed is not None and not callable(speed):
         raise TypeError(f"speed must be a callable (model, gpu, workload, estimate) -> float | None, got {speed!r}")
+    _check_overhead(cuda_context_bytes, allocator_fraction)  # a wrong setting is not one model's error to skip
     model_list = _resolve_models(models)
     gpu_list = _resolve_gpus(gpus)
     workload_list = _resolve_workloads(workloads)
@@ -427,16 +433,19 @@ def sweep(
                 if key is not None:
                     cache[key] = est
             estimates.append(est)
+        done = [(w, est) for w, est in zip(workload_list, estimates, strict=True) if est is not None]
         for gpu in gpu_list:
+            if speed is None:
+                rows.extend([_new(SweepRow, (model, gpu, w, est, None)) for w, est in done])
+                continue
             available = gpu.available_bytes
-            for w, est in zip(workload_list, estimates, strict=True):
-                if est is None:
-                    continue
-                tps = None
-                if speed is not None and est.total_bytes <= available:
-                    tps = _checked_speed(speed(model, gpu, w, est), speed)
-                rows.append(SweepRow(model=model, gpu=gpu, workload=w, estimate=est, tokens_per_s=tps))
+            for w, est in done:
+                tps = _checked_speed(speed(model, gpu, w, est), speed) if est.total_bytes <= available else None
+                rows.append(_new(SweepRow, (model, gpu, w, est, tps)))
     return Sweep(rows, skipped)
+
+
+_new = tuple.__new__  # SweepRow(...) without the keyword handling: the rows are built in the loop above
 
 
 def _checked_speed(value: object, hook: object) -> float | None:
