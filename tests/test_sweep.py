@@ -274,3 +274,22 @@ def test_workload_labels_tell_workloads_apart() -> None:
     )
     assert label == "lora bf16 b4 seq512 r16 gc"
     assert "tp2" in workload_label(lc.Inference(parallelism=lc.Parallelism(tensor_parallel=2)))
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    """A sweep pauses the cyclic collector while it builds rows and restores its state, also on error."""
+    import gc
+
+    w = lc.Inference(precision="bf16")
+    assert gc.isenabled()
+    lc.sweep("llama-2-7b", "RTX 4090", w)
+    assert gc.isenabled()
+    with pytest.raises(lc.NotEstimableError):
+        lc.sweep("gpt-4", "RTX 4090", w)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        lc.sweep("llama-2-7b", "RTX 4090", w)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
