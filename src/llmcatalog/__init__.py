@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         recommend,
         which_gpus,
     )
+    from .planning.sweep import Sweep, SweepRow, sweep
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
     from .values.deepspeed import DEEPSPEED_PRESETS
@@ -242,6 +243,10 @@ _LAZY = {
     "estimate_vllm": "engines.vllm",
     # stream "zero" (sharding)
     "DEEPSPEED_PRESETS": "values.deepspeed",
+    # planning: sweeps
+    "Sweep": "planning.sweep",
+    "SweepRow": "planning.sweep",
+    "sweep": "planning.sweep",
 }
 
 
@@ -302,6 +307,8 @@ __all__ = [
     "QueryError",
     "Remedy",
     "SGLangSettings",
+    "Sweep",
+    "SweepRow",
     "Tool",
     "UnknownEntryError",
     "UnknownGPUError",
@@ -343,6 +350,7 @@ __all__ = [
     "models_that_fit",
     "recommend",
     "search",
+    "sweep",
     "weight_format_from_quantization_config",
     "which_gpus",
     "workload_for_figure",

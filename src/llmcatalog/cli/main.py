@@ -14,19 +14,20 @@ Exit status: 0 on success, 1 when the answer is "does not fit", 2 on bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
-import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import FitCheck, fit_check
 from ..planning import models_that_fit, recommend
+from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
@@ -49,60 +50,15 @@ from ..values.workload import (
 )
 from . import engines_llamacpp as _engines_llamacpp
 from .engines import add_engine_options, engine_requested, run_engine_estimate
+from .output import Column, add_format_option, chosen_format, clean, render, render_sections, table, to_json
 
 __all__ = ["main"]
 
 GIB = 2**30
 
 
-# -- formatting ----------------------------------------------------------------------------
-# C0 controls, DEL and C1 controls (U+0080-U+009F; U+009B is a one-character CSI). Catalog text
-# can come from any installed plugin: an ESC or CSI printed as-is could retitle the terminal,
-# hide lines or forge output, so every control character is shown as a visible escape instead.
-# Bidirectional controls (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069) reorder what follows them on
-# screen ("Trojan Source", CVE-2021-42574): escaped as well.
-_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
-_CONTROL_KEEP_LINES = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _clean(text: object, *, lines: bool = False) -> str:
-    """``text`` safe to print on a terminal: control characters become visible ``\\xNN`` escapes.
-
-    ``lines=True`` keeps newlines and tabs (multi-line descriptions); table cells get them escaped.
-    """
-    return (_CONTROL_KEEP_LINES if lines else _CONTROL).sub(_escape, str(text))
-
-
-def _json(obj: object) -> str:
-    # json escapes C0 controls itself; with ensure_ascii=False it leaves DEL and C1 raw.
-    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False, indent=2))
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool = False) -> str:
-    fill = " " * max(width - _width(text), 0)
-    return fill + text if right else text + fill
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
-    """A plain-text table; CJK characters count as two columns."""
-    headers = [_clean(h) for h in headers]
-    cells = [[("" if c is None else _clean(c)) for c in row] for row in rows]
-    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(_pad(h, w, i in right) for i, (h, w) in enumerate(zip(headers, widths, strict=True))).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for r in cells:
-        lines.append("  ".join(_pad(c, w, i in right) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
-    return "\n".join(lines)
+# -- formatting (cli/output.py: --format table|json|markdown|csv) ----------------------------
+_clean = clean
 
 
 def _params(n: int | None) -> str:
@@ -118,34 +74,48 @@ def _gib(n: int | float | None) -> str:
 
 
 # -- commands ------------------------------------------------------------------------------
+def _gpu_row(g: GPU) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "name": g.name,
+        "vendor": g.vendor,
+        "memory_bytes": g.memory_bytes,
+        "available_bytes": g.available_bytes,
+        "memory_type": g.memory_type,
+        "bandwidth_gb_s": g.bandwidth_gb_s,
+        "fp32_tflops": g.fp32_tflops,
+        "tflops_16bit": g.bf16_tflops or g.fp16_tflops,
+    }
+
+
+_GPU_COLUMNS = (
+    Column("id"),
+    Column("name"),
+    Column("vendor"),
+    Column("memory_bytes", "GiB", lambda r: _gib(r["memory_bytes"]), right=True),
+    Column("memory_type", "memory"),
+    Column("bandwidth_gb_s", "GB/s", right=True),
+    Column("fp32_tflops", "FP32 TFLOPS", right=True),
+    Column("tflops_16bit", "16-bit TFLOPS", right=True),
+)
+_TOOL_COLUMNS = (Column("id"), Column("name"), Column("category"), Column("url"))
+
+
+def _tool_row(t: Tool) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "category": t.category, "url": t.url}
+
+
 def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
+    fmt = chosen_format(args)
     if args.what == "gpus":
-        rows = [
-            [
-                g.id,
-                g.name,
-                g.vendor,
-                _gib(g.memory_bytes),
-                g.memory_type,
-                g.bandwidth_gb_s,
-                g.fp32_tflops,
-                g.bf16_tflops or g.fp16_tflops,
-            ]
-            for g in cat.gpus
-        ]
-        print(
-            table(
-                ["id", "name", "vendor", "GiB", "memory", "GB/s", "FP32 TFLOPS", "16-bit TFLOPS"],
-                rows,
-                right=(3, 5, 6, 7),
-            )
-        )
+        print(render([_gpu_row(g) for g in cat.gpus], _GPU_COLUMNS, fmt))
         return 0
     if args.what == "tools":
-        print(table(["id", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in cat.tools]))
+        print(render([_tool_row(t) for t in cat.tools], _TOOL_COLUMNS, fmt))
         return 0
     if args.what == "domains":
-        print(table(["domain", "models"], [[d, n] for d, n in cat.domains().items()], right=(1,)))
+        rows = [{"domain": d, "models": n} for d, n in cat.domains().items()]
+        print(render(rows, (Column("domain"), Column("models", right=True)), fmt))
         return 0
     models = cat.find_models(
         domain=args.domain,
@@ -158,11 +128,9 @@ def _cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
         max_params=args.max_params,
         base_model=args.base,
     )
-    if args.json:
-        print(_json([_model_summary(m) for m in models]))
-        return 0
-    print(_models_table(models))
-    print(f"\n{len(models)} model(s)")
+    print(_models_table(models, fmt))
+    if fmt == "table":
+        print(f"\n{len(models)} model(s)")
     return 0
 
 
@@ -176,28 +144,36 @@ def _model_summary(m: Model) -> dict[str, Any]:
         "base_model": m.base_model,
         "open_weights": m.open_weights,
         "aliases": list(m.aliases),
+        "size_label": m.size_label,
     }
 
 
-def _models_table(models: Sequence[Model]) -> str:
-    rows = [
-        [
-            m.id,
-            m.name,
-            m.domain,
-            _params(m.n_params) if m.n_params else (m.size_label or "?"),
-            (m.organization or "")[:28],
-            m.base_model or "",
-            {True: "yes", False: "no", None: "?"}[m.open_weights],
-        ]
-        for m in models
-    ]
-    return table(["id", "name", "domain", "params", "organization", "base model", "open"], rows)
+_MODEL_COLUMNS = (
+    Column("id"),
+    Column("name"),
+    Column("domain"),
+    Column("n_params", "params", lambda r: _params(r["n_params"]) if r["n_params"] else (r["size_label"] or "?")),
+    Column("organization", show=lambda r: (r["organization"] or "")[:28]),
+    Column("base_model", "base model", lambda r: r["base_model"] or ""),
+    Column("open_weights", "open", lambda r: {True: "yes", False: "no", None: "?"}[r["open_weights"]]),
+)
+
+
+def _models_table(models: Sequence[Model], fmt: str = "table") -> str:
+    return render([_model_summary(m) for m in models], _MODEL_COLUMNS, fmt)
 
 
 def _cmd_search(args: argparse.Namespace, cat: Catalog) -> int:
+    fmt = chosen_format(args)
     models = cat.search(args.text)
     tools = cat.search_tools(args.text)
+    if fmt != "table":
+        sections = [
+            ("models", [_model_summary(m) for m in models], _MODEL_COLUMNS),
+            ("tools", [_tool_row(t) for t in tools], _TOOL_COLUMNS),
+        ]
+        print(render_sections(sections, fmt))
+        return 0 if models or tools else 1
     if models:
         print(_models_table(models))
     if tools:
@@ -217,19 +193,29 @@ def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
         except LLMCatalogError as exc:
             errors.append(exc)
             continue
-        print(_describe(entry, cat))
+        fmt = chosen_format(args)
+        pairs = _describe(entry, cat)
+        if fmt == "table":
+            # Only prose (descriptions, notes) keeps its line breaks: a newline in a name or an organisation
+            # could forge a line of this output, so it is shown escaped.
+            print("\n".join(f"{label:<15} {_clean(value, lines=multiline)}" for label, value, multiline in pairs))
+        elif fmt == "json":
+            kind = "model" if isinstance(entry, Model) else "gpu" if isinstance(entry, GPU) else "tool"
+            print(to_json({"kind": kind, **attrs.asdict(entry)}))
+        else:
+            rows = [{"field": label, "value": str(value)} for label, value, _ in pairs]
+            print(render(rows, (Column("field"), Column("value")), fmt))
         return 0
     raise errors[0]
 
 
-def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
-    lines = []
+def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object, bool]]:
+    """(label, value, multi-line prose?) for every fact of ``entry`` that is known."""
+    lines: list[tuple[str, object, bool]] = []
 
     def add(label: str, value: object, *, multiline: bool = False) -> None:
-        # Only prose (descriptions, notes) keeps its line breaks: a newline in a name or an organisation
-        # could forge a line of this output, so it is shown escaped.
         if value not in (None, "", (), []):
-            lines.append(f"{label:<15} {_clean(value, lines=multiline)}")
+            lines.append((label, value, multiline))
 
     add("id", entry.id)
     add("name", entry.name)
@@ -316,17 +302,28 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> str:
         add("licence", entry.license)
     for i, source in enumerate(entry.sources):
         add("sources" if i == 0 else "", source)
-    return "\n".join(lines)
+    return lines
 
 
 def _cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
     m = cat.get_model(args.name)
     up = cat.ancestors(m)
+    down = cat.descendants(m)
+    fmt = chosen_format(args)
+    if fmt == "json":
+        print(
+            to_json({"model": m.id, "built_on": [a.id for a in up], "built_upon_by": [_model_summary(d) for d in down]})
+        )
+        return 0
+    if fmt != "table":
+        rows = [{"relation": "built on", **_model_summary(a)} for a in up]
+        rows += [{"relation": "built upon by", **_model_summary(d)} for d in down]
+        print(render(rows, (Column("relation"), *_MODEL_COLUMNS), fmt))
+        return 0
     print(
         "built on:      "
         + (" <- ".join([m.id, *(a.id for a in up)]) if up else f"{m.id} (no base model in the catalog)")
     )
-    down = cat.descendants(m)
     print(f"built upon by: {len(down)} model(s)")
     if down:
         print(_models_table(down))
@@ -465,19 +462,9 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             warnings.simplefilter("ignore", ContextLengthWarning)  # already said above
             return _estimate.min_gpus(model, gpu, workload)
 
-    if args.json:
-        out = est.as_dict()
-        out["model"] = model.id
-        if gpu is not None:
-            out.update(
-                gpu=gpu.id,
-                gpu_available_bytes=gpu.available_bytes,
-                verdict=verdict.verdict if verdict else None,
-                headroom_bytes=verdict.headroom_bytes if verdict else None,
-                fits=fits,
-                min_gpus=fewest(),
-            )
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+    fmt = chosen_format(args)
+    if fmt != "table":
+        print(_estimate_output(fmt, model, gpu, workload, est, verdict, fewest() if gpu is not None else None))
         return 0 if gpu is None or fits else 1
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
@@ -515,6 +502,56 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         for hint in _remedies(workload, est):
             print(f"   try {hint}")
     return 0 if fits else 1
+
+
+def _estimate_output(
+    fmt: str,
+    model: Model,
+    gpu: GPU | None,
+    workload: Inference | FineTune,
+    est: _estimate.MemoryEstimate,
+    check: FitCheck | None,
+    fewest: int | None,
+) -> str:
+    """An estimate as JSON (every figure), CSV (one row: parts, components, verdict) or markdown."""
+    verdict: dict[str, Any] = {}
+    if gpu is not None and check is not None:
+        verdict = {
+            "gpu": gpu.id,
+            "gpu_available_bytes": gpu.available_bytes,
+            "verdict": check.verdict,
+            "headroom_bytes": check.headroom_bytes,
+            "fits": check.fits,
+            "min_gpus": fewest,
+        }
+    if fmt == "json":
+        return to_json({**est.as_dict(), "model": model.id, **verdict})
+    if fmt == "csv":
+        row: dict[str, Any] = {
+            "model": model.id,
+            "workload": workload_label(workload),
+            **{f"{part}_bytes": value for part, value in est.parts},
+            "total_bytes": est.total_bytes,
+            "n_gpus": est.n_gpus,
+            "peak_phase": est.peak_phase,
+            **verdict,
+            **{f"components.{k}": v for k, v in est.components.items()},
+        }
+        return render([row], [Column(k) for k in row], "csv")
+    kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    lines = [
+        f"**{model.name}** ({model.id}), {kind}, {_params(est.n_params)} parameters"
+        + (f", {_params(est.trainable_params)} trainable" if est.trainable_params else ""),
+        "",
+        est.to_markdown(gpu),
+        "",
+        f"Peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s).",
+        "",
+        *(f"- {a}" for a in est.assumptions),
+    ]
+    if gpu is not None and not verdict["fits"]:
+        lines += ["", f"Fewest {gpu.name} that fit: {fewest if fewest is not None else 'more than 1024'}."]
+    return clean("\n".join(lines), lines=True)
 
 
 def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
@@ -628,6 +665,26 @@ def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
     workload = _workload(args)
     n = args.gpus if args.gpus is not None else workload.parallelism.n_gpus
     verdict, line, headers, rows = plan_rows(model, gpu, workload, n)
+    fmt = chosen_format(args)
+    if fmt != "table":
+        records = [dict(zip(headers, r, strict=True)) for r in rows]
+        if fmt == "json":
+            print(
+                to_json(
+                    {
+                        "model": model.id,
+                        "gpu": gpu.id,
+                        "verdict": verdict.verdict,
+                        "required_bytes": verdict.required_bytes,
+                        "available_bytes": verdict.available_bytes,
+                        "summary": line,
+                        "remedies": records,
+                    }
+                )
+            )
+        else:
+            print(render(records, [Column(h) for h in headers], fmt))
+        return 0 if verdict.fits else 1
     print(_clean(line))
     if rows:
         print(f"\nremedies on {n}x {_clean(gpu.name)}, ranked (those that fit first, cheapest first):")
@@ -689,6 +746,10 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
         include_tight=args.tight,
         cat=cat,
     )
+    fmt = chosen_format(args)
+    if fmt != "table":
+        print(render([dict(zip(headers, r, strict=True)) for r in rows], [Column(h) for h in headers], fmt))
+        return 0 if rows else 1
     if rows:
         print(table(headers, rows, right=(3, 4, 5)))
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
@@ -700,28 +761,80 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
+    fmt = chosen_format(args)
     bad = 0
+    rows: list[dict[str, Any]] = []
     for path in args.files:
         try:
             entries = load_toml(path)
         except LLMCatalogError as exc:
-            print(_clean(exc, lines=True), file=sys.stderr)
+            if fmt == "table":
+                print(_clean(exc, lines=True), file=sys.stderr)
+            rows.append(
+                {"file": str(path), "ok": False, "models": None, "gpus": None, "tools": None, "error": str(exc)}
+            )
             bad += 1
             continue
         counts = ", ".join(f"{len(v)} {k}" for k, v in entries.items() if v)
-        print(f"{_clean(path)}: OK ({counts or 'empty'})")
+        if fmt == "table":
+            print(f"{_clean(path)}: OK ({counts or 'empty'})")
+        rows.append(
+            {"file": str(path), "ok": True, **{k: len(entries.get(k, ())) for k in ("models", "gpus", "tools")}}
+            | {"error": None}
+        )
+    if fmt != "table":
+        columns = [Column(k) for k in ("file", "ok", "models", "gpus", "tools", "error")]
+        print(render(rows, columns, fmt))
     return 2 if bad else 0
 
 
+_PLUGIN_COLUMNS = (
+    Column("group"),
+    Column("plugin"),
+    Column("distribution"),
+    Column("version"),
+    Column("kind"),
+    Column("entries", right=True),
+)
+
+
 def _cmd_plugins(args: argparse.Namespace, cat: Catalog) -> int:
+    fmt = chosen_format(args)
     rows = [
-        [p.group, p.name, p.distribution, p.version, "built-in" if p.builtin else "third-party", p.count]
+        {
+            "group": p.group,
+            "plugin": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "kind": "built-in" if p.builtin else "third-party",
+            "entries": p.count,
+        }
         for p in cat.plugins
     ]
-    print(table(["group", "plugin", "distribution", "version", "kind", "entries"], rows, right=(5,)))
+    if fmt != "table":
+        skipped = [{"error": str(err)} for err in cat.plugin_errors]
+        print(render_sections([("plugins", rows, _PLUGIN_COLUMNS), ("skipped", skipped, (Column("error"),))], fmt))
+        return 0
+    print(render(rows, _PLUGIN_COLUMNS, fmt))
     for err in cat.plugin_errors:
         print(f"\nskipped: {_clean(err, lines=True)}")
     return 0
+
+
+_FIGURE_COLUMNS = (
+    Column("model"),
+    Column("workload"),
+    Column("precision", show=lambda r: r["precision"] or ""),
+    Column("batch_size", "batch", lambda r: r["batch_size"] or ""),
+    Column("seq_len", "seq", lambda r: r["seq_len"] or ""),
+    Column("n_gpus", "GPUs", lambda r: f"{r['n_gpus']}x {r['gpu'] or '?'}"),
+    Column(
+        "memory_value",
+        "published",
+        lambda r: f"{r['memory_value']:g} {r['memory_unit']}" if r["memory_value"] is not None else r["metric"],
+    ),
+    Column("metric"),
+)
 
 
 def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
@@ -729,22 +842,24 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
     if args.model:
         mid = cat.get_model(args.model).id
         pairs = tuple(p for p in pairs if p[0].id == mid)
-    rows = []
-    for m, f in pairs:
-        value = f"{f.memory_value:g} {f.memory_unit}" if f.memory_value is not None else f.metric
-        rows.append(
-            [
-                m.id,
-                f.workload,
-                f.precision or "",
-                f.batch_size or "",
-                f.seq_len or "",
-                f"{f.n_gpus}x {f.gpu or '?'}",
-                value,
-                f.metric,
-            ]
-        )
-    print(table(["model", "workload", "precision", "batch", "seq", "GPUs", "published", "metric"], rows))
+    rows = [
+        {
+            "model": m.id,
+            "workload": f.workload,
+            "precision": f.precision,
+            "batch_size": f.batch_size,
+            "seq_len": f.seq_len,
+            "n_gpus": f.n_gpus,
+            "gpu": f.gpu,
+            "memory_value": f.memory_value,
+            "memory_unit": f.memory_unit,
+            "memory_bytes": f.memory_bytes,
+            "metric": f.metric,
+            "source": f.source,
+        }
+        for m, f in pairs
+    ]
+    print(render(rows, _FIGURE_COLUMNS, chosen_format(args)))
     return 0
 
 
@@ -860,26 +975,29 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--min-params", type=_count, help="e.g. 7e9 or 7B (K, M, B, T suffixes)")
     ls.add_argument("--max-params", type=_count, help="e.g. 70B")
     ls.add_argument("--base", help="direct fine-tunes of this model")
-    ls.add_argument("--json", action="store_true")
+    add_format_option(ls, json_flag=True)
     ls.set_defaults(func=_cmd_list)
 
     se = sub.add_parser("search", help="full-text search over names, aliases and descriptions")
     se.add_argument("text")
+    add_format_option(se)
     se.set_defaults(func=_cmd_search)
 
     sh = sub.add_parser("show", help="everything about one model, GPU or tool")
     sh.add_argument("name")
+    add_format_option(sh)
     sh.set_defaults(func=_cmd_show)
 
     li = sub.add_parser("lineage", help="what a model is built on, and what is built on it")
     li.add_argument("name")
+    add_format_option(li)
     li.set_defaults(func=_cmd_lineage)
 
     es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
     _add_workload_options(es)
-    es.add_argument("--json", action="store_true")
+    add_format_option(es, json_flag=True)
     add_engine_options(es)  # --engine, and the vLLM/SGLang options (cli/engines.py)
     _engines_llamacpp.add_options(es)  # the llama.cpp/Ollama options (cli/engines_llamacpp.py)
     es.set_defaults(func=_cmd_estimate)
@@ -888,6 +1006,7 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("model")
     _add_gpu_options(pn)
     _add_workload_options(pn)
+    add_format_option(pn)
     pn.set_defaults(func=_cmd_plan)
 
     ft = sub.add_parser("fit", help="the catalog models that fit a GPU for a workload", allow_abbrev=False)
@@ -896,19 +1015,23 @@ def _parser() -> argparse.ArgumentParser:
     ft.add_argument("--language", help="ISO code (zh, en, ...); names such as chinese, 中文, english work too")
     ft.add_argument("--tight", action="store_true", help="also list models that fit only inside the headroom")
     _add_workload_options(ft)
+    add_format_option(ft)
     ft.set_defaults(func=_cmd_fit)
 
     va = sub.add_parser(
         "validate", help="check data files in llmcatalog's TOML format (regular files of at most 16 MiB)"
     )
     va.add_argument("files", nargs="+")
+    add_format_option(va)
     va.set_defaults(func=_cmd_validate)
 
     pl = sub.add_parser("plugins", help="installed catalog plugins and the ones that failed")
+    add_format_option(pl)
     pl.set_defaults(func=_cmd_plugins)
 
     fi = sub.add_parser("figures", help="published hardware figures")
     fi.add_argument("model", nargs="?")
+    add_format_option(fi)
     fi.set_defaults(func=_cmd_figures)
     return p
 

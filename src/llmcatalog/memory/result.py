@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from ..values import render
+
+if TYPE_CHECKING:
+    from ..values.gpu import GPU
 
 __all__ = ["MemoryEstimate"]
 
@@ -98,6 +103,50 @@ class MemoryEstimate:
             "assumptions": list(self.assumptions),
         }
 
+    @property
+    def parts(self) -> tuple[tuple[str, int], ...]:
+        """The six top-level parts as ``(name, bytes)`` in a fixed order (the stacked bar's segments)."""
+        return tuple((n, getattr(self, f"{n}_bytes")) for n in _TOP)
+
+    def to_markdown(self, gpu: GPU | None = None) -> str:
+        """The breakdown as a markdown table (component, GiB, share of the total), with the fit on
+        ``gpu`` in a last line when one is given."""
+        total = self.total_bytes
+        rows: list[list[object]] = [
+            [name, render.gib(v), f"{v / max(total, 1):.0%}"] for name, v in self.components.items() if v
+        ]
+        rows.append(["**total**", f"**{render.gib(total)}**", "100%"])
+        out = render.markdown_table(["component", "GiB", "share"], rows, right=(1, 2))
+        if gpu is not None:
+            out += "\n\n" + _verdict(total, gpu)
+        return out
+
+    def to_html(self, gpu: GPU | None = None) -> str:
+        """An HTML table of the breakdown and a stacked bar of it against ``gpu``'s memory (when given)."""
+        total = self.total_bytes
+        rows = [[name, render.gib(v), f"{v / max(total, 1):.0%}"] for name, v in self.components.items() if v]
+        rows.append(["total", render.gib(total), "100%"])
+        capacity = gpu.available_bytes if gpu is not None else None
+        label = f"{gpu.name}: {render.gib(capacity)} GiB available" if gpu is not None else "GPU memory"
+        bar = render.bar_svg(self.parts, capacity, capacity_label=label)
+        caption = f"Per-GPU memory at the peak ({self.peak_phase or 'peak'}), {self.n_gpus} GPU(s)"
+        verdict = f"<p>{render.escape(_verdict(total, gpu))}</p>" if gpu is not None else ""
+        legend = render.legend_html([n for n, v in self.parts if v])
+        table = render.html_table(["component", "GiB", "share"], rows, right=(1, 2), caption=caption)
+        return f"<div>{table}{bar}{legend}{verdict}</div>"
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def plot(self, gpu: GPU | None = None, *, ax: Any = None) -> Any:
+        """A stacked horizontal bar of the breakdown (GiB) against ``gpu``'s memory; returns the
+        matplotlib ``Axes``. Needs the ``plot`` extra (matplotlib)."""
+        from ..values.plot import plot_bars
+
+        label = gpu.name if gpu is not None else "estimate"
+        capacity = gpu.available_bytes if gpu is not None else None
+        return plot_bars([(label, self.parts, capacity)], ax=ax, title=f"{self.total_gib:.2f} GiB per GPU")
+
     def __str__(self) -> str:
         gib = 2**30
         rows = [
@@ -108,3 +157,9 @@ class MemoryEstimate:
             if v:
                 rows.append(f"  {n:<12}{v / gib:10.2f} GiB")
         return "\n".join(rows)
+
+
+def _verdict(total_bytes: int, gpu: GPU) -> str:
+    avail = gpu.available_bytes
+    word = "fits" if total_bytes <= avail else "does NOT fit"
+    return f"{gpu.name}: {render.gib(avail)} GiB available -> {word} ({total_bytes / avail:.0%} of its memory)"

@@ -1,7 +1,8 @@
 """Planning: the inverse questions, answered over the memory calculus with :func:`llmcatalog.fits`'s
 rule. :mod:`.inverse` (one model, one GPU type: longest context, most sequences, best format, fewest
 tensor-parallel GPUs), :mod:`.choose` (over the catalog: which GPUs, which models),
-:mod:`.remedies` (what to change so that a job fits). See ``docs/planning.md``."""
+:mod:`.remedies` (what to change so that a job fits), :mod:`.sweep` (many models x GPUs x workloads as rows).
+See ``docs/planning.md`` and ``docs/sweeps.md``."""
 
 from .choose import GPUOption, ModelFit, models_that_fit, which_gpus
 from .inverse import PRECISION_LADDER, best_precision, max_batch, max_context, min_tensor_parallel

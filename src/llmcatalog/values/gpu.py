@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from . import render
 from . import validators as v
 
 __all__ = ["ALLOCATABLE_FALLBACK_FRACTION", "GPU"]
@@ -86,6 +87,36 @@ class GPU:
             raise ValueError(
                 f"'gpu_memory_fraction' must be a share of memory_bytes in (0, 1], got {self.gpu_memory_fraction!r}"
             )
+
+    def __repr__(self) -> str:
+        # Short: the datasheet figures are in the fields (and in _repr_html_); eq/hash use them all.
+        return f"GPU(id={self.id!r}, name={self.name!r}, memory_bytes={self.memory_bytes}, ...)"
+
+    def _summary(self) -> list[tuple[str, object]]:
+        rows: list[tuple[str, object]] = [
+            ("id", self.id),
+            ("name", self.name),
+            ("vendor", self.vendor),
+            ("memory", f"{self.memory_gib:g} GiB {self.memory_type or ''}".rstrip()),
+            ("available", f"{render.gib(self.available_bytes)} GiB"),
+            ("bandwidth", f"{self.bandwidth_gb_s:g} GB/s" if self.bandwidth_gb_s else None),
+            ("FP32", f"{self.fp32_tflops:g} TFLOPS" if self.fp32_tflops else None),
+            ("FP16 tensor", f"{self.fp16_tflops:g} TFLOPS" if self.fp16_tflops else None),
+            ("BF16 tensor", f"{self.bf16_tflops:g} TFLOPS" if self.bf16_tflops else None),
+            ("FP8 tensor", f"{self.fp8_tflops:g} TFLOPS" if self.fp8_tflops else None),
+            ("INT8 tensor", f"{self.int8_tops:g} TOPS" if self.int8_tops else None),
+            ("interconnect", self.interconnect),
+            ("architecture", self.architecture),
+        ]
+        return [(k, val) for k, val in rows if val not in (None, "")]
+
+    def _repr_html_(self) -> str:
+        """A table of the datasheet figures (Jupyter shows it)."""
+        return render.html_table(["field", "value"], self._summary(), caption=self.name)
+
+    def to_markdown(self) -> str:
+        """The datasheet figures as a two-column markdown table."""
+        return render.markdown_table(["field", "value"], self._summary())
 
     @property
     def memory_gib(self) -> float:

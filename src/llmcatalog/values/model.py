@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from . import render
 from . import validators as v
 from .precision import WeightFormat
 
@@ -496,6 +497,46 @@ class Model:
     def is_closed(self) -> bool:
         """True when the weights are known not to be published."""
         return self.open_weights is False
+
+    def __repr__(self) -> str:
+        # The attrs repr printed every field, figures and descriptions included (25,000 characters for
+        # Llama-2-7B): this one names the model; equality and hashing still use every field.
+        params = f", n_params={self.n_params}" if self.n_params else ""
+        return f"Model(id={self.id!r}, name={self.name!r}, domain={self.domain!r}{params}, ...)"
+
+    def _summary(self) -> list[tuple[str, object]]:
+        a = self.architecture
+        arch = None
+        if a is not None:
+            arch = (
+                f"{a.family}: {a.n_layers} layers, hidden {a.hidden_size}, {a.n_heads} heads "
+                f"({a.n_kv_heads} KV), FFN {a.ffn_size}, vocab {a.vocab_size}"
+                + (f", MoE {a.n_experts} experts top-{a.n_experts_per_token}" if a.is_moe else "")
+            )
+        rows: list[tuple[str, object]] = [
+            ("id", self.id),
+            ("name", self.name),
+            ("domain", self.domain),
+            ("organization", self.organization),
+            ("parameters", f"{self.n_params:,}" if self.n_params else self.size_label),
+            ("base model", self.base_model),
+            ("open weights", {True: "yes", False: "no (API only)", None: "unknown"}[self.open_weights]),
+            ("licence", self.license),
+            ("released", self.release_date),
+            ("languages", ", ".join(self.languages)),
+            ("architecture", arch),
+            ("max context", f"{a.max_context:,} tokens" if a is not None else None),
+            ("weights stored as", self.weight_format.description if self.weight_format else None),
+        ]
+        return [(k, val) for k, val in rows if val not in (None, "")]
+
+    def _repr_html_(self) -> str:
+        """A table of the model's key facts (Jupyter shows it)."""
+        return render.html_table(["field", "value"], self._summary(), caption=self.name)
+
+    def to_markdown(self) -> str:
+        """The model's key facts as a two-column markdown table."""
+        return render.markdown_table(["field", "value"], self._summary())
 
     @classmethod
     def from_hf_config(cls, config: dict[str, Any], **fields: Any) -> Model:
