@@ -1,0 +1,100 @@
+"""Per-engine achieved fractions: how much of the datasheet an inference engine gets.
+
+An :class:`EngineProfile` turns the roofline into a time per forward pass:
+
+``gpu_s = max(bytes / (bandwidth_fraction * B), flops / (compute_fraction * F))``
+``host_s = layer_overhead_s * n_layers``
+``step_s = max(gpu_s, host_s)`` when the engine launches kernels ahead of the GPU
+(``overlap=True``, eager PyTorch), else ``gpu_s + host_s``.
+
+The KV cache is read at ``kv_bandwidth_fraction`` of the bandwidth (default: ``bandwidth_fraction``);
+``kv_per_query_head=True`` says the decode attention kernel reads each key/value head once per query
+head of its group (no grouped-query reuse: transformers' flash-attention-2 path at one query token
+launches one block per query head), so ``n_heads / n_kv_heads`` times the cache is read.
+
+``host_s`` is the per-step cost that does not shrink with a faster GPU: Python and kernel
+launches in transformers' eager ``generate()``; scheduling, sampling and detokenising in vLLM.
+The figures of :data:`ENGINE_PROFILES` were fitted on the Qwen2.5 speed benchmark (A100 80GB,
+batch 1, 2,048 new tokens; ``tests/data/speed/``) as described in ``docs/speed.md``; other
+GPUs, batch sizes and engine versions are extrapolations. ``llama.cpp`` has no published
+table in the test data yet: its profile is a placeholder (vLLM's fractions) and says so.
+"""
+
+from __future__ import annotations
+
+import types
+
+import attrs
+
+__all__ = ["ENGINE_PROFILES", "EngineProfile", "engine_profile"]
+
+
+def _fraction(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(f"'{attr.name}' must be a fraction in (0, 1], got {value!r}")
+
+
+def _seconds(_inst: object, attr: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"'{attr.name}' must be seconds in [0, 1), got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class EngineProfile:
+    """What an engine achieves of the GPU's datasheet (see the module docstring)."""
+
+    name: str
+    bandwidth_fraction: float = attrs.field(validator=_fraction)
+    compute_fraction: float = attrs.field(validator=_fraction)
+    layer_overhead_s: float = attrs.field(validator=_seconds)
+    overlap: bool = False
+    kv_bandwidth_fraction: float | None = attrs.field(default=None, validator=attrs.validators.optional(_fraction))
+    kv_per_query_head: bool = False
+    allreduce_latency_s: float = attrs.field(default=20e-6, validator=_seconds)
+    calibrated: bool = True
+    source: str = ""
+
+
+#: Fitted profiles (``docs/speed.md``, "Calibration"). ``allreduce_latency_s``: NCCL's small-message
+#: all-reduce latency on NVLink/PCIe is of the order of 10-30 us (nccl-tests ``all_reduce_perf`` at
+#: 8 bytes); 20 us is used, two all-reduces per layer under tensor parallelism (Megatron-LM).
+ENGINE_PROFILES = types.MappingProxyType(
+    {
+        "transformers": EngineProfile(
+            name="transformers",
+            bandwidth_fraction=0.7,
+            compute_fraction=0.2,
+            layer_overhead_s=1.02e-3,
+            overlap=True,
+            kv_bandwidth_fraction=0.15,
+            kv_per_query_head=True,
+            source="fitted on Qwen2.5 speed benchmark, transformers 4.46 + flash-attn 2, A100 80GB",
+        ),
+        "vllm": EngineProfile(
+            name="vllm",
+            bandwidth_fraction=0.9,
+            compute_fraction=0.7,
+            layer_overhead_s=0.14e-3,
+            overlap=False,
+            source="fitted on Qwen2.5 speed benchmark, vLLM 0.6.3 (CUDA graphs), A100 80GB",
+        ),
+        "llama.cpp": EngineProfile(
+            name="llama.cpp",
+            bandwidth_fraction=0.9,
+            compute_fraction=0.7,
+            layer_overhead_s=0.14e-3,
+            overlap=False,
+            calibrated=False,
+            source="placeholder: vLLM's fractions; no llama.cpp table calibrated yet",
+        ),
+    }
+)
+
+
+def engine_profile(engine: str | EngineProfile) -> EngineProfile:
+    """The profile named ``engine`` (one of :data:`ENGINE_PROFILES`), or ``engine`` itself."""
+    if isinstance(engine, EngineProfile):
+        return engine
+    if engine not in ENGINE_PROFILES:
+        raise ValueError(f"engine={engine!r} is not known; choose one of {sorted(ENGINE_PROFILES)} or pass an EngineProfile")
+    return ENGINE_PROFILES[engine]
