@@ -24,6 +24,7 @@ from .errors import (
     DuplicateEntryError,
     LLMCatalogError,
     MissingDependencyError,
+    MissingGPUFigureError,
     NotEstimableError,
     PluginError,
     PluginWarning,
@@ -50,6 +51,15 @@ if TYPE_CHECKING:
     from .importers.local import LocalCheckpoint
     from .memory.estimate import MemoryEstimate, estimate_vram, fits, min_gpus
     from .memory.params import count_params
+    from .performance.inference import (
+        DecodeSpeed,
+        GenerationTime,
+        PrefillSpeed,
+        decode_speed,
+        generation_time,
+        prefill_speed,
+    )
+    from .performance.training import TrainingTime, training_time
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
 
@@ -137,6 +147,15 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # speed and time (performance stream)
+    "DecodeSpeed": "performance.inference",
+    "PrefillSpeed": "performance.inference",
+    "GenerationTime": "performance.inference",
+    "TrainingTime": "performance.training",
+    "decode_speed": "performance.inference",
+    "prefill_speed": "performance.inference",
+    "generation_time": "performance.inference",
+    "training_time": "performance.training",
 }
 
 
@@ -169,25 +188,30 @@ __all__ = [
     "CheckpointError",
     "Component",
     "ContextLengthWarning",
+    "DecodeSpeed",
     "DuplicateEntryError",
     "FigureComparison",
     "FineTune",
     "GGUFCheckpoint",
+    "GenerationTime",
     "Inference",
     "LLMCatalogError",
     "Links",
     "LocalCheckpoint",
     "MemoryEstimate",
     "MissingDependencyError",
+    "MissingGPUFigureError",
     "Model",
     "NotEstimableError",
     "Parallelism",
     "PluginError",
     "PluginInfo",
     "PluginWarning",
+    "PrefillSpeed",
     "PublishedFigure",
     "QueryError",
     "Tool",
+    "TrainingTime",
     "UnknownEntryError",
     "UnknownGPUError",
     "UnknownModelError",
@@ -200,18 +224,22 @@ __all__ = [
     "clear_cache",
     "compare_figure",
     "count_params",
+    "decode_speed",
     "estimate_vram",
     "find_models",
     "fits",
     "from_gguf",
     "from_hub",
     "from_local",
+    "generation_time",
     "get_gpu",
     "get_model",
     "get_tool",
     "load_toml",
     "min_gpus",
+    "prefill_speed",
     "search",
+    "training_time",
     "weight_format_from_quantization_config",
     "workload_for_figure",
 ]
