@@ -8,7 +8,9 @@ attention layers of query width ``d_attn = n_heads * head_dim`` (PaLM, Chowdhery
 arXiv 2204.02311, appendix B, whose training count is ``6N + 12 L H Q T``). The backward pass
 has two halves (Megatron-LM, Narayanan et al. 2021, arXiv 2104.04473, section 5.1):
 
-- gradients with respect to activations, ``F`` again, needed down to the first trainable layer;
+- gradients with respect to activations, ``F`` again plus the attention term once more (the
+  scores' and values' backward has two operands to differentiate and no weights), so that the
+  whole step is PaLM's ``3 * 4 L H Q T``; needed down to the first trainable layer;
 - gradients with respect to weights, ``2 * N_trainable``, only for what is trained.
 
 So full training costs ``3F`` (the familiar ``6N``); LoRA, prefix tuning and P-Tuning v2 cost
@@ -93,12 +95,12 @@ def training_flops_per_token(model: Model | Architecture, workload: FineTune) ->
     trainable = _plan(arch, _shape(workload)).trainable
     if workload.method == "full":
         forward = 2 * matmul + attention
-        act, weights = forward, 2 * matmul
+        act, weights = forward + attention, 2 * matmul
     else:
         adapters = 2 * trainable if workload.method in ("lora", "qlora") else 0
         forward = 2 * matmul + attention + adapters
         depth = min(workload.trainable_layers, arch.n_layers) / arch.n_layers if workload.method == "freeze" else 1.0
-        act, weights = forward * depth, 2 * min(trainable, matmul)
+        act, weights = (forward + attention) * depth, 2 * min(trainable, matmul)
     recompute = forward if workload.gradient_checkpointing else 0.0
     return TrainingFlops(
         forward=float(forward),
