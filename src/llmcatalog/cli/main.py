@@ -461,6 +461,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
         f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
     )
+    if isinstance(workload, Inference):
+        print(_speed_line(model, gpu, workload))
     if not fits:
         n = fewest()
         if n is None:
@@ -471,6 +473,21 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         for hint in _remedies(workload, est):
             print(f"   try {hint}")
     return 0 if fits else 1
+
+
+def _speed_line(model: Model, gpu: GPU, workload: Inference) -> str:
+    """One line: decode tokens/s and time to first token with transformers (llmcatalog.performance)."""
+    from ..performance.inference import decode_speed, prefill_speed
+
+    try:
+        dec = decode_speed(model, gpu, workload)
+        pre = prefill_speed(model, gpu, workload)
+    except LLMCatalogError as exc:
+        return f"   speed: not estimated ({_clean(str(exc))})"
+    return (
+        f"   speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode at {dec.context_tokens:,} tokens"
+        f" ({dec.bound} bound), time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+    )
 
 
 def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
