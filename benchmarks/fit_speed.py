@@ -35,7 +35,9 @@ def predict(row: dict[str, str], profile: object, gpu: lc.GPU) -> float:
     n = int(row["n_gpus"])
     par = lc.Parallelism(tensor_parallel=n) if row["engine"] == "vllm" else lc.Parallelism(pipeline_parallel=n)
     prompt = int(row["input_tokens"])
-    w = lc.Inference(precision=FORMAT[row["quantization"]], prompt_tokens=prompt, context_tokens=prompt + 2048, parallelism=par)
+    w = lc.Inference(
+        precision=FORMAT[row["quantization"]], prompt_tokens=prompt, context_tokens=prompt + 2048, parallelism=par
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return generation_time(model, gpu, w, engine=profile).tokens_per_s  # type: ignore[arg-type]
@@ -63,7 +65,12 @@ def main() -> None:
                 (True, False),
             ):
                 p = attrs.evolve(
-                    base, bandwidth_fraction=bw, compute_fraction=cf, layer_overhead_s=lo, kv_bandwidth_fraction=kv, kv_per_query_head=qh
+                    base,
+                    bandwidth_fraction=bw,
+                    compute_fraction=cf,
+                    layer_overhead_s=lo,
+                    kv_bandwidth_fraction=kv,
+                    kv_per_query_head=qh,
                 )
                 e = statistics.median(abs(x) for x in errors(fit, p, gpu))
                 if best is None or e < best[0]:

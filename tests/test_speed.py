@@ -39,7 +39,9 @@ def _predicted(row: dict[str, str]) -> float:
     engine = row["engine"]
     par = lc.Parallelism(tensor_parallel=n) if engine == "vllm" else lc.Parallelism(pipeline_parallel=n)
     prompt = int(row["input_tokens"])
-    w = lc.Inference(precision=FORMAT[row["quantization"]], prompt_tokens=prompt, context_tokens=prompt + 2048, parallelism=par)
+    w = lc.Inference(
+        precision=FORMAT[row["quantization"]], prompt_tokens=prompt, context_tokens=prompt + 2048, parallelism=par
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return generation_time(lc.get_model(row["model"]), lc.get_gpu("A100 SXM4 80GB"), w, engine=engine).tokens_per_s
@@ -61,7 +63,9 @@ def test_long_prompts_slow_generation_down() -> None:
     """The published slowdown with longer prompts (prefill and a larger KV cache) is reproduced in sign."""
     m, g = lc.get_model("Qwen2.5-7B-Instruct"), lc.get_gpu("A100 SXM4 80GB")
     short = generation_time(m, g, lc.Inference(precision="bf16", prompt_tokens=1, context_tokens=2049), engine="vllm")
-    long = generation_time(m, g, lc.Inference(precision="bf16", prompt_tokens=30720, context_tokens=32768), engine="vllm")
+    long = generation_time(
+        m, g, lc.Inference(precision="bf16", prompt_tokens=30720, context_tokens=32768), engine="vllm"
+    )
     assert long.tokens_per_s < short.tokens_per_s
     assert long.ttft_s > short.ttft_s
 
@@ -88,10 +92,14 @@ def test_interconnect_parsed_from_datasheet_text() -> None:
 
 
 def test_tensor_parallel_speeds_up_a_memory_bound_decode() -> None:
-    """Splitting a 72B model over 4 GPUs with NVLink decodes faster than over 2 (vLLM), as published (31.37 vs 18.19)."""
+    """72B over 4 NVLinked GPUs decodes faster than over 2 (vLLM), as published (31.37 vs 18.19 tokens/s)."""
     m, g = lc.get_model("Qwen2.5-72B-Instruct"), lc.get_gpu("A100 SXM4 80GB")
-    two = decode_speed(m, g, lc.Inference(precision="bf16", parallelism=lc.Parallelism(tensor_parallel=2)), engine="vllm")
-    four = decode_speed(m, g, lc.Inference(precision="bf16", parallelism=lc.Parallelism(tensor_parallel=4)), engine="vllm")
+    two = decode_speed(
+        m, g, lc.Inference(precision="bf16", parallelism=lc.Parallelism(tensor_parallel=2)), engine="vllm"
+    )
+    four = decode_speed(
+        m, g, lc.Inference(precision="bf16", parallelism=lc.Parallelism(tensor_parallel=4)), engine="vllm"
+    )
     assert four.tokens_per_s > two.tokens_per_s
     assert four.communication_s > two.communication_s > 0
 
@@ -145,7 +153,8 @@ def test_more_batch_more_total_tokens_per_s(b1: int, b2: int, ctx: int, engine: 
     slow = decode_speed(_ARCH, _GPU, lc.Inference(precision="bf16", batch_size=lo, context_tokens=ctx), engine=engine)
     fast = decode_speed(_ARCH, _GPU, lc.Inference(precision="bf16", batch_size=hi, context_tokens=ctx), engine=engine)
     assert fast.tokens_per_s >= slow.tokens_per_s * (1 - 1e-9) or fast.bound == "memory"
-    assert math.isfinite(fast.tokens_per_s) and fast.tokens_per_s > 0
+    assert math.isfinite(fast.tokens_per_s)
+    assert fast.tokens_per_s > 0
 
 
 @given(
@@ -167,11 +176,12 @@ def test_more_bandwidth_is_never_slower(bw1: float, bw2: float, batch: int, ctx:
         p2 = prefill_speed(_ARCH, _GPU, w, engine=engine, bandwidth_gb_s=hi)
         assert p2.ttft_s <= p1.ttft_s * (1 + 1e-12)
         for x in (a.tokens_per_s, a.step_s, p1.ttft_s, p1.tokens_per_s):
-            assert math.isfinite(x) and x > 0
+            assert math.isfinite(x)
+            assert x > 0
 
 
 def test_custom_engine_profile_is_used() -> None:
-    """An EngineProfile passed in replaces the named one (halving the bandwidth fraction slows a memory-bound decode)."""
+    """A profile passed in replaces the named one (half the bandwidth fraction: a memory-bound step twice as long)."""
     base = ENGINE_PROFILES["vllm"]
     half: EngineProfile = attrs.evolve(base, bandwidth_fraction=base.bandwidth_fraction / 2, layer_overhead_s=0.0)
     full: EngineProfile = attrs.evolve(base, layer_overhead_s=0.0)
@@ -179,3 +189,17 @@ def test_custom_engine_profile_is_used() -> None:
     a = decode_speed(_ARCH, _GPU, w, engine=half)
     b = decode_speed(_ARCH, _GPU, w, engine=full)
     assert a.step_s == pytest.approx(2 * b.step_s, rel=0.02)
+
+
+def test_cli_estimate_prints_speed_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`llmcatalog estimate MODEL --gpu GPU` adds one line with decode tokens/s and the time to first token,
+    and says why when the GPU lacks a figure."""
+    from llmcatalog.cli.main import main
+
+    main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "A100 SXM4 80GB", "--prompt", "512"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "speed" in x)
+    assert "tokens/s decode" in line
+    assert "time to first token" in line
+    main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "V100 SXM2 32GB"])
+    assert "no bf16_tflops" in capsys.readouterr().out

@@ -20,7 +20,9 @@ def test_full_training_is_six_n_plus_palm_attention() -> None:
     assert a is not None
     s = 2048
     fl = training_flops_per_token(LLAMA, lc.FineTune(method="full", seq_len=s))
-    n = lc.count_params(a) - a.vocab_size * a.hidden_size - (a.n_layers * 2 + 1) * a.hidden_size  # minus embeddings and norms
+    n = (
+        lc.count_params(a) - a.vocab_size * a.hidden_size - (a.n_layers * 2 + 1) * a.hidden_size
+    )  # minus embeddings and norms
     assert fl.total == pytest.approx(6 * n + 12 * a.n_layers * a.n_heads * a.head_dim * s, rel=1e-9)
 
 
@@ -103,7 +105,9 @@ SURVEY = [
         3,
         (128, 256),
         200.0,
-        53.8,  # GeForce Turing: FP16 tensor with FP32 accumulate at half of 107.6 TFLOPS (544 cores x 64 FMA x 2 x 1.545 GHz)
+        # GeForce Turing: FP16 tensor math with FP32 accumulate at half of 107.6 TFLOPS
+        # (544 tensor cores x 64 FMA x 2 x 1.545 GHz boost)
+        53.8,
     ),
 ]
 
@@ -121,7 +125,10 @@ def test_survey_training_times_reproduced(
 ) -> None:
     """The survey's published training time lies inside the bracket of its unstated settings."""
     times = [
-        lc.training_time(LLAMA, gpu, w, samples=samples, tokens_per_sample=t, epochs=epochs, mfu=m, tflops=tflops).seconds / 3600
+        lc.training_time(
+            LLAMA, gpu, w, samples=samples, tokens_per_sample=t, epochs=epochs, mfu=m, tflops=tflops
+        ).seconds
+        / 3600
         for t in lengths
         for m in (0.1, 0.5)
     ]

@@ -96,5 +96,7 @@ def engine_profile(engine: str | EngineProfile) -> EngineProfile:
     if isinstance(engine, EngineProfile):
         return engine
     if engine not in ENGINE_PROFILES:
-        raise ValueError(f"engine={engine!r} is not known; choose one of {sorted(ENGINE_PROFILES)} or pass an EngineProfile")
+        raise ValueError(
+            f"engine={engine!r} is not known; choose one of {sorted(ENGINE_PROFILES)} or pass an EngineProfile"
+        )
     return ENGINE_PROFILES[engine]

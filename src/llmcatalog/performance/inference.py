@@ -34,14 +34,14 @@ import math
 
 import attrs
 
-from ..values.gpu import GPU
-from ..values.model import Architecture, Model
-from ..values.precision import DTYPE_BYTES, WeightFormat
-from ..values.workload import Inference
 from ..memory.estimate import _arch_of, _resolve_format
 from ..memory.kvcache import kv_cache_bytes
 from ..memory.params import param_breakdown
 from ..memory.weights import linear_parts, weight_split
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.precision import DTYPE_BYTES, WeightFormat
+from ..values.workload import Inference
 from .engines import EngineProfile, engine_profile
 from .hardware import bandwidth_bytes_s, interconnect_bytes_s, peak_flops
 
@@ -157,9 +157,7 @@ def expected_experts_fraction(n_experts: int, top_k: int, tokens: int) -> float:
     return 1.0 - (1.0 - min(top_k, n_experts) / n_experts) ** tokens
 
 
-def _setup(
-    model: Model | Architecture, workload: Inference
-) -> tuple[Architecture, Inference, _Profile, int, int]:
+def _setup(model: Model | Architecture, workload: Inference) -> tuple[Architecture, Inference, _Profile, int, int]:
     if not isinstance(workload, Inference):
         raise TypeError(f"expected a llmcatalog.Inference workload, got {type(workload).__name__}")
     arch, _extra, _name = _arch_of(model)
@@ -169,7 +167,9 @@ def _setup(
     return arch, w, prof, w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
 
 
-def _allreduce_s(gpu: GPU, tp: int, tokens: int, arch: Architecture, dtype: str, eng: EngineProfile, link: float | None) -> float:
+def _allreduce_s(
+    gpu: GPU, tp: int, tokens: int, arch: Architecture, dtype: str, eng: EngineProfile, link: float | None
+) -> float:
     if tp == 1:
         return 0.0
     size = tokens * arch.hidden_size * DTYPE_BYTES[dtype]
@@ -180,10 +180,8 @@ def _allreduce_s(gpu: GPU, tp: int, tokens: int, arch: Architecture, dtype: str,
 def _combine(memory_s: float, compute_s: float, host_s: float, comm_s: float, eng: EngineProfile) -> tuple[float, str]:
     gpu_s = max(memory_s, compute_s) + comm_s
     step = max(gpu_s, host_s) if eng.overlap else gpu_s + host_s
-    if eng.overlap and host_s >= gpu_s:
-        bound = "host"
-    else:
-        bound = "memory" if memory_s >= compute_s else "compute"
+    roof = "memory" if memory_s >= compute_s else "compute"
+    bound = "host" if eng.overlap and host_s >= gpu_s else roof
     return step, bound
 
 
@@ -215,12 +213,16 @@ def decode_speed(
     bytes_step = weights + kv_read
     flops = (2 * prof.matmul_params * b + 4 * prof.attn_width * ctx * prof.n_attn_layers * b) / tp
     bw = bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
-    memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / ((eng.kv_bandwidth_fraction or eng.bandwidth_fraction) * bw)
-    compute_s = flops / (eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the decode compute time"))
+    memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / (
+        (eng.kv_bandwidth_fraction or eng.bandwidth_fraction) * bw
+    )
+    compute_s = flops / (
+        eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the decode compute time")
+    )
     host_s = eng.layer_overhead_s * arch.n_layers
     comm_s = _allreduce_s(gpu, tp, b, arch, w.compute, eng, interconnect_gb_s)
     step, bound = _combine(memory_s, compute_s, host_s, comm_s, eng)
-    assumptions = (
+    assumptions: tuple[str, ...] = (
         f"engine: {eng.name} ({eng.source})",
         f"weights: {w.weight_format.description}; KV cache {w.kv_dtype}",
     )
@@ -262,9 +264,13 @@ def prefill_speed(
     body = prof.matmul_params - prof.head_params
     flops = (2 * body * s * b + 2 * prof.head_params * b + 2 * prof.attn_width * s * s * prof.n_attn_layers * b) / tp
     weights = (prof.dense_bytes + prof.expert_bytes * expected_experts_fraction(prof.n_experts, prof.top_k, s * b)) / tp
-    kv = kv_cache_bytes(arch, batch_size=b, tokens=s, dtype=w.kv_dtype, tensor_parallel=tp, new_tokens=s, mla_layout=w.mla_cache)
+    kv = kv_cache_bytes(
+        arch, batch_size=b, tokens=s, dtype=w.kv_dtype, tensor_parallel=tp, new_tokens=s, mla_layout=w.mla_cache
+    )
     memory_s = (weights + kv) / (eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s))
-    compute_s = flops / (eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the prefill compute time"))
+    compute_s = flops / (
+        eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the prefill compute time")
+    )
     host_s = eng.layer_overhead_s * arch.n_layers
     comm_s = _allreduce_s(gpu, tp, s * b, arch, w.compute, eng, interconnect_gb_s)
     ttft, bound = _combine(memory_s, compute_s, host_s, comm_s, eng)
@@ -336,9 +342,11 @@ def roofline_crossover_batch(
     ctx = w.context_tokens
     bw = eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
     fl = eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the roofline")
-    kv_per_seq = kv_cache_bytes(arch, batch_size=1, tokens=ctx, dtype=w.kv_dtype, tensor_parallel=tp, mla_layout=w.mla_cache)
+    kv_per_seq = kv_cache_bytes(
+        arch, batch_size=1, tokens=ctx, dtype=w.kv_dtype, tensor_parallel=tp, mla_layout=w.mla_cache
+    )
     flops_per_seq = (2 * prof.matmul_params + 4 * prof.attn_width * ctx * prof.n_attn_layers) / tp
-    # (W + B kv) / bw = B f / fl  ->  B = W / (bw * (f / fl - kv / bw)) with dense weights (MoE: all experts, the upper bound)
+    # (W + B kv) / bw = B f / fl  ->  B = (W / bw) / (f / fl - kv / bw); MoE: all experts (the upper bound)
     w_bytes = (prof.dense_bytes + prof.expert_bytes) / tp
     denom = flops_per_seq / fl - kv_per_seq / bw
     if denom <= 0:

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import attrs
 
-from ..values.gpu import GPU
-from ..values.model import Architecture, Model
-from ..values.workload import FineTune
 from ..memory.estimate import _arch_of
 from ..memory.params import param_breakdown
 from ..memory.training import _plan, _shape
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import FineTune
 from .hardware import peak_flops
 
 __all__ = ["DEFAULT_MFU", "TrainingFlops", "TrainingTime", "training_flops_per_token", "training_time"]
@@ -93,6 +93,9 @@ def training_flops_per_token(model: Model | Architecture, workload: FineTune) ->
     s = workload.seq_len
     attention = 4 * arch.n_attention_layers * arch.n_heads * arch.head_dim * s
     trainable = _plan(arch, _shape(workload)).trainable
+    forward: float
+    act: float
+    weights: float
     if workload.method == "full":
         forward = 2 * matmul + attention
         act, weights = forward + attention, 2 * matmul
@@ -147,7 +150,9 @@ def training_time(
     if isinstance(mfu, bool) or not isinstance(mfu, (int, float)) or not 0 < mfu <= 1:
         raise ValueError(f"'mfu' must be a fraction in (0, 1], got {mfu!r}")
     if (tokens is None) == (samples is None):
-        raise ValueError("give either tokens= (per epoch) or samples= (per epoch, with tokens_per_sample=), not both or neither")
+        raise ValueError(
+            "give either tokens= (per epoch) or samples= (per epoch, with tokens_per_sample=), not both or neither"
+        )
     if tokens is None:
         assert samples is not None
         tokens = samples * (tokens_per_sample or workload.seq_len)
@@ -158,7 +163,11 @@ def training_time(
     n = p.n_gpus
     peak = peak_flops(gpu, workload.precision, tflops=tflops, why="the training time")
     pp = p.pipeline_parallel
-    if pipeline_microbatches is not None and (isinstance(pipeline_microbatches, bool) or not isinstance(pipeline_microbatches, int) or pipeline_microbatches < 1):
+    if pipeline_microbatches is not None and (
+        isinstance(pipeline_microbatches, bool)
+        or not isinstance(pipeline_microbatches, int)
+        or pipeline_microbatches < 1
+    ):
         raise ValueError(f"'pipeline_microbatches' must be a positive integer, got {pipeline_microbatches!r}")
     pipe = 1 / pp if pipeline_microbatches is None else pipeline_microbatches / (pipeline_microbatches + pp - 1)
     throughput = n * pipe * mfu * peak
