@@ -7,6 +7,9 @@ An :class:`EngineProfile` turns the roofline into a time per forward pass:
 ``step_s = max(gpu_s, host_s)`` when the engine launches kernels ahead of the GPU
 (``overlap=True``, eager PyTorch), else ``gpu_s + host_s``.
 
+The attention FLOPs (``s**2`` in a prefill) run at ``attention_fraction`` of the tensor
+throughput (default: ``compute_fraction``); FlashAttention-2 reaches 50-73% of A100 peak in the
+forward pass (Dao 2023, arXiv 2307.08691, section 4.1), below what large matmuls reach.
 The KV cache is read at ``kv_bandwidth_fraction`` of the bandwidth (default: ``bandwidth_fraction``);
 ``kv_per_query_head=True`` says the decode attention kernel reads each key/value head once per query
 head of its group (no grouped-query reuse: transformers' flash-attention-2 path at one query token
@@ -49,6 +52,7 @@ class EngineProfile:
     layer_overhead_s: float = attrs.field(validator=_seconds)
     overlap: bool = False
     kv_bandwidth_fraction: float | None = attrs.field(default=None, validator=attrs.validators.optional(_fraction))
+    attention_fraction: float | None = attrs.field(default=None, validator=attrs.validators.optional(_fraction))
     kv_per_query_head: bool = False
     allreduce_latency_s: float = attrs.field(default=20e-6, validator=_seconds)
     calibrated: bool = True
@@ -72,11 +76,21 @@ ENGINE_PROFILES = types.MappingProxyType(
         ),
         "vllm": EngineProfile(
             name="vllm",
-            bandwidth_fraction=0.9,
-            compute_fraction=0.7,
-            layer_overhead_s=0.14e-3,
+            bandwidth_fraction=0.8,
+            compute_fraction=0.6,
+            layer_overhead_s=0.1e-3,
             overlap=False,
+            kv_bandwidth_fraction=0.5,
             source="fitted on Qwen2.5 speed benchmark, vLLM 0.6.3 (CUDA graphs), A100 80GB",
+        ),
+        "sglang": EngineProfile(
+            name="sglang",
+            bandwidth_fraction=0.6,
+            compute_fraction=0.8,
+            layer_overhead_s=0.1e-3,
+            overlap=False,
+            kv_bandwidth_fraction=0.3,
+            source="fitted on Qwen3 speed benchmark, SGLang 0.4.6, H20 96GB",
         ),
         "llama.cpp": EngineProfile(
             name="llama.cpp",

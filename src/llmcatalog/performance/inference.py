@@ -211,7 +211,9 @@ def decode_speed(
     kv = kv_cache_bytes(arch, batch_size=b, tokens=ctx, dtype=w.kv_dtype, tensor_parallel=tp, mla_layout=w.mla_cache)
     kv_read = kv * (arch.n_heads / arch.n_kv_heads if eng.kv_per_query_head and not arch.is_mla else 1)
     bytes_step = weights + kv_read
-    flops = (2 * prof.matmul_params * b + 4 * prof.attn_width * ctx * prof.n_attn_layers * b) / tp
+    matmul_flops = 2 * prof.matmul_params * b / tp
+    attn_flops = 4 * prof.attn_width * ctx * prof.n_attn_layers * b / tp
+    flops = matmul_flops + attn_flops
     bw = bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
     memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / (
         (eng.kv_bandwidth_fraction or eng.bandwidth_fraction) * bw
@@ -262,7 +264,9 @@ def prefill_speed(
     eng = engine_profile(engine)
     s, b = w.prefill_tokens, w.batch_size
     body = prof.matmul_params - prof.head_params
-    flops = (2 * body * s * b + 2 * prof.head_params * b + 2 * prof.attn_width * s * s * prof.n_attn_layers * b) / tp
+    matmul_flops = (2 * body * s * b + 2 * prof.head_params * b) / tp
+    attn_flops = 2 * prof.attn_width * s * s * prof.n_attn_layers * b / tp
+    flops = matmul_flops + attn_flops
     weights = (prof.dense_bytes + prof.expert_bytes * expected_experts_fraction(prof.n_experts, prof.top_k, s * b)) / tp
     kv = kv_cache_bytes(
         arch, batch_size=b, tokens=s, dtype=w.kv_dtype, tensor_parallel=tp, new_tokens=s, mla_layout=w.mla_cache
