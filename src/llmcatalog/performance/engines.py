@@ -11,15 +11,17 @@ The attention FLOPs (``s**2`` in a prefill) run at ``attention_fraction`` of the
 throughput (default: ``compute_fraction``); FlashAttention-2 reaches 50-73% of A100 peak in the
 forward pass (Dao 2023, arXiv 2307.08691, section 4.1), below what large matmuls reach.
 The KV cache is read at ``kv_bandwidth_fraction`` of the bandwidth (default: ``bandwidth_fraction``);
-``kv_per_query_head=True`` says the decode attention kernel reads each key/value head once per query
-head of its group (no grouped-query reuse: transformers' flash-attention-2 path at one query token
-launches one block per query head), so ``n_heads / n_kv_heads`` times the cache is read.
+``kv_per_query_head=True`` says the decode attention reads each key/value head once per query head
+of its group (no grouped-query reuse), so ``n_heads / n_kv_heads`` times the cache is read; the
+fit chose it for transformers' flash-attention-2 decode path, whose slowdown with long prompts
+it matches (a fitted description, not a reading of the kernel).
 
 ``host_s`` is the per-step cost that does not shrink with a faster GPU: Python and kernel
 launches in transformers' eager ``generate()``; scheduling, sampling and detokenising in vLLM.
-The figures of :data:`ENGINE_PROFILES` were fitted on the Qwen2.5 speed benchmark (A100 80GB,
-batch 1, 2,048 new tokens; ``tests/data/speed/``) as described in ``docs/speed.md``; other
-GPUs, batch sizes and engine versions are extrapolations. ``llama.cpp`` has no published
+The figures of :data:`ENGINE_PROFILES` were fitted on the Qwen2.5 (A100 80GB: transformers, vLLM)
+and Qwen3 (H20: SGLang) speed benchmarks (batch 1, 2,048 new tokens; ``tests/data/speed/``) as
+described in ``docs/speed.md``, with held-out errors; other GPUs, batch sizes and engine versions
+are extrapolations. ``llama.cpp`` has no published
 table in the test data yet: its profile is a placeholder (vLLM's fractions) and says so.
 """
 
