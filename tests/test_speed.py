@@ -97,8 +97,11 @@ def test_missing_gpu_figure_names_the_field() -> None:
 
 
 def test_interconnect_parsed_from_datasheet_text() -> None:
-    """The link rate is the first GB/s figure of the interconnect text, else the PCIe generation's x16 rate."""
-    assert interconnect_bytes_s(lc.get_gpu("A100 SXM4 80GB")) == 600e9
+    """The link rate per direction is half the first GB/s figure of the interconnect text (vendors quote both
+    directions), else the PCIe generation's x16 rate per direction."""
+    assert interconnect_bytes_s(lc.get_gpu("A100 SXM4 80GB")) == 300e9  # "NVLink 3 (600 GB/s)"
+    assert interconnect_bytes_s(lc.get_gpu("Gaudi 3")) == 600e9  # "... (integrated, 1,200 GB/s bidirectional)"
+    assert interconnect_bytes_s(lc.get_gpu("H100 SXM5 80GB"), gb_s=450) == 450e9
     assert interconnect_bytes_s(lc.get_gpu("A100 PCIe 80GB")) == 32e9  # "PCIe Gen4 x16"
     with pytest.raises(lc.MissingGPUFigureError, match="interconnect"):
         interconnect_bytes_s(attrs.evolve(lc.get_gpu("A100 SXM4 80GB"), interconnect=None))

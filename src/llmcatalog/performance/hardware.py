@@ -2,9 +2,12 @@
 
 Datasheet throughput is dense tensor-core TFLOPS per dtype (:class:`~llmcatalog.GPU` fields
 ``fp32_tflops``, ``fp16_tflops``, ``bf16_tflops``, ``fp8_tflops``); bandwidth is ``bandwidth_gb_s``
-(10**9 bytes/s). The link between GPUs is read from the free-text ``interconnect`` field: the
-first ``N GB/s`` (or ``N TB/s``) it quotes, else the PCIe generation's x16 rate per direction
-(Gen3 16, Gen4 32, Gen5 64, Gen6 128 GB/s; PCI-SIG). An explicit figure always wins.
+(10**9 bytes/s). The link between GPUs is read from the free-text ``interconnect`` field: half
+the first ``N GB/s`` (or ``N TB/s``) it quotes -- vendors quote NVLink and PCIe as the total of
+both directions (A100 NVLink 600 GB/s = 12 links x 25 GB/s x 2 directions; "PCIe Gen5 (128 GB/s)"
+is 64 GB/s each way), and a ring all-reduce sends one way at a time -- else the PCIe generation's
+x16 rate per direction (Gen3 16, Gen4 32, Gen5 64, Gen6 128 GB/s; PCI-SIG). An explicit
+``interconnect_gb_s`` (per direction) always wins.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ __all__ = ["PCIE_X16_GB_S", "bandwidth_bytes_s", "interconnect_bytes_s", "peak_f
 PCIE_X16_GB_S = {3: 16.0, 4: 32.0, 5: 64.0, 6: 128.0}
 
 _FIELDS = {"fp32": "fp32_tflops", "fp16": "fp16_tflops", "bf16": "bf16_tflops", "fp8": "fp8_tflops"}
-_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(GB|TB)/s", re.IGNORECASE)
+_RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(GB|TB)/s", re.IGNORECASE)
 _PCIE = re.compile(r"PCIe\s*Gen\s*(\d)", re.IGNORECASE)
 
 
@@ -55,7 +58,8 @@ def bandwidth_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
 
 
 def interconnect_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
-    """The GPU-to-GPU link in bytes/s: ``gb_s`` if given, else parsed from ``gpu.interconnect``."""
+    """The GPU-to-GPU link per direction in bytes/s: ``gb_s`` if given, else read from
+    ``gpu.interconnect`` (module docstring)."""
     if gb_s is not None:
         if not gb_s > 0:
             raise ValueError(f"'interconnect_gb_s' must be > 0, got {gb_s!r}")
@@ -63,7 +67,7 @@ def interconnect_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
     text = gpu.interconnect or ""
     m = _RATE.search(text)
     if m:
-        return float(m.group(1)) * (1e12 if m.group(2).upper() == "TB" else 1e9)
+        return float(m.group(1).replace(",", "")) * (1e12 if m.group(2).upper() == "TB" else 1e9) / 2
     m = _PCIE.search(text)
     if m and int(m.group(1)) in PCIE_X16_GB_S:
         return PCIE_X16_GB_S[int(m.group(1))] * 1e9

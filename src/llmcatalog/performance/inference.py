@@ -63,8 +63,9 @@ class DecodeSpeed:
     tokens_per_s: float  # new tokens per second over the whole batch
     tokens_per_s_per_sequence: float
     step_s: float
-    bytes_per_step: float  # per GPU
-    flops_per_step: float  # per GPU
+    # per tensor-parallel GPU, pipeline stages summed (they run one after another for one batch)
+    bytes_per_step: float
+    flops_per_step: float
     memory_s: float
     compute_s: float
     host_s: float
@@ -82,7 +83,7 @@ class PrefillSpeed:
 
     tokens_per_s: float  # prompt tokens processed per second over the batch
     ttft_s: float  # time to first token
-    flops: float  # per GPU
+    flops: float  # per tensor-parallel GPU, pipeline stages summed
     memory_s: float
     compute_s: float
     host_s: float
