@@ -180,3 +180,22 @@ def test_more_tokens_take_longer_more_gpus_less(t1: float, t2: float, mfu: float
     assert c.seconds == pytest.approx(b.seconds / dp)
     assert c.gpu_hours == pytest.approx(b.gpu_hours)
     assert all(math.isfinite(x) for x in (a.seconds, b.gpu_hours, c.step_s))
+
+
+def test_hostile_inputs_are_refused() -> None:
+    """Infinite, NaN and wrongly typed inputs are refused naming the argument, never computed into a figure."""
+    w = lc.FineTune(method="lora", precision="fp16")
+    for bad in (math.inf, math.nan, True, "1e6"):
+        with pytest.raises(ValueError, match="tokens"):
+            lc.training_time(LLAMA, A100, w, tokens=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tflops"):
+        lc.training_time(LLAMA, A100, w, tokens=1e6, tflops=math.inf)
+    with pytest.raises(TypeError, match="GPU"):
+        lc.training_time(LLAMA, "A100", w, tokens=1e6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="FineTune"):
+        lc.training_time(LLAMA, A100, lc.Inference(), tokens=1e6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="GPU"):
+        lc.decode_speed(LLAMA, "A100", lc.Inference())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="bandwidth_gb_s"):
+        lc.decode_speed(LLAMA, A100, lc.Inference(), bandwidth_gb_s=-1)
+    assert lc.training_time(LLAMA, A100, w, tokens=1e6, price_per_gpu_hour=0).cost == 0

@@ -12,6 +12,7 @@ x16 rate per direction (Gen3 16, Gen4 32, Gen5 64, Gen6 128 GB/s; PCI-SIG). An e
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..errors import MissingGPUFigureError
@@ -27,6 +28,12 @@ _RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(GB|TB)/s", re.IGNORECASE)
 _PCIE = re.compile(r"PCIe\s*Gen\s*(\d)", re.IGNORECASE)
 
 
+def _override(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"'{name}' must be a finite positive number, got {value!r}")
+    return float(value)
+
+
 def peak_flops(gpu: GPU, dtype: str, *, tflops: float | None = None, why: str = "the compute time") -> float:
     """Dense peak FLOP/s of ``gpu`` for ``dtype`` (``fp32``, ``fp16``, ``bf16``, ``fp8``).
 
@@ -34,9 +41,7 @@ def peak_flops(gpu: GPU, dtype: str, *, tflops: float | None = None, why: str = 
     :class:`~llmcatalog.MissingGPUFigureError` naming it (no silent fallback: a V100 has no bf16).
     """
     if tflops is not None:
-        if not tflops > 0:
-            raise ValueError(f"'tflops' must be > 0, got {tflops!r}")
-        return float(tflops) * 1e12
+        return _override("tflops", tflops) * 1e12
     if dtype not in _FIELDS:
         raise ValueError(f"no tensor throughput field for dtype {dtype!r}; choose one of {sorted(_FIELDS)}")
     field = _FIELDS[dtype]
@@ -49,9 +54,7 @@ def peak_flops(gpu: GPU, dtype: str, *, tflops: float | None = None, why: str = 
 def bandwidth_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
     """Memory bandwidth in bytes/s (``bandwidth_gb_s`` * 10**9, or the override ``gb_s``)."""
     if gb_s is not None:
-        if not gb_s > 0:
-            raise ValueError(f"'bandwidth_gb_s' must be > 0, got {gb_s!r}")
-        return float(gb_s) * 1e9
+        return _override("bandwidth_gb_s", gb_s) * 1e9
     if gpu.bandwidth_gb_s is None:
         raise MissingGPUFigureError(gpu.id, "bandwidth_gb_s", "the memory-bound (decode) time")
     return gpu.bandwidth_gb_s * 1e9
@@ -61,9 +64,7 @@ def interconnect_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
     """The GPU-to-GPU link per direction in bytes/s: ``gb_s`` if given, else read from
     ``gpu.interconnect`` (module docstring)."""
     if gb_s is not None:
-        if not gb_s > 0:
-            raise ValueError(f"'interconnect_gb_s' must be > 0, got {gb_s!r}")
-        return float(gb_s) * 1e9
+        return _override("interconnect_gb_s", gb_s) * 1e9
     text = gpu.interconnect or ""
     m = _RATE.search(text)
     if m:

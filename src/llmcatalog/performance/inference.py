@@ -158,9 +158,13 @@ def expected_experts_fraction(n_experts: int, top_k: int, tokens: int) -> float:
     return 1.0 - (1.0 - min(top_k, n_experts) / n_experts) ** tokens
 
 
-def _setup(model: Model | Architecture, workload: Inference) -> tuple[Architecture, Inference, _Profile, int, int]:
+def _setup(
+    model: Model | Architecture, gpu: GPU, workload: Inference
+) -> tuple[Architecture, Inference, _Profile, int, int]:
     if not isinstance(workload, Inference):
         raise TypeError(f"expected a llmcatalog.Inference workload, got {type(workload).__name__}")
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
     arch, _extra, _name = _arch_of(model)
     w, _note = _resolve_format(model, workload)
     assert isinstance(w, Inference)
@@ -201,7 +205,7 @@ def decode_speed(
     (default ``workload.context_tokens``, the last and slowest step) on ``gpu`` (see the module
     docstring for the formulas). ``tflops``, ``bandwidth_gb_s`` and ``interconnect_gb_s`` override
     the datasheet."""
-    arch, w, prof, tp, _pp = _setup(model, workload)
+    arch, w, prof, tp, _pp = _setup(model, gpu, workload)
     eng = engine_profile(engine)
     ctx = w.context_tokens if context_tokens is None else context_tokens
     if isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < 1:
@@ -261,7 +265,7 @@ def prefill_speed(
 ) -> PrefillSpeed:
     """Prefill throughput and time to first token for ``workload.prefill_tokens`` prompt tokens
     per sequence, ``workload.batch_size`` sequences (formulas in the module docstring)."""
-    arch, w, prof, tp, _pp = _setup(model, workload)
+    arch, w, prof, tp, _pp = _setup(model, gpu, workload)
     eng = engine_profile(engine)
     s, b = w.prefill_tokens, w.batch_size
     body = prof.matmul_params - prof.head_params
@@ -342,7 +346,7 @@ def roofline_crossover_batch(
     """The decode batch size at which compute time equals memory time (the roofline ridge) for
     sequences of ``workload.context_tokens`` tokens; ``math.inf`` when the KV cache grows as
     fast as the compute (long contexts never leave the memory-bound side)."""
-    arch, w, prof, tp, _pp = _setup(model, workload)
+    arch, w, prof, tp, _pp = _setup(model, gpu, workload)
     eng = engine_profile(engine)
     ctx = w.context_tokens
     bw = eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)

@@ -28,6 +28,8 @@ three runs imply 10-35%). Time per epoch = tokens per epoch x FLOPs per token / 
 
 from __future__ import annotations
 
+import math
+
 import attrs
 
 from ..memory.estimate import _arch_of
@@ -114,9 +116,12 @@ def training_flops_per_token(model: Model | Architecture, workload: FineTune) ->
     )
 
 
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
-        raise ValueError(f"'{name}' must be a positive number, got {value!r}")
+def _positive(name: str, value: float | None, *, zero: bool = False) -> None:
+    if value is None:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or not (value >= 0 if zero else value > 0):
+        raise ValueError(f"'{name}' must be a finite {'non-negative' if zero else 'positive'} number, got {value!r}")
 
 
 def training_time(
@@ -146,7 +151,9 @@ def training_time(
     _positive("tokens", tokens)
     _positive("samples", samples)
     _positive("tokens_per_sample", tokens_per_sample)
-    _positive("price_per_gpu_hour", price_per_gpu_hour)
+    _positive("price_per_gpu_hour", price_per_gpu_hour, zero=True)
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
     if isinstance(mfu, bool) or not isinstance(mfu, (int, float)) or not 0 < mfu <= 1:
         raise ValueError(f"'mfu' must be a fraction in (0, 1], got {mfu!r}")
     if (tokens is None) == (samples is None):
