@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 
 import attrs
 import pytest
@@ -222,3 +223,24 @@ def test_cli_estimate_prints_speed_line(capsys: pytest.CaptureFixture[str]) -> N
     assert "time to first token" in line
     main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "V100 SXM2 32GB"])
     assert "no bf16_tflops" in capsys.readouterr().out
+
+
+def test_sliding_window_attention_grows_linearly_past_the_window() -> None:
+    """Prefill FLOPs of a sliding-window model (Mistral-7B, W=4096) grow linearly once the prompt is past the
+    window, those of a full-attention model (Llama-2-7B) faster than linearly; decode attends to at most W."""
+
+    def flops(name: str, s: int) -> float:
+        w = lc.Inference(precision="bf16", prompt_tokens=s, context_tokens=s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return prefill_speed(lc.get_model(name), _GPU, w).flops
+
+    w = 4096
+    m = [flops("Mistral-7B-v0.1", k * w) for k in (2, 3, 4)]
+    assert m[2] - m[1] == pytest.approx(m[1] - m[0], rel=1e-9)
+    full = [flops("Llama-2-7b", k * w) for k in (2, 3, 4)]
+    assert full[2] - full[1] > (full[1] - full[0]) * 1.05
+    mistral = lc.get_model("Mistral-7B-v0.1")
+    near = decode_speed(mistral, _GPU, lc.Inference(precision="bf16", context_tokens=w))
+    far = decode_speed(mistral, _GPU, lc.Inference(precision="bf16", context_tokens=8 * w))
+    assert far.flops_per_step == near.flops_per_step

@@ -9,12 +9,15 @@ Williams, Waterman & Patterson, CACM 2009), plus the engine's host time (:mod:`.
   ``E * (1 - (1 - k/E)**B)`` distinct experts per layer are expected -- plus the whole KV cache
   of every sequence (:func:`~llmcatalog.memory.kvcache.kv_cache_bytes`). Compute is
   ``2 * N_active`` FLOPs per token for the matmuls (Kaplan et al. 2020, arXiv 2001.08361, table 1)
-  plus ``4 * n_heads * head_dim * context`` per attention layer (scores and weighted values).
+  plus ``4 * n_heads * head_dim`` per attended position and attention layer (scores and weighted
+  values; ``head_dim`` the mean of the query-key and value widths for latent attention): the whole
+  context in full layers, at most the window in sliding-window layers.
   Input embeddings are a row gather, not read whole; a tied LM head reads the table.
 - **prefill** of ``s`` prompt tokens: ``2 * N_active * s`` FLOPs for the matmuls (the LM head
   only for the last token, as transformers ``logits_to_keep=1`` and vLLM do) plus causal
-  attention ``2 * n_heads * head_dim * s**2`` per attention layer (half of the full ``4 s^2 n d``;
-  FlashAttention skips the masked blocks); the weights are read once.
+  attention ``2 * n_heads * head_dim * s**2`` per full attention layer (half of the full
+  ``4 s^2 n d``; FlashAttention skips the masked blocks), ``4 n d (s W - W**2/2)`` per
+  sliding-window layer; the weights are read once.
 - **crossover**: the batch at which a decode step's compute time reaches its memory time
   (arithmetic intensity = the GPU's FLOP/byte ratio); below it decode is bandwidth bound.
 - **tensor parallelism** over ``tp`` GPUs splits bytes and FLOPs by ``tp`` and adds two
@@ -115,8 +118,21 @@ class _Profile:
     top_k: int
     matmul_params: float  # active parameters in matmuls per token, LM head included
     head_params: float  # LM head matmul parameters (vocab x hidden)
-    attn_width: int  # n_heads * head_dim (query side)
-    n_attn_layers: int
+    attn_width: float  # n_heads * (qk_head_dim + v_head_dim) / 2: FLOPs per attended pair = 4 * attn_width
+    n_full: int  # full-attention layers
+    n_sliding: int  # sliding-window layers
+    window: int  # their window (0: none)
+
+    def decode_pairs(self, ctx: int) -> float:
+        """(query, key) pairs one new token attends to, over all attention layers."""
+        return self.n_full * ctx + self.n_sliding * min(ctx, self.window or ctx)
+
+    def prefill_pairs(self, s: int) -> float:
+        """Causal (query, key) pairs of an ``s``-token prefill, over all attention layers
+        (``s**2 / 2`` per full layer; ``s W - W**2 / 2`` per sliding layer once ``s > W``)."""
+        w = self.window or s
+        sliding = s * s / 2 if s <= w else s * w - w * w / 2
+        return self.n_full * s * s / 2 + self.n_sliding * sliding
 
 
 @functools.lru_cache(maxsize=1024)
@@ -145,8 +161,10 @@ def _profile(arch: Architecture, fmt: WeightFormat, compute: str) -> _Profile:
         top_k=top_k,
         matmul_params=float(matmul),
         head_params=float(head),
-        attn_width=arch.n_heads * arch.head_dim,
-        n_attn_layers=arch.n_attention_layers,
+        attn_width=arch.n_heads * (arch.head_dim + (arch.v_head_dim or arch.head_dim)) / 2,
+        n_full=arch.count_layers("full"),
+        n_sliding=arch.count_layers("sliding"),
+        window=arch.sliding_window or 0,
     )
 
 
@@ -217,7 +235,7 @@ def decode_speed(
     kv_read = kv * (arch.n_heads / arch.n_kv_heads if eng.kv_per_query_head and not arch.is_mla else 1)
     bytes_step = weights + kv_read
     matmul_flops = 2 * prof.matmul_params * b / tp
-    attn_flops = 4 * prof.attn_width * ctx * prof.n_attn_layers * b / tp
+    attn_flops = 4 * prof.attn_width * prof.decode_pairs(ctx) * b / tp
     flops = matmul_flops + attn_flops
     bw = bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
     memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / (
@@ -270,7 +288,7 @@ def prefill_speed(
     s, b = w.prefill_tokens, w.batch_size
     body = prof.matmul_params - prof.head_params
     matmul_flops = (2 * body * s * b + 2 * prof.head_params * b) / tp
-    attn_flops = 2 * prof.attn_width * s * s * prof.n_attn_layers * b / tp
+    attn_flops = 4 * prof.attn_width * prof.prefill_pairs(s) * b / tp
     flops = matmul_flops + attn_flops
     weights = (prof.dense_bytes + prof.expert_bytes * expected_experts_fraction(prof.n_experts, prof.top_k, s * b)) / tp
     kv = kv_cache_bytes(
@@ -354,7 +372,7 @@ def roofline_crossover_batch(
     kv_per_seq = kv_cache_bytes(
         arch, batch_size=1, tokens=ctx, dtype=w.kv_dtype, tensor_parallel=tp, mla_layout=w.mla_cache
     )
-    flops_per_seq = (2 * prof.matmul_params + 4 * prof.attn_width * ctx * prof.n_attn_layers) / tp
+    flops_per_seq = (2 * prof.matmul_params + 4 * prof.attn_width * prof.decode_pairs(ctx)) / tp
     # (W + B kv) / bw = B f / fl  ->  B = (W / bw) / (f / fl - kv / bw); MoE: all experts (the upper bound)
     w_bytes = (prof.dense_bytes + prof.expert_bytes) / tp
     denom = flops_per_seq / fl - kv_per_seq / bw

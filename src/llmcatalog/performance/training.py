@@ -5,7 +5,8 @@ FLOPs per multiply-add over the ``N`` matmul parameters a token passes through (
 parameters without the embedding gather, LM head included; Kaplan et al. 2020, arXiv 2001.08361,
 section 2.1) plus the attention scores and weighted values over ``s`` positions in each of ``L``
 attention layers of query width ``d_attn = n_heads * head_dim`` (PaLM, Chowdhery et al. 2022,
-arXiv 2204.02311, appendix B, whose training count is ``6N + 12 L H Q T``). The backward pass
+arXiv 2204.02311, appendix B, whose training count is ``6N + 12 L H Q T``; like PaLM it counts
+the whole sequence, not the causal half). Sliding-window layers attend to at most the window. The backward pass
 has two halves (Megatron-LM, Narayanan et al. 2021, arXiv 2104.04473, section 5.1):
 
 - gradients with respect to activations, ``F`` again plus the attention term once more (the
@@ -93,7 +94,9 @@ def training_flops_per_token(model: Model | Architecture, workload: FineTune) ->
     head = arch.vocab_size * arch.hidden_size
     matmul = pb.active - pb.embedding - pb.position - pb.norms - pb.lm_head + head
     s = workload.seq_len
-    attention = 4 * arch.n_attention_layers * arch.n_heads * arch.head_dim * s
+    width = arch.n_heads * (arch.head_dim + (arch.v_head_dim or arch.head_dim)) / 2
+    span = arch.count_layers("full") * s + arch.count_layers("sliding") * min(s, arch.sliding_window or s)
+    attention = 4 * width * span
     trainable = _plan(arch, _shape(workload)).trainable
     forward: float
     act: float
