@@ -223,6 +223,8 @@ def test_cli_estimate_prints_speed_line(capsys: pytest.CaptureFixture[str]) -> N
     assert "time to first token" in line
     main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "V100 SXM2 32GB"])
     assert "no bf16_tflops" in capsys.readouterr().out
+    main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "A100 SXM4 80GB", "--finetune", "lora", "--seq-len", "512"])
+    assert "training tokens/s" in capsys.readouterr().out
 
 
 def test_sliding_window_attention_grows_linearly_past_the_window() -> None:

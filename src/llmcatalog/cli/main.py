@@ -461,8 +461,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB available -> {verdict}"
         f" ({est.total_bytes / gpu.available_bytes:.0%} of its memory)"
     )
-    if isinstance(workload, Inference):
-        print(_speed_line(model, gpu, workload))
+    print(_speed_line(model, gpu, workload))
     if not fits:
         n = fewest()
         if n is None:
@@ -475,11 +474,20 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     return 0 if fits else 1
 
 
-def _speed_line(model: Model, gpu: GPU, workload: Inference) -> str:
-    """One line: decode tokens/s and time to first token with transformers (llmcatalog.performance)."""
+def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
+    """One line from llmcatalog.performance: decode tokens/s and time to first token with transformers
+    (inference), or training tokens/s and step time at the default MFU (fine-tuning)."""
     from ..performance.inference import decode_speed, prefill_speed
+    from ..performance.training import DEFAULT_MFU, training_time
 
     try:
+        if isinstance(workload, FineTune):
+            step = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
+            t = training_time(model, gpu, workload, tokens=step)
+            return (
+                f"   speed (estimated at {DEFAULT_MFU:.0%} MFU): {step / t.step_s:,.0f} training tokens/s,"
+                f" {t.step_s:.3g} s per step of {step:,} tokens"
+            )
         dec = decode_speed(model, gpu, workload)
         pre = prefill_speed(model, gpu, workload)
     except LLMCatalogError as exc:
