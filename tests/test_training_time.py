@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -199,3 +201,20 @@ def test_hostile_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="bandwidth_gb_s"):
         lc.decode_speed(LLAMA, A100, lc.Inference(), bandwidth_gb_s=-1)
     assert lc.training_time(LLAMA, A100, w, tokens=1e6, price_per_gpu_hour=0).cost == 0
+
+
+def test_llama2_gpu_hours_imply_one_plausible_mfu() -> None:
+    """Llama 2's published pre-training GPU-hours (7B, 13B, 70B; 2T tokens, 4k context) imply a model-FLOPs
+    utilisation between 35% and 55% under our FLOPs count, within 15% of each other across sizes."""
+    with (Path(__file__).parent / "data" / "speed" / "training_gpu_hours.csv").open() as f:
+        published = list(csv.DictReader(f))
+    implied = []
+    for row in published:
+        w = lc.FineTune(method="full", precision="bf16", seq_len=int(row["seq_len"]))
+        at_peak = lc.training_time(
+            lc.get_model(row["model"]), lc.get_gpu(row["gpu"]), w, tokens=float(row["tokens"]), mfu=1.0
+        )
+        implied.append(at_peak.gpu_hours / float(row["gpu_hours"]))
+    assert len(implied) == 3
+    assert all(0.35 <= m <= 0.55 for m in implied), implied
+    assert max(implied) / min(implied) < 1.15, implied
