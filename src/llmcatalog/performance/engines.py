@@ -94,6 +94,15 @@ ENGINE_PROFILES = types.MappingProxyType(
             kv_bandwidth_fraction=0.3,
             source="fitted on Qwen3 speed benchmark, SGLang 0.4.6, H20 96GB",
         ),
+        "tensorrt-llm": EngineProfile(
+            name="tensorrt-llm",
+            bandwidth_fraction=0.5,
+            compute_fraction=0.7,
+            layer_overhead_s=0.1e-3,
+            overlap=False,
+            kv_bandwidth_fraction=0.9,
+            source="fitted on TensorRT-LLM's A100 FP16 tables (v0.5 / v0.6.1)",
+        ),
         "llama.cpp": EngineProfile(
             name="llama.cpp",
             bandwidth_fraction=0.9,
