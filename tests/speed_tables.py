@@ -90,7 +90,7 @@ class Row:
 
     @property
     def part(self) -> str:
-        """"fit" (the profile was fitted on it), "held-out" (same table, other models) or
+        """ "fit" (the profile was fitted on it), "held-out" (same table, other models) or
         "transfer" (a table the engine's profile was not fitted on: another GPU and version)."""
         if self.engine not in self.table.fitted_engines:
             return "transfer"
@@ -177,7 +177,8 @@ def _workload(row: Row) -> lc.Inference:
 def _generation(row: Row, engine: str | EngineProfile | None) -> GenerationTime:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # contexts past max_context are what the tables measured
-        return generation_time(_model(row.model), lc.get_gpu(row.table.gpu), _workload(row), engine=engine or row.engine)
+        gpu = lc.get_gpu(row.table.gpu)
+        return generation_time(_model(row.model), gpu, _workload(row), engine=engine or row.engine)
 
 
 def predicted(row: Row, engine: str | EngineProfile | None = None) -> float:
