@@ -259,3 +259,10 @@ def test_sliding_window_attention_grows_linearly_past_the_window() -> None:
     near = decode_speed(mistral, _GPU, lc.Inference(precision="bf16", context_tokens=w))
     far = decode_speed(mistral, _GPU, lc.Inference(precision="bf16", context_tokens=8 * w))
     assert far.flops_per_step == near.flops_per_step
+
+
+def test_llama_cpp_placeholder_is_vllms_fractions_and_says_so() -> None:
+    """The uncalibrated llama.cpp hook carries vLLM's fractions and is marked calibrated=False."""
+    cpp, vllm = ENGINE_PROFILES["llama.cpp"], ENGINE_PROFILES["vllm"]
+    assert not cpp.calibrated
+    assert attrs.evolve(cpp, name="vllm", calibrated=True, source=vllm.source) == vllm
