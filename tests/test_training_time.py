@@ -218,3 +218,17 @@ def test_llama2_gpu_hours_imply_one_plausible_mfu() -> None:
     assert len(implied) == 3
     assert all(0.35 <= m <= 0.55 for m in implied), implied
     assert max(implied) / min(implied) < 1.15, implied
+
+
+def test_steps_count_sequences_not_padding() -> None:
+    """With samples= a step is batch_size samples per rank whatever their length; with tokens= it is
+    batch_size x seq_len tokens per rank."""
+    w = lc.FineTune(
+        method="lora", precision="bf16", seq_len=256, batch_size=16, parallelism=lc.Parallelism(data_parallel=2)
+    )
+    by_samples = lc.training_time(LLAMA, A100, w, samples=3200, tokens_per_sample=100, epochs=2)
+    assert by_samples.steps == pytest.approx(3200 * 2 / (16 * 2))
+    assert by_samples.step_s * by_samples.steps == pytest.approx(by_samples.seconds)
+    by_tokens = lc.training_time(LLAMA, A100, w, tokens=256 * 32 * 10)
+    assert by_tokens.steps == pytest.approx(10)
+    assert by_tokens.step_s * by_tokens.steps == pytest.approx(by_tokens.seconds)

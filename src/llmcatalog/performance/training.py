@@ -145,6 +145,8 @@ def training_time(
     of ``tokens_per_sample`` tokens each (default ``workload.seq_len``, padded batches), on
     ``workload.parallelism.n_gpus`` GPUs like ``gpu`` at utilisation ``mfu``.
     ``price_per_gpu_hour`` gives ``cost`` (same currency); ``tflops`` overrides the datasheet.
+    A step is ``batch_size`` sequences per data-parallel rank; the attention term of the FLOPs
+    uses ``workload.seq_len`` (set it to the mean length for dynamically padded batches).
 
     Pipeline stages (``parallelism.pipeline_parallel`` = p > 1) with ``pipeline_microbatches`` = m
     run a GPipe/1F1B schedule at efficiency ``m / (m + p - 1)`` (the bubble; Narayanan et al. 2021,
@@ -182,7 +184,11 @@ def training_time(
     pipe = 1 / pp if pipeline_microbatches is None else pipeline_microbatches / (pipeline_microbatches + pp - 1)
     throughput = n * pipe * mfu * peak
     per_epoch = tokens * fl.total / throughput
-    step_tokens = workload.batch_size * workload.seq_len * p.data_parallel
+    # A step is batch_size sequences on each data-parallel rank: of seq_len tokens when tokens= is
+    # given, of tokens_per_sample when samples= is (dynamically padded batches).
+    sequences = workload.batch_size * p.data_parallel
+    per_sequence = tokens / samples if samples is not None else workload.seq_len
+    step_tokens = sequences * per_sequence
     steps = tokens * epochs / step_tokens
     seconds = per_epoch * epochs
     gpu_hours = seconds * n / 3600
