@@ -101,6 +101,7 @@ ENGINE_PROFILES = types.MappingProxyType(
             layer_overhead_s=0.1e-3,
             overlap=False,
             kv_bandwidth_fraction=0.9,
+            attention_fraction=0.4,
             source="fitted on TensorRT-LLM's A100 FP16 tables (v0.5 / v0.6.1)",
         ),
         "llama.cpp": EngineProfile(

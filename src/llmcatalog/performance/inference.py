@@ -241,8 +241,9 @@ def decode_speed(
     memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / (
         (eng.kv_bandwidth_fraction or eng.bandwidth_fraction) * bw
     )
-    compute_s = flops / (
-        eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the decode compute time")
+    peak = peak_flops(gpu, w.compute, tflops=tflops, why="the decode compute time")
+    compute_s = matmul_flops / (eng.compute_fraction * peak) + attn_flops / (
+        (eng.attention_fraction or eng.compute_fraction) * peak
     )
     host_s = eng.layer_overhead_s * arch.n_layers
     comm_s = _allreduce_s(gpu, tp, b, arch, w.compute, eng, interconnect_gb_s)
@@ -295,8 +296,9 @@ def prefill_speed(
         arch, batch_size=b, tokens=s, dtype=w.kv_dtype, tensor_parallel=tp, new_tokens=s, mla_layout=w.mla_cache
     )
     memory_s = (weights + kv) / (eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s))
-    compute_s = flops / (
-        eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the prefill compute time")
+    peak = peak_flops(gpu, w.compute, tflops=tflops, why="the prefill compute time")
+    compute_s = matmul_flops / (eng.compute_fraction * peak) + attn_flops / (
+        (eng.attention_fraction or eng.compute_fraction) * peak
     )
     host_s = eng.layer_overhead_s * arch.n_layers
     comm_s = _allreduce_s(gpu, tp, s * b, arch, w.compute, eng, interconnect_gb_s)
