@@ -2,7 +2,9 @@
 
 An :class:`EngineProfile` turns the roofline into a time per forward pass:
 
-``gpu_s = max(bytes / (bandwidth_fraction * B), flops / (compute_fraction * F))``
+``gpu_s = max(memory_s, compute_s) + all-reduce time`` with
+``memory_s = weight_bytes / (bandwidth_fraction * B) + kv_bytes / (kv_bandwidth_fraction * B)`` and
+``compute_s = matmul_flops / (compute_fraction * F) + attention_flops / (attention_fraction * F)``
 ``host_s = layer_overhead_s * n_layers``
 ``step_s = max(gpu_s, host_s)`` when the engine launches kernels ahead of the GPU
 (``overlap=True``, eager PyTorch), else ``gpu_s + host_s``.
@@ -17,12 +19,13 @@ fit chose it for transformers' flash-attention-2 decode path, whose slowdown wit
 it matches (a fitted description, not a reading of the kernel).
 
 ``host_s`` is the per-step cost that does not shrink with a faster GPU: Python and kernel
-launches in transformers' eager ``generate()``; scheduling, sampling and detokenising in vLLM.
-The figures of :data:`ENGINE_PROFILES` were fitted on the Qwen2.5 (A100 80GB: transformers, vLLM)
-and Qwen3 (H20: SGLang) speed benchmarks (batch 1, 2,048 new tokens; ``tests/data/speed/``) as
-described in ``docs/speed.md``, with held-out errors; other GPUs, batch sizes and engine versions
-are extrapolations. ``llama.cpp`` has no published
-table in the test data yet: its profile is a placeholder (vLLM's fractions) and says so.
+launches in transformers' eager ``generate()``; scheduling, sampling and detokenising in the
+serving engines. The figures of :data:`ENGINE_PROFILES` were fitted on published tables kept in
+``tests/data/speed/``: the Qwen2.5 speed benchmark (A100 80GB: transformers, vLLM), the Qwen3 one
+(H20: SGLang), both batch 1 with 2,048 new tokens, and TensorRT-LLM's A100 FP16 tables (batch
+52-512, first-token latency), as described in ``docs/speed.md`` with held-out errors; other GPUs,
+batch sizes and engine versions are extrapolations. ``llama.cpp`` has no published table in the
+test data yet: its profile is a placeholder (vLLM's fractions) and says so (``calibrated=False``).
 """
 
 from __future__ import annotations
