@@ -2,8 +2,9 @@
 (``tests/data/speed/``, loaded by ``tests/speed_tables.py``) and print fit and held-out errors.
 
 Run: ``python benchmarks/fit_speed.py`` (errors of the shipped profiles) or with ``--search``
-(coordinate descent over a grid per engine, from the shipped profile, minimising the median
-|error| on the fit rows; the shipped profiles are its fixed points). The error is
+(coordinate descent over a grid per engine, from the shipped profile, minimising the mean of the
+median |error| over the fit rows, their prefill-dominated rows and their batch > 1 rows; the
+shipped profiles are its fixed points; ``--engine=NAME`` limits it to one engine; a few seconds). The error is
 ``predicted / published - 1`` of tokens/s as each table counts them (for a time to first
 token, ``published / predicted - 1``: positive means predicted faster).
 """

@@ -1,4 +1,8 @@
-"""Inference speed (llmcatalog.performance.inference) against the Qwen2.5 and Qwen3 speed tables, and its properties."""
+"""Inference speed (llmcatalog.performance.inference) against published tables, and its properties.
+
+The tables (Qwen2.5 on A100, Qwen3 on H20, TensorRT-LLM on A100) are loaded by tests/speed_tables.py;
+their provenance is in tests/data/speed/README.md.
+"""
 
 from __future__ import annotations
 
