@@ -24,6 +24,7 @@ from .errors import (
     DuplicateEntryError,
     LLMCatalogError,
     MissingDependencyError,
+    MissingGPUFigureError,
     NotEstimableError,
     PluginError,
     PluginWarning,
@@ -63,6 +64,15 @@ if TYPE_CHECKING:
     from .importers.local import LocalCheckpoint
     from .memory.estimate import FitCheck, MemoryEstimate, check, estimate_vram, fits, min_gpus
     from .memory.params import count_params
+    from .performance.inference import (
+        DecodeSpeed,
+        GenerationTime,
+        PrefillSpeed,
+        decode_speed,
+        generation_time,
+        prefill_speed,
+    )
+    from .performance.training import TrainingTime, training_time
     from .planning import (  # stream: fits/planning
         GPUOption,
         ModelFit,
@@ -247,6 +257,15 @@ _LAZY = {
     "Sweep": "planning.sweep",
     "SweepRow": "planning.sweep",
     "sweep": "planning.sweep",
+    # speed and time (performance stream)
+    "DecodeSpeed": "performance.inference",
+    "PrefillSpeed": "performance.inference",
+    "GenerationTime": "performance.inference",
+    "TrainingTime": "performance.training",
+    "decode_speed": "performance.inference",
+    "prefill_speed": "performance.inference",
+    "generation_time": "performance.inference",
+    "training_time": "performance.training",
 }
 
 
@@ -281,6 +300,7 @@ __all__ = [
     "CheckpointError",
     "Component",
     "ContextLengthWarning",
+    "DecodeSpeed",
     "DuplicateEntryError",
     "EngineBreakdown",
     "FigureComparison",
@@ -288,6 +308,7 @@ __all__ = [
     "FitCheck",
     "GGUFCheckpoint",
     "GPUOption",
+    "GenerationTime",
     "Inference",
     "LLMCatalogError",
     "Links",
@@ -295,6 +316,7 @@ __all__ = [
     "LocalCheckpoint",
     "MemoryEstimate",
     "MissingDependencyError",
+    "MissingGPUFigureError",
     "Model",
     "ModelFit",
     "NotEstimableError",
@@ -303,6 +325,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginWarning",
+    "PrefillSpeed",
     "PublishedFigure",
     "QueryError",
     "Remedy",
@@ -310,6 +333,7 @@ __all__ = [
     "Sweep",
     "SweepRow",
     "Tool",
+    "TrainingTime",
     "UnknownEntryError",
     "UnknownGPUError",
     "UnknownModelError",
@@ -326,6 +350,7 @@ __all__ = [
     "compare_engines",
     "compare_figure",
     "count_params",
+    "decode_speed",
     "engine_estimate",
     "engine_max_concurrency",
     "engine_max_model_len",
@@ -339,6 +364,7 @@ __all__ = [
     "from_gguf",
     "from_hub",
     "from_local",
+    "generation_time",
     "get_gpu",
     "get_model",
     "get_tool",
@@ -348,9 +374,11 @@ __all__ = [
     "min_gpus",
     "min_tensor_parallel",
     "models_that_fit",
+    "prefill_speed",
     "recommend",
     "search",
     "sweep",
+    "training_time",
     "weight_format_from_quantization_config",
     "which_gpus",
     "workload_for_figure",

@@ -14,6 +14,7 @@ __all__ = [
     "DuplicateEntryError",
     "LLMCatalogError",
     "MissingDependencyError",
+    "MissingGPUFigureError",
     "NotEstimableError",
     "PluginError",
     "PluginWarning",
@@ -153,4 +154,18 @@ class MissingDependencyError(LLMCatalogError, ImportError):
         self.extra = extra
         super().__init__(
             f"{feature} needs the {package!r} package: pip install 'llmcatalog[{extra}]' (or pip install {package})"
+        )
+
+
+class MissingGPUFigureError(NotEstimableError):
+    """A speed or time figure needs a datasheet number the GPU entry lacks (``field`` names it,
+    e.g. ``"bf16_tflops"`` or ``"bandwidth_gb_s"``); give it with ``attrs.evolve(gpu, ...)`` or
+    the function's override argument."""
+
+    def __init__(self, gpu: str, field: str, why: str) -> None:
+        self.gpu = gpu
+        self.field = field
+        super().__init__(
+            f"GPU {gpu!r} has no {field}, which {why} needs; pass a GPU with it set "
+            f"(attrs.evolve(gpu, {field}=...)) or give the figure to the function directly"
         )

@@ -489,6 +489,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     )
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
+    print(_speed_line(model, gpu, workload))
     if not fits:
         best = _cheapest_remedy(model, gpu, workload)
         if best is not None:
@@ -552,6 +553,30 @@ def _estimate_output(
     if gpu is not None and not verdict["fits"]:
         lines += ["", f"Fewest {gpu.name} that fit: {fewest if fewest is not None else 'more than 1024'}."]
     return clean("\n".join(lines), lines=True)
+
+
+def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
+    """One line from llmcatalog.performance: decode tokens/s and time to first token with transformers
+    (inference), or training tokens/s and step time at the default MFU (fine-tuning)."""
+    from ..performance.inference import decode_speed, prefill_speed
+    from ..performance.training import DEFAULT_MFU, training_time
+
+    try:
+        if isinstance(workload, FineTune):
+            step = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
+            t = training_time(model, gpu, workload, tokens=step)
+            return (
+                f"   speed (estimated at {DEFAULT_MFU:.0%} MFU): {step / t.step_s:,.0f} training tokens/s,"
+                f" {t.step_s:.3g} s per step of {step:,} tokens"
+            )
+        dec = decode_speed(model, gpu, workload)
+        pre = prefill_speed(model, gpu, workload)
+    except LLMCatalogError as exc:
+        return f"   speed: not estimated ({_clean(str(exc))})"
+    return (
+        f"   speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode at {dec.context_tokens:,} tokens"
+        f" ({dec.bound} bound), time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+    )
 
 
 def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:

@@ -1,0 +1,75 @@
+"""The GPU figures the speed calculus reads, or a typed error naming the missing field.
+
+Datasheet throughput is dense tensor-core TFLOPS per dtype (:class:`~llmcatalog.GPU` fields
+``fp32_tflops``, ``fp16_tflops``, ``bf16_tflops``, ``fp8_tflops``); bandwidth is ``bandwidth_gb_s``
+(10**9 bytes/s). The link between GPUs is read from the free-text ``interconnect`` field: half
+the first ``N GB/s`` (or ``N TB/s``) it quotes -- vendors quote NVLink and PCIe as the total of
+both directions (A100 NVLink 600 GB/s = 12 links x 25 GB/s x 2 directions; "PCIe Gen5 (128 GB/s)"
+is 64 GB/s each way), and a ring all-reduce sends one way at a time -- else the PCIe generation's
+x16 rate per direction (Gen3 16, Gen4 32, Gen5 64, Gen6 128 GB/s; PCI-SIG). An explicit
+``interconnect_gb_s`` (per direction) always wins.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import MissingGPUFigureError
+from ..values.gpu import GPU
+
+__all__ = ["PCIE_X16_GB_S", "bandwidth_bytes_s", "interconnect_bytes_s", "peak_flops"]
+
+#: One-direction x16 PCIe bandwidth by generation, GB/s (PCI-SIG: 8, 16, 32, 64 GT/s per lane).
+PCIE_X16_GB_S = {3: 16.0, 4: 32.0, 5: 64.0, 6: 128.0}
+
+_FIELDS = {"fp32": "fp32_tflops", "fp16": "fp16_tflops", "bf16": "bf16_tflops", "fp8": "fp8_tflops"}
+_RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(GB|TB)/s", re.IGNORECASE)
+_PCIE = re.compile(r"PCIe\s*Gen\s*(\d)", re.IGNORECASE)
+
+
+def _override(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"'{name}' must be a finite positive number, got {value!r}")
+    return float(value)
+
+
+def peak_flops(gpu: GPU, dtype: str, *, tflops: float | None = None, why: str = "the compute time") -> float:
+    """Dense peak FLOP/s of ``gpu`` for ``dtype`` (``fp32``, ``fp16``, ``bf16``, ``fp8``).
+
+    ``tflops`` overrides the datasheet. A missing field raises
+    :class:`~llmcatalog.MissingGPUFigureError` naming it (no silent fallback: a V100 has no bf16).
+    """
+    if tflops is not None:
+        return _override("tflops", tflops) * 1e12
+    if dtype not in _FIELDS:
+        raise ValueError(f"no tensor throughput field for dtype {dtype!r}; choose one of {sorted(_FIELDS)}")
+    field = _FIELDS[dtype]
+    value = getattr(gpu, field)
+    if value is None:
+        raise MissingGPUFigureError(gpu.id, field, why)
+    return float(value) * 1e12
+
+
+def bandwidth_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
+    """Memory bandwidth in bytes/s (``bandwidth_gb_s`` * 10**9, or the override ``gb_s``)."""
+    if gb_s is not None:
+        return _override("bandwidth_gb_s", gb_s) * 1e9
+    if gpu.bandwidth_gb_s is None:
+        raise MissingGPUFigureError(gpu.id, "bandwidth_gb_s", "the memory-bound (decode) time")
+    return gpu.bandwidth_gb_s * 1e9
+
+
+def interconnect_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
+    """The GPU-to-GPU link per direction in bytes/s: ``gb_s`` if given, else read from
+    ``gpu.interconnect`` (module docstring)."""
+    if gb_s is not None:
+        return _override("interconnect_gb_s", gb_s) * 1e9
+    text = gpu.interconnect or ""
+    m = _RATE.search(text)
+    if m:
+        return float(m.group(1).replace(",", "")) * (1e12 if m.group(2).upper() == "TB" else 1e9) / 2
+    m = _PCIE.search(text)
+    if m and int(m.group(1)) in PCIE_X16_GB_S:
+        return PCIE_X16_GB_S[int(m.group(1))] * 1e9
+    raise MissingGPUFigureError(gpu.id, "interconnect", "the tensor-parallel all-reduce time")

@@ -1,0 +1,213 @@
+"""Training time: FLOPs per token, step time at a model-FLOPs utilisation, epochs, GPU-hours, cost.
+
+**FLOPs per token.** The forward pass costs ``F = 2 * N + 4 * L * d_attn * s`` per token: two
+FLOPs per multiply-add over the ``N`` matmul parameters a token passes through (active
+parameters without the embedding gather, LM head included; Kaplan et al. 2020, arXiv 2001.08361,
+section 2.1) plus the attention scores and weighted values over ``s`` positions in each of ``L``
+attention layers of query width ``d_attn = n_heads * head_dim`` (PaLM, Chowdhery et al. 2022,
+arXiv 2204.02311, appendix B, whose training count is ``6N + 12 L H Q T``; like PaLM it counts
+the whole sequence, not the causal half). Sliding-window layers attend to at most the window. The backward pass
+has two halves (Megatron-LM, Narayanan et al. 2021, arXiv 2104.04473, section 5.1):
+
+- gradients with respect to activations, ``F`` again plus the attention term once more (the
+  scores' and values' backward has two operands to differentiate and no weights), so that the
+  whole step is PaLM's ``3 * 4 L H Q T``; needed down to the first trainable layer;
+- gradients with respect to weights, ``2 * N_trainable``, only for what is trained.
+
+So full training costs ``3F`` (the familiar ``6N``); LoRA, prefix tuning and P-Tuning v2 cost
+``2F + 2 N_trainable`` plus the adapters' own forward; freeze tuning propagates activation
+gradients only through its trained layers. **Gradient checkpointing** recomputes the forward in
+the backward pass: ``+F`` (``8N`` for full training; Narayanan et al., eq. 3's factor 4 vs 3).
+
+**Time.** ``step_s = flops_per_step / (n_gpus * mfu * peak)``, with ``peak`` the GPU's dense
+tensor throughput for the compute dtype (:func:`.hardware.peak_flops`) and ``mfu`` the model-FLOPs
+utilisation. :data:`DEFAULT_MFU` = 0.3 is the utilisation large dense training runs report
+(PaLM table 3: GPT-3 21.3%, Gopher 32.5%, Megatron-Turing NLG 30.2%, PaLM 46.2%); small
+single-GPU fine-tunes with 8-bit weights reach less (``docs/speed.md`` shows the survey's
+three runs imply 10-35%). Time per epoch = tokens per epoch x FLOPs per token / throughput.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from ..memory.estimate import _arch_of
+from ..memory.params import param_breakdown
+from ..memory.training import _plan, _shape
+from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import FineTune
+from .hardware import peak_flops
+
+__all__ = ["DEFAULT_MFU", "TrainingFlops", "TrainingTime", "training_flops_per_token", "training_time"]
+
+#: Default model-FLOPs utilisation (PaLM, arXiv 2204.02311, table 3: 21-46% for large runs).
+DEFAULT_MFU = 0.3
+
+
+@attrs.frozen(kw_only=True)
+class TrainingFlops:
+    """FLOPs one training token costs, by pass."""
+
+    forward: float
+    backward_activations: float
+    backward_weights: float
+    recompute: float
+    trainable_params: int
+
+    @property
+    def total(self) -> float:
+        return self.forward + self.backward_activations + self.backward_weights + self.recompute
+
+
+@attrs.frozen(kw_only=True)
+class TrainingTime:
+    """Wall-clock time, GPU-hours and cost of a training run."""
+
+    seconds: float
+    seconds_per_epoch: float
+    step_s: float
+    steps: float
+    epochs: float
+    tokens: float  # over all epochs
+    flops: float  # over all epochs
+    flops_per_token: float
+    n_gpus: int
+    mfu: float
+    gpu_hours: float
+    cost: float | None
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def hours(self) -> float:
+        return self.seconds / 3600
+
+
+def training_flops_per_token(model: Model | Architecture, workload: FineTune) -> TrainingFlops:
+    """FLOPs per trained token of ``workload`` on ``model`` (formulas in the module docstring)."""
+    if not isinstance(workload, FineTune):
+        raise TypeError(f"expected a llmcatalog.FineTune workload, got {type(workload).__name__}")
+    arch, _extra, _name = _arch_of(model)
+    pb = param_breakdown(arch)
+    head = arch.vocab_size * arch.hidden_size
+    matmul = pb.active - pb.embedding - pb.position - pb.norms - pb.lm_head + head
+    s = workload.seq_len
+    width = arch.n_heads * (arch.head_dim + (arch.v_head_dim or arch.head_dim)) / 2
+    span = arch.count_layers("full") * s + arch.count_layers("sliding") * min(s, arch.sliding_window or s)
+    attention = 4 * width * span
+    trainable = _plan(arch, _shape(workload)).trainable
+    forward: float
+    act: float
+    weights: float
+    if workload.method == "full":
+        forward = 2 * matmul + attention
+        act, weights = forward + attention, 2 * matmul
+    else:
+        adapters = 2 * trainable if workload.method in ("lora", "qlora") else 0
+        forward = 2 * matmul + attention + adapters
+        depth = min(workload.trainable_layers, arch.n_layers) / arch.n_layers if workload.method == "freeze" else 1.0
+        act, weights = (forward + attention) * depth, 2 * min(trainable, matmul)
+    recompute = forward if workload.gradient_checkpointing else 0.0
+    return TrainingFlops(
+        forward=float(forward),
+        backward_activations=float(act),
+        backward_weights=float(weights),
+        recompute=float(recompute),
+        trainable_params=trainable,
+    )
+
+
+def _positive(name: str, value: float | None, *, zero: bool = False) -> None:
+    if value is None:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or not (value >= 0 if zero else value > 0):
+        raise ValueError(f"'{name}' must be a finite {'non-negative' if zero else 'positive'} number, got {value!r}")
+
+
+def training_time(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: FineTune,
+    *,
+    tokens: float | None = None,
+    samples: float | None = None,
+    tokens_per_sample: float | None = None,
+    epochs: float = 1,
+    mfu: float = DEFAULT_MFU,
+    price_per_gpu_hour: float | None = None,
+    tflops: float | None = None,
+    pipeline_microbatches: int | None = None,
+) -> TrainingTime:
+    """Time of ``epochs`` passes over a data set of ``tokens`` tokens, or of ``samples`` samples
+    of ``tokens_per_sample`` tokens each (default ``workload.seq_len``, padded batches), on
+    ``workload.parallelism.n_gpus`` GPUs like ``gpu`` at utilisation ``mfu``.
+    ``price_per_gpu_hour`` gives ``cost`` (same currency); ``tflops`` overrides the datasheet.
+    A step is ``batch_size`` sequences per data-parallel rank; the attention term of the FLOPs
+    uses ``workload.seq_len`` (set it to the mean length for dynamically padded batches).
+
+    Pipeline stages (``parallelism.pipeline_parallel`` = p > 1) with ``pipeline_microbatches`` = m
+    run a GPipe/1F1B schedule at efficiency ``m / (m + p - 1)`` (the bubble; Narayanan et al. 2021,
+    section 2.2); left ``None``, the stages compute one after another (``device_map="auto"``
+    model parallelism in transformers), so only one stage's GPUs work at a time."""
+    _positive("epochs", epochs)
+    _positive("tokens", tokens)
+    _positive("samples", samples)
+    _positive("tokens_per_sample", tokens_per_sample)
+    _positive("price_per_gpu_hour", price_per_gpu_hour, zero=True)
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
+    if isinstance(mfu, bool) or not isinstance(mfu, (int, float)) or not 0 < mfu <= 1:
+        raise ValueError(f"'mfu' must be a fraction in (0, 1], got {mfu!r}")
+    if (tokens is None) == (samples is None):
+        raise ValueError(
+            "give either tokens= (per epoch) or samples= (per epoch, with tokens_per_sample=), not both or neither"
+        )
+    if tokens is None:
+        assert samples is not None
+        tokens = samples * (tokens_per_sample or workload.seq_len)
+    elif tokens_per_sample is not None:
+        raise ValueError("tokens_per_sample goes with samples=, not with tokens=")
+    fl = training_flops_per_token(model, workload)
+    p = workload.parallelism
+    n = p.n_gpus
+    peak = peak_flops(gpu, workload.precision, tflops=tflops, why="the training time")
+    pp = p.pipeline_parallel
+    if pipeline_microbatches is not None and (
+        isinstance(pipeline_microbatches, bool)
+        or not isinstance(pipeline_microbatches, int)
+        or pipeline_microbatches < 1
+    ):
+        raise ValueError(f"'pipeline_microbatches' must be a positive integer, got {pipeline_microbatches!r}")
+    pipe = 1 / pp if pipeline_microbatches is None else pipeline_microbatches / (pipeline_microbatches + pp - 1)
+    throughput = n * pipe * mfu * peak
+    per_epoch = tokens * fl.total / throughput
+    # A step is batch_size sequences on each data-parallel rank: of seq_len tokens when tokens= is
+    # given, of tokens_per_sample when samples= is (dynamically padded batches).
+    sequences = workload.batch_size * p.data_parallel
+    per_sequence = tokens / samples if samples is not None else workload.seq_len
+    step_tokens = sequences * per_sequence
+    steps = tokens * epochs / step_tokens
+    seconds = per_epoch * epochs
+    gpu_hours = seconds * n / 3600
+    return TrainingTime(
+        seconds=seconds,
+        seconds_per_epoch=per_epoch,
+        step_s=step_tokens * fl.total / throughput,
+        steps=steps,
+        epochs=float(epochs),
+        tokens=tokens * epochs,
+        flops=tokens * epochs * fl.total,
+        flops_per_token=fl.total,
+        n_gpus=n,
+        mfu=float(mfu),
+        gpu_hours=gpu_hours,
+        cost=None if price_per_gpu_hour is None else gpu_hours * price_per_gpu_hour,
+        assumptions=(
+            f"{fl.total / 1e9:.1f} GFLOPs per token ({workload.method}"
+            f"{', gradient checkpointing' if workload.gradient_checkpointing else ''})",
+            f"{n} x {gpu.name} at {mfu:.0%} of {peak / 1e12:g} TFLOPS ({workload.precision})",
+        ),
+    )
