@@ -73,6 +73,31 @@ FIXTURE_MODELS = {
     "glm-4-9b-0414": ["glm-4-9b-0414"],
     "starcoder2-3b": ["starcoder2-3b"],
     "starcoder2-7b": ["starcoder2-7b"],
+    # Copies of the hub files kept in public repositories (tests/data/hf_configs/README.md, "Verified").
+    "llama-3.2-3b": ["llama-3.2-3b", "llama-3.2-3b-instruct"],
+    "llama-3.2-1b": ["llama-3.2-1b", "llama-3.2-1b-instruct"],
+    "llama-3.1-70b": [
+        "llama-3.1-70b",
+        "llama-3.1-70b-instruct",
+        "llama-3.3-70b-instruct",
+        "deepseek-r1-distill-llama-70b",
+        "huatuogpt-o1-70b",
+    ],
+    "qwen2.5-3b": ["qwen2.5-3b", "qwen2.5-3b-instruct"],
+    "qwen2.5-14b": ["qwen2.5-14b", "deepseek-r1-distill-qwen-14b"],
+    "qwen2.5-32b": ["qwen2.5-32b", "deepseek-r1-distill-qwen-32b"],
+    "qwen2-7b-instruct": ["qwen2-7b-instruct"],
+    "qwen3-1.7b": ["qwen3-1.7b"],
+    "qwen3-4b": ["qwen3-4b"],
+    "qwen3-14b": ["qwen3-14b"],
+    "qwen3-32b": ["qwen3-32b"],
+    "gemma-2-27b": ["gemma-2-27b", "gemma-2-27b-it"],
+    "mistral-7b-v0.3": ["mistral-7b-v0.3", "mistral-7b-instruct-v0.3"],
+    "phi-3.5-mini-instruct": ["phi-3.5-mini-instruct"],
+    "phi-4-mini-instruct": ["phi-4-mini-instruct"],
+    "internlm2_5-7b-chat": ["internlm2_5-7b-chat"],
+    "phi-4": ["phi-4"],
+    "deepseek-v2": ["deepseek-v2", "deepseek-v2-chat", "deepseek-v2.5", "deepseek-coder-v2-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).

@@ -579,6 +579,44 @@ def _deepseek_v3(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
+def _glm4_moe(cfg: Cfg) -> dict[str, Any]:
+    # Glm4MoeConfig (GLM-4.5, GLM-4.5-Air, GLM-4.6): grouped-query attention with an explicit head_dim,
+    # q/k/v biases with attention_bias (o_proj without), per-head q/k RMSNorm with use_qk_norm, partial
+    # rotary (no parameters); DeepSeek-V3-style MoE from first_k_dense_replace on (router weight only:
+    # e_score_correction_bias is a buffer); num_nextn_predict_layers MTP modules are stored in the
+    # checkpoint but not built by transformers (mtp_layers).
+    arch = _llama(
+        cfg,
+        "glm4-moe",
+        hidden=4096,
+        ffn=10944,
+        layers=46,
+        heads=96,
+        kv_heads=8,
+        vocab=151552,
+        context=131072,
+    )
+    arch.pop("sliding_window", None)
+    arch.update(qkv_bias=bool_(cfg, "attention_bias", False), attn_out_bias=False, mlp_bias=False)
+    if bool_(cfg, "use_qk_norm", False):
+        arch["qk_norm"] = "head"
+    _deepseek_moe(cfg, arch, routed=128, shared=1, first_dense=1, expert_ffn=1408, top_k=8)
+    arch["moe_layer_step"] = 1
+    arch["mtp_layers"] = int_(cfg, ("num_nextn_predict_layers", "num_mtp_layers"), 1, minimum=0)
+    return arch
+
+
+def _internlm3(cfg: Cfg) -> dict[str, Any]:
+    # InternLM3 remote code (configuration_internlm3.py / modeling_internlm3.py): separate q/k/v/o
+    # projections with "qkv_bias" on q/k/v and "bias" on o_proj and the MLP; an explicit head_dim;
+    # SwiGLU; RMSNorm; untied by default.
+    arch = _llama(cfg, "internlm3", ffn=11008, vocab=128512, context=32768)
+    arch.pop("sliding_window", None)
+    bias = bool_(cfg, "bias", False)
+    arch.update(qkv_bias=bool_(cfg, "qkv_bias", False), attn_out_bias=bias, mlp_bias=bias)
+    return arch
+
+
 def _llama4_text(cfg: Cfg) -> dict[str, Any]:
     # Llama4TextConfig: MoE every interleave_moe_layer_step-th layer ((i+1) % step == 0), experts of
     # intermediate_size plus one shared expert of the same size, router without bias; dense layers
@@ -904,6 +942,7 @@ READERS: dict[str, Reader] = {
     "gemma3_text": _gemma3_text,
     "glm": _glm,
     "glm4": _glm4,
+    "glm4_moe": _glm4_moe,
     "gpt2": _gpt2,
     "gpt_bigcode": _gpt_bigcode,
     "gpt_neox": _gpt_neox,
@@ -911,6 +950,7 @@ READERS: dict[str, Reader] = {
     "granite": _granite,
     "internlm": _internlm,
     "internlm2": _internlm2,
+    "internlm3": _internlm3,
     "llama": _llama,
     "llama4_text": _llama4_text,
     "lfm2": _lfm2,
