@@ -607,13 +607,32 @@ def _glm4_moe(cfg: Cfg) -> dict[str, Any]:
 
 
 def _internlm3(cfg: Cfg) -> dict[str, Any]:
-    # InternLM3 remote code (configuration_internlm3.py / modeling_internlm3.py): separate q/k/v/o
-    # projections with "qkv_bias" on q/k/v and "bias" on o_proj and the MLP; an explicit head_dim;
-    # SwiGLU; RMSNorm; untied by default.
-    arch = _llama(cfg, "internlm3", ffn=11008, vocab=128512, context=32768)
+    # InternLM3 remote code: separate q/k/v/o projections with "qkv_bias" on q/k/v and "bias" on o_proj
+    # and the MLP. transformers' InternLM3Config (defaults: InternLM3-8B) reads them as attention_bias /
+    # mlp_bias and accepts only equal values, which count the same.
+    arch = _llama(cfg, "internlm3", ffn=10240, layers=48, kv_heads=2, head_dim=128, vocab=128512, context=32768)
     arch.pop("sliding_window", None)
-    bias = bool_(cfg, "bias", False)
-    arch.update(qkv_bias=bool_(cfg, "qkv_bias", False), attn_out_bias=bias, mlp_bias=bias)
+    bias = bool_(cfg, ("bias", "mlp_bias"), False)
+    arch.update(qkv_bias=bool_(cfg, ("qkv_bias", "attention_bias"), False), attn_out_bias=bias, mlp_bias=bias)
+    return arch
+
+
+def _minicpm3(cfg: Cfg) -> dict[str, Any]:
+    # MiniCPM3Config (transformers; defaults are openbmb/MiniCPM3-4B's): DeepSeek-V2-style multi-head
+    # latent attention without MoE (q_a/q_b, kv_a_proj_with_mqa/kv_b with their RMSNorms), v_head_dim
+    # hidden_size // heads unless given; muP scale_emb/scale_depth/dim_model_base have no parameters.
+    arch = _llama(cfg, "minicpm3", hidden=2560, ffn=6400, layers=62, heads=40, vocab=73448, context=32768, tie=True)
+    arch.pop("sliding_window", None)
+    nope = int_(cfg, "qk_nope_head_dim", 64)
+    rope = int_(cfg, "qk_rope_head_dim", 32)
+    arch.update(
+        head_dim=nope + rope,
+        n_kv_heads=arch["n_heads"],
+        q_lora_rank=int_(cfg, "q_lora_rank", 768) if cfg.get("q_lora_rank", 768) is not None else None,
+        kv_lora_rank=int_(cfg, "kv_lora_rank", 256),
+        qk_rope_head_dim=rope,
+        v_head_dim=int_(cfg, "v_head_dim", arch["hidden_size"] // arch["n_heads"]),
+    )
     return arch
 
 
@@ -955,6 +974,7 @@ READERS: dict[str, Reader] = {
     "llama4_text": _llama4_text,
     "lfm2": _lfm2,
     "minicpm": _minicpm,
+    "minicpm3": _minicpm3,
     "mistral": _mistral,
     "mixtral": _mixtral,
     "olmo2": _olmo2,
