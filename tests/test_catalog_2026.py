@@ -295,3 +295,42 @@ def test_mistral_v02_and_later_have_no_window(mid: str, catalog: lc.Catalog) -> 
     a = catalog.get_model(mid).architecture
     assert a is not None
     assert a.sliding_window is None
+
+
+CROSSCHECKS: list[dict[str, Any]] = json.loads((Path(__file__).parent / "data" / "config_crosschecks.json").read_text())[
+    "checks"
+]
+#: config.json key -> Architecture field, for the partial copies.
+_KEY_FIELD = {
+    "num_hidden_layers": "n_layers",
+    "hidden_size": "hidden_size",
+    "num_attention_heads": "n_heads",
+    "num_key_value_heads": "n_kv_heads",
+    "head_dim": "head_dim",
+    "intermediate_size": "ffn_size",
+    "vocab_size": "vocab_size",
+    "max_position_embeddings": "max_context",
+    "tie_word_embeddings": "tied_embeddings",
+    "sliding_window": "sliding_window",
+    "moe_intermediate_size": "expert_ffn_size",
+    "num_experts": "n_experts",
+    "num_experts_per_tok": "n_experts_per_token",
+}
+
+
+@pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])
+def test_partial_config_copies(check: dict[str, Any], catalog: lc.Catalog) -> None:
+    """Every key a partial public copy of the hub config.json states equals the catalog's architecture."""
+    arch = catalog.get_model(check["id"]).architecture
+    assert arch is not None
+    assert check["source"] and check["keys"]
+    for key, value in check["keys"].items():
+        assert getattr(arch, _KEY_FIELD[key]) == value, (check["id"], key)
+
+
+def test_transcribed_architectures_say_what_was_verified() -> None:
+    """An architecture first transcribed from memory says whether it was verified, partly checked or not."""
+    for entry in NEW:
+        notes = entry.get("notes", "")
+        if "transcribed" in notes:
+            assert re.search(r"Verified on 2026-11-29|Partly checked on 2026-11-29|Unverified:", notes), entry["id"]
