@@ -297,9 +297,8 @@ def test_mistral_v02_and_later_have_no_window(mid: str, catalog: lc.Catalog) -> 
     assert a.sliding_window is None
 
 
-CROSSCHECKS: list[dict[str, Any]] = json.loads((Path(__file__).parent / "data" / "config_crosschecks.json").read_text())[
-    "checks"
-]
+_CROSSCHECKS_FILE = Path(__file__).parent / "data" / "config_crosschecks.json"
+CROSSCHECKS: list[dict[str, Any]] = json.loads(_CROSSCHECKS_FILE.read_text())["checks"]
 #: config.json key -> Architecture field, for the partial copies.
 _KEY_FIELD = {
     "num_hidden_layers": "n_layers",
@@ -323,7 +322,8 @@ def test_partial_config_copies(check: dict[str, Any], catalog: lc.Catalog) -> No
     """Every key a partial public copy of the hub config.json states equals the catalog's architecture."""
     arch = catalog.get_model(check["id"]).architecture
     assert arch is not None
-    assert check["source"] and check["keys"]
+    assert check["source"]
+    assert check["keys"]
     for key, value in check["keys"].items():
         assert getattr(arch, _KEY_FIELD[key]) == value, (check["id"], key)
 
