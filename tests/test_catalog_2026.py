@@ -73,6 +73,35 @@ FIXTURE_MODELS = {
     "glm-4-9b-0414": ["glm-4-9b-0414"],
     "starcoder2-3b": ["starcoder2-3b"],
     "starcoder2-7b": ["starcoder2-7b"],
+    # Copies of the hub files kept in public repositories (tests/data/hf_configs/README.md, "Verified").
+    "llama-3.2-3b": ["llama-3.2-3b", "llama-3.2-3b-instruct"],
+    "llama-3.2-1b": ["llama-3.2-1b", "llama-3.2-1b-instruct"],
+    "llama-3.1-70b": [
+        "llama-3.1-70b",
+        "llama-3.1-70b-instruct",
+        "llama-3.3-70b-instruct",
+        "deepseek-r1-distill-llama-70b",
+        "huatuogpt-o1-70b",
+    ],
+    "qwen2.5-3b": ["qwen2.5-3b", "qwen2.5-3b-instruct"],
+    "qwen2.5-14b": ["qwen2.5-14b", "deepseek-r1-distill-qwen-14b"],
+    "qwen2.5-32b": ["qwen2.5-32b", "deepseek-r1-distill-qwen-32b"],
+    "qwen2-7b-instruct": ["qwen2-7b-instruct"],
+    "qwen3-1.7b": ["qwen3-1.7b"],
+    "qwen3-4b": ["qwen3-4b"],
+    "qwen3-14b": ["qwen3-14b"],
+    "qwen3-32b": ["qwen3-32b"],
+    "gemma-2-27b": ["gemma-2-27b", "gemma-2-27b-it"],
+    "mistral-7b-v0.3": ["mistral-7b-v0.3", "mistral-7b-instruct-v0.3"],
+    "phi-3.5-mini-instruct": ["phi-3.5-mini-instruct"],
+    "phi-4-mini-instruct": ["phi-4-mini-instruct"],
+    "internlm2_5-7b-chat": ["internlm2_5-7b-chat"],
+    "phi-4": ["phi-4"],
+    "glm-4.5": ["glm-4.5"],
+    "glm-4.5-air": ["glm-4.5-air"],
+    "internlm3-8b-instruct": ["internlm3-8b-instruct"],
+    "minicpm3-4b": ["minicpm3-4b"],
+    "deepseek-v2": ["deepseek-v2", "deepseek-v2-chat", "deepseek-v2.5", "deepseek-coder-v2-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -129,6 +158,12 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
+#: Entries whose only published size is the nominal one in the name; their count is checked exactly
+#: against transformers' model built from the config.json fixture instead (FIXTURE_MODELS).
+EXACT_FROM_FIXTURE = {
+    # 8.80B: the card says only "8B"; untied embeddings of a 128,512-token vocabulary add 1.05B.
+    "internlm3-8b-instruct",
+}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
     "meditron-7b": "llama-2-7b",
@@ -212,6 +247,10 @@ def test_params_match_the_name(entry: dict[str, Any], catalog: lc.Catalog) -> No
     billions = m.n_params / 1e9
     if m.id in SAME_COUNT_AS:
         assert m.n_params == catalog.get_model(SAME_COUNT_AS[m.id]).n_params
+    elif m.id in EXACT_FROM_FIXTURE:
+        fixtures = [f for f, mids in FIXTURE_MODELS.items() if m.id in mids]
+        assert fixtures, f"{m.id}: no config.json fixture checks its count"
+        assert m.n_params == lc.Model.from_hf_config(_fixture(fixtures[0]), id="x", name="x", sources=[HUB]).n_params
     elif m.id in PUBLISHED_B:
         published, _source = PUBLISHED_B[m.id]
         assert abs(billions - published) / published <= 0.015, (billions, published)
@@ -256,3 +295,42 @@ def test_mistral_v02_and_later_have_no_window(mid: str, catalog: lc.Catalog) -> 
     a = catalog.get_model(mid).architecture
     assert a is not None
     assert a.sliding_window is None
+
+
+_CROSSCHECKS_FILE = Path(__file__).parent / "data" / "config_crosschecks.json"
+CROSSCHECKS: list[dict[str, Any]] = json.loads(_CROSSCHECKS_FILE.read_text())["checks"]
+#: config.json key -> Architecture field, for the partial copies.
+_KEY_FIELD = {
+    "num_hidden_layers": "n_layers",
+    "hidden_size": "hidden_size",
+    "num_attention_heads": "n_heads",
+    "num_key_value_heads": "n_kv_heads",
+    "head_dim": "head_dim",
+    "intermediate_size": "ffn_size",
+    "vocab_size": "vocab_size",
+    "max_position_embeddings": "max_context",
+    "tie_word_embeddings": "tied_embeddings",
+    "sliding_window": "sliding_window",
+    "moe_intermediate_size": "expert_ffn_size",
+    "num_experts": "n_experts",
+    "num_experts_per_tok": "n_experts_per_token",
+}
+
+
+@pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])
+def test_partial_config_copies(check: dict[str, Any], catalog: lc.Catalog) -> None:
+    """Every key a partial public copy of the hub config.json states equals the catalog's architecture."""
+    arch = catalog.get_model(check["id"]).architecture
+    assert arch is not None
+    assert check["source"]
+    assert check["keys"]
+    for key, value in check["keys"].items():
+        assert getattr(arch, _KEY_FIELD[key]) == value, (check["id"], key)
+
+
+def test_transcribed_architectures_say_what_was_verified() -> None:
+    """An architecture first transcribed from memory says whether it was verified, partly checked or not."""
+    for entry in NEW:
+        notes = entry.get("notes", "")
+        if "transcribed" in notes:
+            assert re.search(r"Verified on 2026-11-29|Partly checked on 2026-11-29|Unverified:", notes), entry["id"]

@@ -579,6 +579,63 @@ def _deepseek_v3(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
+def _glm4_moe(cfg: Cfg) -> dict[str, Any]:
+    # Glm4MoeConfig (GLM-4.5, GLM-4.5-Air, GLM-4.6): grouped-query attention with an explicit head_dim,
+    # q/k/v biases with attention_bias (o_proj without), per-head q/k RMSNorm with use_qk_norm, partial
+    # rotary (no parameters); DeepSeek-V3-style MoE from first_k_dense_replace on (router weight only:
+    # e_score_correction_bias is a buffer); num_nextn_predict_layers MTP modules are stored in the
+    # checkpoint but not built by transformers (mtp_layers).
+    arch = _llama(
+        cfg,
+        "glm4-moe",
+        hidden=4096,
+        ffn=10944,
+        layers=46,
+        heads=96,
+        kv_heads=8,
+        vocab=151552,
+        context=131072,
+    )
+    arch.pop("sliding_window", None)
+    arch.update(qkv_bias=bool_(cfg, "attention_bias", False), attn_out_bias=False, mlp_bias=False)
+    if bool_(cfg, "use_qk_norm", False):
+        arch["qk_norm"] = "head"
+    _deepseek_moe(cfg, arch, routed=128, shared=1, first_dense=1, expert_ffn=1408, top_k=8)
+    arch["moe_layer_step"] = 1
+    arch["mtp_layers"] = int_(cfg, ("num_nextn_predict_layers", "num_mtp_layers"), 1, minimum=0)
+    return arch
+
+
+def _internlm3(cfg: Cfg) -> dict[str, Any]:
+    # InternLM3 remote code: separate q/k/v/o projections with "qkv_bias" on q/k/v and "bias" on o_proj
+    # and the MLP. transformers' InternLM3Config (defaults: InternLM3-8B) reads them as attention_bias /
+    # mlp_bias and accepts only equal values, which count the same.
+    arch = _llama(cfg, "internlm3", ffn=10240, layers=48, kv_heads=2, head_dim=128, vocab=128512, context=32768)
+    arch.pop("sliding_window", None)
+    bias = bool_(cfg, ("bias", "mlp_bias"), False)
+    arch.update(qkv_bias=bool_(cfg, ("qkv_bias", "attention_bias"), False), attn_out_bias=bias, mlp_bias=bias)
+    return arch
+
+
+def _minicpm3(cfg: Cfg) -> dict[str, Any]:
+    # MiniCPM3Config (transformers; defaults are openbmb/MiniCPM3-4B's): DeepSeek-V2-style multi-head
+    # latent attention without MoE (q_a/q_b, kv_a_proj_with_mqa/kv_b with their RMSNorms), v_head_dim
+    # hidden_size // heads unless given; muP scale_emb/scale_depth/dim_model_base have no parameters.
+    arch = _llama(cfg, "minicpm3", hidden=2560, ffn=6400, layers=62, heads=40, vocab=73448, context=32768, tie=True)
+    arch.pop("sliding_window", None)
+    nope = int_(cfg, "qk_nope_head_dim", 64)
+    rope = int_(cfg, "qk_rope_head_dim", 32)
+    arch.update(
+        head_dim=nope + rope,
+        n_kv_heads=arch["n_heads"],
+        q_lora_rank=int_(cfg, "q_lora_rank", 768) if cfg.get("q_lora_rank", 768) is not None else None,
+        kv_lora_rank=int_(cfg, "kv_lora_rank", 256),
+        qk_rope_head_dim=rope,
+        v_head_dim=int_(cfg, "v_head_dim", arch["hidden_size"] // arch["n_heads"]),
+    )
+    return arch
+
+
 def _llama4_text(cfg: Cfg) -> dict[str, Any]:
     # Llama4TextConfig: MoE every interleave_moe_layer_step-th layer ((i+1) % step == 0), experts of
     # intermediate_size plus one shared expert of the same size, router without bias; dense layers
@@ -904,6 +961,7 @@ READERS: dict[str, Reader] = {
     "gemma3_text": _gemma3_text,
     "glm": _glm,
     "glm4": _glm4,
+    "glm4_moe": _glm4_moe,
     "gpt2": _gpt2,
     "gpt_bigcode": _gpt_bigcode,
     "gpt_neox": _gpt_neox,
@@ -911,10 +969,12 @@ READERS: dict[str, Reader] = {
     "granite": _granite,
     "internlm": _internlm,
     "internlm2": _internlm2,
+    "internlm3": _internlm3,
     "llama": _llama,
     "llama4_text": _llama4_text,
     "lfm2": _lfm2,
     "minicpm": _minicpm,
+    "minicpm3": _minicpm3,
     "mistral": _mistral,
     "mixtral": _mixtral,
     "olmo2": _olmo2,

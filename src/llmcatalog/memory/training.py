@@ -167,6 +167,8 @@ _MOE_FAMILIES: dict[str, _MoeFamily] = {
     "deepseek": _MoeFamily(_GATED_NAMES, router_linear=(False, False), fused=(False, False)),
     "llama4": _MoeFamily(_GATED_NAMES, router_linear=(True, True), fused=(True, True)),
     "gpt-oss": _MoeFamily(_GATED_NAMES, router_linear=(False, False), fused=(True, True)),
+    # Glm4MoeTopkRouter holds a bare weight Parameter (no Linear), as in DeepSeek-V3.
+    "glm4-moe": _MoeFamily(_GATED_NAMES, router_linear=(False, False)),
 }
 #: Other MoE families: Qwen2-MoE-like names, per-expert Linears in transformers 4, fused in 5, no conversion.
 _MOE_DEFAULT = _MoeFamily(_GATED_NAMES)
