@@ -293,3 +293,23 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_speed_true_fills_tokens_per_s_from_the_speed_calculus() -> None:
+    """speed=True: inference rows that fit carry the transformers decode tokens/s of that GPU, fine-tune
+    rows the training tokens/s; a row over the GPU's memory carries none."""
+    models = ["llama-2-7b"]
+    gpus = ["A100 80GB", "RTX 4090", "T4"]
+    inf = lc.Inference(precision="bf16", batch_size=2, context_tokens=2048)
+    ft = lc.FineTune(method="lora", seq_len=1024)
+    s = lc.sweep(models, gpus, [inf, ft], speed=True)
+    for row in s:
+        if row.estimate.total_bytes > row.gpu.available_bytes:
+            assert row.tokens_per_s is None
+        elif isinstance(row.workload, lc.Inference):
+            assert row.tokens_per_s == lc.decode_speed(row.model, row.gpu, row.workload).tokens_per_s
+        else:
+            t = lc.training_time(row.model, row.gpu, row.workload, tokens=1024)
+            assert row.tokens_per_s == pytest.approx(1024 / t.step_s)
+    assert any(r.tokens_per_s for r in s)
+    assert all(r.tokens_per_s is None for r in lc.sweep(models, gpus, inf))

@@ -15,9 +15,11 @@ of non-language-model components, the checkpoint's stored weight format, and the
 distinct key is computed once by :func:`~llmcatalog.estimate_vram` itself and every row equals what
 ``estimate_vram(model, workload)`` returns for it (tested with Hypothesis).
 
-Tokens per second: a row has a ``tokens_per_s`` column, ``None`` unless a ``speed`` callable is
-given, ``speed(model, gpu, workload, estimate) -> float | None`` (called for the rows that fit).
-The speed calculus (``llmcatalog.performance``) plugs in there.
+Tokens per second: a row has a ``tokens_per_s`` column, ``None`` unless ``speed`` is given:
+``speed=True`` fills it from the speed calculus (:func:`estimated_tokens_per_s`: decode tokens/s of
+the transformers profile for inference, training tokens/s at the default MFU for fine-tuning), or
+any callable ``speed(model, gpu, workload, estimate) -> float | None`` (called for the rows whose
+total is within the GPU's memory). It costs about 30 µs a row, so it is off by default.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, NamedTuple, TypeAlias, overload
 
 import attrs
 
-from ..errors import LLMCatalogError, MissingDependencyError, QueryError
+from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, QueryError
 from ..memory.estimate import _check_overhead, estimate_vram
 from ..memory.fit import FitCheck, fit_check
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
@@ -42,7 +44,16 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference
 
-__all__ = ["PARTS", "SpeedHook", "Sweep", "SweepError", "SweepRow", "sweep", "workload_label"]
+__all__ = [
+    "PARTS",
+    "SpeedHook",
+    "Sweep",
+    "SweepError",
+    "SweepRow",
+    "estimated_tokens_per_s",
+    "sweep",
+    "workload_label",
+]
 
 Workload: TypeAlias = Inference | FineTune
 ModelLike: TypeAlias = Model | Architecture
@@ -404,7 +415,7 @@ def sweep(
     gpus: object,
     workloads: object,
     *,
-    speed: SpeedHook | None = None,
+    speed: SpeedHook | bool | None = None,
     errors: str = "raise",
     cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
     allocator_fraction: float = ALLOCATOR_FRACTION,
@@ -416,11 +427,16 @@ def sweep(
     workloads are :class:`Inference` / :class:`FineTune`. ``errors="skip"`` records the pairs that
     cannot be estimated (closed weights, no architecture, a workload the model cannot run) in
     ``Sweep.skipped`` instead of raising (``"raise"``, the default). ``speed`` fills the
-    ``tokens_per_s`` column of the rows that fit (see :data:`SpeedHook`).
+    ``tokens_per_s`` column of the rows that fit: ``True`` for :func:`estimated_tokens_per_s`, or a
+    callable (see :data:`SpeedHook`).
     ``cuda_context_bytes`` and ``allocator_fraction`` are passed to :func:`estimate_vram`.
     """
     if errors not in ("raise", "skip"):
         raise QueryError(f"errors must be 'raise' or 'skip', got {errors!r}")
+    if speed is True:
+        speed = estimated_tokens_per_s
+    elif speed is False:
+        speed = None
     if speed is not None and not callable(speed):
         raise TypeError(f"speed must be a callable (model, gpu, workload, estimate) -> float | None, got {speed!r}")
     _check_overhead(cuda_context_bytes, allocator_fraction)  # a wrong setting is not one model's error to skip
@@ -490,6 +506,24 @@ def _sweep(
 
 
 _new = tuple.__new__  # SweepRow(...) without the keyword handling: the rows are built in the loop above
+
+
+def estimated_tokens_per_s(model: ModelLike, gpu: GPU, workload: Workload, estimate: MemoryEstimate) -> float | None:
+    """The speed hook of ``sweep(..., speed=True)``: for an :class:`Inference`, the batch's decode
+    tokens/s at the full context with the transformers profile (:func:`llmcatalog.decode_speed`); for a
+    :class:`FineTune`, the job's training tokens/s at the default MFU (:func:`llmcatalog.training_time`).
+    None when the GPU lacks the throughput or bandwidth figure it needs."""
+    from ..performance.inference import decode_speed
+    from ..performance.training import training_time
+
+    try:
+        if isinstance(workload, FineTune):
+            tokens = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
+            t = training_time(model, gpu, workload, tokens=tokens)
+            return tokens / t.step_s
+        return decode_speed(model, gpu, workload).tokens_per_s
+    except MissingGPUFigureError:
+        return None
 
 
 def _checked_speed(value: object, hook: object) -> float | None:
