@@ -461,17 +461,19 @@ def _dora_transient(arch: Architecture, targets: frozenset[str], w: FineTune, pb
     """Bytes DoRA allocates for one adapted Linear while it computes its weight norm (PEFT
     ``DoraLinearLayer.get_lora_weight`` / ``get_weight_norm``), the largest adapted Linear counting.
 
-    ``B @ A`` is built as ``lora_B(lora_A(eye(in)))``: an ``in x in`` identity in the adapter dtype
-    (cast to bf16 too under autocast), then the ``out x in`` product; the base weight is cast to
-    the input's dtype (fp32 when the adapters are fp32), ``scaling * lora_weight`` and the sum
-    ``W + scaling * BA`` are two more ``out x in`` tensors. Dequantized bases add their copy.
+    ``B @ A`` is built as ``lora_B(lora_A(eye(in)))``: ``lora_A`` keeps the ``in x in`` identity for
+    its weight's gradient (in the adapter dtype, or its bf16 cast under autocast) while the graph of
+    ``lora_weight`` lives; ``lora_weight`` (``out x in``) is cast to the input's dtype ``x`` (fp32
+    when the adapters are fp32: PEFT casts the input to the adapter dtype), so is the base weight
+    (a new tensor when the dtype differs, or when it is dequantized), and ``scaling * lora_weight``
+    and ``W + scaling * lora_weight`` are two more: ``in^2 * eye + out * in * (3 x [+ x])`` bytes.
+    Checked against the traced PEFT code (tests/test_accuracy_peft.py).
     """
     xb = 4.0 if pbytes == 4.0 else e
-    eye = pbytes + (2.0 if (pbytes == 4.0 and e < 4 and w.uses_autocast) else 0.0)
-    quant = e if w.quantized_base else 0.0
-    cast = xb if xb != e else 0.0
+    eye = 2.0 if (pbytes == 4.0 and e < 4 and w.uses_autocast) else pbytes
+    weight_copy = xb if (xb != e or w.quantized_base) else 0.0
     return math.ceil(
-        max((i * i * eye + o * i * (pbytes + 2 * xb + cast + quant) for i, o, _ in _adapted_shapes(arch, targets)), default=0)
+        max((i * i * eye + o * i * (3 * xb + weight_copy) for i, o, _ in _adapted_shapes(arch, targets)), default=0)
     )
 
 
@@ -494,6 +496,7 @@ class _Plan:
     head_trainable: bool = False
     quant_transient: int = 0  # QLoRA: one dequantized weight matrix at a time
     quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
+    dora_transient: int = 0  # DoRA: the weight-norm temporaries of one adapted Linear (forward, and recompute)
     adapter_bytes: float = 2.0  # bytes per element of the input copy each fp32 adapter keeps (2 under autocast, 4 without)
     adapted_layers: int = 0  # LLaMA-Adapter: the top layers with adaption prompts
     paged_fraction: float = 0.0  # share of the optimizer states bitsandbytes pages (outside torch's allocator)
@@ -637,7 +640,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             lora=targets,
             embeddings_trainable="embed_tokens" in saved or "embed_tokens" in targets,
             head_trainable="lm_head" in saved,
-            quant_transient=max(quant_transient, dora_transient),
+            quant_transient=quant_transient,
+            dora_transient=dora_transient,
             quant_keeps_input=keeps_input,
             paged_fraction=_paged_fraction(w, _lora_tensors(arch, targets, w.lora_rank), saved_params, lora_trainable),
             **amp_frozen,
@@ -756,7 +760,9 @@ def _layer_saved(
             per_token += arch.n_heads * (w.seq_len + (w.prefix_tokens if prefix else 0)) * (4 + e)
     per_token += linear_inputs(("o_proj",), q, fp32_input=False, grad=attn_grad)
     # MLP: in a parallel block it reads the layer's normalised input, not the attention output.
-    mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad)
+    # LLaMA-Adapter adds a trainable branch to the attention output: the MLP after it needs gradients.
+    adapted = plan.adapted_layers > 0 and layer >= arch.n_layers - plan.adapted_layers
+    mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad or adapted)
     if not arch.parallel_block:
         per_token += _norm_saved(arch, plan, e, mlp_in_grad, "norm" in trained)
         per_token += linear_inputs(
@@ -848,8 +854,6 @@ def _loss_bytes(arch: Architecture, w: FineTune, plan: _Plan, tokens: int) -> fl
     - ``chunked-tokens`` (TRL ``chunked_nll``): checkpointed chunks of 256 tokens, ``12 * V`` per chunk token;
     - ``fused-linear`` (Liger ``LigerFusedLinearCrossEntropyLoss``, unsloth): chunks of
       ``next_pow2(ceil(tokens / ceil(V / h)))`` tokens, plus the input gradient ``e * h`` per token.
-
-    A LoRA adapter on the LM head adds its fp32 output gradient, ``4 * V`` per token.
     """
     V, h = arch.vocab_size, arch.hidden_size
     e = DTYPE_BYTES[w.precision]
@@ -862,8 +866,6 @@ def _loss_bytes(arch: Architecture, w: FineTune, plan: _Plan, tokens: int) -> fl
     else:
         chunk = 1 << max(math.ceil(tokens / math.ceil(V / h)) - 1, 0).bit_length()
         out = min(tokens, chunk) * 12.0 * V + tokens * e * h
-    if "lm_head" in plan.lora and w.loss != "fused-linear":
-        out += tokens * 4.0 * V
     return out
 
 
@@ -909,9 +911,13 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
             kept_layers = min(kept_layers, 2)
         kept = plan.residual_bytes * h * max(min(kept_layers, arch.n_layers), 0)
         saved = tokens * (kept + tail)
-        layer_backward += tokens * (pt_max + adapter) + fx_max
+        # DoRA's weight-norm temporaries come back when a layer is recomputed, before its gradients flow.
+        recomputed = tokens * (pt_max + adapter) + fx_max
+        layer_backward = max(layer_backward + recomputed, recomputed + plan.dora_transient)
     else:
         saved = tokens * (pt_sum + tail + adapter * plan.adapted_layers) + fx_sum
+        # Without recomputation they occur in the forward pass, before the loss: never on top of it.
+        layer_backward = max(layer_backward, plan.dora_transient)
     logits = _loss_bytes(arch, w, plan, tokens)
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 
