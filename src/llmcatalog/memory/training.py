@@ -580,6 +580,13 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     if base is not None:
         fmt = FORMATS[base]
         q_bytes, q_elems = quantized_linear_bytes(arch, fmt.name)
+        if base in ("int8", "int4"):
+            # ChatGLM's built-in weight-only quantization (quantization.py QuantizedLinear): the block Linears'
+            # weights in 8 or 4 bits with one fp16 scale per output row; embeddings and head stay fp16.
+            bits = 8 if base == "int8" else 4
+            shapes = linear_shapes(arch)
+            q_elems = sum(sh.in_features * sh.out_features * sh.count for sh in shapes)
+            q_bytes = math.ceil(q_elems * bits / 8) + sum(2 * sh.out_features * sh.count for sh in shapes)
         # PEFT's prepare_model_for_kbit_training casts the other frozen parameters to fp32 on the bases it
         # prepares (bitsandbytes, GPTQ, AWQ); ChatGLM's built-in quantization keeps them in fp16.
         rest = 4.0 if (w.upcast_non_quantized and base in KBIT_BASES) else fb
