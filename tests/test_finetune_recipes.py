@@ -74,7 +74,8 @@ def test_qlora_70b_fits_one_a100_80gb_with_its_recipe() -> None:
 def test_every_profile_builds_and_cites_its_source(name: str) -> None:
     """Each profile (every version) makes a valid FineTune for every method and names a source with a version."""
     for prof in FRAMEWORKS[name]:
-        assert prof.source and prof.version
+        assert prof.source
+        assert prof.version
         for method in METHODS:
             w = lc.FineTune.for_framework(name, prof.version, method=method)
             assert (w.framework, w.framework_version, w.method) == (name, prof.version, method)
@@ -86,7 +87,8 @@ def test_profiles_say_what_the_tools_do() -> None:
     lf = lc.FineTune.for_framework("llama-factory")
     assert (lf.method, lf.checkpointing, lf.lora_targets, lf.lora_alpha) == ("lora", True, ("all-linear",), 16)
     trl = lc.FineTune.for_framework("trl")
-    assert trl.checkpointing and trl.loss == "chunked-tokens"
+    assert trl.checkpointing
+    assert trl.loss == "chunked-tokens"
     assert lc.FineTune.for_framework("trl", "0.22").loss == "full-logits"
     assert not lc.FineTune.for_framework("trl", "0.21").checkpointing
     assert lc.FineTune.for_framework("transformers", "4").moe_layout == "transformers-4"
@@ -151,7 +153,8 @@ def test_paged_states_sit_outside_torch_allocator() -> None:
     small = lc.estimate_vram(LLAMA2_7B, lc.FineTune(method="lora", optimizer="paged-adamw-32bit", seq_len=256))
     assert small.components["optimizer.paged_states"] == 0
     big = lc.estimate_vram(LLAMA2_7B, lc.FineTune(method="lora", lora_rank=64, optimizer="paged-adamw-32bit"))
-    assert big.components["optimizer.paged_states"] > 0 and big.components["optimizer.states"] == 0
+    assert big.components["optimizer.paged_states"] > 0
+    assert big.components["optimizer.states"] == 0
     full = lc.estimate_vram(
         LLAMA2_7B, lc.FineTune(method="full", optimizer="paged-adamw-8bit", mixed_precision=False, seq_len=256)
     )

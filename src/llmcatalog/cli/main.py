@@ -27,10 +27,10 @@ from ..memory import estimate as _estimate
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
+from ..values.frameworks import FRAMEWORKS
 from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.tool import Tool
-from ..values.frameworks import FRAMEWORKS
 from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
     BASE_FORMATS,

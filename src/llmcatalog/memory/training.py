@@ -98,11 +98,19 @@ _FUSED_EXPERTS = ("fused_experts.gate_up_proj", "fused_experts.gate_up_proj(2r)"
 _SHARED = ("shared.gate_proj", "shared.up_proj", "shared.down_proj")
 _MOE_NAMES = ("router", "shared_expert_gate", *_EXPERT_LINEARS, *_FUSED_EXPERTS, *_SHARED)
 #: Outside the blocks: PEFT adapts the LM head (``nn.Linear``) and the input embeddings (``lora.Embedding``:
-#: A ``[r, V]``, B ``[h, r]``) when named; ``"all-linear"`` leaves the head out (PEFT ``_maybe_include_all_linear_layers``).
+#: A ``[r, V]``, B ``[h, r]``) when named; ``"all-linear"`` leaves the head out
+#: (PEFT ``_maybe_include_all_linear_layers``).
 _OUTER = ("lm_head", "embed_tokens")
-_OUTER_ALIASES = {"lm_head": "lm_head", "output": "lm_head", "output_layer": "lm_head", "embed_out": "lm_head",
-                  "embed_tokens": "embed_tokens", "wte": "embed_tokens", "word_embeddings": "embed_tokens",
-                  "embed_in": "embed_tokens"}
+_OUTER_ALIASES = {
+    "lm_head": "lm_head",
+    "output": "lm_head",
+    "output_layer": "lm_head",
+    "embed_out": "lm_head",
+    "embed_tokens": "embed_tokens",
+    "wte": "embed_tokens",
+    "word_embeddings": "embed_tokens",
+    "embed_in": "embed_tokens",
+}
 #: What a LoRA target may adapt (the names :func:`resolve_lora_targets` returns).
 LORA_MODULES = frozenset((*_ALL_LINEAR, *_MLA, *_MOE_NAMES, *_OUTER))
 
@@ -497,7 +505,7 @@ class _Plan:
     quant_transient: int = 0  # QLoRA: one dequantized weight matrix at a time
     quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
     dora_transient: int = 0  # DoRA: the weight-norm temporaries of one adapted Linear (forward, and recompute)
-    adapter_bytes: float = 2.0  # bytes per element of the input copy each fp32 adapter keeps (2 under autocast, 4 without)
+    adapter_bytes: float = 2.0  # bytes/element of each fp32 adapter's input copy (2 under autocast, 4 without)
     adapted_layers: int = 0  # LLaMA-Adapter: the top layers with adaption prompts
     paged_fraction: float = 0.0  # share of the optimizer states bitsandbytes pages (outside torch's allocator)
     state_bytes: float = 4.0  # bytes per optimizer-state element
@@ -1100,8 +1108,10 @@ def estimate_finetune(
     if w.quantized_base is not None:
         assumptions.append(f"frozen base Linears stored as {w.quantized_base}")
     if w.modules_to_save or w.train_embeddings:
-        assumptions.append("trainable copies (modules_to_save): " + ", ".join(sorted(set(w.modules_to_save) | (
-            {"embed_tokens", "lm_head"} if w.train_embeddings else set()))))
+        assumptions.append(
+            "trainable copies (modules_to_save): "
+            + ", ".join(sorted(set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())))
+        )
     if w.is_peft and w.is_mixed and not w.uses_autocast:
         assumptions.append("fp32 adapters without autocast: each adapter keeps its own fp32 input copy")
     if w.loop == "plain":

@@ -207,8 +207,7 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 "attention": "sdpa",
                 "upcast_non_quantized": False,
             },
-            per_method={m: {"frozen_precision": "fp32"} for m in ("lora", "p-tuning-v2", "prefix-tuning", "llama-adapter")}
-            | {"llama-adapter": {"frozen_precision": "fp32", "adapter_len": 10}},
+            per_method={m: {"frozen_precision": "fp32"} for m in _PEFT if m != "qlora"},
             notes="'bf16-mixed' keeps every weight in fp32; its resource tables use --precision bf16-true "
             "(mixed_precision=False, frozen_precision=None). Quantized bases need a '-true' precision. "
             "litgpt's LLaMA-Adapter starts at layer 2 (adapter_start_layer): adapter_layers = n_layers - 2.",

@@ -321,7 +321,9 @@ def _targets(value: object) -> object:
 
 
 def _saved(value: object) -> object:
-    """``modules_to_save`` in canonical names (``wte`` -> ``embed_tokens``), sorted, without repeats."""
+    """``modules_to_save`` in canonical names (``wte`` -> ``embed_tokens``), sorted, without repeats;
+    one string is a comma-separated list, as for ``lora_targets``."""
+    value = _targets(value)
     if isinstance(value, tuple) and all(isinstance(v, str) and v in MODULES_TO_SAVE for v in value):
         return tuple(sorted({MODULES_TO_SAVE[v] for v in value}))
     return value
@@ -346,6 +348,36 @@ class FineTune:
     ``moe_layout`` says which transformers layout of mixture-of-experts weights LoRA targets are
     read against (``"transformers-5"``: fused expert tensors, today's; ``"transformers-4"``: one
     Linear per expert); Mixtral's ``w1``/``w2``/``w3`` on experts count differently in each.
+
+    **Defaults follow each method's common recipe**; a value given always wins.
+    ``gradient_checkpointing=None`` (the default) means the recipe's choice (:attr:`checkpointing`):
+
+    - ``qlora``, and any PEFT method on a bitsandbytes/GPTQ/AWQ ``base_format``: on -- PEFT's
+      ``prepare_model_for_kbit_training(use_gradient_checkpointing=True)`` and the QLoRA scripts
+      (artidoro/qlora ``qlora.py``: ``gradient_checkpointing=True``) turn it on;
+    - ``full``, ``freeze``, ``lora``, ``p-tuning-v2``, ``prefix-tuning``, ``llama-adapter`` (and
+      ChatGLM's built-in ``int8``/``int4`` bases): off, the Hugging Face Trainer default
+      (``TrainingArguments.gradient_checkpointing``), as in PEFT's LoRA examples.
+
+    Other defaults are those of a Hugging Face Trainer script with PEFT: AMP (``bf16=True``,
+    ``mixed_precision``), fp32 adapters (PEFT ``autocast_adapter_dtype=True``), LoRA r=8, alpha 16,
+    ``q_proj``/``v_proj`` (PEFT's default targets for Llama), ``torch.optim.AdamW`` (foreach), SDPA,
+    transformers' full-vocabulary fp32 loss. :meth:`for_framework` starts from what another tool
+    does (LLaMA-Factory, axolotl, TRL, litgpt, unsloth, torchtune, DeepSpeed-Chat).
+
+    PEFT settings: ``base_format`` stores the frozen base Linears of any PEFT method in a 4/8-bit
+    format (:data:`BASE_FORMATS`; QLoRA uses ``qlora_format``). ``dora`` is DoRA (PEFT ``use_dora``).
+    ``modules_to_save`` trains full copies of ``embed_tokens``/``lm_head`` (``train_embeddings`` is
+    both); ``lora_targets`` may name ``lm_head`` and ``embed_tokens`` too (LoRA on them).
+    ``llama-adapter`` is PEFT's ``AdaptionPromptConfig``: ``adapter_len`` prompt tokens on the top
+    ``adapter_layers`` layers (all when None). ``autocast`` (default: ``mixed_precision``) says
+    whether the step runs under ``torch.autocast``: ``False`` with fp32 adapters on a 16-bit model
+    gives every adapter its own fp32 input copy. ``frozen_precision="fp32"`` keeps frozen weights
+    in fp32 (litgpt ``bf16-mixed``). ``loop="plain"`` keeps each step's outputs (logits, KV cache)
+    alive into the next step; ``loss`` picks the loss implementation (:data:`LOSS_IMPLS`);
+    ``offload_checkpoints`` moves checkpointed layer inputs to the CPU (unsloth). ``framework`` /
+    ``framework_version`` record the profile used (set by :meth:`for_framework`).
+    See ``docs/finetuning-methods.md``.
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -372,7 +404,7 @@ class FineTune:
     # -- PEFT completeness (issue 10) --
     base_format: str | None = attrs.field(default=None, validator=optional(_choice(BASE_FORMATS)))
     dora: bool = attrs.field(default=False, validator=_bool)
-    modules_to_save: tuple[str, ...] = attrs.field(default=(), converter=lambda v: _saved(_targets(v)))
+    modules_to_save: tuple[str, ...] = attrs.field(default=(), converter=_saved)
     autocast: bool | None = attrs.field(default=None, validator=optional(_bool))
     frozen_precision: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
     adapter_len: int = attrs.field(default=10, validator=_int_in(1, MAX_PREFIX_TOKENS))
@@ -400,9 +432,11 @@ class FineTune:
     def _check_peft(self) -> None:
         """The PEFT settings (issue 10): each error names the field and the fix."""
         method = self.method
-        unknown = [m for m in self.modules_to_save if m not in MODULES_TO_SAVE] if isinstance(
-            self.modules_to_save, tuple
-        ) else [self.modules_to_save]
+        unknown = (
+            [m for m in self.modules_to_save if m not in MODULES_TO_SAVE]
+            if isinstance(self.modules_to_save, tuple)
+            else [self.modules_to_save]
+        )
         if unknown:
             raise WorkloadError(
                 f"modules_to_save={_show(self.modules_to_save)}: {_show(unknown[0])} is not a module PEFT can save "
