@@ -216,3 +216,42 @@ def test_axolotl_openllama_quickstart(case: str) -> None:
     est = lc.estimate_vram(_open_llama_3b(), w)
     error = est.total_bytes / (figure * 1e9) - 1
     assert abs(error) <= (0.08 if case == "qlora-nf4" else 0.22), f"{error:+.1%}"
+
+
+# -- properties -----------------------------------------------------------------------------
+peft_settings = st.fixed_dictionaries(
+    {
+        "method": st.sampled_from(["lora", "qlora", "p-tuning-v2", "llama-adapter"]),
+        "dora": st.booleans(),
+        "modules_to_save": st.sampled_from([(), ("lm_head",), ("embed_tokens", "lm_head")]),
+        "lora_targets": st.sampled_from([("q_proj", "v_proj"), ("all-linear",), ("q_proj", "lm_head", "embed_tokens")]),
+        "autocast": st.sampled_from([None, True, False]),
+        "frozen_precision": st.sampled_from([None, "fp32"]),
+        "loop": st.sampled_from(["trainer", "plain"]),
+        "loss": st.sampled_from(["full-logits", "chunked-output", "chunked-tokens", "fused-linear"]),
+        "optimizer": st.sampled_from(["adamw", "adamw-8bit", "paged-adamw-8bit", "paged-adamw-32bit"]),
+        "gradient_checkpointing": st.sampled_from([None, True, False]),
+        "seq_len": st.integers(1, 8192),
+        "batch_size": st.integers(1, 8),
+        "lora_dropout": st.sampled_from([0.0, 0.1]),
+    }
+)
+
+
+@given(settings=peft_settings, base=st.sampled_from([None, "bnb-int8", "gptq-int4", "int4"]))
+def test_any_peft_combination_estimates_or_says_why(settings: dict, base: str | None) -> None:
+    """Every combination either builds and estimates (parts non-negative, summing to the total) or
+    raises WorkloadError; plain-loop and DoRA additions never lower the estimate."""
+    if base is not None and settings["method"] != "qlora":
+        settings = {**settings, "base_format": base}
+    try:
+        w = lc.FineTune(**settings)
+        est = lc.estimate_vram(LLAMA2_7B, w)
+    except lc.WorkloadError:
+        return
+    assert all(v >= 0 for v in est.components.values())
+    assert sum(est.components.values()) == est.total_bytes
+    if w.loop == "plain":
+        assert est.total_bytes >= lc.estimate_vram(LLAMA2_7B, attrs.evolve(w, loop="trainer")).total_bytes
+    if w.dora:
+        assert est.total_bytes >= lc.estimate_vram(LLAMA2_7B, attrs.evolve(w, dora=False)).total_bytes
