@@ -167,7 +167,7 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
     "axolotl": (
         FrameworkProfile(
             name="axolotl",
-            version="0.12",
+            version="0.18",
             source="axolotl-ai-cloud/axolotl@067b021 src/axolotl/utils/schemas/config.py (gradient_checkpointing "
             "False, bf16 'auto'), schemas/training.py (optimizer 'adamw_torch_fused'), schemas/peft.py "
             "(lora_dropout 0.0), loaders/model.py (prepare_model_for_kbit_training with the config's "
@@ -207,7 +207,10 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 "attention": "sdpa",
                 "upcast_non_quantized": False,
             },
-            per_method={m: {"frozen_precision": "fp32"} for m in _PEFT if m != "qlora"},
+            per_method={
+                **{m: {"frozen_precision": "fp32"} for m in _PEFT if m != "qlora"},
+                "qlora": {"mixed_precision": False},  # litgpt refuses quantization with a '-mixed' precision
+            },
             notes="'bf16-mixed' keeps every weight in fp32; its resource tables use --precision bf16-true "
             "(mixed_precision=False, frozen_precision=None). Quantized bases need a '-true' precision. "
             "litgpt's LLaMA-Adapter starts at layer 2 (adapter_start_layer): adapter_layers = n_layers - 2.",
@@ -216,7 +219,7 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
     "unsloth": (
         FrameworkProfile(
             name="unsloth",
-            version="2025",
+            version="2026.8",
             source="unslothai/unsloth@015bdef unsloth/models/loader.py (load_in_4bit=True, "
             "use_gradient_checkpointing='unsloth': layer inputs offloaded to CPU) and unsloth/models/llama.py "
             "(get_peft_model: r=16, lora_dropout=0.0); fused cross-entropy; trains through TRL's SFTTrainer",
@@ -240,7 +243,7 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
     "torchtune": (
         FrameworkProfile(
             name="torchtune",
-            version="0.6",
+            version="0.7",
             source="pytorch/torchtune@bd2a0fc recipes/configs/llama3_1/8B_lora_single_device.yaml (dtype bf16, "
             "enable_activation_checkpointing True, AdamW fused=True, LinearCrossEntropyLoss, LoRA r 8 alpha 16 "
             "on q, v, output and the MLP) and torchtune/modules/loss/cross_entropy_loss.py (num_output_chunks 8)",
