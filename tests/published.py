@@ -256,6 +256,7 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         kw.update(precision="fp32", mixed_precision=False, lora_rank=8, lora_targets=("query_key_value",))
     elif rid.startswith("huatuo"):
         # prepare_model_for_int8_training enabled gradient checkpointing by default (peft 0.2-0.3)
+        kw["framework"] = "peft<0.4"
         kw.update(
             lora_rank=8,
             lora_targets=("q_proj", "v_proj"),
@@ -265,6 +266,7 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
             gradient_checkpointing=True,
         )
     elif rid.startswith("chinesevicuna-llama7b-lora"):
+        kw["framework"] = "peft<0.4"  # early-2023 PEFT: prepare_model_for_int8_training, see figures.py _NO_UPCAST
         kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05, gradient_checkpointing=True)
 
 

@@ -124,3 +124,60 @@ def test_trainable_counts_match_peft(w: lc.FineTune) -> None:
     cfg = dict(FAMILIES["llama"], num_hidden_layers=4)
     arch = lc.architecture_from_hf_config(cfg)
     assert _plan(arch, w).trainable == _peft_trainable(cfg, w)
+
+
+def _trace_lora_upcast(config: dict, layers: int, tokens: int, upcast: bool) -> int:
+    """Traced activations of a LoRA step under bf16 autocast with checkpointing, the non-Linear
+    parameters cast to fp32 as PEFT's ``prepare_model_for_kbit_training`` does on a 4/8-bit base."""
+    import peft
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmcatalog import trace
+
+    with trace._quiet():
+        model = trace._build(dict(config, num_hidden_layers=layers), "bf16", "sdpa")
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if upcast:
+            for name, p in model.named_parameters():
+                if "proj" not in name:  # the quantized Linears stay; everything else goes to fp32
+                    p.data = p.data.float()
+        model.enable_input_require_grads()
+        model = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
+    tracker_cls = trace._make_tracker()
+    with trace._quiet(), trace._cuda_like_sdpa(), FakeTensorMode():
+        trace._to_fake(model)
+        model.train()
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        tracker = tracker_cls()
+        tracker._kinds = trace._kinds_fn(tracker, model, opt)
+        for t in [*model.parameters(), *model.buffers()]:
+            tracker.track(t)
+        with tracker:
+            ids = torch.zeros((1, tokens), dtype=torch.long)
+            for _ in range(2):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+                loss.backward()
+                del loss
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+    return int(tracker.peak_kinds["activations_and_temporaries"])
+
+
+def test_kbit_upcast_keeps_an_fp32_residual_and_a_head_copy() -> None:
+    """QLoRA's default (PEFT upcasts the non-quantized parameters to fp32) costs, beyond the fp32 weights,
+    the head's bf16 autocast copy and fp32 checkpointed layer inputs: the estimate's increase matches the
+    traced one within 10% (bitsandbytes itself cannot run on the CPU, so the base is left unquantized)."""
+    layers, tokens = 4, 2048
+    cfg = FAMILIES["llama"]
+    traced = _trace_lora_upcast(cfg, layers, tokens, True) - _trace_lora_upcast(cfg, layers, tokens, False)
+    arch = lc.architecture_from_hf_config(dict(cfg, num_hidden_layers=layers))
+
+    def non_weight(upcast: bool) -> int:
+        w = lc.FineTune(method="qlora", qlora_format="bnb-nf4", seq_len=tokens, upcast_non_quantized=upcast)
+        est = lc.estimate_vram(arch, w)
+        return est.activations_bytes + est.components["weights.autocast_copies"]
+
+    estimated = non_weight(True) - non_weight(False)
+    assert estimated == pytest.approx(traced, rel=0.10), (estimated / 2**20, traced / 2**20)

@@ -39,6 +39,10 @@ _METHODS = {
     "train_adapter": "llama-adapter",
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
+#: Software whose preparation of a quantized base leaves the other weights in 16 bits: litgpt, and PEFT
+#: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
+#: which no Llama norm is, and cast the head's output, not its weight).
+_NO_UPCAST = ("litgpt", "peft<0.4")
 
 
 @attrs.frozen(kw_only=True)
@@ -147,8 +151,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if fig.prefix_tokens is None:
             return "number of prefix tokens not given"
         kwargs["prefix_tokens"] = fig.prefix_tokens
-    if fig.framework == "litgpt" and ("qlora_format" in kwargs or "base_format" in kwargs):
-        kwargs["upcast_non_quantized"] = False  # litgpt keeps non-quantized weights in bf16
+    if fig.framework in _NO_UPCAST and ("qlora_format" in kwargs or "base_format" in kwargs):
+        kwargs["upcast_non_quantized"] = False
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:

@@ -583,6 +583,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         )
     frozen = math.ceil(total * fb)
     quant_transient = 0
+    rest = fb
     base = w.quantized_base
     biggest = max(s.in_features * s.out_features for s in linear_shapes(arch))
     if base is not None:
@@ -608,11 +609,16 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
     if "lm_head" in saved and arch.tied_embeddings and "embed_tokens" not in saved:
         saved_params += pb.embedding  # a tied head is the embedding matrix: PEFT copies it
-    amp_frozen = (
+    amp_frozen: dict[str, Any] = (
         {"amp": True, "autocast_bytes": math.ceil(2 * (pb.linear + pb.lm_head)), "residual_bytes": 4.0}
         if frozen_amp
         else {}
     )
+    if base is not None and rest == 4.0 and e < 4 and w.uses_autocast and not frozen_amp:
+        # prepare_model_for_kbit_training's fp32 embeddings, norms and head under autocast: the residual
+        # stream is fp32 (fp32 embedding output + 16-bit sublayer outputs), so are checkpointed layer
+        # inputs; the head's 16-bit autocast copy is kept for backward (traced: tests/test_accuracy_peft.py).
+        amp_frozen = {"autocast_bytes": math.ceil(2 * (pb.lm_head or pb.embedding)), "residual_bytes": 4.0}
     if w.method == "llama-adapter":
         # PEFT AdaptionPromptConfig: an adaption prompt [1, adapter_len, h] and a zero-init gate per adapted layer.
         n = min(w.adapter_layers or L, L)
