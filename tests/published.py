@@ -178,6 +178,9 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
     if rid.startswith("litgpt-"):
         kw["framework"] = "litgpt"
         kw["mixed_precision"] = False  # --precision bf16-true
+        if row["optimizer"]:
+            # "AdamW (torch) / bnb PagedAdamW for nf4": torch AdamW, bitsandbytes PagedAdamW (32-bit) with --quantize
+            kw["optimizer"] = "bnb PagedAdamW" if "nf4" in row["precision"].lower() else "AdamW (torch)"
         kw["exact_setting"] = True
         if rid.startswith(("litgpt-lora", "litgpt-loraFSDP")):
             kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05)
