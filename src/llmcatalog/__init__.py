@@ -137,6 +137,8 @@ _LAZY = {
     "GGUFCheckpoint": "importers.gguf",
     "LocalCheckpoint": "importers.local",
     "SUPPORTED_FAMILIES": "importers.hfconfig",
+    # issue 10, PEFT stream: the framework profiles behind FineTune.for_framework
+    "FRAMEWORKS": "values.frameworks",
 }
 
 
@@ -161,6 +163,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "FORMATS",
+    "FRAMEWORKS",
     "GPU",
     "SUPPORTED_FAMILIES",
     "Architecture",
