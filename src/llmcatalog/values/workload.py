@@ -23,6 +23,7 @@ __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "BASE_FORMATS",
     "COMPUTE_DTYPES",
+    "KBIT_BASES",
     "KV_CACHE_DTYPES",
     "LOOPS",
     "LOSS_IMPLS",
