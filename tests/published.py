@@ -72,6 +72,7 @@ _PRECISIONS = [
     ("int8 (built-in", "int8"),
     ("int4 (built-in", "int4"),
     ("int8 (chatglm built-in", "int8"),
+    ("int4 base (frozen", "int4"),
     ("int4 (chatglm built-in", "int4"),
     ("bf16 + int8 kv", "bf16"),
     ("fp16/bf16", "fp16"),
@@ -177,6 +178,9 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
     if rid.startswith("litgpt-"):
         kw["framework"] = "litgpt"
         kw["mixed_precision"] = False  # --precision bf16-true
+        if row["optimizer"]:
+            # "AdamW (torch) / bnb PagedAdamW for nf4": torch AdamW, bitsandbytes PagedAdamW (32-bit) with --quantize
+            kw["optimizer"] = "bnb PagedAdamW" if "nf4" in row["precision"].lower() else "AdamW (torch)"
         kw["exact_setting"] = True
         if rid.startswith(("litgpt-lora", "litgpt-loraFSDP")):
             kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05)
@@ -189,7 +193,10 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         if rid.startswith("litgpt-inf"):
             kw.update(seq_len=6, gen_len=50, batch_size=1)
         if rid.startswith("litgpt-adapter"):
-            kw["exact_setting"] = False  # LLaMA-Adapter is not a method llmcatalog models
+            # litgpt's own LLaMA-Adapter (litgpt/adapter.py: 10 prompt tokens from layer 2 on) is estimated as
+            # PEFT's AdaptionPrompt with the same prompt length and layers; v2 (a bias and a scale on every
+            # Linear) is not modelled. The same per-token terms, a different implementation: not exact.
+            kw["exact_setting"] = False
     elif rid == "chatglm3-lora-1gpu":
         # Dynamic padding (DataCollatorForSeq2Seq, padding="longest"): 384 tokens is the cap, not
         # necessarily the longest batch the run met.
@@ -213,6 +220,19 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
             attention="sdpa",
             seq_len=768,
             batch_size=4,
+        )
+    elif rid.startswith("chatglm1-ptuning-min-") or rid == "chatglm2-ptuningv2-int4":
+        # ptuning/train.sh of ChatGLM-6B@401bf3a / ChatGLM2-6B@cb8e8b4: PRE_SEQ_LEN=128, batch 1, 64 source
+        # tokens + 64 (ChatGLM-6B) or 128 (ChatGLM2-6B) target tokens, quantization_bit 8/4 or none (fp16),
+        # no --fp16 flag: the fp16 model (quantized by the remote code's quantize()) with an fp32 prefix
+        # encoder and no autocast. main.py casts the prefix encoder to fp32 (.float()).
+        kw.update(
+            precision=kw.get("precision", "fp16"),
+            mixed_precision=True,
+            prefix_tokens=128,
+            seq_len=192 if rid.startswith("chatglm2") else 128,
+            batch_size=1,
+            gradient_checkpointing=False,
         )
     elif rid == "chatglm3-sft-zero3-4gpu":
         kw.update(
@@ -240,6 +260,7 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         kw.update(precision="fp32", mixed_precision=False, lora_rank=8, lora_targets=("query_key_value",))
     elif rid.startswith("huatuo"):
         # prepare_model_for_int8_training enabled gradient checkpointing by default (peft 0.2-0.3)
+        kw["framework"] = "peft<0.4"
         kw.update(
             lora_rank=8,
             lora_targets=("q_proj", "v_proj"),
@@ -249,6 +270,7 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
             gradient_checkpointing=True,
         )
     elif rid.startswith("chinesevicuna-llama7b-lora"):
+        kw["framework"] = "peft<0.4"  # early-2023 PEFT: prepare_model_for_int8_training, see figures.py _NO_UPCAST
         kw.update(lora_rank=8, lora_targets=("q_proj", "v_proj"), lora_dropout=0.05, gradient_checkpointing=True)
 
 

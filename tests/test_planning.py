@@ -169,7 +169,8 @@ def test_recommend_ranks_remedies_that_fit_first(catalog: lc.Catalog) -> None:
     """70B QLoRA on one A100 80GB: checkpointing (the common recipe) comes first, and each remedy's
     workload really has the verdict and saving it reports."""
     m, g = catalog.get_model("llama-2-70b"), catalog.get_gpu("A100 80GB")
-    w = lc.FineTune(method="qlora")
+    # Without checkpointing (the QLoRA recipe turns it on; here it is switched off on purpose).
+    w = lc.FineTune(method="qlora", gradient_checkpointing=False)
     base = lc.estimate_vram(m, w).total_bytes
     ranked = lc.recommend(m, g, w)
     assert ranked[0].name == "gradient-checkpointing"
@@ -192,10 +193,20 @@ def test_recommend_uses_the_users_gpus_and_stacks_when_needed(catalog: lc.Catalo
     names = [r.name for r in lc.recommend(m, catalog.get_gpu("A100 40GB"), w, n_gpus=4)]
     assert "zero-3" in names
     on_one = lc.recommend(m, catalog.get_gpu("RTX 4090"), w)
-    fitting = [r for r in on_one if r.fits]
-    assert len(fitting) == 1
-    assert "+" in fitting[0].name
-    assert _fits(m, catalog.get_gpu("RTX 4090"), fitting[0].workload)
+    assert all(_fits(m, catalog.get_gpu("RTX 4090"), r.workload) == r.fits for r in on_one)
+    # Without the method changes no single remedy suffices: combinations are offered, each fitting,
+    # and a combined option string names every flag once (a later --zero replaces an earlier one).
+    from llmcatalog.planning import REMEDIES
+
+    no_methods = [s for s in REMEDIES if s.group != "method"]
+    combined = lc.recommend(m, catalog.get_gpu("RTX 4090"), w, remedies=no_methods)
+    fitting = [r for r in combined if r.fits]
+    assert fitting
+    assert all("+" in r.name for r in fitting)
+    for r in fitting:
+        assert _fits(m, catalog.get_gpu("RTX 4090"), r.workload)
+        flags = [t for t in r.options.split() if t.startswith("--")]
+        assert len(flags) == len(set(flags)), r.options
 
 
 def test_recommend_inference_remedies(catalog: lc.Catalog) -> None:
@@ -269,7 +280,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_cli_plan(capsys: pytest.CaptureFixture[str]) -> None:
     """`plan` prints one verdict line, then the ranked remedies; exit 1 when it does not fit."""
+    # QLoRA's recipe turns checkpointing on (it fits, below); switched off, the job does not fit.
     code, out, _ = run(capsys, "plan", "llama-2-70b", "--finetune", "qlora", "--gpu", "A100 80GB")
+    assert code == 0
+    code, out, _ = run(
+        capsys, "plan", "llama-2-70b", "--finetune", "qlora", "--no-gradient-checkpointing", "--gpu", "A100 80GB"
+    )
     assert code == 1
     first, *rest = out.splitlines()
     assert "does not fit" in first
@@ -297,7 +313,9 @@ def test_cli_fit_and_custom_gpu(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")
 def test_cli_estimate_says_tight_and_names_the_cheapest_remedy(capsys: pytest.CaptureFixture[str]) -> None:
     """estimate: the 70B QLoRA hint names checkpointing; a job inside the headroom is called tight."""
-    code, out, _ = run(capsys, "estimate", "llama-2-70b", "--finetune", "qlora", "--gpu", "A100 80GB")
+    code, out, _ = run(
+        capsys, "estimate", "llama-2-70b", "--finetune", "qlora", "--no-gradient-checkpointing", "--gpu", "A100 80GB"
+    )
     assert code == 1
     assert "cheapest remedy that fits on 1 such GPU(s): gradient checkpointing" in out
     m, g = lc.get_model("llama-2-7b"), lc.get_gpu("RTX 4090")

@@ -266,6 +266,8 @@ _LAZY = {
     "prefill_speed": "performance.inference",
     "generation_time": "performance.inference",
     "training_time": "performance.training",
+    # issue 10, PEFT stream: the framework profiles behind FineTune.for_framework
+    "FRAMEWORKS": "values.frameworks",
 }
 
 
@@ -292,6 +294,7 @@ __all__ = [
     "DEEPSPEED_PRESETS",  # stream "zero" (sharding)
     "ENGINES",
     "FORMATS",
+    "FRAMEWORKS",
     "GPU",
     "SUPPORTED_FAMILIES",
     "Architecture",

@@ -675,14 +675,16 @@ def trace_finetune(
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     w = workload
-    if w.method == "qlora":
+    if w.method == "qlora" or w.quantized_base is not None:
         raise TraceUnsupportedError("QLoRA needs bitsandbytes/GPTQ GPU kernels; it cannot be traced on the CPU")
-    if w.optimizer in ("adamw-8bit", "paged-adamw-8bit", "lion"):
+    if w.loss != "full-logits" or w.offload_checkpoints:
+        raise TraceUnsupportedError("only transformers' own loss and on-GPU checkpointing are traced")
+    if w.optimizer in ("adamw-8bit", "paged-adamw-8bit", "paged-adamw-32bit", "lion"):
         raise TraceUnsupportedError(f"optimizer {w.optimizer!r} is not in torch.optim; it cannot be traced here")
     if w.parallelism.n_gpus > 1:
         raise TraceUnsupportedError("tracing covers one GPU without sharding")
     peft: Any = None
-    if w.method in ("lora", "p-tuning-v2", "prefix-tuning"):
+    if w.method in ("lora", "p-tuning-v2", "prefix-tuning", "llama-adapter"):
         try:
             import peft as _peft
         except ImportError as exc:  # pragma: no cover
@@ -692,9 +694,11 @@ def trace_finetune(
     mixed = w.is_mixed
     compute = getattr(torch, _DTYPES[w.precision])
     full_amp = mixed and w.method == "full"
+    fp32_model = full_amp or w.frozen_precision == "fp32"
+    saved = sorted(set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set()))
     with _quiet():
-        model = _build(config, "fp32" if full_amp else w.precision, w.attention)
-        if w.gradient_checkpointing:
+        model = _build(config, "fp32" if fp32_model else w.precision, w.attention)
+        if w.checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if w.method == "lora":
             lcfg = peft.LoraConfig(
@@ -702,10 +706,15 @@ def trace_finetune(
                 lora_alpha=w.lora_alpha,
                 lora_dropout=w.lora_dropout,
                 target_modules=_lora_targets(w.lora_targets),
-                modules_to_save=["embed_tokens", "lm_head"] if w.train_embeddings else None,
+                modules_to_save=saved or None,
+                use_dora=w.dora,
                 task_type="CAUSAL_LM",
             )
             model = peft.get_peft_model(model, lcfg, autocast_adapter_dtype=mixed)
+        elif w.method == "llama-adapter":
+            n = min(w.adapter_layers or config["num_hidden_layers"], config["num_hidden_layers"])
+            acfg = peft.AdaptionPromptConfig(adapter_len=w.adapter_len, adapter_layers=n, task_type="CAUSAL_LM")
+            model = peft.get_peft_model(model, acfg, autocast_adapter_dtype=mixed)
         elif w.method in ("p-tuning-v2", "prefix-tuning"):
             pcfg = peft.PrefixTuningConfig(
                 num_virtual_tokens=w.prefix_tokens, prefix_projection=w.prefix_projection, task_type="CAUSAL_LM"
@@ -719,7 +728,7 @@ def trace_finetune(
                     p.requires_grad_(True)
                     if mixed:
                         p.data = p.data.float()
-        if w.method in ("lora", "p-tuning-v2", "prefix-tuning") and mixed:
+        if w.method in ("lora", "p-tuning-v2", "prefix-tuning", "llama-adapter") and mixed:
             for p in model.parameters():
                 if p.requires_grad:
                     p.data = p.data.float()
@@ -734,19 +743,25 @@ def trace_finetune(
         tracker._kinds = _kinds_fn(tracker, model, opt)
         for t in [*model.parameters(), *model.buffers()]:
             tracker.track(t)
-        autocast_on = mixed and any(p.dtype != compute for p in params)
+        autocast_on = w.uses_autocast and any(p.dtype != compute for p in [*params, *model.parameters()])
+        plain = w.loop == "plain"
         with tracker:
             ids = torch.zeros((w.batch_size, w.seq_len), dtype=torch.long)
+            out = None
             for _ in range(steps):
                 ctx = torch.autocast("cpu", dtype=compute) if autocast_on else contextlib.nullcontext()
                 with ctx:
-                    out = model(input_ids=ids, labels=ids, use_cache=False)
+                    # The plain loop (``out = model(...)``) keeps the previous outputs until this returns,
+                    # and transformers builds a cache unless checkpointing turned use_cache off.
+                    out = model(input_ids=ids, labels=ids, use_cache=plain and not w.checkpointing)
                 loss = out.loss
-                del out
+                if not plain:
+                    out = None
                 loss.backward()
                 del loss
                 opt.step()
                 opt.zero_grad(set_to_none=True)
+            del out
         gc.collect()
     return TraceResult(
         peak_bytes=tracker.peak,

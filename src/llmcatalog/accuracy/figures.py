@@ -26,7 +26,7 @@ from ..memory.estimate import MemoryEstimate, estimate_vram
 from ..values.gpu import GPU
 from ..values.model import Model, PublishedFigure
 from ..values.precision import FORMATS
-from ..values.workload import FineTune, Inference, Parallelism
+from ..values.workload import BASE_FORMATS, FineTune, Inference, Parallelism
 
 __all__ = ["FigureComparison", "compare_figure", "workload_for_figure"]
 
@@ -36,8 +36,13 @@ _METHODS = {
     "train_lora": "lora",
     "train_qlora": "qlora",
     "train_ptuning_v2": "p-tuning-v2",
+    "train_adapter": "llama-adapter",
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
+#: Software whose preparation of a quantized base leaves the other weights in 16 bits: litgpt, and PEFT
+#: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
+#: which no Llama norm is, and cast the head's output, not its weight).
+_NO_UPCAST = ("litgpt", "peft<0.4")
 
 
 @attrs.frozen(kw_only=True)
@@ -72,6 +77,8 @@ def _optimizer(text: str | None) -> str:
     t = (text or "adamw").lower()
     if "8bit" in t or "8-bit" in t:
         return "paged-adamw-8bit" if "paged" in t else "adamw-8bit"
+    if "paged" in t:  # bitsandbytes PagedAdamW (32-bit states)
+        return "paged-adamw-32bit"
     if t.startswith("sgd"):
         return "sgd-momentum" if "momentum" in t else "sgd"
     if "adafactor" in t:
@@ -116,16 +123,21 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
     method = _METHODS.get(fig.workload)
     if method is None:
         return f"{fig.workload} is not a method llmcatalog models"
+    if method == "llama-adapter" and "v2" in (fig.method or "").lower():
+        return "LLaMA-Adapter v2 (a bias and a scale on every Linear) is not a method llmcatalog models"
     if fig.batch_size is None or fig.seq_len is None:
         return "micro-batch or sequence length not given"
     if fig.precision is None:
         return "the training precision is not given"
     precision = fig.precision
     kwargs: dict[str, object] = {}
-    if precision in _QUANT_BASES:
-        if method == "lora":
-            method = "qlora"
+    if precision in _QUANT_BASES and method in ("lora", "qlora"):
+        method = "qlora"
         kwargs["qlora_format"] = precision
+        precision = "bf16" if precision.startswith("bnb-nf4") else "fp16"
+    elif precision in BASE_FORMATS and method in ("p-tuning-v2", "llama-adapter"):
+        # A frozen quantized base under another PEFT method (ChatGLM's built-in int4/int8, litgpt's nf4).
+        kwargs["base_format"] = precision
         precision = "bf16" if precision.startswith("bnb-nf4") else "fp16"
     if precision not in ("fp32", "fp16", "bf16"):
         return f"precision {fig.precision!r} is not one llmcatalog models for training"
@@ -139,8 +151,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if fig.prefix_tokens is None:
             return "number of prefix tokens not given"
         kwargs["prefix_tokens"] = fig.prefix_tokens
-    if fig.framework == "litgpt" and method == "qlora":
-        kwargs["upcast_non_quantized"] = False  # litgpt keeps non-quantized weights in bf16
+    if fig.framework in _NO_UPCAST and ("qlora_format" in kwargs or "base_format" in kwargs):
+        kwargs["upcast_non_quantized"] = False
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
@@ -164,7 +176,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         optimizer=_optimizer(fig.optimizer),
         batch_size=fig.batch_size,
         seq_len=fig.seq_len,
-        gradient_checkpointing=bool(fig.gradient_checkpointing),
+        gradient_checkpointing=bool(fig.gradient_checkpointing),  # what the figure says, never the recipe
         attention=fig.attention or "sdpa",
         parallelism=par,
         **kwargs,  # type: ignore[arg-type]
@@ -182,6 +194,10 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
     workload = workload_for_figure(fig)
     if isinstance(workload, str):
         return result(status="not-comparable", reason=workload)
+    if isinstance(workload, FineTune) and workload.method == "llama-adapter" and model.architecture is not None:
+        # litgpt's adapter starts at layer 2 (adapter_start_layer) with 10 prompt tokens (litgpt/adapter.py).
+        layers = max(model.architecture.n_layers - 2, 1)
+        workload = attrs.evolve(workload, adapter_layers=layers, adapter_len=10)
     try:
         est = estimate_vram(model, workload)
     except LLMCatalogError as exc:
@@ -202,7 +218,9 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
             0 if fig.metric == "max_allocated" else est.components.get("overhead.cuda_context", 0)
         )
     else:
-        compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
+        # Paged optimizer states live outside torch's allocator: nvidia-smi sees them, max_memory_allocated not.
+        paged = est.components.get("optimizer.paged_states", 0)
+        compared = est.tensor_bytes - paged if fig.metric == "max_allocated" else est.total_bytes
     return result(
         status="compared", workload=workload, estimate=est, published_bytes=published, compared_bytes=compared
     )

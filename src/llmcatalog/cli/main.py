@@ -31,13 +31,17 @@ from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
+from ..values.frameworks import FRAMEWORKS
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
 from ..values.tool import Tool
 from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
+    BASE_FORMATS,
     COMPUTE_DTYPES,
     KV_CACHE_DTYPES,
+    LOOPS,
+    LOSS_IMPLS,
     METHODS,
     MLA_CACHE_LAYOUTS,
     MOE_LAYOUTS,
@@ -330,6 +334,44 @@ def _cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
     return 0
 
 
+def _finetune_workload(args: argparse.Namespace, par: Parallelism) -> FineTune:
+    """The fine-tuning workload of ``estimate``: options left out keep FineTune's defaults, or the
+    ``--framework`` profile's (``FineTune.for_framework``), so a given option always wins."""
+    given: dict[str, object] = {
+        "method": args.finetune,
+        "precision": args.compute,
+        "mixed_precision": args.mixed if {"--mixed", "--no-mixed"} & set(getattr(args, "given", ())) else None,
+        "optimizer": args.optimizer,
+        "optimizer_impl": args.optimizer_impl,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "attention": args.attention if "--attention" in getattr(args, "given", ()) else None,
+        "lora_rank": args.lora_rank,
+        "lora_alpha": args.lora_alpha,
+        "lora_targets": args.lora_targets,
+        "base_format": args.base_format,
+        "modules_to_save": args.modules_to_save,
+        "loop": args.loop,
+        "loss": args.loss,
+        "autocast": args.autocast,
+        "dora": args.dora or None,
+        "train_embeddings": args.train_embeddings or None,
+    }
+    settings = {k: v for k, v in given.items() if v is not None}
+    settings.update(
+        batch_size=args.batch,
+        seq_len=args.seq_len,
+        prefix_tokens=args.prefix_tokens,
+        trainable_layers=args.trainable_layers,
+        moe_layout=args.moe_layout,
+        parallelism=par,
+    )
+    if args.framework:
+        return FineTune.for_framework(args.framework, args.framework_version, **settings)
+    if args.framework_version:
+        raise WorkloadError("--framework-version needs --framework")
+    return FineTune(**settings)  # type: ignore[arg-type]
+
+
 def _workload(args: argparse.Namespace) -> Inference | FineTune:
     par = Parallelism(
         data_parallel=args.dp,
@@ -342,27 +384,8 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
     )
     if getattr(args, "deepspeed_config", None):
         par = _deepspeed_parallelism(args)
-    if args.finetune:
-        targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
-        return FineTune(
-            method=args.finetune,
-            precision=args.compute or "bf16",
-            mixed_precision=args.mixed,
-            optimizer=args.optimizer,
-            optimizer_impl=args.optimizer_impl,
-            batch_size=args.batch,
-            seq_len=args.seq_len,
-            gradient_checkpointing=args.gradient_checkpointing,
-            attention=args.attention,
-            lora_rank=args.lora_rank,
-            lora_alpha=args.lora_alpha,
-            lora_targets=targets,
-            prefix_tokens=args.prefix_tokens,
-            trainable_layers=args.trainable_layers,
-            train_embeddings=args.train_embeddings,
-            moe_layout=args.moe_layout,
-            parallelism=par,
-        )
+    if args.finetune or args.framework:
+        return _finetune_workload(args, par)
     return Inference(
         precision=args.precision,
         batch_size=args.batch,
@@ -397,20 +420,43 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
     "--deepspeed-config",
+    "--framework-version", "--dora", "--base-format", "--modules-to-save", "--loop", "--loss", "--autocast",
+    "--no-autocast",
 )  # fmt: skip
 #: Fine-tuning options that one family of methods reads (the others would ignore them).
 _METHOD_ONLY = {
-    ("lora", "qlora"): ("--lora-rank", "--lora-alpha", "--lora-targets", "--moe-layout"),
+    ("lora", "qlora"): ("--lora-rank", "--lora-alpha", "--lora-targets", "--moe-layout", "--dora"),
     ("p-tuning-v2", "prefix-tuning"): ("--prefix-tokens",),
     ("freeze",): ("--trainable-layers",),
 }
 _INFERENCE_ONLY = ("--precision", "--kv-precision", "--mla-cache", "--context", "--prompt")
 
 
+def _add_peft_options(es: argparse.ArgumentParser) -> None:
+    """The PEFT and framework options of ``estimate`` (issue 10)."""
+    es.add_argument(
+        "--framework",
+        choices=sorted(FRAMEWORKS),
+        help="start from what this tool does by default (FineTune.for_framework); given options win",
+    )
+    es.add_argument("--framework-version", help="the release whose defaults to use (default: the newest profile)")
+    es.add_argument("--dora", action="store_true", help="DoRA (PEFT use_dora) instead of plain LoRA")
+    es.add_argument("--base-format", choices=BASE_FORMATS, help="frozen base format of a PEFT method (e.g. bnb-int8)")
+    es.add_argument("--modules-to-save", help="comma-separated trainable full copies: embed_tokens, lm_head")
+    es.add_argument("--loop", choices=LOOPS, help="trainer (default) or plain (keeps the step's outputs alive)")
+    es.add_argument("--loss", choices=LOSS_IMPLS, help="how the loss is computed (default: full-logits)")
+    es.add_argument(
+        "--autocast",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run under torch.autocast (default: with --mixed); --no-autocast with fp32 PEFT adapters",
+    )
+
+
 def _check_applicable(args: argparse.Namespace) -> None:
     """Refuse options the chosen workload would silently ignore (they would change nothing)."""
     given = set(getattr(args, "given", ()))
-    if args.finetune:
+    if args.finetune or args.framework:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
             raise WorkloadError(
@@ -419,7 +465,7 @@ def _check_applicable(args: argparse.Namespace) -> None:
             )
         for methods, options in _METHOD_ONLY.items():
             stray = [o for o in options if o in given]
-            if stray and args.finetune not in methods:
+            if stray and args.finetune and args.finetune not in methods:
                 raise WorkloadError(
                     f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to --finetune "
                     f"{' or '.join(methods)} only, not {args.finetune}"
@@ -589,7 +635,7 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
     gib = 2**30
     if isinstance(workload, FineTune):
         p = workload.parallelism
-        if not workload.gradient_checkpointing and est.activations_bytes:
+        if not workload.checkpointing and est.activations_bytes:
             out.append(
                 (
                     est.activations_bytes,
@@ -941,15 +987,21 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     es.add_argument(
         "--mixed",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=None,
         help="fp32 master weights with autocast (default) or pure 16-bit training",
     )
-    es.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
-    es.add_argument("--optimizer-impl", choices=OPTIMIZER_IMPLS, default="foreach")
-    es.add_argument("--gradient-checkpointing", action="store_true")
-    es.add_argument("--lora-rank", type=int, default=8)
-    es.add_argument("--lora-alpha", type=int, default=16)
-    es.add_argument("--lora-targets", default="q_proj,v_proj", help="comma-separated module names, or all-linear")
+    es.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adamw")
+    es.add_argument("--optimizer-impl", choices=OPTIMIZER_IMPLS, help="default: foreach")
+    es.add_argument(
+        "--gradient-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="default: the method's common recipe (on for QLoRA / PEFT on a 4- or 8-bit base, else off)",
+    )
+    es.add_argument("--lora-rank", type=int, help="default: 8")
+    es.add_argument("--lora-alpha", type=int, help="default: 16")
+    es.add_argument("--lora-targets", help="comma-separated module names, or all-linear (default: q_proj,v_proj)")
+    _add_peft_options(es)
     es.add_argument("--prefix-tokens", type=int, default=128)
     es.add_argument("--trainable-layers", type=int, default=2, help="freeze tuning: last N layers trained")
     es.add_argument("--train-embeddings", action="store_true")

@@ -67,7 +67,7 @@ import attrs
 from ..errors import WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
-from ..values.workload import MOE_LAYOUTS, FineTune, Parallelism
+from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
@@ -98,8 +98,22 @@ _EXPERT_LINEARS = ("experts.gate_proj", "experts.up_proj", "experts.down_proj")
 _FUSED_EXPERTS = ("fused_experts.gate_up_proj", "fused_experts.gate_up_proj(2r)", "fused_experts.down_proj")
 _SHARED = ("shared.gate_proj", "shared.up_proj", "shared.down_proj")
 _MOE_NAMES = ("router", "shared_expert_gate", *_EXPERT_LINEARS, *_FUSED_EXPERTS, *_SHARED)
+#: Outside the blocks: PEFT adapts the LM head (``nn.Linear``) and the input embeddings (``lora.Embedding``:
+#: A ``[r, V]``, B ``[h, r]``) when named; ``"all-linear"`` leaves the head out
+#: (PEFT ``_maybe_include_all_linear_layers``).
+_OUTER = ("lm_head", "embed_tokens")
+_OUTER_ALIASES = {
+    "lm_head": "lm_head",
+    "output": "lm_head",
+    "output_layer": "lm_head",
+    "embed_out": "lm_head",
+    "embed_tokens": "embed_tokens",
+    "wte": "embed_tokens",
+    "word_embeddings": "embed_tokens",
+    "embed_in": "embed_tokens",
+}
 #: What a LoRA target may adapt (the names :func:`resolve_lora_targets` returns).
-LORA_MODULES = frozenset((*_ALL_LINEAR, *_MLA, *_MOE_NAMES))
+LORA_MODULES = frozenset((*_ALL_LINEAR, *_MLA, *_MOE_NAMES, *_OUTER))
 
 #: Expert-weight layouts: ``transformers-5`` (fused ``gate_up_proj [E, 2f, h]`` and ``down_proj [E, h, f]``
 #: parameters; PEFT >= 0.18 adapts them with ``target_parameters`` / ``ParamWrapper``) and
@@ -224,9 +238,10 @@ def resolve_lora_targets(
     expanded: set[str] = set()
     converted: dict[str, set[str]] = {"gate_proj": set(), "up_proj": set(), "down_proj": set()}  # v5 conversion
     router = False
+    outer: set[str] = set()
     unknown = []
     for t in targets:
-        if t == "all-linear":
+        if t in ("all-linear", "all"):  # "all": LLaMA-Factory's lora_target for every Linear
             expanded.update(attn)
             expanded.update(_MLP)
             expanded.add("shared_expert_gate")
@@ -256,6 +271,8 @@ def resolve_lora_targets(
             router = True
         elif t == "experts" and moe:
             expanded.add("experts")
+        elif t in _OUTER_ALIASES:
+            outer.add(_OUTER_ALIASES[t])
         elif (t == "shared_expert_gate" and arch.shared_expert_gate) or t in (*_ALL_LINEAR, *_MLA):
             expanded.add(t)
         elif t in w_names:
@@ -265,7 +282,7 @@ def resolve_lora_targets(
         else:
             unknown.append(t)
     if unknown:
-        known = {*_ALL_LINEAR, *attn, *_ALIASES, *w_names, "all-linear"}
+        known = {*_ALL_LINEAR, *attn, *_ALIASES, *w_names, *_OUTER, "all-linear"}
         if moe:
             known |= {"experts", "gate", "router", *fam.expert_names}
         if arch.shared_expert_gate:
@@ -305,7 +322,7 @@ def resolve_lora_targets(
         names |= {n for n in expanded if n.startswith("experts.")}
         if arch.mlp != "gated":
             names -= {"experts.gate_proj", "shared.gate_proj"}
-    return frozenset(names)
+    return frozenset(names | outer)
 
 
 #: Module names that are ONE nn.Linear holding several of the Llama projections (one input): a LoRA on
@@ -376,6 +393,8 @@ def lora_params(arch: Architecture, targets: frozenset[str], rank: int) -> int:
         if "fused_experts.down_proj" in targets:
             per_layer += n_e * (f + h)
         total += moe_layers * per_layer
+    # The LM head (h -> V) and the embeddings (A [r, V], B [h, r]) when named.
+    total += sum(h + arch.vocab_size for m in _OUTER if m in targets)
     return rank * total
 
 
@@ -387,6 +406,86 @@ def prefix_params(arch: Architecture, tokens: int, projection: bool) -> int:
         return tokens * out
     hidden = token_dim  # PEFT's default encoder_hidden_size
     return tokens * token_dim + (token_dim * hidden + hidden) + (hidden * out + out)
+
+
+#: bitsandbytes pages the state of a tensor only when it has at least this many elements
+#: (``Optimizer8bit.get_state_buffer``: smaller ones are plain ``torch.zeros_like``).
+_PAGE_MIN_ELEMENTS = 100_000
+
+
+def _paged_fraction(
+    w: FineTune, tensors: list[tuple[int, int]], saved_params: int, trainable: int | None = None
+) -> float:
+    """The share of the optimizer states a paged bitsandbytes optimizer keeps in paged (CUDA unified)
+    memory, outside torch's caching allocator: the states of tensors with >= 1e5 elements.
+
+    ``tensors``: ``(elements of one tensor, how many)``; ``saved_params``: full-size module copies
+    (always paged); ``trainable``: the total when ``tensors`` lists only the large ones.
+    """
+    if not w.optimizer.startswith("paged-"):
+        return 0.0
+    big = sum(n * c for n, c in tensors if n >= _PAGE_MIN_ELEMENTS) + saved_params
+    total = trainable + saved_params if trainable is not None else sum(n * c for n, c in tensors) + saved_params
+    return min(big / total, 1.0) if total else 0.0
+
+
+def _adapted_shapes(arch: Architecture, targets: frozenset[str]) -> list[tuple[int, int, int]]:
+    """``(in_features, out_features, count)`` of every adapted Linear (dense names, per-expert Linears, head)."""
+    out: list[tuple[int, int, int]] = []
+    for s in linear_shapes(arch):
+        name = s.name
+        if name.startswith("expert_"):
+            name = "experts." + name.removeprefix("expert_")
+        elif name.startswith("shared_") and name != "shared_expert_gate":
+            name = "shared." + name.removeprefix("shared_")
+        if name in targets:
+            out.append((s.in_features, s.out_features, s.count))
+    if "lm_head" in targets:
+        out.append((arch.hidden_size, arch.vocab_size, 1))
+    return out
+
+
+def _lora_tensors(arch: Architecture, targets: frozenset[str], rank: int) -> list[tuple[int, int]]:
+    """``(elements, count)`` of the LoRA A and B matrices (fused expert adapters count as one large tensor)."""
+    out = [(rank * i, c) for i, _, c in _adapted_shapes(arch, targets)]
+    out += [(rank * o, c) for _, o, c in _adapted_shapes(arch, targets)]
+    if "embed_tokens" in targets:
+        out += [(rank * arch.vocab_size, 1), (rank * arch.hidden_size, 1)]
+    if any(t.startswith("fused_experts.") for t in targets):
+        out.append((_PAGE_MIN_ELEMENTS, 1))
+    return out
+
+
+def _dora_magnitudes(arch: Architecture, targets: frozenset[str]) -> int:
+    """DoRA's magnitude vectors: ``out_features`` per adapted Linear, ``h`` for adapted embeddings."""
+    if any(t.startswith("fused_experts.") for t in targets):
+        raise WorkloadError(
+            "dora=True: PEFT does not support DoRA on fused expert parameters (target_parameters / ParamWrapper); "
+            "leave the experts out of lora_targets or use moe_layout='transformers-4'"
+        )
+    return sum(o * c for _, o, c in _adapted_shapes(arch, targets)) + (
+        arch.hidden_size if "embed_tokens" in targets else 0
+    )
+
+
+def _dora_transient(arch: Architecture, targets: frozenset[str], w: FineTune, pbytes: float, e: float) -> int:
+    """Bytes DoRA allocates for one adapted Linear while it computes its weight norm (PEFT
+    ``DoraLinearLayer.get_lora_weight`` / ``get_weight_norm``), the largest adapted Linear counting.
+
+    ``B @ A`` is built as ``lora_B(lora_A(eye(in)))``: ``lora_A`` keeps the ``in x in`` identity for
+    its weight's gradient (in the adapter dtype, or its bf16 cast under autocast) while the graph of
+    ``lora_weight`` lives; ``lora_weight`` (``out x in``) is cast to the input's dtype ``x`` (fp32
+    when the adapters are fp32: PEFT casts the input to the adapter dtype), so is the base weight
+    (a new tensor when the dtype differs, or when it is dequantized), and ``scaling * lora_weight``
+    and ``W + scaling * lora_weight`` are two more: ``in^2 * eye + out * in * (3 x [+ x])`` bytes.
+    Checked against the traced PEFT code (tests/test_accuracy_peft.py).
+    """
+    xb = 4.0 if pbytes == 4.0 else e
+    eye = 2.0 if (pbytes == 4.0 and e < 4 and w.uses_autocast) else pbytes
+    weight_copy = xb if (xb != e or w.quantized_base) else 0.0
+    return math.ceil(
+        max((i * i * eye + o * i * (3 * xb + weight_copy) for i, o, _ in _adapted_shapes(arch, targets)), default=0)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -408,6 +507,10 @@ class _Plan:
     head_trainable: bool = False
     quant_transient: int = 0  # QLoRA: one dequantized weight matrix at a time
     quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
+    dora_transient: int = 0  # DoRA: the weight-norm temporaries of one adapted Linear (forward, and recompute)
+    adapter_bytes: float = 2.0  # bytes/element of each fp32 adapter's input copy (2 under autocast, 4 without)
+    adapted_layers: int = 0  # LLaMA-Adapter: the top layers with adaption prompts
+    paged_fraction: float = 0.0  # share of the optimizer states bitsandbytes pages (outside torch's allocator)
     state_bytes: float = 4.0  # bytes per optimizer-state element
     master_bytes: float = 0.0  # bytes per trainable parameter of separate fp32 master weights
     deepspeed: bool = False  # DeepSpeed mixed precision (16-bit model, fp32 optimizer)
@@ -435,6 +538,9 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     mixed = w.is_mixed and not deepspeed
     amp = mixed and not fsdp_policy
     pbytes = 4.0 if (mixed or (deepspeed and w.precision == "fp32")) else e
+    fb = DTYPE_BYTES[w.frozen_precision] if w.frozen_precision else e  # frozen weights' bytes per element
+    # litgpt's "bf16-mixed": frozen fp32 weights under autocast -- each Linear's bf16 copy is kept for backward.
+    frozen_amp = fb == 4.0 and e < 4 and w.uses_autocast and not fsdp_policy
     state_bytes = 4.0 if (mixed or deepspeed) else e
     # DeepSpeed keeps an fp32 partition of the trainable parameters apart from the model's, even when the
     # model is fp32 (stage_1_and_2.py single_partition_of_fp32_groups, stage3.py fp32_partitioned_groups_flat).
@@ -448,6 +554,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             frozen_bytes=frozen_bytes,
             param_bytes=pbytes,
             residual_bytes=differences.pop("residual_bytes", e),
+            adapter_bytes=(2.0 if w.uses_autocast else 4.0) if mixed and e < 4 else e,
             state_bytes=state_bytes,
             master_bytes=master_bytes,
             deepspeed=deepspeed,
@@ -464,6 +571,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             trained=everything,
             embeddings_trainable=True,
             head_trainable=True,
+            paged_fraction=_paged_fraction(w, [(total - pb.norms, 1), (pb.norms, 0)], 0),
         )
     if w.method == "freeze":
         k = min(w.trainable_layers, L)
@@ -474,48 +582,134 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         trainable = linear + k * norm_params(arch) * arch.norms_per_layer
         return plan(
             trainable,
-            math.ceil((total - trainable) * e),
+            math.ceil((total - trainable) * fb),
             amp=amp,
             autocast_bytes=math.ceil(2 * linear) if amp else 0,
             first_grad_layer=L - k,
             trained=everything,
             first_trained_layer=L - k,
+            paged_fraction=_paged_fraction(w, [(linear, 1)], 0, trainable),
         )
-    frozen = math.ceil(total * e)
+    frozen = math.ceil(total * fb)
     quant_transient = 0
-    if w.method == "qlora":
-        fmt = FORMATS[w.qlora_format]
+    rest = fb
+    base = w.quantized_base
+    biggest = max(s.in_features * s.out_features for s in linear_shapes(arch))
+    if base is not None:
+        fmt = FORMATS[base]
         q_bytes, q_elems = quantized_linear_bytes(arch, fmt.name)
-        rest = 4.0 if w.upcast_non_quantized else e
+        if base in ("int8", "int4"):
+            # ChatGLM's built-in weight-only quantization (quantization.py QuantizedLinear): the block Linears'
+            # weights in 8 or 4 bits with one fp16 scale per output row; embeddings and head stay fp16.
+            bits = 8 if base == "int8" else 4
+            shapes = linear_shapes(arch)
+            q_elems = sum(sh.in_features * sh.out_features * sh.count for sh in shapes)
+            q_bytes = math.ceil(q_elems * bits / 8) + sum(2 * sh.out_features * sh.count for sh in shapes)
+        # PEFT's prepare_model_for_kbit_training casts the other frozen parameters to fp32 on the bases it
+        # prepares (bitsandbytes, GPTQ, AWQ); ChatGLM's built-in quantization keeps them in fp16.
+        rest = 4.0 if (w.upcast_non_quantized and base in KBIT_BASES) else fb
         frozen = q_bytes + math.ceil((total - q_elems) * rest)
-        # bitsandbytes dequantizes one weight to the compute dtype per matmul.
-        quant_transient = math.ceil(max(s.in_features * s.out_features for s in linear_shapes(arch)) * e)
+        # One weight dequantized per matmul: to the compute dtype (bitsandbytes 4-bit, ChatGLM's
+        # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
+        # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
+        quant_transient = math.ceil(biggest * (e + (1 if base == "bnb-int8" else 0)))
+    keeps_input = base is not None and (base.startswith("bnb-") or base in ("int8", "int4"))
+    saved = set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())
+    saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
+    if "lm_head" in saved and arch.tied_embeddings and "embed_tokens" not in saved:
+        saved_params += pb.embedding  # a tied head is the embedding matrix: PEFT copies it
+    amp_frozen: dict[str, Any] = (
+        {"amp": True, "autocast_bytes": math.ceil(2 * (pb.linear + pb.lm_head)), "residual_bytes": 4.0}
+        if frozen_amp
+        else {}
+    )
+    if base is not None and rest == 4.0 and e < 4 and w.uses_autocast and not frozen_amp:
+        # prepare_model_for_kbit_training's fp32 embeddings, norms and head under autocast: the residual
+        # stream is fp32 (fp32 embedding output + 16-bit sublayer outputs), so are checkpointed layer
+        # inputs; the head's 16-bit autocast copy is kept for backward (traced: tests/test_accuracy_peft.py).
+        amp_frozen = {"autocast_bytes": math.ceil(2 * (pb.lm_head or pb.embedding)), "residual_bytes": 4.0}
+    if w.method == "llama-adapter":
+        # PEFT AdaptionPromptConfig: an adaption prompt [1, adapter_len, h] and a zero-init gate per adapted layer.
+        n = min(w.adapter_layers or L, L)
+        trainable = n * (w.adapter_len * arch.hidden_size + 1) + saved_params
+        return plan(
+            trainable,
+            frozen,
+            first_grad_layer=L - n - 1 if n < L else 0,
+            adapted_layers=n,
+            embeddings_trainable="embed_tokens" in saved,
+            head_trainable="lm_head" in saved,
+            quant_transient=quant_transient,
+            quant_keeps_input=keeps_input,
+            paged_fraction=_paged_fraction(w, [(w.adapter_len * arch.hidden_size, n)], saved_params),
+            **amp_frozen,
+        )
     if w.method in ("lora", "qlora"):
         # FineTune may carry the expert layout (``moe_layout``); the module default otherwise.
         targets = resolve_lora_targets(arch, w.lora_targets, moe_layout=w.moe_layout)
         trainable = lora_params(arch, targets, w.lora_rank) - w.lora_rank * fused_shared_inputs(
             arch, w.lora_targets, targets
         )
-        if not trainable and not w.train_embeddings:
+        if not trainable and not saved_params:
             raise WorkloadError(
                 f"lora_targets={list(w.lora_targets)} adapt no Linear of this {arch.family} model "
                 "(PEFT raises 'Target modules ... not found'); name its own modules, or use 'all-linear'"
             )
-        if w.train_embeddings:
-            # PEFT modules_to_save: trainable copies of the embeddings and the LM head.
-            trainable += pb.embedding + pb.lm_head
+        dora_transient = _dora_transient(arch, targets, w, pbytes, e) if w.dora else 0
+        if w.dora:
+            # DoRA (Liu et al., arXiv 2402.09353; PEFT use_dora): a magnitude vector of out_features per adapted Linear.
+            trainable += _dora_magnitudes(arch, targets)
+        lora_trainable = trainable
+        # PEFT modules_to_save: trainable copies of the embeddings and/or the LM head (the originals stay, frozen).
+        trainable += saved_params
+        block_targets = targets - set(_OUTER)
         return plan(
             trainable,
             frozen,
-            first_grad_layer=0 if targets or w.train_embeddings else L,
+            first_grad_layer=0 if (block_targets or saved or "embed_tokens" in targets) else L,
             lora=targets,
-            embeddings_trainable=w.train_embeddings,
-            head_trainable=w.train_embeddings,
+            embeddings_trainable="embed_tokens" in saved or "embed_tokens" in targets,
+            head_trainable="lm_head" in saved,
             quant_transient=quant_transient,
-            quant_keeps_input=w.method == "qlora" and w.qlora_format.startswith("bnb-"),
+            dora_transient=dora_transient,
+            quant_keeps_input=keeps_input,
+            paged_fraction=_paged_fraction(w, _lora_tensors(arch, targets, w.lora_rank), saved_params, lora_trainable),
+            **amp_frozen,
         )
     # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
-    return plan(prefix_params(arch, w.prefix_tokens, w.prefix_projection), frozen)
+    n_prefix = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
+    return plan(
+        n_prefix + saved_params,
+        frozen,
+        embeddings_trainable="embed_tokens" in saved,
+        head_trainable="lm_head" in saved,
+        quant_transient=quant_transient,
+        quant_keeps_input=keeps_input,
+        paged_fraction=_paged_fraction(w, [(n_prefix, 1)], saved_params),
+        **amp_frozen,
+    )
+
+
+def _dora_saved(
+    arch: Architecture, w: FineTune, plan: _Plan, lora: frozenset[str], moe_layer: bool, input_grad: bool
+) -> tuple[float, float]:
+    """What DoRA adds to one layer's saved set: (bytes per token, bytes independent of tokens).
+
+    PEFT ``DoraLinearLayer.forward``: ``(m / ||W + sBA|| - 1) * base_result + m / ||W + sBA|| * lora_result * s``
+    keeps ``base_result`` (the base layer's output, compute dtype) and ``lora_result`` (the adapter
+    dtype without autocast, bf16 under it) for the magnitude's gradient: ``out * (e + e_adapter)`` per
+    token. With dropout the base output is recomputed as ``F.linear(x, W.to(x.dtype))``: when that
+    cast (or a dequantization) makes a new ``out x in`` tensor it is kept for the input's gradient.
+    """
+    e = DTYPE_BYTES[w.precision]
+    e_adapter = plan.adapter_bytes if w.is_mixed else e
+    xb = 4.0 if (w.is_mixed and e < 4) else e
+    copies = w.lora_dropout > 0 and (xb != e or w.quantized_base is not None)
+    shapes = {s.name: (s.in_features, s.out_features) for s in linear_shapes(arch)}
+    names = [n for n in (*_attention_names(arch), *(() if moe_layer else _MLP)) if n in lora and n in shapes]
+    per_token = sum(shapes[n][1] * (e + e_adapter) for n in names)
+    fixed = sum(shapes[n][0] * shapes[n][1] * xb for n in names) if copies and input_grad else 0.0
+    return per_token, fixed
 
 
 def _norm_saved(arch: Architecture, plan: _Plan, e: float, grad_in: bool, trained: bool) -> float:
@@ -565,15 +759,20 @@ def _layer_saved(
             if w.lora_dropout > 0:
                 # each adapter drops out its own copy (PEFT casts it to the adapter dtype first):
                 # the dropout mask (1 byte) and the dropped input the A matrix keeps
-                out += in_features * (1 + (2 if w.is_mixed else e))
+                out += in_features * (1 + (plan.adapter_bytes if w.is_mixed else e))
             elif w.is_mixed:
-                out += 2 * in_features  # fp32 adapter under autocast: its own bf16 copy
+                # fp32 adapter: PEFT casts the input to fp32 (_cast_input_dtype); under autocast lora_A keeps
+                # its own bf16 copy of it, without autocast the fp32 copy itself (adapter_bytes 2 or 4)
+                out += plan.adapter_bytes * in_features
             else:
                 shared = True
         return out + (e * in_features if shared else 0.0)
 
     input_grad = layer > plan.first_grad_layer or (layer == 0 and plan.embeddings_trainable)
     per_token = fixed = 0.0
+    if w.dora and lora:
+        per_token_dora, fixed = _dora_saved(arch, w, plan, lora, moe_layer, input_grad)
+        per_token += per_token_dora
     # Attention: norm, Q/K/V inputs, SDPA's saved set, O input.
     attn_grad = input_grad or prefix or any(needs(m) for m in ("q_proj", "k_proj", "v_proj", *_MLA))
     per_token += _norm_saved(arch, plan, e, input_grad, "norm" in trained)
@@ -591,7 +790,9 @@ def _layer_saved(
             per_token += arch.n_heads * (w.seq_len + (w.prefix_tokens if prefix else 0)) * (4 + e)
     per_token += linear_inputs(("o_proj",), q, fp32_input=False, grad=attn_grad)
     # MLP: in a parallel block it reads the layer's normalised input, not the attention output.
-    mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad)
+    # LLaMA-Adapter adds a trainable branch to the attention output: the MLP after it needs gradients.
+    adapted = plan.adapted_layers > 0 and layer >= arch.n_layers - plan.adapted_layers
+    mlp_in_grad = input_grad if arch.parallel_block else (input_grad or attn_grad or adapted)
     if not arch.parallel_block:
         per_token += _norm_saved(arch, plan, e, mlp_in_grad, "norm" in trained)
         per_token += linear_inputs(
@@ -658,6 +859,8 @@ def _layer_profile(arch: Architecture, w: FineTune) -> tuple[float, float, float
             fixed_max = max(fixed_max, fx)
     final_norm = _norm_saved(arch, plan, e, True, plan.head_trainable and w.method == "full")
     tail = final_norm + (e * arch.hidden_size if plan.head_trainable else 0)
+    if "lm_head" in plan.lora:  # the head's adapter keeps its own input copy and its rank-r intermediate
+        tail += (plan.adapter_bytes if w.is_mixed else e) * arch.hidden_size + w.lora_rank * (4 if w.is_mixed else e)
     return per_token_sum, per_token_max, fixed_sum, fixed_max, tail
 
 
@@ -679,31 +882,81 @@ def _plan_parallelism(zero_stage: int, fsdp: str, fsdp_param_dtype: str | None) 
     )
 
 
+def _loss_bytes(arch: Architecture, w: FineTune, plan: _Plan, tokens: int) -> float:
+    """Bytes the loss holds at the start of backward, by ``w.loss``:
+
+    - ``full-logits`` (transformers ``ForCausalLMLoss``): the fp32 log-softmax output, the gradient
+      flowing into it and out of it: ``12 * V`` per token;
+    - ``chunked-output`` (torchtune ``LinearCrossEntropyLoss``, 8 chunks): every chunk's fp32
+      log-softmax output stays saved (``4 * V`` per token) and one chunk's gradients are built at a time;
+    - ``chunked-tokens`` (TRL ``chunked_nll``): checkpointed chunks of 256 tokens, ``12 * V`` per chunk token;
+    - ``fused-linear`` (Liger ``LigerFusedLinearCrossEntropyLoss``, unsloth): chunks of
+      ``next_pow2(ceil(tokens / ceil(V / h)))`` tokens, plus the input gradient ``e * h`` per token.
+    """
+    V, h = arch.vocab_size, arch.hidden_size
+    e = DTYPE_BYTES[w.precision]
+    if w.loss == "full-logits":
+        out = tokens * 12.0 * V
+    elif w.loss == "chunked-output":
+        out = tokens * 4.0 * V + math.ceil(tokens / 8) * 8.0 * V
+    elif w.loss == "chunked-tokens":
+        out = min(tokens, 256) * 12.0 * V
+    else:
+        chunk = 1 << max(math.ceil(tokens / math.ceil(V / h)) - 1, 0).bit_length()
+        out = min(tokens, chunk) * 12.0 * V + tokens * e * h
+    return out
+
+
+def _kept_outputs(arch: Architecture, w: FineTune, tokens: int) -> int:
+    """The plain loop's previous step: ``out.logits`` (compute dtype, transformers >= 4.46) and, when
+    ``use_cache`` stays on (transformers turns it off under gradient checkpointing), the KV cache the
+    forward built -- alive through the next step's forward, backward and optimizer step."""
+    if w.loop != "plain":
+        return 0
+    e = DTYPE_BYTES[w.precision]
+    kept = tokens * arch.vocab_size * e
+    if not w.checkpointing:
+        kept += tokens * arch.n_attention_layers * 2 * arch.n_kv_heads * arch.head_dim * e
+    return math.ceil(kept)
+
+
 def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
     """(saved at the start of backward, extra peak on top of it), bytes for the micro-batch.
 
-    The extra is the larger of the loss backward (``12 * V`` bytes per token of fp32 logits
-    buffers) and a layer's backward (its recomputed activations under checkpointing, plus the
-    gradients flowing through its MLP: about ``3*e*f + 4*e*h`` per token; through merged MoE
-    expert weights, twice their size).
+    The extra is the larger of the loss backward (:func:`_loss_bytes`) and a layer's backward
+    (its recomputed activations under checkpointing, plus the gradients flowing through its MLP:
+    about ``3*e*f + 4*e*h`` per token; through merged MoE expert weights, twice their size).
+    ``offload_checkpoints`` (unsloth's gradient checkpointing) moves the layer inputs to CPU memory:
+    two stay on the GPU (the one in flight and the next). LLaMA-Adapter's adapted layers keep, per
+    token, the recomputed query (``q * e``) and the gated fp32 softmax over the adaption prompt with
+    its casts (``n_heads * adapter_len * (4 + 2e)``; PEFT ``AdaptedAttention``).
     """
     tokens = w.batch_size * w.seq_len
     e = DTYPE_BYTES[w.precision]
-    h, V = arch.hidden_size, arch.vocab_size
+    h = arch.hidden_size
     pt_sum, pt_max, fx_sum, fx_max, tail = _layer_profile(arch, _shape(w))
     f = arch.expert_ffn_size if arch.is_moe and arch.expert_ffn_size else arch.ffn_size
     # A layer's backward through merged expert weights (PEFT ParamWrapper) builds their gradient
     # from per-expert slices: ``select_backward`` materialises a full-size zero tensor per expert
     # before autograd sums them -- twice the layer's expert weights at once.
     layer_backward = tokens * (3 * e * f + 4 * e * h) + 2 * fx_max
-    if w.gradient_checkpointing:
+    adapter = 0.0
+    if plan.adapted_layers:
+        adapter = e * arch.n_heads * arch.head_dim + arch.n_heads * w.adapter_len * (4 + 2 * e)
+    if w.checkpointing:
         kept_layers = arch.n_layers - (0 if plan.embeddings_trainable else 1) - max(plan.first_grad_layer, 0)
+        if w.offload_checkpoints:
+            kept_layers = min(kept_layers, 2)
         kept = plan.residual_bytes * h * max(min(kept_layers, arch.n_layers), 0)
         saved = tokens * (kept + tail)
-        layer_backward += tokens * pt_max + fx_max
+        # DoRA's weight-norm temporaries come back when a layer is recomputed, before its gradients flow.
+        recomputed = tokens * (pt_max + adapter) + fx_max
+        layer_backward = max(layer_backward + recomputed, recomputed + plan.dora_transient)
     else:
-        saved = tokens * (pt_sum + tail) + fx_sum
-    logits = tokens * 12 * V
+        saved = tokens * (pt_sum + tail + adapter * plan.adapted_layers) + fx_sum
+        # Without recomputation they occur in the forward pass, before the loss: never on top of it.
+        layer_backward = max(layer_backward, plan.dora_transient)
+    logits = _loss_bytes(arch, w, plan, tokens)
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 
 
@@ -719,6 +972,8 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
         states, temp = 2 * n * sb, (n * sb if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
         states, temp = 2 * n * (1 + 4 / 256), 0
+    elif opt == "paged-adamw-32bit":  # bitsandbytes PagedAdamW32bit: fp32 m and v whatever the parameter dtype
+        states, temp = 2 * n * 4, 0
     elif opt == "sgd":
         states, temp = 0, 0
     elif opt == "sgd-momentum":
@@ -818,6 +1073,14 @@ def _sharding_notes(arch: Architecture, p: Parallelism) -> list[str]:
     return notes
 
 
+_LOSS_TEXT = {
+    "full-logits": "loss: transformers ForCausalLMLoss (fp32 logits over the full vocabulary)",
+    "chunked-output": "loss: torchtune LinearCrossEntropyLoss (8 output chunks)",
+    "chunked-tokens": "loss: TRL chunked_nll (256-token checkpointed chunks)",
+    "fused-linear": "loss: fused linear cross-entropy (Liger / unsloth), logits never whole",
+}
+
+
 def estimate_finetune(
     arch: Architecture, extra_params: int, w: FineTune, *, cuda_context_bytes: int, allocator_fraction: float
 ) -> MemoryEstimate:
@@ -857,7 +1120,12 @@ def estimate_finetune(
 
     saved, extra = _activations(arch, w, plan)
     saved, extra = math.ceil(saved / mp), math.ceil(extra / tp)
-    resident = trainable_bytes + frozen_bytes + encoders + buffers + states + master
+    # The plain loop's previous outputs live through the whole next step (both phases).
+    kept_outputs = math.ceil(_kept_outputs(arch, w, w.batch_size * w.seq_len) / mp)
+    # Paged bitsandbytes states live in CUDA unified memory, outside torch's caching allocator.
+    paged = states * plan.paged_fraction
+    states -= paged
+    resident = trainable_bytes + frozen_bytes + encoders + buffers + states + paged + master + kept_outputs
     # Gradient accumulation under no_sync(): the gradients of earlier micro-batches are held through
     # the next forward and backward.
     held_grads = grads if p.accumulate_without_sync else 0.0
@@ -884,12 +1152,13 @@ def estimate_finetune(
             "activations.saved": saved,
             "activations.logits_and_transients": extra,
             "activations.dequantize": plan.quant_transient,
+            "activations.kept_outputs": kept_outputs,
         }
     else:
         phase = "optimizer-step" if step >= end_of_backward else "end-of-backward"
         grads_now = grads
         temps = step_temp if phase == "optimizer-step" else tied_extra
-        act = {}
+        act = {"activations.kept_outputs": kept_outputs}
         autocast = 0.0
     weights = {
         "weights.frozen": math.ceil(frozen_bytes),
@@ -900,6 +1169,7 @@ def estimate_finetune(
     }
     optimizer = {
         "optimizer.states": math.ceil(states),
+        "optimizer.paged_states": math.ceil(paged),
         "optimizer.master_weights": math.ceil(master),
         "optimizer.step_temporaries": math.ceil(temps),
     }
@@ -918,11 +1188,33 @@ def estimate_finetune(
         f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
         f"optimizer: {w.optimizer} ({w.optimizer_impl})",
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
-        f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
-        "loss: transformers ForCausalLMLoss (fp32 logits over the full vocabulary)",
+        f"gradient checkpointing {'on' if w.checkpointing else 'off'}"
+        + (" (the method's recipe)" if w.gradient_checkpointing is None else "")
+        + (", layer inputs offloaded to CPU" if w.offload_checkpoints else ""),
+        _LOSS_TEXT[w.loss],
     ]
+    if w.framework is not None:
+        assumptions.append(f"framework profile: {w.framework} {w.framework_version or ''}".rstrip())
     if w.method in ("lora", "qlora"):
-        assumptions.append(f"LoRA r={w.lora_rank} on {', '.join(sorted(plan.lora)) or 'no module'}")
+        assumptions.append(
+            f"{'DoRA' if w.dora else 'LoRA'} r={w.lora_rank} on {', '.join(sorted(plan.lora)) or 'no module'}"
+        )
+    if w.quantized_base is not None:
+        assumptions.append(f"frozen base Linears stored as {w.quantized_base}")
+    if w.modules_to_save or w.train_embeddings:
+        assumptions.append(
+            "trainable copies (modules_to_save): "
+            + ", ".join(sorted(set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())))
+        )
+    if w.is_peft and w.is_mixed and not w.uses_autocast:
+        assumptions.append("fp32 adapters without autocast: each adapter keeps its own fp32 input copy")
+    if w.loop == "plain":
+        assumptions.append("plain loop: the previous step's outputs (logits, KV cache) stay alive")
+    if paged:
+        assumptions.append(
+            "optimizer.paged_states: bitsandbytes paged (unified) memory, seen by nvidia-smi, "
+            "not by torch.cuda.max_memory_allocated"
+        )
     if arch.is_moe:
         assumptions.append("MoE: tokens routed evenly over experts")
     if p.n_gpus > 1 or stage:

@@ -109,7 +109,7 @@ def training_flops_per_token(model: Model | Architecture, workload: FineTune) ->
         forward = 2 * matmul + attention + adapters
         depth = min(workload.trainable_layers, arch.n_layers) / arch.n_layers if workload.method == "freeze" else 1.0
         act, weights = (forward + attention) * depth, 2 * min(trainable, matmul)
-    recompute = forward if workload.gradient_checkpointing else 0.0
+    recompute = forward if workload.checkpointing else 0.0
     return TrainingFlops(
         forward=float(forward),
         backward_activations=float(act),
@@ -207,7 +207,7 @@ def training_time(
         cost=None if price_per_gpu_hour is None else gpu_hours * price_per_gpu_hour,
         assumptions=(
             f"{fl.total / 1e9:.1f} GFLOPs per token ({workload.method}"
-            f"{', gradient checkpointing' if workload.gradient_checkpointing else ''})",
+            f"{', gradient checkpointing' if workload.checkpointing else ''})",
             f"{n} x {gpu.name} at {mfu:.0%} of {peak / 1e12:g} TFLOPS ({workload.precision})",
         ),
     )

@@ -78,6 +78,8 @@ class RemedySpec:
     name: str
     effort: int
     apply: Callable[[Workload, RemedyContext], Change]
+    #: Remedies of one group replace each other when combined (ZeRO stages, methods, optimizers).
+    group: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +102,7 @@ class Remedy:
 
 # -- fine-tuning remedies ------------------------------------------------------------------
 def _checkpointing(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, FineTune) or w.gradient_checkpointing:
+    if not isinstance(w, FineTune) or w.checkpointing:
         return None
     return (
         attrs.evolve(w, gradient_checkpointing=True),
@@ -267,20 +269,20 @@ def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
 #: The remedies :func:`recommend` tries, in no particular order (``effort`` ranks them; see the module docstring).
 REMEDIES: tuple[RemedySpec, ...] = (
     RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing),
-    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit),
-    RemedySpec(name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit),
+    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit, group="optimizer"),
+    RemedySpec(name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit, group="optimizer"),
     RemedySpec(name="kv-cache-fp8", effort=13, apply=_kv_fp8),
     RemedySpec(name="micro-batch", effort=20, apply=_micro_batch),
-    RemedySpec(name="zero-1", effort=21, apply=_zero(1)),
-    RemedySpec(name="zero-2", effort=22, apply=_zero(2)),
-    RemedySpec(name="zero-3", effort=23, apply=_zero(3)),
+    RemedySpec(name="zero-1", effort=21, apply=_zero(1), group="zero"),
+    RemedySpec(name="zero-2", effort=22, apply=_zero(2), group="zero"),
+    RemedySpec(name="zero-3", effort=23, apply=_zero(3), group="zero"),
     RemedySpec(name="tensor-parallel", effort=24, apply=_tensor_parallel),
     RemedySpec(name="pipeline-split", effort=25, apply=_pipeline),
-    RemedySpec(name="lora", effort=30, apply=_method("lora")),
-    RemedySpec(name="qlora", effort=31, apply=_method("qlora")),
+    RemedySpec(name="lora", effort=30, apply=_method("lora"), group="method"),
+    RemedySpec(name="qlora", effort=31, apply=_method("qlora"), group="method"),
     RemedySpec(name="quantize-weights", effort=32, apply=_quantize),
-    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False)),
-    RemedySpec(name="offload-params", effort=41, apply=_offload(True)),
+    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False), group="offload"),
+    RemedySpec(name="offload-params", effort=41, apply=_offload(True), group="offload"),
     RemedySpec(name="fewer-sequences", effort=50, apply=_fewer_sequences),
     RemedySpec(name="shorter-sequences", effort=51, apply=_shorter),
 )
@@ -336,9 +338,12 @@ def recommend(
     noise = max(MIN_SAVING_BYTES, base.required_bytes // 1000)
     tried = [r for s in specs if (r := _try(s, w, ctx, base.required_bytes)) is not None and r.saved_bytes > noise]
     if not any(r.fits for r in tried):
-        stacked = _stack(specs, w, ctx, base.required_bytes)
-        if stacked is not None:
-            tried.append(stacked)
+        pairs = _pairs(specs, w, ctx, base.required_bytes)
+        tried.extend(pairs)
+        if not pairs:
+            stacked = _stack(specs, w, ctx, base.required_bytes)
+            if stacked is not None:
+                tried.append(stacked)
 
     def key(r: Remedy) -> tuple[int, float, int]:
         if r.check.verdict == "does not fit":
@@ -348,28 +353,66 @@ def recommend(
     return tuple(sorted(tried, key=key))
 
 
+def _merged_options(options: Sequence[str]) -> str:
+    """Command-line options of remedies applied one after the other: a later value of the same flag
+    replaces the earlier one (``--zero 2`` then ``--zero 3`` is ``--zero 3``), order kept."""
+    merged: dict[str, str | None] = {}
+    for text in options:
+        tokens = text.split()
+        i = 0
+        while i < len(tokens):
+            flag = tokens[i]
+            value = tokens[i + 1] if i + 1 < len(tokens) and not tokens[i + 1].startswith("--") else None
+            merged.pop(flag, None)
+            merged[flag] = value
+            i += 2 if value is not None else 1
+    return " ".join(f"{k} {v}" if v is not None else k for k, v in merged.items())
+
+
+def _combined(applied: Sequence[tuple[RemedySpec, Remedy]], base: int) -> Remedy:
+    last = applied[-1][1]
+    return Remedy(
+        name="+".join(spec.name for spec, _ in applied),
+        description="; ".join(r.description for _, r in applied),
+        options=_merged_options([r.options for _, r in applied if r.options]),
+        effort=max(spec.effort for spec, _ in applied) + 100,
+        workload=last.workload,
+        check=last.check,
+        saved_bytes=base - last.check.required_bytes,
+    )
+
+
+def _pairs(specs: Sequence[RemedySpec], w: Workload, ctx: RemedyContext, base: int, limit: int = 3) -> list[Remedy]:
+    """Two remedies of different groups applied together, for jobs no single remedy makes fit: the
+    ``limit`` cheapest pairs that fit (by the larger effort, then the smaller memory)."""
+    found: list[Remedy] = []
+    for i, first in enumerate(specs):
+        one = _try(first, w, ctx, base)
+        if one is None or one.saved_bytes <= 0:
+            continue
+        for second in specs[i + 1 :]:
+            if second.group and second.group == first.group:
+                continue
+            two = _try(second, one.workload, ctx, one.check.required_bytes)
+            if two is not None and two.saved_bytes > 0 and two.fits:
+                found.append(_combined([(first, one), (second, two)], base))
+    found.sort(key=lambda r: (r.effort, r.check.required_bytes))
+    return found[:limit]
+
+
 def _stack(specs: Sequence[RemedySpec], w: Workload, ctx: RemedyContext, base: int) -> Remedy | None:
     """The remedies applied one on top of the other, cheapest first, each kept only if it saves
-    memory, until the job fits; None if even all of them do not make it fit."""
-    current, names, texts, options, effort = w, [], [], [], 0
-    required = base
+    memory (a later one of the same group replaces the earlier), until the job fits; None if even
+    all of them do not make it fit."""
+    current, required = w, base
+    applied: list[tuple[RemedySpec, Remedy]] = []
     for spec in specs:
         r = _try(spec, current, ctx, required)
         if r is None or r.saved_bytes <= 0:
             continue
         current, required = r.workload, r.check.required_bytes
-        names.append(spec.name)
-        texts.append(r.description)
-        options.append(r.options)
-        effort = max(effort, spec.effort)
+        applied = [(s_, r_) for s_, r_ in applied if not (spec.group and s_.group == spec.group)]
+        applied.append((spec, r))
         if r.fits:
-            return Remedy(
-                name="+".join(names),
-                description="; ".join(texts),
-                options=" ".join(o for o in options if o),
-                effort=effort + 100,
-                workload=current,
-                check=r.check,
-                saved_bytes=base - required,
-            )
+            return _combined(applied, base)
     return None

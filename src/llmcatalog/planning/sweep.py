@@ -94,7 +94,7 @@ def workload_label(workload: Workload) -> str:
         text = f"{workload.method} {workload.precision} b{workload.batch_size} seq{workload.seq_len}"
         if workload.method in ("lora", "qlora"):
             text += f" r{workload.lora_rank}"
-        if workload.gradient_checkpointing:
+        if workload.checkpointing:
             text += " gc"
         if workload.optimizer != "adamw":
             text += f" {workload.optimizer}"

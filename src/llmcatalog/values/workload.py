@@ -23,8 +23,12 @@ from .validators import optional
 __all__ = [
     "AS_STORED",
     "ATTENTION_IMPLEMENTATIONS",
+    "BASE_FORMATS",
     "COMPUTE_DTYPES",
+    "KBIT_BASES",
     "KV_CACHE_DTYPES",
+    "LOOPS",
+    "LOSS_IMPLS",
     "MAX_BATCH_SIZE",
     "MAX_LORA_RANK",
     "MAX_PARALLEL",
@@ -33,6 +37,7 @@ __all__ = [
     "MAX_TRAINABLE_LAYERS",
     "METHODS",
     "MLA_CACHE_LAYOUTS",
+    "MODULES_TO_SAVE",
     "MOE_LAYOUTS",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
@@ -54,8 +59,43 @@ MOE_LAYOUTS = ("transformers-5", "transformers-4")
 #: and rope key (transformers 5, vLLM and SGLang MLA backends) or the expanded keys and values
 #: (transformers 4.x, engines without an MLA kernel). See ``memory/kvcache.py``.
 MLA_CACHE_LAYOUTS = ("latent", "expanded")
-METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning")
-OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum", "adafactor", "lion")
+METHODS = ("full", "freeze", "lora", "qlora", "p-tuning-v2", "prefix-tuning", "llama-adapter")
+OPTIMIZERS = (
+    "adamw",
+    "adamw-8bit",
+    "paged-adamw-8bit",
+    "paged-adamw-32bit",
+    "sgd",
+    "sgd-momentum",
+    "adafactor",
+    "lion",
+)
+#: Formats a frozen base can be stored in under a PEFT method: bitsandbytes NF4 (QLoRA) and LLM.int8,
+#: GPTQ/AWQ checkpoints, and ChatGLM's built-in weight-only ``int8``/``int4`` (``quantization_bit``).
+BASE_FORMATS = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8", "int8", "int4")
+#: The bases PEFT's ``prepare_model_for_kbit_training`` is run on (bitsandbytes, GPTQ, AWQ); ChatGLM's
+#: built-in quantization is not one of them.
+KBIT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8")
+#: The training loop: ``"trainer"`` (Hugging Face Trainer and the frameworks built on it: the step's
+#: outputs are dropped before backward) or ``"plain"`` (``out = model(...); out.loss.backward()``:
+#: ``out`` -- logits and, with ``use_cache`` on, the KV cache -- lives until the next step replaces it).
+LOOPS = ("trainer", "plain")
+#: How the loss is computed: ``"full-logits"`` (transformers ``ForCausalLMLoss``: fp32 logits of every
+#: token), ``"chunked-output"`` (torchtune ``LinearCrossEntropyLoss``, 8 chunks), ``"chunked-tokens"``
+#: (TRL ``chunked_nll``: checkpointed chunks of 256 tokens), ``"fused-linear"`` (Liger / unsloth fused
+#: linear cross-entropy: the logits are never materialised whole).
+LOSS_IMPLS = ("full-logits", "chunked-output", "chunked-tokens", "fused-linear")
+#: Modules PEFT's ``modules_to_save`` can train as full copies (with their usual aliases).
+MODULES_TO_SAVE = {
+    "embed_tokens": "embed_tokens",
+    "wte": "embed_tokens",
+    "word_embeddings": "embed_tokens",
+    "embed_in": "embed_tokens",
+    "lm_head": "lm_head",
+    "output": "lm_head",
+    "output_layer": "lm_head",
+    "embed_out": "lm_head",
+}
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
 FSDP_MODES = ("none", "full-shard", "shard-grad-op", "hybrid-shard")
 #: ``torch.distributed.fsdp``: 1 (``FullyShardedDataParallel``, flat parameters) or 2 (``fully_shard``,
@@ -515,6 +555,15 @@ def _targets(value: object) -> object:
     return value
 
 
+def _saved(value: object) -> object:
+    """``modules_to_save`` in canonical names (``wte`` -> ``embed_tokens``), sorted, without repeats;
+    one string is a comma-separated list, as for ``lora_targets``."""
+    value = _targets(value)
+    if isinstance(value, tuple) and all(isinstance(v, str) and v in MODULES_TO_SAVE for v in value):
+        return tuple(sorted({MODULES_TO_SAVE[v] for v in value}))
+    return value
+
+
 @attrs.frozen(kw_only=True, cache_hash=True)  # hashed on every cached calculus call
 class FineTune:
     """One training step of fine-tuning with Hugging Face transformers / PEFT.
@@ -534,6 +583,36 @@ class FineTune:
     ``moe_layout`` says which transformers layout of mixture-of-experts weights LoRA targets are
     read against (``"transformers-5"``: fused expert tensors, today's; ``"transformers-4"``: one
     Linear per expert); Mixtral's ``w1``/``w2``/``w3`` on experts count differently in each.
+
+    **Defaults follow each method's common recipe**; a value given always wins.
+    ``gradient_checkpointing=None`` (the default) means the recipe's choice (:attr:`checkpointing`):
+
+    - ``qlora``, and any PEFT method on a bitsandbytes/GPTQ/AWQ ``base_format``: on -- PEFT's
+      ``prepare_model_for_kbit_training(use_gradient_checkpointing=True)`` and the QLoRA scripts
+      (artidoro/qlora ``qlora.py``: ``gradient_checkpointing=True``) turn it on;
+    - ``full``, ``freeze``, ``lora``, ``p-tuning-v2``, ``prefix-tuning``, ``llama-adapter`` (and
+      ChatGLM's built-in ``int8``/``int4`` bases): off, the Hugging Face Trainer default
+      (``TrainingArguments.gradient_checkpointing``), as in PEFT's LoRA examples.
+
+    Other defaults are those of a Hugging Face Trainer script with PEFT: AMP (``bf16=True``,
+    ``mixed_precision``), fp32 adapters (PEFT ``autocast_adapter_dtype=True``), LoRA r=8, alpha 16,
+    ``q_proj``/``v_proj`` (PEFT's default targets for Llama), ``torch.optim.AdamW`` (foreach), SDPA,
+    transformers' full-vocabulary fp32 loss. :meth:`for_framework` starts from what another tool
+    does (LLaMA-Factory, axolotl, TRL, litgpt, unsloth, torchtune, DeepSpeed-Chat).
+
+    PEFT settings: ``base_format`` stores the frozen base Linears of any PEFT method in a 4/8-bit
+    format (:data:`BASE_FORMATS`; QLoRA uses ``qlora_format``). ``dora`` is DoRA (PEFT ``use_dora``).
+    ``modules_to_save`` trains full copies of ``embed_tokens``/``lm_head`` (``train_embeddings`` is
+    both); ``lora_targets`` may name ``lm_head`` and ``embed_tokens`` too (LoRA on them).
+    ``llama-adapter`` is PEFT's ``AdaptionPromptConfig``: ``adapter_len`` prompt tokens on the top
+    ``adapter_layers`` layers (all when None). ``autocast`` (default: ``mixed_precision``) says
+    whether the step runs under ``torch.autocast``: ``False`` with fp32 adapters on a 16-bit model
+    gives every adapter its own fp32 input copy. ``frozen_precision="fp32"`` keeps frozen weights
+    in fp32 (litgpt ``bf16-mixed``). ``loop="plain"`` keeps each step's outputs (logits, KV cache)
+    alive into the next step; ``loss`` picks the loss implementation (:data:`LOSS_IMPLS`);
+    ``offload_checkpoints`` moves checkpointed layer inputs to the CPU (unsloth). ``framework`` /
+    ``framework_version`` record the profile used (set by :meth:`for_framework`).
+    See ``docs/finetuning-methods.md``.
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -543,15 +622,13 @@ class FineTune:
     optimizer_impl: str = attrs.field(default="foreach", validator=_choice(OPTIMIZER_IMPLS))
     batch_size: int = attrs.field(default=1, validator=_int_in(1, MAX_BATCH_SIZE))
     seq_len: int = attrs.field(default=2048, validator=_int_in(1, MAX_TOKENS))
-    gradient_checkpointing: bool = attrs.field(default=False, validator=_bool)
+    gradient_checkpointing: bool | None = attrs.field(default=None, validator=optional(_bool))
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
     lora_rank: int = attrs.field(default=8, validator=_int_in(1, MAX_LORA_RANK))
     lora_alpha: int = attrs.field(default=16, validator=_int_in(1, MAX_LORA_RANK))
     lora_targets: tuple[str, ...] = attrs.field(default=("q_proj", "v_proj"), converter=_targets)
     lora_dropout: float = attrs.field(default=0.0)
-    qlora_format: str = attrs.field(
-        default="bnb-nf4-dq", validator=_choice(("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8"))
-    )
+    qlora_format: str = attrs.field(default="bnb-nf4-dq", validator=_choice(BASE_FORMATS))
     upcast_non_quantized: bool = attrs.field(default=True, validator=_bool)
     prefix_tokens: int = attrs.field(default=128, validator=_int_in(1, MAX_PREFIX_TOKENS))
     prefix_projection: bool = attrs.field(default=False, validator=_bool)
@@ -559,8 +636,22 @@ class FineTune:
     train_embeddings: bool = attrs.field(default=False, validator=_bool)
     moe_layout: str = attrs.field(default="transformers-5", validator=_choice(MOE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
+    # -- PEFT completeness (issue 10) --
+    base_format: str | None = attrs.field(default=None, validator=optional(_choice(BASE_FORMATS)))
+    dora: bool = attrs.field(default=False, validator=_bool)
+    modules_to_save: tuple[str, ...] = attrs.field(default=(), converter=_saved)
+    autocast: bool | None = attrs.field(default=None, validator=optional(_bool))
+    frozen_precision: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
+    adapter_len: int = attrs.field(default=10, validator=_int_in(1, MAX_PREFIX_TOKENS))
+    adapter_layers: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_TRAINABLE_LAYERS)))
+    loop: str = attrs.field(default="trainer", validator=_choice(LOOPS))
+    loss: str = attrs.field(default="full-logits", validator=_choice(LOSS_IMPLS))
+    offload_checkpoints: bool = attrs.field(default=False, validator=_bool)
+    framework: str | None = attrs.field(default=None)
+    framework_version: str | None = attrs.field(default=None)
 
     def __attrs_post_init__(self) -> None:
+        self._check_peft()
         targets = self.lora_targets
         if not isinstance(targets, tuple) or not targets or not all(isinstance(t, str) and t for t in targets):
             raise WorkloadError(
@@ -572,6 +663,91 @@ class FineTune:
             raise WorkloadError(f"lora_dropout must be in [0, 1), got {_show(dropout)}")
         if not isinstance(self.parallelism, Parallelism):
             raise WorkloadError("parallelism must be a llmcatalog.Parallelism")
+
+    def _check_peft(self) -> None:
+        """The PEFT settings (issue 10): each error names the field and the fix."""
+        method = self.method
+        unknown = (
+            [m for m in self.modules_to_save if m not in MODULES_TO_SAVE]
+            if isinstance(self.modules_to_save, tuple)
+            else [self.modules_to_save]
+        )
+        if unknown:
+            raise WorkloadError(
+                f"modules_to_save={_show(self.modules_to_save)}: {_show(unknown[0])} is not a module PEFT can save "
+                f"as a trainable copy here; choose among {sorted(MODULES_TO_SAVE)} (the embeddings and the LM head)"
+            )
+        if self.dora and method not in ("lora", "qlora"):
+            raise WorkloadError(f"dora=True is a LoRA variant (PEFT use_dora); method={method!r} has no LoRA adapters")
+        if self.base_format is not None:
+            if method not in ("lora", "p-tuning-v2", "prefix-tuning", "llama-adapter", "qlora"):
+                raise WorkloadError(
+                    f"base_format is the format of a frozen base; method={method!r} trains the base weights "
+                    "(use a PEFT method: lora, p-tuning-v2, prefix-tuning, llama-adapter)"
+                )
+            if method == "qlora" and self.base_format != self.qlora_format:
+                raise WorkloadError(
+                    f"method='qlora' stores its base in qlora_format ({self.qlora_format!r}); give "
+                    f"qlora_format={self.base_format!r}, or method='lora' with base_format={self.base_format!r}"
+                )
+        if self.modules_to_save and method not in ("lora", "qlora", "p-tuning-v2", "prefix-tuning", "llama-adapter"):
+            raise WorkloadError(f"modules_to_save applies to PEFT methods; method={method!r} trains them already")
+        if self.autocast is False and self.mixed_precision and method in ("full", "freeze"):
+            raise WorkloadError(
+                "autocast=False with mixed_precision=True on full/freeze fine-tuning computes in fp32: "
+                "give precision='fp32' instead (autocast=False describes fp32 PEFT adapters on a 16-bit model)"
+            )
+        if self.frozen_precision is not None and method == "full":
+            raise WorkloadError("frozen_precision is the dtype of frozen weights; method='full' freezes none")
+        if self.offload_checkpoints and self.gradient_checkpointing is False:
+            raise WorkloadError(
+                "offload_checkpoints=True offloads gradient-checkpointing inputs to the CPU; it needs "
+                "gradient_checkpointing=True (or left out)"
+            )
+        if self.framework is not None or self.framework_version is not None:
+            from .frameworks import check_framework
+
+            check_framework(self.framework, self.framework_version)
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether gradient checkpointing is on: ``gradient_checkpointing`` when given, else the
+        method's common recipe (on for PEFT on a bitsandbytes/GPTQ/AWQ base, as PEFT's
+        ``prepare_model_for_kbit_training`` and the QLoRA scripts do; off otherwise, the HF Trainer
+        default); ``offload_checkpoints`` implies it."""
+        if self.gradient_checkpointing is not None:
+            return self.gradient_checkpointing
+        return self.offload_checkpoints or self.quantized_base in KBIT_BASES
+
+    @property
+    def quantized_base(self) -> str | None:
+        """The format of the frozen base Linears (``qlora_format`` for QLoRA, ``base_format`` for the
+        other PEFT methods), or None for a base in ``precision``."""
+        if self.method == "qlora":
+            return self.qlora_format
+        return self.base_format
+
+    @property
+    def uses_autocast(self) -> bool:
+        """Whether the step runs under ``torch.autocast``: ``autocast`` when given, else ``mixed_precision``."""
+        return self.mixed_precision if self.autocast is None else self.autocast
+
+    @classmethod
+    def for_framework(cls, framework: str, version: str | None = None, **settings: Any) -> FineTune:
+        """A fine-tuning step as ``framework`` runs it by default (``version``: the release whose
+        defaults to use; the newest when left out). ``settings`` (any field) win over the profile.
+
+        The profiles, each with its source and version, are :data:`llmcatalog.values.frameworks.FRAMEWORKS`
+        (``docs/finetuning-methods.md``). Example: ``FineTune.for_framework("llama-factory", method="qlora")``.
+        """
+        from .frameworks import profile
+
+        prof = profile(framework, version)
+        method = settings.get("method", prof.defaults.get("method", "full"))
+        values: dict[str, Any] = {**prof.defaults, **prof.per_method.get(str(method), {}), **settings}
+        values.setdefault("framework", prof.name)
+        values.setdefault("framework_version", prof.version)
+        return cls(**values)
 
     @property
     def is_mixed(self) -> bool:
@@ -586,4 +762,4 @@ class FineTune:
     @property
     def is_peft(self) -> bool:
         """True for methods that train a small set of new or selected parameters."""
-        return self.method in ("lora", "qlora", "p-tuning-v2", "prefix-tuning")
+        return self.method in ("lora", "qlora", "p-tuning-v2", "prefix-tuning", "llama-adapter")
