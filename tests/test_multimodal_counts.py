@@ -307,3 +307,21 @@ def test_eva_vit_g_matches_lavis_by_hand() -> None:
     block = 2 * (2 * d) + 3 * d * d + 2 * d + (d * d + d) + (d * ffn + ffn) + (ffn * d + d)
     embed = (3 * 14 * 14 * d + d) + d + (16 * 16 + 1) * d
     assert eva_vit_g() == layers * block + embed + 2 * d
+
+
+def test_minicpm4_8b_count_is_a_llama_shaped_model_of_its_config(catalog: lc.Catalog) -> None:
+    """MiniCPM4-8B (issue 9, item 1): MiniCPMForCausalLM is LLaMA-shaped (no biases; muP scales
+    are scalars, not weights). transformers' LlamaForCausalLM built from the shape keys of the
+    fixture tests/data/hf_configs/minicpm4-8b.json counts what the catalog does."""
+    import json
+    from pathlib import Path
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = json.loads((Path(__file__).parent / "data" / "hf_configs" / "minicpm4-8b.json").read_text())
+    keys = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
+    llama = LlamaConfig(
+        vocab_size=cfg["vocab_size"], tie_word_embeddings=cfg["tie_word_embeddings"], **{k: cfg[k] for k in keys}
+    )
+    m = catalog.get_model("minicpm4-8b")
+    assert m.n_params == _meta(lambda: LlamaForCausalLM(llama))
