@@ -325,3 +325,74 @@ def test_minicpm4_8b_count_is_a_llama_shaped_model_of_its_config(catalog: lc.Cat
     )
     m = catalog.get_model("minicpm4-8b")
     assert m.n_params == _meta(lambda: LlamaForCausalLM(llama))
+
+
+# --- LinkSoul's LLaVA / LLaSM on Chinese-Llama-2-7b, and Whisper-large-v2 ------------------------
+
+WHISPER_LARGE_V2 = {
+    "d_model": 1280,
+    "encoder_layers": 32,
+    "decoder_layers": 32,
+    "encoder_attention_heads": 20,
+    "decoder_attention_heads": 20,
+    "encoder_ffn_dim": 5120,
+    "decoder_ffn_dim": 5120,
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "max_target_positions": 448,
+    "vocab_size": 51865,
+}
+
+
+def whisper_large_v2(cls_name: str = "WhisperModel") -> int:
+    """transformers' Whisper built from openai/whisper-large-v2's config.json shape keys."""
+    from transformers import WhisperConfig
+
+    cls = getattr(transformers, cls_name)
+    return _meta(lambda: cls(WhisperConfig(**WHISPER_LARGE_V2)))
+
+
+def llama_7b_vocab(vocab: int) -> int:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=vocab,
+        tie_word_embeddings=False,
+    )
+    return _meta(lambda: LlamaForCausalLM(cfg))
+
+
+EXPECTED.update(
+    {
+        "chinese-llava-cllama2": {
+            "CLIP ViT-L/14": lambda: clip_vision(1024, 24, 4096, 16, 14, 224),
+            "linear projection": lambda: linear(1024, 4096),
+        },
+        "llasm-cllama2": {
+            "Whisper-large-v2": whisper_large_v2,
+            "linear projection": lambda: linear(1280, 4096),
+        },
+    }
+)
+
+
+@pytest.mark.parametrize("mid", ["chinese-llava-cllama2", "llasm-cllama2"])
+def test_linksoul_language_models_carry_their_three_added_tokens(catalog: lc.Catalog, mid: str) -> None:
+    """Both configs say vocab_size 32003 (Chinese-Llama-2-7b's 32000 + 3 image/audio tokens, the
+    code resizes the embeddings): the catalog architecture is its own, and counts what
+    LlamaForCausalLM counts with 32003 rows."""
+    m = catalog.get_model(mid)
+    assert m.architecture is not None and m.architecture.vocab_size == 32003
+    assert count_params(m.architecture) == llama_7b_vocab(32003)
+
+
+def test_whisper_large_v2_is_transformers_count(catalog: lc.Catalog) -> None:
+    """Whisper-large-v2's exact count (the README's 1550M, rounded) is transformers'
+    WhisperForConditionalGeneration for its config (output projection tied to the embeddings)."""
+    m = catalog.get_model("whisper-large-v2")
+    assert m.n_params == whisper_large_v2("WhisperForConditionalGeneration") == whisper_large_v2("WhisperModel")
