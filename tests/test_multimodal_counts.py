@@ -254,33 +254,6 @@ EXPECTED: dict[str, dict[str, Callable[[], int]]] = {
 }
 
 
-def _component(m: lc.Model, prefix: str) -> lc.Component:
-    found = [c for c in m.components if c.name.startswith(prefix)]
-    assert len(found) == 1, f"{m.id}: expected one component named {prefix!r}..., got {[c.name for c in m.components]}"
-    return found[0]
-
-
-@pytest.mark.parametrize("mid", sorted(EXPECTED))
-def test_component_counts_are_transformers_counts(catalog: lc.Catalog, mid: str) -> None:
-    """Each sized part equals transformers' count of that part, and names where it comes from."""
-    m = catalog.get_model(mid)
-    for prefix, build in EXPECTED[mid].items():
-        c = _component(m, prefix)
-        assert c.n_params == build(), (mid, c.name)
-        assert c.source is not None and c.source.startswith("https://"), (mid, c.name)
-
-
-@pytest.mark.parametrize("mid", sorted(EXPECTED))
-def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) -> None:
-    """n_params is the whole system: the language model's exact count plus every other part."""
-    m = catalog.get_model(mid)
-    assert m.architecture is not None
-    lm = [c for c in m.components if c.role == "language-model"]
-    assert len(lm) == 1 and lm[0].n_params == count_params(m.architecture)
-    assert all(c.n_params is not None for c in m.components), mid
-    assert m.n_params == sum(c.n_params or 0 for c in m.components)
-
-
 @pytest.mark.parametrize("mid", ["idefics-9b", "idefics-80b"])
 def test_idefics_total_is_transformers_whole_model(catalog: lc.Catalog, mid: str) -> None:
     """IDEFICS is a transformers model: the catalog total equals IdeficsForVisionText2Text's
@@ -396,3 +369,55 @@ def test_whisper_large_v2_is_transformers_count(catalog: lc.Catalog) -> None:
     WhisperForConditionalGeneration for its config (output projection tied to the embeddings)."""
     m = catalog.get_model("whisper-large-v2")
     assert m.n_params == whisper_large_v2("WhisperForConditionalGeneration") == whisper_large_v2("WhisperModel")
+
+
+def blip2_vision_hf() -> int:
+    """transformers' Blip2VisionModel with BLIP-2's default ViT-g vision_config (fused qkv bias)."""
+    from transformers import Blip2VisionConfig, Blip2VisionModel
+
+    return _meta(lambda: Blip2VisionModel(Blip2VisionConfig()))
+
+
+EXPECTED["ziya-blip2-14b-visual-v1"] = {
+    "EVA ViT-g/14 as transformers' Blip2VisionModel": blip2_vision_hf,
+    _QFORMER: lambda: qformer(12, 2, 1408),
+    "linear projection": lambda: linear(768, 5120),
+}
+
+
+def test_ziya_blip2_parts_match_its_weight_file(catalog: lc.Catalog) -> None:
+    """The hub lists Ziya-BLIP2-14B-Visual-v1's pytorch_model.bin (vision, Q-Former, projection;
+    the LLM is loaded separately) as 4.38 GB: float32 weights of the parts counted here."""
+    m = catalog.get_model("ziya-blip2-14b-visual-v1")
+    parts = sum(c.n_params or 0 for c in m.components if c.role != "language-model")
+    assert round(parts * 4 / 1e9, 2) == 4.38
+
+
+# --- the catalog against the builders above (kept last: EXPECTED is complete here) ---------------
+
+
+def _component(m: lc.Model, prefix: str) -> lc.Component:
+    found = [c for c in m.components if c.name.startswith(prefix)]
+    assert len(found) == 1, f"{m.id}: expected one component named {prefix!r}..., got {[c.name for c in m.components]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("mid", sorted(EXPECTED))
+def test_component_counts_are_transformers_counts(catalog: lc.Catalog, mid: str) -> None:
+    """Each sized part equals transformers' count of that part, and names where it comes from."""
+    m = catalog.get_model(mid)
+    for prefix, build in EXPECTED[mid].items():
+        c = _component(m, prefix)
+        assert c.n_params == build(), (mid, c.name)
+        assert c.source is not None and c.source.startswith("https://"), (mid, c.name)
+
+
+@pytest.mark.parametrize("mid", sorted(EXPECTED))
+def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) -> None:
+    """n_params is the whole system: the language model's exact count plus every other part."""
+    m = catalog.get_model(mid)
+    assert m.architecture is not None
+    lm = [c for c in m.components if c.role == "language-model"]
+    assert len(lm) == 1 and lm[0].n_params == count_params(m.architecture)
+    assert all(c.n_params is not None for c in m.components), mid
+    assert m.n_params == sum(c.n_params or 0 for c in m.components)
