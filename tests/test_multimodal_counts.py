@@ -93,7 +93,11 @@ def mlp2x_gelu_norm(mm_hidden: int, hidden: int) -> int:
     """Yi-VL's projector (VL/llava/model/multimodal_projector/builder.py, type mlp2x_gelu_Norm)."""
     return _meta(
         lambda: nn.Sequential(
-            nn.Linear(mm_hidden, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.LayerNorm(hidden)
+            nn.Linear(mm_hidden, hidden),
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.LayerNorm(hidden),
         )
     )
 
@@ -136,7 +140,12 @@ def _idefics(**text: int | float) -> object:
 
 IDEFICS_TEXT = {
     "idefics-9b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32},
-    "idefics-80b": {"hidden_size": 8192, "intermediate_size": 22016, "num_hidden_layers": 80, "num_attention_heads": 64},
+    "idefics-80b": {
+        "hidden_size": 8192,
+        "intermediate_size": 22016,
+        "num_hidden_layers": 80,
+        "num_attention_heads": 64,
+    },
 }
 
 
@@ -164,7 +173,12 @@ def navit_siglip_400m() -> int:
     from transformers.models.idefics2.modeling_idefics2 import Idefics2VisionTransformer
 
     cfg = Idefics2VisionConfig(
-        hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16, patch_size=14, image_size=980
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=27,
+        num_attention_heads=16,
+        patch_size=14,
+        image_size=980,
     )
     return _meta(lambda: Idefics2VisionTransformer(cfg))
 
@@ -269,7 +283,8 @@ def test_minicpm_v_2_6_language_model_is_qwen2_with_its_own_vocabulary(catalog: 
     """MiniCPM-V 2.6's LLM is Qwen2-7B's shape with the 151666-token vocabulary of its config,
     not Qwen2-7B's 152064: the catalog architecture counts what Qwen2ForCausalLM counts."""
     m = catalog.get_model("minicpm-v-2_6")
-    assert m.architecture is not None and m.architecture.vocab_size == 151666
+    assert m.architecture is not None
+    assert m.architecture.vocab_size == 151666
     assert count_params(m.architecture) == qwen2_lm(151666)
     assert count_params(m.architecture) != qwen2_lm(152064)
 
@@ -360,7 +375,8 @@ def test_linksoul_language_models_carry_their_three_added_tokens(catalog: lc.Cat
     code resizes the embeddings): the catalog architecture is its own, and counts what
     LlamaForCausalLM counts with 32003 rows."""
     m = catalog.get_model(mid)
-    assert m.architecture is not None and m.architecture.vocab_size == 32003
+    assert m.architecture is not None
+    assert m.architecture.vocab_size == 32003
     assert count_params(m.architecture) == llama_7b_vocab(32003)
 
 
@@ -409,7 +425,8 @@ def test_component_counts_are_transformers_counts(catalog: lc.Catalog, mid: str)
     for prefix, build in EXPECTED[mid].items():
         c = _component(m, prefix)
         assert c.n_params == build(), (mid, c.name)
-        assert c.source is not None and c.source.startswith("https://"), (mid, c.name)
+        assert c.source is not None, (mid, c.name)
+        assert c.source.startswith("https://"), (mid, c.name)
 
 
 @pytest.mark.parametrize("mid", sorted(EXPECTED))
@@ -418,6 +435,7 @@ def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) 
     m = catalog.get_model(mid)
     assert m.architecture is not None
     lm = [c for c in m.components if c.role == "language-model"]
-    assert len(lm) == 1 and lm[0].n_params == count_params(m.architecture)
+    assert len(lm) == 1
+    assert lm[0].n_params == count_params(m.architecture)
     assert all(c.n_params is not None for c in m.components), mid
     assert m.n_params == sum(c.n_params or 0 for c in m.components)
