@@ -28,6 +28,7 @@ IN_CATALOG = {
     "gemma-7b",
     "internlm-7b",
     "llama-2-7b",
+    "minicpm4-8b",
     "mistral-7b-v0.1",
     "mixtral-8x7b-v0.1",
     "phi-2",

@@ -359,12 +359,18 @@ class Architecture:
 
 @attrs.frozen(kw_only=True)
 class Component:
-    """One part of a multimodal system: its language model, vision or audio encoder, projector..."""
+    """One part of a multimodal system: its language model, vision or audio encoder, projector...
+
+    ``n_params`` is the part's exact parameter count where a source gives it (the language model's
+    is filled in from the architecture); ``source`` is where that count comes from: the config or
+    code (at a commit) that fixes the part's shapes, or the page that states a published size.
+    """
 
     role: str = attrs.field(validator=v.one_of(_COMPONENT_ROLES))
     name: str = attrs.field(validator=attrs.validators.min_len(1))
     model: str | None = attrs.field(default=None, validator=v.optional(v.slug))
     n_params: int | None = attrs.field(default=None, validator=v.optional(v.pos_int))
+    source: str | None = attrs.field(default=None, validator=v.optional(v.url))
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,441 @@
+"""Multimodal totals: every encoder, projector and resampler count in the catalog equals the
+count of the module that transformers (or torch) builds from the model's own config.
+
+Each builder below instantiates the part on the meta device from the shapes its source fixes
+(config.json or the model's code at a commit; provenance in tests/data/multimodal_parts.md and
+in each component's ``source``) and counts its parameters. The catalog's numbers are data typed
+in by hand; these counts are transformers' own, so a wrong figure in the data fails here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import pytest
+
+import llmcatalog as lc
+from llmcatalog.memory.params import count_params
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+nn = torch.nn
+
+
+def _count(module: object) -> int:
+    return sum(p.numel() for p in module.parameters())  # type: ignore[attr-defined]
+
+
+def _meta(build: Callable[[], object]) -> int:
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        return _count(build())
+
+
+# --- BLIP-2 / MiniGPT-4 family (LAVIS code vendored by MarineGPT and Video-LLaMA) -----------------
+
+
+def eva_vit_g() -> int:
+    """EVA-CLIP ViT-g/14 as LAVIS builds it (create_eva_vit_g: width 1408, 39 blocks, 16 heads,
+    mlp_ratio 4.3637 -> 6144, patch 14, 224 px) plus ``ln_vision``. transformers' port
+    (Blip2VisionModel, post_layernorm = ln_vision) stores one fused qkv bias per block; LAVIS has
+    only q_bias and v_bias, and transformers' conversion script fills the key bias with zeros, so
+    the original has 39 x 1408 parameters fewer."""
+    from transformers import Blip2VisionConfig, Blip2VisionModel
+
+    cfg = Blip2VisionConfig(
+        hidden_size=1408,
+        intermediate_size=int(1408 * 4.3637),
+        num_hidden_layers=39,
+        num_attention_heads=1408 // 88,
+        patch_size=14,
+        image_size=224,
+    )
+    return _meta(lambda: Blip2VisionModel(cfg)) - 39 * 1408
+
+
+def qformer(layers: int, cross_every: int, encoder_width: int, queries: int = 32, extra: int = 0) -> int:
+    """A LAVIS Q-Former as MiniGPT-4-style models keep it (BERT-base layers with the text FFN,
+    word/position embeddings and LM head removed; the query FFN kept) plus its query tokens:
+    transformers' Blip2QFormerModel has exactly those weights. ``extra`` adds parameters the
+    model keeps beside it (Video-LLaMA's frame position embeddings)."""
+    from transformers import Blip2QFormerConfig, Blip2QFormerModel
+
+    cfg = Blip2QFormerConfig(
+        num_hidden_layers=layers, cross_attention_frequency=cross_every, encoder_hidden_size=encoder_width
+    )
+    return _meta(lambda: Blip2QFormerModel(cfg)) + queries * cfg.hidden_size + extra
+
+
+def linear(n_in: int, n_out: int, bias: bool = True) -> int:
+    return _meta(lambda: nn.Linear(n_in, n_out, bias=bias))
+
+
+# --- CLIP / LLaVA family ------------------------------------------------------------------------
+
+
+def clip_vision(width: int, layers: int, ffn: int, heads: int, patch: int, image: int) -> int:
+    """transformers' CLIPVisionModel (what LLaVA-style code loads, post_layernorm included)."""
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    cfg = CLIPVisionConfig(
+        hidden_size=width,
+        num_hidden_layers=layers,
+        intermediate_size=ffn,
+        num_attention_heads=heads,
+        patch_size=patch,
+        image_size=image,
+    )
+    return _meta(lambda: CLIPVisionModel(cfg))
+
+
+def mlp2x_gelu_norm(mm_hidden: int, hidden: int) -> int:
+    """Yi-VL's projector (VL/llava/model/multimodal_projector/builder.py, type mlp2x_gelu_Norm)."""
+    return _meta(
+        lambda: nn.Sequential(
+            nn.Linear(mm_hidden, hidden),
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.LayerNorm(hidden),
+        )
+    )
+
+
+# --- IDEFICS (transformers' own IdeficsForVisionText2Text) --------------------------------------
+
+
+def _idefics(**text: int | float) -> object:
+    from transformers import IdeficsConfig, IdeficsForVisionText2Text
+
+    cfg = IdeficsConfig(
+        vocab_size=32000,
+        additional_vocab_size=2,
+        cross_layer_interval=4,
+        qk_layer_norms=True,
+        alpha_type="float",
+        tie_word_embeddings=False,
+        use_resampler=True,
+        vision_config={
+            "embed_dim": 1280,
+            "image_size": 224,
+            "intermediate_size": 5120,
+            "patch_size": 14,
+            "num_attention_heads": 16,
+            "num_hidden_layers": 32,
+        },
+        perceiver_config={
+            "qk_layer_norms_perceiver": True,
+            "resampler_depth": 6,
+            "resampler_head_dim": 96,
+            "resampler_n_heads": 16,
+            "resampler_n_latents": 64,
+        },
+        **text,
+    )
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        return IdeficsForVisionText2Text(cfg)
+
+
+IDEFICS_TEXT = {
+    "idefics-9b": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32},
+    "idefics-80b": {
+        "hidden_size": 8192,
+        "intermediate_size": 22016,
+        "num_hidden_layers": 80,
+        "num_attention_heads": 64,
+    },
+}
+
+
+def idefics_parts(mid: str) -> dict[str, int]:
+    m = _idefics(**IDEFICS_TEXT[mid])
+    inner = m.model  # type: ignore[attr-defined]
+    added = inner.embed_tokens.additional_embedding.weight.numel() + _count(m.lm_head.additional_fc)  # type: ignore[attr-defined]
+    return {
+        "total": _count(m),
+        "vision": _count(inner.vision_model),
+        "perceiver": _count(inner.perceiver_resampler),
+        "cross": _count(inner.gated_cross_attn_layers) + added,
+    }
+
+
+# --- MiniCPM-V 2.6 ------------------------------------------------------------------------------
+
+
+def navit_siglip_400m() -> int:
+    """MiniCPM-V 2.6's vision module: the SigLIP-so400m shapes of its config.json vision_config
+    (1152 wide, 27 layers, FFN 4304, 16 heads, patch 14, position table for 980 px; the last
+    layer kept: drop_vision_last_layer false), built as transformers' Idefics2VisionTransformer
+    (the NaViT SigLIP that vLLM loads the checkpoint into)."""
+    from transformers import Idefics2VisionConfig
+    from transformers.models.idefics2.modeling_idefics2 import Idefics2VisionTransformer
+
+    cfg = Idefics2VisionConfig(
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=27,
+        num_attention_heads=16,
+        patch_size=14,
+        image_size=980,
+    )
+    return _meta(lambda: Idefics2VisionTransformer(cfg))
+
+
+def minicpmv_resampler(embed_dim: int, kv_dim: int, queries: int) -> int:
+    """The 2.5/2.6 resampler (one cross-attention layer): queries, kv_proj without bias,
+    nn.MultiheadAttention(embed_dim, embed_dim // 128), ln_q, ln_kv, ln_post and the square
+    ``proj`` matrix; the 2D sin-cos position table is a non-persistent buffer."""
+    parts = nn.ModuleList(
+        [
+            nn.Linear(kv_dim, embed_dim, bias=False),
+            nn.MultiheadAttention(embed_dim, embed_dim // 128),
+            nn.LayerNorm(embed_dim),
+            nn.LayerNorm(embed_dim),
+            nn.LayerNorm(embed_dim),
+        ]
+    )
+    return _meta(lambda: parts) + queries * embed_dim + embed_dim * embed_dim
+
+
+def qwen2_lm(vocab: int) -> int:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    cfg = Qwen2Config(
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        vocab_size=vocab,
+        tie_word_embeddings=False,
+    )
+    return _meta(lambda: Qwen2ForCausalLM(cfg))
+
+
+# --- what each catalog model must carry ---------------------------------------------------------
+
+_VIT_G = "EVA-CLIP ViT-g/14"
+_QFORMER = "BLIP-2 Q-Former"
+
+
+def _blip2_style(hidden: int) -> dict[str, Callable[[], int]]:
+    return {
+        _VIT_G: eva_vit_g,
+        _QFORMER: lambda: qformer(12, 2, 1408),
+        "linear projection": lambda: linear(768, hidden),
+    }
+
+
+EXPECTED: dict[str, dict[str, Callable[[], int]]] = {
+    "marinegpt-vicuna-7b": _blip2_style(4096),
+    "marinegpt-vicuna-13b": _blip2_style(5120),
+    "marinegpt-gemma-2b": _blip2_style(2048),
+    "marinegpt-gemma-2b-it": _blip2_style(2048),
+    "marinegpt-gemma-7b": _blip2_style(3072),
+    "marinegpt-gemma-7b-it": _blip2_style(3072),
+    "video-llama-billa-7b-zh": {
+        **_blip2_style(4096),
+        "video Q-Former": lambda: qformer(2, 1, 768, extra=32 * 768),
+    },
+    "video-llama-ziya-13b-zh": {
+        **_blip2_style(5120),
+        "video Q-Former": lambda: qformer(2, 1, 768, extra=32 * 768),
+    },
+    "yi-vl-6b": {
+        "CLIP ViT-H/14": lambda: clip_vision(1280, 32, 5120, 16, 14, 448),
+        "2-layer MLP": lambda: mlp2x_gelu_norm(1280, 4096),
+    },
+    "yi-vl-34b": {
+        "CLIP ViT-H/14": lambda: clip_vision(1280, 32, 5120, 16, 14, 448),
+        "2-layer MLP": lambda: mlp2x_gelu_norm(1280, 7168),
+    },
+    "idefics-9b": {
+        "OpenCLIP ViT-H/14": lambda: idefics_parts("idefics-9b")["vision"],
+        "perceiver resampler": lambda: idefics_parts("idefics-9b")["perceiver"],
+        "gated cross-attention": lambda: idefics_parts("idefics-9b")["cross"],
+    },
+    "idefics-80b": {
+        "OpenCLIP ViT-H/14": lambda: idefics_parts("idefics-80b")["vision"],
+        "perceiver resampler": lambda: idefics_parts("idefics-80b")["perceiver"],
+        "gated cross-attention": lambda: idefics_parts("idefics-80b")["cross"],
+    },
+    "minicpm-v-2_6": {
+        "SigLIP-400M": navit_siglip_400m,
+        "resampler": lambda: minicpmv_resampler(3584, 1152, 64),
+    },
+}
+
+
+@pytest.mark.parametrize("mid", ["idefics-9b", "idefics-80b"])
+def test_idefics_total_is_transformers_whole_model(catalog: lc.Catalog, mid: str) -> None:
+    """IDEFICS is a transformers model: the catalog total equals IdeficsForVisionText2Text's
+    count for the published config, and its LLaMA share equals the LLaMA architecture's count."""
+    m = catalog.get_model(mid)
+    parts = idefics_parts(mid)
+    assert m.n_params == parts["total"]
+    assert m.architecture is not None
+    assert count_params(m.architecture) == parts["total"] - parts["vision"] - parts["perceiver"] - parts["cross"]
+
+
+def test_minicpm_v_2_6_language_model_is_qwen2_with_its_own_vocabulary(catalog: lc.Catalog) -> None:
+    """MiniCPM-V 2.6's LLM is Qwen2-7B's shape with the 151666-token vocabulary of its config,
+    not Qwen2-7B's 152064: the catalog architecture counts what Qwen2ForCausalLM counts."""
+    m = catalog.get_model("minicpm-v-2_6")
+    assert m.architecture is not None
+    assert m.architecture.vocab_size == 151666
+    assert count_params(m.architecture) == qwen2_lm(151666)
+    assert count_params(m.architecture) != qwen2_lm(152064)
+
+
+def test_eva_vit_g_matches_lavis_by_hand() -> None:
+    """The EVA ViT-g count against a hand count of LAVIS' modules (q/v biases, no k bias)."""
+    d, ffn, layers = 1408, 6144, 39
+    block = 2 * (2 * d) + 3 * d * d + 2 * d + (d * d + d) + (d * ffn + ffn) + (ffn * d + d)
+    embed = (3 * 14 * 14 * d + d) + d + (16 * 16 + 1) * d
+    assert eva_vit_g() == layers * block + embed + 2 * d
+
+
+def test_minicpm4_8b_count_is_a_llama_shaped_model_of_its_config(catalog: lc.Catalog) -> None:
+    """MiniCPM4-8B (issue 9, item 1): MiniCPMForCausalLM is LLaMA-shaped (no biases; muP scales
+    are scalars, not weights). transformers' LlamaForCausalLM built from the shape keys of the
+    fixture tests/data/hf_configs/minicpm4-8b.json counts what the catalog does."""
+    import json
+    from pathlib import Path
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = json.loads((Path(__file__).parent / "data" / "hf_configs" / "minicpm4-8b.json").read_text())
+    keys = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
+    llama = LlamaConfig(
+        vocab_size=cfg["vocab_size"], tie_word_embeddings=cfg["tie_word_embeddings"], **{k: cfg[k] for k in keys}
+    )
+    m = catalog.get_model("minicpm4-8b")
+    assert m.n_params == _meta(lambda: LlamaForCausalLM(llama))
+
+
+# --- LinkSoul's LLaVA / LLaSM on Chinese-Llama-2-7b, and Whisper-large-v2 ------------------------
+
+WHISPER_LARGE_V2 = {
+    "d_model": 1280,
+    "encoder_layers": 32,
+    "decoder_layers": 32,
+    "encoder_attention_heads": 20,
+    "decoder_attention_heads": 20,
+    "encoder_ffn_dim": 5120,
+    "decoder_ffn_dim": 5120,
+    "num_mel_bins": 80,
+    "max_source_positions": 1500,
+    "max_target_positions": 448,
+    "vocab_size": 51865,
+}
+
+
+def whisper_large_v2(cls_name: str = "WhisperModel") -> int:
+    """transformers' Whisper built from openai/whisper-large-v2's config.json shape keys."""
+    from transformers import WhisperConfig
+
+    cls = getattr(transformers, cls_name)
+    return _meta(lambda: cls(WhisperConfig(**WHISPER_LARGE_V2)))
+
+
+def llama_7b_vocab(vocab: int) -> int:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        vocab_size=vocab,
+        tie_word_embeddings=False,
+    )
+    return _meta(lambda: LlamaForCausalLM(cfg))
+
+
+EXPECTED.update(
+    {
+        "chinese-llava-cllama2": {
+            "CLIP ViT-L/14": lambda: clip_vision(1024, 24, 4096, 16, 14, 224),
+            "linear projection": lambda: linear(1024, 4096),
+        },
+        "llasm-cllama2": {
+            "Whisper-large-v2": whisper_large_v2,
+            "linear projection": lambda: linear(1280, 4096),
+        },
+    }
+)
+
+
+@pytest.mark.parametrize("mid", ["chinese-llava-cllama2", "llasm-cllama2"])
+def test_linksoul_language_models_carry_their_three_added_tokens(catalog: lc.Catalog, mid: str) -> None:
+    """Both configs say vocab_size 32003 (Chinese-Llama-2-7b's 32000 + 3 image/audio tokens, the
+    code resizes the embeddings): the catalog architecture is its own, and counts what
+    LlamaForCausalLM counts with 32003 rows."""
+    m = catalog.get_model(mid)
+    assert m.architecture is not None
+    assert m.architecture.vocab_size == 32003
+    assert count_params(m.architecture) == llama_7b_vocab(32003)
+
+
+def test_whisper_large_v2_is_transformers_count(catalog: lc.Catalog) -> None:
+    """Whisper-large-v2's exact count (the README's 1550M, rounded) is transformers'
+    WhisperForConditionalGeneration for its config (output projection tied to the embeddings)."""
+    m = catalog.get_model("whisper-large-v2")
+    assert m.n_params == whisper_large_v2("WhisperForConditionalGeneration") == whisper_large_v2("WhisperModel")
+
+
+def blip2_vision_hf() -> int:
+    """transformers' Blip2VisionModel with BLIP-2's default ViT-g vision_config (fused qkv bias)."""
+    from transformers import Blip2VisionConfig, Blip2VisionModel
+
+    return _meta(lambda: Blip2VisionModel(Blip2VisionConfig()))
+
+
+EXPECTED["ziya-blip2-14b-visual-v1"] = {
+    "EVA ViT-g/14 as transformers' Blip2VisionModel": blip2_vision_hf,
+    _QFORMER: lambda: qformer(12, 2, 1408),
+    "linear projection": lambda: linear(768, 5120),
+}
+
+
+def test_ziya_blip2_parts_match_its_weight_file(catalog: lc.Catalog) -> None:
+    """The hub lists Ziya-BLIP2-14B-Visual-v1's pytorch_model.bin (vision, Q-Former, projection;
+    the LLM is loaded separately) as 4.38 GB: float32 weights of the parts counted here."""
+    m = catalog.get_model("ziya-blip2-14b-visual-v1")
+    parts = sum(c.n_params or 0 for c in m.components if c.role != "language-model")
+    assert round(parts * 4 / 1e9, 2) == 4.38
+
+
+# --- the catalog against the builders above (kept last: EXPECTED is complete here) ---------------
+
+
+def _component(m: lc.Model, prefix: str) -> lc.Component:
+    found = [c for c in m.components if c.name.startswith(prefix)]
+    assert len(found) == 1, f"{m.id}: expected one component named {prefix!r}..., got {[c.name for c in m.components]}"
+    return found[0]
+
+
+@pytest.mark.parametrize("mid", sorted(EXPECTED))
+def test_component_counts_are_transformers_counts(catalog: lc.Catalog, mid: str) -> None:
+    """Each sized part equals transformers' count of that part, and names where it comes from."""
+    m = catalog.get_model(mid)
+    for prefix, build in EXPECTED[mid].items():
+        c = _component(m, prefix)
+        assert c.n_params == build(), (mid, c.name)
+        assert c.source is not None, (mid, c.name)
+        assert c.source.startswith("https://"), (mid, c.name)
+
+
+@pytest.mark.parametrize("mid", sorted(EXPECTED))
+def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) -> None:
+    """n_params is the whole system: the language model's exact count plus every other part."""
+    m = catalog.get_model(mid)
+    assert m.architecture is not None
+    lm = [c for c in m.components if c.role == "language-model"]
+    assert len(lm) == 1
+    assert lm[0].n_params == count_params(m.architecture)
+    assert all(c.n_params is not None for c in m.components), mid
+    assert m.n_params == sum(c.n_params or 0 for c in m.components)
