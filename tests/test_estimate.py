@@ -333,3 +333,16 @@ def test_inference_profile_matches_building_blocks(
     assert (est.weights_bytes, est.kv_cache_bytes, est.activations_bytes, est.peak_phase) == _reference_inference(
         arch, w
     )
+
+
+@pytest.mark.parametrize(("model_id", "total"), [("cogvlm2-llama3-chat-19b", 19e9), ("cogvlm-17b", 17e9)])
+def test_unsized_vision_parts_come_from_the_published_total(model_id: str, total: float) -> None:
+    """A multimodal model whose vision tower is listed without a size is estimated at its published
+    total (THUDM's model cards: CogVLM2 19B, CogVLM 17B), not at its language model alone, and says so."""
+    m = lc.get_model(model_id)
+    est = lc.estimate_vram(m, lc.Inference(precision="bf16", context_tokens=16))
+    assert est.n_params == m.n_params == total
+    assert est.weights_bytes >= 2 * total  # bf16: every parameter counted
+    assert any("unknown size" in a and "published total" in a for a in est.assumptions)
+    lm_only = lc.estimate_vram(m.architecture, lc.Inference(precision="bf16", context_tokens=16))
+    assert lm_only.n_params < 0.5 * total

@@ -313,3 +313,12 @@ def test_speed_true_fills_tokens_per_s_from_the_speed_calculus() -> None:
             assert row.tokens_per_s == pytest.approx(1024 / t.step_s)
     assert any(r.tokens_per_s for r in s)
     assert all(r.tokens_per_s is None for r in lc.sweep(models, gpus, inf))
+
+
+def test_a_model_with_unsized_parts_does_not_share_its_base_estimate() -> None:
+    """CogVLM shares Vicuna-7B's language model, but its vision parts (sized from its published total)
+    make its estimate its own: the sweep row equals estimate_vram, not Vicuna's."""
+    w = lc.Inference(precision="bf16", context_tokens=1024)
+    s = lc.sweep(["vicuna-7b-v1.5", "cogvlm-17b"], "A100 80GB", w)
+    assert [r.estimate for r in s] == [lc.estimate_vram(lc.get_model(i), w) for i in ("vicuna-7b-v1.5", "cogvlm-17b")]
+    assert s[1].estimate.weights_bytes > 2 * s[0].estimate.weights_bytes

@@ -113,11 +113,23 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
         else:
             hint = "add an [models.architecture] table, or use Model.from_hf_config() with its config.json"
         raise NotEstimableError(f"{model.name} ({model.id}) has no architecture: {hint}")
-    extra = 0
+    extra = _unsized_parts_params(model, model.architecture)
     for c in model.components:
         if c.role != "language-model" and c.n_params:
             extra += c.n_params
     return _bounded(model.architecture, extra, model.id)
+
+
+def _unsized_parts_params(model: Model, arch: Architecture) -> int:
+    """Parameters of non-language parts whose own size is unknown (a vision tower listed without a
+    count), taken from the model's published total: ``n_params - language model - sized parts``.
+    0 when every part is sized, no total is known, or the total leaves nothing over. The estimate
+    then says so in its assumptions (:func:`estimate_vram`)."""
+    parts = [c for c in model.components if c.role != "language-model"]
+    if not model.n_params or not any(c.n_params is None for c in parts):
+        return 0
+    sized = sum(c.n_params or 0 for c in parts)
+    return max(model.n_params - param_breakdown(arch).total - sized, 0)
 
 
 def _bounded(arch: Architecture, extra: int, name: str) -> tuple[Architecture, int, str]:
@@ -430,6 +442,18 @@ def estimate_vram(
         _check_finetune(arch, workload, name)
     workload, note = _resolve_format(model, workload)
     est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction, note)
+    if isinstance(model, Model) and model.architecture is not None:
+        rest = _unsized_parts_params(model, model.architecture)
+        if rest and model.n_params:
+            unsized = ", ".join(c.name for c in model.components if c.role != "language-model" and c.n_params is None)
+            est = attrs.evolve(
+                est,
+                assumptions=(
+                    *est.assumptions,
+                    f"non-language parts of unknown size ({unsized}): {rest / 1e9:.2f}B parameters taken from the "
+                    f"published total {model.n_params / 1e9:.1f}B minus the language model, in the compute dtype",
+                ),
+            )
     if est.total_bytes > MAX_ESTIMATE_BYTES:
         raise WorkloadError(
             f"{name} with this workload would need {est.total_bytes / 2**60:.3g} EiB per GPU, above the "

@@ -403,7 +403,10 @@ def _share_key(model: ModelLike, workload: Workload) -> tuple[object, ...] | Non
         if model.open_weights is False or model.architecture is None:
             return None
         arch, stored = model.architecture, model.weight_format
-        extra = sum(c.n_params for c in model.components if c.role != "language-model" and c.n_params)
+        parts = [c for c in model.components if c.role != "language-model"]
+        if model.n_params and any(c.n_params is None for c in parts):
+            return None  # unsized parts are taken from the model's own total (and said in its assumptions)
+        extra = sum(c.n_params for c in parts if c.n_params)
     tokens = workload.context_tokens if isinstance(workload, Inference) else workload.seq_len
     if tokens > arch.max_context:
         return None  # estimate_vram warns (or raises) naming this model: let it
