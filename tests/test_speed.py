@@ -102,16 +102,82 @@ def test_long_prompts_slow_generation_down() -> None:
 
 
 def test_missing_gpu_figure_names_the_field() -> None:
-    """A GPU without the throughput figure a computation needs raises MissingGPUFigureError naming it."""
+    """A compute-bound computation (prefill, the roofline, training) on a GPU without the dtype's throughput
+    figure raises MissingGPUFigureError naming the field and the tflops= override; decode without bandwidth
+    raises naming bandwidth_gb_s."""
     m = lc.get_model("Qwen2.5-7B-Instruct")
     v100 = lc.get_gpu("V100 SXM2 32GB")  # no bf16 on Volta
-    with pytest.raises(lc.MissingGPUFigureError, match="bf16_tflops") as info:
-        decode_speed(m, v100, lc.Inference(precision="bf16"))
-    assert info.value.field == "bf16_tflops"
+    w = lc.Inference(precision="bf16", prompt_tokens=512, context_tokens=1024)
+    for call in (prefill_speed, generation_time, roofline_crossover_batch):
+        with pytest.raises(lc.MissingGPUFigureError, match=r"bf16_tflops.*tflops=") as info:
+            call(m, v100, w)
+        assert info.value.field == "bf16_tflops"
+    with pytest.raises(lc.MissingGPUFigureError, match=r"bf16_tflops.*tflops="):
+        lc.training_time(m, v100, lc.FineTune(method="lora", precision="bf16"), tokens=1000)
     nobw = attrs.evolve(lc.get_gpu("A100 SXM4 80GB"), bandwidth_gb_s=None)
-    with pytest.raises(lc.MissingGPUFigureError, match="bandwidth_gb_s"):
+    with pytest.raises(lc.MissingGPUFigureError, match=r"bandwidth_gb_s.*bandwidth_gb_s="):
         decode_speed(m, nobw, lc.Inference(precision="bf16"))
-    assert decode_speed(m, v100, lc.Inference(precision="bf16"), tflops=125).tokens_per_s > 0
+    assert prefill_speed(m, v100, w, tflops=125).ttft_s > 0
+
+
+@pytest.mark.parametrize("gpu", ["V100 SXM2 32GB", "apple-m2-ultra-192gb", "L20"])
+def test_decode_without_compute_figure_is_bandwidth_bound_upper_bound(gpu: str) -> None:
+    """Decode on a GPU with bandwidth but no throughput figure for the dtype (bf16 on Volta, Apple silicon,
+    the L20) still answers: compute is left out, the step is memory or host bound, an assumption says the
+    compute roof is unknown, and the tokens/s is an upper bound -- no finite tflops= is faster, and a huge
+    one gives the same answer."""
+    m, g = lc.get_model("Qwen2.5-7B-Instruct"), lc.get_gpu(gpu)
+    assert g.bf16_tflops is None
+    assert g.bandwidth_gb_s
+    for batch in (1, 64):
+        w = lc.Inference(precision="bf16", batch_size=batch, context_tokens=2048)
+        d = decode_speed(m, g, w)
+        assert d.compute_s == 0.0
+        assert d.bound in ("memory", "host")
+        note = [a for a in d.assumptions if a.startswith("compute roof unknown")]
+        assert len(note) == 1
+        assert "bf16_tflops" in note[0]
+        assert "upper bound" in note[0]
+        for tflops in (1.0, 30.0, 1000.0):
+            assert decode_speed(m, g, w, tflops=tflops).tokens_per_s <= d.tokens_per_s * (1 + 1e-12)
+        assert decode_speed(m, g, w, tflops=1e9).tokens_per_s == pytest.approx(d.tokens_per_s, rel=1e-6)
+        assert not any(a.startswith("compute roof") for a in decode_speed(m, g, w, tflops=30.0).assumptions)
+
+
+def test_decode_takes_the_other_16_bit_figure_and_says_so() -> None:
+    """bf16 without bf16_tflops uses fp16_tflops (and back), named in the assumptions; the speed equals the
+    one with that figure given as tflops=. Not on Volta/Turing, whose tensor cores have no bf16 path."""
+    m = lc.get_model("Qwen2.5-7B-Instruct")
+    w = lc.Inference(precision="bf16", batch_size=256, context_tokens=512)  # compute bound on an A100
+    a100 = lc.get_gpu("A100 SXM4 80GB")
+    no_bf16 = attrs.evolve(a100, bf16_tflops=None)
+    d = decode_speed(m, no_bf16, w)
+    assert d.compute_s > 0
+    assert any("has no bf16_tflops; using its fp16_tflops (312 TFLOPS)" in a for a in d.assumptions)
+    assert d.step_s == pytest.approx(decode_speed(m, a100, w).step_s)
+    no_fp16 = attrs.evolve(a100, fp16_tflops=None)
+    d16 = decode_speed(m, no_fp16, attrs.evolve(w, precision="fp16"))
+    assert any("using its bf16_tflops" in a for a in d16.assumptions)
+    t4 = lc.get_gpu("T4")  # Turing: fp16 65 TFLOPS, no bf16 tensor path -> the roof is unknown, not fp16's
+    assert any(a.startswith("compute roof unknown") for a in decode_speed(m, t4, w).assumptions)
+
+
+def test_every_gpu_listing_both_16_bit_figures_lists_the_same_rate() -> None:
+    """The premise of the fp16 <-> bf16 decode fallback, checked on the sourced catalog data."""
+    both = [g for g in lc.catalog().gpus if g.fp16_tflops and g.bf16_tflops]
+    assert len(both) >= 30
+    assert all(g.fp16_tflops == g.bf16_tflops for g in both), [g.id for g in both if g.fp16_tflops != g.bf16_tflops]
+
+
+def test_sweep_speed_answers_for_gpus_without_compute_figures() -> None:
+    """sweep(speed=True)'s hook gives a decode tokens/s, not None, for a GPU with bandwidth but no bf16 figure."""
+    from llmcatalog.planning.sweep import estimated_tokens_per_s
+
+    m, g = lc.get_model("Qwen2.5-7B-Instruct"), lc.get_gpu("apple-m2-ultra-192gb")
+    w = lc.Inference(precision="bf16")
+    speed = estimated_tokens_per_s(m, g, w, lc.estimate_vram(m, w))
+    assert speed is not None
+    assert speed == pytest.approx(decode_speed(m, g, w).tokens_per_s)
 
 
 def test_interconnect_parsed_from_datasheet_text() -> None:
@@ -239,7 +305,15 @@ def test_cli_estimate_prints_speed_line(capsys: pytest.CaptureFixture[str]) -> N
     assert "tokens/s decode" in line
     assert "time to first token" in line
     main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "V100 SXM2 32GB"])
-    assert "no bf16_tflops" in capsys.readouterr().out
+    line = next(x for x in capsys.readouterr().out.splitlines() if "speed" in x)
+    assert "tokens/s decode" in line
+    assert "upper bound" in line
+    assert "time to first token not estimated (no bf16_tflops)" in line
+    main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "RTX 3090"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if "speed" in x)
+    assert "tokens/s decode" in line
+    assert "time to first token" in line
+    assert "not estimated" not in line
     main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "A100 SXM4 80GB", "--finetune", "lora", "--seq-len", "512"])
     assert "training tokens/s" in capsys.readouterr().out
 

@@ -162,10 +162,11 @@ class MissingGPUFigureError(NotEstimableError):
     e.g. ``"bf16_tflops"`` or ``"bandwidth_gb_s"``); give it with ``attrs.evolve(gpu, ...)`` or
     the function's override argument."""
 
-    def __init__(self, gpu: str, field: str, why: str) -> None:
+    def __init__(self, gpu: str, field: str, why: str, override: str | None = None) -> None:
         self.gpu = gpu
         self.field = field
+        direct = f"pass {override}=... to the function" if override else "give the figure to the function directly"
         super().__init__(
             f"GPU {gpu!r} has no {field}, which {why} needs; pass a GPU with it set "
-            f"(attrs.evolve(gpu, {field}=...)) or give the figure to the function directly"
+            f"(attrs.evolve(gpu, {field}=...)) or {direct}"
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
+from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import FitCheck, fit_check
@@ -616,13 +616,25 @@ def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
                 f" {t.step_s:.3g} s per step of {step:,} tokens"
             )
         dec = decode_speed(model, gpu, workload)
-        pre = prefill_speed(model, gpu, workload)
     except LLMCatalogError as exc:
         return f"   speed: not estimated ({_clean(str(exc))})"
-    return (
-        f"   speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode at {dec.context_tokens:,} tokens"
-        f" ({dec.bound} bound), time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
-    )
+    line = f"   speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode"
+    line += f" at {dec.context_tokens:,} tokens"
+    roof_re = r"compute roof.*?has no (\w+)(?:; using its (\w+))?"  # performance.hardware.decode_peak_flops
+    roof = next((m for a in dec.assumptions if (m := re.match(roof_re, a))), None)
+    if roof is None:
+        line += f" ({dec.bound} bound)"
+    elif roof.group(2):
+        line += f" ({dec.bound} bound; {roof.group(2)} used for the missing {roof.group(1)})"
+    else:
+        line += f" ({dec.bound} bound; no {roof.group(1)}: compute left out, so an upper bound)"
+    try:
+        pre = prefill_speed(model, gpu, workload)
+    except MissingGPUFigureError as exc:  # compute bound: needs the figure decode could do without
+        return f"{line}; time to first token not estimated (no {exc.field})"
+    except LLMCatalogError as exc:
+        return f"{line}; time to first token not estimated ({_clean(str(exc))})"
+    return f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
 
 
 def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:

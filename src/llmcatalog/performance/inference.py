@@ -26,8 +26,11 @@ Williams, Waterman & Patterson, CACM 2009), plus the engine's host time (:mod:`.
   **Pipeline stages** (``device_map="auto"``) run one after another for one batch: no speed-up.
 
 Compute runs at the tensor throughput of the workload's compute dtype (``bf16_tflops`` for bf16,
-``fp16_tflops`` for GPTQ/AWQ, which dequantize to fp16); a missing figure raises
-:class:`~llmcatalog.MissingGPUFigureError` naming the field, unless ``tflops=`` is given.
+``fp16_tflops`` for GPTQ/AWQ, which dequantize to fp16). Prefill (compute bound) raises
+:class:`~llmcatalog.MissingGPUFigureError` naming a missing field, unless ``tflops=`` is given.
+Decode (bandwidth bound) answers anyway: it takes the other 16-bit figure (fp16 for bf16 and back),
+or, with none, leaves compute out -- the step is then memory or host bound, its tokens/s an upper
+bound -- and says which in ``assumptions`` (:func:`.hardware.decode_peak_flops`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
 from .engines import EngineProfile, engine_profile
-from .hardware import bandwidth_bytes_s, interconnect_bytes_s, peak_flops
+from .hardware import bandwidth_bytes_s, decode_peak_flops, interconnect_bytes_s, peak_flops
 
 __all__ = [
     "DecodeSpeed",
@@ -70,7 +73,7 @@ class DecodeSpeed:
     bytes_per_step: float
     flops_per_step: float
     memory_s: float
-    compute_s: float
+    compute_s: float  # 0.0 when the GPU has no throughput figure for the dtype (``assumptions`` says so)
     host_s: float
     communication_s: float
     bound: str  # "memory", "compute" or "host"
@@ -222,7 +225,9 @@ def decode_speed(
     """Decode tokens/s of ``workload.batch_size`` sequences holding ``context_tokens`` tokens each
     (default ``workload.context_tokens``, the last and slowest step) on ``gpu`` (see the module
     docstring for the formulas). ``tflops``, ``bandwidth_gb_s`` and ``interconnect_gb_s`` override
-    the datasheet."""
+    the datasheet. A GPU without the dtype's throughput figure still gets an answer (the fallback
+    is named in ``assumptions``); one without ``bandwidth_gb_s`` raises
+    :class:`~llmcatalog.MissingGPUFigureError`."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
     eng = engine_profile(engine)
     ctx = w.context_tokens if context_tokens is None else context_tokens
@@ -241,9 +246,12 @@ def decode_speed(
     memory_s = weights / (eng.bandwidth_fraction * bw) + kv_read / (
         (eng.kv_bandwidth_fraction or eng.bandwidth_fraction) * bw
     )
-    peak = peak_flops(gpu, w.compute, tflops=tflops, why="the decode compute time")
-    compute_s = matmul_flops / (eng.compute_fraction * peak) + attn_flops / (
-        (eng.attention_fraction or eng.compute_fraction) * peak
+    peak, roof_note = decode_peak_flops(gpu, w.compute, tflops=tflops)
+    compute_s = (
+        0.0
+        if peak is None
+        else matmul_flops / (eng.compute_fraction * peak)
+        + attn_flops / ((eng.attention_fraction or eng.compute_fraction) * peak)
     )
     host_s = eng.layer_overhead_s * arch.n_layers
     comm_s = _allreduce_s(gpu, tp, b, arch, w.compute, eng, interconnect_gb_s)
@@ -252,6 +260,8 @@ def decode_speed(
         f"engine: {eng.name} ({eng.source})",
         f"weights: {w.weight_format.description}; KV cache {w.kv_dtype}",
     )
+    if roof_note:
+        assumptions += (roof_note,)
     if prof.n_experts:
         assumptions += (f"MoE: {frac:.0%} of routed experts read per step (uniform routing, batch {b})",)
     return DecodeSpeed(
