@@ -495,7 +495,8 @@ def test_defaulted_core_sizes_are_named_in_a_warning() -> None:
     text = " ".join(str(w.message) for w in caught)
     assert f"intermediate_size (took {defaults.intermediate_size})" in text
     assert f"vocab_size (took {defaults.vocab_size})" in text
-    assert "hidden_size" not in text and "num_hidden_layers" not in text
+    assert "hidden_size" not in text
+    assert "num_hidden_layers" not in text
     assert (arch.ffn_size, arch.vocab_size) == (defaults.intermediate_size, defaults.vocab_size)
 
 

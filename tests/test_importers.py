@@ -637,7 +637,9 @@ def test_from_hub_unreachable_fails_fast_without_retries(tmp_path: Path, monkeyp
         lc.from_hub("org/not-cached", offline=False)
     assert info.value.source == "org/not-cached"
     assert "Connection refused" in str(info.value)
-    assert len(probes) == 1 and probes[0] is not None and probes[0] <= 3
+    assert len(probes) == 1
+    assert probes[0] is not None
+    assert probes[0] <= 3
 
 
 def test_from_hub_unreachable_reads_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -58,6 +58,7 @@ class QuantizedRepo(NamedTuple):
     base_name: str
     weight_format: str | None
 
+
 _FILE_SUFFIXES = frozenset({".gguf", ".json", ".safetensors"})
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -71,8 +72,8 @@ def _hub_installed() -> bool:
 def quantized_repo(repo_id: str) -> QuantizedRepo | None:
     """The base name and weight format a Hub id's name states, or None when it states neither.
 
-    >>> quantized_repo("Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4")
-    QuantizedRepo(repo_id='Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4', base_name='Qwen2.5-72B-Instruct', weight_format='gptq-int4')
+    >>> quantized_repo("Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4")[1:]
+    ('Qwen2.5-72B-Instruct', 'gptq-int4')
     >>> quantized_repo("unsloth/Llama-3.2-3B-Instruct").weight_format is None
     True
     """
@@ -115,19 +116,19 @@ def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
             f" (not read from its quantization_config: {why})"
         )
         fmt = attrs.evolve(FORMATS[q.weight_format], notes=(f"inferred from the repository name {q.repo_id!r}",))
-    return attrs.evolve(
-        base,
-        id=_slug(q.repo_id.replace("/", "--")),
-        name=q.repo_id,
-        aliases=(),
-        base_model=base.id,
-        architecture_from=base.architecture_from or base.id if base.architecture is not None else None,
-        sources=(url, *base.sources),
-        links=Links(hub=url),
-        figures=(),
-        weight_format=fmt,
-        notes=note + (f". {base.notes}" if base.notes else ""),
-    )
+    changes: dict[str, Any] = {
+        "id": _slug(q.repo_id.replace("/", "--")),
+        "name": q.repo_id,
+        "aliases": (),
+        "base_model": base.id,
+        "architecture_from": (base.architecture_from or base.id) if base.architecture is not None else None,
+        "sources": (url, *base.sources),
+        "links": Links(hub=url),
+        "figures": (),
+        "weight_format": fmt,
+        "notes": note + (f". {base.notes}" if base.notes else ""),
+    }
+    return attrs.evolve(base, **changes)
 
 
 def _hub_unreadable(exc: CheckpointError) -> bool:
