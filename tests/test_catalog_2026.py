@@ -73,6 +73,7 @@ FIXTURE_MODELS = {
     "glm-4-9b-0414": ["glm-4-9b-0414"],
     "starcoder2-3b": ["starcoder2-3b"],
     "starcoder2-7b": ["starcoder2-7b"],
+    "olmo-2-1124-7b": ["olmo-2-1124-7b"],
     # Copies of the hub files kept in public repositories (tests/data/hf_configs/README.md, "Verified").
     "llama-3.2-3b": ["llama-3.2-3b", "llama-3.2-3b-instruct"],
     "llama-3.2-1b": ["llama-3.2-1b", "llama-3.2-1b-instruct"],
@@ -163,6 +164,8 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
 EXACT_FROM_FIXTURE = {
     # 8.80B: the card says only "8B"; untied embeddings of a 128,512-token vocabulary add 1.05B.
     "internlm3-8b-instruct",
+    # 7.30B: the card says only "7B"; untied embeddings of a 100,352-token vocabulary add 0.82B.
+    "olmo-2-1124-7b",
 }
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",

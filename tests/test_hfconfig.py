@@ -473,3 +473,39 @@ def test_explicit_null_sliding_window_is_full_attention() -> None:
     assert lc.architecture_from_hf_config(cfg).sliding_window is None
     cfg.pop("sliding_window")
     assert lc.architecture_from_hf_config(cfg).sliding_window == 4096  # MistralConfig's default when absent
+
+
+def test_a_config_without_any_core_size_is_refused() -> None:
+    """{"model_type": "llama"} names no model: refused, naming the missing core keys (it used to
+    become transformers' default 6.74B Llama, named after its folder)."""
+    for config in ({"model_type": "llama"}, {"model_type": "qwen2", "vocab_size": 1000}):
+        with pytest.raises(lc.CatalogDataError) as info:
+            lc.architecture_from_hf_config(config)
+        for key in ("hidden_size", "num_hidden_layers", "num_attention_heads"):
+            assert key in str(info.value)
+
+
+def test_defaulted_core_sizes_are_named_in_a_warning() -> None:
+    """A config leaving out some core sizes warns, naming each and the default taken: the values
+    of transformers' own LlamaConfig()."""
+    transformers = pytest.importorskip("transformers")
+    defaults = transformers.LlamaConfig()
+    config = {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
+    with pytest.warns(HFConfigWarning) as caught:
+        arch = lc.architecture_from_hf_config(config)
+    text = " ".join(str(w.message) for w in caught)
+    assert f"intermediate_size (took {defaults.intermediate_size})" in text
+    assert f"vocab_size (took {defaults.vocab_size})" in text
+    assert "hidden_size" not in text
+    assert "num_hidden_layers" not in text
+    assert (arch.ffn_size, arch.vocab_size) == (defaults.intermediate_size, defaults.vocab_size)
+
+
+def test_full_configs_and_multimodal_text_configs_do_not_warn() -> None:
+    """The real configs give their core sizes (LFM2 as block_ff_dim); LLaVA 1.5's text_config relies
+    on LlamaConfig's defaults by design: neither warns about defaulted sizes."""
+    for name in ("llama-2-7b", "lfm2-1.2b", "llava-1.5-7b-hf", "gpt2", "falcon-7b"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lc.architecture_from_hf_config(_config(name))
+        assert not [w for w in caught if "missing" in str(w.message)], name

@@ -597,6 +597,8 @@ def test_from_hub_online_uses_header_metadata(tmp_path: Path, monkeypatch: pytes
     config_only = write_folder(tmp_path / "snapshot", LLAMA, {}, shards=0)
     monkeypatch.setattr(hub, "hf_hub_download", lambda *a, **k: str(config_only / "config.json"))
     monkeypatch.setattr(hub, "get_safetensors_metadata", lambda *a, **k: repo_meta)
+    # from_hub first sends one HEAD request without retries (fail fast when unreachable): it answers here
+    monkeypatch.setattr(hub, "get_hf_file_metadata", lambda *a, **k: None)
     ckpt = lc.from_hub("org/remote", offline=False)
     assert ckpt.model.n_params == sum(t.size for t in tensors.values())
     assert dict(ckpt.bytes_by_dtype) == _per_dtype(tensors)[1]
@@ -609,6 +611,56 @@ def test_from_hub_online_uses_header_metadata(tmp_path: Path, monkeypatch: pytes
     ckpt = lc.from_hub("org/remote", offline=False)
     assert not ckpt.has_headers
     assert any("no safetensors" in n for n in ckpt.notes)
+
+
+def test_from_hub_unreachable_fails_fast_without_retries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Online but unable to connect: one HEAD request, then the cache only (no retry loop), and a
+    repository not cached is a CheckpointError naming it and saying the Hub is unreachable."""
+    hub = pytest.importorskip("huggingface_hub")
+    from huggingface_hub.utils import LocalEntryNotFoundError
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    probes: list[float | None] = []
+
+    def refused(*a: Any, timeout: float | None = None, **k: Any) -> None:
+        probes.append(timeout)
+        raise ConnectionError("[Errno 111] Connection refused")
+
+    def download(*a: Any, local_files_only: bool = False, **k: Any) -> str:
+        if not local_files_only:  # hf_hub_download online would retry 5 times with back-off (~24 s)
+            raise AssertionError("hf_hub_download went online after the Hub was found unreachable")
+        raise LocalEntryNotFoundError("not in the cache")
+
+    monkeypatch.setattr(hub, "get_hf_file_metadata", refused)
+    monkeypatch.setattr(hub, "hf_hub_download", download)
+    with pytest.raises(lc.CheckpointError, match="unreachable") as info:
+        lc.from_hub("org/not-cached", offline=False)
+    assert info.value.source == "org/not-cached"
+    assert "Connection refused" in str(info.value)
+    assert len(probes) == 1
+    assert probes[0] is not None
+    assert probes[0] <= 3
+
+
+def test_from_hub_unreachable_reads_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Online but unable to connect, a cached config still reads, and the weights are not fetched."""
+    hub = pytest.importorskip("huggingface_hub")
+    cache = tmp_path / "hub"
+    make_hub_cache(cache, "org/cached", LLAMA, {}, shards=0)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def refused(*a: Any, **k: Any) -> None:
+        raise TimeoutError("timed out")
+
+    def no_network(*a: Any, **k: Any) -> None:
+        raise AssertionError("fetched safetensors headers from an unreachable Hub")
+
+    monkeypatch.setattr(hub, "get_hf_file_metadata", refused)
+    monkeypatch.setattr(hub, "get_safetensors_metadata", no_network)
+    ckpt = lc.from_hub("org/cached", offline=False)
+    assert ckpt.model.n_params == sum(t.size for t in llama_tensors(LLAMA).values())
+    assert any("unreachable" in n for n in ckpt.notes)
 
 
 # -- the resolver and the CLI ------------------------------------------------------------------------

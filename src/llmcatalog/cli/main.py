@@ -29,6 +29,7 @@ from ..memory.fit import FitCheck, fit_check
 from ..planning import models_that_fit, recommend
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
+from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
 from ..values.frameworks import FRAMEWORKS
@@ -533,6 +534,9 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB allocatable{_fallback_note(gpu)} -> {said}"
         f" ({est.total_bytes / gpu.available_bytes:.0%} of it; {_gib(verdict.headroom_bytes)} GiB headroom kept free)"
     )
+    reading = _gpu_reading(args.gpu, gpu, cat)
+    if reading:
+        print(reading)
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
     print(_speed_line(model, gpu, workload))
@@ -670,6 +674,22 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
             out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
+
+
+def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
+    """A line saying which variant a short GPU name was read as when other cards share the name
+    ("H100" is the SXM5 module; "H100 PCIe" and "H100 NVL" exist too), else ""."""
+    key = normalize(typed)
+    if key in (normalize(gpu.name), normalize(gpu.id)):
+        return ""
+    words = [w for w in map(normalize, re.split(r"[\s_/-]+", typed)) if w]
+    others = [g.id for g in cat.gpus if g.id != gpu.id and words and all(w in normalize(g.name) for w in words)]
+    if not others:
+        return ""
+    return (
+        f"   --gpu {typed!r} read as {_clean(gpu.name)} (a bare name is the SXM module at its launch memory size;"
+        f" name another variant to use it: {', '.join(sorted(others))})"
+    )
 
 
 def _fallback_note(gpu: GPU) -> str:

@@ -15,13 +15,19 @@ from typing import Any
 
 from ._keys import REQUIRED, bad, bool_, float_, int_, int_list, mapping, str_
 
-__all__ = ["READERS", "Reader", "common", "rope_scaling"]
+__all__ = ["CORE_SIZES", "DEFAULTED", "READERS", "Reader", "TextConfig", "common", "rope_scaling"]
 
 Reader = Callable[[Mapping[str, Any]], dict[str, Any]]
 Cfg = Mapping[str, Any]
 
 #: Keys that only set the context length; a config without them still has a parameter count.
 CONTEXT_KEYS = ("max_position_embeddings", "seq_length", "n_positions", "max_sequence_length", "model_max_length")
+
+
+class TextConfig(dict[str, Any]):
+    """A multimodal config's language-model keys (``text_config``): there an absent key means the
+    configuration class's default by design (LLaVA 1.5 gives only a few, the rest is LlamaConfig's
+    7B), so :func:`common` neither refuses nor warns about defaulted core sizes."""
 
 
 def rope_scaling(cfg: Cfg, default: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -62,7 +68,14 @@ def common(
     ffn: int | None = REQUIRED,
     rope: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The keys every decoder shares; the keyword arguments are the configuration class defaults."""
+    """The keys every decoder shares; the keyword arguments are the configuration class defaults.
+
+    The core sizes a top-level config leaves out (hidden_size, num_hidden_layers,
+    num_attention_heads, intermediate_size, vocab_size) and the defaults taken for them are
+    returned under :data:`DEFAULTED` for :func:`~llmcatalog.importers.hfconfig.architecture_from_hf_config`
+    to warn about or refuse (a multimodal :class:`TextConfig` relies on defaults by design).
+    """
+    defaulted = _defaulted(cfg, hidden=hidden, layers=layers, heads=heads, vocab=vocab, ffn=ffn)
     n_heads = int_(cfg, ("num_attention_heads", "n_head"), heads)
     h = int_(cfg, ("hidden_size", "n_embd", "d_model"), hidden)
     explicit_head_dim = int_(cfg, "head_dim", head_dim)
@@ -90,7 +103,37 @@ def common(
     }
     if ffn is not None or "intermediate_size" in cfg:
         arch["ffn_size"] = int_(cfg, "intermediate_size", ffn)
+    if defaulted:
+        arch[DEFAULTED] = defaulted
     return arch
+
+
+#: Key of a reader's fields holding the core sizes defaulted (``{"hidden_size": 4096, ...}``);
+#: not an Architecture field: architecture_from_hf_config pops it.
+DEFAULTED = "_defaulted_core_sizes"
+
+#: The three sizes without which a config names no model.
+CORE_SIZES = ("hidden_size", "num_hidden_layers", "num_attention_heads")
+
+# The core sizes: (key named in messages, the keys read for it, the common() argument with its default).
+_CORE_KEYS = (
+    ("hidden_size", ("hidden_size", "n_embd", "d_model"), "hidden"),
+    ("num_hidden_layers", ("num_hidden_layers", "num_layers", "n_layer"), "layers"),
+    ("num_attention_heads", ("num_attention_heads", "n_head"), "heads"),
+    ("intermediate_size", ("intermediate_size", "block_ff_dim"), "ffn"),  # LFM2 reads block_ff_dim first
+    ("vocab_size", ("vocab_size",), "vocab"),
+)
+
+
+def _defaulted(cfg: Cfg, **defaults: Any) -> dict[str, Any]:
+    """The core sizes ``cfg`` leaves out that take a configuration-class default, with that default."""
+    if isinstance(cfg, TextConfig):
+        return {}
+    return {
+        name: defaults[arg]
+        for name, keys, arg in _CORE_KEYS
+        if all(cfg.get(k) is None for k in keys) and defaults[arg] is not REQUIRED and defaults[arg] is not None
+    }
 
 
 def _window(cfg: Cfg, arch: dict[str, Any], *, use_default: bool, window: int | None = None) -> None:

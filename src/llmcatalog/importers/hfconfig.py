@@ -23,7 +23,7 @@ from ..errors import CatalogDataError
 from ..memory.params import count_params
 from ..values.model import Architecture, Component, Model
 from ._keys import HFConfigWarning, bad, mapping
-from .families import CONTEXT_KEYS, MULTIMODAL_TEXT, MULTIMODAL_TIE, READERS, common
+from .families import CONTEXT_KEYS, CORE_SIZES, DEFAULTED, MULTIMODAL_TEXT, MULTIMODAL_TIE, READERS, TextConfig, common
 from .quantization import checkpoint_weight_format
 
 __all__ = [
@@ -65,7 +65,7 @@ def _text_config(config: Mapping[str, Any], model_type: str) -> tuple[str, Mappi
     inner_type = inner if inner in READERS else MULTIMODAL_TEXT[model_type]
     if model_type == "llama4" and inner_type == "llama4":
         inner_type = "llama4_text"
-    merged = dict(text)
+    merged = TextConfig(text)
     # transformers 5 ties the output head by the top-level tie_word_embeddings of the multimodal
     # config (class default: MULTIMODAL_TIE); LlavaConfig falls back to its text config's value.
     if config.get("tie_word_embeddings") is not None:
@@ -84,6 +84,8 @@ def _with_context(config: Mapping[str, Any], model_type: str) -> Mapping[str, An
     if not bad_keys:
         return config
     fixed = {k: v for k, v in config.items() if k not in bad_keys}
+    if isinstance(config, TextConfig):
+        fixed = TextConfig(fixed)
     warnings.warn(
         HFConfigWarning(
             f"{model_type} config: {', '.join(f'{k}={config[k]!r}' for k in bad_keys)} is not a positive integer; "
@@ -129,16 +131,43 @@ def architecture_from_hf_config(config: Mapping[str, Any]) -> Architecture:
     absent, has the wrong type or an impossible value. For multimodal configs it is the language
     model's Architecture. An unknown ``model_type`` gives a Llama-style Architecture read from the
     standard keys and an :class:`HFConfigWarning` stating the assumptions.
+
+    A top-level config that leaves out a core size (hidden_size, num_hidden_layers,
+    num_attention_heads, intermediate_size, vocab_size) gets the configuration class's default
+    with an :class:`HFConfigWarning` naming each key and the value taken; one without any of
+    hidden_size, num_hidden_layers and num_attention_heads (``{"model_type": "llama"}``) is a
+    :class:`CatalogDataError`: it names no model, and the defaults are transformers' default model.
     """
     model_type, fields = _read(config)
+    defaulted: dict[str, Any] = fields.pop(DEFAULTED, {})
     if "ffn_size" not in fields:
         raise bad("intermediate_size", f"missing; the {model_type} config must give it (an integer)")
     fields["activation"] = re.sub(r"[^a-z0-9._+-]", "-", str(fields.get("activation", "silu")).lower()).strip("-._")
     fields["activation"] = fields["activation"] or "silu"
     try:
-        return Architecture(**fields)
+        arch = Architecture(**fields)
     except (TypeError, ValueError) as exc:  # the validators name the Architecture field and the fix
         raise CatalogDataError("config", [f"config ({model_type}): {exc}"]) from exc
+    if all(k in defaulted for k in CORE_SIZES):
+        raise CatalogDataError(
+            "config",
+            [
+                f"config ({model_type}): keys {', '.join(map(repr, CORE_SIZES))} are all missing: the config names no"
+                f" model, and transformers' defaults would describe its default {model_type} model"
+                f" ({arch.n_layers} layers, hidden {arch.hidden_size}), not this checkpoint; pass the checkpoint's"
+                " full config.json"
+            ],
+        )
+    if defaulted:
+        said = ", ".join(f"{k} (took {v})" for k, v in defaulted.items())
+        warnings.warn(
+            HFConfigWarning(
+                f"{model_type} config: {said} missing; the configuration class's defaults were used, and they"
+                " describe its default model: check that this is the checkpoint's full config.json"
+            ),
+            stacklevel=2,
+        )
+    return arch
 
 
 def _slug(text: str) -> str:

@@ -13,6 +13,11 @@ Offline (``HF_HUB_OFFLINE=1``, read when the function is called, or ``offline=Tr
 is read: a repository whose ``config.json`` is not cached is a :class:`CheckpointError` saying so;
 one whose config is cached but whose weights are not gives the config's architecture and a note.
 ``HF_HUB_CACHE`` is also read at call time.
+
+Online, one HEAD request for ``config.json`` without retries (:func:`hub_unreachable`, at most
+:data:`PROBE_TIMEOUT_S`) comes first: when it cannot connect, the cache is read as if offline and
+a repository not cached fails at once saying the Hub is unreachable, instead of
+``hf_hub_download``'s five retries with back-off (about 24 s without a network).
 """
 
 from __future__ import annotations
@@ -33,7 +38,10 @@ from .local import (
     read_weight_map,
 )
 
-__all__ = ["from_hub", "is_offline"]
+__all__ = ["PROBE_TIMEOUT_S", "from_hub", "hub_unreachable", "is_offline"]
+
+#: Seconds the first request to the Hub may take before the Hub counts as unreachable.
+PROBE_TIMEOUT_S = 3.0
 
 _INDEX = "model.safetensors.index.json"
 _SINGLE = "model.safetensors"
@@ -51,6 +59,22 @@ def _hub() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("reading Hugging Face Hub repositories", "huggingface_hub", "hub") from exc
     return huggingface_hub
+
+
+def hub_unreachable(hub: Any, repo_id: str, revision: str | None, token: str | bool | None) -> Exception | None:
+    """The connection error of one HEAD request for ``repo_id``'s ``config.json`` (no retries,
+    :data:`PROBE_TIMEOUT_S`), or None when the Hub answered (an HTTP error such as 404 or 401 is
+    an answer: ``hf_hub_download`` then reports it as usual)."""
+    from huggingface_hub.utils import HfHubHTTPError, HFValidationError
+
+    try:
+        url = hub.hf_hub_url(repo_id, "config.json", revision=revision)
+        hub.get_hf_file_metadata(url, token=token, timeout=PROBE_TIMEOUT_S)
+    except (HfHubHTTPError, HFValidationError):
+        return None
+    except Exception as exc:  # DNS, refused or timed-out connections, proxies: no answer at all
+        return exc
+    return None
 
 
 def _cached_headers(snapshot: Path) -> tuple[list[SafetensorsHeader], dict[str, str] | None] | None:
@@ -101,7 +125,13 @@ def _remote_headers(hub: Any, repo_id: str, revision: str | None, token: str | b
 
 
 def _fetch_config(
-    hub: Any, repo_id: str, revision: str | None, cache_dir: str | None, offline: bool, token: str | bool | None
+    hub: Any,
+    repo_id: str,
+    revision: str | None,
+    cache_dir: str | None,
+    offline: bool,
+    token: str | bool | None,
+    unreachable: Exception | None = None,
 ) -> Path:
     from huggingface_hub.utils import (
         EntryNotFoundError,
@@ -117,14 +147,25 @@ def _fetch_config(
     try:
         return Path(
             hub.hf_hub_download(
-                repo_id, "config.json", revision=revision, cache_dir=cache_dir, local_files_only=offline, token=token
+                repo_id,
+                "config.json",
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=offline or unreachable is not None,
+                token=token,
             )
         )
     except HFValidationError as exc:
         raise CheckpointError(repo_id, f"not a Hugging Face repository id ('org/name'): {exc}") from exc
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         where = cache_dir or "the default Hugging Face cache"
-        if offline:
+        if unreachable is not None:
+            reason = (
+                f"config.json{at} is not in the local cache ({where}) and the Hugging Face Hub is unreachable"
+                f" ({type(unreachable).__name__}: {unreachable}); connect, or download it once elsewhere"
+                " (`hf download REPO config.json`)"
+            )
+        elif offline:
             reason = (
                 f"config.json{at} is not in the local cache ({where}) and offline mode is on (HF_HUB_OFFLINE);"
                 " download it once online (`hf download REPO config.json`) or unset HF_HUB_OFFLINE"
@@ -168,15 +209,17 @@ def from_hub(
     hub = _hub()
     offline = is_offline() if offline is None else offline
     cache = os.fspath(cache_dir) if cache_dir is not None else os.environ.get("HF_HUB_CACHE") or None
-    config_path = _fetch_config(hub, repo_id, revision, cache, offline, token)
+    unreachable = None if offline else hub_unreachable(hub, repo_id, revision, token)
+    config_path = _fetch_config(hub, repo_id, revision, cache, offline, token, unreachable)
     config = read_json(config_path)
     cached = _cached_headers(config_path.parent)
     notes: tuple[str, ...] = ()
     if cached is not None:
         headers, weight_map = cached
-    elif offline:
+    elif offline or unreachable is not None:
         headers, weight_map = [], None
-        notes = ("offline and the safetensors weights are not cached: n_params is the config architecture's count",)
+        why = "offline" if offline else "the Hub is unreachable"
+        notes = (f"{why} and the safetensors weights are not cached: n_params is the config architecture's count",)
     else:
         headers, weight_map = _remote_headers(hub, repo_id, revision, token), None
         if not headers:

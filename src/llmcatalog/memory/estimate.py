@@ -259,8 +259,10 @@ def _resolve_format(model: Model | Architecture, workload: Inference | FineTune)
             note += f"; the checkpoint itself stores {stored.description}"
         return workload, note
     if stored is not None:
-        origin = "the GGUF file" if stored.method == "gguf" else "the checkpoint's quantization_config"
-        note = f"weights: {stored.description} (as stored: from {origin})"
+        origin = "from the GGUF file" if stored.method == "gguf" else "from the checkpoint's quantization_config"
+        # a format resolved from a repository's name says so in its first note ("inferred from ...")
+        origin = next((n for n in stored.notes if n.startswith("inferred from ")), origin)
+        note = f"weights: {stored.description} (as stored: {origin})"
         return attrs.evolve(workload, precision=stored), note
     why = "the model records no stored weight format" if isinstance(model, Model) else "no precision given"
     return workload, f"weights: {workload.weight_format.description} ({why})"

@@ -8,6 +8,14 @@ aliases, and Hub paths that exactly one catalog model links, e.g. ``meta-llama/L
 otherwise an ``org/name`` id is read from the Hugging Face Hub when the ``hub`` extra is
 installed (honouring the cache and ``HF_HUB_OFFLINE``). It lives in the registry wing because
 it reads the catalog; the importers below it never do.
+
+Quantized and re-uploaded Hub repositories of a catalog model resolve without the Hub
+(:func:`quantized_repo`): ``Qwen/Qwen3-8B-AWQ`` is the catalog's Qwen3-8B with the weight format
+its name states (``-FP8`` fp8, ``-AWQ`` awq-int4, ``-GPTQ-Int4``/``-GPTQ`` gptq-int4,
+``-GPTQ-Int8`` gptq-int8, ``-bnb-4bit`` bnb-nf4), and ``unsloth/Llama-3.2-3B-Instruct`` (a
+re-upload) is the catalog's Llama-3.2-3B-Instruct. The repository's own ``quantization_config``
+wins when the Hub (or its cache) can be read; otherwise the model's notes and the format's
+notes say the format was inferred from the repository name.
 """
 
 from __future__ import annotations
@@ -15,12 +23,41 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import attrs
 
 from ..errors import CheckpointError, UnknownModelError
-from ..values.model import Model
+from ..values.model import Links, Model
+from ..values.precision import FORMATS
 from .catalog import Catalog
 
-__all__ = ["resolve_model"]
+__all__ = ["QuantizedRepo", "quantized_repo", "resolve_model"]
+
+# Repository-name suffixes that state a weight format, longest first (case ignored), with the
+# format each names. "-GPTQ" alone is TheBloke's naming: the main branch holds the 4-bit,
+# group-size-128 quantization (other bit widths live on other branches).
+_QUANT_SUFFIXES = (
+    ("-unsloth-bnb-4bit", "bnb-nf4"),
+    ("-bnb-4bit", "bnb-nf4"),
+    ("-gptq-int4", "gptq-int4"),
+    ("-gptq-int8", "gptq-int8"),
+    ("-gptq", "gptq-int4"),
+    ("-awq", "awq-int4"),
+    ("-fp8", "fp8"),
+)
+# Organizations whose repositories re-upload other organizations' models under the same name.
+_REUPLOADERS = frozenset({"unsloth", "thebloke"})
+
+
+class QuantizedRepo(NamedTuple):
+    """What a quantized or re-uploaded repository id says: the base model's name and the weight
+    format its suffix names (None for a plain re-upload)."""
+
+    repo_id: str
+    base_name: str
+    weight_format: str | None
+
 
 _FILE_SUFFIXES = frozenset({".gguf", ".json", ".safetensors"})
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -30,6 +67,76 @@ def _hub_installed() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("huggingface_hub") is not None
+
+
+def quantized_repo(repo_id: str) -> QuantizedRepo | None:
+    """The base name and weight format a Hub id's name states, or None when it states neither.
+
+    >>> quantized_repo("Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4")[1:]
+    ('Qwen2.5-72B-Instruct', 'gptq-int4')
+    >>> quantized_repo("unsloth/Llama-3.2-3B-Instruct").weight_format is None
+    True
+    """
+    if not _HUB_ID.match(repo_id):
+        return None
+    org, name = repo_id.split("/")
+    for suffix, fmt in _QUANT_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return QuantizedRepo(repo_id, name[: -len(suffix)], fmt)
+    if org.lower() in _REUPLOADERS:
+        return QuantizedRepo(repo_id, name, None)
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-._+") or "model"
+
+
+def _base_of(q: QuantizedRepo, catalog: Catalog) -> Model | None:
+    """The catalog model a quantized repository was made from: by the base repository's Hub
+    path under the same organization, else by the base name."""
+    org = q.repo_id.split("/")[0]
+    for name in (f"{org}/{q.base_name}", q.base_name):
+        try:
+            return catalog.get_model(name)
+        except UnknownModelError:
+            continue
+    return None
+
+
+def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
+    """``base`` as the repository ``q`` stores it, the format taken from the repository's name."""
+    url = f"https://huggingface.co/{q.repo_id}"
+    if q.weight_format is None:
+        note = f"{q.repo_id} is taken as a re-upload of {base.name} ({base.id}) with the same weights; {why}"
+        fmt = base.weight_format
+    else:
+        note = (
+            f"weight format {q.weight_format} inferred from the repository name {q.repo_id!r}"
+            f" (not read from its quantization_config: {why})"
+        )
+        fmt = attrs.evolve(FORMATS[q.weight_format], notes=(f"inferred from the repository name {q.repo_id!r}",))
+    changes: dict[str, Any] = {
+        "id": _slug(q.repo_id.replace("/", "--")),
+        "name": q.repo_id,
+        "aliases": (),
+        "base_model": base.id,
+        "architecture_from": (base.architecture_from or base.id) if base.architecture is not None else None,
+        "sources": (url, *base.sources),
+        "links": Links(hub=url),
+        "figures": (),
+        "weight_format": fmt,
+        "notes": note + (f". {base.notes}" if base.notes else ""),
+    }
+    return attrs.evolve(base, **changes)
+
+
+def _hub_unreadable(exc: CheckpointError) -> bool:
+    """Whether ``from_hub`` failed only because the Hub could not be reached (or offline mode is
+    on) and the repository is not cached."""
+    from huggingface_hub.utils import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    return isinstance(exc.__cause__, (LocalEntryNotFoundError, OfflineModeIsEnabled))
 
 
 def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Model:
@@ -60,6 +167,19 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Mod
     except UnknownModelError as exc:
         if not _HUB_ID.match(text):
             raise
+        q = quantized_repo(text)
+        base = _base_of(q, catalog) if q is not None else None
+        if q is not None and base is not None:
+            if not _hub_installed():
+                return _inferred(q, base, "the hub extra is not installed")
+            from ..importers.hub import from_hub
+
+            try:
+                return from_hub(text).model
+            except CheckpointError as hub_exc:
+                if not _hub_unreadable(hub_exc):
+                    raise
+                return _inferred(q, base, "the Hub is unreachable or offline and it is not cached")
         if not _hub_installed():
             raise CheckpointError(
                 text,
