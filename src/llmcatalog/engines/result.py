@@ -6,7 +6,27 @@ from typing import Any
 
 import attrs
 
-__all__ = ["EngineBreakdown"]
+from ..errors import NotEstimableError
+from ..values.gpu import GPU
+
+__all__ = ["CUDA_VENDORS", "EngineBreakdown", "require_cuda_or_rocm"]
+
+#: ``GPU.vendor`` values whose cards vLLM and SGLang run on with the CUDA/ROCm memory plan these
+#: modules model (CUDA graphs, ``torch.cuda`` memory accounting): NVIDIA (CUDA) and AMD (ROCm).
+CUDA_VENDORS = ("NVIDIA", "AMD")
+
+
+def require_cuda_or_rocm(gpu: GPU, engine: str) -> None:
+    """Refuse (:class:`~llmcatalog.NotEstimableError`) a GPU that ``engine`` (vLLM, SGLang) does not
+    run on as a CUDA/ROCm device: Apple silicon (Metal), Intel, Huawei Ascend. Their memory plans
+    (``torch.cuda.mem_get_info``, CUDA-graph capture) are CUDA's and ROCm's; vLLM's other platforms
+    (CPU, XPU, TPU, Ascend plugins) size memory otherwise and are not modelled."""
+    if gpu.vendor not in CUDA_VENDORS:
+        raise NotEstimableError(
+            f"{engine} runs on CUDA (NVIDIA) and ROCm (AMD) GPUs; {gpu.name} (vendor {gpu.vendor}) is neither:"
+            " use engine='llama.cpp' or 'ollama' there (or a GPU whose vendor is one of "
+            f"{', '.join(CUDA_VENDORS)})"
+        )
 
 
 @attrs.frozen(kw_only=True)
