@@ -17,6 +17,9 @@ Facts used, with their sources:
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import warnings
 
 import pytest
@@ -106,3 +109,48 @@ def test_llamacpp_reserve_is_worded_per_backend() -> None:
     assert "Metal" in est.reserve_reason
     nvidia = llamacpp.estimate(lc.get_model("llama-3.1-8b"), gpu=lc.get_gpu("H100"))
     assert "CUDA" in nvidia.reserve_reason
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from llmcatalog.cli.main import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("engine", ["vllm", "llama.cpp", "ollama", "all"])
+def test_cli_engine_honours_format(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json/csv/markdown with --engine gives that format, not the text report."""
+    _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", engine, "--gpu", "H100", "--format", "json")
+    json.loads(out)
+    _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", engine, "--gpu", "H100", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) >= 2
+    assert len({len(r) for r in rows}) == 1
+    _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", engine, "--gpu", "H100", "--format", "markdown")
+    assert out.lstrip().startswith("|")
+
+
+def test_cli_engine_all_fills_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    """--engine all: the llama.cpp and Ollama sections show their buffers/decision; a weights column."""
+    _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", "all", "--gpu", "H100")
+    sections = out.split("\n[")
+    for name in ("llama.cpp", "ollama"):
+        body = next(s for s in sections if s.startswith(name))
+        assert "buffer size" in body
+    assert "layers.offload" in out
+    header = next(line for line in out.splitlines() if line.startswith("engine "))
+    assert "weights as" in header
+    assert "Q4_K_M" in out
+    assert "bf16" in out
+
+
+def test_cli_apple_gpu_wording_and_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    """On Apple silicon: llama.cpp's reserve is not a 'CUDA context'; vLLM is refused (exit 2)."""
+    apple = next(g for g in lc.catalog().gpus if g.vendor == "Apple")
+    _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", "llama.cpp", "--gpu", apple.id)
+    assert "CUDA context" not in out
+    code, _, err = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", "vllm", "--gpu", apple.id)
+    assert code == 2
+    assert "NVIDIA" in err

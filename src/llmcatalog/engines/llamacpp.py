@@ -221,6 +221,24 @@ class LlamaCppEstimate:
         """``"33/33"``: layers on the GPU out of the model's (repeating + output), as llama.cpp logs."""
         return f"{self.n_gpu_layers}/{self.n_layers + 1}"
 
+    def log_lines(self) -> list[str]:
+        """The buffer lines llama.cpp prints at start-up (``load_tensors``, ``llama_kv_cache``,
+        ``sched_reserve``), with these figures; the device is named by its backend."""
+        dev = {"NVIDIA": "CUDA0", "AMD": "ROCm0", "Apple": "Metal"}.get(self.gpu_vendor or "", "CUDA0")
+        lines = [f"offloaded {self.offloaded} layers to GPU ({self.quant}, n_ctx {self.n_ctx:,})"]
+        rows = (
+            ("model", dev, self.gpu_model_bytes),
+            ("model", "CPU_Mapped", self.cpu_model_bytes),
+            ("KV", dev, self.gpu_kv_bytes),
+            ("KV", "CPU", self.cpu_kv_bytes),
+            ("compute", dev, self.gpu_compute_bytes),
+            ("compute", "CUDA_Host" if dev != "Metal" and self.n_gpu_layers else "CPU", self.cpu_compute_bytes),
+            ("output", "CPU", self.output_buffer_bytes),
+            ("mmproj", dev if self.gpu_mmproj_bytes else "CPU", self.mmproj_bytes),
+        )
+        lines += [f"{device} {name} buffer size = {size / MIB:,.2f} MiB" for name, device, size in rows if size]
+        return lines
+
     def buffers(self) -> Iterator[tuple[str, str, int]]:
         """(buffer, device, bytes) rows in the order of llama.cpp's log."""
         yield "model", "GPU", self.gpu_model_bytes

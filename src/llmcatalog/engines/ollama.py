@@ -178,6 +178,19 @@ class OllamaEstimate:
         """``memory.weights.repeating`` as Ollama logs it: weights total less non-repeating."""
         return self.weights_total_bytes - self.weights_nonrepeating_bytes
 
+    def log_lines(self) -> list[str]:
+        """Ollama's ``offload to ...`` decision as its log prints it, then the runner's buffers."""
+        hb = human_bytes
+        head = [
+            f"num_ctx={self.num_ctx:,} num_parallel={self.num_parallel} {self.quant}"
+            f" flash_attn={'on' if self.flash_attn else 'off'} kv_cache_type={self.kv_cache_type}",
+            f"layers.offload={self.layers_offload} layers.model={self.layers_model}"
+            f" memory.required.full={hb(self.total_bytes)} memory.required.partial={hb(self.vram_bytes)}"
+            f" memory.required.kv={hb(self.kv_bytes)} memory.graph.full={hb(self.graph_full_bytes)}"
+            f" memory.graph.partial={hb(self.graph_partial_bytes)}",
+        ]
+        return head + [f"runner: {line}" for line in self.llamacpp.log_lines()[1:]]
+
     @property
     def fully_offloaded(self) -> bool:
         """Every layer, output included, on the GPU ("100% GPU" in ``ollama ps``)."""

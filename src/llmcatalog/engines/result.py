@@ -44,6 +44,8 @@ class EngineBreakdown:
     run the workload. ``estimated`` is False when the engine could not estimate this model at all
     (``error`` says why; the figures are then zeros).
     ``detail`` is the engine's own result object (e.g. :class:`~llmcatalog.engines.vllm.VLLMEstimate`).
+    ``weights_format`` names how the weights are held (``bf16``, ``mxfp4``, a GGUF type such as
+    ``Q4_K_M``), so that a side-by-side table does not compare a 4-bit file with bf16 unawares.
     """
 
     engine: str
@@ -59,6 +61,7 @@ class EngineBreakdown:
     error: str | None = None
     notes: tuple[str, ...] = ()
     estimated: bool = True
+    weights_format: str = ""
     detail: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -83,4 +86,5 @@ class EngineBreakdown:
             "error": self.error,
             "notes": list(self.notes),
             "estimated": self.estimated,
+            "weights_format": self.weights_format,
         }
