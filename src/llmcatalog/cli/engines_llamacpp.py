@@ -65,7 +65,7 @@ OPTIONS = (
     "--mmproj",
 )
 #: ``--flash-attn`` values -> llama.cpp's ``flash_attn`` setting.
-_FA = {"on": True, "off": False, "auto": "auto"}
+_FA: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
 _BUFFER_COLUMNS = (
     Column("buffer"),
     Column("device"),
@@ -214,7 +214,7 @@ def _run_ollama(
         print(to_json(attrs.asdict(est, recurse=True)))
         return 0
     if fmt != "table":
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"what": "layers offloaded", "value": f"{est.layers_offload}/{est.layers_model}"},
             {"what": "num_ctx", "value": est.num_ctx},
             {"what": "memory.required.full (bytes)", "value": est.total_bytes},
