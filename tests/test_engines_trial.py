@@ -136,6 +136,8 @@ def test_cli_engine_all_fills_every_section(capsys: pytest.CaptureFixture[str]) 
     """--engine all: the llama.cpp and Ollama sections show their buffers/decision; a weights column."""
     _, out, _ = _cli(capsys, "estimate", "llama-3.1-8b", "--engine", "all", "--gpu", "H100")
     sections = out.split("\n[")
+    for body in sections[1:]:  # every engine's section says something under its header
+        assert body.splitlines()[1].startswith("  "), body
     for name in ("llama.cpp", "ollama"):
         body = next(s for s in sections if s.startswith(name))
         assert "buffer size" in body

@@ -122,8 +122,9 @@ def _row(b: EngineBreakdown) -> list[str]:
     conc = "-" if b.max_concurrency is None else f"{b.max_concurrency:.2f}"
     tokens = "-" if b.kv_tokens is None else f"{b.kv_tokens:,}"
     verdict = ("yes" if b.fits else "NO") if b.estimated else "n/a"
-    return [b.engine, b.version, b.weights_format or "-", _gib(b.weights_bytes), _gib(b.kv_cache_bytes),
-            _gib(b.activation_bytes), _gib(b.other_bytes), _gib(b.total_bytes), tokens, conc, verdict]  # fmt: skip
+    sizes = (b.weights_bytes, b.kv_cache_bytes, b.activation_bytes, b.other_bytes, b.total_bytes)
+    cells = [_gib(n) if b.estimated else "-" for n in sizes]  # an engine that could not answer has no figures
+    return [b.engine, b.version, b.weights_format or "-", *cells, tokens, conc, verdict]
 
 
 #: The columns of ``--format markdown|csv`` (csv also carries every other figure of the row).
@@ -192,7 +193,8 @@ def run_engine_estimate(
     )
     for name, b in results.items():
         print(f"\n[{name}{' ' + b.version if b.version else ''}]")
-        for line in _log(b):
+        lines = _log(b) or _summary(b)
+        for line in lines:
             print(f"  {clean(line)}")
         if b.error:
             print(f"  -> {clean(b.error)}")
@@ -215,6 +217,16 @@ def _status(results: dict[str, EngineBreakdown]) -> int:
     """0 when every engine that could answer runs the workload (engines not wired in are left out)."""
     answered = [b for b in results.values() if b.estimated]
     return 0 if answered and all(b.fits for b in answered) else 1
+
+
+def _summary(b: EngineBreakdown) -> list[str]:
+    """One line of figures for an engine that prints no start-up log of its own (transformers)."""
+    if not b.estimated:
+        return []
+    return [
+        f"weights {_gib(b.weights_bytes)} GiB ({b.weights_format}), KV cache {_gib(b.kv_cache_bytes)} GiB,"
+        f" activations {_gib(b.activation_bytes)} GiB, other {_gib(b.other_bytes)} GiB"
+    ]
 
 
 def _log(b: EngineBreakdown) -> list[str]:
