@@ -171,3 +171,12 @@ def test_llamacpp_decode_reads_the_gguf_bytes() -> None:
     assert 2.0 < q4.tokens_per_s / f16.tokens_per_s <= ratio  # host time per step dilutes the ratio
     assert f16.tokens_per_s == pytest.approx(generic.tokens_per_s, rel=0.05)
     assert q4.tokens_per_s > 2.0 * lc.decode_speed(m, gpu, w, engine="llama.cpp").tokens_per_s
+
+
+def test_file_size_is_reported_apart_from_buffers() -> None:
+    """gemma-3-12b-it Q4_K_M: the GGUF holds ~7.3 GB (the published text file); the model buffers add the
+    tied output's GPU copy of token_embd on top (token_embd itself stays on the host)."""
+    est = llamacpp.estimate(lc.get_model("gemma-3-12b-it"))
+    assert 7.1 * GB <= est.file_bytes <= 7.5 * GB
+    lay = llamacpp.layout(lc.get_model("gemma-3-12b-it"), "Q4_K_M")
+    assert est.gpu_model_bytes + est.cpu_model_bytes == est.file_bytes + lay.tied_output_bytes

@@ -174,6 +174,7 @@ def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") ->
         f"  GPU total {_mib(est.gpu_total_bytes)} MiB ({est.gpu_total_bytes / 2**30:.2f} GiB),"
         f" host {_mib(est.cpu_total_bytes)} MiB; offloaded {est.offloaded} layers"
     )
+    print(f"  GGUF file: {est.file_bytes / 1e9:.2f} GB of tensors (as download pages list it)")
     if est.swa_kv_cells is not None:
         print(f"  KV cells: {est.kv_cells} on global layers, {est.swa_kv_cells} on sliding-window layers")
     for note in est.notes:

@@ -152,7 +152,9 @@ class LlamaCppEstimate:
     ``n_layers + 1`` (the output layer counts as one, as in "offloaded 33/33 layers").
     ``max_gpu_layers`` and ``max_n_ctx`` answer the inverse questions when a GPU is given: the
     most layers, and the longest context (at full offload), that fit its memory less
-    ``reserve_bytes``.
+    ``reserve_bytes``. ``file_bytes`` is the tensor data of the (text) GGUF file, what a download
+    page lists: the model buffers add up to more when the embeddings are tied, since the output
+    layer on the GPU holds its own copy of ``token_embd`` while the input layer keeps the host one.
     """
 
     model: str
@@ -183,6 +185,7 @@ class LlamaCppEstimate:
     gpu_capacity_bytes: int | None = None
     reserve_bytes: int = DEFAULT_RESERVE_BYTES
     mmproj_bytes: int = 0
+    file_bytes: int = 0
     max_gpu_layers: int | None = None
     max_n_ctx: int | None = None
     notes: tuple[str, ...] = ()
@@ -811,6 +814,7 @@ def estimate(
         type_v=s.type_v,
         reserve_bytes=reserve_bytes,
         mmproj_bytes=extra_mmproj,
+        file_bytes=lay.model_bytes,
         notes=tuple(notes),
         **parts,
         **extra,
