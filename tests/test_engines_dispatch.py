@@ -52,14 +52,15 @@ def test_llamacpp_and_ollama_dispatch_to_their_models() -> None:
 def test_llamacpp_inverse_answers_are_exact_at_the_boundary() -> None:
     """The longest context and the most parallel sequences llama.cpp holds: that one fits, one more does not."""
     model, gpu, w = lc.get_model(MODEL), lc.get_gpu(GPU), lc.Inference(context_tokens=4096)
-    n = lc.engine_max_model_len(model, gpu, "llama.cpp", w)
-    assert n > 0
-    assert lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, context_tokens=n)).fits
-    assert not lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, context_tokens=n + 1)).fits
-    most = lc.engine_max_concurrency(model, gpu, "llama.cpp", w)
-    assert lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, batch_size=most)).fits
+    s = {"flash_attn": False}  # without flash attention the full 128k context does not fit a 24 GB card
+    n = lc.engine_max_model_len(model, gpu, "llama.cpp", w, s)
+    assert 0 < n < model.architecture.max_context
+    assert lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, context_tokens=n), s).fits
+    assert not lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, context_tokens=n + 1), s).fits
+    most = lc.engine_max_concurrency(model, gpu, "llama.cpp", w, s)
+    assert lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, batch_size=most), s).fits
     if most < 256:
-        assert not lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, batch_size=most + 1)).fits
+        assert not lc.engine_estimate(model, gpu, "llama.cpp", attrs.evolve(w, batch_size=most + 1), s).fits
 
 
 def test_transformers_is_estimate_vram() -> None:

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from .engines.ollama import OllamaEstimate
     from .engines.result import EngineBreakdown
     from .engines.sglang import SGLangSettings, estimate_sglang
+    from .engines.speed import llamacpp_decode_speed
     from .engines.vllm import VLLMSettings, estimate_vllm
     from .importers.gguf import GGUFCheckpoint
     from .importers.hfconfig import SUPPORTED_FAMILIES
@@ -251,6 +252,7 @@ _LAZY = {
     "engine_max_model_len": "engines.dispatch",
     "estimate_sglang": "engines.sglang",
     "estimate_vllm": "engines.vllm",
+    "llamacpp_decode_speed": "engines.speed",  # engfix: llama.cpp decode from its GGUF bytes
     # stream "zero" (sharding)
     "DEEPSPEED_PRESETS": "values.deepspeed",
     # planning: sweeps
@@ -371,6 +373,7 @@ __all__ = [
     "get_gpu",
     "get_model",
     "get_tool",
+    "llamacpp_decode_speed",  # engfix
     "load_toml",
     "max_batch",
     "max_context",

@@ -12,7 +12,8 @@ are answered here. Exit status: 0 when the engine starts and holds ``--batch`` r
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,11 @@ from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_
 from ..engines.result import EngineBreakdown
 from ..engines.sglang import SGLANG_KV_DTYPES, SGLangSettings
 from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSettings
-from ..errors import WorkloadError
+from ..errors import ContextLengthWarning, WorkloadError
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
 from ..values.workload import FineTune, Inference
+from .output import Column, chosen_format, render, to_json
 
 __all__ = ["ENGINE_CHOICES", "add_engine_options", "engine_requested", "run_engine_estimate"]
 
@@ -120,8 +122,30 @@ def _row(b: EngineBreakdown) -> list[str]:
     conc = "-" if b.max_concurrency is None else f"{b.max_concurrency:.2f}"
     tokens = "-" if b.kv_tokens is None else f"{b.kv_tokens:,}"
     verdict = ("yes" if b.fits else "NO") if b.estimated else "n/a"
-    return [b.engine, b.version, _gib(b.weights_bytes), _gib(b.kv_cache_bytes), _gib(b.activation_bytes),
-            _gib(b.other_bytes), _gib(b.total_bytes), tokens, conc, verdict]  # fmt: skip
+    sizes = (b.weights_bytes, b.kv_cache_bytes, b.activation_bytes, b.other_bytes, b.total_bytes)
+    cells = [_gib(n) if b.estimated else "-" for n in sizes]  # an engine that could not answer has no figures
+    return [b.engine, b.version, b.weights_format or "-", *cells, tokens, conc, verdict]
+
+
+#: The columns of ``--format markdown|csv`` (csv also carries every other figure of the row).
+_COLUMNS = (
+    Column("engine"),
+    Column("version"),
+    Column("weights_format", "weights"),
+    Column("weights_gib", "weights GiB", right=True),
+    Column("kv_cache_gib", "KV cache GiB", right=True),
+    Column("activation_gib", "activations GiB", right=True),
+    Column("other_gib", "other GiB", right=True),
+    Column("total_gib", "total GiB", right=True),
+    Column("kv_tokens", "KV tokens", right=True),
+    Column("max_concurrency", "requests", right=True),
+    Column("fits"),
+)
+
+
+def _record(b: EngineBreakdown) -> dict[str, Any]:
+    gib = {f"{k[:-6]}_gib": round(v / GIB, 3) for k, v in b.as_dict().items() if k.endswith("_bytes")}
+    return {**b.as_dict(), **gib, "log": _log(b)}
 
 
 def run_engine_estimate(
@@ -145,13 +169,21 @@ def run_engine_estimate(
         "vllm": VLLMSettings(**_settings(args, _VLLM_OPTIONS)),
         "sglang": SGLangSettings(**_settings(args, _SGLANG_OPTIONS)),
     }
-    if args.engine == "all":
-        results = compare_engines(model, gpu, workload, settings=settings)
-    else:
-        results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
-    if args.json:
-        out = {name: {**b.as_dict(), "log": _log(b)} for name, b in results.items()}
-        print(json.dumps({"model": model.id, "gpu": gpu.id, "engines": out}, indent=2, ensure_ascii=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ContextLengthWarning)
+        if args.engine == "all":
+            results = compare_engines(model, gpu, workload, settings=settings)
+        else:
+            results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
+    for message in dict.fromkeys(str(w.message) for w in caught):  # each once, on stderr
+        print(f"llmcatalog: warning: {message}", file=sys.stderr)
+    fmt = chosen_format(args)
+    if fmt == "json":
+        out = {name: _record(b) for name, b in results.items()}
+        print(to_json({"model": model.id, "gpu": gpu.id, "engines": out}))
+        return _status(results)
+    if fmt != "table":  # markdown / csv: the comparison table
+        print(render([_record(b) for b in results.values()], _COLUMNS, fmt))
         return _status(results)
     print(clean(f"{model.name} ({model.id}) on {gpu.name}: {_gib(gpu.available_bytes)} GiB per GPU"))
     par = workload.parallelism
@@ -161,17 +193,23 @@ def run_engine_estimate(
     )
     for name, b in results.items():
         print(f"\n[{name}{' ' + b.version if b.version else ''}]")
-        for line in _log(b):
+        lines = _log(b) or _summary(b)
+        for line in lines:
             print(f"  {clean(line)}")
         if b.error:
             print(f"  -> {clean(b.error)}")
         if args.engine != "all":
             for a in b.notes:
                 print(f"  - {clean(a)}")
-    headers = ["engine", "version", "weights", "KV cache", "activations", "other", "total GiB", "KV tokens",
-               f"requests of {workload.context_tokens:,}", "fits"]  # fmt: skip
+    headers = ["engine", "version", "weights as", "weights", "KV cache", "activations", "other", "total GiB",
+               "KV tokens", f"requests of {workload.context_tokens:,}", "fits"]  # fmt: skip
     print()
-    print(table(headers, [_row(b) for b in results.values()], right=(2, 3, 4, 5, 6, 7, 8)))
+    print(table(headers, [_row(b) for b in results.values()], right=(3, 4, 5, 6, 7, 8, 9)))
+    formats = {b.weights_format for b in results.values() if b.estimated and b.weights_format}
+    if len(formats) > 1:
+        print(
+            f"note: the engines hold the weights in different formats ({', '.join(sorted(formats))}): compare with care"
+        )
     return _status(results)
 
 
@@ -179,6 +217,16 @@ def _status(results: dict[str, EngineBreakdown]) -> int:
     """0 when every engine that could answer runs the workload (engines not wired in are left out)."""
     answered = [b for b in results.values() if b.estimated]
     return 0 if answered and all(b.fits for b in answered) else 1
+
+
+def _summary(b: EngineBreakdown) -> list[str]:
+    """One line of figures for an engine that prints no start-up log of its own (transformers)."""
+    if not b.estimated:
+        return []
+    return [
+        f"weights {_gib(b.weights_bytes)} GiB ({b.weights_format}), KV cache {_gib(b.kv_cache_bytes)} GiB,"
+        f" activations {_gib(b.activation_bytes)} GiB, other {_gib(b.other_bytes)} GiB"
+    ]
 
 
 def _log(b: EngineBreakdown) -> list[str]:

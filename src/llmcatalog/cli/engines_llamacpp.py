@@ -11,18 +11,20 @@ Self-contained: :func:`add_options` adds the options to the ``estimate`` parser 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+import warnings
 from typing import Any
 
 import attrs
 
 from ..engines import llamacpp, ollama
 from ..engines.ggml_types import FILE_TYPES, KV_CACHE_TYPES
-from ..errors import WorkloadError
+from ..errors import ContextLengthWarning, WorkloadError
 from ..importers.gguf import GGUFCheckpoint, from_gguf
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
 from ..values.model import Model
+from .output import Column, chosen_format, render, to_json
 
 __all__ = ["ENGINES", "OPTIONS", "add_options", "refuse_options", "run"]
 
@@ -38,13 +40,37 @@ def add_options(es: argparse.ArgumentParser) -> None:
     g.add_argument("--n-gpu-layers", type=int, default=-1, help="layers on the GPU (-1: all; Ollama: let it choose)")
     g.add_argument("--parallel", type=int, default=1, help="parallel sequences (llama.cpp -np, OLLAMA_NUM_PARALLEL)")
     g.add_argument("--kv-unified", action="store_true", help="one KV cache shared by all sequences")
-    g.add_argument("--flash-attn", action="store_true", help="flash attention (llama.cpp -fa on)")
+    g.add_argument(
+        "--flash-attn",
+        nargs="?",
+        const="on",
+        default="auto",
+        choices=("on", "off", "auto"),
+        help="flash attention, llama.cpp -fa (default auto: on where supported; Ollama: off unless on)",
+    )
+    g.add_argument("--mmproj", action="store_true", help="llama.cpp: add the vision/audio mmproj file (F16)")
     g.add_argument("--cache-type", choices=KV_CACHE_TYPES, default="f16", help="K and V cache type (-ctk/-ctv)")
     g.add_argument("--ubatch", type=int, default=512, help="llama.cpp n_ubatch (Ollama: num_batch)")
 
 
 #: The options :func:`add_options` adds (they mean nothing to the transformers estimate).
-OPTIONS = ("--quant", "--n-gpu-layers", "--parallel", "--kv-unified", "--flash-attn", "--cache-type", "--ubatch")
+OPTIONS = (
+    "--quant",
+    "--n-gpu-layers",
+    "--parallel",
+    "--kv-unified",
+    "--flash-attn",
+    "--cache-type",
+    "--ubatch",
+    "--mmproj",
+)
+#: ``--flash-attn`` values -> llama.cpp's ``flash_attn`` setting.
+_FA: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
+_BUFFER_COLUMNS = (
+    Column("buffer"),
+    Column("device"),
+    Column("mib", "MiB", right=True),
+)
 
 
 def refuse_options(args: argparse.Namespace) -> None:
@@ -77,7 +103,18 @@ def run(args: argparse.Namespace, cat: Catalog) -> int:
     context_given = "--context" in getattr(args, "given", ())
     if args.engine == "ollama":
         return _run_ollama(args, model, gpu, quant, context_given)
-    est = llamacpp.estimate(
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ContextLengthWarning)
+        est = _estimate_llamacpp(args, model, gpu, quant, context_given)
+    for w in caught:  # a context past the training length is worth a word on stderr, not a traceback
+        print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
+    return _answer_llamacpp(args, est)
+
+
+def _estimate_llamacpp(
+    args: argparse.Namespace, model: Model | GGUFCheckpoint, gpu: Any, quant: str | None, context_given: bool
+) -> llamacpp.LlamaCppEstimate:
+    return llamacpp.estimate(
         model,
         quant=quant,
         n_ctx=args.context if context_given else 4096,
@@ -85,16 +122,40 @@ def run(args: argparse.Namespace, cat: Catalog) -> int:
         kv_unified=args.kv_unified,
         type_k=args.cache_type,
         type_v=args.cache_type,
-        flash_attn=args.flash_attn,
+        flash_attn=_FA[args.flash_attn],
         n_ubatch=args.ubatch,
         n_gpu_layers=args.n_gpu_layers,
         gpu=gpu,
+        mmproj=args.mmproj,
     )
-    if args.json:
-        print(json.dumps(attrs.asdict(est) | {"gpu_total_bytes": est.gpu_total_bytes, "fits": est.fits}, indent=2))
+
+
+def _answer_llamacpp(args: argparse.Namespace, est: llamacpp.LlamaCppEstimate) -> int:
+    fmt = chosen_format(args)
+    if fmt == "json":
+        print(to_json(attrs.asdict(est) | {"gpu_total_bytes": est.gpu_total_bytes, "fits": est.fits}))
+        return 0 if est.fits is not False else 1
+    if fmt != "table":
+        print(render(_buffer_rows(est), _BUFFER_COLUMNS, fmt))
         return 0 if est.fits is not False else 1
     _print_llamacpp(est)
     return 0 if est.fits is not False else 1
+
+
+def _buffer_rows(est: llamacpp.LlamaCppEstimate) -> list[dict[str, Any]]:
+    """The buffers as rows (markdown/csv), then the totals."""
+    rows: list[dict[str, Any]] = [
+        {"buffer": name, "device": device, "mib": round(size / MIB, 2), "bytes": size}
+        for name, device, size in est.buffers()
+        if size
+    ]
+    rows.append(
+        {"buffer": "total", "device": "GPU", "mib": round(est.gpu_total_bytes / MIB, 2), "bytes": est.gpu_total_bytes}
+    )
+    rows.append(
+        {"buffer": "total", "device": "CPU", "mib": round(est.cpu_total_bytes / MIB, 2), "bytes": est.cpu_total_bytes}
+    )
+    return rows
 
 
 def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") -> None:
@@ -113,6 +174,7 @@ def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") ->
         f"  GPU total {_mib(est.gpu_total_bytes)} MiB ({est.gpu_total_bytes / 2**30:.2f} GiB),"
         f" host {_mib(est.cpu_total_bytes)} MiB; offloaded {est.offloaded} layers"
     )
+    print(f"  GGUF file: {est.file_bytes / 1e9:.2f} GB of tensors (as download pages list it)")
     if est.swa_kv_cells is not None:
         print(f"  KV cells: {est.kv_cells} on global layers, {est.swa_kv_cells} on sliding-window layers")
     for note in est.notes:
@@ -122,7 +184,7 @@ def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") ->
     verdict = "fits" if est.fits else "does NOT fit"
     print(
         f"\n{est.gpu}: {est.gpu_capacity_bytes / 2**30:.2f} GiB, {est.reserve_bytes / 2**30:.2f} GiB kept free"
-        f" (CUDA context) -> {verdict}"
+        f" ({est.reserve_reason}) -> {verdict}"
     )
     print(f"  most layers that fit: {est.max_gpu_layers}/{est.n_layers + 1}")
     if est.max_n_ctx:
@@ -142,13 +204,27 @@ def _run_ollama(
         num_ctx=args.context if context_given else None,
         num_parallel=args.parallel,
         num_batch=args.ubatch,
-        flash_attn=args.flash_attn,
+        flash_attn=args.flash_attn == "on",
         kv_cache_type=args.cache_type if args.cache_type in ("f16", "q8_0", "q4_0") else "f16",
         num_gpu=args.n_gpu_layers,
     )
-    if args.json:
-        out = attrs.asdict(est, recurse=True)
-        print(json.dumps(out, indent=2, default=str))
+    if args.mmproj:
+        raise WorkloadError("--mmproj applies to --engine llama.cpp (Ollama loads the projector on its own)")
+    fmt = chosen_format(args)
+    if fmt == "json":
+        print(to_json(attrs.asdict(est, recurse=True)))
+        return 0
+    if fmt != "table":
+        rows: list[dict[str, Any]] = [
+            {"what": "layers offloaded", "value": f"{est.layers_offload}/{est.layers_model}"},
+            {"what": "num_ctx", "value": est.num_ctx},
+            {"what": "memory.required.full (bytes)", "value": est.total_bytes},
+            {"what": "memory.required.partial (bytes)", "value": est.vram_bytes},
+            {"what": "memory.required.kv (bytes)", "value": est.kv_bytes},
+            {"what": "memory.graph.full (bytes)", "value": est.graph_full_bytes},
+            {"what": "memory.graph.partial (bytes)", "value": est.graph_partial_bytes},
+        ]
+        print(render(rows, (Column("what"), Column("value", right=True)), fmt))
         return 0
     print(
         f"{est.model} on Ollama: {est.quant}, num_ctx {est.num_ctx} x {est.num_parallel} parallel,"

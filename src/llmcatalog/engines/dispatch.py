@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 
 from ..errors import ContextLengthWarning, LLMCatalogError, NotEstimableError, WorkloadError
-from ..memory.estimate import _arch_of, _unwrap, estimate_vram
+from ..memory.estimate import _arch_of, _resolve_format, _unwrap, estimate_vram
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import Inference
@@ -196,6 +196,7 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
         fits=fits,
         error=error,
         notes=est.notes,
+        weights_format=est.quant,
         detail=est,
     )
 
@@ -223,6 +224,7 @@ def _ollama(model: Model | Architecture, gpu: GPU, w: Inference, settings: Mappi
         fits=fits,
         error=error,
         notes=est.notes,
+        weights_format=est.quant,
         detail=est,
     )
 
@@ -310,10 +312,20 @@ def engine_estimate(
         raise WorkloadError(f"serving engines run inference: workload must be a llmcatalog.Inference, got {w!r}")
     if not isinstance(gpu, GPU):
         raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
-    return _ENGINES[name].run(model, gpu, w, _settings(name, settings))
+    b = _ENGINES[name].run(model, gpu, w, _settings(name, settings))
+    if not b.weights_format:
+        b = attrs.evolve(b, weights_format=_format_name(model, w))
+    return b
 
 
-def _failed(engine: str, w: Inference, exc: LLMCatalogError) -> EngineBreakdown:
+def _format_name(model: Model | Architecture, w: Inference) -> str:
+    """The weight format vLLM, SGLang and transformers load (``memory.estimate._resolve_format``)."""
+    resolved, _ = _resolve_format(model, w)
+    assert isinstance(resolved, Inference)
+    return resolved.weight_format.name
+
+
+def _failed(engine: str, model: Model | Architecture, w: Inference, exc: LLMCatalogError) -> EngineBreakdown:
     return EngineBreakdown(
         engine=engine,
         version=_ENGINES[engine].version,
@@ -325,6 +337,7 @@ def _failed(engine: str, w: Inference, exc: LLMCatalogError) -> EngineBreakdown:
         fits=False,
         error=str(exc),
         estimated=False,
+        weights_format=_format_name(model, w) if engine not in ("llama.cpp", "ollama") else "",
     )
 
 
@@ -351,7 +364,7 @@ def compare_engines(
         try:
             out[name] = engine_estimate(model, gpu, name, w, given.get(name))
         except NotEstimableError as exc:
-            out[name] = _failed(name, w, exc)
+            out[name] = _failed(name, model, w, exc)
     return out
 
 

@@ -56,12 +56,13 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
-from ..errors import NotEstimableError, WorkloadError
+from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
 from ..importers.gguf import GGUFCheckpoint, GGUFTensor
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
@@ -86,8 +87,20 @@ MIB = 2**20
 #: Memory left free on the GPU for the CUDA context, cuBLAS workspaces and the display when judging
 #: a fit: an assumption (llama.cpp itself reserves nothing; a CUDA context takes ~300-500 MiB).
 DEFAULT_RESERVE_BYTES = 512 * MIB
-#: The llama.cpp behaviour followed: its builds from November 2025 on (KV cells padded to 256, split caches).
+#: The llama.cpp behaviour followed: its builds from November 2025 on (KV cells padded to 256, split
+#: caches, ``-fa auto`` by default).
 LLAMACPP_VERSION = "b7000+ (Nov 2025)"
+#: Largest ``n_ctx`` (KV cells over all sequences) accepted: 64 Mi, far above any real setting (256
+#: sequences of 256k tokens; no released model is trained past ~10M tokens). llama.cpp itself takes
+#: any ``uint32``; the bound turns a typo (``n_ctx=10**9``: ~137,000 GiB of cache) into an error.
+MAX_N_CTX = 2**26
+#: What the memory kept free on the GPU stands for, by vendor (the backend llama.cpp runs there).
+_RESERVE_FOR = {
+    "NVIDIA": "CUDA context",
+    "AMD": "ROCm/HIP context",
+    "Apple": "Metal: the system and other apps share this memory",
+    "Intel": "SYCL/Vulkan context",
+}
 _PAD_CELLS = 256
 _MASK_PAD = 64  # GGML_KQ_MASK_PAD: the mask's token dimension is padded to it
 _OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda: ops on host weights run on the GPU from this batch size
@@ -139,7 +152,9 @@ class LlamaCppEstimate:
     ``n_layers + 1`` (the output layer counts as one, as in "offloaded 33/33 layers").
     ``max_gpu_layers`` and ``max_n_ctx`` answer the inverse questions when a GPU is given: the
     most layers, and the longest context (at full offload), that fit its memory less
-    ``reserve_bytes``.
+    ``reserve_bytes``. ``file_bytes`` is the tensor data of the (text) GGUF file, what a download
+    page lists: the model buffers add up to more when the embeddings are tied, since the output
+    layer on the GPU holds its own copy of ``token_embd`` while the input layer keeps the host one.
     """
 
     model: str
@@ -166,21 +181,31 @@ class LlamaCppEstimate:
     cpu_compute_bytes: int
     output_buffer_bytes: int
     gpu: str | None = None
+    gpu_vendor: str | None = None
     gpu_capacity_bytes: int | None = None
     reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    mmproj_bytes: int = 0
+    file_bytes: int = 0
     max_gpu_layers: int | None = None
     max_n_ctx: int | None = None
     notes: tuple[str, ...] = ()
 
     @property
+    def gpu_mmproj_bytes(self) -> int:
+        """The multimodal projector file (``mmproj=True``) on the GPU: llama-server offloads it
+        whenever layers run on a GPU (``--mmproj-offload``, the default)."""
+        return self.mmproj_bytes if self.n_gpu_layers > 0 else 0
+
+    @property
     def gpu_total_bytes(self) -> int:
-        """Model + KV + compute buffers on the GPU."""
-        return self.gpu_model_bytes + self.gpu_kv_bytes + self.gpu_compute_bytes
+        """Model + KV + compute buffers on the GPU (+ the mmproj file when asked for)."""
+        return self.gpu_model_bytes + self.gpu_kv_bytes + self.gpu_compute_bytes + self.gpu_mmproj_bytes
 
     @property
     def cpu_total_bytes(self) -> int:
-        """Model + KV + compute + output buffers in host memory."""
-        return self.cpu_model_bytes + self.cpu_kv_bytes + self.cpu_compute_bytes + self.output_buffer_bytes
+        """Model + KV + compute + output buffers in host memory (+ a CPU-resident mmproj)."""
+        mmproj = self.mmproj_bytes - self.gpu_mmproj_bytes
+        return self.cpu_model_bytes + self.cpu_kv_bytes + self.cpu_compute_bytes + self.output_buffer_bytes + mmproj
 
     @property
     def fits(self) -> bool | None:
@@ -190,9 +215,32 @@ class LlamaCppEstimate:
         return self.gpu_total_bytes + self.reserve_bytes <= self.gpu_capacity_bytes
 
     @property
+    def reserve_reason(self) -> str:
+        """What the memory kept free stands for on this GPU's backend (CUDA, ROCm, Metal, ...)."""
+        return _RESERVE_FOR.get(self.gpu_vendor or "", "the GPU runtime's context")
+
+    @property
     def offloaded(self) -> str:
         """``"33/33"``: layers on the GPU out of the model's (repeating + output), as llama.cpp logs."""
         return f"{self.n_gpu_layers}/{self.n_layers + 1}"
+
+    def log_lines(self) -> list[str]:
+        """The buffer lines llama.cpp prints at start-up (``load_tensors``, ``llama_kv_cache``,
+        ``sched_reserve``), with these figures; the device is named by its backend."""
+        dev = {"NVIDIA": "CUDA0", "AMD": "ROCm0", "Apple": "Metal"}.get(self.gpu_vendor or "", "CUDA0")
+        lines = [f"offloaded {self.offloaded} layers to GPU ({self.quant}, n_ctx {self.n_ctx:,})"]
+        rows = (
+            ("model", dev, self.gpu_model_bytes),
+            ("model", "CPU_Mapped", self.cpu_model_bytes),
+            ("KV", dev, self.gpu_kv_bytes),
+            ("KV", "CPU", self.cpu_kv_bytes),
+            ("compute", dev, self.gpu_compute_bytes),
+            ("compute", "CUDA_Host" if dev != "Metal" and self.n_gpu_layers else "CPU", self.cpu_compute_bytes),
+            ("output", "CPU", self.output_buffer_bytes),
+            ("mmproj", dev if self.gpu_mmproj_bytes else "CPU", self.mmproj_bytes),
+        )
+        lines += [f"{device} {name} buffer size = {size / MIB:,.2f} MiB" for name, device, size in rows if size]
+        return lines
 
     def buffers(self) -> Iterator[tuple[str, str, int]]:
         """(buffer, device, bytes) rows in the order of llama.cpp's log."""
@@ -203,6 +251,8 @@ class LlamaCppEstimate:
         yield "compute", "GPU", self.gpu_compute_bytes
         yield "compute", "CPU", self.cpu_compute_bytes
         yield "output", "CPU", self.output_buffer_bytes
+        if self.mmproj_bytes:
+            yield "mmproj", "GPU" if self.gpu_mmproj_bytes else "CPU", self.mmproj_bytes
 
 
 def _pad(n: int, to: int) -> int:
@@ -230,9 +280,21 @@ def _check_attention(arch: Architecture, what: str) -> None:
         raise NotEstimableError(f"{what}: convolution/recurrent layers are not modelled for llama.cpp")
 
 
-def _hf_tensors(arch: Architecture, quant: str) -> list[GGUFTensor]:
+def _mxfp4_experts(model: Model) -> bool:
+    """Whether the checkpoint stores its MoE experts in MXFP4 (gpt-oss): ``convert_hf_to_gguf.py``
+    (``GptOssModel.repack_mxfp4``) then writes those tensors as ggml ``MXFP4`` blocks as they are,
+    and ``llama-quantize`` (``src/llama-quant.cpp``, ``llama_model_quantize_impl``) does not turn
+    an already-quantized tensor into another type unless ``--allow-requantize`` is given
+    ("requantizing from type MXFP4 is disabled"), so every published gpt-oss GGUF, whatever its
+    file type, keeps the experts in MXFP4: 17 bytes per 32 weights."""
+    wf = model.weight_format
+    return wf is not None and wf.method == "mxfp4" and "experts" in wf.quantized_parts
+
+
+def _hf_tensors(arch: Architecture, quant: str, *, mxfp4_experts: bool = False) -> list[GGUFTensor]:
     """The tensors ``convert_hf_to_gguf.py`` + ``llama-quantize`` write for this architecture (names
-    as llama.cpp's ``LLM_TENSOR_*``, shapes in ggml order: input dimension first)."""
+    as llama.cpp's ``LLM_TENSOR_*``, shapes in ggml order: input dimension first). With
+    ``mxfp4_experts`` the MoE expert tensors stay ``MXFP4`` whatever ``quant`` is (:func:`_mxfp4_experts`)."""
     h, hd, L = arch.hidden_size, arch.head_dim, arch.n_layers
     q_out, kv_out = arch.n_heads * hd, arch.n_kv_heads * hd
     fam = arch.family
@@ -248,7 +310,10 @@ def _hf_tensors(arch: Architecture, quant: str) -> list[GGUFTensor]:
     out: list[GGUFTensor] = []
 
     def add(name: str, *shape: int, layer: int = -1) -> None:
-        t = tensor_type(name, shape, quant, layer=layer, **ctx)  # type: ignore[arg-type]
+        if mxfp4_experts and "_exps." in name and name.endswith("weight"):
+            t = "MXFP4"
+        else:
+            t = tensor_type(name, shape, quant, layer=layer, **ctx)  # type: ignore[arg-type]
         n = 1
         for d in shape:
             n *= d
@@ -368,7 +433,7 @@ def _layout_hf(model: Model, quant: str) -> LlamaCppLayout:
     if arch is None:
         raise NotEstimableError(f"{model.id}: no architecture known; llama.cpp's buffers cannot be estimated")
     _check_attention(arch, model.id)
-    return _from_tensors(model.name, quant, arch, _hf_tensors(arch, quant))
+    return _from_tensors(model.name, quant, arch, _hf_tensors(arch, quant, mxfp4_experts=_mxfp4_experts(model)))
 
 
 def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, ...]:
@@ -381,7 +446,7 @@ def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, 
     q = quant.upper()
     if q not in FILE_TYPES:
         raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
-    return tuple(_hf_tensors(arch, q))
+    return tuple(_hf_tensors(arch, q, mxfp4_experts=_mxfp4_experts(model)))
 
 
 def layout(model: Model | GGUFCheckpoint, quant: str | None = None) -> LlamaCppLayout:
@@ -548,6 +613,20 @@ def _gpu_total(parts: dict[str, Any]) -> int:
     return int(parts["gpu_model_bytes"] + parts["gpu_kv_bytes"] + parts["gpu_compute_bytes"])
 
 
+def mmproj_bytes(model: Model | GGUFCheckpoint) -> int:
+    """Bytes of the separate multimodal projector file (``mmproj-*.gguf``) for ``model``, in F16.
+
+    ``convert_hf_to_gguf.py`` writes a vision-language model's text model to the main GGUF and its
+    vision (or audio) encoder and projector to a second file (``--mmproj``), which ``llama-server``
+    loads only when given ``--mmproj``; the main file, and :func:`estimate`'s model buffers, hold
+    the language model only. The encoder's and projector's parameters come from
+    ``Model.components`` (2 bytes each: the F16 mmproj files most publishers ship). 0 for a text
+    model or a GGUF file."""
+    if not isinstance(model, Model):
+        return 0
+    return 2 * sum(c.n_params or 0 for c in model.components if c.role != "language-model")
+
+
 def _resolve(model: Model | GGUFCheckpoint | str | os.PathLike[str]) -> Model | GGUFCheckpoint:
     if isinstance(model, str | os.PathLike):
         from ..importers.gguf import from_gguf
@@ -573,13 +652,23 @@ def _settings(
     notes = []
     _positive(ctx_pad, "ctx_pad")
     _positive(n_ctx, "n_ctx")
+    if n_ctx > MAX_N_CTX:
+        raise WorkloadError(
+            f"n_ctx must be at most {MAX_N_CTX:,} (KV cells over all sequences); got {n_ctx:,}: far beyond any"
+            " model's training context (a typo?)"
+        )
     _positive(n_parallel, "n_parallel")
     _positive(n_batch, "n_batch")
     _positive(n_ubatch, "n_ubatch")
     if flash_attn == "auto":
-        fa = any_gpu
+        # llama-server's default ``-fa auto`` (common/arg.cpp): llama_context (src/llama-context.cpp)
+        # reserves a graph and keeps flash attention on unless some layer's FLASH_ATTN_EXT would run
+        # on another device than that layer's KV cache; CUDA, ROCm, Metal, Vulkan and the CPU backend
+        # all run it for the usual head sizes, so 'auto' is taken as on.
+        fa = True
         notes.append(
-            f"flash_attn='auto' taken as {'on' if fa else 'off'} (on when layers run on a GPU that supports it)"
+            "flash attention on: llama-server's default -fa auto enables it where the backend supports it"
+            " (pass flash_attn=False for builds before -fa auto, when it was off unless asked for)"
         )
     elif isinstance(flash_attn, bool):
         fa = flash_attn
@@ -623,7 +712,7 @@ def estimate(
     kv_unified: bool = False,
     type_k: str = "f16",
     type_v: str = "f16",
-    flash_attn: bool | str = False,
+    flash_attn: bool | str = "auto",
     n_batch: int = 2048,
     n_ubatch: int = 512,
     n_gpu_layers: int = -1,
@@ -631,6 +720,7 @@ def estimate(
     reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     swa_full: bool = False,
     ctx_pad: int = _PAD_CELLS,
+    mmproj: bool = False,
 ) -> LlamaCppEstimate:
     """llama.cpp's model, KV, compute and output buffers per device (see the module docstring).
 
@@ -642,8 +732,21 @@ def estimate(
     fit (``max_gpu_layers``) and the longest context at full offload (``max_n_ctx``, 0 when none).
     ``ctx_pad`` is the rounding of ``n_ctx`` (256 since llama.cpp's November 2025 builds; 32 before
     without flash attention, 256 with it).
+
+    ``flash_attn`` defaults to ``"auto"``, ``llama-server``'s default ``-fa auto`` since late summer
+    2025 (``common/arg.cpp``; resolved in ``src/llama-context.cpp``), which comes out on wherever the
+    backend runs flash attention (:data:`LLAMACPP_VERSION`); ``flash_attn=False`` gives the
+    behaviour of older builds, where it was off unless ``-fa`` was given.
+
+    An ``n_ctx`` past the model's training context warns with :class:`~llmcatalog.ContextLengthWarning`
+    (llama.cpp itself only logs it); one past :data:`MAX_N_CTX` is refused (:class:`WorkloadError`).
+
+    A vision-language model's main GGUF holds its language model only: the vision tower and
+    projector live in a separate ``mmproj`` file (:func:`mmproj_bytes`); ``mmproj=True`` adds that
+    file, in F16, to the GPU (``llama-server --mmproj``, offloaded by default).
     """
-    lay = layout(_resolve(model), quant)
+    model = _resolve(model)
+    lay = layout(model, quant)
     _positive(reserve_bytes, "reserve_bytes", zero=True)
     if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int) or n_gpu_layers < -1:
         raise WorkloadError(f"n_gpu_layers must be -1 (all) or an integer >= 0; got {n_gpu_layers!r}")
@@ -662,8 +765,25 @@ def estimate(
         ctx_pad=ctx_pad,
     )
     parts = _estimate(lay, s, ngl)
-    if s.n_ctx > lay.n_ctx_train:
-        notes.append(f"n_ctx {s.n_ctx} exceeds the model's training context {lay.n_ctx_train}")
+    # llama_context warns "n_ctx_seq > n_ctx_train -- possible training context overflow" (src/llama-context.cpp)
+    seq_ctx = s.n_ctx if s.kv_unified else s.n_ctx // s.n_parallel
+    if lay.n_ctx_train and seq_ctx > lay.n_ctx_train:
+        message = (
+            f"{lay.name}: n_ctx {s.n_ctx:,} ({seq_ctx:,} per sequence) exceeds the model's training context"
+            f" {lay.n_ctx_train:,}; llama.cpp allocates it, but the model was not trained for that length"
+        )
+        notes.append(message)
+        warnings.warn(message, ContextLengthWarning, stacklevel=2)
+    extra_mmproj = mmproj_bytes(model) if mmproj else 0
+    if mmproj and not extra_mmproj:
+        raise WorkloadError(f"mmproj=True: {lay.name} has no vision/audio encoder known to add (a text model?)")
+    if extra_mmproj:
+        notes.append(f"mmproj file (vision/audio encoder + projector, F16): {extra_mmproj / MIB:,.2f} MiB")
+    elif isinstance(model, Model) and mmproj_bytes(model):
+        notes.append(
+            f"the vision/audio encoder ({mmproj_bytes(model) / MIB:,.0f} MiB in F16) is in a separate mmproj"
+            " file, not counted: pass mmproj=True to add it"
+        )
     if 0 < parts["n_gpu_layers"] <= lay.n_layers and s.n_ubatch >= _OP_OFFLOAD_MIN_BATCH:
         notes.append("partial offload: the GPU compute buffer holds a copy of the output matrix for the logits")
     if lay.sliding_layers and not swa_full:
@@ -673,9 +793,10 @@ def estimate(
     extra: dict[str, Any] = {}
     if gpu is not None:
         capacity = gpu.available_bytes
-        budget = capacity - reserve_bytes
+        budget = capacity - reserve_bytes - extra_mmproj
         extra = {
             "gpu": gpu.name,
+            "gpu_vendor": gpu.vendor,
             "gpu_capacity_bytes": capacity,
             "max_gpu_layers": max(_max_layers(lay, s, budget), 0),
             "max_n_ctx": _max_ctx(lay, s, lay.n_layers + 1, budget),
@@ -692,6 +813,8 @@ def estimate(
         type_k=s.type_k,
         type_v=s.type_v,
         reserve_bytes=reserve_bytes,
+        mmproj_bytes=extra_mmproj,
+        file_bytes=lay.model_bytes,
         notes=tuple(notes),
         **parts,
         **extra,
@@ -709,7 +832,8 @@ def max_gpu_layers(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: 
 def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU, **settings: Any) -> int:
     """The largest ``n_ctx`` (a multiple of 256, up to the training context) that fits ``gpu`` at
     the given ``n_gpu_layers`` (default: all); 0 when even 256 cells do not fit."""
-    lay = layout(_resolve(model), settings.pop("quant", None))
+    model = _resolve(model)
+    lay = layout(model, settings.pop("quant", None))
     ngl = settings.pop("n_gpu_layers", -1)
     reserve = settings.pop("reserve_bytes", DEFAULT_RESERVE_BYTES)
     settings.setdefault("n_ctx", _PAD_CELLS)
@@ -733,7 +857,7 @@ def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU
         "kv_unified": False,
         "type_k": "f16",
         "type_v": "f16",
-        "flash_attn": False,
+        "flash_attn": "auto",
         "n_batch": 2048,
         "n_ubatch": 512,
         "swa_full": False,
@@ -761,11 +885,14 @@ PRECISION_QUANTS = {
 _KV_FROM_PRECISION = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "int8": "q8_0"}
 
 
-def workload_settings(model: object, workload: Inference, quant: str | None = None) -> tuple[str | None, str, bool]:
+def workload_settings(
+    model: object, workload: Inference, quant: str | None = None
+) -> tuple[str | None, str, bool | str]:
     """(quant, KV cache type, flash attention) standing for an :class:`Inference` in llama.cpp:
     the GGUF type of ``workload.precision`` (:data:`PRECISION_QUANTS`; Q4_K_M when left as stored;
     None for a GGUF file, read as stored), the cache type of ``kv_cache_precision`` (int8 ->
-    q8_0, which needs flash attention) and flash attention when ``attention="flash"``."""
+    q8_0, which needs flash attention) and flash attention: on for ``attention="flash"``, off for
+    ``"eager"``, llama-server's default ``"auto"`` otherwise."""
     if not isinstance(workload, Inference):
         raise TypeError(f"workload must be an Inference, got {type(workload).__name__}")
     if quant is None and not isinstance(model, GGUFCheckpoint | str | os.PathLike):
@@ -778,7 +905,9 @@ def workload_settings(model: object, workload: Inference, quant: str | None = No
     if kv == "fp8":
         raise WorkloadError("llama.cpp has no FP8 KV cache: use kv_cache_precision='int8' (q8_0) or fp16")
     kv_type = _KV_FROM_PRECISION.get(kv or "fp16", "f16")
-    return quant, kv_type, workload.attention == "flash" or kv_type == "q8_0"
+    if workload.attention == "flash" or kv_type == "q8_0":
+        return quant, kv_type, True
+    return quant, kv_type, False if workload.attention == "eager" else "auto"
 
 
 def estimate_inference(

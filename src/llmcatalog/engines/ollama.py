@@ -27,7 +27,11 @@ Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 
 - ``num_ctx``: 2048 up to v0.6.6; 4096 from v0.6.7 (April 2025; ``OLLAMA_CONTEXT_LENGTH``
   overrides it); from v0.15.5 (February 2026) by VRAM, as ``docs/context-length.mdx`` states:
-  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB (:func:`default_num_ctx`).
+  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB (:func:`default_num_ctx`). Whatever
+  its origin (default, Modelfile, API), a ``num_ctx`` above the model's training context
+  (``<arch>.context_length`` in the GGUF) is cut down to it before the runner starts
+  (``llm/server.go`` ``NewLlamaServer``: "requested context size too large for model"), so
+  qwen3-8b (40,960) gets 40,960, not 262,144, on an 80 GB card.
 - ``OLLAMA_NUM_PARALLEL``: 1 now; releases of 2024 chose 4 when memory allowed (the logs of that
   time show ``--parallel 4`` and a context of ``4 * num_ctx``).
 - flash attention off unless ``OLLAMA_FLASH_ATTENTION=1`` (newer releases turn it on for some
@@ -37,10 +41,11 @@ Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 from __future__ import annotations
 
 import os
+import warnings
 
 import attrs
 
-from ..errors import WorkloadError
+from ..errors import ContextLengthWarning, WorkloadError
 from ..importers.gguf import GGUFCheckpoint
 from ..values.gpu import GPU
 from ..values.model import Model
@@ -73,6 +78,8 @@ OLLAMA_DEFAULTS = {
     "kv_cache_type": "f16",
     "num_gpu": -1,
 }
+#: Ollama's GPU library by ``GPU.vendor``.
+_LIBRARY_BY_VENDOR = {"NVIDIA": "cuda", "AMD": "rocm", "Apple": "metal"}
 _LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
 
 
@@ -171,6 +178,19 @@ class OllamaEstimate:
         """``memory.weights.repeating`` as Ollama logs it: weights total less non-repeating."""
         return self.weights_total_bytes - self.weights_nonrepeating_bytes
 
+    def log_lines(self) -> list[str]:
+        """Ollama's ``offload to ...`` decision as its log prints it, then the runner's buffers."""
+        hb = human_bytes
+        head = [
+            f"num_ctx={self.num_ctx:,} num_parallel={self.num_parallel} {self.quant}"
+            f" flash_attn={'on' if self.flash_attn else 'off'} kv_cache_type={self.kv_cache_type}",
+            f"layers.offload={self.layers_offload} layers.model={self.layers_model}"
+            f" memory.required.full={hb(self.total_bytes)} memory.required.partial={hb(self.vram_bytes)}"
+            f" memory.required.kv={hb(self.kv_bytes)} memory.graph.full={hb(self.graph_full_bytes)}"
+            f" memory.graph.partial={hb(self.graph_partial_bytes)}",
+        ]
+        return head + [f"runner: {line}" for line in self.llamacpp.log_lines()[1:]]
+
     @property
     def fully_offloaded(self) -> bool:
         """Every layer, output included, on the GPU ("100% GPU" in ``ollama ps``)."""
@@ -201,14 +221,16 @@ def estimate(
     num_gpu: int = -1,
     gpu_free_bytes: int | None = None,
     gpu_overhead_bytes: int = 0,
-    library: str = "cuda",
+    library: str | None = None,
 ) -> OllamaEstimate:
     """Ollama's own memory estimate and layer decision (see the module docstring).
 
     ``num_ctx=None`` takes Ollama's default for the GPU (:func:`default_num_ctx`; the current
     release's rule, or that of ``ollama_version``);
     ``gpu_free_bytes`` defaults to the GPU's available memory (an idle card);
-    ``gpu_overhead_bytes`` is ``OLLAMA_GPU_OVERHEAD``; ``num_gpu=-1`` lets Ollama choose.
+    ``gpu_overhead_bytes`` is ``OLLAMA_GPU_OVERHEAD``; ``num_gpu=-1`` lets Ollama choose;
+    ``library`` (``cuda``, ``rocm``, ``metal``) defaults to the GPU's vendor's (NVIDIA: cuda, AMD:
+    rocm, Apple: metal). ``num_ctx`` is capped at the model's training context, as Ollama does.
     """
     if isinstance(model, str | os.PathLike):
         from ..importers.gguf import from_gguf
@@ -216,6 +238,8 @@ def estimate(
         model = from_gguf(model)
     lay = layout(model, quant)
     notes: list[str] = []
+    if library is None:
+        library = _LIBRARY_BY_VENDOR.get(gpu.vendor, "cuda") if gpu is not None else "cuda"
     if library not in MINIMUM_MEMORY_BYTES:
         raise WorkloadError(f"library must be one of {', '.join(MINIMUM_MEMORY_BYTES)}; got {library!r}")
     for field, value in (("num_parallel", num_parallel), ("num_batch", num_batch)):
@@ -229,6 +253,13 @@ def estimate(
         notes.append(f"num_ctx {num_ctx}: the default of {which}")
     elif isinstance(num_ctx, bool) or not isinstance(num_ctx, int) or num_ctx < 1:
         raise WorkloadError(f"num_ctx must be an integer >= 1; got {num_ctx!r}")
+    if 0 < lay.n_ctx_train < num_ctx:
+        # llm/server.go NewLlamaServer: a num_ctx above the GGUF's context_length is cut to it
+        notes.append(
+            f"num_ctx {num_ctx:,} capped at the model's training context {lay.n_ctx_train:,}, as Ollama does"
+            " (llm/server.go: 'requested context size too large for model')"
+        )
+        num_ctx = lay.n_ctx_train
     kv_type = _kv_type(kv_cache_type, flash_attn, notes)
     context = num_ctx * num_parallel
     batch = min(num_ctx, num_batch)
@@ -275,20 +306,24 @@ def estimate(
         alloc += full if fully else partial
     else:
         alloc = 0
-    runner = llamacpp_estimate(
-        model,
-        quant=quant,
-        n_ctx=context,
-        n_parallel=num_parallel,
-        kv_unified=True,
-        flash_attn=flash_attn,
-        type_k=kv_type,
-        type_v=kv_type,
-        n_batch=num_batch,
-        n_ubatch=num_batch,
-        n_gpu_layers=count,
-        gpu=gpu,
-    )
+    with warnings.catch_warnings():
+        # one unified cache of num_ctx * num_parallel cells: each sequence still stops at num_ctx
+        # (capped above at the training context), so llama.cpp's "past the training context" is noise
+        warnings.simplefilter("ignore", ContextLengthWarning)
+        runner = llamacpp_estimate(
+            model,
+            quant=quant,
+            n_ctx=context,
+            n_parallel=num_parallel,
+            kv_unified=True,
+            flash_attn=flash_attn,
+            type_k=kv_type,
+            type_v=kv_type,
+            n_batch=num_batch,
+            n_ubatch=num_batch,
+            n_gpu_layers=count,
+            gpu=gpu,
+        )
     return OllamaEstimate(
         model=lay.name,
         quant=lay.quant,
@@ -330,7 +365,7 @@ def estimate_inference(
     base: dict[str, object] = {
         "num_ctx": workload.context_tokens,
         "num_parallel": workload.batch_size,
-        "flash_attn": flash,
+        "flash_attn": flash is True,  # Ollama's own default: off unless OLLAMA_FLASH_ATTENTION=1
         "kv_cache_type": kv_type if kv_type in _KV_BYTES else "f16",
     }
     base.update(settings)

@@ -6,7 +6,27 @@ from typing import Any
 
 import attrs
 
-__all__ = ["EngineBreakdown"]
+from ..errors import NotEstimableError
+from ..values.gpu import GPU
+
+__all__ = ["CUDA_VENDORS", "EngineBreakdown", "require_cuda_or_rocm"]
+
+#: ``GPU.vendor`` values whose cards vLLM and SGLang run on with the CUDA/ROCm memory plan these
+#: modules model (CUDA graphs, ``torch.cuda`` memory accounting): NVIDIA (CUDA) and AMD (ROCm).
+CUDA_VENDORS = ("NVIDIA", "AMD")
+
+
+def require_cuda_or_rocm(gpu: GPU, engine: str) -> None:
+    """Refuse (:class:`~llmcatalog.NotEstimableError`) a GPU that ``engine`` (vLLM, SGLang) does not
+    run on as a CUDA/ROCm device: Apple silicon (Metal), Intel, Huawei Ascend. Their memory plans
+    (``torch.cuda.mem_get_info``, CUDA-graph capture) are CUDA's and ROCm's; vLLM's other platforms
+    (CPU, XPU, TPU, Ascend plugins) size memory otherwise and are not modelled."""
+    if gpu.vendor not in CUDA_VENDORS:
+        raise NotEstimableError(
+            f"{engine} runs on CUDA (NVIDIA) and ROCm (AMD) GPUs; {gpu.name} (vendor {gpu.vendor}) is neither:"
+            " use engine='llama.cpp' or 'ollama' there (or a GPU whose vendor is one of "
+            f"{', '.join(CUDA_VENDORS)})"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -24,6 +44,8 @@ class EngineBreakdown:
     run the workload. ``estimated`` is False when the engine could not estimate this model at all
     (``error`` says why; the figures are then zeros).
     ``detail`` is the engine's own result object (e.g. :class:`~llmcatalog.engines.vllm.VLLMEstimate`).
+    ``weights_format`` names how the weights are held (``bf16``, ``mxfp4``, a GGUF type such as
+    ``Q4_K_M``), so that a side-by-side table does not compare a 4-bit file with bf16 unawares.
     """
 
     engine: str
@@ -39,6 +61,7 @@ class EngineBreakdown:
     error: str | None = None
     notes: tuple[str, ...] = ()
     estimated: bool = True
+    weights_format: str = ""
     detail: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
@@ -63,4 +86,5 @@ class EngineBreakdown:
             "error": self.error,
             "notes": list(self.notes),
             "estimated": self.estimated,
+            "weights_format": self.weights_format,
         }

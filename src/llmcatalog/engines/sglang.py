@@ -42,7 +42,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES
 from ..values.workload import Inference
-from .result import EngineBreakdown
+from .result import EngineBreakdown, require_cuda_or_rocm
 from .vllm import weights_per_rank
 
 __all__ = [
@@ -229,6 +229,7 @@ def estimate_sglang(
         raise TypeError(f"settings must be a llmcatalog.SGLangSettings, got {type(s).__name__}")
     if not isinstance(gpu, GPU):
         raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
+    require_cuda_or_rocm(gpu, "SGLang")
     model = _unwrap(model)  # type: ignore[assignment]
     arch, extra, name = _arch_of(model)
     _check_parallel(arch, w.parallelism, name)

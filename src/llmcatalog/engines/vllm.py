@@ -60,7 +60,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
-from .result import EngineBreakdown
+from .result import EngineBreakdown, require_cuda_or_rocm
 
 __all__ = [
     "KV_CACHE_DTYPES",
@@ -507,6 +507,7 @@ def estimate_vllm(
         raise TypeError(f"settings must be a llmcatalog.VLLMSettings, got {type(s).__name__}")
     if not isinstance(gpu, GPU):
         raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
+    require_cuda_or_rocm(gpu, "vLLM")
     model = _unwrap(model)  # type: ignore[assignment]
     arch, extra, name = _arch_of(model)
     _check_parallel(arch, w.parallelism, name)
