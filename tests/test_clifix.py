@@ -1,0 +1,101 @@
+"""A fresh-eyes user trial of issue 11 (plan, fit, estimate, --format, plots, names everywhere):
+each problem it found, pinned by a test that failed before the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import llmcatalog as lc
+from llmcatalog.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse refuses bad input with exit status 2
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# -- 1, 2: --gpus must be a positive whole number ------------------------------------------------
+@pytest.mark.parametrize("count", ["0", "-3", "99999999", "two"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("plan", "qwen3-8b", "--gpu", "RTX 4090"),
+        ("plan", "qwen3-8b", "--gpu-memory", "12GiB"),
+        ("fit", "--gpu", "RTX 4090"),
+    ],
+)
+def test_gpus_below_one_or_absurd_is_a_clean_error(
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...], count: str
+) -> None:
+    code, out, err = run(capsys, *command, "--gpus", count)
+    assert code == 2
+    assert "error:" in err and "--gpus" in err
+    assert "Traceback" not in err and not out
+
+
+# -- 20: estimate --gpu-memory, and an empty --gpu ------------------------------------------------
+def test_estimate_takes_gpu_memory_like_plan_and_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB")
+    assert code == 1  # 16 GB of bf16 weights do not fit 12 GiB
+    assert "a 12.00 GiB GPU" in out and "does NOT fit" in out
+    code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--precision", "awq-int4")
+    assert code == 0 and "-> fits" in out
+    code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--json")
+    assert json.loads(out)["gpu_available_bytes"] < 12 * 2**30
+    code, _, err = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--gpu", "RTX 4090")
+    assert code == 2 and "not both" in err
+
+
+@pytest.mark.parametrize("extra", [(), ("--engine", "llama.cpp"), ("--engine", "vllm")])
+def test_empty_gpu_is_an_error_not_no_gpu(capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]) -> None:
+    code, out, err = run(capsys, "estimate", "qwen3-8b", "--gpu", "", *extra)
+    assert code == 2
+    assert "--gpu is empty" in err and not out
+    assert run(capsys, "plan", "qwen3-8b", "--gpu", " ")[0] == 2
+
+
+# -- 16: tokens/s in every format of estimate, and a column in fit --------------------------------
+def test_estimate_formats_carry_the_speed_of_the_text_line(capsys: pytest.CaptureFixture[str]) -> None:
+    m, g = lc.get_model("qwen3-8b"), lc.get_gpu("RTX 4090")
+    w = lc.Inference()
+    decode = lc.decode_speed(m, g, w).tokens_per_s
+    ttft = lc.prefill_speed(m, g, w).ttft_s
+    _, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu", "RTX 4090", "--json")
+    data = json.loads(out)
+    assert data["decode_tokens_per_s"] == pytest.approx(decode)
+    assert data["time_to_first_token_s"] == pytest.approx(ttft)
+    _, text, _ = run(capsys, "estimate", "qwen3-8b", "--gpu", "RTX 4090")
+    assert f"{decode:,.1f} tokens/s decode" in text
+    _, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu", "RTX 4090", "--format", "csv")
+    header, row = out.splitlines()
+    cells = dict(zip(header.split(","), row.split(","), strict=True))
+    assert float(cells["decode_tokens_per_s"]) == pytest.approx(decode)
+    _, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu", "RTX 4090", "--format", "markdown")
+    assert f"{decode:,.1f} tokens/s decode" in out
+    # Fine-tuning: training tokens/s; without a GPU the fields are there, and null.
+    _, out, _ = run(capsys, "estimate", "qwen3-8b", "--finetune", "qlora", "--gpu", "RTX 4090", "--json")
+    ft = lc.FineTune(method="qlora")
+    step = lc.training_time(m, g, ft, tokens=ft.batch_size * ft.seq_len).step_s
+    assert json.loads(out)["training_tokens_per_s"] == pytest.approx(ft.batch_size * ft.seq_len / step)
+    _, out, _ = run(capsys, "estimate", "qwen3-8b", "--json")
+    data = json.loads(out)
+    assert data["decode_tokens_per_s"] is None and data["time_to_first_token_s"] is None
+
+
+def test_fit_lists_tokens_per_s(capsys: pytest.CaptureFixture[str]) -> None:
+    g = lc.get_gpu("RTX 4090")
+    code, out, _ = run(capsys, "fit", "--gpu", "RTX 4090", "--domain", "medical", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows and all("decode tokens/s" in r for r in rows)
+    for r in rows[:3]:
+        want = lc.decode_speed(lc.get_model(r["id"]), g, lc.Inference()).tokens_per_s
+        assert r["decode tokens/s"] == pytest.approx(want, abs=0.05)
+    _, out, _ = run(capsys, "fit", "--gpu", "RTX 4090", "--finetune", "lora", "--domain", "medical")
+    assert "training tokens/s" in out.splitlines()[0]
