@@ -99,3 +99,45 @@ def test_fit_lists_tokens_per_s(capsys: pytest.CaptureFixture[str]) -> None:
         assert r["decode tokens/s"] == pytest.approx(want, abs=0.05)
     _, out, _ = run(capsys, "fit", "--gpu", "RTX 4090", "--finetune", "lora", "--domain", "medical")
     assert "training tokens/s" in out.splitlines()[0]
+
+
+# -- 17: plan's remedies: short, real formats, and the context/KV-cache cuts for inference -------
+IDEALISED = {name for name, f in lc.FORMATS.items() if not f.linear_only and f.linear_bits < 16}
+
+
+def test_the_idealised_formats_are_int8_and_int4() -> None:
+    """Their descriptions (values/precision.py) say "idealised ... lower bound": no checkpoint has them."""
+    assert IDEALISED == {"int8", "int4"}
+    assert all("idealised" in lc.FORMATS[n].description for n in IDEALISED)
+
+
+def test_inference_remedies_offer_real_formats_context_and_fp8_kv() -> None:
+    """Qwen3-8B at 32k tokens on a 12 GiB card: only real formats, and a fitting remedy with a shorter
+    context and one with an FP8 KV cache (which leaves room for a longer context)."""
+    m = lc.get_model("qwen3-8b")
+    g = lc.GPU(id="custom", name="12 GiB", vendor="custom", memory_bytes=12 * 2**30)
+    ranked = lc.recommend(m, g, lc.Inference(context_tokens=32768))
+    assert ranked
+    for r in ranked:
+        assert r.workload.precision not in IDEALISED, r
+        assert r.workload.weight_format.name in lc.FORMATS
+        assert len(r.description) <= 100, r.description
+        assert lc.check(m, g, r.workload).fits == r.fits
+    fitting = [r for r in ranked if r.fits]
+    assert any("--context" in r.options for r in fitting)
+    with_fp8 = [r for r in fitting if "--kv-precision fp8" in r.options]
+    assert with_fp8
+    contexts = [r.workload.context_tokens for r in fitting]
+    assert max(contexts) == max(r.workload.context_tokens for r in with_fp8) > min(contexts)
+
+
+def test_cli_plan_table_is_not_hundreds_of_columns_wide(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ("plan", "qwen3-8b", "--gpu-memory", "12GiB", "--context", "32768"),
+        ("plan", "qwen3-8b", "--gpu", "RTX 4090", "--finetune", "full", "--batch", "8", "--gpus", "2"),
+    ):
+        code, out, _ = run(capsys, *argv)
+        assert code == 1
+        table_lines = out.splitlines()[2:]
+        assert max(len(line) for line in table_lines) <= 200, max(table_lines, key=len)
+        assert "int4 --" not in out and not out.rstrip().endswith("int4")
