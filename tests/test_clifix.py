@@ -141,3 +141,26 @@ def test_cli_plan_table_is_not_hundreds_of_columns_wide(capsys: pytest.CaptureFi
         table_lines = out.splitlines()[2:]
         assert max(len(line) for line in table_lines) <= 200, max(table_lines, key=len)
         assert "int4 --" not in out and not out.rstrip().endswith("int4")
+
+
+# -- 18: which_gpus ranks by the prices it is given ------------------------------------------------
+def test_which_gpus_ranks_priced_options_by_cost_before_unpriced_ones() -> None:
+    """Llama-2-13B in bf16 (26 GB of weights) does not fit one 24 GB L4 but fits several; with only
+    L4 priced, the L4 option leads, ahead of every unpriced card that fits alone."""
+    m, w = lc.get_model("llama-2-13b"), lc.Inference()
+    options = lc.which_gpus(m, w, cost={"L4": 0.7}, max_gpus=4)
+    first = options[0]
+    assert first.gpu.id == lc.get_gpu("L4").id
+    assert first.n_gpus == lc.min_gpus(m, first.gpu, w, max_gpus=4) and first.n_gpus > 1
+    assert first.total_cost == round(0.7 * first.n_gpus, 9)
+    assert str(first.total_cost) in {"1.4", "2.1", "2.8"}  # not 2.8000000000000003
+    assert any(o.check.fits and o.total_cost is None for o in options[1:])  # the unpriced come after
+    # Two prices: the cheaper total wins even when it needs more cards.
+    cost = {"L4": 0.7, "H100 SXM": 2.5}
+    options = lc.which_gpus(m, w, cost=cost, max_gpus=4)
+    priced = [o for o in options if o.total_cost is not None]
+    assert options[: len(priced)] == tuple(priced)
+    assert [o.total_cost for o in priced] == sorted(o.total_cost for o in priced)  # type: ignore[misc]
+    # A function may leave a card unpriced (None): it ranks after the priced ones.
+    by_fn = lc.which_gpus(m, w, cost=lambda g: 1.0 if g.id == first.gpu.id else None, max_gpus=4)
+    assert by_fn[0].gpu.id == first.gpu.id
