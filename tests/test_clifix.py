@@ -164,3 +164,48 @@ def test_which_gpus_ranks_priced_options_by_cost_before_unpriced_ones() -> None:
     # A function may leave a card unpriced (None): it ranks after the priced ones.
     by_fn = lc.which_gpus(m, w, cost=lambda g: 1.0 if g.id == first.gpu.id else None, max_gpus=4)
     assert by_fn[0].gpu.id == first.gpu.id
+
+
+# -- 25: plots keep their title, labels and legend inside the saved PNG -----------------------------
+def _assert_nothing_clipped(ax: object, png: object) -> None:
+    """Everything drawn (title, tick labels, axis label, legend) lies inside the figure, and the
+    legend does not cover the bars: what savefig writes without bbox_inches="tight" is complete."""
+    import matplotlib.pyplot as plt
+
+    fig = ax.figure  # type: ignore[attr-defined]
+    fig.savefig(png)  # at the figure's own dpi, so the layout drawn is the one measured
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # display units
+    assert tight.x0 >= canvas.x0 - 1 and tight.y0 >= canvas.y0 - 1, (tight, canvas)
+    assert tight.x1 <= canvas.x1 + 1 and tight.y1 <= canvas.y1 + 1, (tight, canvas)
+    texts = [ax.title, ax.xaxis.label, *ax.get_yticklabels(), *ax.get_xticklabels()]  # type: ignore[attr-defined]
+    for t in texts:
+        if t.get_text():
+            box = t.get_window_extent(renderer)
+            assert box.x0 >= canvas.x0 - 1 and box.x1 <= canvas.x1 + 1 and box.y0 >= canvas.y0 - 1, t
+            assert box.y1 <= canvas.y1 + 1, t
+    legend = ax.get_legend() or (fig.legends[0] if fig.legends else None)  # type: ignore[attr-defined]
+    assert legend is not None
+    lbox = legend.get_window_extent(renderer)
+    axes_box = ax.get_window_extent(renderer)  # type: ignore[attr-defined]
+    assert not lbox.overlaps(axes_box), "the legend covers the bars"
+    plt.close(fig)
+
+
+def test_estimate_plot_is_not_clipped(tmp_path: object) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    est = lc.estimate_vram(lc.get_model("qwen3-8b"), lc.FineTune(method="lora"))
+    _assert_nothing_clipped(est.plot(lc.get_gpu("RTX 4090")), tmp_path / "estimate.png")  # type: ignore[operator]
+
+
+def test_sweep_plot_keeps_long_labels(tmp_path: object) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    s = lc.sweep(
+        ["qwen3-8b", "llama-2-7b"],
+        ["RTX 4090", "A100 80GB"],
+        [lc.Inference(context_tokens=32768, batch_size=8), lc.FineTune(method="qlora", lora_targets="all-linear")],
+    )
+    _assert_nothing_clipped(s.plot(), tmp_path / "sweep.png")  # type: ignore[operator]
