@@ -209,3 +209,51 @@ def test_sweep_plot_keeps_long_labels(tmp_path: object) -> None:
         [lc.Inference(context_tokens=32768, batch_size=8), lc.FineTune(method="qlora", lora_targets="all-linear")],
     )
     _assert_nothing_clipped(s.plot(), tmp_path / "sweep.png")  # type: ignore[operator]
+
+
+# -- 19: the public calculus takes catalog names like estimate_llamacpp does -----------------------
+W = lc.Inference(context_tokens=4096)
+FT = lc.FineTune(method="lora")
+NAMED_CALLS = {
+    "estimate_vram": lambda f, m, g: f(m, W).total_bytes,
+    "fits": lambda f, m, g: f(m, g, W),
+    "check": lambda f, m, g: f(m, gpu=g, workload=W),
+    "min_gpus": lambda f, m, g: f(m, g, W),
+    "max_context": lambda f, m, g: f(m, g, W),
+    "max_batch": lambda f, m, g: f(m, g, W),
+    "decode_speed": lambda f, m, g: f(m, g, W).tokens_per_s,
+    "prefill_speed": lambda f, m, g: f(m, g, W).ttft_s,
+    "training_time": lambda f, m, g: f(m, g, FT, tokens=10**6).step_s,
+    "estimate_vllm": lambda f, m, g: f(m, g, W).kv_tokens,
+    "recommend": lambda f, m, g: [r.options for r in f(m, g, lc.Inference(batch_size=64, context_tokens=8192))],
+    "which_gpus": lambda f, m, g: [o.gpu.id for o in f(m, W, gpus=[g])],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_CALLS))
+def test_public_functions_take_names(name: str) -> None:
+    import importlib
+    import inspect
+
+    func = getattr(lc, name)
+    ask = NAMED_CALLS[name]
+    m, g = lc.get_model("llama-2-7b"), lc.get_gpu("RTX 4090")
+    assert ask(func, "llama-2-7b", "RTX 4090") == ask(func, m, g)
+    # The calculus underneath is untouched: same signature and docstring, and it still wants values.
+    module = importlib.import_module(f"llmcatalog.{lc._LAZY[name]}")
+    inner = getattr(module, name)
+    assert inspect.signature(func) == inspect.signature(inner)
+    assert func.__doc__ == inner.__doc__ and func.__name__ == name
+    with pytest.raises(lc.UnknownModelError):
+        ask(func, "no-such-model-anywhere", g)
+    if name not in ("estimate_vram", "which_gpus"):
+        with pytest.raises(lc.UnknownGPUError):
+            ask(func, m, "no such gpu 12345")
+
+
+def test_the_memory_module_keeps_taking_values_only() -> None:
+    from llmcatalog.memory import estimate as calculus
+
+    assert lc.estimate_vram is not calculus.estimate_vram
+    with pytest.raises(TypeError):
+        calculus.estimate_vram("llama-2-7b", W)  # type: ignore[arg-type]
