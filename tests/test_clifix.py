@@ -35,28 +35,34 @@ def test_gpus_below_one_or_absurd_is_a_clean_error(
 ) -> None:
     code, out, err = run(capsys, *command, "--gpus", count)
     assert code == 2
-    assert "error:" in err and "--gpus" in err
-    assert "Traceback" not in err and not out
+    assert "error:" in err
+    assert "--gpus" in err
+    assert "Traceback" not in err
+    assert not out
 
 
 # -- 20: estimate --gpu-memory, and an empty --gpu ------------------------------------------------
 def test_estimate_takes_gpu_memory_like_plan_and_fit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB")
     assert code == 1  # 16 GB of bf16 weights do not fit 12 GiB
-    assert "a 12.00 GiB GPU" in out and "does NOT fit" in out
+    assert "a 12.00 GiB GPU" in out
+    assert "does NOT fit" in out
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--precision", "awq-int4")
-    assert code == 0 and "-> fits" in out
+    assert code == 0
+    assert "-> fits" in out
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--json")
     assert json.loads(out)["gpu_available_bytes"] < 12 * 2**30
     code, _, err = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--gpu", "RTX 4090")
-    assert code == 2 and "not both" in err
+    assert code == 2
+    assert "not both" in err
 
 
 @pytest.mark.parametrize("extra", [(), ("--engine", "llama.cpp"), ("--engine", "vllm")])
 def test_empty_gpu_is_an_error_not_no_gpu(capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]) -> None:
     code, out, err = run(capsys, "estimate", "qwen3-8b", "--gpu", "", *extra)
     assert code == 2
-    assert "--gpu is empty" in err and not out
+    assert "--gpu is empty" in err
+    assert not out
     assert run(capsys, "plan", "qwen3-8b", "--gpu", " ")[0] == 2
 
 
@@ -85,7 +91,8 @@ def test_estimate_formats_carry_the_speed_of_the_text_line(capsys: pytest.Captur
     assert json.loads(out)["training_tokens_per_s"] == pytest.approx(ft.batch_size * ft.seq_len / step)
     _, out, _ = run(capsys, "estimate", "qwen3-8b", "--json")
     data = json.loads(out)
-    assert data["decode_tokens_per_s"] is None and data["time_to_first_token_s"] is None
+    assert data["decode_tokens_per_s"] is None
+    assert data["time_to_first_token_s"] is None
 
 
 def test_fit_lists_tokens_per_s(capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +100,8 @@ def test_fit_lists_tokens_per_s(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "fit", "--gpu", "RTX 4090", "--domain", "medical", "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert rows and all("decode tokens/s" in r for r in rows)
+    assert rows
+    assert all("decode tokens/s" in r for r in rows)
     for r in rows[:3]:
         want = lc.decode_speed(lc.get_model(r["id"]), g, lc.Inference()).tokens_per_s
         assert r["decode tokens/s"] == pytest.approx(want, abs=0.05)
@@ -107,7 +115,7 @@ IDEALISED = {name for name, f in lc.FORMATS.items() if not f.linear_only and f.l
 
 def test_the_idealised_formats_are_int8_and_int4() -> None:
     """Their descriptions (values/precision.py) say "idealised ... lower bound": no checkpoint has them."""
-    assert IDEALISED == {"int8", "int4"}
+    assert {"int8", "int4"} == IDEALISED
     assert all("idealised" in lc.FORMATS[n].description for n in IDEALISED)
 
 
@@ -140,7 +148,8 @@ def test_cli_plan_table_is_not_hundreds_of_columns_wide(capsys: pytest.CaptureFi
         assert code == 1
         table_lines = out.splitlines()[2:]
         assert max(len(line) for line in table_lines) <= 200, max(table_lines, key=len)
-        assert "int4 --" not in out and not out.rstrip().endswith("int4")
+        assert "int4 --" not in out
+        assert not out.rstrip().endswith("int4")
 
 
 # -- 18: which_gpus ranks by the prices it is given ------------------------------------------------
@@ -151,7 +160,8 @@ def test_which_gpus_ranks_priced_options_by_cost_before_unpriced_ones() -> None:
     options = lc.which_gpus(m, w, cost={"L4": 0.7}, max_gpus=4)
     first = options[0]
     assert first.gpu.id == lc.get_gpu("L4").id
-    assert first.n_gpus == lc.min_gpus(m, first.gpu, w, max_gpus=4) and first.n_gpus > 1
+    assert first.n_gpus == lc.min_gpus(m, first.gpu, w, max_gpus=4)
+    assert first.n_gpus > 1
     assert first.total_cost == round(0.7 * first.n_gpus, 9)
     assert str(first.total_cost) in {"1.4", "2.1", "2.8"}  # not 2.8000000000000003
     assert any(o.check.fits and o.total_cost is None for o in options[1:])  # the unpriced come after
@@ -177,13 +187,17 @@ def _assert_nothing_clipped(ax: object, png: object) -> None:
     renderer = fig.canvas.get_renderer()
     canvas = fig.bbox
     tight = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # display units
-    assert tight.x0 >= canvas.x0 - 1 and tight.y0 >= canvas.y0 - 1, (tight, canvas)
-    assert tight.x1 <= canvas.x1 + 1 and tight.y1 <= canvas.y1 + 1, (tight, canvas)
+    assert tight.x0 >= canvas.x0 - 1, (tight, canvas)
+    assert tight.y0 >= canvas.y0 - 1, (tight, canvas)
+    assert tight.x1 <= canvas.x1 + 1, (tight, canvas)
+    assert tight.y1 <= canvas.y1 + 1, (tight, canvas)
     texts = [ax.title, ax.xaxis.label, *ax.get_yticklabels(), *ax.get_xticklabels()]  # type: ignore[attr-defined]
     for t in texts:
         if t.get_text():
             box = t.get_window_extent(renderer)
-            assert box.x0 >= canvas.x0 - 1 and box.x1 <= canvas.x1 + 1 and box.y0 >= canvas.y0 - 1, t
+            assert canvas.x0 - 1 <= box.x0, t
+            assert box.x1 <= canvas.x1 + 1, t
+            assert canvas.y0 - 1 <= box.y0, t
             assert box.y1 <= canvas.y1 + 1, t
     legend = ax.get_legend() or (fig.legends[0] if fig.legends else None)  # type: ignore[attr-defined]
     assert legend is not None
@@ -206,7 +220,7 @@ def test_sweep_plot_keeps_long_labels(tmp_path: object) -> None:
     s = lc.sweep(
         ["qwen3-8b", "llama-2-7b"],
         ["RTX 4090", "A100 80GB"],
-        [lc.Inference(context_tokens=32768, batch_size=8), lc.FineTune(method="qlora", lora_targets="all-linear")],
+        [lc.Inference(context_tokens=4096, batch_size=8), lc.FineTune(method="qlora", lora_targets="all-linear")],
     )
     _assert_nothing_clipped(s.plot(), tmp_path / "sweep.png")  # type: ignore[operator]
 
@@ -243,7 +257,8 @@ def test_public_functions_take_names(name: str) -> None:
     module = importlib.import_module(f"llmcatalog.{lc._LAZY[name]}")
     inner = getattr(module, name)
     assert inspect.signature(func) == inspect.signature(inner)
-    assert func.__doc__ == inner.__doc__ and func.__name__ == name
+    assert func.__doc__ == inner.__doc__
+    assert func.__name__ == name
     with pytest.raises(lc.UnknownModelError):
         ask(func, "no-such-model-anywhere", g)
     if name not in ("estimate_vram", "which_gpus"):

@@ -108,10 +108,8 @@ def which_gpus(
 
     def key(o: GPUOption) -> tuple[int, float, int, float, int]:
         total = o.total_cost
-        if cost is None:
-            group = 0
-        else:  # priced and fitting, then unpriced and fitting, then not fitting on max_gpus cards
-            group = 2 if o.n_gpus is None else 0 if total is not None else 1
+        # with prices: priced and fitting, then unpriced and fitting, then not fitting on max_gpus cards
+        group = 0 if cost is None else 2 if o.n_gpus is None else 0 if total is not None else 1
         return (
             group,
             math.inf if total is None else total,

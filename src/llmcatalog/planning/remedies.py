@@ -249,9 +249,7 @@ def _pipeline(w: Workload, c: RemedyContext) -> Change:
 
 #: The weight formats a remedy may offer: the :data:`PRECISION_LADDER` less the idealised ``int8``/``int4``
 #: (every parameter at 8/4 bits and no scales: a lower bound, not a format a checkpoint or an engine has).
-REAL_FORMATS: tuple[str, ...] = tuple(
-    p for p in PRECISION_LADDER if _fmt(p).linear_only or _fmt(p).linear_bits >= 16
-)
+REAL_FORMATS: tuple[str, ...] = tuple(p for p in PRECISION_LADDER if _fmt(p).linear_only or _fmt(p).linear_bits >= 16)
 
 
 def _quantize(w: Workload, c: RemedyContext) -> Change:
