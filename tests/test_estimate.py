@@ -8,6 +8,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import llmcatalog as lc
+from llmcatalog.memory import estimate as _estimate_module
 from llmcatalog.memory.estimate import tensor_parallel_sizes
 from llmcatalog.memory.kvcache import kv_cache_bytes
 from llmcatalog.memory.weights import weight_bytes
@@ -102,8 +103,10 @@ def test_not_estimable_models() -> None:
         lc.estimate_vram(bare, lc.Inference())
     with pytest.raises(lc.NotEstimableError, match="base model 'llama-7b'"):
         lc.estimate_vram(attrs.evolve(bare, base_model="llama-7b"), lc.Inference())
+    with pytest.raises(TypeError):  # the calculus takes values; lc.estimate_vram looks names up (test_clifix.py)
+        _estimate_module.estimate_vram("llama-2-7b", lc.Inference())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        lc.estimate_vram("llama-2-7b", lc.Inference())  # type: ignore[arg-type]
+        lc.estimate_vram(42, lc.Inference())  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         lc.estimate_vram(LLAMA2_7B, "inference")  # type: ignore[arg-type]
     with pytest.raises(lc.WorkloadError, match="group size 128"):

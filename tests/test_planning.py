@@ -256,15 +256,18 @@ def test_models_that_fit_is_filtered_exact_and_fast(catalog: lc.Catalog) -> None
 
 
 def test_which_gpus_ranks_by_fit_then_cost(catalog: lc.Catalog) -> None:
-    """Fitting cards come first; among them a given cost decides; the fewest cards are exact."""
+    """Without prices, fitting cards come first; with prices, the priced options that fit (on up to
+    max_gpus cards) come first, cheapest total first, then the unpriced (see test_clifix.py); the
+    fewest cards are exact."""
     m = catalog.get_model("llama-2-13b")
     w = lc.Inference()
+    ranks = [o.check.rank for o in lc.which_gpus(m, w, max_gpus=4)]
+    assert ranks == sorted(ranks)
     cost = {"RTX 4090": 0.4, "A100 80GB": 1.6, "H100 SXM": 2.5, "L4": 0.7}
     options = lc.which_gpus(m, w, cost=cost, max_gpus=4)
-    ranks = [o.check.rank for o in options]
-    assert ranks == sorted(ranks)
-    fitting = [o for o in options if o.check.fits and o.total_cost is not None]
-    assert [o.total_cost for o in fitting] == sorted(o.total_cost for o in fitting)  # type: ignore[misc]
+    priced = [o for o in options if o.n_gpus is not None and o.total_cost is not None]
+    assert list(options[: len(priced)]) == priced
+    assert [o.total_cost for o in priced] == sorted(o.total_cost for o in priced)  # type: ignore[misc]
     for o in options:
         if o.n_gpus is not None and o.n_gpus > 1:
             assert lc.min_gpus(m, o.gpu, w, max_gpus=4) == o.n_gpus

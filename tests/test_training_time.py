@@ -193,11 +193,11 @@ def test_hostile_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="tflops"):
         lc.training_time(LLAMA, A100, w, tokens=1e6, tflops=math.inf)
     with pytest.raises(TypeError, match="GPU"):
-        lc.training_time(LLAMA, "A100", w, tokens=1e6)  # type: ignore[arg-type]
+        lc.training_time(LLAMA, 80, w, tokens=1e6)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="FineTune"):
         lc.training_time(LLAMA, A100, lc.Inference(), tokens=1e6)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="GPU"):
-        lc.decode_speed(LLAMA, "A100", lc.Inference())  # type: ignore[arg-type]
+        lc.decode_speed(LLAMA, 80, lc.Inference())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="bandwidth_gb_s"):
         lc.decode_speed(LLAMA, A100, lc.Inference(), bandwidth_gb_s=-1)
     assert lc.training_time(LLAMA, A100, w, tokens=1e6, price_per_gpu_hour=0).cost == 0

@@ -209,7 +209,8 @@ def estimate_ollama(
 
 
 # The calculus and the catalog load on first use, so that `import llmcatalog` stays light (< 100 ms):
-# `lc.estimate_vram` and `lc.catalog` are the very functions of those modules, looked up lazily.
+# `lc.catalog` is the very function of its module, looked up lazily; `lc.estimate_vram` and the other
+# calculus faces also take catalog names (_accepting_names, below).
 _LAZY = {
     "Catalog": "registry.catalog",
     "MemoryEstimate": "memory.estimate",
@@ -273,6 +274,72 @@ _LAZY = {
 }
 
 
+# Issue 11 user trial: the public faces of the calculus take catalog names as well as values. A str
+# model (a catalog id, name or alias, a model folder, config.json or .gguf, a Hub id: registry/resolve.py)
+# or a str GPU (catalog().get_gpu) is looked up, then the calculus runs unchanged; the calculus itself
+# never imports the registry (tests/test_layers.py). Functions taking (model, ...) and (model, gpu, ...):
+_NAMED_MODEL = frozenset({"estimate_vram", "which_gpus"})
+_NAMED_MODEL_GPU = frozenset(
+    {
+        "check", "fits", "min_gpus",
+        "best_precision", "max_batch", "max_context", "min_tensor_parallel", "recommend",
+        "decode_speed", "prefill_speed", "generation_time", "training_time",
+        "estimate_vllm", "estimate_sglang",
+        "engine_estimate", "compare_engines", "engine_max_model_len", "engine_max_concurrency",
+    }
+)  # fmt: skip
+
+
+def _model_named(name: str) -> Model:
+    from .registry.plugins import catalog
+    from .registry.resolve import resolve_model
+
+    return resolve_model(name, catalog())
+
+
+def _accepting_names(func: Any, *, gpu: bool) -> Any:
+    """``func`` with a str ``model`` (and, with ``gpu``, a str ``gpu``) looked up in the catalog
+    first; signature and docstring kept (functools.wraps). A value passes with one class test."""
+    import functools
+
+    if func.__name__ == "which_gpus":  # its ``gpus=`` may name catalog GPUs too
+
+        @functools.wraps(func)
+        def call_gpus(model: Any, *args: Any, **kwargs: Any) -> Any:
+            if model.__class__ is str:
+                model = _model_named(model)
+            pool = kwargs.get("gpus")
+            if pool is not None and not isinstance(pool, str):
+                kwargs["gpus"] = [get_gpu(g) if g.__class__ is str else g for g in pool]
+            return func(model, *args, **kwargs)
+
+        return call_gpus
+    if not gpu:
+        # estimate_vram(model, workload, **options) is the hot path (benchmarks/speed.py): named
+        # parameters and no empty **kwargs forwarded keep the wrapper to about 0.1 us a call.
+        @functools.wraps(func)
+        def call_model(model: Any, workload: Any = None, **kwargs: Any) -> Any:
+            if model.__class__ is str:
+                model = _model_named(model)
+            if kwargs:
+                return func(model, workload, **kwargs)
+            return func(model, workload)
+
+        return call_model
+
+    @functools.wraps(func)
+    def call(model: Any, gpu: Any, *args: Any, **kwargs: Any) -> Any:
+        if model.__class__ is str:
+            model = _model_named(model)
+        if gpu.__class__ is str:
+            gpu = get_gpu(gpu)
+        if kwargs:
+            return func(model, gpu, *args, **kwargs)
+        return func(model, gpu, *args)
+
+    return call
+
+
 def __getattr__(name: str) -> object:
     # Rarely used names load their module on first access; __version__ reads the package metadata
     # then (importlib.metadata is slow to import).
@@ -280,6 +347,8 @@ def __getattr__(name: str) -> object:
         import importlib
 
         value = getattr(importlib.import_module(f"llmcatalog.{_LAZY[name]}"), name)
+        if name in _NAMED_MODEL or name in _NAMED_MODEL_GPU:
+            value = _accepting_names(value, gpu=name in _NAMED_MODEL_GPU)
         globals()[name] = value  # loaded once: later look-ups are plain module attributes
         return value
     if name == "__version__":

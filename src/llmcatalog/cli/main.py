@@ -482,6 +482,9 @@ def _check_applicable(args: argparse.Namespace) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
+    _refuse_empty_gpu(args)
+    if args.gpu_memory is not None and getattr(args, "engine", "transformers") != "transformers":
+        raise WorkloadError("--gpu-memory applies to the transformers estimate; with --engine name a catalog --gpu")
     if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama
         return _engines_llamacpp.run(args, cat)
     _engines_llamacpp.refuse_options(args)
@@ -489,7 +492,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     if engine_requested(args):  # --engine vllm/sglang/...: cli/engines.py
         return run_engine_estimate(args, cat, _workload(args), clean=_clean, table=table)
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
-    gpu = cat.get_gpu(args.gpu) if args.gpu else None
+    gpu = _target_gpu(args, cat) if args.gpu is not None or args.gpu_memory is not None else None
     workload = _workload(args)
     with warnings.catch_warnings(record=True) as caught:
         # A context past the model's limit is worth a word, not a refusal: say it on stderr.
@@ -534,7 +537,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB allocatable{_fallback_note(gpu)} -> {said}"
         f" ({est.total_bytes / gpu.available_bytes:.0%} of it; {_gib(verdict.headroom_bytes)} GiB headroom kept free)"
     )
-    reading = _gpu_reading(args.gpu, gpu, cat)
+    reading = _gpu_reading(args.gpu, gpu, cat) if args.gpu else ""  # --gpu-memory: no name to read
     if reading:
         print(reading)
     if verdict.verdict == "tight":
@@ -575,8 +578,9 @@ def _estimate_output(
             "fits": check.fits,
             "min_gpus": fewest,
         }
+    speed, speed_text = _speed(model, gpu, workload)
     if fmt == "json":
-        return to_json({**est.as_dict(), "model": model.id, **verdict})
+        return to_json({**est.as_dict(), "model": model.id, **verdict, **speed})
     if fmt == "csv":
         row: dict[str, Any] = {
             "model": model.id,
@@ -586,6 +590,7 @@ def _estimate_output(
             "n_gpus": est.n_gpus,
             "peak_phase": est.peak_phase,
             **verdict,
+            **speed,
             **{f"components.{k}": v for k, v in est.components.items()},
         }
         return render([row], [Column(k) for k in row], "csv")
@@ -600,29 +605,43 @@ def _estimate_output(
         "",
         *(f"- {a}" for a in est.assumptions),
     ]
+    if gpu is not None:
+        lines += ["", speed_text[0].upper() + speed_text[1:] + "."]
     if gpu is not None and not verdict["fits"]:
         lines += ["", f"Fewest {gpu.name} that fit: {fewest if fewest is not None else 'more than 1024'}."]
     return clean("\n".join(lines), lines=True)
 
 
-def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
-    """One line from llmcatalog.performance: decode tokens/s and time to first token with transformers
-    (inference), or training tokens/s and step time at the default MFU (fine-tuning)."""
+def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tuple[dict[str, Any], str]:
+    """The speed figures of the text line (:func:`_speed_line`) as fields, and their wording.
+
+    Inference: ``decode_tokens_per_s`` at the full context and ``time_to_first_token_s`` with the
+    transformers profile; fine-tuning: ``training_tokens_per_s`` and ``step_s`` at the default MFU.
+    Each is None when there is no GPU or the GPU lacks the figure the estimate needs (the wording says why).
+    """
     from ..performance.inference import decode_speed, prefill_speed
     from ..performance.training import DEFAULT_MFU, training_time
 
+    if isinstance(workload, FineTune):
+        fields: dict[str, Any] = {"training_tokens_per_s": None, "step_s": None}
+    else:
+        fields = {"decode_tokens_per_s": None, "time_to_first_token_s": None}
+    if gpu is None:
+        return fields, "speed: not estimated (no GPU given)"
     try:
         if isinstance(workload, FineTune):
             step = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
             t = training_time(model, gpu, workload, tokens=step)
-            return (
-                f"   speed (estimated at {DEFAULT_MFU:.0%} MFU): {step / t.step_s:,.0f} training tokens/s,"
+            fields = {"training_tokens_per_s": step / t.step_s, "step_s": t.step_s}
+            return fields, (
+                f"speed (estimated at {DEFAULT_MFU:.0%} MFU): {step / t.step_s:,.0f} training tokens/s,"
                 f" {t.step_s:.3g} s per step of {step:,} tokens"
             )
         dec = decode_speed(model, gpu, workload)
     except LLMCatalogError as exc:
-        return f"   speed: not estimated ({_clean(str(exc))})"
-    line = f"   speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode"
+        return fields, f"speed: not estimated ({_clean(str(exc))})"
+    fields["decode_tokens_per_s"] = dec.tokens_per_s
+    line = f"speed (transformers, estimated): {dec.tokens_per_s:,.1f} tokens/s decode"
     line += f" at {dec.context_tokens:,} tokens"
     roof_re = r"compute roof.*?has no (\w+)(?:; using its (\w+))?"  # performance.hardware.decode_peak_flops
     roof = next((m for a in dec.assumptions if (m := re.match(roof_re, a))), None)
@@ -635,10 +654,17 @@ def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
     try:
         pre = prefill_speed(model, gpu, workload)
     except MissingGPUFigureError as exc:  # compute bound: needs the figure decode could do without
-        return f"{line}; time to first token not estimated (no {exc.field})"
+        return fields, f"{line}; time to first token not estimated (no {exc.field})"
     except LLMCatalogError as exc:
-        return f"{line}; time to first token not estimated ({_clean(str(exc))})"
-    return f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+        return fields, f"{line}; time to first token not estimated ({_clean(str(exc))})"
+    fields["time_to_first_token_s"] = pre.ttft_s
+    return fields, f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+
+
+def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
+    """One line from llmcatalog.performance: decode tokens/s and time to first token with transformers
+    (inference), or training tokens/s and step time at the default MFU (fine-tuning)."""
+    return "   " + _speed(model, gpu, workload)[1]
 
 
 def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
@@ -721,8 +747,15 @@ def _memory_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[unit])
 
 
+def _refuse_empty_gpu(args: argparse.Namespace) -> None:
+    """An empty ``--gpu ""`` is a mistake (a shell variable left unset), never "no GPU check"."""
+    if args.gpu is not None and not args.gpu.strip():
+        raise WorkloadError("--gpu is empty: name a catalog GPU (e.g. --gpu 'RTX 4090'), or give --gpu-memory 12GiB")
+
+
 def _target_gpu(args: argparse.Namespace, cat: Catalog) -> GPU:
     """The catalog GPU named by --gpu, or a card of --gpu-memory bytes (the fallback share applies)."""
+    _refuse_empty_gpu(args)
     if args.gpu_memory is not None:
         if args.gpu:
             raise WorkloadError(
@@ -819,7 +852,8 @@ def fit_rows(
             catalog=cat,
         )
     )
-    headers = ["id", "name", "domain", "params", "GiB per GPU", "headroom GiB", "verdict"]
+    speed = "training tokens/s" if isinstance(workload, FineTune) else "decode tokens/s"
+    headers = ["id", "name", "domain", "params", "GiB per GPU", "headroom GiB", speed, "verdict"]
     rows: list[list[object]] = [
         [
             f.model.id,
@@ -828,11 +862,27 @@ def fit_rows(
             _params(f.model.n_params),
             _gib(f.check.required_bytes),
             _gib(f.check.margin_bytes),
+            _fit_speed(f.model, gpu, workload, n_gpus),
             f.check.verdict,
         ]
         for f in found
     ]
     return headers, rows
+
+
+def _fit_speed(model: Model, gpu: GPU, workload: Inference | FineTune, n_gpus: int) -> float | None:
+    """Estimated tokens/s of ``workload`` spread over ``n_gpus`` as ``fit`` checks it
+    (planning.sweep.estimated_tokens_per_s: decode at the full context, or training at the default
+    MFU), rounded to 0.1; None when the GPU lacks a figure it needs or the speed cannot be estimated."""
+    from ..planning.choose import spread
+    from ..planning.sweep import estimated_tokens_per_s
+
+    try:
+        w = spread(workload, n_gpus, model.architecture) if model.architecture is not None else workload
+        value = estimated_tokens_per_s(model, gpu, w, None)  # type: ignore[arg-type]  # the hook ignores it
+    except LLMCatalogError:
+        return None
+    return None if value is None else round(value, 1)
 
 
 def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
@@ -854,7 +904,8 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
         print(render([dict(zip(headers, r, strict=True)) for r in rows], [Column(h) for h in headers], fmt))
         return 0 if rows else 1
     if rows:
-        print(table(headers, rows, right=(3, 4, 5)))
+        shown = [[*r[:6], "?" if r[6] is None else f"{r[6]:,.1f}", r[7]] for r in rows]
+        print(table(headers, shown, right=(3, 4, 5, 6)))
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
         f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
@@ -1065,7 +1116,24 @@ def _add_gpu_options(p: argparse.ArgumentParser) -> None:
         type=_memory_size,
         help="a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
     )
-    p.add_argument("--gpus", type=int, help="how many such GPUs you have (default: as the workload uses)")
+    p.add_argument(
+        "--gpus", type=_gpu_count, help="how many such GPUs you have, 1 or more (default: as the workload uses)"
+    )
+
+
+#: The most GPUs ``--gpus`` takes (the bound planning.recommend checks too).
+MAX_GPUS = 2**20
+
+
+def _gpu_count(text: str) -> int:
+    """``--gpus``: a whole number of GPUs from 1 to :data:`MAX_GPUS`."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of GPUs: {text!r} (e.g. --gpus 2)") from None
+    if not 1 <= n <= MAX_GPUS:
+        raise argparse.ArgumentTypeError(f"a number of GPUs from 1 to {MAX_GPUS:,} is needed, got {n}")
+    return n
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -1105,6 +1173,11 @@ def _parser() -> argparse.ArgumentParser:
     es = sub.add_parser("estimate", help="GPU memory for inference or fine-tuning", allow_abbrev=False)
     es.add_argument("model")
     es.add_argument("--gpu", help="check the fit on this GPU and find the fewest that fit")
+    es.add_argument(
+        "--gpu-memory",
+        type=_memory_size,
+        help="check the fit on a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+    )
     _add_workload_options(es)
     add_format_option(es, json_flag=True)
     add_engine_options(es)  # --engine, and the vLLM/SGLang options (cli/engines.py)

@@ -35,10 +35,11 @@ class GPUOption:
 
     @property
     def total_cost(self) -> float | None:
-        """``cost_per_gpu * n_gpus`` (None when either is unknown)."""
+        """``cost_per_gpu * n_gpus`` (None when either is unknown), rounded to 9 decimals so that a
+        price of 0.70 on 4 cards reads 2.8, not the float product 2.8000000000000003."""
         if self.cost_per_gpu is None or self.n_gpus is None:
             return None
-        return self.cost_per_gpu * self.n_gpus
+        return round(self.cost_per_gpu * self.n_gpus, 9)
 
 
 @attrs.frozen(kw_only=True)
@@ -80,8 +81,13 @@ def which_gpus(
     fine-tuning; None above ``max_gpus``). ``cost`` is a price per GPU (any unit: per hour, to buy),
     a mapping from GPU id, name or alias, or a function of the GPU; unknown is None.
 
-    Order: the verdict on one card (fits, tight, does not fit); then the total cost (cost x cards;
-    unknown last); then fewer cards; then the smaller card (the least memory that does the job).
+    Order without ``cost``: the verdict on one card (fits, tight, does not fit); then fewer cards;
+    then the smaller card (the least memory that does the job).
+
+    Order with ``cost``: the prices rank. First every GPU with a price that fits on at most
+    ``max_gpus`` cards, cheapest total cost (price x the fewest cards) first; then the GPUs the
+    mapping or function gives no price for (unpriced: ranked as without ``cost``), then those that
+    do not fit even on ``max_gpus`` cards. Ties: the verdict on one card, fewer cards, the smaller card.
     """
     w = _workload(workload)
     _arch(model)
@@ -100,11 +106,14 @@ def which_gpus(
                 n = min_gpus(model, g, w, max_gpus=max_gpus, headroom_fraction=headroom)
         rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g)))
 
-    def key(o: GPUOption) -> tuple[int, float, float, int]:
+    def key(o: GPUOption) -> tuple[int, float, int, float, int]:
         total = o.total_cost
+        # with prices: priced and fitting, then unpriced and fitting, then not fitting on max_gpus cards
+        group = 0 if cost is None else 2 if o.n_gpus is None else 0 if total is not None else 1
         return (
-            o.check.rank,
+            group,
             math.inf if total is None else total,
+            o.check.rank,
             math.inf if o.n_gpus is None else o.n_gpus,
             o.gpu.available_bytes,
         )

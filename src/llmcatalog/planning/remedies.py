@@ -106,7 +106,7 @@ def _checkpointing(w: Workload, c: RemedyContext) -> Change:
         return None
     return (
         attrs.evolve(w, gradient_checkpointing=True),
-        "gradient checkpointing (recomputes activations in backward, ~+33% compute)",
+        "gradient checkpointing (~+33% compute)",
         "--gradient-checkpointing",
     )
 
@@ -114,7 +114,7 @@ def _checkpointing(w: Workload, c: RemedyContext) -> Change:
 def _optimizer_8bit(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, FineTune) or w.optimizer != "adamw":
         return None
-    text = "8-bit AdamW (bitsandbytes) instead of AdamW"
+    text = "8-bit AdamW (bitsandbytes)"
     return attrs.evolve(w, optimizer="adamw-8bit"), text, "--optimizer adamw-8bit"
 
 
@@ -123,7 +123,7 @@ def _paged_8bit(w: Workload, c: RemedyContext) -> Change:
         return None
     return (
         attrs.evolve(w, optimizer="paged-adamw-8bit"),
-        "paged 8-bit AdamW (bitsandbytes; states page to CPU memory under pressure)",
+        "paged 8-bit AdamW (bitsandbytes, pages to CPU)",
         "--optimizer paged-adamw-8bit",
     )
 
@@ -137,7 +137,7 @@ def _micro_batch(w: Workload, c: RemedyContext) -> Change:
     steps = math.ceil(w.batch_size / b)
     return (
         attrs.evolve(w, batch_size=b),
-        f"micro-batch {b} with gradient accumulation over {steps} steps (same effective batch, slower)",
+        f"micro-batch {b} x {steps} accumulation steps",
         f"--batch {b}",
     )
 
@@ -157,11 +157,11 @@ def _zero(stage: int) -> Callable[[Workload, RemedyContext], Change]:
         if dp is None:
             return None
         par = attrs.evolve(w.parallelism, data_parallel=dp, zero_stage=stage)
-        what = {1: "optimizer states", 2: "optimizer states and gradients", 3: "parameters, gradients and states"}
-        fsdp = " (or FSDP full-shard)" if stage == 3 else ""
+        what = {1: "states", 2: "states, grads", 3: "params, grads, states"}
+        name = "ZeRO-3/FSDP" if stage == 3 else f"ZeRO-{stage}"
         return (
             attrs.evolve(w, parallelism=par),
-            f"ZeRO-{stage}{fsdp} over {dp} GPUs (shards {what[stage]})",
+            f"{name} over {dp} GPUs (shards {what[stage]})",
             f"--dp {dp} --zero {stage}",
         )
 
@@ -174,9 +174,11 @@ def _method(method: str) -> Callable[[Workload, RemedyContext], Change]:
     def apply(w: Workload, c: RemedyContext) -> Change:
         if not isinstance(w, FineTune) or w.method not in order or order.index(w.method) >= order.index(method):
             return None
+        targets = ",".join(w.lora_targets)
+        on = targets if len(targets) <= 24 else f"{len(w.lora_targets)} modules"
         what = {
-            "lora": f"LoRA r={w.lora_rank} on {','.join(w.lora_targets)} (trains a small adapter, base frozen)",
-            "qlora": f"QLoRA ({w.qlora_format} base, LoRA r={w.lora_rank} on {','.join(w.lora_targets)})",
+            "lora": f"LoRA r={w.lora_rank} on {on} (base frozen)",
+            "qlora": f"QLoRA ({w.qlora_format} base, r={w.lora_rank} on {on})",
         }
         return attrs.evolve(w, method=method), what[method], f"--finetune {method}"
 
@@ -194,10 +196,10 @@ def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
         stage = 3 if params else max(p.zero_stage, 2)
         par = attrs.evolve(p, data_parallel=dp, zero_stage=stage, offload_optimizer=True, offload_params=params)
         if params:
-            text = "ZeRO-3 with optimizer states and parameters offloaded to CPU (ZeRO-Infinity; slow)"
+            text = "ZeRO-3, params + states on CPU (slow)"
             opts = "--offload-params"
         else:
-            text, opts = f"ZeRO-{stage} with optimizer states offloaded to CPU (ZeRO-Offload; slower steps)", ""
+            text, opts = f"ZeRO-{stage}, optimizer states on CPU (slower)", ""
         dp_option = f"--dp {dp} " if dp > 1 else ""
         return attrs.evolve(w, parallelism=par), text, f"{dp_option}--zero {stage} --offload-optimizer {opts}".strip()
 
@@ -210,16 +212,16 @@ def _shorter(w: Workload, c: RemedyContext) -> Change:
     if n is None or n >= tokens:
         return None
     if isinstance(w, FineTune):
-        return attrs.evolve(w, seq_len=n), f"sequences of at most {n} tokens", f"--seq-len {n}"
+        return attrs.evolve(w, seq_len=n), f"sequences of at most {n:,} tokens", f"--seq-len {n}"
     prompt = None if w.prompt_tokens is None else min(w.prompt_tokens, n)
-    return attrs.evolve(w, context_tokens=n, prompt_tokens=prompt), f"a context of at most {n} tokens", f"--context {n}"
+    return attrs.evolve(w, context_tokens=n, prompt_tokens=prompt), f"context of at most {n:,} tokens", f"--context {n}"
 
 
 # -- inference remedies --------------------------------------------------------------------
 def _kv_fp8(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or w.kv_dtype in ("fp8", "int8"):
         return None
-    return attrs.evolve(w, kv_cache_precision="fp8"), "an FP8 KV cache (half of a 16-bit cache)", "--kv-precision fp8"
+    return attrs.evolve(w, kv_cache_precision="fp8"), "FP8 KV cache (half of 16-bit)", "--kv-precision fp8"
 
 
 def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
@@ -231,7 +233,7 @@ def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
         if n == 1:
             return None
     par = Parallelism(tensor_parallel=n)
-    return attrs.evolve(w, parallelism=par), f"tensor parallelism over {n} GPUs (vLLM/SGLang style)", f"--tp {n}"
+    return attrs.evolve(w, parallelism=par), f"tensor parallel over {n} GPUs (vLLM/SGLang)", f"--tp {n}"
 
 
 def _pipeline(w: Workload, c: RemedyContext) -> Change:
@@ -240,21 +242,40 @@ def _pipeline(w: Workload, c: RemedyContext) -> Change:
     n = min(c.n_gpus, c.arch.n_layers)
     return (
         attrs.evolve(w, parallelism=Parallelism(pipeline_parallel=n)),
-        f"layers split over {n} GPUs (device_map='auto')",
+        f"layers split over {n} GPUs (device_map)",
         f"--pp {n}",
     )
+
+
+#: The weight formats a remedy may offer: the :data:`PRECISION_LADDER` less the idealised ``int8``/``int4``
+#: (every parameter at 8/4 bits and no scales: a lower bound, not a format a checkpoint or an engine has).
+REAL_FORMATS: tuple[str, ...] = tuple(p for p in PRECISION_LADDER if _fmt(p).linear_only or _fmt(p).linear_bits >= 16)
 
 
 def _quantize(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or w.weight_format.linear_bits <= 4:
         return None
     current = w.weight_format.linear_bits
-    lower = [p for p in PRECISION_LADDER if _fmt(p).linear_bits < current]
+    lower = [p for p in REAL_FORMATS if _fmt(p).linear_bits < current]
     if not lower:
         return None
     chosen = best_precision(c.model, c.gpu, w, candidates=lower, headroom_fraction=c.headroom_fraction)
-    name = str(chosen) if chosen is not None else "bnb-nf4-dq"
-    return attrs.evolve(w, precision=name), f"{_fmt(name).description} weights", f"--precision {name}"
+    name = str(chosen) if chosen is not None else _smallest(lower, w, c)
+    return attrs.evolve(w, precision=name), f"{name} weights", f"--precision {name}"
+
+
+def _smallest(formats: Sequence[str], w: Inference, c: RemedyContext) -> str:
+    """The format of ``formats`` in which the job needs the least memory (the first on a tie), for a
+    job no format makes fit: what it saves shows, and other remedies can stack on it."""
+    best, best_bytes = "bnb-nf4-dq", None
+    for p in formats:
+        try:
+            required = check_quietly(c.model, c.gpu, attrs.evolve(w, precision=p), c.headroom_fraction).required_bytes
+        except LLMCatalogError:
+            continue  # a format this architecture cannot take (GPTQ/AWQ need Linear inputs divisible by 128)
+        if best_bytes is None or required < best_bytes:
+            best, best_bytes = p, required
+    return best
 
 
 def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
@@ -263,7 +284,7 @@ def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
     b = max_batch(c.model, c.gpu, w, limit=w.batch_size, headroom_fraction=c.headroom_fraction) or 1
     if b >= w.batch_size:
         return None
-    return attrs.evolve(w, batch_size=b), f"{b} concurrent sequence(s) instead of {w.batch_size}", f"--batch {b}"
+    return attrs.evolve(w, batch_size=b), f"{b} concurrent sequence(s), not {w.batch_size}", f"--batch {b}"
 
 
 #: The remedies :func:`recommend` tries, in no particular order (``effort`` ranks them; see the module docstring).
@@ -340,9 +361,11 @@ def recommend(
     if not any(r.fits for r in tried):
         pairs = _pairs(specs, w, ctx, base.required_bytes)
         tried.extend(pairs)
-        if not pairs:
+        # Inference also gets the full stack when pairs fit: an FP8 KV cache on top of 4-bit weights
+        # leaves room for a longer context than either pair (the stack ends on the shortest cut).
+        if not pairs or isinstance(w, Inference):
             stacked = _stack(specs, w, ctx, base.required_bytes)
-            if stacked is not None:
+            if stacked is not None and all(stacked.options != r.options for r in pairs):
                 tried.append(stacked)
 
     def key(r: Remedy) -> tuple[int, float, int]:
@@ -373,7 +396,7 @@ def _combined(applied: Sequence[tuple[RemedySpec, Remedy]], base: int) -> Remedy
     last = applied[-1][1]
     return Remedy(
         name="+".join(spec.name for spec, _ in applied),
-        description="; ".join(r.description for _, r in applied),
+        description=" + ".join(r.description for _, r in applied),
         options=_merged_options([r.options for _, r in applied if r.options]),
         effort=max(spec.effort for spec, _ in applied) + 100,
         workload=last.workload,

@@ -31,8 +31,13 @@ def plot_bars(bars: Sequence[Bar], *, ax: Any = None, title: str | None = None) 
     """Horizontal stacked bars in GiB, one per entry of ``bars``, each with its capacity marked by a
     black tick; returns the matplotlib ``Axes`` (a new figure's when ``ax`` is None)."""
     plt = _pyplot()
+    labels = [_wrap(b[0], LABEL_CHARS) for b in bars]
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * max(len(bars), 1)))
+        # Constrained layout makes room for the title, the tick labels and the legend placed outside
+        # the axes, so savefig() without bbox_inches="tight" keeps every label (issue 11's user trial).
+        lines = sum(max(label.count("\n") + 1, 1) for label in labels)
+        height = 1.6 + 0.3 * lines + 0.2 * max(len(bars), 1)
+        _fig, ax = plt.subplots(figsize=(10, height), layout="constrained")
     seen: set[str] = set()
     for i, (_label, segments, capacity) in enumerate(bars):
         left = 0.0
@@ -48,11 +53,21 @@ def plot_bars(bars: Sequence[Bar], *, ax: Any = None, title: str | None = None) 
             left += n / GIB
         if capacity:
             ax.plot([capacity / GIB] * 2, [i - 0.45, i + 0.45], color="black", linewidth=2)
-    ax.set_yticks(range(len(bars)), [b[0] for b in bars])
+    ax.set_yticks(range(len(bars)), labels)
     ax.invert_yaxis()
     ax.set_xlabel("GiB per GPU (black tick: the GPU's memory)")
     if title:
-        ax.set_title(title)
-    if seen:
-        ax.legend(loc="lower right", fontsize="small")
+        ax.set_title(_wrap(title, 80))
+    if seen:  # beside the bars, not over them
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
     return ax
+
+
+#: Longer bar labels are wrapped onto several lines (at spaces and " | "), so the bars keep their width.
+LABEL_CHARS = 40
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False)) or text
