@@ -38,6 +38,30 @@ _METHODS = {
     "train_ptuning_v2": "p-tuning-v2",
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
+#: Bases that PEFT's ``prepare_model_for_kbit_training`` leaves in their dtype: it casts the
+#: non-quantized parameters to fp32 only when the model is not GPTQ/AQLM/EETQ/HQQ-quantized
+#: (``peft/utils/other.py``, ``if not is_gptq_quantized ...``).
+_NO_UPCAST_BASES = ("gptq-int4", "awq-int4")
+#: Frameworks whose model code keeps tuple KV caches rebuilt by ``torch.cat`` every step and computes
+#: the LM head over the whole prompt: Qwen-1's remote ``modeling_qwen.py`` (2023; ``QWenAttention``
+#: concatenates ``layer_past`` with the new key/value, ``QWenLMHeadModel`` runs ``lm_head`` on every
+#: hidden state) under transformers 4.3x ``generate()`` (``Inference.legacy_cache``).
+_LEGACY_CACHE_FRAMEWORKS = frozenset({"qwen-remote-code", "qwen-remote-code-2023-08"})
+
+
+def _framework_buffer_bytes(framework: str | None, model: Model) -> int:
+    """Static buffers a figure's model code allocated that today's code does not (0 for most).
+
+    ``qwen-remote-code-2023-08``: Qwen-7B's ``modeling_qwen.py`` of August 2023 registered in every
+    ``QWenAttention`` a boolean causal-mask buffer ``tril(ones(P, P))`` with ``P = n_positions``
+    (mirror undefdev/Qwen-7B-Chat@04df5dd, ``QWenAttention.__init__``; removed by September 2023, when
+    one model-level mask remained for the non-flash path only): ``n_layers * P**2`` bytes on the GPU
+    with the weights. ``P = 8192``: the README's own load figure (16.38 GiB for the bf16 model,
+    QwenLM/Qwen@af6486a) is the 14.38 GiB of bf16 parameters plus 32 * 8192**2 B = 2.00 GiB.
+    """
+    if framework == "qwen-remote-code-2023-08" and model.architecture is not None:
+        return model.architecture.n_layers * 8192**2
+    return 0
 
 
 @attrs.frozen(kw_only=True)
@@ -90,6 +114,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if fig.batch_size is None:
             return "batch size not given"
         par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
+        legacy = fig.framework in _LEGACY_CACHE_FRAMEWORKS
         if fig.workload == "inference_load":
             return Inference(precision=fig.precision, batch_size=1, context_tokens=1, parallelism=par)
         if fig.workload == "inference_prefill":
@@ -102,6 +127,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
                 prompt_tokens=fig.seq_len,
                 attention=fig.attention or "sdpa",
                 parallelism=par,
+                legacy_cache=legacy,
             )
         if fig.seq_len is None or fig.gen_len is None:
             return "prompt or generated length not given"
@@ -112,6 +138,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
             prompt_tokens=fig.seq_len,
             attention=fig.attention or "sdpa",
             parallelism=par,
+            legacy_cache=legacy,
         )
     method = _METHODS.get(fig.workload)
     if method is None:
@@ -126,6 +153,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if method == "lora":
             method = "qlora"
         kwargs["qlora_format"] = precision
+        if precision in _NO_UPCAST_BASES:
+            kwargs["upcast_non_quantized"] = False
         precision = "bf16" if precision.startswith("bnb-nf4") else "fp16"
     if precision not in ("fp32", "fp16", "bf16"):
         return f"precision {fig.precision!r} is not one llmcatalog models for training"
@@ -145,6 +174,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["train_embeddings"] = True
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
         return "a multi-GPU run whose sharding (ZeRO stage or FSDP) is not given"
+    torch_version = fig.torch_version or ">=2.1"
     if n_gpus > 1 or fig.zero_stage or fig.fsdp:
         # litgpt's finetune scripts accumulate gradients under fabric.no_backward_sync (FSDP1 no_sync(),
         # unsharded gradients between micro-batches) with use_orig_params=True (docs/sharding.md).
@@ -154,9 +184,10 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
             zero_stage=fig.zero_stage or 0,
             fsdp=fig.fsdp or "none",
             accumulate_without_sync=no_sync,
+            torch_version=torch_version,
         )
     else:
-        par = Parallelism()
+        par = Parallelism(torch_version=torch_version)
     return FineTune(
         method=method,
         precision=precision,
@@ -190,7 +221,7 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         if gpu is None:
             reason = "the GPU is not named or not in the catalog"
             return result(status="not-comparable", reason=reason, workload=workload, estimate=est)
-        fits = est.total_bytes <= gpu.available_bytes
+        fits = est.total_bytes + _framework_buffer_bytes(fig.framework, model) <= gpu.available_bytes
         return result(status="claim", workload=workload, estimate=est, agrees=fits == (fig.metric == "fits"))
     published = fig.memory_bytes
     if published is None:
@@ -203,6 +234,7 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         )
     else:
         compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
+    compared += _framework_buffer_bytes(fig.framework, model)
     return result(
         status="compared", workload=workload, estimate=est, published_bytes=published, compared_bytes=compared
     )

@@ -716,7 +716,11 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     if p.fsdp != "none" and p.fsdp_version == 1 and p.torch_version == "2.0":
         foreach = False  # torch 2.0 takes FSDP1's FlatParameter for a non-Parameter type: for-loop step
     if opt == "adamw":
-        states, temp = 2 * n * sb, (n * sb if foreach else 0)
+        # torch 2.0's ``_multi_tensor_adamw`` keeps two parameter-sized intermediates alive at once
+        # (``exp_avg_sq_sqrt = _foreach_sqrt(...)`` and the out-of-place ``denom = _foreach_add(..., eps)``);
+        # torch >= 2.1 reuses the first in place (pytorch/pytorch PR #104898, issue #97712).
+        n_temps = 2 if p.torch_version == "2.0" else 1
+        states, temp = 2 * n * sb, (n_temps * n * sb if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
         states, temp = 2 * n * (1 + 4 / 256), 0
     elif opt == "sgd":

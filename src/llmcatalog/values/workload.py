@@ -185,7 +185,8 @@ class Parallelism:
     ``"hybrid-shard"``), ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
     and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
     ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
-    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters). :meth:`from_fsdp` sets them
+    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
+    intermediates of torch 2.0's foreach AdamW against one since 2.1). :meth:`from_fsdp` sets them
     by their PyTorch names. See ``docs/sharding.md``.
     """
 
@@ -440,6 +441,11 @@ class Inference:
     KV-cache dtype (default: the compute dtype). ``mla_cache`` is what a latent-attention model
     (DeepSeek-V2/V3) caches: ``"latent"`` (transformers 5, vLLM, SGLang) or ``"expanded"`` keys and
     values (transformers 4.x, engines without an MLA kernel); other models ignore it.
+    ``legacy_cache``: the model's code returns ``past_key_values`` as tuples that every step rebuilds
+    with ``torch.cat`` and computes the LM head over every prompt position (transformers < 4.36 and the
+    2023 remote code of Qwen-1 ``modeling_qwen.py``): ``generate()`` holds the previous step's cache
+    until the forward returns, so the decode peak holds two caches, and the prefill keeps the logits of
+    the whole prompt in the compute dtype (``docs/accuracy.md``).
     """
 
     precision: str | WeightFormat = attrs.field(
@@ -456,6 +462,7 @@ class Inference:
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
     mla_cache: str = attrs.field(default="latent", validator=_choice(MLA_CACHE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
+    legacy_cache: bool = attrs.field(default=False, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.prompt_tokens is not None and self.prompt_tokens > self.context_tokens:
