@@ -48,6 +48,31 @@ _NO_UPCAST_BASES = ("gptq-int4", "awq-int4")
 #: hidden state) under transformers 4.3x ``generate()`` (``Inference.legacy_cache``).
 _LEGACY_CACHE_FRAMEWORKS = frozenset({"qwen-remote-code", "qwen-remote-code-2023-08"})
 
+#: The DeepSpeed ``zero_optimization`` sections a framework's scripts ship, by ZeRO stage: QwenLM/Qwen
+#: ``finetune/ds_config_zero2.json`` and ``finetune/ds_config_zero3.json`` (commit 2df8e8a).
+_FRAMEWORK_ZERO_CONFIGS: dict[tuple[str, int], dict[str, object]] = {
+    ("qwen-remote-code", 2): {
+        "stage": 2,
+        "allgather_partitions": True,
+        "allgather_bucket_size": 2e8,
+        "overlap_comm": True,
+        "reduce_scatter": True,
+        "reduce_bucket_size": 2e8,
+        "contiguous_gradients": True,
+    },
+    ("qwen-remote-code", 3): {
+        "stage": 3,
+        "overlap_comm": True,
+        "contiguous_gradients": True,
+        "sub_group_size": 1e9,
+        "reduce_bucket_size": "auto",
+        "stage3_prefetch_bucket_size": "auto",
+        "stage3_param_persistence_threshold": "auto",
+        "stage3_max_live_parameters": 1e9,
+        "stage3_max_reuse_distance": 1e9,
+    },
+}
+
 
 def _framework_buffer_bytes(framework: str | None, model: Model) -> int:
     """Static buffers a figure's model code allocated that today's code does not (0 for most).
@@ -172,6 +197,10 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["upcast_non_quantized"] = False  # litgpt keeps non-quantized weights in bf16
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
+    if fig.framework in _LEGACY_CACHE_FRAMEWORKS and fig.zero_stage:
+        # Qwen-1's QWenLMHeadModel passes its 16-bit logits to CrossEntropyLoss without an upcast, and
+        # DeepSpeed's bf16/fp16 modes run without torch.autocast (FineTune.fp32_logits).
+        kwargs["fp32_logits"] = False
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
         return "a multi-GPU run whose sharding (ZeRO stage or FSDP) is not given"
     torch_version = fig.torch_version or ">=2.1"
@@ -179,15 +208,26 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         # litgpt's finetune scripts accumulate gradients under fabric.no_backward_sync (FSDP1 no_sync(),
         # unsharded gradients between micro-batches) with use_orig_params=True (docs/sharding.md).
         no_sync = fig.framework == "litgpt" and fig.fsdp is not None
-        par = Parallelism(
-            data_parallel=n_gpus,
-            zero_stage=fig.zero_stage or 0,
-            fsdp=fig.fsdp or "none",
-            accumulate_without_sync=no_sync,
-            torch_version=torch_version,
-        )
+        shipped = _FRAMEWORK_ZERO_CONFIGS.get((fig.framework or "", fig.zero_stage or 0))
+        if shipped is not None:
+            par = attrs.evolve(
+                Parallelism.from_deepspeed_config({"zero_optimization": shipped}, data_parallel=n_gpus),
+                torch_version=torch_version,
+            )
+        else:
+            par = Parallelism(
+                data_parallel=n_gpus,
+                zero_stage=fig.zero_stage or 0,
+                fsdp=fig.fsdp or "none",
+                accumulate_without_sync=no_sync,
+                torch_version=torch_version,
+            )
     else:
-        par = Parallelism(torch_version=torch_version)
+        # Qwen's README profiles "a batch size of 1 and gradient accumulation of 8"; the HF Trainer zeroes
+        # gradients only after each optimizer step, so earlier micro-batches' gradients stay through the
+        # next forward and backward (Parallelism.accumulate_without_sync on one GPU).
+        held = fig.framework in _LEGACY_CACHE_FRAMEWORKS
+        par = Parallelism(torch_version=torch_version, accumulate_without_sync=held)
     return FineTune(
         method=method,
         precision=precision,

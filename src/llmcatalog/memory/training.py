@@ -703,7 +703,11 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
         layer_backward += tokens * pt_max + fx_max
     else:
         saved = tokens * (pt_sum + tail) + fx_sum
-    logits = tokens * 12 * V
+    # fp32 logits (FineTune.fp32_logits): the 16-bit logits, the fp32 copy log_softmax reads, its output and
+    # then the gradients flowing in and out of it, 12*V bytes per token. Without the upcast (Qwen-1's remote
+    # code under DeepSpeed: ``CrossEntropyLoss()(lm_logits[..., :-1, :].contiguous(), ...)`` on 16-bit
+    # logits) the logits, their shifted copy and log_softmax's output, all in the compute dtype: 3*e*V.
+    logits = tokens * (12 if w.fp32_logits else 3 * e) * V
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 
 
@@ -923,7 +927,9 @@ def estimate_finetune(
         f"optimizer: {w.optimizer} ({w.optimizer_impl})",
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.gradient_checkpointing else 'off'}",
-        "loss: transformers ForCausalLMLoss (fp32 logits over the full vocabulary)",
+        "loss: transformers ForCausalLMLoss (fp32 logits over the full vocabulary)"
+        if w.fp32_logits
+        else f"loss: CrossEntropyLoss on {w.precision} logits (no fp32 upcast)",
     ]
     if w.method in ("lora", "qlora"):
         assumptions.append(f"LoRA r={w.lora_rank} on {', '.join(sorted(plan.lora)) or 'no module'}")

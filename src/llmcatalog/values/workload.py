@@ -541,6 +541,10 @@ class FineTune:
     ``moe_layout`` says which transformers layout of mixture-of-experts weights LoRA targets are
     read against (``"transformers-5"``: fused expert tensors, today's; ``"transformers-4"``: one
     Linear per expert); Mixtral's ``w1``/``w2``/``w3`` on experts count differently in each.
+    ``fp32_logits``: the loss reads fp32 logits -- transformers' ``ForCausalLMLoss`` upcasts them, and
+    under ``torch.autocast`` ``log_softmax`` runs in fp32 anyway. False where neither happens: 2023
+    remote code that feeds its 16-bit logits straight to ``CrossEntropyLoss`` (Qwen-1's
+    ``QWenLMHeadModel``) under DeepSpeed's bf16/fp16 modes, which replace autocast.
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -566,6 +570,7 @@ class FineTune:
     train_embeddings: bool = attrs.field(default=False, validator=_bool)
     moe_layout: str = attrs.field(default="transformers-5", validator=_choice(MOE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
+    fp32_logits: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         targets = self.lora_targets
