@@ -364,10 +364,22 @@ def _estimate_inference(
     kv_prompt = _profile_kv(prof, batch, prompt, prompt)
     legacy = w.legacy_cache
     pre = prefill_bytes(
-        arch, batch_size=batch, tokens=prompt, dtype=compute, attention=w.attention, tensor_parallel=tp, all_logits=legacy
+        arch,
+        batch_size=batch,
+        tokens=prompt,
+        dtype=compute,
+        attention=w.attention,
+        tensor_parallel=tp,
+        all_logits=legacy,
     )
     dec = decode_step_bytes(
-        arch, batch_size=batch, context=context, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp, legacy_cache=legacy
+        arch,
+        batch_size=batch,
+        context=context,
+        dtype=compute,
+        kv_dtype=kv_dtype,
+        tensor_parallel=tp,
+        legacy_cache=legacy,
     )
     # Tuple caches (Inference.legacy_cache): each layer's ``torch.cat`` makes a new tensor while
     # generate() still holds the previous step's tuple, so the last step ends with both caches.
