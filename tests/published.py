@@ -69,10 +69,12 @@ _PRECISIONS = [
     ("int4 gptq", "gptq-int4"),
     ("int8 (bitsandbytes", "bnb-int8"),
     ("int8 base (bitsandbytes", "bnb-int8"),
-    ("int8 (built-in", "int8"),
-    ("int4 (built-in", "int4"),
-    ("int8 (chatglm built-in", "int8"),
-    ("int4 (chatglm built-in", "int4"),
+    # THUDM's built-in weight-only quantization (``quantization.py``: the four block Linears only, fp16
+    # per-row scales; embeddings and output layer stay fp16): accuracy.figures.SOURCE_FORMATS.
+    ("int8 (built-in", "chatglm-int8"),
+    ("int4 (built-in", "chatglm-int4"),
+    ("int8 (chatglm built-in", "chatglm-int8"),
+    ("int4 (chatglm built-in", "chatglm-int4"),
     ("bf16 + int8 kv", "bf16"),
     ("fp16/bf16", "fp16"),
     ("bf16/fp16", "bf16"),

@@ -25,7 +25,7 @@ from ..errors import LLMCatalogError
 from ..memory.estimate import MemoryEstimate, estimate_vram
 from ..values.gpu import GPU
 from ..values.model import Model, PublishedFigure
-from ..values.precision import FORMATS
+from ..values.precision import FORMATS, WeightFormat
 from ..values.workload import FineTune, Inference, Parallelism
 
 __all__ = ["FigureComparison", "compare_figure", "workload_for_figure"]
@@ -38,6 +38,24 @@ _METHODS = {
     "train_ptuning_v2": "p-tuning-v2",
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
+#: Weight formats of the sources that the catalog's FORMATS do not name. THUDM's ChatGLM/ChatGLM2
+#: ``quantization.py`` (``quantize(model, weight_bit_width)``) replaces only the four block Linears
+#: (``query_key_value``, ``dense``, ``dense_h_to_4h``, ``dense_4h_to_h``) by ``QuantizedLinear``: int8
+#: weights (int4 packed two per byte) with one scale per output row in the model's fp16; the word
+#: embeddings and the output layer stay fp16.
+SOURCE_FORMATS: dict[str, WeightFormat] = {
+    f"chatglm-int{b}": WeightFormat(
+        name=f"chatglm-int{b}",
+        linear_bits=b,
+        linear_only=True,
+        default_compute="fp16",
+        description=f"ChatGLM built-in int{b}: block Linears at {b} bits + fp16 row scales, fp16 elsewhere",
+        bits=b,
+        row_scale_bits=16,
+        method="chatglm",
+    )
+    for b in (4, 8)
+}
 #: Bases that PEFT's ``prepare_model_for_kbit_training`` leaves in their dtype: it casts the
 #: non-quantized parameters to fp32 only when the model is not GPTQ/AQLM/EETQ/HQQ-quantized
 #: (``peft/utils/other.py``, ``if not is_gptq_quantized ...``).
@@ -132,8 +150,9 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
     """The workload a figure was measured under, or a string saying what it lacks."""
     n_gpus = fig.n_gpus
     if fig.workload.startswith("inference"):
-        if fig.precision is None or fig.precision not in FORMATS:
+        if fig.precision is None or (fig.precision not in FORMATS and fig.precision not in SOURCE_FORMATS):
             return f"precision {fig.precision!r} is not one llmcatalog models"
+        fmt: str | WeightFormat = SOURCE_FORMATS.get(fig.precision, fig.precision)
         if fig.workload == "inference_unspecified":
             return "the source does not say how many tokens were processed"
         if fig.batch_size is None:
@@ -141,12 +160,12 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
         legacy = fig.framework in _LEGACY_CACHE_FRAMEWORKS
         if fig.workload == "inference_load":
-            return Inference(precision=fig.precision, batch_size=1, context_tokens=1, parallelism=par)
+            return Inference(precision=fmt, batch_size=1, context_tokens=1, parallelism=par)
         if fig.workload == "inference_prefill":
             if fig.seq_len is None:
                 return "prompt length not given"
             return Inference(
-                precision=fig.precision,
+                precision=fmt,
                 batch_size=fig.batch_size,
                 context_tokens=fig.seq_len + 1,
                 prompt_tokens=fig.seq_len,
@@ -157,7 +176,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         if fig.seq_len is None or fig.gen_len is None:
             return "prompt or generated length not given"
         return Inference(
-            precision=fig.precision,
+            precision=fmt,
             batch_size=fig.batch_size,
             context_tokens=fig.seq_len + fig.gen_len,
             prompt_tokens=fig.seq_len,
