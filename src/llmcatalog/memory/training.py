@@ -736,7 +736,10 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     else:  # adafactor: a row and a column accumulator (fp32) per matrix instead of a full moment
         states, temp = 4 * 2 * n / max(arch.hidden_size, 1), 0
     if plan.deepspeed:
-        temp += 4 * n  # the fp32 copy of the gradient partition the optimizer steps with
+        # The fp32 copy of the gradient partition the optimizer steps with, made from a flattened 16-bit
+        # copy: ``self.flatten(self.averaged_gradients[i]).to(fp32)`` (stage_1_and_2.py ``step``, stage3.py
+        # ``_prepare_fp32_grad_for_sub_group``) holds both for a moment: 4 + 2 bytes per element.
+        temp += (4 + DTYPE_BYTES[w.precision]) * n
     return math.ceil(states), math.ceil(temp)
 
 
@@ -843,11 +846,11 @@ def estimate_finetune(
     master = plan.trainable * plan.master_bytes / mp
     if stage:
         n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
-        ds_grad_copy = 4 * plan.trainable / mp if plan.deepspeed else 0.0
+        ds_grad_copy = (4 + e) * plan.trainable / mp if plan.deepspeed else 0.0
         states, master, step_temp = states / n_shard, master / n_shard, step_temp / n_shard
         if plan.deepspeed and stage == 3:
             # ZeRO-3 steps one sub-group at a time: the fp32 gradient copy is one sub-group's (stage3.py).
-            step_temp += min(p.sub_group_size, ds_grad_copy / 4 / n_shard) * 4 - ds_grad_copy / n_shard
+            step_temp += min(p.sub_group_size, ds_grad_copy / (4 + e) / n_shard) * (4 + e) - ds_grad_copy / n_shard
         if stage >= 2 and not p.accumulate_without_sync:
             grads /= n_shard  # (no_sync() accumulates unsharded gradients between micro-batches)
         if stage >= 3:
