@@ -155,12 +155,12 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         fmt: str | WeightFormat = SOURCE_FORMATS.get(fig.precision, fig.precision)
         if fig.workload == "inference_unspecified":
             return "the source does not say how many tokens were processed"
-        if fig.batch_size is None:
-            return "batch size not given"
         par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
         legacy = fig.framework in _LEGACY_CACHE_FRAMEWORKS
-        if fig.workload == "inference_load":
+        if fig.workload == "inference_load":  # the weights alone: no batch or length needed
             return Inference(precision=fmt, batch_size=1, context_tokens=1, parallelism=par)
+        if fig.batch_size is None:
+            return "batch size not given"
         if fig.workload == "inference_prefill":
             if fig.seq_len is None:
                 return "prompt length not given"
