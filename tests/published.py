@@ -69,11 +69,13 @@ _PRECISIONS = [
     ("int4 gptq", "gptq-int4"),
     ("int8 (bitsandbytes", "bnb-int8"),
     ("int8 base (bitsandbytes", "bnb-int8"),
-    ("int8 (built-in", "int8"),
-    ("int4 (built-in", "int4"),
-    ("int8 (chatglm built-in", "int8"),
+    # THUDM's built-in weight-only quantization (``quantization.py``: the four block Linears only, fp16
+    # per-row scales; embeddings and output layer stay fp16): accuracy.figures.SOURCE_FORMATS.
+    ("int8 (built-in", "chatglm-int8"),
+    ("int4 (built-in", "chatglm-int4"),
+    ("int8 (chatglm built-in", "chatglm-int8"),
+    ("int4 (chatglm built-in", "chatglm-int4"),
     ("int4 base (frozen", "int4"),
-    ("int4 (chatglm built-in", "int4"),
     ("bf16 + int8 kv", "bf16"),
     ("fp16/bf16", "fp16"),
     ("bf16/fp16", "bf16"),
@@ -244,18 +246,30 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         kw["lora_dropout"] = 0.05
         kw["gradient_checkpointing"] = True
         kw["framework"] = "qwen-remote-code"
+        # README: "CUDA 11.8 and Pytorch 2.0": foreach AdamW with two intermediates (Parallelism.torch_version).
+        kw["torch_version"] = "2.0"
         # The model is loaded in bf16 and 2023's PEFT created adapters in the model's dtype.
         kw["mixed_precision"] = False
         if "-loraemb-" in rid:
             kw["train_embeddings"] = True
         if "-q-lora-" in rid:
             kw["precision"] = "gptq-int4"
+            # finetune_qlora_single_gpu.sh passes --deepspeed finetune/ds_config_zero2.json (ZeRO-2 on one
+            # GPU, fp16: DeepSpeed's mixed precision; buckets 2e8, overlap_comm true).
+            kw["zero_stage"] = 2
         if "-full-parameter-" in rid:
             kw["zero_stage"] = 3  # finetune_ds.sh: DeepSpeed ZeRO-3
         if "deepspeedzero3" in rid:
             kw["zero_stage"] = 3
     elif rid.startswith("qwen"):
-        kw["framework"] = "qwen-remote-code"
+        # Qwen-1 remote code under transformers 4.3x generate(): tuple KV caches rebuilt every step and
+        # logits over the whole prompt (accuracy.figures, Inference.legacy_cache); the August-2023 code
+        # also held a causal-mask buffer per layer. The inference figures are tensor peaks
+        # (torch.cuda.max_memory_allocated-like): the README's bf16 load figure, 16.38 GiB, is exactly the
+        # parameters plus those buffers with no CUDA context (data README).
+        kw["framework"] = "qwen-remote-code-2023-08" if rid.startswith("qwen1v1") else "qwen-remote-code"
+        if kw["metric"] == "unspecified":
+            kw["metric"] = "max_allocated"
     elif rid.startswith(("peft-bloomz7b1-lora-pytorch", "peft-bloomz7b1-full")):
         kw.update(precision="fp32", mixed_precision=False, lora_rank=8, lora_targets=("query_key_value",))
     elif rid.startswith("huatuo"):

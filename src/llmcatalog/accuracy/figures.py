@@ -25,7 +25,7 @@ from ..errors import LLMCatalogError
 from ..memory.estimate import MemoryEstimate, estimate_vram
 from ..values.gpu import GPU
 from ..values.model import Model, PublishedFigure
-from ..values.precision import FORMATS
+from ..values.precision import FORMATS, WeightFormat
 from ..values.workload import BASE_FORMATS, FineTune, Inference, Parallelism
 
 __all__ = ["FigureComparison", "compare_figure", "workload_for_figure"]
@@ -43,6 +43,73 @@ _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
 #: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
 #: which no Llama norm is, and cast the head's output, not its weight).
 _NO_UPCAST = ("litgpt", "peft<0.4")
+#: Weight formats of the sources that the catalog's FORMATS do not name. THUDM's ChatGLM/ChatGLM2
+#: ``quantization.py`` (``quantize(model, weight_bit_width)``) replaces only the four block Linears
+#: (``query_key_value``, ``dense``, ``dense_h_to_4h``, ``dense_4h_to_h``) by ``QuantizedLinear``: int8
+#: weights (int4 packed two per byte) with one scale per output row in the model's fp16; the word
+#: embeddings and the output layer stay fp16.
+SOURCE_FORMATS: dict[str, WeightFormat] = {
+    f"chatglm-int{b}": WeightFormat(
+        name=f"chatglm-int{b}",
+        linear_bits=b,
+        linear_only=True,
+        default_compute="fp16",
+        description=f"ChatGLM built-in int{b}: block Linears at {b} bits + fp16 row scales, fp16 elsewhere",
+        bits=b,
+        row_scale_bits=16,
+        method="chatglm",
+    )
+    for b in (4, 8)
+}
+#: Bases that PEFT's ``prepare_model_for_kbit_training`` leaves in their dtype: it casts the
+#: non-quantized parameters to fp32 only when the model is not GPTQ/AQLM/EETQ/HQQ-quantized
+#: (``peft/utils/other.py``, ``if not is_gptq_quantized ...``).
+_NO_UPCAST_BASES = ("gptq-int4", "awq-int4")
+#: Frameworks whose model code keeps tuple KV caches rebuilt by ``torch.cat`` every step and computes
+#: the LM head over the whole prompt: Qwen-1's remote ``modeling_qwen.py`` (2023; ``QWenAttention``
+#: concatenates ``layer_past`` with the new key/value, ``QWenLMHeadModel`` runs ``lm_head`` on every
+#: hidden state) under transformers 4.3x ``generate()`` (``Inference.legacy_cache``).
+_LEGACY_CACHE_FRAMEWORKS = frozenset({"qwen-remote-code", "qwen-remote-code-2023-08"})
+
+#: The DeepSpeed ``zero_optimization`` sections a framework's scripts ship, by ZeRO stage: QwenLM/Qwen
+#: ``finetune/ds_config_zero2.json`` and ``finetune/ds_config_zero3.json`` (commit 2df8e8a).
+_FRAMEWORK_ZERO_CONFIGS: dict[tuple[str, int], dict[str, object]] = {
+    ("qwen-remote-code", 2): {
+        "stage": 2,
+        "allgather_partitions": True,
+        "allgather_bucket_size": 2e8,
+        "overlap_comm": True,
+        "reduce_scatter": True,
+        "reduce_bucket_size": 2e8,
+        "contiguous_gradients": True,
+    },
+    ("qwen-remote-code", 3): {
+        "stage": 3,
+        "overlap_comm": True,
+        "contiguous_gradients": True,
+        "sub_group_size": 1e9,
+        "reduce_bucket_size": "auto",
+        "stage3_prefetch_bucket_size": "auto",
+        "stage3_param_persistence_threshold": "auto",
+        "stage3_max_live_parameters": 1e9,
+        "stage3_max_reuse_distance": 1e9,
+    },
+}
+
+
+def _framework_buffer_bytes(framework: str | None, model: Model) -> int:
+    """Static buffers a figure's model code allocated that today's code does not (0 for most).
+
+    ``qwen-remote-code-2023-08``: Qwen-7B's ``modeling_qwen.py`` of August 2023 registered in every
+    ``QWenAttention`` a boolean causal-mask buffer ``tril(ones(P, P))`` with ``P = n_positions``
+    (mirror undefdev/Qwen-7B-Chat@04df5dd, ``QWenAttention.__init__``; removed by September 2023, when
+    one model-level mask remained for the non-flash path only): ``n_layers * P**2`` bytes on the GPU
+    with the weights. ``P = 8192``: the README's own load figure (16.38 GiB for the bf16 model,
+    QwenLM/Qwen@af6486a) is the 14.38 GiB of bf16 parameters plus 32 * 8192**2 B = 2.00 GiB.
+    """
+    if framework == "qwen-remote-code-2023-08" and model.architecture is not None:
+        return model.architecture.n_layers * 8192**2
+    return 0
 
 
 @attrs.frozen(kw_only=True)
@@ -90,35 +157,39 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
     """The workload a figure was measured under, or a string saying what it lacks."""
     n_gpus = fig.n_gpus
     if fig.workload.startswith("inference"):
-        if fig.precision is None or fig.precision not in FORMATS:
+        if fig.precision is None or (fig.precision not in FORMATS and fig.precision not in SOURCE_FORMATS):
             return f"precision {fig.precision!r} is not one llmcatalog models"
+        fmt: str | WeightFormat = SOURCE_FORMATS.get(fig.precision, fig.precision)
         if fig.workload == "inference_unspecified":
             return "the source does not say how many tokens were processed"
+        par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
+        legacy = fig.framework in _LEGACY_CACHE_FRAMEWORKS
+        if fig.workload == "inference_load":  # the weights alone: no batch or length needed
+            return Inference(precision=fmt, batch_size=1, context_tokens=1, parallelism=par)
         if fig.batch_size is None:
             return "batch size not given"
-        par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
-        if fig.workload == "inference_load":
-            return Inference(precision=fig.precision, batch_size=1, context_tokens=1, parallelism=par)
         if fig.workload == "inference_prefill":
             if fig.seq_len is None:
                 return "prompt length not given"
             return Inference(
-                precision=fig.precision,
+                precision=fmt,
                 batch_size=fig.batch_size,
                 context_tokens=fig.seq_len + 1,
                 prompt_tokens=fig.seq_len,
                 attention=fig.attention or "sdpa",
                 parallelism=par,
+                legacy_cache=legacy,
             )
         if fig.seq_len is None or fig.gen_len is None:
             return "prompt or generated length not given"
         return Inference(
-            precision=fig.precision,
+            precision=fmt,
             batch_size=fig.batch_size,
             context_tokens=fig.seq_len + fig.gen_len,
             prompt_tokens=fig.seq_len,
             attention=fig.attention or "sdpa",
             parallelism=par,
+            legacy_cache=legacy,
         )
     method = _METHODS.get(fig.workload)
     if method is None:
@@ -131,9 +202,15 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         return "the training precision is not given"
     precision = fig.precision
     kwargs: dict[str, object] = {}
+    if precision.startswith("chatglm-int"):
+        # ChatGLM's built-in weight-only quantization as a frozen training base: FineTune's "int4"/"int8"
+        # base formats describe the same layout (block Linears only, fp16 row scales).
+        precision = precision.removeprefix("chatglm-")
     if precision in _QUANT_BASES and method in ("lora", "qlora"):
         method = "qlora"
         kwargs["qlora_format"] = precision
+        if precision in _NO_UPCAST_BASES:
+            kwargs["upcast_non_quantized"] = False
         precision = "bf16" if precision.startswith("bnb-nf4") else "fp16"
     elif precision in BASE_FORMATS and method in ("p-tuning-v2", "llama-adapter"):
         # A frozen quantized base under another PEFT method (ChatGLM's built-in int4/int8, litgpt's nf4).
@@ -155,20 +232,37 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["upcast_non_quantized"] = False
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
+    if fig.framework in _LEGACY_CACHE_FRAMEWORKS and fig.zero_stage:
+        # Qwen-1's QWenLMHeadModel passes its 16-bit logits to CrossEntropyLoss without an upcast, and
+        # DeepSpeed's bf16/fp16 modes run without torch.autocast (FineTune.fp32_logits).
+        kwargs["fp32_logits"] = False
     if n_gpus > 1 and fig.zero_stage is None and fig.fsdp is None:
         return "a multi-GPU run whose sharding (ZeRO stage or FSDP) is not given"
+    torch_version = fig.torch_version or ">=2.1"
     if n_gpus > 1 or fig.zero_stage or fig.fsdp:
         # litgpt's finetune scripts accumulate gradients under fabric.no_backward_sync (FSDP1 no_sync(),
         # unsharded gradients between micro-batches) with use_orig_params=True (docs/sharding.md).
         no_sync = fig.framework == "litgpt" and fig.fsdp is not None
-        par = Parallelism(
-            data_parallel=n_gpus,
-            zero_stage=fig.zero_stage or 0,
-            fsdp=fig.fsdp or "none",
-            accumulate_without_sync=no_sync,
-        )
+        shipped = _FRAMEWORK_ZERO_CONFIGS.get((fig.framework or "", fig.zero_stage or 0))
+        if shipped is not None:
+            par = attrs.evolve(
+                Parallelism.from_deepspeed_config({"zero_optimization": shipped}, data_parallel=n_gpus),
+                torch_version=torch_version,
+            )
+        else:
+            par = Parallelism(
+                data_parallel=n_gpus,
+                zero_stage=fig.zero_stage or 0,
+                fsdp=fig.fsdp or "none",
+                accumulate_without_sync=no_sync,
+                torch_version=torch_version,
+            )
     else:
-        par = Parallelism()
+        # Qwen's README profiles "a batch size of 1 and gradient accumulation of 8"; the HF Trainer zeroes
+        # gradients only after each optimizer step, so earlier micro-batches' gradients stay through the
+        # next forward and backward (Parallelism.accumulate_without_sync on one GPU).
+        held = fig.framework in _LEGACY_CACHE_FRAMEWORKS
+        par = Parallelism(torch_version=torch_version, accumulate_without_sync=held)
     return FineTune(
         method=method,
         precision=precision,
@@ -206,7 +300,7 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         if gpu is None:
             reason = "the GPU is not named or not in the catalog"
             return result(status="not-comparable", reason=reason, workload=workload, estimate=est)
-        fits = est.total_bytes <= gpu.available_bytes
+        fits = est.total_bytes + _framework_buffer_bytes(fig.framework, model) <= gpu.available_bytes
         return result(status="claim", workload=workload, estimate=est, agrees=fits == (fig.metric == "fits"))
     published = fig.memory_bytes
     if published is None:
@@ -221,6 +315,7 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
         # Paged optimizer states live outside torch's allocator: nvidia-smi sees them, max_memory_allocated not.
         paged = est.components.get("optimizer.paged_states", 0)
         compared = est.tensor_bytes - paged if fig.metric == "max_allocated" else est.total_bytes
+    compared += _framework_buffer_bytes(fig.framework, model)
     return result(
         status="compared", workload=workload, estimate=est, published_bytes=published, compared_bytes=compared
     )

@@ -160,25 +160,48 @@ def _prefill_per_token(a: Architecture, e: float, tokens: int, attention: str, t
 
 
 def prefill_bytes(
-    a: Architecture, *, batch_size: int, tokens: int, dtype: str, attention: str = "sdpa", tensor_parallel: int = 1
+    a: Architecture,
+    *,
+    batch_size: int,
+    tokens: int,
+    dtype: str,
+    attention: str = "sdpa",
+    tensor_parallel: int = 1,
+    all_logits: bool = False,
 ) -> int:
     """Peak transient bytes of a prefill forward pass over ``tokens`` prompt tokens.
 
     Excludes weights and the KV cache. Only the last position's logits are computed
-    (``generate()`` passes ``logits_to_keep=1``), then copied to fp32.
+    (``generate()`` passes ``logits_to_keep=1``), then copied to fp32. With ``all_logits`` the
+    LM head runs over every prompt position (transformers < 4.45, 2023 remote code such as Qwen-1's
+    ``lm_logits = self.lm_head(hidden_states)``): the ``[tokens, vocab]`` logits in the compute dtype
+    and the final hidden states it reads outlive the layers' transients.
     """
     e = DTYPE_BYTES[dtype]
     per_token = _prefill_per_token(a, e, tokens if attention == "eager" else 0, attention, tensor_parallel)
     logits = batch_size * a.vocab_size * (e + 4)
-    return int(batch_size * tokens * per_token + logits)
+    layers = batch_size * tokens * per_token
+    if all_logits:
+        layers = max(layers, batch_size * tokens * e * (a.vocab_size / tensor_parallel + 2 * a.hidden_size))
+    return int(layers + logits)
 
 
 def decode_step_bytes(
-    a: Architecture, *, batch_size: int, context: int, dtype: str, kv_dtype: str, tensor_parallel: int = 1
+    a: Architecture,
+    *,
+    batch_size: int,
+    context: int,
+    dtype: str,
+    kv_dtype: str,
+    tensor_parallel: int = 1,
+    legacy_cache: bool = False,
 ) -> int:
-    """Peak transient bytes of one decoding step with ``context`` tokens in the cache (excl. the cache)."""
+    """Peak transient bytes of one decoding step with ``context`` tokens in the cache (excl. the cache).
+
+    ``legacy_cache``: the step's concatenations build a whole new tuple cache, which the caller counts
+    next to the old one (``Inference.legacy_cache``); no separate growth term then."""
     e = DTYPE_BYTES[dtype]
-    cat_growth = _cache_cat_bytes(a, batch_size, context, kv_dtype, tensor_parallel, e)
+    cat_growth = 0.0 if legacy_cache else _cache_cat_bytes(a, batch_size, context, kv_dtype, tensor_parallel, e)
     per_token = _per_token_layer_peak(a, e, 1, "sdpa")
     logits = batch_size * a.vocab_size * (e + 8)
     # The cache's cat (or MLA's expansion) happens inside a layer, the logits after the last one.

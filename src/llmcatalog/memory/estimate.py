@@ -279,7 +279,8 @@ def _inference_assumptions(
     """The assumptions of an inference estimate (they depend on the workload only: cached)."""
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     assumptions = [
-        "engine: Hugging Face transformers generate() with a DynamicCache",
+        "engine: Hugging Face transformers generate() with "
+        + ("tuple caches rebuilt each step, full-prompt logits" if w.legacy_cache else "a DynamicCache"),
         f"attention: {w.attention}",
         weights_note or f"weights: {w.weight_format.description}",
         f"compute dtype: {w.compute}; KV cache: {w.kv_dtype}",
@@ -375,18 +376,36 @@ def _estimate_inference(
     # Right after the prefill a sliding-window layer still holds the whole prompt (transformers keeps a
     # view of the last W - 1 tokens of the concatenated storage): see memory/kvcache.py.
     kv_prompt = _profile_kv(prof, batch, prompt, prompt)
-    pre = prefill_bytes(arch, batch_size=batch, tokens=prompt, dtype=compute, attention=w.attention, tensor_parallel=tp)
-    dec = decode_step_bytes(
-        arch, batch_size=batch, context=context, dtype=compute, kv_dtype=kv_dtype, tensor_parallel=tp
+    legacy = w.legacy_cache
+    pre = prefill_bytes(
+        arch,
+        batch_size=batch,
+        tokens=prompt,
+        dtype=compute,
+        attention=w.attention,
+        tensor_parallel=tp,
+        all_logits=legacy,
     )
+    dec = decode_step_bytes(
+        arch,
+        batch_size=batch,
+        context=context,
+        dtype=compute,
+        kv_dtype=kv_dtype,
+        tensor_parallel=tp,
+        legacy_cache=legacy,
+    )
+    # Tuple caches (Inference.legacy_cache): each layer's ``torch.cat`` makes a new tensor while
+    # generate() still holds the previous step's tuple, so the last step ends with both caches.
+    previous = _profile_kv(prof, batch, context - 1, 1) if legacy and context > prompt else 0
     prefill_peak = kv_prompt + pre
-    decode_peak = kv_full + dec
+    decode_peak = kv_full + previous + dec
     if prefill_peak > decode_peak:
-        phase, activations = "prefill", prefill_peak - kv_full
+        phase, activations, previous = "prefill", prefill_peak - kv_full, 0
     else:
         phase, activations = "decode", dec
     context_bytes, reserve = overhead_bytes(
-        kv_full + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
+        kv_full + previous + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
     weights = prof.per_gpu_weights
     # Tensor-parallel ranks are processes joined by an NCCL communicator (memory/sharding.py); pipeline
@@ -394,7 +413,7 @@ def _estimate_inference(
     nccl = nccl_buffer_bytes(tensor_parallel=tp) if tp > 1 else 0
     return MemoryEstimate(
         weights_bytes=weights,
-        kv_cache_bytes=kv_full,
+        kv_cache_bytes=kv_full + previous,
         activations_bytes=activations,
         gradients_bytes=0,
         optimizer_bytes=0,
@@ -402,6 +421,7 @@ def _estimate_inference(
         components={
             "weights.model": weights,
             "kv_cache": kv_full,
+            **({"kv_cache.previous_step": previous} if previous else {}),
             "activations": activations,
             "overhead.cuda_context": context_bytes,
             "overhead.allocator": reserve,

@@ -896,7 +896,11 @@ def _loss_bytes(arch: Architecture, w: FineTune, plan: _Plan, tokens: int) -> fl
     V, h = arch.vocab_size, arch.hidden_size
     e = DTYPE_BYTES[w.precision]
     if w.loss == "full-logits":
-        out = tokens * 12.0 * V
+        # fp32 logits (FineTune.fp32_logits): the 16-bit logits, the fp32 copy log_softmax reads, its output
+        # and then the gradients flowing in and out of it, 12*V bytes per token. Without the upcast (Qwen-1's
+        # remote code under DeepSpeed: ``CrossEntropyLoss()(lm_logits[..., :-1, :].contiguous(), ...)`` on
+        # 16-bit logits) the logits, their shifted copy and log_softmax's output, in the compute dtype: 3*e*V.
+        out = tokens * (12.0 if w.fp32_logits else 3 * e) * V
     elif w.loss == "chunked-output":
         out = tokens * 4.0 * V + math.ceil(tokens / 8) * 8.0 * V
     elif w.loss == "chunked-tokens":
@@ -969,7 +973,11 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     if p.fsdp != "none" and p.fsdp_version == 1 and p.torch_version == "2.0":
         foreach = False  # torch 2.0 takes FSDP1's FlatParameter for a non-Parameter type: for-loop step
     if opt == "adamw":
-        states, temp = 2 * n * sb, (n * sb if foreach else 0)
+        # torch 2.0's ``_multi_tensor_adamw`` keeps two parameter-sized intermediates alive at once
+        # (``exp_avg_sq_sqrt = _foreach_sqrt(...)`` and the out-of-place ``denom = _foreach_add(..., eps)``);
+        # torch >= 2.1 reuses the first in place (pytorch/pytorch PR #104898, issue #97712).
+        n_temps = 2 if p.torch_version == "2.0" else 1
+        states, temp = 2 * n * sb, (n_temps * n * sb if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
         states, temp = 2 * n * (1 + 4 / 256), 0
     elif opt == "paged-adamw-32bit":  # bitsandbytes PagedAdamW32bit: fp32 m and v whatever the parameter dtype
@@ -983,7 +991,10 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     else:  # adafactor: a row and a column accumulator (fp32) per matrix instead of a full moment
         states, temp = 4 * 2 * n / max(arch.hidden_size, 1), 0
     if plan.deepspeed:
-        temp += 4 * n  # the fp32 copy of the gradient partition the optimizer steps with
+        # The fp32 copy of the gradient partition the optimizer steps with, made from a flattened 16-bit
+        # copy: ``self.flatten(self.averaged_gradients[i]).to(fp32)`` (stage_1_and_2.py ``step``, stage3.py
+        # ``_prepare_fp32_grad_for_sub_group``) holds both for a moment: 4 + 2 bytes per element.
+        temp += (4 + DTYPE_BYTES[w.precision]) * n
     return math.ceil(states), math.ceil(temp)
 
 
@@ -1098,11 +1109,11 @@ def estimate_finetune(
     master = plan.trainable * plan.master_bytes / mp
     if stage:
         n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
-        ds_grad_copy = 4 * plan.trainable / mp if plan.deepspeed else 0.0
+        ds_grad_copy = (4 + e) * plan.trainable / mp if plan.deepspeed else 0.0
         states, master, step_temp = states / n_shard, master / n_shard, step_temp / n_shard
         if plan.deepspeed and stage == 3:
             # ZeRO-3 steps one sub-group at a time: the fp32 gradient copy is one sub-group's (stage3.py).
-            step_temp += min(p.sub_group_size, ds_grad_copy / 4 / n_shard) * 4 - ds_grad_copy / n_shard
+            step_temp += min(p.sub_group_size, ds_grad_copy / (4 + e) / n_shard) * (4 + e) - ds_grad_copy / n_shard
         if stage >= 2 and not p.accumulate_without_sync:
             grads /= n_shard  # (no_sync() accumulates unsharded gradients between micro-batches)
         if stage >= 3:
@@ -1191,7 +1202,9 @@ def estimate_finetune(
         f"gradient checkpointing {'on' if w.checkpointing else 'off'}"
         + (" (the method's recipe)" if w.gradient_checkpointing is None else "")
         + (", layer inputs offloaded to CPU" if w.offload_checkpoints else ""),
-        _LOSS_TEXT[w.loss],
+        _LOSS_TEXT[w.loss]
+        if w.fp32_logits or w.loss != "full-logits"
+        else f"loss: CrossEntropyLoss on {w.precision} logits (no fp32 upcast)",
     ]
     if w.framework is not None:
         assumptions.append(f"framework profile: {w.framework} {w.framework_version or ''}".rstrip())

@@ -381,6 +381,8 @@ class PublishedFigure:
     statements (``metric="fits"``: "runs on one A100 40GB"; ``metric="oom"``). ``per_gpu``
     says whether a multi-GPU figure is per GPU (True) or the total over ``n_gpus`` (False).
     ``quote`` holds the source's own words. Settings the source does not pin down are ``None``.
+    ``torch_version`` ("2.0" or ">=2.1") is the PyTorch the figure was measured with, where it changes
+    memory (``Parallelism.torch_version``).
     ``framework`` names the software that produced the figure when it is not Hugging Face
     transformers (``litgpt``, ``deepspeed``, the model's own remote code). ``exact_setting`` is
     True only when the source (or the default scripts at the commit that produced the figure)
@@ -415,6 +417,7 @@ class PublishedFigure:
     optimizer: str | None = None
     zero_stage: int | None = attrs.field(default=None, validator=v.optional(v.one_of({0, 1, 2, 3})))  # type: ignore[arg-type]
     fsdp: str | None = attrs.field(default=None, validator=v.optional(v.one_of({"full-shard", "shard-grad-op"})))
+    torch_version: str | None = attrs.field(default=None, validator=v.optional(v.one_of({"2.0", ">=2.1"})))
     exact_setting: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     duration: str | None = None
     quote: str | None = None

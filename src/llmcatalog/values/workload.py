@@ -225,7 +225,8 @@ class Parallelism:
     ``"hybrid-shard"``), ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
     and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
     ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
-    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters). :meth:`from_fsdp` sets them
+    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
+    intermediates of torch 2.0's foreach AdamW against one since 2.1). :meth:`from_fsdp` sets them
     by their PyTorch names. See ``docs/sharding.md``.
     """
 
@@ -480,6 +481,11 @@ class Inference:
     KV-cache dtype (default: the compute dtype). ``mla_cache`` is what a latent-attention model
     (DeepSeek-V2/V3) caches: ``"latent"`` (transformers 5, vLLM, SGLang) or ``"expanded"`` keys and
     values (transformers 4.x, engines without an MLA kernel); other models ignore it.
+    ``legacy_cache``: the model's code returns ``past_key_values`` as tuples that every step rebuilds
+    with ``torch.cat`` and computes the LM head over every prompt position (transformers < 4.36 and the
+    2023 remote code of Qwen-1 ``modeling_qwen.py``): ``generate()`` holds the previous step's cache
+    until the forward returns, so the decode peak holds two caches, and the prefill keeps the logits of
+    the whole prompt in the compute dtype (``docs/accuracy.md``).
     """
 
     precision: str | WeightFormat = attrs.field(
@@ -496,6 +502,7 @@ class Inference:
     attention: str = attrs.field(default="sdpa", validator=_choice(ATTENTION_IMPLEMENTATIONS))
     mla_cache: str = attrs.field(default="latent", validator=_choice(MLA_CACHE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
+    legacy_cache: bool = attrs.field(default=False, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.prompt_tokens is not None and self.prompt_tokens > self.context_tokens:
@@ -613,6 +620,10 @@ class FineTune:
     ``offload_checkpoints`` moves checkpointed layer inputs to the CPU (unsloth). ``framework`` /
     ``framework_version`` record the profile used (set by :meth:`for_framework`).
     See ``docs/finetuning-methods.md``.
+    ``fp32_logits``: the loss reads fp32 logits -- transformers' ``ForCausalLMLoss`` upcasts them, and
+    under ``torch.autocast`` ``log_softmax`` runs in fp32 anyway. False where neither happens: 2023
+    remote code that feeds its 16-bit logits straight to ``CrossEntropyLoss`` (Qwen-1's
+    ``QWenLMHeadModel``) under DeepSpeed's bf16/fp16 modes, which replace autocast.
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -649,6 +660,7 @@ class FineTune:
     offload_checkpoints: bool = attrs.field(default=False, validator=_bool)
     framework: str | None = attrs.field(default=None)
     framework_version: str | None = attrs.field(default=None)
+    fp32_logits: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         self._check_peft()
