@@ -269,10 +269,13 @@ realistic = small_archs.filter(lambda a: a.n_layers >= 4 and a.hidden_size >= 25
 def test_zero_stages_are_ordered(arch, n, b, s, method) -> None:
     """Per GPU: ZeRO-3 <= ZeRO-2 <= ZeRO-1 <= plain data parallelism (same GPUs, mixed precision).
 
-    (ZeRO-3 gathers two layers at a time; for toy models of a layer or two that buffer outweighs
-    the sharding, as it does in DeepSpeed, so the property is checked from four layers up. With
-    DeepSpeed's default ``stage3_max_live_parameters`` / ``max_reuse_distance`` of 1e9 a model
-    smaller than that stays gathered, so the property is checked with both at 0.)
+    (ZeRO-3 gathers two layers at a time, plus its small persistent parameters: where those two
+    layers are not clearly smaller than what sharding the parameters saves, ``2 / n_layers`` against
+    ``1 - 1/n``, the gather buffer can outweigh the sharding, as it does in DeepSpeed -- a 4-layer toy
+    on 2 GPUs comes out 204 bytes above ZeRO-2. So ZeRO-3 <= ZeRO-2 is checked only where
+    ``2 / n_layers < (1 - 1/n) / 2``; the other stages always. With DeepSpeed's default
+    ``stage3_max_live_parameters`` / ``max_reuse_distance`` of 1e9 a model smaller than that stays
+    gathered, so the property is checked with both at 0.)
     """
     totals = [
         lc.estimate_vram(
@@ -286,7 +289,9 @@ def test_zero_stages_are_ordered(arch, n, b, s, method) -> None:
         ).total_bytes
         for z in (3, 2, 1, 0)
     ]
-    assert totals == sorted(totals)
+    assert totals[1:] == sorted(totals[1:])
+    if 2 / arch.n_layers < (1 - 1 / n) / 2:
+        assert totals[0] <= totals[1]
 
 
 @given(

@@ -585,7 +585,8 @@ def min_gpus(
     Fine-tuning scales data parallelism; with no sharding configured this only helps if one GPU
     already fits, so the search uses the workload's ZeRO/FSDP setting as given (set
     ``zero_stage=3`` to shard the model itself). Memory per GPU never grows with more pipeline
-    stages or data-parallel ranks, so those are found by bisection; ``max_gpus`` is at most 2**20.
+    stages or data-parallel ranks past the second (the second adds NCCL buffers, so one GPU is
+    tried first), so those are found by bisection; ``max_gpus`` is at most 2**20.
     The workload's context is checked (and warned about) once, as by :func:`estimate_vram`.
     """
     model = _unwrap(model)  # type: ignore[assignment]
@@ -626,6 +627,13 @@ def min_gpus(
         def at(n: int) -> Parallelism:
             return attrs.evolve(p, data_parallel=n // fixed)
 
+    if not candidates:
+        return None
+    if fit(at(candidates[0])):
+        return candidates[0]
+    # From one rank to two, memory can grow: a second rank brings the communicators' NCCL buffers
+    # (memory/sharding.py). From two on, it never grows: bisect over the rest.
+    candidates = candidates[1:]
     if not candidates or not fit(at(candidates[-1])):
         return None
     lo, hi = 0, len(candidates) - 1  # candidates[hi] fits
