@@ -429,3 +429,13 @@ def test_cli_escapes_control_characters(
         assert "line one\n" in text  # descriptions keep their lines
     if "--json" in argv:
         assert json.loads(out.out)[0]["name"] == f"Evil {EVIL} Model"  # JSON stays exact
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "y" * 5000, "a\x00b", "/" + "z" * 400])
+def test_names_the_os_cannot_take_as_paths_are_looked_up_as_names(name: str) -> None:
+    """A model name longer than a file name may be (or with a NUL byte) is not a path: the look-up
+    answers UnknownModelError (or CheckpointError for what looks like a path), never OSError."""
+    with pytest.raises((lc.UnknownModelError, lc.CheckpointError)):
+        lc.estimate_vram(name, lc.Inference())
+    code = cli.main(["estimate", name])
+    assert code == 2

@@ -139,6 +139,15 @@ def _hub_unreadable(exc: CheckpointError) -> bool:
     return isinstance(exc.__cause__, (LocalEntryNotFoundError, OfflineModeIsEnabled))
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names something on disk; a name the OS cannot take as a path (too long, a NUL
+    byte) is not a path, so it is looked up as a model name instead."""
+    try:
+        return path.exists() or path.is_symlink()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Model:
     """The model ``spec`` names: a path to a ``.gguf`` file, a model folder or ``config.json``; a
     catalog id, name, alias or linked Hub path; or a Hub repository id (with the ``hub`` extra).
@@ -150,7 +159,7 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Mod
         return spec
     path = Path(spec)
     text = os.fspath(spec)
-    if text and (path.exists() or path.is_symlink()):
+    if text and _is_file(path):
         if path.is_dir() or path.suffix == ".json":
             from ..importers.local import from_local
 
