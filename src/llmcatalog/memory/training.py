@@ -1031,6 +1031,24 @@ def _sharding_buffers(arch: Architecture, w: FineTune, plan: _Plan) -> int:
     )
 
 
+def _shard_grad_op_unsharded(w: FineTune, plan: _Plan) -> float:
+    """Bytes of the unsharded parameters FSDP ``SHARD_GRAD_OP`` keeps from a unit's forward to the end of
+    its backward, before tensor/pipeline division.
+
+    torch ``distributed/fsdp/_runtime_utils.py``: ``_post_forward`` reshards only the strategies in
+    ``RESHARD_AFTER_FORWARD_HANDLE_STRATEGIES`` (FULL_SHARD, HYBRID_SHARD), so SHARD_GRAD_OP's unsharded
+    flat parameters (``param_dtype`` of the MixedPrecision policy, else the parameters' own dtype) stay
+    alive through backward; ``_should_free_in_backward`` frees them after the backward that syncs
+    gradients. At the optimizer step only the sharded flat parameters remain.
+    """
+    p = w.parallelism
+    trainable = plan.trainable * (DTYPE_BYTES[p.fsdp_param_dtype] if p.fsdp_param_dtype else plan.param_bytes)
+    frozen = plan.frozen_bytes
+    if p.fsdp_param_dtype and w.frozen_precision is None and w.quantized_base is None:
+        frozen = plan.frozen_bytes / DTYPE_BYTES[w.precision] * DTYPE_BYTES[p.fsdp_param_dtype]
+    return trainable + frozen
+
+
 def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
     """Elements FSDP gives gradients: FSDP1 with ``use_orig_params`` grads whole flat parameters (every
     unit holding a trained parameter); FSDP2 and ZeRO only the trained parameters."""
@@ -1054,10 +1072,12 @@ def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
 def _precision_note(w: FineTune, plan: _Plan) -> str:
     if plan.deepspeed:
         return "model in the compute dtype, fp32 master partition and optimizer states (DeepSpeed)"
-    if w.is_mixed and not plan.amp and w.parallelism.fsdp != "none":
-        return (
-            f"fp32 sharded parameters gathered in {w.parallelism.fsdp_param_dtype} (FSDP MixedPrecision, no autocast)"
-        )
+    if w.parallelism.fsdp != "none" and w.parallelism.fsdp_param_dtype is not None:
+        # An FSDP MixedPrecision policy replaces autocast (no autocast copies). Without a policy FSDP
+        # computes in the parameters' dtype and the usual AMP/pure note below applies.
+        own = "fp32" if plan.param_bytes == 4 else w.precision
+        gathered = w.parallelism.fsdp_param_dtype
+        return f"{own} sharded parameters gathered in {gathered} (FSDP MixedPrecision, no autocast)"
     return (
         "fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"
     )
@@ -1107,6 +1127,8 @@ def estimate_finetune(
     grads = _fsdp_unit_grads(arch, w, plan) * plan.param_bytes / mp
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
     master = plan.trainable * plan.master_bytes / mp
+    resident_grads = 0.0  # gradient memory held through forward and backward (ZeRO-3's partition buffer)
+    unsharded = 0.0  # FSDP SHARD_GRAD_OP's unsharded parameters, alive from forward to the end of backward
     if stage:
         n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
         ds_grad_copy = (4 + e) * plan.trainable / mp if plan.deepspeed else 0.0
@@ -1116,11 +1138,29 @@ def estimate_finetune(
             step_temp += min(p.sub_group_size, ds_grad_copy / (4 + e) / n_shard) * (4 + e) - ds_grad_copy / n_shard
         if stage >= 2 and not p.accumulate_without_sync:
             grads /= n_shard  # (no_sync() accumulates unsharded gradients between micro-batches)
-        if stage >= 3:
+        if stage >= 3 or p.fsdp == "shard-grad-op":
+            # FSDP SHARD_GRAD_OP keeps the flat parameters sharded too (the optimizer steps on the shard);
+            # what it keeps whole is the unsharded param_dtype copy, between forward and backward only
+            # (``unsharded`` below).
             trainable_bytes /= n_shard
             frozen_bytes /= n_shard
+        if p.fsdp == "shard-grad-op":
+            unsharded = _shard_grad_op_unsharded(w, plan) / mp
+        if plan.deepspeed and stage == 3 and not p.offload_optimizer:
+            # stage3.py ``_setup_for_real_optimizer`` allocates ``grad_partitions_flat_buffer`` (the rank's
+            # partition of every gradient, ``gradient_accumulation_dtype`` = the model dtype) at start-up
+            # and keeps it: the gradient partition is resident through forward and backward.
+            resident_grads = grads
         if p.offload_optimizer:
             states = master = step_temp = 0.0
+            if plan.deepspeed and stage >= 2:
+                # With offload_optimizer the reduced gradient partition goes straight to pinned CPU memory:
+                # stage3.py allocates ``grad_partitions_flat_buffer`` on ``self.device`` (the CPU when
+                # offloading), stage_1_and_2.py copies each reduced partition into the fp32 CPU buffer
+                # (``async_inplace_copy_grad_to_fp32_buffer_from_gpu``); the CPU Adam steps there. Only
+                # the reduce buckets stay on the GPU (weights.sharding_buffers). ZeRO-1 still holds the
+                # full 16-bit ``param.grad`` until the reduction at the accumulation boundary.
+                grads = 0.0
         if p.offload_params:
             trainable_bytes = frozen_bytes = 0.0
             if p.fsdp != "none":
@@ -1139,8 +1179,8 @@ def estimate_finetune(
     resident = trainable_bytes + frozen_bytes + encoders + buffers + states + paged + master + kept_outputs
     # Gradient accumulation under no_sync(): the gradients of earlier micro-batches are held through
     # the next forward and backward.
-    held_grads = grads if p.accumulate_without_sync else 0.0
-    backward = resident + autocast + saved + extra + plan.quant_transient + held_grads
+    held_grads = grads if p.accumulate_without_sync else resident_grads
+    backward = resident + autocast + unsharded + saved + extra + plan.quant_transient + held_grads
     tied_extra = 0.0
     if plan.embeddings_trainable and arch.tied_embeddings:
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
@@ -1170,11 +1210,12 @@ def estimate_finetune(
         grads_now = grads
         temps = step_temp if phase == "optimizer-step" else tied_extra
         act = {"activations.kept_outputs": kept_outputs}
-        autocast = 0.0
+        autocast = unsharded = 0.0
     weights = {
         "weights.frozen": math.ceil(frozen_bytes),
         "weights.trainable": math.ceil(trainable_bytes),
         "weights.autocast_copies": math.ceil(autocast),
+        **({"weights.unsharded_params": math.ceil(unsharded)} if p.fsdp == "shard-grad-op" else {}),
         "weights.encoders": encoders,
         "weights.sharding_buffers": buffers,
     }
