@@ -332,3 +332,68 @@ def test_fsdp_without_policy_names_autocast(catalog: lc.Catalog) -> None:
     assert "None" not in text
     assert "autocast (AMP)" in text
     assert "no autocast" not in text
+
+
+def test_offload_says_what_and_how_much_host_memory(catalog: lc.Catalog) -> None:
+    """Offload moves the fp32 master, Adam states and fp32 gradients (4 + 8 + 4 bytes per parameter, ZeRO
+    paper arXiv 1910.02054 and ZeRO-Offload arXiv 2101.06840: 16 bytes per parameter on the CPU) plus the
+    16-bit parameters (2 bytes) to the host: for 70B that is over 1 TB, which the assumptions must state,
+    along with the CPU Adam (DeepSpeedCPUAdam) that runs the step."""
+    m = catalog.get_model("llama-3.1-70b")
+    par = lc.Parallelism(zero_stage=3, data_parallel=8, offload_optimizer=True, offload_params=True)
+    est = lc.estimate_vram(m, lc.FineTune(method="full", gradient_checkpointing=True, parallelism=par))
+    text = "\n".join(est.assumptions)
+    assert "DeepSpeedCPUAdam" in text
+    assert "(foreach)" not in text
+    line = next(a for a in est.assumptions if "host RAM" in a)
+    total_gib = float(line.split(" GiB for all")[0].rsplit(" ", 1)[1])
+    assert total_gib == pytest.approx(m.n_params * (16 + 2) / 2**30, rel=0.01)
+
+
+def test_nvme_offload_is_named() -> None:
+    """``offload_optimizer.device: nvme`` (ZeRO-Infinity) is carried and stated, not read as CPU."""
+    cfg = {
+        "zero_optimization": {"stage": 3, "offload_optimizer": {"device": "nvme"}, "offload_param": {"device": "cpu"}}
+    }
+    p = lc.Parallelism.from_deepspeed_config(cfg, data_parallel=8)
+    assert (p.offload_optimizer_device, p.offload_params_device) == ("nvme", "cpu")
+    est = lc.estimate_vram("llama-2-7b", lc.FineTune(method="full", parallelism=p))
+    assert any("NVMe space" in a for a in est.assumptions)
+
+
+def test_deepspeed_workload_keys_warn_or_refuse() -> None:
+    """Top-level keys set the workload, not the Parallelism: they warn naming the FineTune field; DeepSpeed
+    refuses fp16 and bf16 both enabled and an inconsistent train_batch_size (runtime/config.py)."""
+    with pytest.warns(UserWarning, match=r"batch_size=4"):
+        lc.Parallelism.from_deepspeed_config({"train_micro_batch_size_per_gpu": 4, "zero_optimization": {"stage": 2}})
+    with pytest.warns(UserWarning, match=r"precision='fp16'"):
+        lc.Parallelism.from_deepspeed_config({"fp16": {"enabled": True}, "zero_optimization": {"stage": 2}})
+    with pytest.raises(lc.WorkloadError, match=r"fp16\.enabled and bf16\.enabled"):
+        lc.Parallelism.from_deepspeed_config({"fp16": {"enabled": True}, "bf16": {"enabled": True}})
+    bad = {"train_batch_size": 64, "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 4}
+    with pytest.raises(lc.WorkloadError, match="train_batch_size=64"), pytest.warns(UserWarning, match="batch_size=4"):
+        lc.Parallelism.from_deepspeed_config(bad, data_parallel=8)
+    with pytest.warns(UserWarning, match="batch_size=4"):
+        lc.Parallelism.from_deepspeed_config({**bad, "train_batch_size": 128}, data_parallel=8)
+
+
+def test_mics_hpz_and_legacy_cpu_offload_params() -> None:
+    """MiCS (``mics_shard_size``, deepspeed/runtime/zero/mics.py) shards within groups: the shard group;
+    ZeRO++ hpZ's secondary parameter copy warns; legacy ``cpu_offload_params`` offloads parameters."""
+    p = lc.Parallelism.from_deepspeed_config(
+        {"zero_optimization": {"stage": 3, "mics_shard_size": 4}}, data_parallel=16
+    )
+    assert p.shard_ranks == 4
+    with pytest.warns(UserWarning, match="zero_hpz_partition_size=8"):
+        lc.Parallelism.from_deepspeed_config({"zero_optimization": {"stage": 3, "zero_hpz_partition_size": 8}})
+    legacy = {"zero_optimization": {"stage": 3, "cpu_offload": True, "cpu_offload_params": True}}
+    q = lc.Parallelism.from_deepspeed_config(legacy, data_parallel=2)
+    assert q.offload_params
+    assert q.offload_optimizer
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    """A name that is neither a file nor a preset: WorkloadError listing DEEPSPEED_PRESETS; a preset name works."""
+    with pytest.raises(lc.WorkloadError, match="llamafactory-z3-offload"):
+        lc.Parallelism.from_deepspeed_config("llamafactory-z9")
+    assert lc.Parallelism.from_deepspeed_config("llamafactory-z3", data_parallel=2).zero_stage == 3

@@ -1083,6 +1083,71 @@ def _precision_note(w: FineTune, plan: _Plan) -> str:
     )
 
 
+def _optimizer_note(w: FineTune, plan: _Plan) -> str:
+    """Which optimizer implementation runs the step, and where."""
+    p = w.parallelism
+    if plan.deepspeed and p.offload_optimizer:
+        # DeepSpeed's ZeRO-Offload steps with DeepSpeedCPUAdam (``deepspeed/ops/adam/cpu_adam.py``) on the
+        # host copy of the fp32 partition (``ZeroOneAdam``-style GPU optimizers are refused with offload).
+        return f"optimizer: {w.optimizer} as DeepSpeedCPUAdam on the CPU (offload_optimizer)"
+    if p.fsdp != "none" and p.offload_params:
+        return f"optimizer: {w.optimizer} ({w.optimizer_impl}) on the CPU: FSDP CPUOffload keeps the parameters there"
+    if plan.deepspeed:
+        return f"optimizer: {w.optimizer} (DeepSpeed's fused step on the GPU: no foreach temporaries)"
+    return f"optimizer: {w.optimizer} ({w.optimizer_impl})"
+
+
+_DEVICE_NAME = {"cpu": "CPU", "nvme": "NVMe"}
+
+
+def _host_offload(
+    p: Parallelism, plan: _Plan, trainable_bytes: float, frozen_bytes: float, grads: float, states: float, mp: int
+) -> list[str]:
+    """Assumption lines for offload: what goes to the host (CPU RAM or NVMe) and how much, per GPU rank and
+    for the job. Arguments are the sharded per-rank figures before offload zeroes them.
+
+    DeepSpeed (``stage_1_and_2.py`` / ``stage3.py`` with ``cpu_offload``): the fp32 master partition and
+    optimizer states (``states``), plus the fp32 gradient partition the CPU Adam steps with
+    (``single_partition_of_fp32_groups[i].grad`` / the pinned ``grad_partitions_flat_buffer``), 4 bytes per
+    trainable element of the partition; ``offload_param`` moves the 16-bit parameter partitions.
+    FSDP ``CPUOffload(offload_params=True)``: the sharded parameters, their gradients and the optimizer states.
+    NVMe offload (ZeRO-Infinity) puts the same bytes on NVMe, with pinned swap buffers in RAM.
+    """
+    if not (p.offload_optimizer or p.offload_params):
+        return []
+    n_ranks = p.n_gpus
+    parts: dict[str, float] = {}
+    if p.fsdp != "none":
+        parts["cpu"] = trainable_bytes + frozen_bytes + grads + states
+        what = "parameters, gradients and optimizer states (FSDP CPUOffload)"
+    else:
+        fp32_grads = 4 * plan.trainable / mp / p.shard_ranks
+        if p.offload_optimizer:
+            dev = p.offload_optimizer_device
+            parts[dev] = parts.get(dev, 0.0) + states + fp32_grads
+        if p.offload_params:
+            dev = p.offload_params_device
+            parts[dev] = parts.get(dev, 0.0) + trainable_bytes + frozen_bytes
+        what = " and ".join(
+            x
+            for x in (
+                f"fp32 master, optimizer states and fp32 gradients to {_DEVICE_NAME[p.offload_optimizer_device]}"
+                if p.offload_optimizer
+                else "",
+                f"16-bit parameter partitions to {_DEVICE_NAME[p.offload_params_device]}" if p.offload_params else "",
+            )
+            if x
+        )
+    lines = [f"offloaded: {what}"]
+    for dev, per_rank in parts.items():
+        place = "host RAM (pinned)" if dev == "cpu" else "NVMe space"
+        lines.append(
+            f"offload needs {per_rank / 2**30:.2f} GiB of {place} per GPU rank, {per_rank * n_ranks / 2**30:.1f} GiB "
+            f"for all {n_ranks} ranks (a node of k GPUs needs k x the per-rank figure); not in the GPU total"
+        )
+    return lines
+
+
 def _sharding_notes(arch: Architecture, p: Parallelism) -> list[str]:
     """The buffer settings in effect (memory/sharding.py), in DeepSpeed's or PyTorch's words."""
     notes = []
@@ -1128,6 +1193,7 @@ def estimate_finetune(
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
     master = plan.trainable * plan.master_bytes / mp
     resident_grads = 0.0  # gradient memory held through forward and backward (ZeRO-3's partition buffer)
+    host: list[str] = []  # what offload puts in host memory or on NVMe (assumption lines)
     unsharded = 0.0  # FSDP SHARD_GRAD_OP's unsharded parameters, alive from forward to the end of backward
     if stage:
         n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
@@ -1151,7 +1217,9 @@ def estimate_finetune(
             # partition of every gradient, ``gradient_accumulation_dtype`` = the model dtype) at start-up
             # and keeps it: the gradient partition is resident through forward and backward.
             resident_grads = grads
-        if p.offload_optimizer:
+        host = _host_offload(p, plan, trainable_bytes, frozen_bytes, grads, states + master, mp)
+        if p.offload_optimizer or (p.offload_params and p.fsdp != "none"):
+            # (FSDP CPUOffload keeps the parameters on the CPU, so the optimizer steps there too.)
             states = master = step_temp = 0.0
             if plan.deepspeed and stage >= 2:
                 # With offload_optimizer the reduced gradient partition goes straight to pinned CPU memory:
@@ -1238,7 +1306,7 @@ def estimate_finetune(
     pb = param_breakdown(arch)
     assumptions = [
         f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
-        f"optimizer: {w.optimizer} ({w.optimizer_impl})",
+        _optimizer_note(w, plan),
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.checkpointing else 'off'}"
         + (" (the method's recipe)" if w.gradient_checkpointing is None else "")
@@ -1275,6 +1343,7 @@ def estimate_finetune(
         kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
         assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
         assumptions.extend(_sharding_notes(arch, p))
+        assumptions.extend(host)
     return MemoryEstimate(
         weights_bytes=sum(weights.values()),
         kv_cache_bytes=0,
