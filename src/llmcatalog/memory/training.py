@@ -1043,7 +1043,7 @@ def _shard_grad_op_unsharded(w: FineTune, plan: _Plan) -> float:
     """
     p = w.parallelism
     trainable = plan.trainable * (DTYPE_BYTES[p.fsdp_param_dtype] if p.fsdp_param_dtype else plan.param_bytes)
-    frozen = plan.frozen_bytes
+    frozen: float = plan.frozen_bytes
     if p.fsdp_param_dtype and w.frozen_precision is None and w.quantized_base is None:
         frozen = plan.frozen_bytes / DTYPE_BYTES[w.precision] * DTYPE_BYTES[p.fsdp_param_dtype]
     return trainable + frozen
