@@ -28,9 +28,15 @@ def sharded(cat: lc.Catalog) -> None:
         error, agrees, est = run_error(row, cat)
         verdict = f"error {error:+7.1%}" if error is not None else ("OOM agrees" if agrees else "OOM DISAGREES")
         shown = f"{row['value']} {row['unit']}" if row["value"] else "OOM"
+        # error = compared / published - 1; a reserved figure is compared without the CUDA context and NCCL
+        # buffers (outside torch's reserved memory), against value + 0.5 GiB (a truncated whole GiB).
+        c = est.components
+        compared = est.total_bytes
+        if row["metric"].startswith("reserved"):
+            compared -= c["overhead.cuda_context"] + c.get("overhead.nccl", 0)
         print(
             f"{row['id']:45s} {row['metric']:18s} published {shown:>10s}  "
-            f"estimate {est.total_bytes / 2**30:7.2f} GiB  {verdict}"
+            f"estimate {est.total_bytes / 2**30:7.2f} GiB (compared {compared / 2**30:6.2f})  {verdict}"
         )
 
 

@@ -326,3 +326,18 @@ def test_cli_estimate_says_tight_and_names_the_cheapest_remedy(capsys: pytest.Ca
     code, out, _ = run(capsys, "estimate", "llama-2-7b", "--gpu", "RTX 4090", "--context", str(ctx))
     assert code == 1
     assert "-> tight" in out
+
+
+def test_fsdp_jobs_are_offered_fsdp_cpu_offload(catalog: lc.Catalog) -> None:
+    """An FSDP job that does not fit is offered FSDP's own CPU offload (torch ``CPUOffload(offload_params=True)``:
+    parameters, gradients and the optimizer step on the CPU), not nothing: QLoRA of Llama-3.1-70B, full-shard
+    on 2 x RTX 4090 (the trial found no remedy). The remedy's workload is checked by the estimate itself."""
+    m, g = catalog.get_model("llama-3.1-70b"), catalog.get_gpu("RTX 4090")
+    par = lc.Parallelism(data_parallel=2, fsdp="full-shard")
+    w = lc.FineTune(method="qlora", parallelism=par)
+    assert not lc.fits(m, g, w)
+    offload = [r for r in lc.recommend(m, g, w, n_gpus=2) if r.workload.parallelism.offload_params]
+    assert offload
+    assert offload[0].workload.parallelism.fsdp == "full-shard"
+    assert "--offload-params" in offload[0].options
+    assert lc.fits(m, g, offload[0].workload)

@@ -274,3 +274,126 @@ def test_cli_takes_a_deepspeed_config(capsys: pytest.CaptureFixture[str], tmp_pa
     assert "overlap_comm on" in capsys.readouterr().out
     assert main([*argv, "--deepspeed-config", str(path), "--zero", "3"]) == 2
     assert "leave out --zero" in capsys.readouterr().err
+
+
+def test_zero3_gradient_partition_is_resident_in_backward(catalog: lc.Catalog) -> None:
+    """DeepSpeed stage3.py ``_setup_for_real_optimizer`` allocates ``grad_partitions_flat_buffer`` --
+    ``sum(p.partition_numel())`` elements in ``gradient_accumulation_dtype`` (the model's bf16) on the GPU
+    unless the optimizer is offloaded -- at start-up and keeps it, so the backward peak holds P/N x 2 bytes
+    of gradients (the trial: Qwen2.5-7B, ZeRO-3, 8 GPUs, 2 x 4096, checkpointing showed 0)."""
+    m = catalog.get_model("qwen2.5-7b")
+    par = lc.Parallelism(zero_stage=3, data_parallel=8)
+    w = lc.FineTune(method="full", batch_size=2, seq_len=4096, gradient_checkpointing=True, parallelism=par)
+    est = lc.estimate_vram(m, w)
+    assert est.peak_phase == "backward"
+    assert est.components["gradients"] == pytest.approx(est.trainable_params * 2 / 8, abs=1)
+
+
+@pytest.mark.parametrize("stage", [2, 3])
+def test_zero_offload_optimizer_keeps_gradients_off_the_gpu(stage: int, catalog: lc.Catalog) -> None:
+    """With ``offload_optimizer`` the reduced gradient partition lives in pinned CPU memory: stage3.py puts
+    ``grad_partitions_flat_buffer`` on ``self.device`` (the CPU when offloading); stage_1_and_2.py copies
+    each reduced partition to the fp32 CPU buffer (``async_inplace_copy_grad_to_fp32_buffer_from_gpu``)
+    where DeepSpeedCPUAdam steps. No phase holds a gradient partition on the GPU (the trial showed
+    16.43 GiB of gradients for Llama-3.1-70B at ZeRO-3 with both offloads)."""
+    m = catalog.get_model("llama-3.1-70b")
+    par = lc.Parallelism(zero_stage=stage, data_parallel=8, offload_optimizer=True, offload_params=stage == 3)
+    for batch in (1, 8):  # an optimizer-step peak and a backward peak
+        w = lc.FineTune(method="full", batch_size=batch, seq_len=2048, gradient_checkpointing=True, parallelism=par)
+        est = lc.estimate_vram(m, w)
+        assert est.components["gradients"] == 0, (batch, est.peak_phase)
+        assert est.components["optimizer.states"] == est.components["optimizer.master_weights"] == 0
+
+
+def test_fsdp_shard_grad_op_shards_the_fp32_parameters(catalog: lc.Catalog) -> None:
+    """FSDP SHARD_GRAD_OP: the fp32 flat parameters stay sharded (the optimizer steps on the shard), and the
+    unsharded bf16 parameters live from forward to the end of backward only (torch
+    ``distributed/fsdp/_runtime_utils.py``: ``_post_forward`` reshards only FULL_SHARD/HYBRID_SHARD;
+    ``_should_free_in_backward`` frees after a syncing backward). The trial showed the whole fp32 model
+    (25.1 GiB) at the optimizer step on each of 4 ranks."""
+    m = catalog.get_model("llama-2-7b")
+    par = lc.Parallelism.from_fsdp(data_parallel=4, sharding_strategy="SHARD_GRAD_OP", param_dtype="bf16")
+    n = m.n_params
+    bwd = lc.estimate_vram(m, lc.FineTune(method="full", mixed_precision=True, parallelism=par))
+    assert bwd.peak_phase == "backward"
+    assert bwd.components["weights.unsharded_params"] == pytest.approx(n * 2, rel=1e-6)
+    assert bwd.components["weights.trainable"] == pytest.approx(n * 4 / 4, rel=1e-6)
+
+
+def test_fsdp_without_policy_names_autocast(catalog: lc.Catalog) -> None:
+    """FSDP LoRA with no ``param_dtype``: no MixedPrecision policy, so autocast runs; the assumption says so
+    (the trial read 'gathered in None (FSDP MixedPrecision, no autocast)' next to autocast copies)."""
+    m = catalog.get_model("llama-2-7b")
+    par = lc.Parallelism(data_parallel=2, fsdp="full-shard")
+    w = lc.FineTune(method="qlora", mixed_precision=True, parallelism=par)
+    est = lc.estimate_vram(m, w)
+    text = " ".join(est.assumptions)
+    assert est.components["weights.autocast_copies"] > 0
+    assert "None" not in text
+    assert "autocast (AMP)" in text
+    assert "no autocast" not in text
+
+
+def test_offload_says_what_and_how_much_host_memory(catalog: lc.Catalog) -> None:
+    """Offload moves the fp32 master, Adam states and fp32 gradients (4 + 8 + 4 bytes per parameter, ZeRO
+    paper arXiv 1910.02054 and ZeRO-Offload arXiv 2101.06840: 16 bytes per parameter on the CPU) plus the
+    16-bit parameters (2 bytes) to the host: for 70B that is over 1 TB, which the assumptions must state,
+    along with the CPU Adam (DeepSpeedCPUAdam) that runs the step."""
+    m = catalog.get_model("llama-3.1-70b")
+    par = lc.Parallelism(zero_stage=3, data_parallel=8, offload_optimizer=True, offload_params=True)
+    est = lc.estimate_vram(m, lc.FineTune(method="full", gradient_checkpointing=True, parallelism=par))
+    text = "\n".join(est.assumptions)
+    assert "DeepSpeedCPUAdam" in text
+    assert "(foreach)" not in text
+    line = next(a for a in est.assumptions if "host RAM" in a)
+    total_gib = float(line.split(" GiB for all")[0].rsplit(" ", 1)[1])
+    assert total_gib == pytest.approx(m.n_params * (16 + 2) / 2**30, rel=0.01)
+
+
+def test_nvme_offload_is_named() -> None:
+    """``offload_optimizer.device: nvme`` (ZeRO-Infinity) is carried and stated, not read as CPU."""
+    cfg = {
+        "zero_optimization": {"stage": 3, "offload_optimizer": {"device": "nvme"}, "offload_param": {"device": "cpu"}}
+    }
+    p = lc.Parallelism.from_deepspeed_config(cfg, data_parallel=8)
+    assert (p.offload_optimizer_device, p.offload_params_device) == ("nvme", "cpu")
+    est = lc.estimate_vram("llama-2-7b", lc.FineTune(method="full", parallelism=p))
+    assert any("NVMe space" in a for a in est.assumptions)
+
+
+def test_deepspeed_workload_keys_warn_or_refuse() -> None:
+    """Top-level keys set the workload, not the Parallelism: they warn naming the FineTune field; DeepSpeed
+    refuses fp16 and bf16 both enabled and an inconsistent train_batch_size (runtime/config.py)."""
+    with pytest.warns(UserWarning, match=r"batch_size=4"):
+        lc.Parallelism.from_deepspeed_config({"train_micro_batch_size_per_gpu": 4, "zero_optimization": {"stage": 2}})
+    with pytest.warns(UserWarning, match=r"precision='fp16'"):
+        lc.Parallelism.from_deepspeed_config({"fp16": {"enabled": True}, "zero_optimization": {"stage": 2}})
+    with pytest.raises(lc.WorkloadError, match=r"fp16\.enabled and bf16\.enabled"):
+        lc.Parallelism.from_deepspeed_config({"fp16": {"enabled": True}, "bf16": {"enabled": True}})
+    bad = {"train_batch_size": 64, "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 4}
+    with pytest.raises(lc.WorkloadError, match="train_batch_size=64"), pytest.warns(UserWarning, match="batch_size=4"):
+        lc.Parallelism.from_deepspeed_config(bad, data_parallel=8)
+    with pytest.warns(UserWarning, match="batch_size=4"):
+        lc.Parallelism.from_deepspeed_config({**bad, "train_batch_size": 128}, data_parallel=8)
+
+
+def test_mics_hpz_and_legacy_cpu_offload_params() -> None:
+    """MiCS (``mics_shard_size``, deepspeed/runtime/zero/mics.py) shards within groups: the shard group;
+    ZeRO++ hpZ's secondary parameter copy warns; legacy ``cpu_offload_params`` offloads parameters."""
+    p = lc.Parallelism.from_deepspeed_config(
+        {"zero_optimization": {"stage": 3, "mics_shard_size": 4}}, data_parallel=16
+    )
+    assert p.shard_ranks == 4
+    with pytest.warns(UserWarning, match="zero_hpz_partition_size=8"):
+        lc.Parallelism.from_deepspeed_config({"zero_optimization": {"stage": 3, "zero_hpz_partition_size": 8}})
+    legacy = {"zero_optimization": {"stage": 3, "cpu_offload": True, "cpu_offload_params": True}}
+    q = lc.Parallelism.from_deepspeed_config(legacy, data_parallel=2)
+    assert q.offload_params
+    assert q.offload_optimizer
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    """A name that is neither a file nor a preset: WorkloadError listing DEEPSPEED_PRESETS; a preset name works."""
+    with pytest.raises(lc.WorkloadError, match="llamafactory-z3-offload"):
+        lc.Parallelism.from_deepspeed_config("llamafactory-z9")
+    assert lc.Parallelism.from_deepspeed_config("llamafactory-z3", data_parallel=2).zero_stage == 3

@@ -19,7 +19,10 @@ releases when more than ``stage3_max_live_parameters`` are live. Live gathered e
 ``stage3_param_persistence_threshold`` elements (norms, biases) stay whole on every rank. Gradients are
 reduced through one flat ipg buffer of ``reduce_bucket_size`` elements and
 ``reduce_scatter_coalesced`` (``runtime/comm/coalesced_collectives.py``) flattens the bucket once more:
-``2 * R * e``. The optimizer steps one ``sub_group_size`` group of the fp32 partition at a time, so the
+``2 * R * e``. The rank's gradient partition (``grad_partitions_flat_buffer``, ``P/N`` elements in the
+model dtype) is allocated at start-up and held through forward and backward -- on the GPU, or in pinned
+CPU memory with ``offload_optimizer`` (``memory/training.py`` counts it).
+The optimizer steps one ``sub_group_size`` group of the fp32 partition at a time, so the
 fp32 gradient copy it steps with is ``min(sub_group_size, partition)`` elements.
 
 Both keep fp32 master partitions and fp32 optimizer states (``single_partition_of_fp32_groups`` /

@@ -1031,6 +1031,24 @@ def _sharding_buffers(arch: Architecture, w: FineTune, plan: _Plan) -> int:
     )
 
 
+def _shard_grad_op_unsharded(w: FineTune, plan: _Plan) -> float:
+    """Bytes of the unsharded parameters FSDP ``SHARD_GRAD_OP`` keeps from a unit's forward to the end of
+    its backward, before tensor/pipeline division.
+
+    torch ``distributed/fsdp/_runtime_utils.py``: ``_post_forward`` reshards only the strategies in
+    ``RESHARD_AFTER_FORWARD_HANDLE_STRATEGIES`` (FULL_SHARD, HYBRID_SHARD), so SHARD_GRAD_OP's unsharded
+    flat parameters (``param_dtype`` of the MixedPrecision policy, else the parameters' own dtype) stay
+    alive through backward; ``_should_free_in_backward`` frees them after the backward that syncs
+    gradients. At the optimizer step only the sharded flat parameters remain.
+    """
+    p = w.parallelism
+    trainable = plan.trainable * (DTYPE_BYTES[p.fsdp_param_dtype] if p.fsdp_param_dtype else plan.param_bytes)
+    frozen: float = plan.frozen_bytes
+    if p.fsdp_param_dtype and w.frozen_precision is None and w.quantized_base is None:
+        frozen = plan.frozen_bytes / DTYPE_BYTES[w.precision] * DTYPE_BYTES[p.fsdp_param_dtype]
+    return trainable + frozen
+
+
 def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
     """Elements FSDP gives gradients: FSDP1 with ``use_orig_params`` grads whole flat parameters (every
     unit holding a trained parameter); FSDP2 and ZeRO only the trained parameters."""
@@ -1054,13 +1072,80 @@ def _fsdp_unit_grads(arch: Architecture, w: FineTune, plan: _Plan) -> int:
 def _precision_note(w: FineTune, plan: _Plan) -> str:
     if plan.deepspeed:
         return "model in the compute dtype, fp32 master partition and optimizer states (DeepSpeed)"
-    if w.is_mixed and not plan.amp and w.parallelism.fsdp != "none":
-        return (
-            f"fp32 sharded parameters gathered in {w.parallelism.fsdp_param_dtype} (FSDP MixedPrecision, no autocast)"
-        )
+    if w.parallelism.fsdp != "none" and w.parallelism.fsdp_param_dtype is not None:
+        # An FSDP MixedPrecision policy replaces autocast (no autocast copies). Without a policy FSDP
+        # computes in the parameters' dtype and the usual AMP/pure note below applies.
+        own = "fp32" if plan.param_bytes == 4 else w.precision
+        gathered = w.parallelism.fsdp_param_dtype
+        return f"{own} sharded parameters gathered in {gathered} (FSDP MixedPrecision, no autocast)"
     return (
         "fp32 trainable parameters with autocast (AMP)" if w.is_mixed else "parameters and states in the compute dtype"
     )
+
+
+def _optimizer_note(w: FineTune, plan: _Plan) -> str:
+    """Which optimizer implementation runs the step, and where."""
+    p = w.parallelism
+    if plan.deepspeed and p.offload_optimizer:
+        # DeepSpeed's ZeRO-Offload steps with DeepSpeedCPUAdam (``deepspeed/ops/adam/cpu_adam.py``) on the
+        # host copy of the fp32 partition (``ZeroOneAdam``-style GPU optimizers are refused with offload).
+        return f"optimizer: {w.optimizer} as DeepSpeedCPUAdam on the CPU (offload_optimizer)"
+    if p.fsdp != "none" and p.offload_params:
+        return f"optimizer: {w.optimizer} ({w.optimizer_impl}) on the CPU: FSDP CPUOffload keeps the parameters there"
+    if plan.deepspeed:
+        return f"optimizer: {w.optimizer} (DeepSpeed's fused step on the GPU: no foreach temporaries)"
+    return f"optimizer: {w.optimizer} ({w.optimizer_impl})"
+
+
+_DEVICE_NAME = {"cpu": "CPU", "nvme": "NVMe"}
+
+
+def _host_offload(
+    p: Parallelism, plan: _Plan, trainable_bytes: float, frozen_bytes: float, grads: float, states: float, mp: int
+) -> list[str]:
+    """Assumption lines for offload: what goes to the host (CPU RAM or NVMe) and how much, per GPU rank and
+    for the job. Arguments are the sharded per-rank figures before offload zeroes them.
+
+    DeepSpeed (``stage_1_and_2.py`` / ``stage3.py`` with ``cpu_offload``): the fp32 master partition and
+    optimizer states (``states``), plus the fp32 gradient partition the CPU Adam steps with
+    (``single_partition_of_fp32_groups[i].grad`` / the pinned ``grad_partitions_flat_buffer``), 4 bytes per
+    trainable element of the partition; ``offload_param`` moves the 16-bit parameter partitions.
+    FSDP ``CPUOffload(offload_params=True)``: the sharded parameters, their gradients and the optimizer states.
+    NVMe offload (ZeRO-Infinity) puts the same bytes on NVMe, with pinned swap buffers in RAM.
+    """
+    if not (p.offload_optimizer or p.offload_params):
+        return []
+    n_ranks = p.n_gpus
+    parts: dict[str, float] = {}
+    if p.fsdp != "none":
+        parts["cpu"] = trainable_bytes + frozen_bytes + grads + states
+        what = "parameters, gradients and optimizer states (FSDP CPUOffload)"
+    else:
+        fp32_grads = 4 * plan.trainable / mp / p.shard_ranks
+        if p.offload_optimizer:
+            dev = p.offload_optimizer_device
+            parts[dev] = parts.get(dev, 0.0) + states + fp32_grads
+        if p.offload_params:
+            dev = p.offload_params_device
+            parts[dev] = parts.get(dev, 0.0) + trainable_bytes + frozen_bytes
+        what = " and ".join(
+            x
+            for x in (
+                f"fp32 master, optimizer states and fp32 gradients to {_DEVICE_NAME[p.offload_optimizer_device]}"
+                if p.offload_optimizer
+                else "",
+                f"16-bit parameter partitions to {_DEVICE_NAME[p.offload_params_device]}" if p.offload_params else "",
+            )
+            if x
+        )
+    lines = [f"offloaded: {what}"]
+    for dev, per_rank in parts.items():
+        place = "host RAM (pinned)" if dev == "cpu" else "NVMe space"
+        lines.append(
+            f"offload needs {per_rank / 2**30:.2f} GiB of {place} per GPU rank, {per_rank * n_ranks / 2**30:.1f} GiB "
+            f"for all {n_ranks} ranks (a node of k GPUs needs k x the per-rank figure); not in the GPU total"
+        )
+    return lines
 
 
 def _sharding_notes(arch: Architecture, p: Parallelism) -> list[str]:
@@ -1107,6 +1192,9 @@ def estimate_finetune(
     grads = _fsdp_unit_grads(arch, w, plan) * plan.param_bytes / mp
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
     master = plan.trainable * plan.master_bytes / mp
+    resident_grads = 0.0  # gradient memory held through forward and backward (ZeRO-3's partition buffer)
+    host: list[str] = []  # what offload puts in host memory or on NVMe (assumption lines)
+    unsharded = 0.0  # FSDP SHARD_GRAD_OP's unsharded parameters, alive from forward to the end of backward
     if stage:
         n_shard = p.shard_ranks  # hybrid sharding: the state is split within a shard group only
         ds_grad_copy = (4 + e) * plan.trainable / mp if plan.deepspeed else 0.0
@@ -1116,11 +1204,31 @@ def estimate_finetune(
             step_temp += min(p.sub_group_size, ds_grad_copy / (4 + e) / n_shard) * (4 + e) - ds_grad_copy / n_shard
         if stage >= 2 and not p.accumulate_without_sync:
             grads /= n_shard  # (no_sync() accumulates unsharded gradients between micro-batches)
-        if stage >= 3:
+        if stage >= 3 or p.fsdp == "shard-grad-op":
+            # FSDP SHARD_GRAD_OP keeps the flat parameters sharded too (the optimizer steps on the shard);
+            # what it keeps whole is the unsharded param_dtype copy, between forward and backward only
+            # (``unsharded`` below).
             trainable_bytes /= n_shard
             frozen_bytes /= n_shard
-        if p.offload_optimizer:
+        if p.fsdp == "shard-grad-op":
+            unsharded = _shard_grad_op_unsharded(w, plan) / mp
+        if plan.deepspeed and stage == 3 and not p.offload_optimizer:
+            # stage3.py ``_setup_for_real_optimizer`` allocates ``grad_partitions_flat_buffer`` (the rank's
+            # partition of every gradient, ``gradient_accumulation_dtype`` = the model dtype) at start-up
+            # and keeps it: the gradient partition is resident through forward and backward.
+            resident_grads = grads
+        host = _host_offload(p, plan, trainable_bytes, frozen_bytes, grads, states + master, mp)
+        if p.offload_optimizer or (p.offload_params and p.fsdp != "none"):
+            # (FSDP CPUOffload keeps the parameters on the CPU, so the optimizer steps there too.)
             states = master = step_temp = 0.0
+            if plan.deepspeed and stage >= 2:
+                # With offload_optimizer the reduced gradient partition goes straight to pinned CPU memory:
+                # stage3.py allocates ``grad_partitions_flat_buffer`` on ``self.device`` (the CPU when
+                # offloading), stage_1_and_2.py copies each reduced partition into the fp32 CPU buffer
+                # (``async_inplace_copy_grad_to_fp32_buffer_from_gpu``); the CPU Adam steps there. Only
+                # the reduce buckets stay on the GPU (weights.sharding_buffers). ZeRO-1 still holds the
+                # full 16-bit ``param.grad`` until the reduction at the accumulation boundary.
+                grads = 0.0
         if p.offload_params:
             trainable_bytes = frozen_bytes = 0.0
             if p.fsdp != "none":
@@ -1139,8 +1247,8 @@ def estimate_finetune(
     resident = trainable_bytes + frozen_bytes + encoders + buffers + states + paged + master + kept_outputs
     # Gradient accumulation under no_sync(): the gradients of earlier micro-batches are held through
     # the next forward and backward.
-    held_grads = grads if p.accumulate_without_sync else 0.0
-    backward = resident + autocast + saved + extra + plan.quant_transient + held_grads
+    held_grads = grads if p.accumulate_without_sync else resident_grads
+    backward = resident + autocast + unsharded + saved + extra + plan.quant_transient + held_grads
     tied_extra = 0.0
     if plan.embeddings_trainable and arch.tied_embeddings:
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
@@ -1170,11 +1278,12 @@ def estimate_finetune(
         grads_now = grads
         temps = step_temp if phase == "optimizer-step" else tied_extra
         act = {"activations.kept_outputs": kept_outputs}
-        autocast = 0.0
+        autocast = unsharded = 0.0
     weights = {
         "weights.frozen": math.ceil(frozen_bytes),
         "weights.trainable": math.ceil(trainable_bytes),
         "weights.autocast_copies": math.ceil(autocast),
+        **({"weights.unsharded_params": math.ceil(unsharded)} if p.fsdp == "shard-grad-op" else {}),
         "weights.encoders": encoders,
         "weights.sharding_buffers": buffers,
     }
@@ -1197,7 +1306,7 @@ def estimate_finetune(
     pb = param_breakdown(arch)
     assumptions = [
         f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
-        f"optimizer: {w.optimizer} ({w.optimizer_impl})",
+        _optimizer_note(w, plan),
         f"micro-batch {w.batch_size} x {w.seq_len} tokens, attention {w.attention}, "
         f"gradient checkpointing {'on' if w.checkpointing else 'off'}"
         + (" (the method's recipe)" if w.gradient_checkpointing is None else "")
@@ -1234,6 +1343,7 @@ def estimate_finetune(
         kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
         assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
         assumptions.extend(_sharding_notes(arch, p))
+        assumptions.extend(host)
     return MemoryEstimate(
         weights_bytes=sum(weights.values()),
         kv_cache_bytes=0,

@@ -187,9 +187,11 @@ def _method(method: str) -> Callable[[Workload, RemedyContext], Change]:
 
 def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
     def apply(w: Workload, c: RemedyContext) -> Change:
-        if not isinstance(w, FineTune) or w.parallelism.fsdp != "none":
+        if not isinstance(w, FineTune):
             return None
         p = w.parallelism
+        if p.fsdp != "none":
+            return _fsdp_offload(w, c) if params else None
         if p.offload_params or (p.offload_optimizer and not params):
             return None
         dp = _data_parallel(w, c) or 1
@@ -204,6 +206,25 @@ def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
         return attrs.evolve(w, parallelism=par), text, f"{dp_option}--zero {stage} --offload-optimizer {opts}".strip()
 
     return apply
+
+
+def _fsdp_offload(w: FineTune, c: RemedyContext) -> Change:
+    """FSDP ``CPUOffload(offload_params=True)``: parameters, gradients and the optimizer step on the CPU
+    (torch ``distributed/fsdp/api.py`` ``CPUOffload``; FSDP has no optimizer-only offload). It needs
+    sharded parameters (``FULL_SHARD`` / ``HYBRID_SHARD``); the CLI's ``--offload-params`` with ``--fsdp``."""
+    p = w.parallelism
+    if p.offload_params or p.shard_stage < 3:
+        return None
+    dp = max(p.data_parallel, _data_parallel(w, c) or 1)
+    if p.fsdp == "hybrid-shard" and p.fsdp_shard_group is not None and dp % p.fsdp_shard_group:
+        dp = p.data_parallel
+    par = attrs.evolve(p, data_parallel=dp, offload_params=True, offload_optimizer=True)
+    dp_option = f"--dp {dp} " if dp != p.data_parallel else ""
+    return (
+        attrs.evolve(w, parallelism=par),
+        "FSDP CPU offload: params, grads + step on CPU (slow)",
+        (f"{dp_option}--offload-params"),
+    )
 
 
 def _shorter(w: Workload, c: RemedyContext) -> Change:

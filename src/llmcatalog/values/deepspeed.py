@@ -59,15 +59,12 @@ _KNOWN_OTHER = frozenset(
         "legacy_stage1",
         "load_from_fp32_weights",
         "cpu_offload",
-        "cpu_offload_params",
         "cpu_offload_use_pin_memory",
         "offload_optimizer",
         "offload_param",
-        "zero_hpz_partition_size",
         "zero_quantized_weights",
         "zero_quantized_nontrainable_weights",
         "zero_quantized_gradients",
-        "mics_shard_size",
         "mics_hierarchical_params_gather",
         "memory_efficient_linear",
         "pipeline_loading_checkpoint",
@@ -82,6 +79,9 @@ _KNOWN_OTHER = frozenset(
         "sub_group_buffer_num",
     }
 )
+
+#: Keys read apart from the field table (offload spellings, MiCS, ZeRO++ hpZ).
+_HANDLED = frozenset({"cpu_offload_params", "mics_shard_size", "zero_hpz_partition_size"})
 
 
 def _number(key: str, value: object, *, auto: bool) -> int | None:
@@ -101,20 +101,22 @@ def _flag(key: str, value: object) -> bool:
     return value
 
 
-def _offload(key: str, value: object) -> bool:
-    """``{"device": "cpu" | "nvme" | "none", ...}`` -> whether it offloads."""
+def _offload(key: str, value: object) -> str:
+    """``{"device": "cpu" | "nvme" | "none", ...}`` -> the device (``"none"`` when it does not offload)."""
     if value is None:
-        return False
+        return "none"
     if not isinstance(value, dict):
         raise WorkloadError(f'DeepSpeed zero_optimization.{key} must be an object such as {{"device": "cpu"}}')
     device = value.get("device", "none")
     if device not in ("none", "cpu", "nvme"):
         raise WorkloadError(f'DeepSpeed zero_optimization.{key}.device must be "none", "cpu" or "nvme", got {device!r}')
-    return bool(device != "none")
+    return str(device)
 
 
-def parallelism_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    """:class:`~llmcatalog.Parallelism` keyword arguments for a DeepSpeed config dict (see the module docstring)."""
+def parallelism_kwargs(config: dict[str, Any], *, data_parallel: int | None = None) -> dict[str, Any]:
+    """:class:`~llmcatalog.Parallelism` keyword arguments for a DeepSpeed config dict (see the module docstring).
+
+    ``data_parallel`` (the world size over tensor/pipeline ranks) checks ``train_batch_size`` as DeepSpeed does."""
     if not isinstance(config, dict):
         raise WorkloadError(f"a DeepSpeed config must be a JSON object, got {type(config).__name__}")
     zero = config.get("zero_optimization", {})
@@ -139,7 +141,7 @@ def parallelism_kwargs(config: dict[str, Any]) -> dict[str, Any]:
             kw[field] = _flag(key, value)
         elif field is not None:
             kw[field] = _number(key, value, auto=field in _AUTO)
-        elif key not in _KNOWN_OTHER:
+        elif key not in _KNOWN_OTHER and key not in _HANDLED:
             unknown.append(key)
     if unknown:
         warnings.warn(
@@ -147,17 +149,112 @@ def parallelism_kwargs(config: dict[str, Any]) -> dict[str, Any]:
             UserWarning,
             stacklevel=3,
         )
-    kw["offload_optimizer"] = _offload("offload_optimizer", zero.get("offload_optimizer"))
-    kw["offload_params"] = _offload("offload_param", zero.get("offload_param"))
-    if zero.get("cpu_offload") is True:  # the pre-0.4 spelling of offload_optimizer
-        kw["offload_optimizer"] = True
+    optimizer_device = _offload("offload_optimizer", zero.get("offload_optimizer"))
+    params_device = _offload("offload_param", zero.get("offload_param"))
+    # The pre-0.4 spellings (``DeepSpeedZeroConfig``'s deprecated ``cpu_offload`` / ``cpu_offload_params``,
+    # migrated to ``offload_optimizer`` / ``offload_param`` with device "cpu").
+    if _flag("cpu_offload", zero.get("cpu_offload", False)) and optimizer_device == "none":
+        optimizer_device = "cpu"
+    if _flag("cpu_offload_params", zero.get("cpu_offload_params", False)) and params_device == "none":
+        params_device = "cpu"
+    kw["offload_optimizer"] = optimizer_device != "none"
+    kw["offload_params"] = params_device != "none"
+    if kw["offload_optimizer"]:
+        kw["offload_optimizer_device"] = optimizer_device
+    if kw["offload_params"]:
+        kw["offload_params_device"] = params_device
     if kw["offload_params"] and stage != 3:
         raise WorkloadError("DeepSpeed zero_optimization.offload_param needs stage 3 (DeepSpeed refuses it below)")
-    for key in ("fp16", "bf16"):
-        block = config.get(key)
-        if block is not None and not isinstance(block, dict):
-            raise WorkloadError(f'DeepSpeed {key} must be an object such as {{"enabled": true}}')
+    kw.update(_groups(zero, stage))
+    _workload_keys(config, data_parallel)
     return kw
+
+
+def _groups(zero: dict[str, Any], stage: int) -> dict[str, Any]:
+    """MiCS and ZeRO++ hpZ, which change how many ranks share one partition.
+
+    MiCS (``mics_shard_size``, ``deepspeed/runtime/zero/mics.py``: ``MiCS_Init`` partitions parameters,
+    gradients and optimizer states within groups of ``mics_shard_size`` ranks and replicates across
+    groups) is hybrid sharding: it maps to ``fsdp_shard_group`` (the shard group of
+    :attr:`Parallelism.shard_ranks`). ZeRO++ hpZ (``zero_hpz_partition_size``, ``partition_parameters.py``
+    ``ds_secondary_tensor``) keeps a second copy of the 16-bit parameters partitioned within
+    ``zero_hpz_partition_size`` ranks: 2P/K bytes more per GPU that this model does not count, so it warns.
+    """
+    out: dict[str, Any] = {}
+    mics = zero.get("mics_shard_size", -1)
+    mics = _number("mics_shard_size", mics, auto=False) if mics != -1 else -1
+    if mics is not None and mics > 0:
+        if stage != 3:
+            raise WorkloadError("DeepSpeed zero_optimization.mics_shard_size needs stage 3 (MiCS shards parameters)")
+        out["fsdp_shard_group"] = mics
+    hpz = zero.get("zero_hpz_partition_size", 1)
+    hpz = _number("zero_hpz_partition_size", hpz, auto=False)
+    if hpz is not None and hpz > 1 and stage == 3:
+        warnings.warn(
+            f"DeepSpeed zero_optimization.zero_hpz_partition_size={hpz} (ZeRO++ hpZ) keeps a secondary copy of "
+            f"the 16-bit parameters partitioned over {hpz} ranks, 2 x parameters / {hpz} bytes per GPU that the "
+            "estimate does not include: add them, or leave hpZ out",
+            UserWarning,
+            stacklevel=4,
+        )
+    return out
+
+
+def _enabled(key: str, config: dict[str, Any]) -> bool | None:
+    """``fp16.enabled`` / ``bf16.enabled``: True, False, or None for "auto" / absent."""
+    block = config.get(key)
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise WorkloadError(f'DeepSpeed {key} must be an object such as {{"enabled": true}}')
+    value = block.get("enabled", False)
+    if value == "auto":
+        return None
+    if not isinstance(value, bool):
+        raise WorkloadError(f'DeepSpeed {key}.enabled must be true, false or "auto", got {value!r}')
+    return value
+
+
+def _workload_keys(config: dict[str, Any], data_parallel: int | None) -> None:
+    """Top-level keys that set the workload, not the parallelism: warn which :class:`~llmcatalog.FineTune`
+    field to set, and refuse what DeepSpeed refuses (``deepspeed/runtime/config.py``: bf16 and fp16 both
+    enabled; ``train_batch_size`` != micro-batch x accumulation x world size, ``_batch_assertion``)."""
+    fp16, bf16 = _enabled("fp16", config), _enabled("bf16", config)
+    if fp16 and bf16:
+        raise WorkloadError(
+            "DeepSpeed refuses fp16.enabled and bf16.enabled both true (bfloat16 and fp16 modes cannot be "
+            "enabled together): enable one"
+        )
+    notes = []
+    if fp16 or bf16:
+        name = "fp16" if fp16 else "bf16"
+        notes.append(f"{name}.enabled -> FineTune(precision={name!r})")
+    numbers: dict[str, int | None] = {}
+    for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size"):
+        value = config.get(key)
+        if value is not None and value != "auto":
+            numbers[key] = _number(key, value, auto=False)
+    micro, steps, total = (
+        numbers.get(k) for k in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size")
+    )
+    if micro is not None:
+        notes.append(f"train_micro_batch_size_per_gpu -> FineTune(batch_size={micro})")
+    if notes:
+        warnings.warn(
+            "this DeepSpeed config sets the workload, which a Parallelism does not carry: "
+            + "; ".join(notes)
+            + (" (gradient_accumulation_steps does not change per-GPU memory here)" if steps is not None else ""),
+            UserWarning,
+            stacklevel=4,
+        )
+    if data_parallel is None or micro is None or steps is None or total is None:
+        return
+    if total != micro * steps * data_parallel:
+        raise WorkloadError(
+            f"DeepSpeed train_batch_size={total} is not train_micro_batch_size_per_gpu={micro} x "
+            f"gradient_accumulation_steps={steps} x {data_parallel} data-parallel ranks = "
+            f"{micro * steps * data_parallel} (DeepSpeed refuses it): fix one of them, or data_parallel"
+        )
 
 
 _LF = "https://github.com/hiyouga/LLaMA-Factory/blob/1d6e8b218240c154638f9bdcb76a1a089c27891b/examples/deepspeed/"

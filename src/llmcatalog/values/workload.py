@@ -98,6 +98,7 @@ MODULES_TO_SAVE = {
 }
 OPTIMIZER_IMPLS = ("foreach", "fused", "for-loop")
 FSDP_MODES = ("none", "full-shard", "shard-grad-op", "hybrid-shard")
+OFFLOAD_DEVICES = ("cpu", "nvme")
 #: ``torch.distributed.fsdp``: 1 (``FullyShardedDataParallel``, flat parameters) or 2 (``fully_shard``,
 #: per-parameter DTensors).
 FSDP_VERSIONS = (1, 2)
@@ -222,7 +223,8 @@ class Parallelism:
     dtypes; ``None``: no policy, parameters are gathered in their own dtype and the model runs under the
     workload's autocast), ``fsdp_layers_per_unit`` (decoder layers per wrapped unit, 1 = per layer as
     ``transformer_auto_wrap_policy`` does), ``fsdp_shard_group`` (GPUs per shard group for
-    ``"hybrid-shard"``), ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
+    ``"hybrid-shard"``, and DeepSpeed MiCS's ``mics_shard_size`` at ``zero_stage=3``),
+    ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
     and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
     ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
     ">=2.1": which optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
@@ -237,6 +239,10 @@ class Parallelism:
     fsdp: str = attrs.field(default="none", validator=_choice(FSDP_MODES))
     offload_optimizer: bool = attrs.field(default=False, validator=_bool)
     offload_params: bool = attrs.field(default=False, validator=_bool)
+    #: Where DeepSpeed offloads to (``offload_optimizer.device`` / ``offload_param.device``): ``"cpu"`` or
+    #: ``"nvme"`` (ZeRO-Infinity). Only read when the matching ``offload_*`` flag is set.
+    offload_optimizer_device: str = attrs.field(default="cpu", validator=_choice(OFFLOAD_DEVICES))
+    offload_params_device: str = attrs.field(default="cpu", validator=_choice(OFFLOAD_DEVICES))
     # DeepSpeed ZeRO (deepspeed/runtime/zero/config.py)
     reduce_bucket_size: int | None = attrs.field(
         default=None, converter=_optional_whole, validator=optional(_elements(1))
@@ -277,8 +283,19 @@ class Parallelism:
                     f"fsdp='hybrid-shard' needs fsdp_shard_group, the GPUs of one shard group (usually the GPUs of a "
                     f"node), dividing data_parallel={self.data_parallel}; got fsdp_shard_group={group}"
                 )
+        elif self.fsdp_shard_group is not None and self.zero_stage == 3:
+            # DeepSpeed MiCS (mics_shard_size): ZeRO-3 within groups of fsdp_shard_group ranks.
+            if self.data_parallel % self.fsdp_shard_group:
+                raise WorkloadError(
+                    f"fsdp_shard_group={self.fsdp_shard_group} (DeepSpeed MiCS mics_shard_size) must divide "
+                    f"data_parallel={self.data_parallel}: give the job's data_parallel"
+                )
         elif self.fsdp_shard_group is not None:
-            raise WorkloadError("fsdp_shard_group applies to fsdp='hybrid-shard' only; leave it out")
+            raise WorkloadError(
+                "fsdp_shard_group applies to fsdp='hybrid-shard' or zero_stage=3 (DeepSpeed MiCS) only; leave it out"
+            )
+        if self.fsdp != "none" and "nvme" in (self.offload_optimizer_device, self.offload_params_device):
+            raise WorkloadError("FSDP offloads to the CPU only (CPUOffload); NVMe offload is DeepSpeed's (zero_stage)")
         if self.fsdp_version == 2 and self.fsdp == "shard-grad-op":
             raise WorkloadError(
                 "fsdp_version=2 (fully_shard) has no SHARD_GRAD_OP; use fsdp='full-shard' (reshard_after_forward=False "
@@ -298,7 +315,7 @@ class Parallelism:
     @property
     def shard_ranks(self) -> int:
         """Ranks that share one copy of the sharded state (``fsdp_shard_group`` for hybrid sharding)."""
-        if self.fsdp == "hybrid-shard" and self.fsdp_shard_group is not None:
+        if self.fsdp_shard_group is not None and (self.fsdp == "hybrid-shard" or self.zero_stage == 3):
             return self.fsdp_shard_group
         return self.data_parallel
 
@@ -325,13 +342,22 @@ class Parallelism:
         naming the key.
         A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
         """
-        from .deepspeed import parallelism_kwargs
+        from .deepspeed import DEEPSPEED_PRESETS, parallelism_kwargs
 
+        if isinstance(config, str) and config in DEEPSPEED_PRESETS:
+            config = DEEPSPEED_PRESETS[config]
         if not isinstance(config, dict):
+            if not isinstance(config, (str, os.PathLike)):
+                raise WorkloadError(f"a DeepSpeed config is a dict, a JSON path or a preset name, got {_show(config)}")
+            if not os.path.isfile(config):
+                raise WorkloadError(
+                    f"DeepSpeed config {os.fspath(config)!r} is neither a JSON file nor a preset; "
+                    f"presets: {', '.join(DEEPSPEED_PRESETS)}"
+                )
             if _READ_JSON is None:  # pragma: no cover - installed by llmcatalog/__init__
                 raise WorkloadError("from_deepspeed_config got a path, but no JSON reader is installed")
             config = _READ_JSON(config)
-        kw = parallelism_kwargs(config)
+        kw = parallelism_kwargs(config, data_parallel=data_parallel)
         return cls(
             data_parallel=data_parallel, tensor_parallel=tensor_parallel, pipeline_parallel=pipeline_parallel, **kw
         )
