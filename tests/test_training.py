@@ -112,6 +112,15 @@ def test_finetune_validation() -> None:
         lc.Parallelism(zero_stage=2, offload_params=True)
 
 
+def test_offload_optimizer_without_sharding_is_refused() -> None:
+    """DeepSpeed offloads optimizer states only under ZeRO; without sharding the flag would be ignored silently."""
+    par = lc.Parallelism(offload_optimizer=True)
+    with pytest.raises(lc.WorkloadError, match="offload_optimizer needs ZeRO or FSDP"):
+        lc.estimate_vram(LLAMA2_7B, _ft(parallelism=par, seq_len=256))
+    ok = lc.estimate_vram(LLAMA2_7B, _ft(parallelism=attrs.evolve(par, zero_stage=1), seq_len=256))
+    assert ok.optimizer_bytes == 0
+
+
 def test_offload_moves_states_off_the_gpu() -> None:
     """ZeRO-Offload keeps optimizer states in CPU memory."""
     par = lc.Parallelism(data_parallel=4, zero_stage=2)
