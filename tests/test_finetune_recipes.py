@@ -276,7 +276,7 @@ def test_trainer_profiles_leave_checkpointing_to_the_method() -> None:
 
 def test_deepspeed_chat_refuses_qlora() -> None:
     """DeepSpeed-Chat has no quantized base (its step-1 script loads the model in --dtype)."""
-    with pytest.raises(lc.WorkloadError, match="deepspeed-chat.*qlora.*method='lora'"):
+    with pytest.raises(lc.WorkloadError, match=r"deepspeed-chat.*qlora.*method='lora'"):
         lc.FineTune.for_framework("deepspeed-chat", method="qlora")
     with pytest.raises(lc.WorkloadError, match="cannot run"):
         lc.FineTune(method="qlora", framework="deepspeed-chat")

@@ -37,7 +37,8 @@ __all__ = ["FRAMEWORKS", "FrameworkProfile", "check_framework", "framework_name"
 @attrs.frozen(kw_only=True)
 class FrameworkProfile:
     """One release of one tool: ``defaults`` (FineTune fields), ``per_method`` (fields that differ by
-    method), ``refuses`` (methods it cannot run), ``source`` (where the defaults were read, with commit), ``notes`` (what it cannot express)."""
+    method), ``refuses`` (methods it cannot run), ``source`` (where the defaults were read, with commit),
+    ``notes`` (what it cannot express)."""
 
     name: str
     version: str
@@ -189,7 +190,8 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             },
             notes="Its example configs turn gradient_checkpointing and flash attention on; pass them. "
             "gradient_checkpointing=False holds for QLoRA too: loaders/model.py passes the config's "
-            "gradient_checkpointing (default False) to prepare_model_for_kbit_training(use_gradient_checkpointing=...). "
+            "gradient_checkpointing (default False) to prepare_model_for_kbit_training "
+            "(use_gradient_checkpointing=...). "
             "lora_r has no default (required in a config).",
         ),
     ),
@@ -228,9 +230,9 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             version="2026.8",
             source="unslothai/unsloth@015bdef unsloth/models/loader.py (load_in_4bit=True, "
             "use_gradient_checkpointing='unsloth': layer inputs offloaded to CPU) and unsloth/models/llama.py "
-            "(get_peft_model: r=16, lora_alpha=16, lora_dropout=0.0, target_modules q/k/v/o/gate/up/down_proj: all seven "
-            "projections of a Llama block, as in its README and notebooks); fused cross-entropy; trains through "
-            "TRL's SFTTrainer",
+            "(get_peft_model: r=16, lora_alpha=16, lora_dropout=0.0, target_modules q/k/v/o/gate/up/down_proj: "
+            "all seven projections of a Llama block, as in its README and notebooks); fused cross-entropy; trains "
+            "through TRL's SFTTrainer",
             defaults={
                 "method": "qlora",
                 "qlora_format": "bnb-nf4",

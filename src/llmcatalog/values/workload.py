@@ -245,7 +245,8 @@ class Parallelism:
     ``"hybrid-shard"``), ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
     and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
     ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
-    ">=2.1"; any release string is read as one of them: "2.0.1" is "2.0", "2.5" is ">=2.1": which optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
+    ">=2.1"; any release string is read as one of them: "2.0.1" is "2.0", "2.5" is ">=2.1": which
+    optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
     intermediates of torch 2.0's foreach AdamW against one since 2.1). :meth:`from_fsdp` sets them
     by their PyTorch names. See ``docs/sharding.md``.
     """
