@@ -65,3 +65,30 @@ def test_dora_with_another_method_is_refused(capsys) -> None:
     code, _, err = run(capsys, "estimate", "llama-2-7b", "--finetune", "full", "--dora")
     assert code != 0
     assert "--dora" in err
+
+
+def test_framework_version_4_gives_the_transformers_4_moe_layout(capsys) -> None:
+    """--framework-version 4 lays MoE experts out as transformers 4 did (one Linear per expert): the CLI's own
+    --moe-layout default must not override the profile; a given --moe-layout still wins."""
+    argv = ["estimate", "qwen3-30b-a3b", "--finetune", "lora", "--lora-targets", "all-linear"]
+    code, out, _ = run(capsys, *argv, "--framework", "transformers", "--framework-version", "4")
+    assert code == 0
+    assert "fused_experts" not in out
+    code, v5, _ = run(capsys, *argv, "--framework", "transformers", "--framework-version", "4", "--moe-layout",
+                      "transformers-5")  # fmt: skip
+    assert "fused_experts" in v5
+    code, out457, _ = run(capsys, *argv, "--framework", "Transformers", "--framework-version", "4.57")
+    assert code == 0
+    assert "fused_experts" not in out457
+
+
+def test_gpu_memory_takes_g_as_gib(capsys) -> None:
+    """--gpu-memory 24G is 24 GiB (like a bare 24 and 24GiB); 24GB stays 24*10**9 bytes."""
+    from llmcatalog.cli.main import _memory_size
+
+    assert _memory_size("24G") == _memory_size("24GiB") == _memory_size("24") == 24 * 2**30
+    assert _memory_size("16000M") == 16000 * 2**20
+    assert _memory_size("24GB") == 24 * 10**9
+    code, out, _ = run(capsys, "estimate", "llama-2-7b", "--gpu-memory", "24G")
+    assert code == 0
+    assert "24.00 GiB" in out

@@ -363,9 +363,10 @@ def _finetune_workload(args: argparse.Namespace, par: Parallelism) -> FineTune:
         seq_len=args.seq_len,
         prefix_tokens=args.prefix_tokens,
         trainable_layers=args.trainable_layers,
-        moe_layout=args.moe_layout,
         parallelism=par,
     )
+    if args.moe_layout is not None:  # left out: the profile's layout, else FineTune's (transformers-5)
+        settings["moe_layout"] = args.moe_layout
     if args.framework:
         return FineTune.for_framework(args.framework, args.framework_version, **settings)
     if args.framework_version:
@@ -437,10 +438,15 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     """The PEFT and framework options of ``estimate`` (issue 10)."""
     es.add_argument(
         "--framework",
-        choices=sorted(FRAMEWORKS),
-        help="start from what this tool does by default (FineTune.for_framework); given options win",
+        metavar="NAME",
+        help="start from what this tool does by default (FineTune.for_framework; one of "
+        f"{', '.join(sorted(FRAMEWORKS))}; case, '-', '_' and spaces ignored); given options win",
     )
-    es.add_argument("--framework-version", help="the release whose defaults to use (default: the newest profile)")
+    es.add_argument(
+        "--framework-version",
+        help="the release whose defaults to use, e.g. 4.57 or 0.22 (the newest profile at or before it; "
+        "default: the newest profile)",
+    )
     es.add_argument("--dora", action="store_true", help="DoRA (PEFT use_dora) instead of plain LoRA")
     es.add_argument("--base-format", choices=BASE_FORMATS, help="frozen base format of a PEFT method (e.g. bnb-int8)")
     es.add_argument("--modules-to-save", help="comma-separated trainable full copies: embed_tokens, lm_head")
@@ -735,15 +741,23 @@ def _cheapest_remedy(model: Model, gpu: GPU, workload: Inference | FineTune) -> 
 
 
 # -- plan and fit: the inverse questions ------------------------------------------------------
-_UNITS = {"": 2**30, "GIB": 2**30, "GB": 10**9, "MIB": 2**20, "MB": 10**6, "TIB": 2**40, "TB": 10**12}
+#: Memory units of --gpu-memory: binary with or without "i" (``G`` = ``GiB`` = 2**30, as a bare number, and as
+#: nvidia-smi and ``docker --memory`` read ``G``), decimal only when spelt ``GB``/``MB``/``TB`` (10**9 ...).
+_UNITS = {
+    "": 2**30, "G": 2**30, "GIB": 2**30, "GB": 10**9,
+    "M": 2**20, "MIB": 2**20, "MB": 10**6,
+    "T": 2**40, "TIB": 2**40, "TB": 10**12,
+}  # fmt: skip
 
 
 def _memory_size(text: str) -> int:
-    """``12GiB``, ``12 GiB``, ``12000MiB``, ``24GB`` (10**9), a bare number is GiB."""
+    """``12GiB``, ``12 GiB``, ``12G`` (GiB), ``12000MiB``, ``24GB`` (10**9), a bare number is GiB (``_UNITS``)."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
     unit = m.group(2).upper() if m else ""
     if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (e.g. 12GiB, 24GB, 16000MiB)")
+        raise argparse.ArgumentTypeError(
+            f"not a memory size: {text!r} (e.g. 12GiB or 12G = 12*2**30 bytes, 24GB = 24*10**9, 16000MiB)"
+        )
     return int(float(m.group(1)) * _UNITS[unit])
 
 
@@ -1091,8 +1105,8 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     es.add_argument(
         "--moe-layout",
         choices=MOE_LAYOUTS,
-        default=MOE_LAYOUTS[0],
-        help="transformers layout of MoE experts that LoRA targets name (default: transformers-5, fused)",
+        help="transformers layout of MoE experts that LoRA targets name (default: the --framework profile's, "
+        "else transformers-5, fused)",
     )
     es.add_argument("--dp", type=int, default=1, help="data-parallel GPUs")
     es.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
@@ -1114,7 +1128,7 @@ def _add_gpu_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gpu-memory",
         type=_memory_size,
-        help="a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+        help="a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     p.add_argument(
         "--gpus", type=_gpu_count, help="how many such GPUs you have, 1 or more (default: as the workload uses)"
@@ -1176,7 +1190,7 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument(
         "--gpu-memory",
         type=_memory_size,
-        help="check the fit on a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+        help="check the fit on a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     _add_workload_options(es)
     add_format_option(es, json_flag=True)
