@@ -350,6 +350,7 @@ def _finetune_workload(args: argparse.Namespace, par: Parallelism) -> FineTune:
         "lora_alpha": args.lora_alpha,
         "lora_targets": args.lora_targets,
         "base_format": args.base_format,
+        "qlora_format": args.qlora_format,
         "modules_to_save": args.modules_to_save,
         "loop": args.loop,
         "loss": args.loss,
@@ -422,7 +423,7 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
     "--deepspeed-config",
-    "--framework-version", "--dora", "--base-format", "--modules-to-save", "--loop", "--loss", "--autocast",
+    "--framework-version", "--dora", "--base-format", "--qlora-format", "--modules-to-save", "--loop", "--loss", "--autocast",
     "--no-autocast",
 )  # fmt: skip
 #: Fine-tuning options that one family of methods reads (the others would ignore them).
@@ -430,6 +431,7 @@ _METHOD_ONLY = {
     ("lora", "qlora"): ("--lora-rank", "--lora-alpha", "--lora-targets", "--moe-layout", "--dora"),
     ("p-tuning-v2", "prefix-tuning"): ("--prefix-tokens",),
     ("freeze",): ("--trainable-layers",),
+    ("qlora",): ("--qlora-format",),
 }
 _INFERENCE_ONLY = ("--precision", "--kv-precision", "--mla-cache", "--context", "--prompt")
 
@@ -449,6 +451,11 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     )
     es.add_argument("--dora", action="store_true", help="DoRA (PEFT use_dora) instead of plain LoRA")
     es.add_argument("--base-format", choices=BASE_FORMATS, help="frozen base format of a PEFT method (e.g. bnb-int8)")
+    es.add_argument(
+        "--qlora-format",
+        choices=BASE_FORMATS,
+        help="the quantized base of --finetune qlora (default: bnb-nf4-dq, NF4 with double quantization)",
+    )
     es.add_argument("--modules-to-save", help="comma-separated trainable full copies: embed_tokens, lm_head")
     es.add_argument("--loop", choices=LOOPS, help="trainer (default) or plain (keeps the step's outputs alive)")
     es.add_argument("--loss", choices=LOSS_IMPLS, help="how the loss is computed (default: full-logits)")
@@ -466,9 +473,15 @@ def _check_applicable(args: argparse.Namespace) -> None:
     if args.finetune or args.framework:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
+            instead = [
+                *(["a fine-tune's length is --seq-len"] if {"--context", "--prompt"} & set(stray) else []),
+                *(["its weights' format is --base-format or --finetune qlora"] if "--precision" in stray else []),
+                *(["its dtype is --compute"] if {"--precision", "--kv-precision"} & set(stray) else []),
+            ]
             raise WorkloadError(
                 f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to inference only"
-                " (a fine-tune's length is --seq-len and its dtype --compute): drop them, or drop --finetune"
+                + (f" ({'; '.join(instead)})" if instead else "")
+                + ": drop them, or drop --finetune"
             )
         for methods, options in _METHOD_ONLY.items():
             stray = [o for o in options if o in given]
@@ -553,13 +566,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         best = _cheapest_remedy(model, gpu, workload)
         if best is not None:
             print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {best}")
-        n = fewest()
-        if n is None:
-            print("   not even 1024 of these GPUs fit this workload as configured")
-        else:
-            how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
-            print(f"   fewest {_clean(gpu.name)} that fit: {n} ({how})")
-        for hint in _remedies(workload, est):
+        print(f"   {_fewest_text(gpu, workload, fewest())}")
+        for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
     return 0 if fits else 1
 
@@ -614,7 +622,8 @@ def _estimate_output(
     if gpu is not None:
         lines += ["", speed_text[0].upper() + speed_text[1:] + "."]
     if gpu is not None and not verdict["fits"]:
-        lines += ["", f"Fewest {gpu.name} that fit: {fewest if fewest is not None else 'more than 1024'}."]
+        text = _fewest_text(gpu, workload, fewest)
+        lines += ["", text[0].upper() + text[1:] + "."]
     return clean("\n".join(lines), lines=True)
 
 
@@ -673,14 +682,42 @@ def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
     return "   " + _speed(model, gpu, workload)[1]
 
 
-def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
+def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str:
+    """What :func:`min_gpus` found, worded for the user's run (``n``: its answer, None past 1024 GPUs).
+
+    More data-parallel GPUs only help a fine-tune whose state is sharded (ZeRO/FSDP): without it every
+    rank holds the whole job, so "not even 1024 GPUs" would mislead. Fewer GPUs than the user's own
+    run can fit where theirs do not: each extra rank adds NCCL communicator buffers, a single GPU none.
+    """
+    name = _clean(gpu.name)
+    given = workload.parallelism.n_gpus
+    if n is None:
+        if isinstance(workload, FineTune) and workload.parallelism.shard_stage == 0:
+            return (
+                "more data-parallel GPUs cannot help: without --zero or --fsdp each GPU holds the whole model, "
+                "its gradients and optimizer states (see the remedies below)"
+            )
+        return "not even 1024 of these GPUs fit this workload as configured"
+    if n < given:
+        why = "a single GPU needs no NCCL communication buffers" if n == 1 else "fewer ranks need smaller NCCL buffers"
+        return f"{n} {name} would fit where your {given} do not: {why}"
+    how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
+    return f"fewest {name} that fit: {n} ({how})"
+
+
+def _remedies(
+    workload: Inference | FineTune, est: _estimate.MemoryEstimate, model: Model | None = None, gpu: GPU | None = None
+) -> list[str]:
     """Settings of the user's own workload that would cut the per-GPU memory, largest part first.
 
     A short, honest list (what is not used yet and what it acts on), not a search: more GPUs cannot
-    shrink activations, so a fine-tune dominated by them is pointed at checkpointing first.
+    shrink activations, so a fine-tune dominated by them is pointed at checkpointing first. Only
+    applicable hints: no 4-bit format for weights stored in 4 bits already, no shorter context when the
+    rest of the estimate alone is above the GPU's fit limit (its memory less the headroom).
     """
     out: list[tuple[int, str]] = []
     gib = 2**30
+    limit = None if gpu is None else gpu.available_bytes - fit_check(0, gpu).headroom_bytes
     if isinstance(workload, FineTune):
         p = workload.parallelism
         if not workload.checkpointing and est.activations_bytes:
@@ -691,17 +728,19 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
                 )
             )
         states = est.optimizer_bytes + est.gradients_bytes + est.components.get("weights.trainable", 0)
-        if p.shard_stage < 3 and states:
+        if p.shard_stage < 3 and states >= est.total_bytes // 20:  # sharding under 5% of the total cannot help
             out.append(
                 (states, f"--zero 3 with --dp N (shards {states / gib:.1f} GiB of parameters, gradients and states)")
             )
         if workload.method == "full":
             out.append((states, "--finetune lora or qlora (trains a small adapter instead of every weight)"))
     else:
-        if est.kv_cache_bytes:
-            kv = est.kv_cache_bytes
+        kv = est.kv_cache_bytes
+        if kv and (limit is None or est.total_bytes - kv <= limit):
             out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB)"))
-        if not workload.weight_format.quantized and est.weights_bytes:
+        stored = model.weight_format if model is not None else None
+        fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
+        if fmt.linear_bits > 4.5 and est.weights_bytes:
             w = est.weights_bytes
             out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])

@@ -725,7 +725,9 @@ class FineTune:
             if method == "qlora" and self.base_format != self.qlora_format:
                 raise WorkloadError(
                     f"method='qlora' stores its base in qlora_format ({self.qlora_format!r}); give "
-                    f"qlora_format={self.base_format!r}, or method='lora' with base_format={self.base_format!r}"
+                    f"qlora_format={self.base_format!r} (--qlora-format {self.base_format} on the command line), or "
+                    f"method='lora' with base_format={self.base_format!r} (--finetune lora --base-format "
+                    f"{self.base_format})"
                 )
         if self.modules_to_save and method not in ("lora", "qlora", "p-tuning-v2", "prefix-tuning", "llama-adapter"):
             raise WorkloadError(f"modules_to_save applies to PEFT methods; method={method!r} trains them already")
