@@ -423,8 +423,8 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
     "--deepspeed-config",
-    "--framework-version", "--dora", "--base-format", "--qlora-format", "--modules-to-save", "--loop", "--loss", "--autocast",
-    "--no-autocast",
+    "--framework-version", "--dora", "--base-format", "--qlora-format", "--modules-to-save", "--loop", "--loss",
+    "--autocast", "--no-autocast",
 )  # fmt: skip
 #: Fine-tuning options that one family of methods reads (the others would ignore them).
 _METHOD_ONLY = {
