@@ -747,20 +747,44 @@ def _remedies(
     return [text for _, text in out]
 
 
+#: Name words that make another card, not a variant of the same one (RTX 3060 Ti is not an RTX 3060).
+_OTHER_CARD_WORDS = frozenset({"ti", "super", "xt", "xtx", "d", "laptop", "mobile", "maxq"})
+
+
 def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
     """A line saying which variant a short GPU name was read as when other cards share the name
-    ("H100" is the SXM5 module; "H100 PCIe" and "H100 NVL" exist too), else ""."""
+    ("H100" is the SXM5 module; "H100 PCIe" and "H100 NVL" exist too), else "".
+
+    Only a data-centre module (an SXM form factor) is read as "the SXM module at its launch memory
+    size"; a GeForce or workstation name lists its variants (memory sizes, form factors) without the
+    cards whose name adds a model word (Ti, Super, D, ...)."""
     key = normalize(typed)
     if key in (normalize(gpu.name), normalize(gpu.id)):
         return ""
     words = [w for w in map(normalize, re.split(r"[\s_/-]+", typed)) if w]
-    others = [g.id for g in cat.gpus if g.id != gpu.id and words and all(w in normalize(g.name) for w in words)]
-    if not others:
-        return ""
-    return (
-        f"   --gpu {typed!r} read as {_clean(gpu.name)} (a bare name is the SXM module at its launch memory size;"
-        f" name another variant to use it: {', '.join(sorted(others))})"
-    )
+
+    def variant(g: GPU) -> bool:
+        if not words or not all(w in normalize(g.name) for w in words):
+            return False
+        extra = {normalize(t) for t in re.split(r"[\s_/()-]+", g.name) if t} - set(words)
+        return not extra & _OTHER_CARD_WORDS
+
+    others = sorted(g.id for g in cat.gpus if g.id != gpu.id and variant(g))
+    name = _clean(gpu.name)
+    if (gpu.form_factor or "").upper().startswith("SXM") and others:
+        return (
+            f"   --gpu {typed!r} read as {name} (a bare name is the SXM module at its launch memory size;"
+            f" name another variant to use it: {', '.join(others)})"
+        )
+    if others:
+        return f"   --gpu {typed!r} read as {name}; other variants in the catalog: {', '.join(others)} (name one to use it)"
+    size = re.search(r"\b\d+\s*GB\b", gpu.name)
+    if size and not re.search(r"\d+\s*GB", typed, re.IGNORECASE):
+        return (
+            f"   --gpu {typed!r} read as {name}, the catalog's only variant of that name; a variant with other "
+            "memory: give --gpu-memory SIZE"
+        )
+    return ""
 
 
 def _fallback_note(gpu: GPU) -> str:
