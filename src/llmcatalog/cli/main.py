@@ -777,7 +777,7 @@ def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
             f" name another variant to use it: {', '.join(others)})"
         )
     if others:
-        return f"   --gpu {typed!r} read as {name}; other variants in the catalog: {', '.join(others)} (name one to use it)"
+        return f"   --gpu {typed!r} read as {name}; other variants in the catalog: {', '.join(others)} (name one)"
     size = re.search(r"\b\d+\s*GB\b", gpu.name)
     if size and not re.search(r"\d+\s*GB", typed, re.IGNORECASE):
         return (
