@@ -100,7 +100,7 @@ def test_no_sharding_says_more_gpus_cannot_help(capsys) -> None:
     code, out, _ = run(capsys, "estimate", "qwen2.5-7b", "--finetune", "full", "--gpu", "RTX 4090")
     assert code == 1
     assert "not even 1024" not in out
-    assert "more data-parallel GPUs cannot help: without --zero or --fsdp" in out
+    assert "more data-parallel GPUs cannot help: without --zero or --fsdp each GPU holds a whole copy" in out
 
 
 def test_fewer_gpus_than_asked_is_worded_as_such(capsys) -> None:

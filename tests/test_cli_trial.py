@@ -22,3 +22,34 @@ def test_geforce_name_is_not_read_as_an_sxm_module(capsys) -> None:
     assert "RTX 3060 12GB" in line
     _, out, _ = run(capsys, "estimate", "llama-2-7b", "--gpu", "A100")
     assert "a bare name is the SXM module" in out
+
+
+def test_no_bf16_gpu_speed_note_names_the_cli_option(capsys) -> None:
+    """A T4 has no bf16 figure: the CLI says --compute fp16, not the Python API's attrs.evolve advice."""
+    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--gpu", "T4")
+    note = next(x for x in out.splitlines() if "speed" in x)
+    assert "attrs.evolve" not in note
+    assert "--compute fp16" in note
+    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--gpu", "T4", "--compute", "fp16")
+    assert "training tokens/s" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_fit_column_is_free_memory_not_headroom(capsys, fmt: str) -> None:
+    """`fit`'s column is allocatable minus required ("free GiB"); "headroom" is the 5% margin elsewhere."""
+    _, out, _ = run(capsys, "fit", "--gpu", "RTX 4090", "--domain", "medical", "--format", fmt)
+    assert "free GiB" in out
+    assert "headroom GiB" not in out
+
+
+def test_speed_doc_claim_matches_the_cli(capsys) -> None:
+    """docs/planning.md: QLoRA of Llama-2-70B fits an A100 80GB (the recipe checkpoints); without
+    checkpointing the CLI names the cheapest remedy."""
+    code, out, _ = run(capsys, "estimate", "llama-2-70b", "--finetune", "qlora", "--gpu", "A100 80GB")
+    assert code == 0
+    assert "-> fits" in out
+    code, out, _ = run(
+        capsys, "estimate", "llama-2-70b", "--finetune", "qlora", "--no-gradient-checkpointing", "--gpu", "A100 80GB"
+    )
+    assert code == 1
+    assert "cheapest remedy" in out

@@ -25,7 +25,7 @@ import attrs
 from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
-from ..memory.fit import FitCheck, fit_check
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
 from ..planning import models_that_fit, recommend
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
@@ -653,6 +653,8 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
                 f" {t.step_s:.3g} s per step of {step:,} tokens"
             )
         dec = decode_speed(model, gpu, workload)
+    except MissingGPUFigureError as exc:
+        return fields, f"speed: not estimated ({_missing_figure(gpu, exc)})"
     except LLMCatalogError as exc:
         return fields, f"speed: not estimated ({_clean(str(exc))})"
     fields["decode_tokens_per_s"] = dec.tokens_per_s
@@ -669,11 +671,20 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
     try:
         pre = prefill_speed(model, gpu, workload)
     except MissingGPUFigureError as exc:  # compute bound: needs the figure decode could do without
-        return fields, f"{line}; time to first token not estimated (no {exc.field})"
+        return fields, f"{line}; time to first token not estimated ({_missing_figure(gpu, exc)})"
     except LLMCatalogError as exc:
         return fields, f"{line}; time to first token not estimated ({_clean(str(exc))})"
     fields["time_to_first_token_s"] = pre.ttft_s
     return fields, f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+
+
+def _missing_figure(gpu: GPU, exc: MissingGPUFigureError) -> str:
+    """A missing datasheet figure in command-line terms: a card without bf16 (T4, V100) runs in fp16, so
+    ``--compute fp16`` is the fix (the Python API's ``attrs.evolve(gpu, ...)`` advice is not one here)."""
+    name = _clean(gpu.name)
+    if exc.field == "bf16_tflops" and gpu.fp16_tflops:
+        return f"{name} has no bf16 throughput (no bf16 tensor cores): run in fp16 with --compute fp16"
+    return f"{name} has no {exc.field} in the catalog"
 
 
 def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
@@ -694,8 +705,8 @@ def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str
     if n is None:
         if isinstance(workload, FineTune) and workload.parallelism.shard_stage == 0:
             return (
-                "more data-parallel GPUs cannot help: without --zero or --fsdp each GPU holds the whole model, "
-                "its gradients and optimizer states (see the remedies below)"
+                "more data-parallel GPUs cannot help: without --zero or --fsdp each GPU holds a whole copy of the "
+                "job (see the remedies below)"
             )
         return "not even 1024 of these GPUs fit this workload as configured"
     if n < given:
@@ -930,7 +941,8 @@ def fit_rows(
         )
     )
     speed = "training tokens/s" if isinstance(workload, FineTune) else "decode tokens/s"
-    headers = ["id", "name", "domain", "params", "GiB per GPU", "headroom GiB", speed, "verdict"]
+    # "free GiB": allocatable minus required (FitCheck.margin_bytes); "headroom" elsewhere is the 5% kept free.
+    headers = ["id", "name", "domain", "params", "GiB per GPU", "free GiB", speed, "verdict"]
     rows: list[list[object]] = [
         [
             f.model.id,
@@ -986,7 +998,8 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
         f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
-        f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}, 5% kept free)"
+        f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}; free GiB = allocatable - required; "
+        f"'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable free as headroom)"
     )
     return 0 if rows else 1
 
