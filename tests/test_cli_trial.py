@@ -53,3 +53,19 @@ def test_speed_doc_claim_matches_the_cli(capsys) -> None:
     )
     assert code == 1
     assert "cheapest remedy" in out
+
+
+def test_dir_lists_the_lazy_names() -> None:
+    """dir(llmcatalog) shows the names loaded on first use (PEP 562 __dir__), before any of them is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import llmcatalog, sys; d = dir(llmcatalog); "
+        "names = ['estimate_vram', 'fits', 'check', 'recommend', 'min_gpus', 'training_time', 'catalog', "
+        "'DEEPSPEED_PRESETS']; "
+        "missing = [n for n in names + list(llmcatalog.__all__) if n not in d]; "
+        "print(missing); sys.exit(1 if missing else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
