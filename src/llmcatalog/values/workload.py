@@ -285,7 +285,7 @@ class Parallelism:
     torch_version: str = attrs.field(
         default=">=2.1",
         converter=_torch_version,
-        validator=_choice(TORCH_VERSIONS),  # type: ignore[misc]
+        validator=_choice(TORCH_VERSIONS),
     )
 
     def __attrs_post_init__(self) -> None:
