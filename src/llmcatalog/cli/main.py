@@ -683,8 +683,8 @@ def _missing_figure(gpu: GPU, exc: MissingGPUFigureError) -> str:
     ``--compute fp16`` is the fix (the Python API's ``attrs.evolve(gpu, ...)`` advice is not one here)."""
     name = _clean(gpu.name)
     if exc.field == "bf16_tflops" and gpu.fp16_tflops:
-        return f"{name} has no bf16 throughput (no bf16 tensor cores): run in fp16 with --compute fp16"
-    return f"{name} has no {exc.field} in the catalog"
+        return f"no bf16_tflops: the {name} has no bf16 tensor cores; run in fp16 with --compute fp16"
+    return f"no {exc.field} for the {name} in the catalog"
 
 
 def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
