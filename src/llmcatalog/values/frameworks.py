@@ -130,7 +130,8 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             name="trl",
             version="0.21",
             source="huggingface/trl v0.21 trl/trainer/sft_config.py (TrainingArguments defaults: no gradient "
-            "checkpointing)",
+            "checkpointing) and trl/trainer/sft_trainer.py (_prepare_model_for_kbit_training passes "
+            "args.gradient_checkpointing to PEFT: off for QLoRA too)",
             defaults={
                 "optimizer": "adamw",
                 "optimizer_impl": "foreach",
