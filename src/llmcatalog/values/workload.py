@@ -107,6 +107,19 @@ FSDP_VERSIONS = (1, 2)
 TORCH_VERSIONS = ("2.0", ">=2.1")
 
 
+def _framework_name(value: object) -> Any:
+    """A known framework name in its profile spelling (``"LLaMA-Factory"`` -> ``"llama-factory"``); anything
+    else unchanged, for the check to name the choices."""
+    if not isinstance(value, str):
+        return value
+    from .frameworks import framework_name
+
+    try:
+        return framework_name(value)
+    except WorkloadError:
+        return value
+
+
 def _torch_version(value: object) -> object:
     """Any PyTorch release string to the two memory regimes: ``"2.0"``/``"2.0.1"`` -> ``"2.0"``;
     ``"2.1"``, ``"2.5"``, ``"2.5.1+cu121"``, ``">=2.1"`` -> ``">=2.1"``. Releases before 2.0 (and other
@@ -683,7 +696,7 @@ class FineTune:
     loop: str = attrs.field(default="trainer", validator=_choice(LOOPS))
     loss: str = attrs.field(default="full-logits", validator=_choice(LOSS_IMPLS))
     offload_checkpoints: bool = attrs.field(default=False, validator=_bool)
-    framework: str | None = attrs.field(default=None)
+    framework: str | None = attrs.field(default=None, converter=_framework_name)
     framework_version: str | None = attrs.field(default=None)
     fp32_logits: bool = attrs.field(default=True, validator=_bool)
 
