@@ -48,8 +48,9 @@ def test_speed_doc_claim_matches_the_cli(capsys) -> None:
     from pathlib import Path
 
     doc = (Path(__file__).parents[1] / "docs" / "planning.md").read_text(encoding="utf-8")
-    line = next(x for x in doc.splitlines() if x.startswith('llmcatalog estimate llama-2-70b --finetune qlora --gpu'))
-    assert "fits" in line and "tight" not in line
+    line = next(x for x in doc.splitlines() if x.startswith("llmcatalog estimate llama-2-70b --finetune qlora --gpu"))
+    assert "fits" in line
+    assert "tight" not in line
     code, out, _ = run(capsys, "estimate", "llama-2-70b", "--finetune", "qlora", "--gpu", "A100 80GB")
     assert code == 0
     assert "-> fits" in out
