@@ -77,6 +77,10 @@ def test_every_profile_builds_and_cites_its_source(name: str) -> None:
         assert prof.source
         assert prof.version
         for method in METHODS:
+            if method in prof.refuses:
+                with pytest.raises(lc.WorkloadError, match=f"cannot run method={method!r}"):
+                    lc.FineTune.for_framework(name, prof.version, method=method)
+                continue
             w = lc.FineTune.for_framework(name, prof.version, method=method)
             assert (w.framework, w.framework_version, w.method) == (name, prof.version, method)
             assert lc.estimate_vram(LLAMA2_7B, attrs.evolve(w, seq_len=256)).total_bytes > 0
@@ -103,7 +107,7 @@ def test_profiles_say_what_the_tools_do() -> None:
 def test_profile_errors_name_the_choices() -> None:
     """Unknown tools and versions raise WorkloadError listing what exists."""
     with pytest.raises(lc.WorkloadError, match="llama-factory"):
-        lc.FineTune.for_framework("llamafactory")
+        lc.FineTune.for_framework("llama-fact")
     with pytest.raises(lc.WorkloadError, match=r"\['1.7', '0.22', '0.21'\]"):
         lc.FineTune.for_framework("trl", "0.1")
     with pytest.raises(lc.WorkloadError, match="needs framework"):
@@ -255,3 +259,60 @@ def test_any_peft_combination_estimates_or_says_why(settings: dict, base: str | 
         assert est.total_bytes >= lc.estimate_vram(LLAMA2_7B, attrs.evolve(w, loop="trainer")).total_bytes
     if w.dora:
         assert est.total_bytes >= lc.estimate_vram(LLAMA2_7B, attrs.evolve(w, dora=False)).total_bytes
+
+
+def test_trainer_profiles_leave_checkpointing_to_the_method() -> None:
+    """The HF Trainer does not turn checkpointing off: a QLoRA script's prepare_model_for_kbit_training
+    (PEFT, use_gradient_checkpointing=True by default) turns it on, so the transformers profiles follow the
+    method's recipe; axolotl passes its own config value (default False) to that call, so it stays off."""
+    for version in ("5", "4"):
+        assert lc.FineTune.for_framework("transformers", version, method="qlora").checkpointing
+        assert not lc.FineTune.for_framework("transformers", version, method="lora").checkpointing
+        assert lc.FineTune.for_framework("transformers", version, method="qlora").checkpointing == (
+            lc.FineTune(method="qlora").checkpointing
+        )
+    assert not lc.FineTune.for_framework("axolotl", method="qlora").checkpointing
+
+
+def test_deepspeed_chat_refuses_qlora() -> None:
+    """DeepSpeed-Chat has no quantized base (its step-1 script loads the model in --dtype)."""
+    with pytest.raises(lc.WorkloadError, match=r"deepspeed-chat.*qlora.*method='lora'"):
+        lc.FineTune.for_framework("deepspeed-chat", method="qlora")
+    with pytest.raises(lc.WorkloadError, match="cannot run"):
+        lc.FineTune(method="qlora", framework="deepspeed-chat")
+    assert lc.FineTune.for_framework("deepspeed-chat", method="lora").method == "lora"
+
+
+def test_unsloth_targets_every_projection() -> None:
+    """unsloth's get_peft_model defaults to all seven projections of a Llama block (unslothai/unsloth@015bdef
+    unsloth/models/llama.py), as its README and notebooks write them out."""
+    un = lc.FineTune.for_framework("unsloth")
+    assert set(un.lora_targets) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+@pytest.mark.parametrize("name", ["LLaMA-Factory", "llama_factory", "LlamaFactory", "llama factory"])
+def test_framework_names_ignore_case_and_separators(name: str) -> None:
+    assert lc.FineTune.for_framework(name).framework == "llama-factory"
+    assert lc.FineTune(method="lora", framework=name).framework == "llama-factory"
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "profile"),
+    [("transformers", "4.57", "4"), ("transformers", "4.57.1", "4"), ("transformers", "5.0", "5"),
+     ("transformers", "5.24", "5"), ("trl", "0.23", "0.22"), ("trl", "0.22.2", "0.22"), ("trl", "1.8", "1.7")],
+)  # fmt: skip
+def test_framework_version_takes_any_release(name: str, version: str, profile: str) -> None:
+    """A release maps to the newest profile at or before it (each profile is a release whose defaults changed)."""
+    assert lc.FineTune.for_framework(name, version).framework_version == profile
+    with pytest.raises(lc.WorkloadError, match="profiles are"):
+        lc.FineTune.for_framework("transformers", "3.36")
+
+
+@pytest.mark.parametrize(
+    ("given", "regime"), [("2.5", ">=2.1"), ("2.1", ">=2.1"), ("2.13.0", ">=2.1"), ("2.5.1+cu121", ">=2.1"),
+                          ("2.0", "2.0"), ("2.0.1", "2.0"), (">=2.1", ">=2.1")],
+)  # fmt: skip
+def test_torch_version_takes_any_release(given: str, regime: str) -> None:
+    assert lc.Parallelism(torch_version=given).torch_version == regime
+    with pytest.raises(lc.WorkloadError, match="torch_version"):
+        lc.Parallelism(torch_version="1.13")

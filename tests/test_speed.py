@@ -308,7 +308,8 @@ def test_cli_estimate_prints_speed_line(capsys: pytest.CaptureFixture[str]) -> N
     line = next(x for x in capsys.readouterr().out.splitlines() if "speed" in x)
     assert "tokens/s decode" in line
     assert "upper bound" in line
-    assert "time to first token not estimated (no bf16_tflops)" in line
+    assert "time to first token not estimated (no bf16_tflops" in line
+    assert "--compute fp16" in line
     main(["estimate", "Qwen2.5-7B-Instruct", "--gpu", "RTX 3090"])
     line = next(x for x in capsys.readouterr().out.splitlines() if "speed" in x)
     assert "tokens/s decode" in line

@@ -112,6 +112,15 @@ def test_finetune_validation() -> None:
         lc.Parallelism(zero_stage=2, offload_params=True)
 
 
+def test_offload_optimizer_without_sharding_is_refused() -> None:
+    """DeepSpeed offloads optimizer states only under ZeRO; without sharding the flag would be ignored silently."""
+    par = lc.Parallelism(offload_optimizer=True)
+    with pytest.raises(lc.WorkloadError, match="offload_optimizer needs ZeRO or FSDP"):
+        lc.estimate_vram(LLAMA2_7B, _ft(parallelism=par, seq_len=256))
+    ok = lc.estimate_vram(LLAMA2_7B, _ft(parallelism=attrs.evolve(par, zero_stage=1), seq_len=256))
+    assert ok.optimizer_bytes == 0
+
+
 def test_offload_moves_states_off_the_gpu() -> None:
     """ZeRO-Offload keeps optimizer states in CPU memory."""
     par = lc.Parallelism(data_parallel=4, zero_stage=2)
@@ -394,3 +403,14 @@ def test_lora_on_fused_linears_counts_as_peft(model_type: str, config: dict, tar
         _ft(method="lora", lora_rank=4, lora_targets=targets, seq_len=16),
     ).trainable_params
     assert ours == truth
+
+
+def test_tensor_bytes_leave_out_paged_optimizer_states() -> None:
+    """bitsandbytes pages the optimizer states of tensors of >= 1e5 elements (r=64 adapters) in unified memory:
+    max_memory_allocated (tensor_bytes) does not see them, nvidia-smi (total_bytes) does."""
+    plain = lc.estimate_vram(LLAMA2_7B, _ft(method="qlora", lora_rank=64, optimizer="adamw-8bit", seq_len=256))
+    paged = lc.estimate_vram(LLAMA2_7B, _ft(method="qlora", lora_rank=64, optimizer="paged-adamw-8bit", seq_len=256))
+    states = paged.components["optimizer.paged_states"]
+    assert states > 0
+    assert paged.tensor_bytes == paged.total_bytes - paged.overhead_bytes - states
+    assert paged.tensor_bytes < plain.tensor_bytes

@@ -232,3 +232,12 @@ def test_steps_count_sequences_not_padding() -> None:
     by_tokens = lc.training_time(LLAMA, A100, w, tokens=256 * 32 * 10)
     assert by_tokens.steps == pytest.approx(10)
     assert by_tokens.step_s * by_tokens.steps == pytest.approx(by_tokens.seconds)
+
+
+def test_tokens_per_sample_above_seq_len_is_refused() -> None:
+    """Samples are truncated or packed to seq_len: a sample of 10**7 tokens at seq_len 4096 is a mistake,
+    not a 10**7-token sequence (it would give a step of 10**7 tokens with the FLOPs of 4096)."""
+    w = lc.FineTune(method="lora", seq_len=4096)
+    with pytest.raises(lc.WorkloadError, match="tokens_per_sample=1e\\+07 exceeds the workload's seq_len=4096"):
+        lc.training_time(LLAMA, A100, w, samples=10, tokens_per_sample=10**7)
+    assert lc.training_time(LLAMA, A100, w, samples=10, tokens_per_sample=4096).seconds > 0

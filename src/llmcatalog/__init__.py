@@ -361,6 +361,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'llmcatalog' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The loaded names and the lazy ones (``__all__``), so ``dir()`` and completion see both (PEP 562)."""
+    return sorted({*globals(), *__all__, *_LAZY})
+
+
 __all__ = [
     "DEEPSPEED_PRESETS",  # stream "zero" (sharding)
     "ENGINES",

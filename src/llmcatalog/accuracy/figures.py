@@ -312,9 +312,8 @@ def compare_figure(model: Model, fig: PublishedFigure, gpu: GPU | None = None) -
             0 if fig.metric == "max_allocated" else est.components.get("overhead.cuda_context", 0)
         )
     else:
-        # Paged optimizer states live outside torch's allocator: nvidia-smi sees them, max_memory_allocated not.
-        paged = est.components.get("optimizer.paged_states", 0)
-        compared = est.tensor_bytes - paged if fig.metric == "max_allocated" else est.total_bytes
+        # tensor_bytes leaves out the paged optimizer states too (outside torch's allocator).
+        compared = est.tensor_bytes if fig.metric == "max_allocated" else est.total_bytes
     compared += _framework_buffer_bytes(fig.framework, model)
     return result(
         status="compared", workload=workload, estimate=est, published_bytes=published, compared_bytes=compared

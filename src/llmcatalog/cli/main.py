@@ -25,7 +25,7 @@ import attrs
 from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
-from ..memory.fit import FitCheck, fit_check
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
 from ..planning import models_that_fit, recommend
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
@@ -350,6 +350,7 @@ def _finetune_workload(args: argparse.Namespace, par: Parallelism) -> FineTune:
         "lora_alpha": args.lora_alpha,
         "lora_targets": args.lora_targets,
         "base_format": args.base_format,
+        "qlora_format": args.qlora_format,
         "modules_to_save": args.modules_to_save,
         "loop": args.loop,
         "loss": args.loss,
@@ -363,9 +364,10 @@ def _finetune_workload(args: argparse.Namespace, par: Parallelism) -> FineTune:
         seq_len=args.seq_len,
         prefix_tokens=args.prefix_tokens,
         trainable_layers=args.trainable_layers,
-        moe_layout=args.moe_layout,
         parallelism=par,
     )
+    if args.moe_layout is not None:  # left out: the profile's layout, else FineTune's (transformers-5)
+        settings["moe_layout"] = args.moe_layout
     if args.framework:
         return FineTune.for_framework(args.framework, args.framework_version, **settings)
     if args.framework_version:
@@ -421,14 +423,15 @@ _TRAINING_ONLY = (
     "--lora-rank", "--lora-alpha", "--lora-targets", "--prefix-tokens", "--trainable-layers",
     "--train-embeddings", "--moe-layout", "--dp", "--zero", "--fsdp", "--offload-optimizer", "--offload-params",
     "--deepspeed-config",
-    "--framework-version", "--dora", "--base-format", "--modules-to-save", "--loop", "--loss", "--autocast",
-    "--no-autocast",
+    "--framework-version", "--dora", "--base-format", "--qlora-format", "--modules-to-save", "--loop", "--loss",
+    "--autocast", "--no-autocast",
 )  # fmt: skip
 #: Fine-tuning options that one family of methods reads (the others would ignore them).
 _METHOD_ONLY = {
     ("lora", "qlora"): ("--lora-rank", "--lora-alpha", "--lora-targets", "--moe-layout", "--dora"),
     ("p-tuning-v2", "prefix-tuning"): ("--prefix-tokens",),
     ("freeze",): ("--trainable-layers",),
+    ("qlora",): ("--qlora-format",),
 }
 _INFERENCE_ONLY = ("--precision", "--kv-precision", "--mla-cache", "--context", "--prompt")
 
@@ -437,12 +440,22 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     """The PEFT and framework options of ``estimate`` (issue 10)."""
     es.add_argument(
         "--framework",
-        choices=sorted(FRAMEWORKS),
-        help="start from what this tool does by default (FineTune.for_framework); given options win",
+        metavar="NAME",
+        help="start from what this tool does by default (FineTune.for_framework; one of "
+        f"{', '.join(sorted(FRAMEWORKS))}; case, '-', '_' and spaces ignored); given options win",
     )
-    es.add_argument("--framework-version", help="the release whose defaults to use (default: the newest profile)")
+    es.add_argument(
+        "--framework-version",
+        help="the release whose defaults to use, e.g. 4.57 or 0.22 (the newest profile at or before it; "
+        "default: the newest profile)",
+    )
     es.add_argument("--dora", action="store_true", help="DoRA (PEFT use_dora) instead of plain LoRA")
     es.add_argument("--base-format", choices=BASE_FORMATS, help="frozen base format of a PEFT method (e.g. bnb-int8)")
+    es.add_argument(
+        "--qlora-format",
+        choices=BASE_FORMATS,
+        help="the quantized base of --finetune qlora (default: bnb-nf4-dq, NF4 with double quantization)",
+    )
     es.add_argument("--modules-to-save", help="comma-separated trainable full copies: embed_tokens, lm_head")
     es.add_argument("--loop", choices=LOOPS, help="trainer (default) or plain (keeps the step's outputs alive)")
     es.add_argument("--loss", choices=LOSS_IMPLS, help="how the loss is computed (default: full-logits)")
@@ -460,9 +473,15 @@ def _check_applicable(args: argparse.Namespace) -> None:
     if args.finetune or args.framework:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
+            instead = [
+                *(["a fine-tune's length is --seq-len"] if {"--context", "--prompt"} & set(stray) else []),
+                *(["its weights' format is --base-format or --finetune qlora"] if "--precision" in stray else []),
+                *(["its dtype is --compute"] if {"--precision", "--kv-precision"} & set(stray) else []),
+            ]
             raise WorkloadError(
                 f"{', '.join(stray)} {'applies' if len(stray) == 1 else 'apply'} to inference only"
-                " (a fine-tune's length is --seq-len and its dtype --compute): drop them, or drop --finetune"
+                + (f" ({'; '.join(instead)})" if instead else "")
+                + ": drop them, or drop --finetune"
             )
         for methods, options in _METHOD_ONLY.items():
             stray = [o for o in options if o in given]
@@ -547,13 +566,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         best = _cheapest_remedy(model, gpu, workload)
         if best is not None:
             print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {best}")
-        n = fewest()
-        if n is None:
-            print("   not even 1024 of these GPUs fit this workload as configured")
-        else:
-            how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
-            print(f"   fewest {_clean(gpu.name)} that fit: {n} ({how})")
-        for hint in _remedies(workload, est):
+        print(f"   {_fewest_text(gpu, workload, fewest())}")
+        for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
     return 0 if fits else 1
 
@@ -608,7 +622,8 @@ def _estimate_output(
     if gpu is not None:
         lines += ["", speed_text[0].upper() + speed_text[1:] + "."]
     if gpu is not None and not verdict["fits"]:
-        lines += ["", f"Fewest {gpu.name} that fit: {fewest if fewest is not None else 'more than 1024'}."]
+        text = _fewest_text(gpu, workload, fewest)
+        lines += ["", text[0].upper() + text[1:] + "."]
     return clean("\n".join(lines), lines=True)
 
 
@@ -638,6 +653,8 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
                 f" {t.step_s:.3g} s per step of {step:,} tokens"
             )
         dec = decode_speed(model, gpu, workload)
+    except MissingGPUFigureError as exc:
+        return fields, f"speed: not estimated ({_missing_figure(gpu, exc)})"
     except LLMCatalogError as exc:
         return fields, f"speed: not estimated ({_clean(str(exc))})"
     fields["decode_tokens_per_s"] = dec.tokens_per_s
@@ -654,11 +671,20 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
     try:
         pre = prefill_speed(model, gpu, workload)
     except MissingGPUFigureError as exc:  # compute bound: needs the figure decode could do without
-        return fields, f"{line}; time to first token not estimated (no {exc.field})"
+        return fields, f"{line}; time to first token not estimated ({_missing_figure(gpu, exc)})"
     except LLMCatalogError as exc:
         return fields, f"{line}; time to first token not estimated ({_clean(str(exc))})"
     fields["time_to_first_token_s"] = pre.ttft_s
     return fields, f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+
+
+def _missing_figure(gpu: GPU, exc: MissingGPUFigureError) -> str:
+    """A missing datasheet figure in command-line terms: a card without bf16 (T4, V100) runs in fp16, so
+    ``--compute fp16`` is the fix (the Python API's ``attrs.evolve(gpu, ...)`` advice is not one here)."""
+    name = _clean(gpu.name)
+    if exc.field == "bf16_tflops" and gpu.fp16_tflops:
+        return f"no bf16_tflops: the {name} has no bf16 tensor cores; run in fp16 with --compute fp16"
+    return f"no {exc.field} for the {name} in the catalog"
 
 
 def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
@@ -667,14 +693,42 @@ def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
     return "   " + _speed(model, gpu, workload)[1]
 
 
-def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> list[str]:
+def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str:
+    """What :func:`min_gpus` found, worded for the user's run (``n``: its answer, None past 1024 GPUs).
+
+    More data-parallel GPUs only help a fine-tune whose state is sharded (ZeRO/FSDP): without it every
+    rank holds the whole job, so "not even 1024 GPUs" would mislead. Fewer GPUs than the user's own
+    run can fit where theirs do not: each extra rank adds NCCL communicator buffers, a single GPU none.
+    """
+    name = _clean(gpu.name)
+    given = workload.parallelism.n_gpus
+    if n is None:
+        if isinstance(workload, FineTune) and workload.parallelism.shard_stage == 0:
+            return (
+                "more data-parallel GPUs cannot help: without --zero or --fsdp each GPU holds a whole copy of the "
+                "job (see the remedies below)"
+            )
+        return "not even 1024 of these GPUs fit this workload as configured"
+    if n < given:
+        why = "a single GPU needs no NCCL communication buffers" if n == 1 else "fewer ranks need smaller NCCL buffers"
+        return f"{n} {name} would fit where your {given} do not: {why}"
+    how = "pipeline stages" if isinstance(workload, Inference) else "data-parallel GPUs"
+    return f"fewest {name} that fit: {n} ({how})"
+
+
+def _remedies(
+    workload: Inference | FineTune, est: _estimate.MemoryEstimate, model: Model | None = None, gpu: GPU | None = None
+) -> list[str]:
     """Settings of the user's own workload that would cut the per-GPU memory, largest part first.
 
     A short, honest list (what is not used yet and what it acts on), not a search: more GPUs cannot
-    shrink activations, so a fine-tune dominated by them is pointed at checkpointing first.
+    shrink activations, so a fine-tune dominated by them is pointed at checkpointing first. Only
+    applicable hints: no 4-bit format for weights stored in 4 bits already, no shorter context when the
+    rest of the estimate alone is above the GPU's fit limit (its memory less the headroom).
     """
     out: list[tuple[int, str]] = []
     gib = 2**30
+    limit = None if gpu is None else gpu.available_bytes - fit_check(0, gpu).headroom_bytes
     if isinstance(workload, FineTune):
         p = workload.parallelism
         if not workload.checkpointing and est.activations_bytes:
@@ -685,37 +739,63 @@ def _remedies(workload: Inference | FineTune, est: _estimate.MemoryEstimate) -> 
                 )
             )
         states = est.optimizer_bytes + est.gradients_bytes + est.components.get("weights.trainable", 0)
-        if p.shard_stage < 3 and states:
+        if p.shard_stage < 3 and states >= est.total_bytes // 20:  # sharding under 5% of the total cannot help
             out.append(
                 (states, f"--zero 3 with --dp N (shards {states / gib:.1f} GiB of parameters, gradients and states)")
             )
         if workload.method == "full":
             out.append((states, "--finetune lora or qlora (trains a small adapter instead of every weight)"))
     else:
-        if est.kv_cache_bytes:
-            kv = est.kv_cache_bytes
+        kv = est.kv_cache_bytes
+        if kv and (limit is None or est.total_bytes - kv <= limit):
             out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB)"))
-        if not workload.weight_format.quantized and est.weights_bytes:
+        stored = model.weight_format if model is not None else None
+        fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
+        if fmt.linear_bits > 4.5 and est.weights_bytes:
             w = est.weights_bytes
             out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 
 
+#: Name words that make another card, not a variant of the same one (RTX 3060 Ti is not an RTX 3060).
+_OTHER_CARD_WORDS = frozenset({"ti", "super", "xt", "xtx", "d", "laptop", "mobile", "maxq"})
+
+
 def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
     """A line saying which variant a short GPU name was read as when other cards share the name
-    ("H100" is the SXM5 module; "H100 PCIe" and "H100 NVL" exist too), else ""."""
+    ("H100" is the SXM5 module; "H100 PCIe" and "H100 NVL" exist too), else "".
+
+    Only a data-centre module (an SXM form factor) is read as "the SXM module at its launch memory
+    size"; a GeForce or workstation name lists its variants (memory sizes, form factors) without the
+    cards whose name adds a model word (Ti, Super, D, ...)."""
     key = normalize(typed)
     if key in (normalize(gpu.name), normalize(gpu.id)):
         return ""
     words = [w for w in map(normalize, re.split(r"[\s_/-]+", typed)) if w]
-    others = [g.id for g in cat.gpus if g.id != gpu.id and words and all(w in normalize(g.name) for w in words)]
-    if not others:
-        return ""
-    return (
-        f"   --gpu {typed!r} read as {_clean(gpu.name)} (a bare name is the SXM module at its launch memory size;"
-        f" name another variant to use it: {', '.join(sorted(others))})"
-    )
+
+    def variant(g: GPU) -> bool:
+        if not words or not all(w in normalize(g.name) for w in words):
+            return False
+        extra = {normalize(t) for t in re.split(r"[\s_/()-]+", g.name) if t} - set(words)
+        return not extra & _OTHER_CARD_WORDS
+
+    others = sorted(g.id for g in cat.gpus if g.id != gpu.id and variant(g))
+    name = _clean(gpu.name)
+    if (gpu.form_factor or "").upper().startswith("SXM") and others:
+        return (
+            f"   --gpu {typed!r} read as {name} (a bare name is the SXM module at its launch memory size;"
+            f" name another variant to use it: {', '.join(others)})"
+        )
+    if others:
+        return f"   --gpu {typed!r} read as {name}; other variants in the catalog: {', '.join(others)} (name one)"
+    size = re.search(r"\b\d+\s*GB\b", gpu.name)
+    if size and not re.search(r"\d+\s*GB", typed, re.IGNORECASE):
+        return (
+            f"   --gpu {typed!r} read as {name}, the catalog's only variant of that name; a variant with other "
+            "memory: give --gpu-memory SIZE"
+        )
+    return ""
 
 
 def _fallback_note(gpu: GPU) -> str:
@@ -735,15 +815,23 @@ def _cheapest_remedy(model: Model, gpu: GPU, workload: Inference | FineTune) -> 
 
 
 # -- plan and fit: the inverse questions ------------------------------------------------------
-_UNITS = {"": 2**30, "GIB": 2**30, "GB": 10**9, "MIB": 2**20, "MB": 10**6, "TIB": 2**40, "TB": 10**12}
+#: Memory units of --gpu-memory: binary with or without "i" (``G`` = ``GiB`` = 2**30, as a bare number, and as
+#: nvidia-smi and ``docker --memory`` read ``G``), decimal only when spelt ``GB``/``MB``/``TB`` (10**9 ...).
+_UNITS = {
+    "": 2**30, "G": 2**30, "GIB": 2**30, "GB": 10**9,
+    "M": 2**20, "MIB": 2**20, "MB": 10**6,
+    "T": 2**40, "TIB": 2**40, "TB": 10**12,
+}  # fmt: skip
 
 
 def _memory_size(text: str) -> int:
-    """``12GiB``, ``12 GiB``, ``12000MiB``, ``24GB`` (10**9), a bare number is GiB."""
+    """``12GiB``, ``12 GiB``, ``12G`` (GiB), ``12000MiB``, ``24GB`` (10**9), a bare number is GiB (``_UNITS``)."""
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
     unit = m.group(2).upper() if m else ""
     if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"not a memory size: {text!r} (e.g. 12GiB, 24GB, 16000MiB)")
+        raise argparse.ArgumentTypeError(
+            f"not a memory size: {text!r} (e.g. 12GiB or 12G = 12*2**30 bytes, 24GB = 24*10**9, 16000MiB)"
+        )
     return int(float(m.group(1)) * _UNITS[unit])
 
 
@@ -853,7 +941,8 @@ def fit_rows(
         )
     )
     speed = "training tokens/s" if isinstance(workload, FineTune) else "decode tokens/s"
-    headers = ["id", "name", "domain", "params", "GiB per GPU", "headroom GiB", speed, "verdict"]
+    # "free GiB": allocatable minus required (FitCheck.margin_bytes); "headroom" elsewhere is the 5% kept free.
+    headers = ["id", "name", "domain", "params", "GiB per GPU", "free GiB", speed, "verdict"]
     rows: list[list[object]] = [
         [
             f.model.id,
@@ -909,7 +998,8 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
         f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
-        f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}, 5% kept free)"
+        f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}; free GiB = allocatable - required; "
+        f"'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable free as headroom)"
     )
     return 0 if rows else 1
 
@@ -1091,8 +1181,8 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     es.add_argument(
         "--moe-layout",
         choices=MOE_LAYOUTS,
-        default=MOE_LAYOUTS[0],
-        help="transformers layout of MoE experts that LoRA targets name (default: transformers-5, fused)",
+        help="transformers layout of MoE experts that LoRA targets name (default: the --framework profile's, "
+        "else transformers-5, fused)",
     )
     es.add_argument("--dp", type=int, default=1, help="data-parallel GPUs")
     es.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
@@ -1114,7 +1204,7 @@ def _add_gpu_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--gpu-memory",
         type=_memory_size,
-        help="a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+        help="a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     p.add_argument(
         "--gpus", type=_gpu_count, help="how many such GPUs you have, 1 or more (default: as the workload uses)"
@@ -1176,7 +1266,7 @@ def _parser() -> argparse.ArgumentParser:
     es.add_argument(
         "--gpu-memory",
         type=_memory_size,
-        help="check the fit on a card not in the catalog, by its memory: 12GiB, 24GB (10**9), 16000MiB",
+        help="check the fit on a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     _add_workload_options(es)
     add_format_option(es, json_flag=True)

@@ -175,6 +175,15 @@ def _check_parallel(arch: Architecture, p: Parallelism, name: str) -> None:
             f"pipeline_parallel={pp} exceeds the model's {arch.n_layers} layers: "
             f"each stage needs at least one layer (use 1..{arch.n_layers})"
         )
+    if p.offload_optimizer and p.shard_stage == 0:
+        # DeepSpeed's ``offload_optimizer`` is a ZeRO option (valid for stages 1-3; DeepSpeed docs,
+        # "ZeRO-Offload"), and FSDP's ``CPUOffload(offload_params=True)`` moves parameters and gradients with
+        # the optimizer step; plain data parallelism has no CPU optimizer, so the flag would change nothing.
+        raise WorkloadError(
+            "offload_optimizer needs ZeRO or FSDP: DeepSpeed offloads optimizer states only with zero_stage >= 1 "
+            "(give zero_stage=2, or --zero 2 on the command line) and FSDP offloads through fsdp='full-shard' "
+            "with offload_params; a run without sharding keeps its optimizer states on the GPU"
+        )
 
 
 def _check_finetune(arch: Architecture, w: FineTune, name: str) -> None:

@@ -81,8 +81,11 @@ class MemoryEstimate:
 
     @property
     def tensor_bytes(self) -> int:
-        """Live tensors only (``total_bytes - overhead_bytes``): compare with ``max_memory_allocated``."""
-        return self.total_bytes - self.overhead_bytes
+        """Live tensors in PyTorch's caching allocator: ``total_bytes - overhead_bytes`` minus the paged
+        optimizer states (``optimizer.paged_states``: bitsandbytes pages them in CUDA unified memory,
+        outside torch's allocator, so nvidia-smi sees them and ``max_memory_allocated`` does not).
+        Compare it with ``torch.cuda.max_memory_allocated``; ``total_bytes`` with nvidia-smi."""
+        return self.total_bytes - self.overhead_bytes - self.components.get("optimizer.paged_states", 0)
 
     @property
     def total_gib(self) -> float:

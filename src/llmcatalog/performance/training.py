@@ -33,6 +33,7 @@ import math
 
 import attrs
 
+from ..errors import WorkloadError
 from ..memory.estimate import _arch_of
 from ..memory.params import param_breakdown
 from ..memory.training import _plan, _shape
@@ -142,7 +143,8 @@ def training_time(
     pipeline_microbatches: int | None = None,
 ) -> TrainingTime:
     """Time of ``epochs`` passes over a data set of ``tokens`` tokens, or of ``samples`` samples
-    of ``tokens_per_sample`` tokens each (default ``workload.seq_len``, padded batches), on
+    of ``tokens_per_sample`` tokens each (default ``workload.seq_len``, padded batches; at most
+    ``seq_len``, else WorkloadError: a trainer truncates or packs samples to ``seq_len``), on
     ``workload.parallelism.n_gpus`` GPUs like ``gpu`` at utilisation ``mfu``.
     ``price_per_gpu_hour`` gives ``cost`` (same currency); ``tflops`` overrides the datasheet.
     A step is ``batch_size`` sequences per data-parallel rank; the attention term of the FLOPs
@@ -164,6 +166,14 @@ def training_time(
     if (tokens is None) == (samples is None):
         raise ValueError(
             "give either tokens= (per epoch) or samples= (per epoch, with tokens_per_sample=), not both or neither"
+        )
+    if tokens_per_sample is not None and tokens_per_sample > workload.seq_len:
+        # A trainer cuts (truncation) or packs samples into sequences of seq_len tokens: a longer sample is
+        # not one sequence, and the step, the attention FLOPs and the memory are those of seq_len.
+        raise WorkloadError(
+            f"tokens_per_sample={tokens_per_sample:g} exceeds the workload's seq_len={workload.seq_len}: samples are "
+            "truncated or packed to seq_len tokens; give seq_len >= tokens_per_sample (if the samples really are "
+            "that long), or tokens= (the data set's total tokens) with the seq_len you train at"
         )
     if tokens is None:
         assert samples is not None

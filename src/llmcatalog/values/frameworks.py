@@ -23,6 +23,7 @@ The settings a tool changes, and how each maps to a field:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,19 +31,22 @@ import attrs
 
 from ..errors import WorkloadError
 
-__all__ = ["FRAMEWORKS", "FrameworkProfile", "check_framework", "profile"]
+__all__ = ["FRAMEWORKS", "FrameworkProfile", "check_framework", "framework_name", "profile"]
 
 
 @attrs.frozen(kw_only=True)
 class FrameworkProfile:
     """One release of one tool: ``defaults`` (FineTune fields), ``per_method`` (fields that differ by
-    method), ``source`` (where the defaults were read, with commit), ``notes`` (what it cannot express)."""
+    method), ``refuses`` (methods it cannot run), ``source`` (where the defaults were read, with commit),
+    ``notes`` (what it cannot express)."""
 
     name: str
     version: str
     source: str
     defaults: Mapping[str, Any]
     per_method: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: Methods the tool cannot run, each with the reason and the fix (a WorkloadError when asked).
+    refuses: Mapping[str, str] = attrs.field(factory=dict)
     notes: str = ""
 
 
@@ -56,10 +60,12 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             version="5",
             source="huggingface/transformers 5.24 src/transformers/training_args.py (optim default "
             "'adamw_torch_fused' when torch >= 2.8, activation/gradient checkpointing off, bf16 off unless asked)",
+            # gradient_checkpointing left out (None, the method's recipe): the Trainer's own default is off,
+            # but a QLoRA script calls PEFT's prepare_model_for_kbit_training, whose use_gradient_checkpointing
+            # defaults to True (huggingface/peft src/peft/utils/other.py), so a k-bit base trains with it on.
             defaults={
                 "optimizer": "adamw",
                 "optimizer_impl": "fused",
-                "gradient_checkpointing": False,
                 "loss": "full-logits",
                 "moe_layout": "transformers-5",
                 "attention": "sdpa",
@@ -74,10 +80,9 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             source="huggingface/transformers v4.46-v4.57 src/transformers/training_args.py (optim 'adamw_torch': "
             "torch.optim.AdamW, foreach by default on CUDA since torch 2.0); models/mixtral/modeling_mixtral.py "
             "(one nn.Linear per expert)",
-            defaults={
+            defaults={  # gradient_checkpointing: the method's recipe, as in transformers 5 above
                 "optimizer": "adamw",
                 "optimizer_impl": "foreach",
-                "gradient_checkpointing": False,
                 "loss": "full-logits",
                 "moe_layout": "transformers-4",
                 "attention": "sdpa",
@@ -125,7 +130,8 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             name="trl",
             version="0.21",
             source="huggingface/trl v0.21 trl/trainer/sft_config.py (TrainingArguments defaults: no gradient "
-            "checkpointing)",
+            "checkpointing) and trl/trainer/sft_trainer.py (_prepare_model_for_kbit_training passes "
+            "args.gradient_checkpointing to PEFT: off for QLoRA too)",
             defaults={
                 "optimizer": "adamw",
                 "optimizer_impl": "foreach",
@@ -184,6 +190,9 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 "attention": "sdpa",
             },
             notes="Its example configs turn gradient_checkpointing and flash attention on; pass them. "
+            "gradient_checkpointing=False holds for QLoRA too: loaders/model.py passes the config's "
+            "gradient_checkpointing (default False) to prepare_model_for_kbit_training "
+            "(use_gradient_checkpointing=...). "
             "lora_r has no default (required in a config).",
         ),
     ),
@@ -222,7 +231,9 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             version="2026.8",
             source="unslothai/unsloth@015bdef unsloth/models/loader.py (load_in_4bit=True, "
             "use_gradient_checkpointing='unsloth': layer inputs offloaded to CPU) and unsloth/models/llama.py "
-            "(get_peft_model: r=16, lora_dropout=0.0); fused cross-entropy; trains through TRL's SFTTrainer",
+            "(get_peft_model: r=16, lora_alpha=16, lora_dropout=0.0, target_modules q/k/v/o/gate/up/down_proj: "
+            "all seven projections of a Llama block, as in its README and notebooks); fused cross-entropy; trains "
+            "through TRL's SFTTrainer",
             defaults={
                 "method": "qlora",
                 "qlora_format": "bnb-nf4",
@@ -234,6 +245,7 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 "lora_rank": 16,
                 "lora_alpha": 16,
                 "lora_dropout": 0.0,
+                "lora_targets": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
                 "loss": "fused-linear",
                 "attention": "flash",
             },
@@ -279,40 +291,73 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 "loss": "full-logits",
                 "attention": "sdpa",
             },
+            refuses={
+                "qlora": "DeepSpeed-Chat loads the base with from_pretrained in --dtype (fp16/bf16) and has no "
+                "quantized-base option (step1 main.py: --lora_dim adds LoRA to a 16-bit model); use "
+                "method='lora', or another framework (transformers, trl, llama-factory, axolotl, unsloth) for QLoRA",
+            },
             notes="DeepSpeed's fp16 engine keeps an fp16 model with fp32 master weights and fp32 Adam states "
-            "(16 bytes/parameter, as AMP's 4+4+8); ZeRO stages go through Parallelism.",
+            "(16 bytes/parameter, as AMP's 4+4+8); ZeRO stages go through Parallelism. No QLoRA or k-bit bases.",
         ),
     ),
 }
 
 
-def _versions(name: str) -> tuple[FrameworkProfile, ...]:
-    profiles = FRAMEWORKS.get(name)
-    if profiles is None:
+def _key(name: str) -> str:
+    """A framework name without case, ``-``, ``_`` or spaces: ``LLaMA-Factory`` = ``llama_factory``."""
+    return re.sub(r"[-_\s]", "", name.lower())
+
+
+_BY_KEY = {_key(n): n for n in FRAMEWORKS}
+
+
+def framework_name(name: object) -> str:
+    """The profile name of ``name`` (case, ``-``, ``_`` and spaces ignored); WorkloadError naming the choices."""
+    if not isinstance(name, str):
+        raise WorkloadError(f"framework must be a name such as 'llama-factory', got {name!r}")
+    found = _BY_KEY.get(_key(name))
+    if found is None:
         raise WorkloadError(f"framework={name!r} is not one llmcatalog knows; choose one of {sorted(FRAMEWORKS)}")
-    return profiles
+    return found
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """``"4.57.1"`` -> (4, 57, 1); a leading ``v`` and a suffix such as ``.dev0`` or ``+cu121`` are ignored."""
+    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(x) for x in m.group(1).split(".")) if m else None
 
 
 def profile(name: str, version: str | None = None) -> FrameworkProfile:
-    """The profile of ``name`` at ``version`` (the newest when None); WorkloadError naming the choices."""
-    if not isinstance(name, str):
-        raise WorkloadError(f"framework must be a name such as 'llama-factory', got {name!r}")
-    profiles = _versions(name)
+    """The profile of ``name`` at ``version`` (the newest when None); WorkloadError naming the choices.
+
+    ``version`` may be any release string (``"4.57"``, ``"5.0"``, ``"0.22.1"``): the profile used is that of
+    the newest release whose defaults changed at or before it (each profile is such a release; transformers'
+    ``"4"`` covers 4.x). A release older than every profile is refused (its defaults are not described)."""
+    profiles = FRAMEWORKS[framework_name(name)]
     if version is None:
         return profiles[0]
     for p in profiles:
         if p.version == version:
             return p
+    given = _release(version) if isinstance(version, str) else None
+    if given is not None:
+        for p in profiles:  # newest first
+            if given >= (_release(p.version) or ()):
+                return p
     raise WorkloadError(
-        f"framework_version={version!r} of {name}: the profiles are {[p.version for p in profiles]} "
-        "(each is the release whose defaults changed); leave it out for the newest"
+        f"framework_version={version!r} of {profiles[0].name}: the profiles are {[p.version for p in profiles]} "
+        "(each is the release whose defaults changed; a newer release uses the newest profile at or before it); "
+        "leave it out for the newest"
     )
 
 
-def check_framework(name: object, version: object) -> None:
-    """WorkloadError unless ``name``/``version`` name a known profile (``version`` needs ``name``)."""
+def check_framework(name: object, version: object, method: str | None = None) -> None:
+    """WorkloadError unless ``name``/``version`` name a known profile (``version`` needs ``name``) that
+    can run ``method``."""
     if name is None:
         raise WorkloadError("framework_version needs framework (e.g. framework='trl', framework_version='0.22')")
     if version is not None and not isinstance(version, str):
         raise WorkloadError(f"framework_version must be a string such as '0.22', got {version!r}")
-    profile(name, version)  # type: ignore[arg-type]
+    prof = profile(name, version)  # type: ignore[arg-type]
+    if method is not None and method in prof.refuses:
+        raise WorkloadError(f"framework={prof.name!r} cannot run method={method!r}: {prof.refuses[method]}")

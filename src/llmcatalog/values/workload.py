@@ -11,6 +11,7 @@ checked where both meet, in :func:`llmcatalog.estimate_vram`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,38 @@ FSDP_VERSIONS = (1, 2)
 #: PyTorch releases whose FSDP memory differs: 2.0 (``FlatParameter`` is not a plain ``Parameter`` type, so
 #: ``torch.optim`` falls back from ``foreach`` to the for-loop step) and 2.1 or later.
 TORCH_VERSIONS = ("2.0", ">=2.1")
+
+
+def _framework_name(value: object) -> Any:
+    """A known framework name in its profile spelling (``"LLaMA-Factory"`` -> ``"llama-factory"``); anything
+    else unchanged, for the check to name the choices."""
+    if not isinstance(value, str):
+        return value
+    from .frameworks import framework_name
+
+    try:
+        return framework_name(value)
+    except WorkloadError:
+        return value
+
+
+def _torch_version(value: object) -> object:
+    """Any PyTorch release string to the two memory regimes: ``"2.0"``/``"2.0.1"`` -> ``"2.0"``;
+    ``"2.1"``, ``"2.5"``, ``"2.5.1+cu121"``, ``">=2.1"`` -> ``">=2.1"``. Releases before 2.0 (and other
+    values) pass through unchanged, so the validator names the accepted ones."""
+    if not isinstance(value, str):
+        return value
+    m = re.fullmatch(r"\s*(>=)?\s*v?(\d+)\.(\d+)(?:[.+\w-]*)\s*", value)
+    if m is None:
+        return value
+    release = (int(m.group(2)), int(m.group(3)))
+    if release >= (2, 1):
+        return ">=2.1"
+    if release == (2, 0) and not m.group(1):
+        return "2.0"
+    return value
+
+
 FSDP_DTYPES = ("fp32", "fp16", "bf16")
 #: DeepSpeed's own defaults (``deepspeed/runtime/zero/config.py``): buckets of 5e8 elements, 5e7 prefetched
 #: and 1e9 live parameters at stage 3, parameters under 1e5 elements kept whole, sub-groups of 1e9.
@@ -227,7 +260,8 @@ class Parallelism:
     ``fsdp_use_orig_params`` (FSDP1: frozen and trained parameters may share a unit,
     and the whole unit then gets gradients), ``accumulate_without_sync`` (gradient accumulation under
     ``no_sync()``: FSDP1 keeps unsharded gradients between micro-batches), ``torch_version`` ("2.0" or
-    ">=2.1": which optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
+    ">=2.1"; any release string is read as one of them: "2.0.1" is "2.0", "2.5" is ">=2.1": which
+    optimizer step torch picks for FSDP1's flat parameters, and the two parameter-sized
     intermediates of torch 2.0's foreach AdamW against one since 2.1). :meth:`from_fsdp` sets them
     by their PyTorch names. See ``docs/sharding.md``.
     """
@@ -267,7 +301,11 @@ class Parallelism:
     fsdp_shard_group: int | None = attrs.field(default=None, validator=optional(_int_in(1, MAX_PARALLEL)))
     fsdp_use_orig_params: bool = attrs.field(default=True, validator=_bool)
     accumulate_without_sync: bool = attrs.field(default=False, validator=_bool)
-    torch_version: str = attrs.field(default=">=2.1", validator=_choice(TORCH_VERSIONS))
+    torch_version: str = attrs.field(
+        default=">=2.1",
+        converter=_torch_version,
+        validator=_choice(TORCH_VERSIONS),
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.fsdp != "none" and self.zero_stage:
@@ -684,7 +722,7 @@ class FineTune:
     loop: str = attrs.field(default="trainer", validator=_choice(LOOPS))
     loss: str = attrs.field(default="full-logits", validator=_choice(LOSS_IMPLS))
     offload_checkpoints: bool = attrs.field(default=False, validator=_bool)
-    framework: str | None = attrs.field(default=None)
+    framework: str | None = attrs.field(default=None, converter=_framework_name)
     framework_version: str | None = attrs.field(default=None)
     fp32_logits: bool = attrs.field(default=True, validator=_bool)
 
@@ -726,7 +764,9 @@ class FineTune:
             if method == "qlora" and self.base_format != self.qlora_format:
                 raise WorkloadError(
                     f"method='qlora' stores its base in qlora_format ({self.qlora_format!r}); give "
-                    f"qlora_format={self.base_format!r}, or method='lora' with base_format={self.base_format!r}"
+                    f"qlora_format={self.base_format!r} (--qlora-format {self.base_format} on the command line), or "
+                    f"method='lora' with base_format={self.base_format!r} (--finetune lora --base-format "
+                    f"{self.base_format})"
                 )
         if self.modules_to_save and method not in ("lora", "qlora", "p-tuning-v2", "prefix-tuning", "llama-adapter"):
             raise WorkloadError(f"modules_to_save applies to PEFT methods; method={method!r} trains them already")
@@ -745,7 +785,7 @@ class FineTune:
         if self.framework is not None or self.framework_version is not None:
             from .frameworks import check_framework
 
-            check_framework(self.framework, self.framework_version)
+            check_framework(self.framework, self.framework_version, self.method)
 
     @property
     def checkpointing(self) -> bool:
