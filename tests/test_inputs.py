@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from importlib.metadata import version
 
@@ -234,12 +233,11 @@ def test_lora_targets_accept_the_comma_form() -> None:
 
 
 def test_huge_layer_counts_cost_no_per_layer_work() -> None:
-    """A fine-tune estimate of a 10**12-layer model (a MemoryError before) takes no longer than a small one."""
+    """A fine-tune estimate of a 10**12-layer model (a MemoryError before) is computed without
+    per-layer work: any per-layer list would exhaust memory (or never finish) here."""
     deep = attrs.evolve(TINY, n_layers=10**12)
     for method in ("full", "freeze", "lora", "qlora", "p-tuning-v2"):
-        start = time.perf_counter()
         e = lc.estimate_vram(deep, lc.FineTune(method=method, seq_len=16))
-        assert time.perf_counter() - start < 1.0
         assert 0 < e.total_bytes <= MAX_ESTIMATE_BYTES
 
 

@@ -158,7 +158,7 @@ def test_huge_layer_counts_stay_instant() -> None:
     for method in ("full", "freeze", "lora"):
         lc.estimate_vram(a, lc.FineTune(method=method, lora_targets=("all-linear",), seq_len=64))
     lc.estimate_vram(a, lc.Inference(context_tokens=64))
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 20.0  # a hang guard (per-layer work would not finish), not a target
 
 
 def test_prefill_sees_the_wider_dense_layers() -> None:

@@ -104,7 +104,7 @@ def test_suggestions_on_a_miss_are_bounded(catalog: lc.Catalog) -> None:
         t = time.perf_counter()
         with pytest.raises(lc.UnknownModelError):
             catalog.get_model(name)
-        assert time.perf_counter() - t < 0.5, name
+        assert time.perf_counter() - t < 5.0, name  # a hang guard; benchmarks/lookups.py prints the times
 
 
 # -- Hub ids and series names ----------------------------------------------------------------------

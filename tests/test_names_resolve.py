@@ -72,7 +72,7 @@ def test_quantized_hub_ids_resolve_offline(offline: Path, catalog: lc.Catalog, r
     offline and at once; the notes and the estimate say the format was inferred from the name."""
     start = time.perf_counter()
     model = resolve_model(repo, catalog)
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 15  # no Hub retries (they took ~24 s); not a speed target
     assert model.base_model == base
     assert model.name == repo
     assert model.architecture == catalog.get_model(base).architecture
@@ -137,7 +137,7 @@ def test_unknown_hub_id_offline_fails_fast(offline: Path, catalog: lc.Catalog) -
     with pytest.raises(lc.CheckpointError, match="HF_HUB_OFFLINE") as info:
         resolve_model("someone/no-such-base-7B-AWQ", catalog)
     assert info.value.source == "someone/no-such-base-7B-AWQ"
-    assert time.perf_counter() - start < 3
+    assert time.perf_counter() - start < 15  # no Hub retries (they took ~24 s); not a speed target
 
 
 # -- GPUs ---------------------------------------------------------------------------------------------

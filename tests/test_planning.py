@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import warnings
 
 import attrs
@@ -233,13 +232,10 @@ def test_remedies_are_data(catalog: lc.Catalog) -> None:
 
 
 def test_models_that_fit_is_filtered_exact_and_fast(catalog: lc.Catalog) -> None:
-    """Every model listed fits; a sample of those left out does not fit or cannot run the workload;
-    the whole catalog is searched in well under a second."""
+    """Every model listed fits; a sample of those left out does not fit or cannot run the workload.
+    (Its speed over the whole catalog is printed by benchmarks/sweep.py, not asserted here.)"""
     g = catalog.get_gpu("RTX 4090")
-    start = time.perf_counter()
     rows = lc.models_that_fit(g)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"models_that_fit took {elapsed:.2f} s over {len(catalog.models)} models"
     assert 50 < len(rows) < len(catalog.models)
     for r in rows:
         assert r.check.fits
