@@ -7,7 +7,10 @@ from typing import Any
 import attrs
 
 from ..errors import NotEstimableError
+from ..memory.estimate import _arch_of, _check_parallel, _resolve_format, _unwrap
 from ..values.gpu import GPU
+from ..values.model import Architecture, Model
+from ..values.workload import Inference
 
 __all__ = ["CUDA_VENDORS", "EngineBreakdown", "require_cuda_or_rocm"]
 
@@ -88,3 +91,29 @@ class EngineBreakdown:
             "estimated": self.estimated,
             "weights_format": self.weights_format,
         }
+
+
+def serving_inputs(
+    engine: str, model: Model | Architecture, gpu: GPU, workload: Inference | None, settings: Any, settings_cls: type
+) -> tuple[Model | Architecture, Architecture, int, str, Inference, Any, str]:
+    """The checked inputs of a CUDA/ROCm serving engine (vLLM, SGLang): ``(model, architecture, extra
+    non-LM parameters, name, workload with its weight format resolved, settings, weights note)``.
+
+    Raises ``TypeError`` naming the argument of the wrong type, :class:`NotEstimableError` for a GPU
+    the engine does not run on, and the calculus's own errors for the model and parallel split.
+    """
+    w = workload or Inference()
+    s = settings or settings_cls()
+    if not isinstance(w, Inference):
+        raise TypeError(f"{engine} serves inference workloads: expected a llmcatalog.Inference, got {type(w).__name__}")
+    if not isinstance(s, settings_cls):
+        raise TypeError(f"settings must be a llmcatalog.{settings_cls.__name__}, got {type(s).__name__}")
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
+    require_cuda_or_rocm(gpu, engine)
+    model = _unwrap(model)  # type: ignore[assignment]
+    arch, extra, name = _arch_of(model)
+    _check_parallel(arch, w.parallelism, name)
+    resolved, weights_note = _resolve_format(model, w)
+    assert isinstance(resolved, Inference)
+    return model, arch, extra, name, resolved, s, weights_note

@@ -36,13 +36,12 @@ from typing import Any
 import attrs
 
 from ..errors import WorkloadError
-from ..memory.estimate import _arch_of, _check_parallel, _resolve_format, _unwrap
 from ..memory.overhead import CUDA_CONTEXT_BYTES
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES
 from ..values.workload import Inference
-from .result import EngineBreakdown, require_cuda_or_rocm
+from .result import EngineBreakdown, serving_inputs
 from .vllm import weights_per_rank
 
 __all__ = [
@@ -221,21 +220,9 @@ def estimate_sglang(
 
     Never raises for "does not fit": ``error`` then holds SGLang's complaint.
     """
-    w = workload or Inference()
-    s = settings or SGLangSettings()
-    if not isinstance(w, Inference):
-        raise TypeError(f"SGLang serves inference workloads: expected a llmcatalog.Inference, got {type(w).__name__}")
-    if not isinstance(s, SGLangSettings):
-        raise TypeError(f"settings must be a llmcatalog.SGLangSettings, got {type(s).__name__}")
-    if not isinstance(gpu, GPU):
-        raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
-    require_cuda_or_rocm(gpu, "SGLang")
-    model = _unwrap(model)  # type: ignore[assignment]
-    arch, extra, name = _arch_of(model)
-    _check_parallel(arch, w.parallelism, name)
-    resolved, weights_note = _resolve_format(model, w)
-    assert isinstance(resolved, Inference)
-    w = resolved
+    model, arch, extra, name, w, s, weights_note = serving_inputs(
+        "SGLang", model, gpu, workload, settings, SGLangSettings
+    )
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     # The defaults follow the card's total as nvidia-smi reports it (SGLang's get_nvgpu_memory_capacity);
     # the pool is a share of what torch sees free (torch.cuda.mem_get_info: GPU.available_bytes).

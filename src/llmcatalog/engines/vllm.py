@@ -54,13 +54,12 @@ from typing import Any
 import attrs
 
 from ..errors import NotEstimableError, WorkloadError
-from ..memory.estimate import _arch_of, _check_parallel, _resolve_format, _unwrap
 from ..memory.weights import weight_split
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
-from .result import EngineBreakdown, require_cuda_or_rocm
+from .result import EngineBreakdown, serving_inputs
 
 __all__ = [
     "KV_CACHE_DTYPES",
@@ -499,21 +498,7 @@ def estimate_vllm(
     split; ``settings`` the vLLM options (:class:`VLLMSettings`). Never raises for "does not fit":
     the result's ``error`` holds vLLM's complaint and ``suggested_max_model_len`` its suggestion.
     """
-    w = workload or Inference()
-    s = settings or VLLMSettings()
-    if not isinstance(w, Inference):
-        raise TypeError(f"vLLM serves inference workloads: expected a llmcatalog.Inference, got {type(w).__name__}")
-    if not isinstance(s, VLLMSettings):
-        raise TypeError(f"settings must be a llmcatalog.VLLMSettings, got {type(s).__name__}")
-    if not isinstance(gpu, GPU):
-        raise TypeError(f"gpu must be a llmcatalog.GPU, got {type(gpu).__name__}")
-    require_cuda_or_rocm(gpu, "vLLM")
-    model = _unwrap(model)  # type: ignore[assignment]
-    arch, extra, name = _arch_of(model)
-    _check_parallel(arch, w.parallelism, name)
-    resolved, weights_note = _resolve_format(model, w)
-    assert isinstance(resolved, Inference)
-    w = resolved
+    model, arch, extra, name, w, s, weights_note = serving_inputs("vLLM", model, gpu, workload, settings, VLLMSettings)
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     e = DTYPE_BYTES[w.compute]
     batched, seqs = _defaults(gpu, s)
