@@ -8,7 +8,9 @@ part holds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import operator
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,31 @@ if TYPE_CHECKING:
 __all__ = ["MemoryEstimate"]
 
 _TOP = ("weights", "kv_cache", "activations", "gradients", "optimizer", "overhead")
+_INT = frozenset({int})
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(keys: tuple[str, ...]) -> tuple[tuple[int, Callable[[tuple[int, ...]], int]], ...]:
+    """How components named ``keys`` (in this order) add up to the top-level parts: for each part that
+    has components, its index in :data:`_TOP` and a function of the component values giving their sum.
+
+    Estimates of one kind share a few key layouts, so the names are grouped by their part (the text
+    before the first dot) once per layout rather than once per estimate. Names of no top-level part
+    are not checked."""
+    groups: dict[int, list[int]] = {}
+    for position, key in enumerate(keys):
+        top = key.partition(".")[0]
+        if top in _TOP:
+            groups.setdefault(_TOP.index(top), []).append(position)
+    return tuple((i, _summer(positions)) for i, positions in sorted(groups.items()))
+
+
+def _summer(positions: list[int]) -> Callable[[tuple[int, ...]], int]:
+    """The sum of ``values`` at ``positions``, as a C-level getter where one position suffices."""
+    if len(positions) == 1:
+        return operator.itemgetter(positions[0])
+    pick = operator.itemgetter(*positions)
+    return lambda values: sum(pick(values))
 
 
 def _frozen_mapping(mapping: Mapping[str, int]) -> Mapping[str, int]:
@@ -59,6 +86,18 @@ class MemoryEstimate:
             for name, value in zip(_TOP, parts, strict=True):
                 if type(value) is not int or value < 0:
                     raise ValueError(f"{name}_bytes must be a non-negative int, got {value!r}")
+        values = tuple(self.components.values())
+        if set(map(type, values)) <= _INT:
+            # Fast path (every estimate): the key layout's grouping is cached, the sums are C calls.
+            for i, total in _layout(tuple(self.components)):
+                if total(values) != parts[i]:
+                    break
+            else:
+                return
+        self._check_components(parts)
+
+    def _check_components(self, parts: tuple[int, ...]) -> None:
+        """The components' sums, one by one (the error says which part and both figures)."""
         sums: dict[str, int] = {}
         for key, value in self.components.items():
             top = key.partition(".")[0]

@@ -1304,6 +1304,40 @@ def estimate_finetune(
     )
     nccl = nccl_buffer_bytes(data_parallel=n_dp, tensor_parallel=tp, pipeline_parallel=pp)
     pb = param_breakdown(arch)
+    # The lines depend on the setting only (cached); offload's host-memory figures come last.
+    assumptions = _assumptions(arch, w, bool(paged)) + tuple(host)
+    return MemoryEstimate(
+        weights_bytes=sum(weights.values()),
+        kv_cache_bytes=0,
+        activations_bytes=act_total,
+        gradients_bytes=grads_total,
+        optimizer_bytes=sum(optimizer.values()),
+        overhead_bytes=context + reserve + nccl,
+        components={
+            **weights,
+            **act,
+            "gradients": grads_total,
+            **optimizer,
+            "overhead.cuda_context": context,
+            "overhead.allocator": reserve,
+            **({"overhead.nccl": nccl} if nccl else {}),
+        },
+        n_gpus=p.n_gpus,
+        peak_phase=phase,
+        n_params=pb.total + extra_params,
+        active_params=pb.active + extra_params,
+        trainable_params=plan.trainable,
+        assumptions=tuple(assumptions),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _assumptions(arch: Architecture, w: FineTune, paged: bool) -> tuple[str, ...]:
+    """The assumption lines of :func:`estimate_finetune` but offload's host figures (the setting alone
+    decides them: cached per architecture and workload; ``paged``: whether paged states are held)."""
+    p = w.parallelism
+    tp, pp, n_dp, stage = p.tensor_parallel, p.pipeline_parallel, p.data_parallel, p.shard_stage
+    plan = _plan(arch, _shape(w))
     assumptions = [
         f"method: {w.method}; compute {w.precision}; " + _precision_note(w, plan),
         _optimizer_note(w, plan),
@@ -1343,27 +1377,4 @@ def estimate_finetune(
         kind = " (FSDP)" if p.fsdp != "none" else " (DeepSpeed ZeRO)" if stage else ""
         assumptions.append(f"parallelism: dp={n_dp}, tp={tp}, pp={pp}, sharding stage {stage}{kind}")
         assumptions.extend(_sharding_notes(arch, p))
-        assumptions.extend(host)
-    return MemoryEstimate(
-        weights_bytes=sum(weights.values()),
-        kv_cache_bytes=0,
-        activations_bytes=act_total,
-        gradients_bytes=grads_total,
-        optimizer_bytes=sum(optimizer.values()),
-        overhead_bytes=context + reserve + nccl,
-        components={
-            **weights,
-            **act,
-            "gradients": grads_total,
-            **optimizer,
-            "overhead.cuda_context": context,
-            "overhead.allocator": reserve,
-            **({"overhead.nccl": nccl} if nccl else {}),
-        },
-        n_gpus=p.n_gpus,
-        peak_phase=phase,
-        n_params=pb.total + extra_params,
-        active_params=pb.active + extra_params,
-        trainable_params=plan.trainable,
-        assumptions=tuple(assumptions),
-    )
+    return tuple(assumptions)
