@@ -871,7 +871,20 @@ def _shape(w: FineTune) -> FineTune:
     p = w.parallelism
     if w.batch_size == 1 and p.n_gpus == 1 and not (p.offload_optimizer or p.offload_params):
         return w
-    return attrs.evolve(w, batch_size=1, parallelism=_plan_parallelism(p.zero_stage, p.fsdp, p.fsdp_param_dtype))
+    plan_p = _plan_parallelism(p.zero_stage, p.fsdp, p.fsdp_param_dtype)
+    # Workloads differing only in those settings (a sweep over batch sizes or GPU counts) share one
+    # shape, built once: its field values are the key.
+    return _shape_of(tuple(1 if n == "batch_size" else plan_p if n == "parallelism" else getattr(w, n) for n in _FIELDS))
+
+
+#: FineTune's fields, in order (each is its own ``__init__`` keyword: none is private or aliased).
+_FIELDS = tuple(a.name for a in attrs.fields(FineTune))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_of(values: tuple[Any, ...]) -> FineTune:
+    """The workload with these field values: what ``attrs.evolve`` would build, once per distinct shape."""
+    return FineTune(**dict(zip(_FIELDS, values, strict=True)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -1006,11 +1019,14 @@ def _largest_module(arch: Architecture) -> int:
     return max(arch.vocab_size * arch.hidden_size, biggest)
 
 
-def _sharding_buffers(arch: Architecture, w: FineTune, plan: _Plan) -> int:
-    """Gather and bucket buffers of ZeRO / FSDP per GPU (:mod:`llmcatalog.memory.sharding`)."""
+@functools.lru_cache(maxsize=4096)
+def _sharding_buffers(arch: Architecture, w: FineTune) -> int:
+    """Gather and bucket buffers of ZeRO / FSDP per GPU (:mod:`llmcatalog.memory.sharding`); cached per
+    (architecture, workload): they depend on the setting alone."""
     p = w.parallelism
     if p.shard_stage == 0:
         return 0
+    plan = _plan(arch, _shape(w))
     e = DTYPE_BYTES[w.precision]
     pb = param_breakdown(arch)
     if p.fsdp == "none":
@@ -1233,7 +1249,7 @@ def estimate_finetune(
             trainable_bytes = frozen_bytes = 0.0
             if p.fsdp != "none":
                 grads = 0.0  # FSDP CPUOffload moves the gradient shards to the CPU too
-    buffers = _sharding_buffers(arch, w, plan)
+    buffers = _sharding_buffers(arch, w)
     encoders = math.ceil(extra_params * e)  # vision/audio encoders of multimodal models (frozen)
     autocast = plan.autocast_bytes / mp / (n_dp if stage >= 3 else 1)
 
