@@ -874,7 +874,8 @@ def _shape(w: FineTune) -> FineTune:
     plan_p = _plan_parallelism(p.zero_stage, p.fsdp, p.fsdp_param_dtype)
     # Workloads differing only in those settings (a sweep over batch sizes or GPU counts) share one
     # shape, built once: its field values are the key.
-    return _shape_of(tuple(1 if n == "batch_size" else plan_p if n == "parallelism" else getattr(w, n) for n in _FIELDS))
+    values = tuple(1 if n == "batch_size" else plan_p if n == "parallelism" else getattr(w, n) for n in _FIELDS)
+    return _shape_of(values)
 
 
 #: FineTune's fields, in order (each is its own ``__init__`` keyword: none is private or aliased).
