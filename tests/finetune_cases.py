@@ -1,18 +1,10 @@
-"""Fine-tuning workloads for the regression fixture ``tests/data/finetune_regression.json``.
+"""Fine-tuning workloads for ``tests/test_finetune_regression.py`` (cached vs uncached calculus).
 
-The fixture is a **change detector, not a source of truth**: it holds what ``estimate_vram`` returned for
-these workloads on the code *before* the fine-tune path was optimised for speed (issue 10), so that
-``tests/test_finetune_regression.py`` can show the optimised code gives bit-identical results (every part,
-every component, the assumptions) and the same errors. Accuracy is tested elsewhere against measured
-figures. When a deliberate change of the calculus moves these numbers, rewrite the fixture from the
-changed code and say so in the commit:
-
-    PYTHONPATH=src python tests/finetune_cases.py --write
-
-Cases: a grid over the settings the optimisation touches (methods full/lora/qlora x DeepSpeed ZeRO 0-3 and
-FSDP full-shard/shard-grad-op/hybrid-shard x optimizer offload on/off x gradient checkpointing on/off, on
-Llama-2-7B) and deterministic pseudo-random workloads over many families (dense, MoE, MLA, parallel
-blocks, learned positions, tied embeddings, a multimodal model) and every fine-tuning method.
+Cases: a grid over the settings the fine-tune caches are keyed on (methods full/lora/qlora x DeepSpeed
+ZeRO 0-3 and FSDP full-shard/shard-grad-op/hybrid-shard x optimizer offload on/off x gradient
+checkpointing on/off, on Llama-2-7B) and deterministic pseudo-random workloads over many families (dense,
+MoE, MLA, parallel blocks, learned positions, tied embeddings, a multimodal model) and every fine-tuning
+method.
 """
 
 from __future__ import annotations
@@ -20,16 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 import llmcatalog as lc
 
-__all__ = ["FIXTURE", "build", "cases", "outcome"]
-
-FIXTURE = Path(__file__).parent / "data" / "finetune_regression.json"
+__all__ = ["build", "cases", "outcome"]
 
 MODELS = (
     "llama-2-7b",
@@ -194,7 +182,7 @@ def build(case: dict[str, Any]) -> tuple[lc.Model, lc.FineTune]:
 
 def outcome(case: dict[str, Any]) -> dict[str, Any]:
     """What ``estimate_vram`` gives for ``case``: its figures (the assumptions as a SHA-256 of their
-    lines, to keep the fixture small), or the error's type and message."""
+    lines), or the error's type and message."""
     model, workload = build(case)
     try:
         with warnings.catch_warnings():
@@ -206,23 +194,3 @@ def outcome(case: dict[str, Any]) -> dict[str, Any]:
     lines = d.pop("assumptions")
     d["assumptions_sha256"] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return d
-
-
-def main() -> None:
-    if sys.argv[1:] != ["--write"]:
-        raise SystemExit("usage: python tests/finetune_cases.py --write")
-    data = {
-        "comment": (
-            "Regression fixture: estimate_vram outputs of the pre-optimisation fine-tune path (issue 10 speed "
-            "work), a change detector and not a source of truth. Written by tests/finetune_cases.py --write."
-        ),
-        "cases": [{**c, "expected": outcome(c)} for c in cases()],
-    }
-    # One case per line: small, and a changed case shows as one changed line.
-    rows = ",\n".join(json.dumps(c) for c in data["cases"])  # components keep their order
-    FIXTURE.write_text(f'{{"comment": {json.dumps(data["comment"])},\n"cases": [\n{rows}\n]}}\n')
-    print(f"wrote {len(data['cases'])} cases to {FIXTURE}")
-
-
-if __name__ == "__main__":
-    main()
