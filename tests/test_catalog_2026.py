@@ -88,6 +88,8 @@ FIXTURE_MODELS = {
     "qwen2.5-14b": ["qwen2.5-14b", "deepseek-r1-distill-qwen-14b"],
     "qwen2.5-32b": ["qwen2.5-32b", "deepseek-r1-distill-qwen-32b"],
     "qwen2-7b-instruct": ["qwen2-7b-instruct"],
+    "qwen2-72b-instruct": ["qwen2-72b-instruct"],
+    "deepseek-r1-distill-qwen-1.5b": ["deepseek-r1-distill-qwen-1.5b"],
     "qwen3-1.7b": ["qwen3-1.7b"],
     "qwen3-4b": ["qwen3-4b"],
     "qwen3-14b": ["qwen3-14b"],
