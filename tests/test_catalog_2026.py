@@ -89,6 +89,7 @@ FIXTURE_MODELS = {
     "qwen2.5-32b": ["qwen2.5-32b", "deepseek-r1-distill-qwen-32b"],
     "qwen2-7b-instruct": ["qwen2-7b-instruct"],
     "qwen2-72b-instruct": ["qwen2-72b-instruct"],
+    "qwen2-7b": ["qwen2-7b"],
     "deepseek-r1-distill-qwen-1.5b": ["deepseek-r1-distill-qwen-1.5b"],
     "qwen3-1.7b": ["qwen3-1.7b"],
     "qwen3-4b": ["qwen3-4b"],
