@@ -96,6 +96,7 @@ FIXTURE_MODELS = {
     "qwen2.5-72b-instruct": ["qwen2.5-72b-instruct"],
     "mixtral-8x7b-instruct-v0.1": ["mixtral-8x7b-instruct-v0.1"],
     "mistral-nemo-instruct-2407": ["mistral-nemo-instruct-2407"],
+    "phi-3-medium-4k-instruct": ["phi-3-medium-4k-instruct"],
     "deepseek-r1-distill-qwen-1.5b": ["deepseek-r1-distill-qwen-1.5b"],
     "qwen3-1.7b": ["qwen3-1.7b"],
     "qwen3-4b": ["qwen3-4b"],
