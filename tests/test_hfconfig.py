@@ -34,6 +34,7 @@ IN_CATALOG = {
     "phi-2",
     "qwen-7b",
     "qwen1.5-7b",
+    "qwen2.5-7b-instruct",
     "starcoder",
 }
 #: Remote-code model types transformers does not ship (no meta-device cross-check).
