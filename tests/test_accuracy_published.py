@@ -28,7 +28,7 @@ ROWS = load()
 #: test_litgpt_figures_need_litgpt_code).
 KNOWN_DIFFERENCES: frozenset[str] = frozenset()
 #: litgpt's FSDP LoRA figures (unsharded gradients under no_sync, docs/sharding.md): tested by
-#: tests/test_sharding_runs.py (median within 10%).
+#: tests/test_sharding.py (median within 10%).
 LITGPT_FSDP = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-loraFSDP")}
 #: Falcon-40B QLoRA (nf4 + double quant, 1079 tokens) is estimated at 99.9% of the 40 GB card:
 #: on the edge of the published OOM.

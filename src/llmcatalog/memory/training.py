@@ -69,6 +69,7 @@ from ..errors import WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
+from .litgpt import litgpt_dequantize_bytes, litgpt_head_bytes
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
@@ -625,6 +626,11 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
         # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
         quant_transient = math.ceil(biggest * (e + (1 if base == "bnb-int8" else 0)))
+        if w.framework == "litgpt" and fmt.method == "bitsandbytes":
+            # litgpt quantizes its own (untied) LM head with every Linear, from fp16 copies: dequantized in
+            # fp16 and cast to the compute dtype in each matmul (memory/litgpt.py).
+            frozen += litgpt_head_bytes(arch, fmt, w.precision)
+            quant_transient = max(quant_transient, litgpt_dequantize_bytes(arch, fmt, w.precision))
     keeps_input = base is not None and (base.startswith("bnb-") or base in ("int8", "int4"))
     saved = set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
