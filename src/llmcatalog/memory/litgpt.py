@@ -34,9 +34,9 @@ from .params import linear_shapes, param_breakdown
 
 __all__ = ["LITGPT_PRECISIONS", "litgpt_dequantize_bytes", "litgpt_head_bytes", "litgpt_terms"]
 
-#: The weight formats litgpt's ``generate/base.py`` runs: ``--precision`` 32-true / 16-true / bf16-true and
-#: ``--quantize`` bnb.int8 / bnb.nf4 / bnb.nf4-dq (its bnb.fp4 modes and its own GPTQ path are not modelled).
-LITGPT_PRECISIONS = ("fp32", "fp16", "bf16", "bnb-int8", "bnb-nf4", "bnb-nf4-dq")
+#: The weight formats of litgpt's ``generate/base.py`` modelled here: ``--precision`` 32-true / 16-true /
+#: bf16-true and ``--quantize`` bnb.nf4 / bnb.nf4-dq (not its bnb.int8 and bnb.fp4 modes, nor its own GPTQ path).
+LITGPT_PRECISIONS = ("fp32", "fp16", "bf16", "bnb-nf4", "bnb-nf4-dq")
 
 
 def litgpt_terms(arch: Architecture, fmt: WeightFormat, compute_dtype: str, n_gpus: int) -> tuple[int, int]:
@@ -90,8 +90,6 @@ def litgpt_dequantize_bytes(arch: Architecture, fmt: WeightFormat, compute_dtype
     dtype (none when that is fp16). 0 for formats other than bitsandbytes 4-bit."""
     if not (_bitsandbytes(fmt) and fmt.bits == 4):
         return 0
-    largest = max(
-        [arch.vocab_size * arch.hidden_size, *(s.out_features * s.in_features for s in linear_shapes(arch))]
-    )
+    largest = max([arch.vocab_size * arch.hidden_size, *(s.out_features * s.in_features for s in linear_shapes(arch))])
     per_element = DTYPE_BYTES["fp16"] + (0 if compute_dtype == "fp16" else DTYPE_BYTES[compute_dtype])
     return math.ceil(largest * per_element)

@@ -99,6 +99,7 @@ def _gelu_chain(arch: Architecture, framework: str | None) -> bool:
     keeps four ``f``-sized tensors for backward) rather than one fused op (one: its input)."""
     return arch.activation in _GELU_CHAINS and framework not in _FUSED_GELU_FRAMEWORKS
 
+
 _ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
 #: Multi-head latent attention (DeepSeek-V2/V3 ``modeling_deepseek_v3.py``); ``q_proj`` when ``q_lora_rank`` is None.
 _MLA = ("q_a_proj", "q_b_proj", "kv_a_proj_with_mqa", "kv_b_proj")
