@@ -388,8 +388,11 @@ def _estimate_inference(
     kv_prompt = _profile_kv(prof, batch, prompt, prompt)
     legacy = w.legacy_cache
     # litgpt's generate (memory/litgpt.py): its own LM head, logits over the whole prompt, bitsandbytes'
-    # dequantized weight in every matmul over more than one token row.
+    # dequantized weight in every matmul over more than one token row, and KV buffers of the whole
+    # context allocated before the prompt and filled in place (no torch.cat growth while decoding).
     litgpt = w.framework == "litgpt"
+    if litgpt:
+        kv_prompt = kv_full
     head, dequant = litgpt_terms(arch, fmt, compute, par.n_gpus) if litgpt else (0, 0)
     pre = prefill_bytes(
         arch,
@@ -407,7 +410,7 @@ def _estimate_inference(
         dtype=compute,
         kv_dtype=kv_dtype,
         tensor_parallel=tp,
-        legacy_cache=legacy,
+        legacy_cache=legacy or litgpt,  # no growth term: a tuple cache counts its copy apart, litgpt has none
     )
     # Tuple caches (Inference.legacy_cache): each layer's ``torch.cat`` makes a new tensor while
     # generate() still holds the previous step's tuple, so the last step ends with both caches.
