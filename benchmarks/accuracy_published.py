@@ -14,10 +14,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import llmcatalog as lc
 from published import load
-from test_accuracy_published import LITGPT_NF4_INFERENCE, LITGPT_PHI_TRAINING
+from test_accuracy_published import KNOWN_DIFFERENCES
 from test_sharding import run_error, sharded_runs
 
-KNOWN = LITGPT_NF4_INFERENCE | LITGPT_PHI_TRAINING
+KNOWN = KNOWN_DIFFERENCES
 
 
 def sharded(cat: lc.Catalog) -> None:

@@ -11,8 +11,8 @@ precision); :func:`compare_figure` estimates it and compares like with like:
 
 Figures with ``claimed_by`` (numbers a survey states that nobody measured) are never compared.
 
-Figures from other frameworks (``framework``, e.g. litgpt) are estimated as the Hugging Face
-equivalent; the comparison says so.
+Figures from other frameworks (``framework``) are estimated as the Hugging Face equivalent, except
+those the calculus models in their own right (litgpt: ``FineTune.framework`` / ``Inference.framework``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
 #: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
 #: which no Llama norm is, and cast the head's output, not its weight).
 _NO_UPCAST = ("litgpt", "peft<0.4")
+#: Frameworks the calculus models in their own right (``FineTune.framework``): the figure's workload names it.
+_MODELLED_FRAMEWORKS = frozenset({"litgpt"})
 #: Weight formats of the sources that the catalog's FORMATS do not name. THUDM's ChatGLM/ChatGLM2
 #: ``quantization.py`` (``quantize(model, weight_bit_width)``) replaces only the four block Linears
 #: (``query_key_value``, ``dense``, ``dense_h_to_4h``, ``dense_4h_to_h``) by ``QuantizedLinear``: int8
@@ -164,8 +166,9 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
             return "the source does not say how many tokens were processed"
         par = Parallelism(pipeline_parallel=n_gpus) if n_gpus > 1 else Parallelism()
         legacy = fig.framework in _LEGACY_CACHE_FRAMEWORKS
+        fw = fig.framework if fig.framework in _MODELLED_FRAMEWORKS else None
         if fig.workload == "inference_load":  # the weights alone: no batch or length needed
-            return Inference(precision=fmt, batch_size=1, context_tokens=1, parallelism=par)
+            return Inference(precision=fmt, batch_size=1, context_tokens=1, parallelism=par, framework=fw)
         if fig.batch_size is None:
             return "batch size not given"
         if fig.workload == "inference_prefill":
@@ -179,6 +182,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
                 attention=fig.attention or "sdpa",
                 parallelism=par,
                 legacy_cache=legacy,
+                framework=fw,
             )
         if fig.seq_len is None or fig.gen_len is None:
             return "prompt or generated length not given"
@@ -190,6 +194,7 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
             attention=fig.attention or "sdpa",
             parallelism=par,
             legacy_cache=legacy,
+            framework=fw,
         )
     method = _METHODS.get(fig.workload)
     if method is None:
@@ -263,6 +268,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         # next forward and backward (Parallelism.accumulate_without_sync on one GPU).
         held = fig.framework in _LEGACY_CACHE_FRAMEWORKS
         par = Parallelism(torch_version=torch_version, accumulate_without_sync=held)
+    if fig.framework in _MODELLED_FRAMEWORKS:
+        kwargs["framework"] = fig.framework
     return FineTune(
         method=method,
         precision=precision,

@@ -51,6 +51,7 @@ from ..values.workload import FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, prefill_bytes
 from .fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
+from .litgpt import litgpt_terms
 from .overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES, overhead_bytes
 from .params import param_breakdown
 from .result import MemoryEstimate
@@ -386,6 +387,13 @@ def _estimate_inference(
     # view of the last W - 1 tokens of the concatenated storage): see memory/kvcache.py.
     kv_prompt = _profile_kv(prof, batch, prompt, prompt)
     legacy = w.legacy_cache
+    # litgpt's generate (memory/litgpt.py): its own LM head, logits over the whole prompt, bitsandbytes'
+    # dequantized weight in every matmul over more than one token row, and KV buffers of the whole
+    # context allocated before the prompt and filled in place (no torch.cat growth while decoding).
+    litgpt = w.framework == "litgpt"
+    if litgpt:
+        kv_prompt = kv_full
+    head, dequant = litgpt_terms(arch, fmt, compute, par.n_gpus) if litgpt else (0, 0)
     pre = prefill_bytes(
         arch,
         batch_size=batch,
@@ -393,7 +401,7 @@ def _estimate_inference(
         dtype=compute,
         attention=w.attention,
         tensor_parallel=tp,
-        all_logits=legacy,
+        all_logits=legacy or litgpt,
     )
     dec = decode_step_bytes(
         arch,
@@ -402,21 +410,22 @@ def _estimate_inference(
         dtype=compute,
         kv_dtype=kv_dtype,
         tensor_parallel=tp,
-        legacy_cache=legacy,
+        legacy_cache=legacy or litgpt,  # no growth term: a tuple cache counts its copy apart, litgpt has none
     )
     # Tuple caches (Inference.legacy_cache): each layer's ``torch.cat`` makes a new tensor while
     # generate() still holds the previous step's tuple, so the last step ends with both caches.
     previous = _profile_kv(prof, batch, context - 1, 1) if legacy and context > prompt else 0
-    prefill_peak = kv_prompt + pre
-    decode_peak = kv_full + previous + dec
+    pre_dequant, dec_dequant = (dequant if batch * prompt > 1 else 0), (dequant if batch > 1 else 0)
+    prefill_peak = kv_prompt + pre + pre_dequant
+    decode_peak = kv_full + previous + dec + dec_dequant
     if prefill_peak > decode_peak:
-        phase, activations, previous = "prefill", prefill_peak - kv_full, 0
+        phase, activations, previous, dequant = "prefill", prefill_peak - kv_full, 0, pre_dequant
     else:
-        phase, activations = "decode", dec
+        phase, activations, dequant = "decode", dec + dec_dequant, dec_dequant
     context_bytes, reserve = overhead_bytes(
         kv_full + previous + activations, cuda_context_bytes=cuda_context_bytes, allocator_fraction=allocator_fraction
     )
-    weights = prof.per_gpu_weights
+    weights = prof.per_gpu_weights + head
     # Tensor-parallel ranks are processes joined by an NCCL communicator (memory/sharding.py); pipeline
     # stages here are device_map="auto" splits inside one process, which need none.
     nccl = nccl_buffer_bytes(tensor_parallel=tp) if tp > 1 else 0
@@ -431,7 +440,8 @@ def _estimate_inference(
             "weights.model": weights,
             "kv_cache": kv_full,
             **({"kv_cache.previous_step": previous} if previous else {}),
-            "activations": activations,
+            "activations": activations - dequant,
+            **({"activations.dequantize": dequant} if dequant else {}),
             "overhead.cuda_context": context_bytes,
             "overhead.allocator": reserve,
             **({"overhead.nccl": nccl} if nccl else {}),

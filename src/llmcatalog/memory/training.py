@@ -38,7 +38,8 @@ tensors autograd keeps, derived op by op from the transformers implementations:
   and its cast: ``n_heads * s * (4 + e)`` bytes per token. P-Tuning v2 lengthens K and V.
 - MLP: gated (``down(act(gate(x)) * up(x))``): the gate output (for the activation's
   backward), ``act(gate)`` and ``up`` (for the product), and the product when ``down`` is
-  trained; GPT-style ``NewGELUActivation`` keeps four ``f``-sized tensors.
+  trained; GPT-style ``NewGELUActivation`` keeps four ``f``-sized tensors, a fused GELU one
+  (``FineTune.framework="litgpt"``: litgpt calls ``torch.nn.functional.gelu``).
 - Layers before the first trainable parameter keep nothing: no gradient flows there.
 
 With gradient checkpointing (transformers' per-layer, non-reentrant) each layer keeps only its
@@ -68,6 +69,7 @@ from ..errors import WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
+from .litgpt import litgpt_dequantize_bytes, litgpt_head_bytes
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
@@ -85,6 +87,18 @@ __all__ = ["estimate_finetune", "lora_params", "prefix_params", "resolve_lora_ta
 
 #: Activations transformers implements as a chain of element-wise ops (``NewGELUActivation``).
 _GELU_CHAINS = frozenset({"gelu-new", "gelu-fast", "gelu-pytorch-tanh-python"})
+#: Frameworks whose own model code runs a GPT-style MLP's GELU as one ATen op whatever the checkpoint
+#: calls it: litgpt's ``GptNeoxMLP.forward`` is ``torch.nn.functional.gelu(fc(x), approximate=
+#: config.gelu_approximate)`` (Lightning-AI/litgpt@8641822 ``lit_gpt/model.py``; phi-1.5's config sets
+#: ``gelu_approximate="tanh"``, the function ``gelu_new`` names), and ``gelu`` saves only its input.
+_FUSED_GELU_FRAMEWORKS = frozenset({"litgpt"})
+
+
+def _gelu_chain(arch: Architecture, framework: str | None) -> bool:
+    """Whether the MLP's activation runs as transformers' element-wise chain (``NewGELUActivation``
+    keeps four ``f``-sized tensors for backward) rather than one fused op (one: its input)."""
+    return arch.activation in _GELU_CHAINS and framework not in _FUSED_GELU_FRAMEWORKS
+
 
 _ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
 #: Multi-head latent attention (DeepSeek-V2/V3 ``modeling_deepseek_v3.py``); ``q_proj`` when ``q_lora_rank`` is None.
@@ -613,6 +627,11 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
         # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
         quant_transient = math.ceil(biggest * (e + (1 if base == "bnb-int8" else 0)))
+        if w.framework == "litgpt" and fmt.method == "bitsandbytes":
+            # litgpt quantizes its own (untied) LM head with every Linear, from fp16 copies: dequantized in
+            # fp16 and cast to the compute dtype in each matmul (memory/litgpt.py).
+            frozen += litgpt_head_bytes(arch, fmt, w.precision)
+            quant_transient = max(quant_transient, litgpt_dequantize_bytes(arch, fmt, w.precision))
     keeps_input = base is not None and (base.startswith("bnb-") or base in ("int8", "int4"))
     saved = set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
@@ -823,7 +842,7 @@ def _layer_saved(
             per_token += 3 * e * arch.ffn_size  # gate output, act(gate), up
             per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False, grad=True)
         else:
-            chain = 4 if arch.activation in _GELU_CHAINS else 1  # NewGELU keeps x, tanh, 0.5x, 1+tanh
+            chain = 4 if _gelu_chain(arch, w.framework) else 1  # NewGELU keeps x, tanh, 0.5x, 1+tanh
             per_token += chain * e * arch.ffn_size
             per_token += linear_inputs(("down_proj",), arch.ffn_size, fp32_input=False, grad=True)
     return per_token, fixed

@@ -222,7 +222,9 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
             },
             notes="'bf16-mixed' keeps every weight in fp32; its resource tables use --precision bf16-true "
             "(mixed_precision=False, frozen_precision=None). Quantized bases need a '-true' precision. "
-            "litgpt's LLaMA-Adapter starts at layer 2 (adapter_start_layer): adapter_layers = n_layers - 2.",
+            "litgpt's LLaMA-Adapter starts at layer 2 (adapter_start_layer): adapter_layers = n_layers - 2. "
+            "Its own model code is followed where it differs (docs/litgpt.md): a fused GELU, and under "
+            "bitsandbytes an untied LM head quantized with the Linears and dequantized in fp16 + bf16.",
         ),
     ),
     "unsloth": (

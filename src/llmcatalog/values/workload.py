@@ -106,6 +106,8 @@ FSDP_VERSIONS = (1, 2)
 #: PyTorch releases whose FSDP memory differs: 2.0 (``FlatParameter`` is not a plain ``Parameter`` type, so
 #: ``torch.optim`` falls back from ``foreach`` to the for-loop step) and 2.1 or later.
 TORCH_VERSIONS = ("2.0", ">=2.1")
+#: Inference frameworks whose own model code the calculus follows (``Inference.framework``; None: transformers).
+INFERENCE_FRAMEWORKS = ("transformers", "litgpt")
 
 
 def _framework_name(value: object) -> Any:
@@ -550,6 +552,8 @@ class Inference:
     2023 remote code of Qwen-1 ``modeling_qwen.py``): ``generate()`` holds the previous step's cache
     until the forward returns, so the decode peak holds two caches, and the prefill keeps the logits of
     the whole prompt in the compute dtype (``docs/accuracy.md``).
+    ``framework="litgpt"``: litgpt's ``generate/base.py`` instead (its own untied LM head, quantized with
+    every other Linear under bitsandbytes, logits over the whole prompt; ``docs/litgpt.md``).
     """
 
     precision: str | WeightFormat = attrs.field(
@@ -567,6 +571,9 @@ class Inference:
     mla_cache: str = attrs.field(default="latent", validator=_choice(MLA_CACHE_LAYOUTS))
     parallelism: Parallelism = attrs.field(factory=Parallelism)
     legacy_cache: bool = attrs.field(default=False, validator=_bool)
+    framework: str | None = attrs.field(
+        default=None, converter=_framework_name, validator=optional(_choice(INFERENCE_FRAMEWORKS))
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.prompt_tokens is not None and self.prompt_tokens > self.context_tokens:
