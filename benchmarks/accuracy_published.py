@@ -14,10 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import llmcatalog as lc
 from published import load
-from test_accuracy_published import KNOWN_DIFFERENCES
 from test_sharding import run_error, sharded_runs
 
-KNOWN = KNOWN_DIFFERENCES
 
 
 def sharded(cat: lc.Catalog) -> None:
@@ -50,9 +48,7 @@ def main() -> None:
         model = cat.get_model(mid)
         gpu = cat.get_gpu(fig.gpu) if fig.gpu else None
         c = lc.compare_figure(model, fig, gpu)
-        if rid in KNOWN:
-            kind = "known difference"
-        elif fig.exact_setting:
+        if fig.exact_setting:
             kind = "fully specified"
         else:
             kind = "partly specified"

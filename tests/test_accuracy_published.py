@@ -23,10 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning
 
 ROWS = load()
 
-#: Fully specified figures the calculus cannot match yet, each with its reason (none today: litgpt's
-#: phi-1.5 LoRA and nf4 inference figures match since litgpt's own code is modelled, see
-#: test_litgpt_figures_need_litgpt_code).
-KNOWN_DIFFERENCES: frozenset[str] = frozenset()
 #: litgpt's FSDP LoRA figures (unsharded gradients under no_sync, docs/sharding.md): tested by
 #: tests/test_sharding.py (median within 10%).
 LITGPT_FSDP = {rid for rid, _, _ in ROWS if rid.startswith("litgpt-loraFSDP")}
@@ -47,7 +43,7 @@ def test_the_data_is_there() -> None:
 
 @pytest.mark.parametrize(
     ("rid", "mid", "fig"),
-    [r for r in ROWS if r[2].exact_setting and r[0] not in KNOWN_DIFFERENCES | LITGPT_FSDP],
+    [r for r in ROWS if r[2].exact_setting and r[0] not in LITGPT_FSDP],
     ids=lambda v: v if isinstance(v, str) and v.startswith("litgpt") else None,
 )
 def test_fully_specified_figures_within_10_percent(
@@ -78,16 +74,6 @@ def test_other_figures_within_50_percent(catalog: lc.Catalog) -> None:
             bad.append((rid, "claim disagrees"))
     assert compared > 100
     assert not bad, bad
-
-
-def test_exceptions_are_still_exceptions(catalog: lc.Catalog) -> None:
-    """The documented mismatches still mismatch (drop them from the set once they match)."""
-    if not KNOWN_DIFFERENCES:
-        pytest.skip("no known differences left")
-    for rid, mid, fig in ROWS:
-        if rid in KNOWN_DIFFERENCES:
-            c = _compare(rid, mid, fig, catalog)
-            assert c.error is None or abs(c.error) > 0.10, rid
 
 
 #: litgpt's resource-table rows that its own code explains (memory/litgpt.py, FineTune.framework):
@@ -121,11 +107,9 @@ def test_seed_chatglm3_lora_figure(catalog: lc.Catalog) -> None:
 
 
 def _source_medians(catalog: lc.Catalog) -> dict[str, float]:
-    """Median |error| per source (the row id's prefix), over the compared figures outside the known differences."""
+    """Median |error| per source (the row id's prefix), over every compared figure."""
     errors: dict[str, list[float]] = {}
     for rid, mid, fig in ROWS:
-        if rid in KNOWN_DIFFERENCES:
-            continue
         c = _compare(rid, mid, fig, catalog)
         if c.status == "compared":
             assert c.error is not None
