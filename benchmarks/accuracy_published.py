@@ -17,7 +17,6 @@ from published import load
 from test_sharding import run_error, sharded_runs
 
 
-
 def sharded(cat: lc.Catalog) -> None:
     """The measured multi-GPU runs of tests/data/sharded_runs.csv (provenance in sharded_runs.md)."""
     print()
@@ -48,10 +47,7 @@ def main() -> None:
         model = cat.get_model(mid)
         gpu = cat.get_gpu(fig.gpu) if fig.gpu else None
         c = lc.compare_figure(model, fig, gpu)
-        if fig.exact_setting:
-            kind = "fully specified"
-        else:
-            kind = "partly specified"
+        kind = "fully specified" if fig.exact_setting else "partly specified"
         group = f"{kind}: {rid.split('-')[0]}"
         if c.status == "compared":
             assert c.error is not None

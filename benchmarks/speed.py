@@ -75,5 +75,6 @@ def main() -> None:
             best = max(best, n / (time.perf_counter() - t))
         print(f"estimates/s, {name:22s}{best:10,.0f}   (target >= 50,000; best of {WINDOWS} windows of 0.25 s)")
 
+
 if __name__ == "__main__":
     main()
