@@ -40,8 +40,9 @@ _METHODS = {
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
 #: Software whose preparation of a quantized base leaves the other weights in 16 bits: litgpt, and PEFT
-#: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
-#: which no Llama norm is, and cast the head's output, not its weight).
+#: before 0.3.0 (label "peft<0.4"; ``prepare_model_for_int8_training`` upcast only 1-D parameters named
+#: ``layer_norm``, which no Llama norm is, and cast the head's output, not its weight, until PEFT PR 389 of
+#: 2023-05-03 cast every non-int8 parameter to fp32).
 _NO_UPCAST = ("litgpt", "peft<0.4")
 #: The bitsandbytes release an LLM.int8 base trained with (FineTune.bitsandbytes_version): early-2023 PEFT
 #: scripts ran 0.37 (Facico/Chinese-Vicuna requirements.txt pins bitsandbytes==0.37.0; Huatuo's unpinned
