@@ -273,14 +273,17 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
     elif rid.startswith(("peft-bloomz7b1-lora-pytorch", "peft-bloomz7b1-full")):
         kw.update(precision="fp32", mixed_precision=False, lora_rank=8, lora_targets=("query_key_value",))
     elif rid.startswith("huatuo"):
-        # prepare_model_for_int8_training enabled gradient checkpointing by default (peft 0.2-0.3)
+        # prepare_model_for_int8_training enabled gradient checkpointing by default (peft 0.2-0.3; PEFT main of
+        # 2023-03-31, commit e53661688, src/peft/utils/other.py: use_gradient_checkpointing=True ->
+        # model.gradient_checkpointing_enable()). Its LoRA Linear8bitLt made fp32 adapters (nn.Linear(in, r)
+        # in tuners/lora.py) and finetune.py runs the Trainer with fp16=True (autocast + GradScaler): AMP,
+        # mixed_precision (the default). bitsandbytes 0.37 (accuracy.figures: "peft<0.4").
         kw["framework"] = "peft<0.4"
         kw.update(
             lora_rank=8,
             lora_targets=("q_proj", "v_proj"),
             lora_dropout=0.05,
             precision="bnb-int8",
-            mixed_precision=False,
             gradient_checkpointing=True,
         )
     elif rid.startswith("chinesevicuna-llama7b-lora"):

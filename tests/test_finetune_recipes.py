@@ -190,9 +190,18 @@ def _open_llama_3b() -> lc.Model:
 #: (examples/openllama-3b/lora.yml, qlora.yml): openlm-research/open_llama_3b_v2, fp16 AMP, micro batch 2,
 #: sequence_len 1024 with sample packing, gradient checkpointing, flash attention, LoRA r=8 on the seven
 #: projections (lora: alpha 16, dropout 0, load_in_8bit, adamw_bnb_8bit; qlora: alpha 32, dropout 0.05,
-#: lora_target_linear, NF4 without double quantization, paged_adamw_32bit).
+#: lora_target_linear, NF4 without double quantization, paged_adamw_32bit). requirements.txt at that commit:
+#: bitsandbytes>=0.41.1 (MatMul8bitLt of the 0.39-0.44 releases).
 AXOLOTL_OPENLLAMA = {
-    "lora-8bit": (7.0, {"qlora_format": "bnb-int8", "optimizer": "adamw-8bit", "lora_dropout": 0.0}),
+    "lora-8bit": (
+        7.0,
+        {
+            "qlora_format": "bnb-int8",
+            "optimizer": "adamw-8bit",
+            "lora_dropout": 0.0,
+            "bitsandbytes_version": "0.39-0.44",
+        },
+    ),
     "qlora-nf4": (4.5, {"qlora_format": "bnb-nf4", "optimizer": "paged-adamw-32bit", "lora_dropout": 0.05}),
 }
 
@@ -201,9 +210,12 @@ AXOLOTL_OPENLLAMA = {
 def test_axolotl_openllama_quickstart(case: str) -> None:
     """The axolotl quickstart figures, with axolotl's own handling (embeddings and norms converted back to
     fp16 for flash attention, so upcast_non_quantized=False): QLoRA within 8% (measured -6%); LoRA on
-    LLM.int8 within 22% (measured -20%: a known gap of about 1.3 GiB that the estimate does not explain --
-    LLM.int8's data-dependent outlier columns and bitsandbytes 0.41's col32/turing layout buffers are not
-    modelled; see docs/finetuning-methods.md). A rounded one-line report, so not a tight target."""
+    LLM.int8 within 21% (measured -20%). bitsandbytes 0.41's MatMul8bitLt tensors (the int8 input copy per
+    Linear, the int8 and int32 forward buffers, the quantized gradient, the tiled weight's int8 copy in
+    backward; memory/bnb_int8.py) are modelled but, under checkpointing at 2 x 1024 tokens, stay below the
+    loss's 12 V bytes per token, so the estimate hardly moves: about 1 GiB more than the QLoRA case misses is
+    not explained (candidates: the data-dependent outlier columns, subA / state.subB; docs/finetuning-methods.md).
+    A rounded one-line report, so not a tight target."""
     figure, settings = AXOLOTL_OPENLLAMA[case]
     w = lc.FineTune.for_framework(
         "axolotl",
@@ -219,7 +231,7 @@ def test_axolotl_openllama_quickstart(case: str) -> None:
     )
     est = lc.estimate_vram(_open_llama_3b(), w)
     error = est.total_bytes / (figure * 1e9) - 1
-    assert abs(error) <= (0.08 if case == "qlora-nf4" else 0.22), f"{error:+.1%}"
+    assert abs(error) <= (0.08 if case == "qlora-nf4" else 0.21), f"{error:+.1%}"
 
 
 # -- properties -----------------------------------------------------------------------------

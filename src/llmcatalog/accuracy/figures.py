@@ -40,11 +40,16 @@ _METHODS = {
 }
 _QUANT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "awq-int4", "bnb-int8")
 #: Software whose preparation of a quantized base leaves the other weights in 16 bits: litgpt, and PEFT
-#: before 0.4 (``prepare_model_for_int8_training`` upcast only 1-D parameters named ``layer_norm``,
-#: which no Llama norm is, and cast the head's output, not its weight).
+#: before 0.3.0 (label "peft<0.4"; ``prepare_model_for_int8_training`` upcast only 1-D parameters named
+#: ``layer_norm``, which no Llama norm is, and cast the head's output, not its weight, until PEFT PR 389 of
+#: 2023-05-03 cast every non-int8 parameter to fp32).
 _NO_UPCAST = ("litgpt", "peft<0.4")
 #: Frameworks the calculus models in their own right (``FineTune.framework``): the figure's workload names it.
 _MODELLED_FRAMEWORKS = frozenset({"litgpt"})
+#: The bitsandbytes release an LLM.int8 base trained with (FineTune.bitsandbytes_version): early-2023 PEFT
+#: scripts ran 0.37 (Facico/Chinese-Vicuna requirements.txt pins bitsandbytes==0.37.0; Huatuo's unpinned
+#: install of 2023-04-01 got 0.37.2, the release before 0.38.0 of 2023-04-12).
+_BNB_VERSION = {"peft<0.4": "0.37-0.38"}
 #: Weight formats of the sources that the catalog's FORMATS do not name. THUDM's ChatGLM/ChatGLM2
 #: ``quantization.py`` (``quantize(model, weight_bit_width)``) replaces only the four block Linears
 #: (``query_key_value``, ``dense``, ``dense_h_to_4h``, ``dense_4h_to_h``) by ``QuantizedLinear``: int8
@@ -235,6 +240,8 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["prefix_tokens"] = fig.prefix_tokens
     if fig.framework in _NO_UPCAST and ("qlora_format" in kwargs or "base_format" in kwargs):
         kwargs["upcast_non_quantized"] = False
+    if fig.framework in _BNB_VERSION and "bnb-int8" in (kwargs.get("qlora_format"), kwargs.get("base_format")):
+        kwargs["bitsandbytes_version"] = _BNB_VERSION[fig.framework]
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
     if fig.framework in _LEGACY_CACHE_FRAMEWORKS and fig.zero_stage:

@@ -69,6 +69,7 @@ from ..errors import WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
+from .bnb_int8 import int8_forward_transient_per_token, int8_matmul_terms
 from .litgpt import litgpt_dequantize_bytes, litgpt_head_bytes
 from .overhead import overhead_bytes
 from .params import (
@@ -521,6 +522,9 @@ class _Plan:
     head_trainable: bool = False
     quant_transient: int = 0  # QLoRA: one dequantized weight matrix at a time
     quant_keeps_input: bool = False  # bitsandbytes MatMul4Bit/8bit keep their input when it needs a gradient
+    int8_saved_per_in: float = 0.0  # LLM.int8 <= 0.44: the int8 input copy (CAt) each Linear keeps, bytes/token/in
+    quant_forward_per_token: float = 0.0  # LLM.int8: the largest Linear's forward temporaries (memory/bnb_int8.py)
+    quant_backward_per_token: float = 0.0  # LLM.int8 <= 0.44: its backward's quantized gradient (Cgrad, Cgradt)
     dora_transient: int = 0  # DoRA: the weight-norm temporaries of one adapted Linear (forward, and recompute)
     adapter_bytes: float = 2.0  # bytes/element of each fp32 adapter's input copy (2 under autocast, 4 without)
     adapted_layers: int = 0  # LLaMA-Adapter: the top layers with adaption prompts
@@ -626,13 +630,25 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # One weight dequantized per matmul: to the compute dtype (bitsandbytes 4-bit, ChatGLM's
         # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
         # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
-        quant_transient = math.ceil(biggest * (e + (1 if base == "bnb-int8" else 0)))
+        quant_transient = math.ceil(biggest * e)
         if w.framework == "litgpt" and fmt.method == "bitsandbytes":
             # litgpt quantizes its own (untied) LM head with every Linear, from fp16 copies: dequantized in
             # fp16 and cast to the compute dtype in each matmul (memory/litgpt.py).
             frozen += litgpt_head_bytes(arch, fmt, w.precision)
             quant_transient = max(quant_transient, litgpt_dequantize_bytes(arch, fmt, w.precision))
     keeps_input = base is not None and (base.startswith("bnb-") or base in ("int8", "int4"))
+    quant: dict[str, Any] = {"quant_transient": quant_transient, "quant_keeps_input": keeps_input}
+    if base == "bnb-int8":
+        # LLM.int8 by bitsandbytes release (memory/bnb_int8.py): what MatMul8bitLt keeps and makes.
+        terms = int8_matmul_terms(w.bitsandbytes_version)
+        forward, backward = int8_forward_transient_per_token(arch, terms)
+        quant = {
+            "quant_transient": max(quant_transient, math.ceil(biggest * (e + terms.weight_extra))),
+            "quant_keeps_input": terms.keeps_input,
+            "int8_saved_per_in": terms.saved_per_in,
+            "quant_forward_per_token": forward,
+            "quant_backward_per_token": backward,
+        }
     saved = set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
     if "lm_head" in saved and arch.tied_embeddings and "embed_tokens" not in saved:
@@ -658,9 +674,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             adapted_layers=n,
             embeddings_trainable="embed_tokens" in saved,
             head_trainable="lm_head" in saved,
-            quant_transient=quant_transient,
-            quant_keeps_input=keeps_input,
             paged_fraction=_paged_fraction(w, [(w.adapter_len * arch.hidden_size, n)], saved_params),
+            **quant,
             **amp_frozen,
         )
     if w.method in ("lora", "qlora"):
@@ -689,9 +704,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             lora=targets,
             embeddings_trainable="embed_tokens" in saved or "embed_tokens" in targets,
             head_trainable="lm_head" in saved,
-            quant_transient=quant_transient,
             dora_transient=dora_transient,
-            quant_keeps_input=keeps_input,
+            **quant,
             paged_fraction=_paged_fraction(w, _lora_tensors(arch, targets, w.lora_rank), saved_params, lora_trainable),
             **amp_frozen,
         )
@@ -702,9 +716,8 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         frozen,
         embeddings_trainable="embed_tokens" in saved,
         head_trainable="lm_head" in saved,
-        quant_transient=quant_transient,
-        quant_keeps_input=keeps_input,
         paged_fraction=_paged_fraction(w, [(n_prefix, 1)], saved_params),
+        **quant,
         **amp_frozen,
     )
 
@@ -760,6 +773,8 @@ def _layer_saved(
     def needs(m: str) -> bool:
         return m in trained or m in lora
 
+    block_linears = {s.name for s in linear_shapes(arch)} if plan.int8_saved_per_in else set()
+
     def linear_inputs(names: tuple[str, ...], in_features: int, fp32_input: bool, grad: bool) -> float:
         """Bytes per token the Linears ``names`` (all reading one input) keep for backward."""
         # The base layer keeps its input when its weight trains, or when bitsandbytes' matmul
@@ -771,6 +786,9 @@ def _layer_saved(
             out += 2 * in_features * len(base)  # autocast: each Linear casts its fp32 input to bf16
         elif base:
             shared = True
+        if plan.int8_saved_per_in and grad:
+            # LLM.int8 (bitsandbytes <= 0.44) keeps an int8 copy of the input per Linear (ctx.tensors = (CAt, ...)).
+            out += plan.int8_saved_per_in * in_features * sum(1 for m in names if m in block_linears)
         for m in names:
             if m not in lora:
                 continue
@@ -976,7 +994,9 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
     # A layer's backward through merged expert weights (PEFT ParamWrapper) builds their gradient
     # from per-expert slices: ``select_backward`` materialises a full-size zero tensor per expert
     # before autograd sums them -- twice the layer's expert weights at once.
-    layer_backward = tokens * (3 * e * f + 4 * e * h) + 2 * fx_max
+    layer_backward = tokens * (3 * e * f + 4 * e * h + plan.quant_backward_per_token) + 2 * fx_max
+    # LLM.int8's forward temporaries (int8 input copies, the int32 product; memory/bnb_int8.py) in the largest Linear.
+    int8_forward = tokens * plan.quant_forward_per_token
     adapter = 0.0
     if plan.adapted_layers:
         adapter = e * arch.n_heads * arch.head_dim + arch.n_heads * w.adapter_len * (4 + 2 * e)
@@ -988,11 +1008,11 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
         saved = tokens * (kept + tail)
         # DoRA's weight-norm temporaries come back when a layer is recomputed, before its gradients flow.
         recomputed = tokens * (pt_max + adapter) + fx_max
-        layer_backward = max(layer_backward + recomputed, recomputed + plan.dora_transient)
+        layer_backward = max(layer_backward + recomputed, recomputed + max(plan.dora_transient, int8_forward))
     else:
         saved = tokens * (pt_sum + tail + adapter * plan.adapted_layers) + fx_sum
         # Without recomputation they occur in the forward pass, before the loss: never on top of it.
-        layer_backward = max(layer_backward, plan.dora_transient)
+        layer_backward = max(layer_backward, plan.dora_transient, int8_forward)
     logits = _loss_bytes(arch, w, plan, tokens)
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 

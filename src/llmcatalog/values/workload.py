@@ -25,6 +25,7 @@ __all__ = [
     "AS_STORED",
     "ATTENTION_IMPLEMENTATIONS",
     "BASE_FORMATS",
+    "BNB_VERSIONS",
     "COMPUTE_DTYPES",
     "KBIT_BASES",
     "KV_CACHE_DTYPES",
@@ -77,6 +78,11 @@ BASE_FORMATS = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "
 #: The bases PEFT's ``prepare_model_for_kbit_training`` is run on (bitsandbytes, GPTQ, AWQ); ChatGLM's
 #: built-in quantization is not one of them.
 KBIT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8")
+#: bitsandbytes releases whose LLM.int8 training step keeps and makes different tensors
+#: (``bitsandbytes/autograd/_functions.py`` ``MatMul8bitLt``; memory/training.py ``int8_matmul_terms``):
+#: 0.37-0.38 keep an int8 copy of each Linear's input (``CAt``) but not the input; 0.39-0.44 keep both;
+#: from 0.45 (the LLM.int8 refactoring, bitsandbytes PR 1401) only the input. Today's release is the default.
+BNB_VERSIONS = ("0.37-0.38", "0.39-0.44", ">=0.45")
 #: The training loop: ``"trainer"`` (Hugging Face Trainer and the frameworks built on it: the step's
 #: outputs are dropped before backward) or ``"plain"`` (``out = model(...); out.loss.backward()``:
 #: ``out`` -- logits and, with ``use_cache`` on, the KV cache -- lives until the next step replaces it).
@@ -695,6 +701,8 @@ class FineTune:
     under ``torch.autocast`` ``log_softmax`` runs in fp32 anyway. False where neither happens: 2023
     remote code that feeds its 16-bit logits straight to ``CrossEntropyLoss`` (Qwen-1's
     ``QWenLMHeadModel``) under DeepSpeed's bf16/fp16 modes, which replace autocast.
+    ``bitsandbytes_version`` (:data:`BNB_VERSIONS`): the bitsandbytes release of a ``bnb-int8`` base,
+    whose LLM.int8 matmul keeps different tensors for backward (``docs/finetuning-methods.md``).
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -732,6 +740,7 @@ class FineTune:
     framework: str | None = attrs.field(default=None, converter=_framework_name)
     framework_version: str | None = attrs.field(default=None)
     fp32_logits: bool = attrs.field(default=True, validator=_bool)
+    bitsandbytes_version: str = attrs.field(default=">=0.45", validator=_choice(BNB_VERSIONS))
 
     def __attrs_post_init__(self) -> None:
         self._check_peft()
