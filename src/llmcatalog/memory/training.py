@@ -71,6 +71,7 @@ from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
+    chatglm_largest_linear,
     layer_mlp_params,
     linear_shapes,
     moe_layers_in,
@@ -627,6 +628,10 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
         # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
         quant_transient = math.ceil(biggest * (e + (1 if base == "bnb-int8" else 0)))
+        if base in ("int8", "int4"):
+            # ChatGLM's W8A16Linear.backward dequantizes the largest (fused) weight again and computes
+            # grad_weight = grad_output.t().mm(inp) for the frozen int weight too: two weight-sized tensors.
+            quant_transient = math.ceil(chatglm_largest_linear(arch) * 2 * e)
     keeps_input = base is not None and (base.startswith("bnb-") or base in ("int8", "int4"))
     saved = set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
