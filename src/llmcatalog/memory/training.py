@@ -1370,6 +1370,7 @@ def estimate_finetune(
         assumptions.append(
             "trainable copies (modules_to_save): "
             + ", ".join(sorted(set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())))
+            + (f" in {w.copies_precision} (their gradients and optimizer states too)" if plan.copies else "")
         )
     if w.is_peft and w.is_mixed and not w.uses_autocast:
         assumptions.append("fp32 adapters without autocast: each adapter keeps its own fp32 input copy")

@@ -693,7 +693,8 @@ class FineTune:
     ``mixed_precision``, as when a script casts every trainable parameter to fp32). PEFT itself
     deep-copies the module in the model's dtype (``ModulesToSaveWrapper``; its
     ``autocast_adapter_dtype`` upcasts adapter layers only): ``copies_precision="bf16"`` for a bf16
-    model trained with fp32 adapters. Ignored under DeepSpeed, which casts the whole model to 16 bits.
+    model trained with fp32 adapters. Ignored under DeepSpeed, which casts the whole model to 16 bits,
+    and under FSDP (one flat parameter holds one dtype).
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
