@@ -248,8 +248,14 @@ def _source_rules(rid: str, row: dict[str, str], kw: dict[str, object]) -> None:
         kw["framework"] = "qwen-remote-code"
         # README: "CUDA 11.8 and Pytorch 2.0": foreach AdamW with two intermediates (Parallelism.torch_version).
         kw["torch_version"] = "2.0"
-        # The model is loaded in bf16 and 2023's PEFT created adapters in the model's dtype.
-        kw["mixed_precision"] = False
+        # The remote code casts the model to bf16 in QWenLMHeadModel.__init__ (config.bf16 autoset), but PEFT
+        # 0.5.0-0.6.2 (Oct/Nov 2023) built LoRA's lora_A/lora_B as default-dtype (fp32) nn.Linear and moved
+        # them to the weight's device only (peft v0.5.0 tuners/lora.py update_layer: self.to(self.weight.device);
+        # v0.6.x lora/layer.py casts to the base weight's dtype only if the layer has a weight, which its
+        # Linear no longer creates); without --deepspeed the HF Trainer's --bf16 runs autocast: fp32 adapters
+        # under autocast (FineTune.mixed_precision). The modules_to_save copies of "LoRA (emb)" stay bf16
+        # (accuracy.figures: copies_precision). DeepSpeed rows cast the whole model to 16 bits either way.
+        kw["mixed_precision"] = "-q-lora-" not in rid and "-full-parameter-" not in rid and "deepspeed" not in rid
         if "-loraemb-" in rid:
             kw["train_embeddings"] = True
         if "-q-lora-" in rid:

@@ -47,6 +47,18 @@ CASES = {
     ),
     "llama-adapter-all-layers": lc.FineTune(method="llama-adapter", seq_len=1024),
     "litgpt-bf16-mixed-lora": lc.FineTune(method="lora", frozen_precision="fp32", seq_len=1024),
+    # fp32 adapters beside bf16 modules_to_save copies (PEFT deep-copies the bf16 modules; FineTune.copies_precision)
+    "bf16-copies-fp32-adapters": lc.FineTune(
+        method="lora",
+        lora_rank=64,
+        lora_targets="all-linear",
+        modules_to_save=("embed_tokens", "lm_head"),
+        copies_precision="bf16",
+        seq_len=256,
+    ),
+    "bf16-head-copy-fp32-adapters": lc.FineTune(
+        method="lora", modules_to_save="lm_head", copies_precision="bf16", seq_len=1024
+    ),
 }
 #: Measured, not yet modelled: under checkpointing, DoRA's weight-norm temporaries in a recomputed layer
 #: meet more of that layer's tensors than the estimate puts beside them (-5.8% on llama and mistral at
@@ -187,3 +199,65 @@ def test_kbit_upcast_keeps_an_fp32_residual_and_a_head_copy() -> None:
 
     estimated = non_weight(True) - non_weight(False)
     assert estimated == pytest.approx(traced, rel=0.10), (estimated / 2**20, traced / 2**20)
+
+
+def _torch20_adamw_temporaries(params: list) -> int:
+    """Peak bytes of the intermediates of torch 2.0's foreach AdamW step over ``params`` (fake tensors).
+
+    The loop below repeats what pytorch v2.0.0 ``torch/optim/adamw.py`` ``_multi_tensor_adamw`` allocates: per
+    ``(device, dtype)`` group (``_group_tensors_by_device_and_dtype``), ``exp_avg_sq_sqrt = _foreach_sqrt(...)``,
+    ``_foreach_div_``, ``denom = _foreach_add(exp_avg_sq_sqrt, eps)``, ``_foreach_addcdiv_``; both names are loop
+    variables, so a group's tensors are released only when the next group rebinds them.
+    """
+    import torch
+    from torch.optim.optimizer import Optimizer
+
+    from llmcatalog import trace
+
+    exp_avgs = [torch.zeros_like(p) for p in params]
+    exp_avg_sqs = [torch.zeros_like(p) for p in params]
+    grouped = Optimizer._group_tensors_by_device_and_dtype([params, exp_avgs, exp_avg_sqs])
+    tracker = trace._make_tracker()()
+    with tracker:
+        for (device_params, device_exp_avgs, device_exp_avg_sqs), _ in grouped.values():
+            exp_avg_sq_sqrt = torch._foreach_sqrt(device_exp_avg_sqs)
+            torch._foreach_div_(exp_avg_sq_sqrt, 2.0)
+            denom = torch._foreach_add(exp_avg_sq_sqrt, 1e-8)
+            torch._foreach_addcdiv_(device_params, device_exp_avgs, denom, -1e-4)
+        del exp_avg_sq_sqrt, denom
+    return int(tracker.peak)
+
+
+@pytest.mark.parametrize("saved", [("embed_tokens", "lm_head"), ("lm_head",)])
+def test_torch20_adamw_steps_dtype_groups_one_at_a_time(saved: tuple[str, ...]) -> None:
+    """fp32 adapters beside bf16 modules_to_save copies (Qwen-1's 2023 "LoRA (emb)" runs) form two dtype groups;
+    torch 2.0's foreach AdamW keeps two intermediates of one group and the last of the group before: the
+    estimate's step temporaries equal that peak, replayed on the real PEFT model's trainable tensors."""
+    import peft
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from llmcatalog import trace
+
+    cfg = dict(FAMILIES["llama"], num_hidden_layers=2)
+    w = lc.FineTune(
+        method="lora",
+        lora_rank=64,
+        lora_targets="all-linear",
+        modules_to_save=saved,
+        copies_precision="bf16",
+        seq_len=16,
+        parallelism=lc.Parallelism(torch_version="2.0"),
+    )
+    with trace._quiet():
+        model = trace._build(cfg, "bf16", "sdpa")
+        lcfg = peft.LoraConfig(r=64, target_modules="all-linear", modules_to_save=list(saved), task_type="CAUSAL_LM")
+        model = peft.get_peft_model(model, lcfg, autocast_adapter_dtype=True)  # fp32 adapters, bf16 copies
+    with trace._quiet(), FakeTensorMode():
+        trace._to_fake(model)
+        trainable = [p.detach() for p in model.parameters() if p.requires_grad]
+        assert {p.dtype for p in trainable} == {torch.float32, torch.bfloat16}
+        traced = _torch20_adamw_temporaries(trainable)
+    est = lc.estimate_vram(lc.architecture_from_hf_config(cfg), w)
+    assert est.peak_phase == "optimizer-step"
+    assert est.components["optimizer.step_temporaries"] == pytest.approx(traced, rel=0.01)

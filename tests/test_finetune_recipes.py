@@ -148,6 +148,8 @@ def test_invalid_peft_settings_say_how_to_fix() -> None:
         lc.FineTune(method="full", autocast=False)
     with pytest.raises(lc.WorkloadError, match="offload_checkpoints"):
         lc.FineTune(offload_checkpoints=True, gradient_checkpointing=False)
+    with pytest.raises(lc.WorkloadError, match="copies_precision"):
+        lc.FineTune(method="lora", copies_precision="bf16")  # no modules_to_save copies to keep in bf16
     assert lc.FineTune(method="lora", modules_to_save="wte,lm_head").modules_to_save == ("embed_tokens", "lm_head")
 
 

@@ -729,9 +729,14 @@ def trace_finetune(
                     if mixed:
                         p.data = p.data.float()
         if w.method in ("lora", "p-tuning-v2", "prefix-tuning", "llama-adapter") and mixed:
-            for p in model.parameters():
-                if p.requires_grad:
+            for name, p in model.named_parameters():
+                if p.requires_grad and not (w.copies_precision and "modules_to_save" in name):
                     p.data = p.data.float()
+        if w.copies_precision:
+            # FineTune.copies_precision: PEFT's modules_to_save copies in that dtype, apart from the adapters.
+            for name, p in model.named_parameters():
+                if p.requires_grad and "modules_to_save" in name:
+                    p.data = p.data.to(getattr(torch, _DTYPES[w.copies_precision]))
     tracker_cls = _make_tracker()
     with _quiet(), _cuda_like_sdpa(), FakeTensorMode(), _balanced_moe(model):
         _to_fake(model)

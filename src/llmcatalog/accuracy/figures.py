@@ -244,6 +244,10 @@ def workload_for_figure(fig: PublishedFigure) -> Inference | FineTune | str:
         kwargs["bitsandbytes_version"] = _BNB_VERSION[fig.framework]
     if fig.train_embeddings:
         kwargs["train_embeddings"] = True
+        if fig.framework in _LEGACY_CACHE_FRAMEWORKS and not fig.zero_stage:
+            # Qwen's finetune.py never casts trainable parameters; PEFT's ModulesToSaveWrapper deep-copies wte and
+            # lm_head in the model's dtype, so next to the fp32 adapters the copies train in bf16.
+            kwargs["copies_precision"] = precision
     if fig.framework in _LEGACY_CACHE_FRAMEWORKS and fig.zero_stage:
         # Qwen-1's QWenLMHeadModel passes its 16-bit logits to CrossEntropyLoss without an upcast, and
         # DeepSpeed's bf16/fp16 modes run without torch.autocast (FineTune.fp32_logits).

@@ -37,8 +37,9 @@ import functools
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES
 from .kvcache import kv_layer_widths
+from .params import chatglm_largest_linear
 
-__all__ = ["decode_step_bytes", "prefill_bytes"]
+__all__ = ["decode_step_bytes", "dequantized_weight_bytes", "prefill_bytes"]
 
 #: Activations transformers implements as a chain of element-wise ops (``NewGELUActivation``,
 #: ``FastGELUActivation``), which keep several f-sized temporaries alive at once.
@@ -206,3 +207,17 @@ def decode_step_bytes(
     logits = batch_size * a.vocab_size * (e + 8)
     # The cache's cat (or MLA's expansion) happens inside a layer, the logits after the last one.
     return int(max(cat_growth, logits) + batch_size * per_token)
+
+
+def dequantized_weight_bytes(a: Architecture, method: str, dtype: str, tensor_parallel: int = 1) -> int:
+    """The weight a quantized Linear dequantizes per call, for formats that do so at every matmul (else 0).
+
+    ``"chatglm"`` (THUDM ChatGLM/ChatGLM2 ``quantization.py``): ``W8A16Linear.forward`` runs
+    ``extract_weight_to_half(quant_w, scale_w, bits)`` -- a whole ``out x in`` weight in fp16 -- then
+    ``inp.mm(weight.t())``, and saves only the int8/int4 weight; one block Linear's weight at a time
+    coexists with its input and output, in prefill and in every decoding step. The largest (the fused
+    ``dense_h_to_4h`` on ChatGLM2) counts.
+    """
+    if method != "chatglm":
+        return 0
+    return int(chatglm_largest_linear(a) * DTYPE_BYTES[dtype] / tensor_parallel)

@@ -48,7 +48,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
 from ..values.workload import FineTune, Inference, Parallelism, _show
-from .activations import decode_step_bytes, prefill_bytes
+from .activations import decode_step_bytes, dequantized_weight_bytes, prefill_bytes
 from .fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
 from .litgpt import litgpt_terms
@@ -412,6 +412,9 @@ def _estimate_inference(
         tensor_parallel=tp,
         legacy_cache=legacy or litgpt,  # no growth term: a tuple cache counts its copy apart, litgpt has none
     )
+    # Formats that dequantize a whole weight per matmul (ChatGLM's built-in int4/int8): inside a layer.
+    dequantized = dequantized_weight_bytes(arch, fmt.method, compute, tp)
+    pre, dec = pre + dequantized, dec + dequantized
     # Tuple caches (Inference.legacy_cache): each layer's ``torch.cat`` makes a new tensor while
     # generate() still holds the previous step's tuple, so the last step ends with both caches.
     previous = _profile_kv(prof, batch, context - 1, 1) if legacy and context > prompt else 0

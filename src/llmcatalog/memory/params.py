@@ -29,6 +29,7 @@ from ..values.model import Architecture
 __all__ = [
     "LinearShape",
     "ParamBreakdown",
+    "chatglm_largest_linear",
     "count_params",
     "layer_mlp_params",
     "linear_shapes",
@@ -326,3 +327,11 @@ def linear_shapes(a: Architecture) -> tuple[LinearShape, ...]:
         shapes.append(LinearShape(prefix + "up_proj", h, f, count, a.mlp_bias))
         shapes.append(LinearShape(prefix + "down_proj", f, h, count, a.mlp_bias))
     return tuple(shapes)
+
+
+def chatglm_largest_linear(a: Architecture) -> int:
+    """Elements of the largest weight THUDM's ``quantization.py`` ``quantize()`` replaces: the fused
+    ``query_key_value`` (``h x (q + 2 kv)``), ``dense``, the fused ``dense_h_to_4h`` (gate and up together,
+    ``h x 2f``, in ChatGLM2/3; ``h x f`` in ChatGLM-6B's GELU MLP) and ``dense_4h_to_h``."""
+    h, q, kv, f = a.hidden_size, a.n_heads * a.head_dim, a.n_kv_heads * a.head_dim, a.ffn_size
+    return max(h * (q + 2 * kv), q * h, h * f * (2 if a.mlp == "gated" else 1), f * h)

@@ -74,6 +74,7 @@ from .litgpt import litgpt_dequantize_bytes, litgpt_head_bytes
 from .overhead import overhead_bytes
 from .params import (
     attention_params_per_layer,
+    chatglm_largest_linear,
     layer_mlp_params,
     linear_shapes,
     moe_layers_in,
@@ -532,6 +533,19 @@ class _Plan:
     state_bytes: float = 4.0  # bytes per optimizer-state element
     master_bytes: float = 0.0  # bytes per trainable parameter of separate fp32 master weights
     deepspeed: bool = False  # DeepSpeed mixed precision (16-bit model, fp32 optimizer)
+    copies: int = 0  # modules_to_save elements kept in copy_bytes, not param_bytes (FineTune.copies_precision)
+    copy_bytes: float = 0.0  # their bytes per element (also of their gradients and torch.optim states)
+
+
+def _copies_in_own_dtype(w: FineTune, saved_params: int, pbytes: float, deepspeed: bool) -> dict[str, Any]:
+    """The ``_Plan`` fields for ``modules_to_save`` copies kept in ``w.copies_precision`` (empty when they
+    share the trainable dtype). PEFT's ``ModulesToSaveWrapper`` deep-copies the module in the model's dtype
+    and its ``autocast_adapter_dtype`` upcasts adapter layers only; DeepSpeed casts the whole model to 16
+    bits, and one FSDP flat parameter holds one dtype, so neither keeps them apart."""
+    if not saved_params or w.copies_precision is None or deepspeed or w.parallelism.fsdp != "none":
+        return {}
+    copy_bytes = DTYPE_BYTES[w.copies_precision]
+    return {} if copy_bytes == pbytes else {"copies": saved_params, "copy_bytes": copy_bytes}
 
 
 @functools.lru_cache(maxsize=2048)
@@ -566,9 +580,10 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
 
     def plan(trainable: int, frozen_bytes: int, **differences: Any) -> _Plan:
         """The plan of every method: only what differs from a frozen, unadapted model is passed."""
+        copies, copy_bytes = differences.get("copies", 0), differences.get("copy_bytes", 0.0)
         return _Plan(
             trainable=trainable,
-            trainable_bytes=math.ceil(trainable * pbytes),
+            trainable_bytes=math.ceil((trainable - copies) * pbytes + copies * copy_bytes),
             frozen_bytes=frozen_bytes,
             param_bytes=pbytes,
             residual_bytes=differences.pop("residual_bytes", e),
@@ -631,6 +646,10 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         # extract_weight_to_half); LLM.int8 backward copies its int8 weight to the input dtype
         # (MatMul8bitLt: state.CB.to(dtype_A, copy=True)), after an int8 copy in bitsandbytes <= 0.44 (undo_layout).
         quant_transient = math.ceil(biggest * e)
+        if base in ("int8", "int4"):
+            # ChatGLM's W8A16Linear.backward dequantizes the largest (fused) weight again and computes
+            # grad_weight = grad_output.t().mm(inp) for the frozen int weight too: two weight-sized tensors.
+            quant_transient = math.ceil(chatglm_largest_linear(arch) * 2 * e)
         if w.framework == "litgpt" and fmt.method == "bitsandbytes":
             # litgpt quantizes its own (untied) LM head with every Linear, from fp16 copies: dequantized in
             # fp16 and cast to the compute dtype in each matmul (memory/litgpt.py).
@@ -653,6 +672,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
     saved_params = (pb.embedding if "embed_tokens" in saved else 0) + (pb.lm_head if "lm_head" in saved else 0)
     if "lm_head" in saved and arch.tied_embeddings and "embed_tokens" not in saved:
         saved_params += pb.embedding  # a tied head is the embedding matrix: PEFT copies it
+    copies = _copies_in_own_dtype(w, saved_params, pbytes, deepspeed)
     amp_frozen: dict[str, Any] = (
         {"amp": True, "autocast_bytes": math.ceil(2 * (pb.linear + pb.lm_head)), "residual_bytes": 4.0}
         if frozen_amp
@@ -677,6 +697,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             paged_fraction=_paged_fraction(w, [(w.adapter_len * arch.hidden_size, n)], saved_params),
             **quant,
             **amp_frozen,
+            **copies,
         )
     if w.method in ("lora", "qlora"):
         # FineTune may carry the expert layout (``moe_layout``); the module default otherwise.
@@ -708,6 +729,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
             **quant,
             paged_fraction=_paged_fraction(w, _lora_tensors(arch, targets, w.lora_rank), saved_params, lora_trainable),
             **amp_frozen,
+            **copies,
         )
     # p-tuning-v2 / prefix-tuning: every layer's keys and values get trainable prefixes.
     n_prefix = prefix_params(arch, w.prefix_tokens, w.prefix_projection)
@@ -719,6 +741,7 @@ def _plan(arch: Architecture, w: FineTune) -> _Plan:
         paged_fraction=_paged_fraction(w, [(n_prefix, 1)], saved_params),
         **quant,
         **amp_frozen,
+        **copies,
     )
 
 
@@ -1017,6 +1040,22 @@ def _activations(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int
     return math.ceil(saved), math.ceil(max(logits, layer_backward))
 
 
+def _two_dtype_adamw(plan: _Plan, n_temps: int) -> tuple[float, float]:
+    """AdamW states and foreach temporaries when the ``modules_to_save`` copies have their own dtype.
+
+    ``torch.optim`` keeps each state in its parameter's dtype, and ``_multi_tensor_adamw`` steps one
+    ``(device, dtype)`` group at a time (``_group_tensors_by_device_and_dtype``). Its intermediates are loop
+    variables, released only when the next group rebinds them: when the second group allocates its first
+    intermediate, the first group's are all alive. With ``n`` intermediates per element (torch 2.0: 2) the
+    peak is ``G1 + G2 + (n - 1) * max(G1, G2)`` whichever group comes first (replayed on the real PEFT
+    tensors in tests/test_accuracy_peft.py).
+    """
+    copies = plan.copies * plan.copy_bytes
+    adapters = (plan.trainable - plan.copies) * plan.state_bytes
+    temp = copies + adapters + (n_temps - 1) * max(copies, adapters) if n_temps else 0.0
+    return 2 * (copies + adapters), temp
+
+
 def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int, int]:
     """(optimizer state bytes, step temporaries) before sharding."""
     n, sb = plan.trainable, plan.state_bytes
@@ -1031,6 +1070,8 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
         # torch >= 2.1 reuses the first in place (pytorch/pytorch PR #104898, issue #97712).
         n_temps = 2 if p.torch_version == "2.0" else 1
         states, temp = 2 * n * sb, (n_temps * n * sb if foreach else 0)
+        if plan.copies:
+            states, temp = _two_dtype_adamw(plan, n_temps if foreach else 0)
     elif opt in ("adamw-8bit", "paged-adamw-8bit"):
         states, temp = 2 * n * (1 + 4 / 256), 0
     elif opt == "paged-adamw-32bit":  # bitsandbytes PagedAdamW32bit: fp32 m and v whatever the parameter dtype
@@ -1038,9 +1079,10 @@ def _optimizer_states(arch: Architecture, w: FineTune, plan: _Plan) -> tuple[int
     elif opt == "sgd":
         states, temp = 0, 0
     elif opt == "sgd-momentum":
-        states, temp = n * sb, 0
+        states, temp = n * sb - plan.copies * (sb - plan.copy_bytes), 0
     elif opt == "lion":
-        states, temp = n * sb, (n * sb if foreach else 0)
+        one = n * sb - plan.copies * (sb - plan.copy_bytes)
+        states, temp = one, (one if foreach else 0)
     else:  # adafactor: a row and a column accumulator (fp32) per matrix instead of a full moment
         states, temp = 4 * 2 * n / max(arch.hidden_size, 1), 0
     if plan.deepspeed:
@@ -1245,7 +1287,8 @@ def estimate_finetune(
 
     trainable_bytes = plan.trainable_bytes / mp
     frozen_bytes = plan.frozen_bytes / mp
-    grads = _fsdp_unit_grads(arch, w, plan) * plan.param_bytes / mp
+    grads = _fsdp_unit_grads(arch, w, plan) * plan.param_bytes
+    grads = (grads - plan.copies * (plan.param_bytes - plan.copy_bytes)) / mp  # copies in their own dtype
     states, step_temp = (x / mp for x in _optimizer_states(arch, w, plan))
     master = plan.trainable * plan.master_bytes / mp
     resident_grads = 0.0  # gradient memory held through forward and backward (ZeRO-3's partition buffer)
@@ -1309,7 +1352,7 @@ def estimate_finetune(
     if plan.embeddings_trainable and arch.tied_embeddings:
         # Tied embeddings: the LM head's gradient waits in autograd's input buffer until the
         # embedding's arrives, then they are summed.
-        tied_extra = 2 * arch.vocab_size * arch.hidden_size * plan.param_bytes / mp
+        tied_extra = 2 * arch.vocab_size * arch.hidden_size * (plan.copy_bytes or plan.param_bytes) / mp
     if arch.is_moe and "experts" in plan.trained:
         # Expert weights are 3-D parameters indexed per expert; each slice's backward
         # (select_backward) materialises a full-size gradient before autograd sums them, so
@@ -1417,6 +1460,7 @@ def _assumptions(arch: Architecture, w: FineTune, paged: bool) -> tuple[str, ...
         assumptions.append(
             "trainable copies (modules_to_save): "
             + ", ".join(sorted(set(w.modules_to_save) | ({"embed_tokens", "lm_head"} if w.train_embeddings else set())))
+            + (f" in {w.copies_precision} (their gradients and optimizer states too)" if plan.copies else "")
         )
     if w.is_peft and w.is_mixed and not w.uses_autocast:
         assumptions.append("fp32 adapters without autocast: each adapter keeps its own fp32 input copy")

@@ -703,6 +703,13 @@ class FineTune:
     ``QWenLMHeadModel``) under DeepSpeed's bf16/fp16 modes, which replace autocast.
     ``bitsandbytes_version`` (:data:`BNB_VERSIONS`): the bitsandbytes release of a ``bnb-int8`` base,
     whose LLM.int8 matmul keeps different tensors for backward (``docs/finetuning-methods.md``).
+    ``copies_precision``: the dtype of the ``modules_to_save`` copies (and so of their gradients and
+    ``torch.optim`` states) when it differs from the adapters'. None: the trainable dtype (fp32 under
+    ``mixed_precision``, as when a script casts every trainable parameter to fp32). PEFT itself
+    deep-copies the module in the model's dtype (``ModulesToSaveWrapper``; its
+    ``autocast_adapter_dtype`` upcasts adapter layers only): ``copies_precision="bf16"`` for a bf16
+    model trained with fp32 adapters. Ignored under DeepSpeed, which casts the whole model to 16 bits,
+    and under FSDP (one flat parameter holds one dtype).
     """
 
     method: str = attrs.field(default="full", validator=_choice(METHODS))
@@ -741,6 +748,7 @@ class FineTune:
     framework_version: str | None = attrs.field(default=None)
     fp32_logits: bool = attrs.field(default=True, validator=_bool)
     bitsandbytes_version: str = attrs.field(default=">=0.45", validator=_choice(BNB_VERSIONS))
+    copies_precision: str | None = attrs.field(default=None, validator=optional(_choice(COMPUTE_DTYPES)))
 
     def __attrs_post_init__(self) -> None:
         self._check_peft()
@@ -793,6 +801,11 @@ class FineTune:
             )
         if self.frozen_precision is not None and method == "full":
             raise WorkloadError("frozen_precision is the dtype of frozen weights; method='full' freezes none")
+        if self.copies_precision is not None and not (self.modules_to_save or self.train_embeddings):
+            raise WorkloadError(
+                "copies_precision is the dtype of the modules_to_save copies; give modules_to_save (or "
+                "train_embeddings=True), or leave copies_precision out"
+            )
         if self.offload_checkpoints and self.gradient_checkpointing is False:
             raise WorkloadError(
                 "offload_checkpoints=True offloads gradient-checkpointing inputs to the CPU; it needs "
