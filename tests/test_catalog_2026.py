@@ -335,6 +335,7 @@ _KEY_FIELD = {
     "moe_intermediate_size": "expert_ffn_size",
     "num_experts": "n_experts",
     "num_experts_per_tok": "n_experts_per_token",
+    "attention_bias": "qkv_bias",
 }
 
 
