@@ -113,6 +113,14 @@ FIXTURE_MODELS = {
     "internlm3-8b-instruct": ["internlm3-8b-instruct"],
     "minicpm3-4b": ["minicpm3-4b"],
     "deepseek-v2": ["deepseek-v2", "deepseek-v2-chat", "deepseek-v2.5", "deepseek-coder-v2-instruct"],
+    # The hub's own config.json pages (or an unmodified re-upload naming the official repo), read with
+    # the docs search index (tests/data/hf_configs/README.md, "Hub pages").
+    "deepseek-math-7b-base": ["deepseek-math-7b-base"],
+    "yi-1.5-9b": ["yi-1.5-9b"],
+    "qwen2-72b": ["qwen2-72b"],
+    "qwen2.5-math-1.5b": ["qwen2.5-math-1.5b"],
+    "qwen2.5-math-7b": ["qwen2.5-math-7b"],
+    "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -327,6 +335,7 @@ _KEY_FIELD = {
     "moe_intermediate_size": "expert_ffn_size",
     "num_experts": "n_experts",
     "num_experts_per_tok": "n_experts_per_token",
+    "attention_bias": "qkv_bias",
 }
 
 

@@ -214,6 +214,61 @@ def qwen2_lm(vocab: int) -> int:
     return _meta(lambda: Qwen2ForCausalLM(cfg))
 
 
+# --- DeepSeek-VL 7B (transformers' DeepseekVLHybridForConditionalGeneration) ---------------------
+
+
+def deepseek_vl_7b_parts() -> dict[str, int]:
+    """The parts of DeepSeek-VL-7B as transformers builds them from the config its conversion
+    script writes for deepseek-ai/deepseek-vl-7b-chat
+    (src/transformers/models/deepseek_vl_hybrid/convert_deepseek_vl_hybrid_weights_to_hf.py):
+    SigLIP-L/16 at 384 px without the attention-pool head (1024 wide, 24 layers, FFN 4096,
+    16 heads), SAM-B at 1024 px (768 wide, 12 layers, 12 heads) with the high-resolution neck,
+    the two downsampling convolutions and the mixing scalar, and the split-MLP aligner. The
+    LLaMA part (the untied DeepSeek-LLM-7B) is the language model's own architecture."""
+    from transformers import DeepseekVLHybridConfig, DeepseekVLHybridForConditionalGeneration
+
+    cfg = DeepseekVLHybridConfig(
+        text_config={
+            "hidden_size": 4096,
+            "intermediate_size": 11008,
+            "max_position_embeddings": 16384,
+            "num_attention_heads": 32,
+            "num_hidden_layers": 30,
+            "vocab_size": 102400,
+        },
+        vision_config={
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "image_size": 384,
+            "patch_size": 16,
+            "vision_use_head": False,
+            "num_attention_heads": 16,
+            "num_hidden_layers": 24,
+        },
+        high_res_vision_config={
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "image_size": 1024,
+            "patch_size": 16,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+        },
+        tie_word_embeddings=False,
+    )
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        model = DeepseekVLHybridForConditionalGeneration(cfg)
+    parts = {"siglip": 0, "sam": 0, "aligner": 0, "total": _count(model)}
+    for name, p in model.named_parameters():
+        if name.startswith("model.vision_model."):
+            parts["siglip"] += p.numel()
+        elif name.startswith("model.high_res_vision"):
+            parts["sam"] += p.numel()
+        elif name.startswith("model.aligner."):
+            parts["aligner"] += p.numel()
+    return parts
+
+
 # --- what each catalog model must carry ---------------------------------------------------------
 
 _VIT_G = "EVA-CLIP ViT-g/14"
@@ -265,7 +320,23 @@ EXPECTED: dict[str, dict[str, Callable[[], int]]] = {
         "SigLIP-400M": navit_siglip_400m,
         "resampler": lambda: minicpmv_resampler(3584, 1152, 64),
     },
+    "deepseek-vl-7b-base": {
+        "SigLIP-L": lambda: deepseek_vl_7b_parts()["siglip"],
+        "SAM-B": lambda: deepseek_vl_7b_parts()["sam"],
+        "split MLP aligner": lambda: deepseek_vl_7b_parts()["aligner"],
+    },
+    "deepseek-vl-7b-chat": {
+        "SigLIP-L": lambda: deepseek_vl_7b_parts()["siglip"],
+        "SAM-B": lambda: deepseek_vl_7b_parts()["sam"],
+        "split MLP aligner": lambda: deepseek_vl_7b_parts()["aligner"],
+    },
 }
+
+
+@pytest.mark.parametrize("mid", ["deepseek-vl-7b-base", "deepseek-vl-7b-chat"])
+def test_deepseek_vl_7b_total_is_transformers_whole_model(catalog: lc.Catalog, mid: str) -> None:
+    """DeepSeek-VL-7B's total is transformers' whole DeepseekVLHybrid model for the converted config."""
+    assert catalog.get_model(mid).n_params == deepseek_vl_7b_parts()["total"]
 
 
 @pytest.mark.parametrize("mid", ["idefics-9b", "idefics-80b"])
