@@ -177,3 +177,38 @@ def test_no_speed_when_the_job_does_not_fit(capsys: pytest.CaptureFixture[str]) 
     data = json.loads(out)
     assert data["decode_tokens_per_s"] is None
     assert data["time_to_first_token_s"] is None
+
+
+# ---- item 4: a fine-tune of a quantized checkpoint says the base weights are counted dequantized --------------
+
+
+def test_mxfp4_finetune_says_the_experts_are_dequantized() -> None:
+    """gpt-oss stores its experts in MXFP4, which transformers cannot train as stored (its own quantizer
+    says is_trainable False and asks for Mxfp4Config(dequantize=True), bf16): the LoRA estimate counts
+    2 bytes per frozen parameter and has an assumption line saying so."""
+    from transformers import Mxfp4Config
+    from transformers.quantizers.quantizer_mxfp4 import Mxfp4HfQuantizer
+
+    assert Mxfp4HfQuantizer(Mxfp4Config()).is_trainable is False
+    model = lc.get_model("gpt-oss-20b")
+    est = lc.estimate_vram(model, lc.FineTune(method="lora"))
+    line = next(a for a in est.assumptions if a.startswith("base weights"))
+    assert "MXFP4" in line
+    assert "dequantized" in line
+    assert "Mxfp4Config(dequantize=True)" in line
+    frozen = est.n_params - est.trainable_params  # parameter counts are checked against transformers (test_hfconfig)
+    assert est.components["weights.frozen"] == pytest.approx(2 * frozen, rel=0.01)
+
+
+def test_no_dequantized_line_without_a_stored_format_or_for_inference() -> None:
+    """The line is about training a quantized checkpoint: not for a bf16 checkpoint, not for inference,
+    not when the user gives the frozen base's format."""
+    assert not any(
+        a.startswith("base weights")
+        for a in lc.estimate_vram(lc.get_model("llama-3.1-8b"), lc.FineTune(method="lora")).assumptions
+    )
+    assert not any(
+        a.startswith("base weights") for a in lc.estimate_vram(lc.get_model("gpt-oss-20b"), lc.Inference()).assumptions
+    )
+    qlora = lc.estimate_vram(lc.get_model("gpt-oss-20b"), lc.FineTune(method="qlora"))
+    assert not any(a.startswith("base weights") for a in qlora.assumptions)
