@@ -25,12 +25,13 @@ def test_geforce_name_is_not_read_as_an_sxm_module(capsys) -> None:
 
 
 def test_no_bf16_gpu_speed_note_names_the_cli_option(capsys) -> None:
-    """A T4 has no bf16 figure: the CLI says --compute fp16, not the Python API's attrs.evolve advice."""
-    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--gpu", "T4")
+    """A T4 has no bf16 figure: the CLI says --compute fp16, not the Python API's attrs.evolve advice (QLoRA:
+    a job that fits, since a job that does not fit gets no speed line at all)."""
+    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "qlora", "--gpu", "T4")
     note = next(x for x in out.splitlines() if "speed" in x)
     assert "attrs.evolve" not in note
     assert "--compute fp16" in note
-    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--gpu", "T4", "--compute", "fp16")
+    _, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "qlora", "--gpu", "T4", "--compute", "fp16")
     assert "training tokens/s" in out
 
 

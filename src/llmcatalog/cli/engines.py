@@ -6,7 +6,13 @@
 
 ``--engine transformers`` (the default) is the ``estimate`` command's own estimate; the other engines
 are answered here. Exit status: 0 when the engine starts and holds ``--batch`` requests of
-``--context`` tokens, 1 when not, 2 on bad input.
+``--context`` tokens, 1 when not, 2 on bad input. With ``--engine all`` the question is "which engine
+serves it": 0 when at least one engine does, 1 when none does, 2 on bad input.
+
+``--context N`` is the request length the user asks about, so it is also what the engines are started
+with: vLLM's ``max_model_len`` and SGLang's ``context_length`` default to it (as ``vllm serve
+--max-model-len N`` would) unless ``--max-model-len`` / ``--context-length`` are given, or N exceeds the
+model's maximum context (then the engines keep their own default and the row says the request is too long).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSet
 from ..errors import ContextLengthWarning, WorkloadError
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
+from ..values.model import Model
 from ..values.workload import FineTune, Inference
 from .output import Column, chosen_format, render, to_json
 
@@ -166,8 +173,8 @@ def run_engine_estimate(
     model = resolve_model(args.model, cat)
     gpu = cat.get_gpu(args.gpu)
     settings: dict[str, EngineSettings] = {
-        "vllm": VLLMSettings(**_settings(args, _VLLM_OPTIONS)),
-        "sglang": SGLangSettings(**_settings(args, _SGLANG_OPTIONS)),
+        "vllm": VLLMSettings(**_context_default(args, model, _settings(args, _VLLM_OPTIONS), "max_model_len")),
+        "sglang": SGLangSettings(**_context_default(args, model, _settings(args, _SGLANG_OPTIONS), "context_length")),
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ContextLengthWarning)
@@ -181,22 +188,29 @@ def run_engine_estimate(
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
         print(to_json({"model": model.id, "gpu": gpu.id, "engines": out}))
-        return _status(results)
+        return _status(results, args.engine)
     if fmt != "table":  # markdown / csv: the comparison table
         print(render([_record(b) for b in results.values()], _COLUMNS, fmt))
-        return _status(results)
+        return _status(results, args.engine)
     print(clean(f"{model.name} ({model.id}) on {gpu.name}: {_gib(gpu.available_bytes)} GiB per GPU"))
     par = workload.parallelism
     print(
         f"workload: {workload.batch_size} request(s) of {workload.context_tokens:,} tokens, "
         f"tensor_parallel={par.tensor_parallel}, pipeline_parallel={par.pipeline_parallel}"
     )
+    from_context = [
+        label
+        for name, label in (("vllm", "vLLM's max_model_len"), ("sglang", "SGLang's context_length"))
+        if name in results and _from_context(args, settings[name], name)
+    ]
+    if from_context:
+        print(f"{' and '.join(from_context)}: {workload.context_tokens:,} (from --context)")
     for name, b in results.items():
         print(f"\n[{name}{' ' + b.version if b.version else ''}]")
         lines = _log(b) or _summary(b)
         for line in lines:
             print(f"  {clean(line)}")
-        if b.error:
+        if b.error and not any(b.error in line for line in lines):  # not already in the engine's own log
             print(f"  -> {clean(b.error)}")
         if args.engine != "all":
             for a in b.notes:
@@ -210,13 +224,35 @@ def run_engine_estimate(
         print(
             f"note: the engines hold the weights in different formats ({', '.join(sorted(formats))}): compare with care"
         )
-    return _status(results)
+    if args.engine == "all":
+        serving = [name for name, b in results.items() if b.estimated and b.fits]
+        print(f"serves it: {', '.join(serving)}" if serving else "no engine serves this workload on this GPU")
+    return _status(results, args.engine)
 
 
-def _status(results: dict[str, EngineBreakdown]) -> int:
-    """0 when every engine that could answer runs the workload (engines not wired in are left out)."""
+def _context_default(args: argparse.Namespace, model: Model, given: dict[str, Any], field: str) -> dict[str, Any]:
+    """The engine's request-length setting (``field``) from ``--context`` when that was given and the
+    engine's own option was not; a context beyond the model's maximum leaves the engine's default."""
+    if field in given or "--context" not in set(getattr(args, "given", ())):
+        return given
+    arch = model.architecture
+    if arch is None or args.context > arch.max_context:
+        return given
+    return {**given, field: args.context}
+
+
+def _from_context(args: argparse.Namespace, settings: EngineSettings, engine: str) -> bool:
+    """Whether ``engine``'s request length was taken from ``--context`` (:func:`_context_default`)."""
+    flag = "--max-model-len" if engine == "vllm" else "--context-length"
+    given = set(getattr(args, "given", ()))
+    return "--context" in given and flag not in given and getattr(settings, flag[2:].replace("-", "_")) is not None
+
+
+def _status(results: dict[str, EngineBreakdown], engine: str) -> int:
+    """The exit status: one engine, 0 when it runs the workload, else 1; ``all``, 0 when at least one
+    engine that could answer runs it, 1 when none does (engines that could not answer are left out)."""
     answered = [b for b in results.values() if b.estimated]
-    return 0 if answered and all(b.fits for b in answered) else 1
+    return 0 if any(b.fits for b in answered) else 1
 
 
 def _summary(b: EngineBreakdown) -> list[str]:

@@ -561,7 +561,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(reading)
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
-    print(_speed_line(model, gpu, workload))
+    print(_speed_line(model, gpu, workload, fits=fits))
     if not fits:
         best = _cheapest_remedy(model, gpu, workload)
         if best is not None:
@@ -592,7 +592,7 @@ def _estimate_output(
             "fits": check.fits,
             "min_gpus": fewest,
         }
-    speed, speed_text = _speed(model, gpu, workload)
+    speed, speed_text = _speed(model, gpu, workload, fits=check is None or check.fits)
     if fmt == "json":
         return to_json({**est.as_dict(), "model": model.id, **verdict, **speed})
     if fmt == "csv":
@@ -627,12 +627,15 @@ def _estimate_output(
     return clean("\n".join(lines), lines=True)
 
 
-def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tuple[dict[str, Any], str]:
+def _speed(
+    model: Model, gpu: GPU | None, workload: Inference | FineTune, *, fits: bool = True
+) -> tuple[dict[str, Any], str]:
     """The speed figures of the text line (:func:`_speed_line`) as fields, and their wording.
 
     Inference: ``decode_tokens_per_s`` at the full context and ``time_to_first_token_s`` with the
     transformers profile; fine-tuning: ``training_tokens_per_s`` and ``step_s`` at the default MFU.
-    Each is None when there is no GPU or the GPU lacks the figure the estimate needs (the wording says why).
+    Each is None when there is no GPU, the GPU lacks the figure the estimate needs, or the job does not
+    fit (``fits=False``: a speed of a run that cannot start would mislead); the wording says why.
     """
     from ..performance.inference import decode_speed, prefill_speed
     from ..performance.training import DEFAULT_MFU, training_time
@@ -643,6 +646,8 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
         fields = {"decode_tokens_per_s": None, "time_to_first_token_s": None}
     if gpu is None:
         return fields, "speed: not estimated (no GPU given)"
+    if not fits:
+        return fields, "speed: not estimated (the job does not fit on this GPU)"
     try:
         if isinstance(workload, FineTune):
             step = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
@@ -662,12 +667,17 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
     line += f" at {dec.context_tokens:,} tokens"
     roof_re = r"compute roof.*?has no (\w+)(?:; using its (\w+))?"  # performance.hardware.decode_peak_flops
     roof = next((m for a in dec.assumptions if (m := re.match(roof_re, a))), None)
+    bound = f"{dec.bound} bound"
+    if dec.bound == "host":  # stream eng: say what the host time is, and that the GPU does not set it
+        bound += ": Python/kernel-launch overhead, GPU-independent"
     if roof is None:
-        line += f" ({dec.bound} bound)"
+        line += f" ({bound}"
     elif roof.group(2):
-        line += f" ({dec.bound} bound; {roof.group(2)} used for the missing {roof.group(1)})"
+        line += f" ({bound}; {roof.group(2)} used for the missing {roof.group(1)}"
     else:
-        line += f" ({dec.bound} bound; no {roof.group(1)}: compute left out, so an upper bound)"
+        line += f" ({bound}; no {roof.group(1)}: compute left out, so an upper bound"
+    caveat = _speed_caveat(model, gpu, workload, dec)  # stream eng: host bound / MoE loop uncertainty
+    line += f"; {caveat})" if caveat else ")"
     try:
         pre = prefill_speed(model, gpu, workload)
     except MissingGPUFigureError as exc:  # compute bound: needs the figure decode could do without
@@ -676,6 +686,29 @@ def _speed(model: Model, gpu: GPU | None, workload: Inference | FineTune) -> tup
         return fields, f"{line}; time to first token not estimated ({_clean(str(exc))})"
     fields["time_to_first_token_s"] = pre.ttft_s
     return fields, f"{line}, time to first token {pre.ttft_s:.3g} s for {pre.prompt_tokens:,} prompt tokens"
+
+
+def _speed_caveat(model: Model, gpu: GPU, workload: Inference, dec: Any) -> str:
+    """The uncertainty of a transformers decode figure the GPU does not set (stream eng): host bound
+    (Python and kernel launches per layer: the transformers version and CPU decide), or a
+    mixture-of-experts model (transformers 4.x loops over every expert in Python, 5.x over the
+    routed ones): the span of :func:`~llmcatalog.performance.inference.decode_speed_span`; "" otherwise."""
+    from ..performance.inference import decode_speed_span
+
+    arch = model.architecture
+    n_experts = arch.n_experts if arch is not None else 0
+    if dec.bound != "host" and not n_experts:
+        return ""
+    slow, fast = decode_speed_span(model, gpu, workload)
+    span = f"{min(slow, fast):,.1f}-{max(slow, fast):,.1f} tokens/s across transformers versions"
+    if not n_experts and max(slow, fast) < 1.05 * min(slow, fast):
+        return ""  # the faster host only reaches the memory roof: no spread worth a word
+    if n_experts:
+        return (
+            f"MoE: transformers 4.x runs all {n_experts} experts of each layer in a Python loop, "
+            f"5.x only the routed ones: {span}"
+        )
+    return span
 
 
 def _missing_figure(gpu: GPU, exc: MissingGPUFigureError) -> str:
@@ -687,10 +720,10 @@ def _missing_figure(gpu: GPU, exc: MissingGPUFigureError) -> str:
     return f"no {exc.field} for the {name} in the catalog"
 
 
-def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune) -> str:
+def _speed_line(model: Model, gpu: GPU, workload: Inference | FineTune, *, fits: bool = True) -> str:
     """One line from llmcatalog.performance: decode tokens/s and time to first token with transformers
     (inference), or training tokens/s and step time at the default MFU (fine-tuning)."""
-    return "   " + _speed(model, gpu, workload)[1]
+    return "   " + _speed(model, gpu, workload, fits=fits)[1]
 
 
 def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str:

@@ -47,7 +47,7 @@ from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
-from ..values.workload import FineTune, Inference, Parallelism, _show
+from ..values.workload import BASE_FORMATS, FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, dequantized_weight_bytes, prefill_bytes
 from .fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
@@ -278,6 +278,30 @@ def _resolve_format(model: Model | Architecture, workload: Inference | FineTune)
     return workload, f"weights: {workload.weight_format.description} ({why})"
 
 
+def _training_weights_note(model: Model | Architecture, workload: Inference | FineTune) -> str:
+    """A fine-tune of a checkpoint stored quantized (its ``weight_format``) is counted with the base
+    weights dequantized, in the workload's precision, unless ``base_format``/QLoRA says otherwise:
+    the assumption line that says so ("" when it does not apply).
+
+    MXFP4 (gpt-oss) cannot be trained as stored: transformers' ``Mxfp4HfQuantizer.is_trainable`` is
+    False and asks for ``Mxfp4Config(dequantize=True)``, which loads the experts as bf16. FP8 and
+    GPTQ/AWQ checkpoints can carry PEFT adapters over their quantized Linears in transformers, which
+    would take less memory than counted here.
+    """
+    stored = model.weight_format if isinstance(model, Model) else None
+    if not isinstance(workload, FineTune) or stored is None or workload.quantized_base is not None:
+        return ""
+    note = f"base weights: the checkpoint stores {stored.description}; counted dequantized, as a {workload.precision} "
+    note += "checkpoint would be"
+    if stored.method == "mxfp4":
+        return note + (
+            " (transformers does not train MXFP4 weights as stored: it loads them dequantized to bf16 for "
+            "training, Mxfp4Config(dequantize=True))"
+        )
+    hint = f"; base_format={stored.name!r} counts that" if stored.name in BASE_FORMATS else ""
+    return note + f" (PEFT over the {stored.method} weights as stored would take less{hint})"
+
+
 def _stage_layers(n_layers: int, stages: int) -> int:
     return math.ceil(n_layers / stages)
 
@@ -486,6 +510,9 @@ def estimate_vram(
         _check_finetune(arch, workload, name)
     workload, note = _resolve_format(model, workload)
     est = _estimate(arch, extra, workload, cuda_context_bytes, allocator_fraction, note)
+    dequantized = _training_weights_note(model, workload)
+    if dequantized:
+        est = attrs.evolve(est, assumptions=(*est.assumptions, dequantized))
     if isinstance(model, Model) and model.architecture is not None:
         rest = _unsized_parts_params(model, model.architecture)
         if rest and model.n_params:

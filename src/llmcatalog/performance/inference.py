@@ -1,7 +1,8 @@
 """Inference speed: decode tokens/s, prefill throughput, time to first token, the roofline.
 
 One forward pass costs the longer of its memory time and its compute time (the roofline model,
-Williams, Waterman & Patterson, CACM 2009), plus the engine's host time (:mod:`.engines`):
+Williams, Waterman & Patterson, CACM 2009), plus the engine's host time (:mod:`.engines`; for
+transformers' eager mixture-of-experts blocks also a host cost per expert its Python loop visits):
 
 - **decode** (one new token per sequence): every weight the batch touches is read once per step
   -- all dense weights and the LM head, and for mixture-of-experts layers only the routed
@@ -48,7 +49,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
-from .engines import EngineProfile, engine_profile
+from .engines import TRANSFORMERS_FAST_LAYER_OVERHEAD_S, EngineProfile, engine_profile
 from .hardware import bandwidth_bytes_s, decode_peak_flops, interconnect_bytes_s, peak_flops
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "GenerationTime",
     "PrefillSpeed",
     "decode_speed",
+    "decode_speed_span",
     "generation_time",
     "prefill_speed",
     "roofline_crossover_batch",
@@ -125,6 +127,7 @@ class _Profile:
     n_full: int  # full-attention layers
     n_sliding: int  # sliding-window layers
     window: int  # their window (0: none)
+    n_moe_layers: int = 0  # layers with routed experts
 
     def decode_pairs(self, ctx: int) -> float:
         """(query, key) pairs one new token attends to, over all attention layers."""
@@ -168,6 +171,7 @@ def _profile(arch: Architecture, fmt: WeightFormat, compute: str) -> _Profile:
         n_full=arch.count_layers("full"),
         n_sliding=arch.count_layers("sliding"),
         window=arch.sliding_window or 0,
+        n_moe_layers=arch.n_moe_layers if arch.n_experts else 0,
     )
 
 
@@ -191,6 +195,16 @@ def _setup(
     assert isinstance(w, Inference)
     prof = _profile(arch, w.weight_format, w.compute)
     return arch, w, prof, w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
+
+
+def _host_s(arch: Architecture, prof: _Profile, eng: EngineProfile, tokens: int) -> float:
+    """The engine's host time of one forward pass over ``tokens`` tokens: per layer, plus per expert
+    the Python MoE loop visits (every expert, or the expected routed ones; :mod:`.engines`)."""
+    host = eng.layer_overhead_s * arch.n_layers
+    if eng.expert_overhead_s and prof.n_moe_layers:
+        share = 1.0 if eng.expert_loop == "all" else expected_experts_fraction(prof.n_experts, prof.top_k, tokens)
+        host += eng.expert_overhead_s * prof.n_moe_layers * prof.n_experts * share
+    return host
 
 
 def _allreduce_s(
@@ -253,7 +267,7 @@ def decode_speed(
         else matmul_flops / (eng.compute_fraction * peak)
         + attn_flops / ((eng.attention_fraction or eng.compute_fraction) * peak)
     )
-    host_s = eng.layer_overhead_s * arch.n_layers
+    host_s = _host_s(arch, prof, eng, b)
     comm_s = _allreduce_s(gpu, tp, b, arch, w.compute, eng, interconnect_gb_s)
     step, bound = _combine(memory_s, compute_s, host_s, comm_s, eng)
     assumptions: tuple[str, ...] = (
@@ -264,6 +278,12 @@ def decode_speed(
         assumptions += (roof_note,)
     if prof.n_experts:
         assumptions += (f"MoE: {frac:.0%} of routed experts read per step (uniform routing, batch {b})",)
+        if eng.expert_overhead_s and prof.n_moe_layers:
+            looped = "every expert" if eng.expert_loop == "all" else "the routed experts"
+            assumptions += (
+                f"MoE under {eng.name}: a Python loop over {looped} of each MoE layer, "
+                f"{eng.expert_overhead_s * 1e6:.0f} us of host time per expert",
+            )
     return DecodeSpeed(
         tokens_per_s=b / step,
         tokens_per_s_per_sequence=1 / step,
@@ -280,6 +300,26 @@ def decode_speed(
         engine=eng.name,
         assumptions=assumptions,
     )
+
+
+def decode_speed_span(
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference,
+    *,
+    context_tokens: int | None = None,
+) -> tuple[float, float]:
+    """(slow, fast) decode tokens/s with transformers: the shipped profile (transformers 4.46's
+    1.02 ms per layer; MoE blocks looping over every expert, as 4.x does) and the fast end of what
+    is published or known of it (4.51's 0.6 ms per layer, :data:`.engines.TRANSFORMERS_FAST_LAYER_OVERHEAD_S`;
+    MoE loops over the routed experts only, as transformers 5's eager experts do). When the step is
+    host bound the spread is the honest uncertainty: the host time depends on the transformers
+    version and the CPU, not the GPU."""
+    base = engine_profile("transformers")
+    fast = attrs.evolve(base, layer_overhead_s=TRANSFORMERS_FAST_LAYER_OVERHEAD_S, expert_loop="routed")
+    slow_d = decode_speed(model, gpu, workload, engine=base, context_tokens=context_tokens)
+    fast_d = decode_speed(model, gpu, workload, engine=fast, context_tokens=context_tokens)
+    return slow_d.tokens_per_s, fast_d.tokens_per_s
 
 
 def prefill_speed(
@@ -310,7 +350,7 @@ def prefill_speed(
     compute_s = matmul_flops / (eng.compute_fraction * peak) + attn_flops / (
         (eng.attention_fraction or eng.compute_fraction) * peak
     )
-    host_s = eng.layer_overhead_s * arch.n_layers
+    host_s = _host_s(arch, prof, eng, s * b)
     comm_s = _allreduce_s(gpu, tp, s * b, arch, w.compute, eng, interconnect_gb_s)
     ttft, bound = _combine(memory_s, compute_s, host_s, comm_s, eng)
     return PrefillSpeed(
