@@ -45,7 +45,7 @@ def test_gpus_below_one_or_absurd_is_a_clean_error(
 def test_estimate_takes_gpu_memory_like_plan_and_fit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB")
     assert code == 1  # 16 GB of bf16 weights do not fit 12 GiB
-    assert "a 12.00 GiB GPU" in out
+    assert "custom 12.00 GiB GPU" in out and "the a " not in out and "fewest a " not in out
     assert "does NOT fit" in out
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--precision", "awq-int4")
     assert code == 0
