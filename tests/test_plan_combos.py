@@ -24,6 +24,7 @@ LLAMA31 = (
     lc.FineTune(method="full", parallelism=lc.Parallelism(data_parallel=8, zero_stage=3, offload_params=True)),
     8,
 )
+ZERO3_ON_H100 = ("llama-3.1-70b", "--finetune", "full", "--zero", "3", "--dp", "8", "--gpu", "H100")
 LLAMA2 = ("llama-2-70b", "A100 80GB", lc.FineTune(method="full"), 8)
 
 
@@ -55,7 +56,8 @@ def test_zero3_optimizer_offload_checkpointing_is_offered_before_lora(job: tuple
     assert "--gradient-checkpointing" in ranked[combo[0]].options
     first_change = min(i for i, r in enumerate(ranked) if r.changes)
     assert combo[0] < first_change
-    assert ranked[0].fits and not ranked[0].changes
+    assert ranked[0].fits
+    assert not ranked[0].changes
     for r in ranked:
         assert isinstance(r.workload, lc.FineTune)
         assert lc.check(m, g, r.workload).verdict == r.check.verdict
@@ -86,7 +88,9 @@ def test_optimizer_offload_is_offered_on_top_of_param_offload() -> None:
     single = [r for r in lc.recommend(m, g, w, n_gpus=n) if r.name == "offload-optimizer"]
     assert len(single) == 1
     p = single[0].workload.parallelism
-    assert p.offload_optimizer and p.offload_params and p.zero_stage == 3
+    assert p.offload_optimizer
+    assert p.offload_params
+    assert p.zero_stage == 3
     assert single[0].saved_bytes > 0
 
 
@@ -119,11 +123,12 @@ def test_cli_estimate_names_the_cheapest_keeping_remedy_then_the_method_change(
 ) -> None:
     """After "does NOT fit": the cheapest remedy that keeps full fine-tuning, then separately the cheapest
     method change; each GiB figure is the estimate of that remedy's workload (checked with recommend)."""
-    code, out = run(capsys, "estimate", "llama-3.1-70b", "--finetune", "full", "--zero", "3", "--dp", "8", "--gpu", "H100")
+    code, out = run(capsys, "estimate", *ZERO3_ON_H100)
     assert code == 1
     keep = next(line for line in out.splitlines() if "cheapest remedy that fits on 8 such GPU(s):" in line)
     change = next(line for line in out.splitlines() if "cheapest method change that fits on 8 such GPU(s):" in line)
-    assert "LoRA" not in keep and "--finetune" not in keep
+    assert "LoRA" not in keep
+    assert "--finetune" not in keep
     assert "--finetune lora" in change or "--finetune qlora" in change
     assert out.index(keep) < out.index(change)
     m, g = lc.get_model("llama-3.1-70b"), lc.get_gpu("H100")
@@ -154,7 +159,7 @@ def test_hints_state_the_memory_they_lead_to(capsys: pytest.CaptureFixture[str])
     weights_now = lc.estimate_vram(m, lc.Inference()).weights_bytes / 2**30
     assert f"weights now {weights_now:.1f} GiB" in hint
     assert gib < weights_now  # the figure is where 4-bit leads, not the current weights
-    code, out = run(capsys, "estimate", "llama-3.1-70b", "--finetune", "full", "--zero", "3", "--dp", "8", "--gpu", "H100")
+    code, out = run(capsys, "estimate", *ZERO3_ON_H100)
     tries = [line for line in out.splitlines() if line.strip().startswith("try ")]
     assert tries
     for line in tries:
@@ -174,7 +179,7 @@ def test_hints_state_the_memory_they_lead_to(capsys: pytest.CaptureFixture[str])
     ],
 )
 def test_custom_gpu_is_named_grammatically(capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]) -> None:
-    """A --gpu-memory card is "custom 12.00 GiB GPU" wherever it is named: never "the a ..", "fewest a ..", "2x a .."."""
+    """A --gpu-memory card is "custom 12.00 GiB GPU" wherever named: never "the a ..", "fewest a ..", "2x a .."."""
     _, out = run(capsys, *argv)
     assert "custom 12.00 GiB GPU" in out
     assert not re.search(r"\b(the|fewest|of|for|\dx) a \d", out), out

@@ -845,8 +845,8 @@ def _cheapest_remedies(model: Model, gpu: GPU, workload: Inference | FineTune) -
 
     n = workload.parallelism.n_gpus
     if change is not None:
-        text = change.description.removeprefix(f"changes the {change.changes}: ")
-        return said(keep), f"{change.changes} change that fits on {n} such GPU(s): {said(attrs.evolve(change, description=text))}"
+        plain = attrs.evolve(change, description=change.description.removeprefix(f"changes the {change.changes}: "))
+        return said(keep), f"{change.changes} change that fits on {n} such GPU(s): {said(plain)}"
     return said(keep), None
 
 

@@ -638,9 +638,10 @@ def min_gpus(
         last.update(total=total, n=par.n_gpus)
         return total <= MAX_ESTIMATE_BYTES and fit_check(total, gpu, headroom_fraction=headroom).fits
 
-    def none(how: str) -> None:
+    def none(how: str) -> int | None:
         reason = _no_fit_reason(gpu, workload, headroom, max_gpus, last, how)
         warnings.warn(reason, NoFitWarning, stacklevel=_outside_package())
+        return None
 
     if isinstance(workload, Inference) and p.tensor_parallel > 1:
         pp = p.pipeline_parallel
@@ -699,9 +700,10 @@ def _no_fit_reason(
     limit = gpu.available_bytes - fit_check(0, gpu, headroom_fraction=headroom).headroom_bytes
     p = workload.parallelism
     if not last:
+        fixed = p.tensor_parallel * p.pipeline_parallel
         return (
-            f"min_gpus: None: the workload's own tensor x pipeline parallelism ({p.tensor_parallel * p.pipeline_parallel}"
-            f" GPUs) is more than max_gpus={max_gpus}; raise max_gpus"
+            f"min_gpus: None: the workload's own tensor x pipeline parallelism ({fixed} GPUs) is more than "
+            f"max_gpus={max_gpus}; raise max_gpus"
         )
     text = (
         f"min_gpus: None: with {last['n']} GPU(s) ({how}, max_gpus={max_gpus}) the job still needs "
@@ -714,4 +716,3 @@ def _no_fit_reason(
             "set Parallelism(zero_stage=3) or fsdp"
         )
     return text + "; llmcatalog.recommend() lists the remedies"
-

@@ -83,6 +83,9 @@ class RemedySpec:
     #: What of the user's experiment the remedy changes (``"method"`` for LoRA/QLoRA), "" when it keeps
     #: it: those are searched (alone and combined) and ranked after the ones that keep it, and labelled.
     changes: str = ""
+    #: A few words for it inside a combination ("checkpointing + ZeRO-3 + optimizer offload"), where the
+    #: options say the values; "" uses its full description.
+    short: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -334,22 +337,26 @@ def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
 
 #: The remedies :func:`recommend` tries, in no particular order (``effort`` ranks them; see the module docstring).
 REMEDIES: tuple[RemedySpec, ...] = (
-    RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing),
-    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit, group="optimizer"),
-    RemedySpec(name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit, group="optimizer"),
+    RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing, short="checkpointing"),
+    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit, group="optimizer", short="8-bit AdamW"),
+    RemedySpec(
+        name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit, group="optimizer", short="paged 8-bit AdamW"
+    ),
     RemedySpec(name="kv-cache-fp8", effort=13, apply=_kv_fp8),
-    RemedySpec(name="fused-loss", effort=14, apply=_fused_loss),
-    RemedySpec(name="micro-batch", effort=20, apply=_micro_batch),
-    RemedySpec(name="zero-1", effort=21, apply=_zero(1), group="zero"),
-    RemedySpec(name="zero-2", effort=22, apply=_zero(2), group="zero"),
-    RemedySpec(name="zero-3", effort=23, apply=_zero(3), group="zero"),
+    RemedySpec(name="fused-loss", effort=14, apply=_fused_loss, short="fused loss"),
+    RemedySpec(name="micro-batch", effort=20, apply=_micro_batch, short="smaller micro-batch"),
+    RemedySpec(name="zero-1", effort=21, apply=_zero(1), group="zero", short="ZeRO-1"),
+    RemedySpec(name="zero-2", effort=22, apply=_zero(2), group="zero", short="ZeRO-2"),
+    RemedySpec(name="zero-3", effort=23, apply=_zero(3), group="zero", short="ZeRO-3"),
     RemedySpec(name="tensor-parallel", effort=24, apply=_tensor_parallel),
     RemedySpec(name="pipeline-split", effort=25, apply=_pipeline),
-    RemedySpec(name="lora", effort=30, apply=_method("lora"), group="method", changes="method"),
-    RemedySpec(name="qlora", effort=31, apply=_method("qlora"), group="method", changes="method"),
+    RemedySpec(name="lora", effort=30, apply=_method("lora"), group="method", changes="method", short="LoRA"),
+    RemedySpec(name="qlora", effort=31, apply=_method("qlora"), group="method", changes="method", short="QLoRA"),
     RemedySpec(name="quantize-weights", effort=32, apply=_quantize),
-    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False), group="offload"),
-    RemedySpec(name="offload-params", effort=41, apply=_offload(True), group="offload"),
+    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False), group="offload", short="optimizer offload"),
+    RemedySpec(
+        name="offload-params", effort=41, apply=_offload(True), group="offload", short="params + optimizer offload"
+    ),
     RemedySpec(name="fewer-sequences", effort=50, apply=_fewer_sequences),
     RemedySpec(name="shorter-sequences", effort=51, apply=_shorter),
 )
@@ -460,7 +467,7 @@ def _combined(applied: Sequence[tuple[RemedySpec, Remedy]], base: int, *, bump: 
     a combination that changes the experiment is labelled so once, in front."""
     last = applied[-1][1]
     changes = next((spec.changes for spec, _ in applied if spec.changes), "")
-    text = " + ".join(_unlabelled(r.description, spec.changes) for spec, r in applied)
+    text = " + ".join(spec.short or _unlabelled(r.description, spec.changes) for spec, r in applied)
     return Remedy(
         name="+".join(spec.name for spec, _ in applied),
         description=_labelled(text, changes),
@@ -489,9 +496,10 @@ def _combinations(
     checkpointing, say, which no pair and no cheapest-first stack finds.
 
     A combination is dropped when a part of it fits alone or with fewer others (``fitting``: the
-    single remedies that fit). Returned: the :data:`KEEP_COMBINATIONS` cheapest that keep the user's
-    method and the :data:`CHANGE_COMBINATIONS` cheapest that change it, cheapest by their costliest
-    remedy (effort), then fewer remedies, then the smaller memory per GPU."""
+    single remedies that fit), and so is one that another of its kind (keeping or changing the method)
+    matches or beats in effort, number of remedies and memory. Returned: the :data:`KEEP_COMBINATIONS`
+    cheapest that keep the user's method and the :data:`CHANGE_COMBINATIONS` cheapest that change it,
+    cheapest by their costliest remedy (effort), then fewer remedies, then the smaller memory per GPU."""
     found: list[tuple[frozenset[str], Remedy]] = []
 
     def grow(start: int, current: Workload, required: int, applied: list[tuple[RemedySpec, Remedy]]) -> None:
@@ -514,9 +522,22 @@ def _combinations(
     grow(0, w, base, [])
     sets = [names for names, _ in found] + [frozenset([n]) for n in fitting]
     minimal = [r for names, r in found if not any(other < names for other in sets)]
-    minimal.sort(key=lambda r: (r.effort, r.name.count("+"), r.check.required_bytes))
-    keep = [r for r in minimal if not r.changes][:KEEP_COMBINATIONS]
-    change = [r for r in minimal if r.changes][:CHANGE_COMBINATIONS]
+    cost = [(r.effort, r.name.count("+"), r.check.required_bytes) for r in minimal]
+    # A combination no cheaper, no shorter and no smaller than another of its kind adds nothing to the list.
+    useful = [
+        r
+        for r, c in zip(minimal, cost, strict=True)
+        if not any(
+            o is not r
+            and bool(o.changes) == bool(r.changes)
+            and d != c
+            and all(x <= y for x, y in zip(d, c, strict=True))
+            for o, d in zip(minimal, cost, strict=True)
+        )
+    ]
+    useful.sort(key=lambda r: (r.effort, r.name.count("+"), r.check.required_bytes))
+    keep = [r for r in useful if not r.changes][:KEEP_COMBINATIONS]
+    change = [r for r in useful if r.changes][:CHANGE_COMBINATIONS]
     return keep + change
 
 
