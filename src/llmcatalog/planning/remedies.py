@@ -20,7 +20,12 @@ Effort ranks what a remedy costs besides memory, lowest first:
 
 :func:`recommend` lists the remedies that make the job fit first (by effort, then by memory),
 then those that leave it tight, then those that save memory without making it fit (by the memory
-saved); when no single remedy is enough it adds the cheapest stack of them that fits.
+saved). Within each verdict the remedies that keep the user's experiment come first; those that
+change it (``RemedySpec.changes``: LoRA and QLoRA change the method) follow, labelled "changes the
+method: ...". A fine-tune's remedies are also searched in combination (:func:`_combinations`: the
+smallest sets of up to four that fit, ZeRO-3 + optimizer offload + checkpointing among them), the
+method-keeping ones as thoroughly as the method changes; for inference, when no single remedy is
+enough, the cheapest pairs and the stack of them that fits are added.
 """
 
 from __future__ import annotations
