@@ -145,6 +145,7 @@ def _hint_figure(line: str) -> tuple[float, str]:
     return float(found.group(1)), found.group(2)
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.ContextLengthWarning")  # llama-2-7b at 16k: past its 4k on purpose
 def test_hints_state_the_memory_they_lead_to(capsys: pytest.CaptureFixture[str]) -> None:
     """Each "try" line says the memory per GPU it leads to and its verdict, and they agree with the
     estimate of the changed workload (the 4-bit hint's figure is the 4-bit estimate, not today's weights)."""
@@ -167,6 +168,16 @@ def test_hints_state_the_memory_they_lead_to(capsys: pytest.CaptureFixture[str])
     ckpt = next(line for line in tries if "--gradient-checkpointing" in line)
     w = lc.FineTune(parallelism=lc.Parallelism(data_parallel=8, zero_stage=3), gradient_checkpointing=True)
     assert _hint_figure(ckpt)[0] == pytest.approx(lc.check(m, g, w).required_bytes / 2**30, abs=0.006)
+    # The KV-cache hint names the longest context that fits, and that context fits (and one more token does not).
+    code, out = run(
+        capsys, "estimate", "llama-2-7b", "--gpu", "RTX 4090", "--context", "16384", "--batch", "4", "--prompt", "256"
+    )
+    kv = next(line for line in out.splitlines() if "try a shorter --context" in line)
+    n = int(re.search(r"--context (\d+):", kv).group(1))  # type: ignore[union-attr]
+    m7, g4090 = lc.get_model("llama-2-7b"), lc.get_gpu("RTX 4090")
+    assert _hint_figure(kv)[1] == "fits"
+    assert lc.fits(m7, g4090, lc.Inference(context_tokens=n, batch_size=4, prompt_tokens=256))
+    assert not lc.fits(m7, g4090, lc.Inference(context_tokens=n + 1, batch_size=4, prompt_tokens=256))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ Exit status: 0 on success, 1 when the answer is "does not fit", 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import warnings
@@ -26,7 +27,7 @@ from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureErro
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
-from ..planning import Remedy, models_that_fit, recommend
+from ..planning import Remedy, max_context, models_that_fit, recommend
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.names import normalize
@@ -567,6 +568,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         keep, change = _cheapest_remedies(model, gpu, workload)
         if keep is not None:
             print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {keep}")
+        if keep is None and change is not None:
+            print(f"   no remedy that keeps the method fits on {workload.parallelism.n_gpus} such GPU(s)")
         if change is not None:
             print(f"   cheapest {change}")
         print(f"   {_fewest_text(gpu, workload, fewest())}")
@@ -773,7 +776,15 @@ def _remedies(
     else:
         kv = est.kv_cache_bytes
         if kv and (limit is None or est.total_bytes - kv <= limit):
-            out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB)"))
+            after = ""
+            if model is not None and gpu is not None:
+                with contextlib.suppress(LLMCatalogError):
+                    n = _quiet(lambda: max_context(model, gpu, workload, limit=workload.context_tokens))
+                    if n is not None and n < workload.context_tokens:
+                        prompt = None if workload.prompt_tokens is None else min(workload.prompt_tokens, n)
+                        shorter = attrs.evolve(workload, context_tokens=n, prompt_tokens=prompt)
+                        after = leads(shorter, f"--context {n}: ")
+            out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB{after})"))
         stored = model.weight_format if model is not None else None
         fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
         if fmt.linear_bits > 4.5 and est.weights_bytes:
