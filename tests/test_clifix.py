@@ -45,7 +45,9 @@ def test_gpus_below_one_or_absurd_is_a_clean_error(
 def test_estimate_takes_gpu_memory_like_plan_and_fit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB")
     assert code == 1  # 16 GB of bf16 weights do not fit 12 GiB
-    assert "a 12.00 GiB GPU" in out
+    assert "custom 12.00 GiB GPU" in out
+    assert "the a " not in out
+    assert "fewest a " not in out
     assert "does NOT fit" in out
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--gpu-memory", "12GiB", "--precision", "awq-int4")
     assert code == 0
@@ -147,7 +149,8 @@ def test_cli_plan_table_is_not_hundreds_of_columns_wide(capsys: pytest.CaptureFi
         code, out, _ = run(capsys, *argv)
         assert code == 1
         table_lines = out.splitlines()[2:]
-        assert max(len(line) for line in table_lines) <= 200, max(table_lines, key=len)
+        # 220: a combination of method-keeping remedies names up to five flags in its options column
+        assert max(len(line) for line in table_lines) <= 220, max(table_lines, key=len)
         assert "int4 --" not in out
         assert not out.rstrip().endswith("int4")
 

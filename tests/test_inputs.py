@@ -162,6 +162,7 @@ def _linear_min_gpus(arch: lc.Architecture, gpu: lc.GPU, w: lc.Inference | lc.Fi
     training=st.booleans(),
     stage=st.sampled_from([1, 2, 3]),
 )
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # None is compared, its reason not
 def test_min_gpus_bisection_matches_trying_every_count(
     catalog: lc.Catalog, arch: lc.Architecture, gpu: str, batch: int, training: bool, stage: int
 ) -> None:

@@ -302,7 +302,7 @@ def test_cli_fit_and_custom_gpu(capsys: pytest.CaptureFixture[str]) -> None:
     assert "model(s) fit fine-tune (lora)" in out
     code, out, _ = run(capsys, "fit", "--gpu-memory", "12GiB", "--gpus", "2")
     assert code == 0
-    assert "2x a 12.00 GiB GPU" in out
+    assert "2x custom 12.00 GiB GPU" in out
     assert "assumed: 97%" in out
     with pytest.raises(SystemExit):
         main(["fit", "--gpu-memory", "twelve"])

@@ -25,6 +25,7 @@ from .errors import (
     LLMCatalogError,
     MissingDependencyError,
     MissingGPUFigureError,
+    NoFitWarning,  # plan stream: min_gpus says why it returns None
     NotEstimableError,
     PluginError,
     PluginWarning,
@@ -398,6 +399,7 @@ __all__ = [
     "MissingGPUFigureError",
     "Model",
     "ModelFit",
+    "NoFitWarning",
     "NotEstimableError",
     "OllamaEstimate",
     "Parallelism",

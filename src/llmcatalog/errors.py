@@ -15,6 +15,7 @@ __all__ = [
     "LLMCatalogError",
     "MissingDependencyError",
     "MissingGPUFigureError",
+    "NoFitWarning",
     "NotEstimableError",
     "PluginError",
     "PluginWarning",
@@ -123,6 +124,12 @@ class NotEstimableError(LLMCatalogError, ValueError):
 class ContextLengthWarning(UserWarning):
     """A workload's context is longer than the model's ``max_context`` (its position embeddings):
     the estimate is given, but the model was not trained for that length."""
+
+
+class NoFitWarning(UserWarning):
+    """:func:`llmcatalog.min_gpus` found no GPU count that fits and returns None; the message says why
+    (the memory per GPU at the most GPUs tried against the GPU's limit, and what would help). Silence
+    it with ``warnings.simplefilter("ignore", llmcatalog.NoFitWarning)``."""
 
 
 class QueryError(LLMCatalogError, ValueError):

@@ -14,6 +14,7 @@ Exit status: 0 on success, 1 when the answer is "does not fit", 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import warnings
@@ -22,11 +23,11 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
+from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, NoFitWarning, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
-from ..planning import models_that_fit, recommend
+from ..planning import Remedy, max_context, models_that_fit, recommend
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.names import normalize
@@ -529,6 +530,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         assert gpu is not None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ContextLengthWarning)  # already said above
+            warnings.simplefilter("ignore", NoFitWarning)  # _fewest_text says why in the CLI's words
             return _estimate.min_gpus(model, gpu, workload)
 
     fmt = chosen_format(args)
@@ -563,9 +565,13 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
     print(_speed_line(model, gpu, workload, fits=fits))
     if not fits:
-        best = _cheapest_remedy(model, gpu, workload)
-        if best is not None:
-            print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {best}")
+        keep, change = _cheapest_remedies(model, gpu, workload)
+        if keep is not None:
+            print(f"   cheapest remedy that fits on {workload.parallelism.n_gpus} such GPU(s): {keep}")
+        if keep is None and change is not None:
+            print(f"   no remedy that keeps the method fits on {workload.parallelism.n_gpus} such GPU(s)")
+        if change is not None:
+            print(f"   cheapest {change}")
         print(f"   {_fewest_text(gpu, workload, fewest())}")
         for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
@@ -762,31 +768,64 @@ def _remedies(
     out: list[tuple[int, str]] = []
     gib = 2**30
     limit = None if gpu is None else gpu.available_bytes - fit_check(0, gpu).headroom_bytes
+
+    def leads(changed: Inference | FineTune, what: str = "") -> str:
+        """The memory per GPU the hint leads to and its verdict, as the remedies say it ("" if unknown)."""
+        if model is None or gpu is None:
+            return ""
+        try:
+            new = _quiet(lambda: _estimate.estimate_vram(model, changed))
+        except LLMCatalogError:
+            return ""
+        verdict = fit_check(new.total_bytes, gpu, n_gpus=new.n_gpus).verdict
+        return f"; {what}{_gib(new.total_bytes)} GiB per GPU: {verdict}"
+
     if isinstance(workload, FineTune):
         p = workload.parallelism
         if not workload.checkpointing and est.activations_bytes:
+            after = leads(attrs.evolve(workload, gradient_checkpointing=True))
             out.append(
                 (
                     est.activations_bytes,
-                    f"--gradient-checkpointing (activations: {est.activations_bytes / gib:.1f} GiB)",
+                    f"--gradient-checkpointing (activations: {est.activations_bytes / gib:.1f} GiB{after})",
                 )
             )
         states = est.optimizer_bytes + est.gradients_bytes + est.components.get("weights.trainable", 0)
         if p.shard_stage < 3 and states >= est.total_bytes // 20:  # sharding under 5% of the total cannot help
+            dp = p.data_parallel if p.data_parallel > 1 else 8  # an example size when the user has one GPU
+            sharded = attrs.evolve(workload, parallelism=attrs.evolve(p, data_parallel=dp, zero_stage=3, fsdp="none"))
+            after = leads(sharded, f"with --dp {dp}: ") if p.fsdp == "none" else ""
             out.append(
-                (states, f"--zero 3 with --dp N (shards {states / gib:.1f} GiB of parameters, gradients and states)")
+                (
+                    states,
+                    f"--zero 3 with --dp N (shards {states / gib:.1f} GiB of parameters, gradients and states{after})",
+                )
             )
         if workload.method == "full":
-            out.append((states, "--finetune lora or qlora (trains a small adapter instead of every weight)"))
+            after = leads(attrs.evolve(workload, method="lora"), "LoRA: ")
+            out.append(
+                (states, f"--finetune lora or qlora (changes the method: trains a small adapter instead{after})")
+            )
     else:
         kv = est.kv_cache_bytes
         if kv and (limit is None or est.total_bytes - kv <= limit):
-            out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB)"))
+            after = ""
+            if model is not None and gpu is not None:
+                with contextlib.suppress(LLMCatalogError):
+                    n = _quiet(lambda: max_context(model, gpu, workload, limit=workload.context_tokens))
+                    if n is not None and n < workload.context_tokens:
+                        prompt = None if workload.prompt_tokens is None else min(workload.prompt_tokens, n)
+                        shorter = attrs.evolve(workload, context_tokens=n, prompt_tokens=prompt)
+                        after = leads(shorter, f"--context {n}: ")
+            out.append((kv, f"a shorter --context or smaller --batch (KV cache: {kv / gib:.1f} GiB{after})"))
         stored = model.weight_format if model is not None else None
         fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
         if fmt.linear_bits > 4.5 and est.weights_bytes:
             w = est.weights_bytes
-            out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
+            after = next(
+                (a for f in ("awq-int4", "bnb-nf4") if (a := leads(attrs.evolve(workload, precision=f), f"{f}: "))), ""
+            )
+            out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights now {w / gib:.1f} GiB{after})"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 
@@ -835,16 +874,24 @@ def _fallback_note(gpu: GPU) -> str:
     return "" if gpu.allocatable_known else f" (assumed: {ALLOCATABLE_FALLBACK_FRACTION:.0%} of its total)"
 
 
-def _cheapest_remedy(model: Model, gpu: GPU, workload: Inference | FineTune) -> str | None:
-    """The first remedy :func:`recommend` ranks that makes the job fit, in words and options."""
+def _cheapest_remedies(model: Model, gpu: GPU, workload: Inference | FineTune) -> tuple[str | None, str | None]:
+    """The first remedy :func:`recommend` ranks that makes the job fit keeping the user's method, and
+    the first that changes it ("method change that fits on 8 such GPU(s): LoRA ..."), in words and options."""
     try:
         ranked = recommend(model, gpu, workload)
     except LLMCatalogError:  # pragma: no cover - the estimate above already ran on these inputs
-        return None
-    for r in ranked:
-        if r.fits:
-            return f"{r.description} ({r.options}; {_gib(r.check.required_bytes)} GiB)"
-    return None
+        return None, None
+    keep = next((r for r in ranked if r.fits and not r.changes), None)
+    change = next((r for r in ranked if r.fits and r.changes), None)
+
+    def said(r: Remedy | None) -> str | None:
+        return None if r is None else f"{r.description} ({r.options}; {_gib(r.check.required_bytes)} GiB)"
+
+    n = workload.parallelism.n_gpus
+    if change is not None:
+        plain = attrs.evolve(change, description=change.description.removeprefix(f"changes the {change.changes}: "))
+        return said(keep), f"{change.changes} change that fits on {n} such GPU(s): {said(plain)}"
+    return said(keep), None
 
 
 # -- plan and fit: the inverse questions ------------------------------------------------------
@@ -883,7 +930,7 @@ def _target_gpu(args: argparse.Namespace, cat: Catalog) -> GPU:
                 "give either --gpu (a catalog GPU) or --gpu-memory (a card not in the catalog), not both"
             )
         n = args.gpu_memory
-        return GPU(id="custom-gpu", name=f"a {n / GIB:.2f} GiB GPU", vendor="custom", memory_bytes=n)
+        return GPU(id="custom-gpu", name=f"custom {n / GIB:.2f} GiB GPU", vendor="custom", memory_bytes=n)
     if not args.gpu:
         raise WorkloadError("name the GPU: --gpu NAME (e.g. --gpu 'RTX 4090'), or --gpu-memory 12GiB")
     return cat.get_gpu(args.gpu)

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
+from ..errors import ContextLengthWarning, NoFitWarning, NotEstimableError, WorkloadError
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
@@ -637,6 +638,11 @@ def min_gpus(
     stages or data-parallel ranks past the second (the second adds NCCL buffers, so one GPU is
     tried first), so those are found by bisection; ``max_gpus`` is at most 2**20.
     The workload's context is checked (and warned about) once, as by :func:`estimate_vram`.
+
+    None means no count up to ``max_gpus`` fits. It comes with a :class:`~llmcatalog.NoFitWarning`
+    saying why: the memory per GPU at the most GPUs tried against the GPU's limit, and what would
+    help (sharding for a fine-tune without it; :func:`llmcatalog.recommend` for the remedies). Catch
+    it with ``warnings.catch_warnings(record=True)`` to read the reason, or filter it out to silence it.
     """
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
@@ -651,40 +657,49 @@ def min_gpus(
     p = workload.parallelism
     _check_parallel(arch, p, name)
     workload, _ = _resolve_format(model, workload)
+    last: dict[str, int] = {}
 
     def fit(par: Parallelism) -> bool:
         est = _estimate(arch, extra, attrs.evolve(workload, parallelism=par), cuda_context_bytes, allocator_fraction)
         total = est.total_bytes
+        last.update(total=total, n=par.n_gpus)
         return total <= MAX_ESTIMATE_BYTES and fit_check(total, gpu, headroom_fraction=headroom).fits
+
+    def none(how: str) -> int | None:
+        reason = _no_fit_reason(gpu, workload, headroom, max_gpus, last, how)
+        warnings.warn(reason, NoFitWarning, stacklevel=_outside_package())
+        return None
 
     if isinstance(workload, Inference) and p.tensor_parallel > 1:
         pp = p.pipeline_parallel
         for tp in tensor_parallel_sizes(arch, limit=max_gpus // pp):
             if fit(attrs.evolve(p, tensor_parallel=tp)):
                 return tp * pp
-        return None
+        return none("tensor parallelism at the sizes the model's heads allow")
     candidates: Sequence[int]
     if isinstance(workload, Inference):
         candidates = range(1, min(arch.n_layers, max_gpus) + 1)
+        how = "pipeline stages (at most one per layer)"
 
         def at(n: int) -> Parallelism:
             return attrs.evolve(p, pipeline_parallel=n)
     else:
         fixed = p.tensor_parallel * p.pipeline_parallel
         candidates = range(fixed, min(max_gpus, fixed * 2**20) + 1, fixed)
+        how = "data-parallel GPUs"
 
         def at(n: int) -> Parallelism:
             return attrs.evolve(p, data_parallel=n // fixed)
 
     if not candidates:
-        return None
+        return none(how)
     if fit(at(candidates[0])):
         return candidates[0]
     # From one rank to two, memory can grow: a second rank brings the communicators' NCCL buffers
     # (memory/sharding.py). From two on, it never grows: bisect over the rest.
     candidates = candidates[1:]
     if not candidates or not fit(at(candidates[-1])):
-        return None
+        return none(how)
     lo, hi = 0, len(candidates) - 1  # candidates[hi] fits
     while lo < hi:
         mid = (lo + hi) // 2
@@ -693,3 +708,38 @@ def min_gpus(
         else:
             lo = mid + 1
     return candidates[hi]
+
+
+def _outside_package() -> int:
+    """The ``stacklevel`` of the first caller outside llmcatalog (the user's line, through the public
+    wrappers of ``llmcatalog/__init__.py`` or not), counted from the function calling this one's caller."""
+    frame, level = sys._getframe(2), 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "llmcatalog":
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _no_fit_reason(
+    gpu: GPU, workload: Inference | FineTune, headroom: float, max_gpus: int, last: dict[str, int], how: str
+) -> str:
+    """Why :func:`min_gpus` answers None, for its :class:`~llmcatalog.NoFitWarning`."""
+    gib = 2**30
+    limit = gpu.available_bytes - fit_check(0, gpu, headroom_fraction=headroom).headroom_bytes
+    p = workload.parallelism
+    if not last:
+        fixed = p.tensor_parallel * p.pipeline_parallel
+        return (
+            f"min_gpus: None: the workload's own tensor x pipeline parallelism ({fixed} GPUs) is more than "
+            f"max_gpus={max_gpus}; raise max_gpus"
+        )
+    text = (
+        f"min_gpus: None: with {last['n']} GPU(s) ({how}, max_gpus={max_gpus}) the job still needs "
+        f"{last['total'] / gib:.2f} GiB per GPU; the {gpu.name} takes at most {limit / gib:.2f} GiB "
+        f"(its allocatable memory less {headroom:.0%} headroom)"
+    )
+    if isinstance(workload, FineTune) and p.shard_stage == 0:
+        text += (
+            "; without sharding every data-parallel GPU holds the whole job, so more GPUs cannot help: "
+            "set Parallelism(zero_stage=3) or fsdp"
+        )
+    return text + "; llmcatalog.recommend() lists the remedies"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, WorkloadError
+from ..errors import ContextLengthWarning, LLMCatalogError, NoFitWarning, WorkloadError
 from ..memory.estimate import min_gpus
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..registry.catalog import Catalog
@@ -103,6 +103,7 @@ def which_gpus(
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ContextLengthWarning)
+                warnings.simplefilter("ignore", NoFitWarning)  # a row with n_gpus None says it
                 n = min_gpus(model, g, w, max_gpus=max_gpus, headroom_fraction=headroom)
         rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g)))
 

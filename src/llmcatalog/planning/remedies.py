@@ -20,7 +20,12 @@ Effort ranks what a remedy costs besides memory, lowest first:
 
 :func:`recommend` lists the remedies that make the job fit first (by effort, then by memory),
 then those that leave it tight, then those that save memory without making it fit (by the memory
-saved); when no single remedy is enough it adds the cheapest stack of them that fits.
+saved). Within each verdict the remedies that keep the user's experiment come first; those that
+change it (``RemedySpec.changes``: LoRA and QLoRA change the method) follow, labelled "changes the
+method: ...". A fine-tune's remedies are also searched in combination (:func:`_combinations`: the
+smallest sets of up to four that fit, ZeRO-3 + optimizer offload + checkpointing among them), the
+method-keeping ones as thoroughly as the method changes; for inference, when no single remedy is
+enough, the cheapest pairs and the stack of them that fits are added.
 """
 
 from __future__ import annotations
@@ -80,6 +85,12 @@ class RemedySpec:
     apply: Callable[[Workload, RemedyContext], Change]
     #: Remedies of one group replace each other when combined (ZeRO stages, methods, optimizers).
     group: str = ""
+    #: What of the user's experiment the remedy changes (``"method"`` for LoRA/QLoRA), "" when it keeps
+    #: it: those are searched (alone and combined) and ranked after the ones that keep it, and labelled.
+    changes: str = ""
+    #: A few words for it inside a combination ("checkpointing + ZeRO-3 + optimizer offload"), where the
+    #: options say the values; "" uses its full description.
+    short: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,6 +104,9 @@ class Remedy:
     workload: Workload
     check: FitCheck
     saved_bytes: int
+    #: What of the user's experiment it changes (``"method"``: LoRA/QLoRA instead of full fine-tuning),
+    #: "" when it keeps it (sharding, offload, checkpointing, micro-batch, 8-bit optimizer, fused loss).
+    changes: str = ""
 
     @property
     def fits(self) -> bool:
@@ -125,6 +139,18 @@ def _paged_8bit(w: Workload, c: RemedyContext) -> Change:
         attrs.evolve(w, optimizer="paged-adamw-8bit"),
         "paged 8-bit AdamW (bitsandbytes, pages to CPU)",
         "--optimizer paged-adamw-8bit",
+    )
+
+
+def _fused_loss(w: Workload, c: RemedyContext) -> Change:
+    """A loss that never holds the fp32 logits of every token at once (Liger / unsloth fused linear
+    cross-entropy; values/workload.py ``LOSS_IMPLS``): the same loss, computed in pieces."""
+    if not isinstance(w, FineTune) or w.loss != "full-logits":
+        return None
+    return (
+        attrs.evolve(w, loss="fused-linear"),
+        "fused linear cross-entropy (Liger; no full logits)",
+        "--loss fused-linear",
     )
 
 
@@ -192,14 +218,20 @@ def _offload(params: bool) -> Callable[[Workload, RemedyContext], Change]:
         p = w.parallelism
         if p.fsdp != "none":
             return _fsdp_offload(w, c) if params else None
-        if p.offload_params or (p.offload_optimizer and not params):
+        # Parameters already on the CPU still leave the optimizer states on the GPU (DeepSpeed's
+        # ``offload_param`` and ``offload_optimizer`` are separate switches): offloading them is a remedy.
+        if (params and p.offload_params) or (not params and p.offload_optimizer):
             return None
         dp = _data_parallel(w, c) or 1
-        stage = 3 if params else max(p.zero_stage, 2)
-        par = attrs.evolve(p, data_parallel=dp, zero_stage=stage, offload_optimizer=True, offload_params=params)
+        stage = 3 if params or p.offload_params else max(p.zero_stage, 2)
+        par = attrs.evolve(
+            p, data_parallel=dp, zero_stage=stage, offload_optimizer=True, offload_params=params or p.offload_params
+        )
         if params:
             text = "ZeRO-3, params + states on CPU (slow)"
             opts = "--offload-params"
+        elif p.offload_params:
+            text, opts = "ZeRO-3, optimizer states on CPU too (slower)", "--offload-params"
         else:
             text, opts = f"ZeRO-{stage}, optimizer states on CPU (slower)", ""
         dp_option = f"--dp {dp} " if dp > 1 else ""
@@ -310,21 +342,26 @@ def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
 
 #: The remedies :func:`recommend` tries, in no particular order (``effort`` ranks them; see the module docstring).
 REMEDIES: tuple[RemedySpec, ...] = (
-    RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing),
-    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit, group="optimizer"),
-    RemedySpec(name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit, group="optimizer"),
+    RemedySpec(name="gradient-checkpointing", effort=10, apply=_checkpointing, short="checkpointing"),
+    RemedySpec(name="8-bit-optimizer", effort=11, apply=_optimizer_8bit, group="optimizer", short="8-bit AdamW"),
+    RemedySpec(
+        name="paged-8-bit-optimizer", effort=12, apply=_paged_8bit, group="optimizer", short="paged 8-bit AdamW"
+    ),
     RemedySpec(name="kv-cache-fp8", effort=13, apply=_kv_fp8),
-    RemedySpec(name="micro-batch", effort=20, apply=_micro_batch),
-    RemedySpec(name="zero-1", effort=21, apply=_zero(1), group="zero"),
-    RemedySpec(name="zero-2", effort=22, apply=_zero(2), group="zero"),
-    RemedySpec(name="zero-3", effort=23, apply=_zero(3), group="zero"),
+    RemedySpec(name="fused-loss", effort=14, apply=_fused_loss, short="fused loss"),
+    RemedySpec(name="micro-batch", effort=20, apply=_micro_batch, short="smaller micro-batch"),
+    RemedySpec(name="zero-1", effort=21, apply=_zero(1), group="zero", short="ZeRO-1"),
+    RemedySpec(name="zero-2", effort=22, apply=_zero(2), group="zero", short="ZeRO-2"),
+    RemedySpec(name="zero-3", effort=23, apply=_zero(3), group="zero", short="ZeRO-3"),
     RemedySpec(name="tensor-parallel", effort=24, apply=_tensor_parallel),
     RemedySpec(name="pipeline-split", effort=25, apply=_pipeline),
-    RemedySpec(name="lora", effort=30, apply=_method("lora"), group="method"),
-    RemedySpec(name="qlora", effort=31, apply=_method("qlora"), group="method"),
+    RemedySpec(name="lora", effort=30, apply=_method("lora"), group="method", changes="method", short="LoRA"),
+    RemedySpec(name="qlora", effort=31, apply=_method("qlora"), group="method", changes="method", short="QLoRA"),
     RemedySpec(name="quantize-weights", effort=32, apply=_quantize),
-    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False), group="offload"),
-    RemedySpec(name="offload-params", effort=41, apply=_offload(True), group="offload"),
+    RemedySpec(name="offload-optimizer", effort=40, apply=_offload(False), group="offload", short="optimizer offload"),
+    RemedySpec(
+        name="offload-params", effort=41, apply=_offload(True), group="offload", short="params + optimizer offload"
+    ),
     RemedySpec(name="fewer-sequences", effort=50, apply=_fewer_sequences),
     RemedySpec(name="shorter-sequences", effort=51, apply=_shorter),
 )
@@ -341,13 +378,23 @@ def _try(spec: RemedySpec, w: Workload, ctx: RemedyContext, base: int) -> Remedy
         return None  # not possible for this model (e.g. a format its sizes cannot take)
     return Remedy(
         name=spec.name,
-        description=text,
+        description=_labelled(text, spec.changes),
         options=options,
         effort=spec.effort,
         workload=new,
         check=result,
         saved_bytes=base - result.required_bytes,
+        changes=spec.changes,
     )
+
+
+def _labelled(text: str, changes: str) -> str:
+    """``text`` said as a change of the experiment ("changes the method: LoRA ...") when it is one."""
+    return f"changes the {changes}: {text}" if changes else text
+
+
+def _unlabelled(text: str, changes: str) -> str:
+    return text.removeprefix(f"changes the {changes}: ") if changes else text
 
 
 def recommend(
@@ -379,8 +426,14 @@ def recommend(
     specs = sorted(remedies, key=lambda s: s.effort)
     noise = max(MIN_SAVING_BYTES, base.required_bytes // 1000)
     tried = [r for s in specs if (r := _try(s, w, ctx, base.required_bytes)) is not None and r.saved_bytes > noise]
+    if isinstance(w, FineTune):
+        # Every small combination: those that keep the user's method are searched as thoroughly as
+        # LoRA/QLoRA, whether or not a method change alone would fit.
+        combos = [s for s in specs if s.name != "shorter-sequences"]
+        fitting = {r.name for r in tried if r.fits}
+        tried.extend(_combinations(combos, w, ctx, base.required_bytes, fitting))
     if not any(r.fits for r in tried):
-        pairs = _pairs(specs, w, ctx, base.required_bytes)
+        pairs = [] if isinstance(w, FineTune) else _pairs(specs, w, ctx, base.required_bytes)
         tried.extend(pairs)
         # Inference also gets the full stack when pairs fit: an FP8 KV cache on top of 4-bit weights
         # leaves room for a longer context than either pair (the stack ends on the shortest cut).
@@ -389,10 +442,11 @@ def recommend(
             if stacked is not None and all(stacked.options != r.options for r in pairs):
                 tried.append(stacked)
 
-    def key(r: Remedy) -> tuple[int, float, int]:
+    def key(r: Remedy) -> tuple[int, bool, float, int, int]:
+        # Within a verdict, the remedies that keep the user's experiment come before those that change it.
         if r.check.verdict == "does not fit":
-            return (2, -r.saved_bytes, r.effort)
-        return (r.check.rank, r.effort, r.check.required_bytes)
+            return (2, bool(r.changes), -r.saved_bytes, r.effort, 0)
+        return (r.check.rank, bool(r.changes), r.effort, r.name.count("+"), r.check.required_bytes)
 
     return tuple(sorted(tried, key=key))
 
@@ -413,17 +467,83 @@ def _merged_options(options: Sequence[str]) -> str:
     return " ".join(f"{k} {v}" if v is not None else k for k, v in merged.items())
 
 
-def _combined(applied: Sequence[tuple[RemedySpec, Remedy]], base: int) -> Remedy:
+def _combined(applied: Sequence[tuple[RemedySpec, Remedy]], base: int, *, bump: int = 100) -> Remedy:
+    """Remedies applied one after the other as one: its effort is the largest of theirs plus ``bump``;
+    a combination that changes the experiment is labelled so once, in front."""
     last = applied[-1][1]
+    changes = next((spec.changes for spec, _ in applied if spec.changes), "")
+    text = " + ".join(spec.short or _unlabelled(r.description, spec.changes) for spec, r in applied)
     return Remedy(
         name="+".join(spec.name for spec, _ in applied),
-        description=" + ".join(r.description for _, r in applied),
+        description=_labelled(text, changes),
         options=_merged_options([r.options for _, r in applied if r.options]),
-        effort=max(spec.effort for spec, _ in applied) + 100,
+        effort=max(spec.effort for spec, _ in applied) + bump,
         workload=last.workload,
         check=last.check,
         saved_bytes=base - last.check.required_bytes,
+        changes=changes,
     )
+
+
+#: How many remedies :func:`_combinations` combines at most, and how many fitting combinations it keeps
+#: of those that keep the experiment and of those that change it.
+MAX_COMBINED = 4
+KEEP_COMBINATIONS = 3
+CHANGE_COMBINATIONS = 2
+
+
+def _combinations(
+    specs: Sequence[RemedySpec], w: FineTune, ctx: RemedyContext, base: int, fitting: set[str]
+) -> list[Remedy]:
+    """The smallest combinations of fine-tuning remedies that make the job fit, found by trying every
+    combination of up to :data:`MAX_COMBINED` remedies of different groups, each applied in effort
+    order and kept unless it adds memory: ZeRO-3 + optimizer offload + gradient
+    checkpointing, say, which no pair and no cheapest-first stack finds.
+
+    A combination is dropped when a part of it fits alone or with fewer others (``fitting``: the
+    single remedies that fit), and so is one that another of its kind (keeping or changing the method)
+    matches or beats in effort, number of remedies and memory. Returned: the :data:`KEEP_COMBINATIONS`
+    cheapest that keep the user's method and the :data:`CHANGE_COMBINATIONS` cheapest that change it,
+    cheapest by their costliest remedy (effort), then fewer remedies, then the smaller memory per GPU."""
+    found: list[tuple[frozenset[str], Remedy]] = []
+
+    def grow(start: int, current: Workload, required: int, applied: list[tuple[RemedySpec, Remedy]]) -> None:
+        for i in range(start, len(specs)):
+            spec = specs[i]
+            if spec.group and any(s.group == spec.group for s, _ in applied):
+                continue
+            r = _try(spec, current, ctx, required)
+            # One that saves nothing yet is kept on: checkpointing saves nothing while the optimizer
+            # states make the peak, and much once ZeRO has sharded them. Minimality drops the idle ones.
+            if r is None or r.saved_bytes < 0:
+                continue
+            chain = [*applied, (spec, r)]
+            if r.fits:
+                if len(chain) > 1:
+                    found.append((frozenset(s.name for s, _ in chain), _combined(chain, base, bump=0)))
+            elif len(chain) < MAX_COMBINED:
+                grow(i + 1, r.workload, r.check.required_bytes, chain)
+
+    grow(0, w, base, [])
+    sets = [names for names, _ in found] + [frozenset([n]) for n in fitting]
+    minimal = [r for names, r in found if not any(other < names for other in sets)]
+    cost = [(r.effort, r.name.count("+"), r.check.required_bytes) for r in minimal]
+    # A combination no cheaper, no shorter and no smaller than another of its kind adds nothing to the list.
+    useful = [
+        r
+        for r, c in zip(minimal, cost, strict=True)
+        if not any(
+            o is not r
+            and bool(o.changes) == bool(r.changes)
+            and d != c
+            and all(x <= y for x, y in zip(d, c, strict=True))
+            for o, d in zip(minimal, cost, strict=True)
+        )
+    ]
+    useful.sort(key=lambda r: (r.effort, r.name.count("+"), r.check.required_bytes))
+    keep = [r for r in useful if not r.changes][:KEEP_COMBINATIONS]
+    change = [r for r in useful if r.changes][:CHANGE_COMBINATIONS]
+    return keep + change
 
 
 def _pairs(specs: Sequence[RemedySpec], w: Workload, ctx: RemedyContext, base: int, limit: int = 3) -> list[Remedy]:
