@@ -87,7 +87,7 @@ if TYPE_CHECKING:
         which_gpus,
     )
     from .planning.sweep import Sweep, SweepRow, sweep
-    from .registry.catalog import Catalog, PluginInfo
+    from .registry.catalog import Catalog, FamilyNameError, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
     from .registry.resolve import resolve_model
     from .values.deepspeed import DEEPSPEED_PRESETS
@@ -216,6 +216,7 @@ _LAZY = {
     "Catalog": "registry.catalog",
     # stream cat2: names
     "resolve_model": "registry.resolve",
+    "FamilyNameError": "registry.catalog",
     "MemoryEstimate": "memory.estimate",
     "PluginInfo": "registry.catalog",
     "catalog": "registry.plugins",
@@ -384,6 +385,7 @@ __all__ = [
     "ContextLengthWarning",
     "DecodeSpeed",
     "DuplicateEntryError",
+    "FamilyNameError",  # stream cat2 (names)
     "EngineBreakdown",
     "FigureComparison",
     "FineTune",
