@@ -1,0 +1,24 @@
+"""Entries added after a user trial (Qwen3-2507). Facts from outside our code: the model card's counts
+(30.5B total, 29.9B non-embedding, 48 layers, 32/4 heads, 128 experts, 262,144 native context) and the
+Qwen3-30B-A3B config.json fixture in tests/data/hf_configs (provenance in its README)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+import llmcatalog as lc
+
+CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+
+
+def test_qwen3_30b_a3b_instruct_2507_is_the_30b_a3b_layout_with_256k_context(catalog: lc.Catalog) -> None:
+    cfg = json.loads((CONFIGS / "qwen3-30b-a3b.json").read_text())
+    layout = lc.architecture_from_hf_config({**cfg, "max_position_embeddings": 262144})
+    m = catalog.get_model("Qwen/Qwen3-30B-A3B-Instruct-2507")
+    assert m.architecture == layout
+    assert m.n_params == lc.count_params(layout)
+    assert round(m.n_params / 1e9, 1) == 30.5  # card: 30.5B in total
+    assert attrs.evolve(layout, max_context=cfg["max_position_embeddings"]) == catalog.get_model("qwen3-30b-a3b").architecture
