@@ -101,7 +101,10 @@ def test_an_unrelated_miss_is_not_a_family(catalog: lc.Catalog) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "mid"),
-    [("mixtral-8x7b-instruct", "mixtral-8x7b-instruct-v0.1"), ("Mixtral 8x22B Instruct", "mixtral-8x22b-instruct-v0.1")],
+    [
+        ("mixtral-8x7b-instruct", "mixtral-8x7b-instruct-v0.1"),
+        ("Mixtral 8x22B Instruct", "mixtral-8x22b-instruct-v0.1"),
+    ],
 )
 def test_instruct_names_without_version(catalog: lc.Catalog, typed: str, mid: str) -> None:
     """Mixtral's only Instruct release of each size answers its name without the version suffix."""

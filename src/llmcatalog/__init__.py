@@ -385,8 +385,8 @@ __all__ = [
     "ContextLengthWarning",
     "DecodeSpeed",
     "DuplicateEntryError",
-    "FamilyNameError",  # stream cat2 (names)
     "EngineBreakdown",
+    "FamilyNameError",  # stream cat2 (names)
     "FigureComparison",
     "FineTune",
     "FitCheck",

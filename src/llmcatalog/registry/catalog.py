@@ -62,6 +62,7 @@ class FamilyNameError(UnknownModelError):
             "Name one of them (`llmcatalog show ID` describes each).",
         )
 
+
 E = TypeVar("E", Model, GPU, Tool)
 
 _HUB = re.compile(r"https?://(?:www\.)?(?:huggingface\.co|hf-mirror\.com|modelscope\.cn/models)/([^/\s?#]+/[^/\s?#]+)")
@@ -546,10 +547,10 @@ class Catalog:
         also resolves, through the models' hub links, when exactly one model links it; when
         several do, :class:`UnknownModelError` lists them all in ``suggestions``. A series name
         resolves when the catalog has one model of that series (``"DALL-E"`` is DALL·E 2, the
-        only DALL·E here); a family name with several members (a series name, or the common start of
-        several ids of one series: ``"Llama3-Med42"``) raises :class:`FamilyNameError` listing them. Otherwise the suggestions
-        prefer the same family at the nearest size (``"Qwen3-9B"``: qwen3-8b first). With the
-        ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
+        only DALL·E here); a family name with several members (a series name, or the common start
+        of several ids of one series: ``"Llama3-Med42"``) raises :class:`FamilyNameError` listing
+        them. Otherwise the suggestions prefer the same family at the nearest size (``"Qwen3-9B"``:
+        qwen3-8b first). With the ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
         """
         if isinstance(name, Model):
             return name

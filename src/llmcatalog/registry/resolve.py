@@ -15,9 +15,10 @@ its name states (``-FP8`` fp8 with 128x128 block scales, but per-tensor compress
 Neural Magic / Red Hat AI; ``-FP8-dynamic`` per-channel compressed-tensors FP8; ``-AWQ``/``-AWQ-INT4``
 awq-int4, ``-GPTQ-Int4``/``-GPTQ`` gptq-int4, ``-GPTQ-Int8`` gptq-int8, ``-bnb-4bit`` bnb-nf4-dq),
 ``unsloth/Llama-3.2-3B-Instruct`` (a re-upload) is the catalog's Llama-3.2-3B-Instruct, and a
-``-GGUF`` repository is its base model with no single weight format (one file per quantization). The repository's own ``quantization_config``
-wins when the Hub (or its cache) can be read; otherwise the model's notes and the format's
-notes say the format was inferred from the repository name.
+``-GGUF`` repository is its base model with no single weight format (one file per quantization).
+The repository's own ``quantization_config`` wins when the Hub (or its cache) can be read;
+otherwise the model's notes and the format's notes say the format was inferred from the
+repository name.
 """
 
 from __future__ import annotations
@@ -212,7 +213,8 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog | None 
     ``catalog`` defaults to the installed one (:func:`llmcatalog.catalog`).
 
     Raises :class:`CheckpointError` for unreadable files and Hub failures (offline and not cached,
-    not found; an unreachable Hub's message also lists the catalog's close names) and :class:`UnknownModelError` (with suggestions) for anything else.
+    not found; an unreachable Hub's message also lists the catalog's close names) and
+    :class:`UnknownModelError` (with suggestions) for anything else.
     """
     if isinstance(spec, Model):
         return spec
