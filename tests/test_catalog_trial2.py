@@ -23,3 +23,16 @@ def test_qwen3_30b_a3b_instruct_2507_is_the_30b_a3b_layout_with_256k_context(cat
     assert round(m.n_params / 1e9, 1) == 30.5  # card: 30.5B in total
     original = catalog.get_model("qwen3-30b-a3b").architecture
     assert attrs.evolve(layout, max_context=cfg["max_position_embeddings"]) == original
+
+
+def test_qwen3_4b_base_and_2507_are_the_4b_layout(catalog: lc.Catalog) -> None:
+    """Qwen3-4B-Base (card: context 32,768) and Qwen3-4B-Instruct-2507 (card: 262,144 natively) share
+    Qwen3-4B's layout; the cards give 4.0B parameters (3.6B non-embedding) for all three."""
+    cfg = json.loads((CONFIGS / "qwen3-4b.json").read_text())
+    for repo, context in (("Qwen/Qwen3-4B-Base", 32768), ("Qwen/Qwen3-4B-Instruct-2507", 262144)):
+        layout = lc.architecture_from_hf_config({**cfg, "max_position_embeddings": context})
+        m = catalog.get_model(repo)
+        assert m.architecture == layout, repo
+        assert m.n_params == lc.count_params(layout)
+        assert round(m.n_params / 1e9, 1) == 4.0
+    assert catalog.get_model("qwen3-4b").base_model == "qwen3-4b-base"
