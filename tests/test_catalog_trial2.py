@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import attrs
+import pytest
 
 import llmcatalog as lc
 
@@ -36,3 +37,21 @@ def test_qwen3_4b_base_and_2507_are_the_4b_layout(catalog: lc.Catalog) -> None:
         assert m.n_params == lc.count_params(layout)
         assert round(m.n_params / 1e9, 1) == 4.0
     assert catalog.get_model("qwen3-4b").base_model == "qwen3-4b-base"
+
+
+def test_qwen3_235b_2507_is_the_235b_layout_with_256k_context(
+    catalog: lc.Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 2507 cards give Qwen3-235B-A22B's counts (235B total, 22B active, 94 layers, 64/4 heads,
+    128 experts) and 262,144 native context."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network: the FP8 repository resolves by its name
+    base = catalog.get_model("qwen3-235b-a22b").architecture
+    assert base is not None
+    for repo in ("Qwen/Qwen3-235B-A22B-Instruct-2507", "Qwen/Qwen3-235B-A22B-Thinking-2507"):
+        m = catalog.get_model(repo)
+        assert m.architecture == attrs.evolve(base, max_context=262144), repo
+        assert m.n_params is not None
+        assert round(m.n_params / 1e9) == 235
+        fp8 = lc.get_model(f"{repo}-FP8")  # the FP8 release resolves to it (offline: inferred format)
+        assert fp8.base_model == m.id
