@@ -62,7 +62,12 @@ QUANTIZED = [
     ("Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4", "qwen2.5-72b-instruct", "gptq-int4"),
     ("Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8", "qwen2.5-7b-instruct", "gptq-int8"),
     ("TheBloke/Llama-2-7B-GPTQ", "llama-2-7b", "gptq-int4"),
-    ("unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "llama-3.2-3b-instruct", "bnb-nf4"),
+    # unsloth's -bnb-4bit config.json sets bnb_4bit_use_double_quant: true (sources in registry/resolve.py).
+    ("unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "llama-3.2-3b-instruct", "bnb-nf4-dq"),
+    ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "llama-3.1-8b-instruct", "awq-int4"),
+    # compressed-tensors FP8 (Neural Magic / Red Hat AI model cards): per-channel dynamic, per-tensor static.
+    ("RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8-dynamic", "llama-3.1-8b-instruct", "ct-fp8-channel"),
+    ("neuralmagic/Meta-Llama-3-8B-Instruct-FP8", "llama-3-8b-instruct", "ct-fp8-tensor"),
 ]
 
 

@@ -88,8 +88,9 @@ if TYPE_CHECKING:
         which_gpus,
     )
     from .planning.sweep import Sweep, SweepRow, sweep
-    from .registry.catalog import Catalog, PluginInfo
+    from .registry.catalog import Catalog, FamilyNameError, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
+    from .registry.resolve import resolve_model
     from .values.deepspeed import DEEPSPEED_PRESETS
 
 
@@ -214,6 +215,9 @@ def estimate_ollama(
 # calculus faces also take catalog names (_accepting_names, below).
 _LAZY = {
     "Catalog": "registry.catalog",
+    # stream cat2: names
+    "resolve_model": "registry.resolve",
+    "FamilyNameError": "registry.catalog",
     "MemoryEstimate": "memory.estimate",
     "PluginInfo": "registry.catalog",
     "catalog": "registry.plugins",
@@ -383,6 +387,7 @@ __all__ = [
     "DecodeSpeed",
     "DuplicateEntryError",
     "EngineBreakdown",
+    "FamilyNameError",  # stream cat2 (names)
     "FigureComparison",
     "FineTune",
     "FitCheck",
@@ -458,6 +463,7 @@ __all__ = [
     "models_that_fit",
     "prefill_speed",
     "recommend",
+    "resolve_model",  # stream cat2 (names)
     "search",
     "sweep",
     "training_time",
@@ -468,11 +474,13 @@ __all__ = [
 
 
 def get_model(name: str) -> Model:
-    """The catalog model with this id, name or alias (Chinese names too); case, spaces and
-    punctuation are ignored. Unknown names raise :class:`UnknownModelError` with suggestions."""
-    from .registry.plugins import catalog
-
-    return catalog().get_model(name)
+    """The model ``name`` names, as docs/names.md describes (:func:`resolve_model`): a catalog id,
+    name or alias (Chinese names too; case, spaces and punctuation are ignored), a Hub path a
+    catalog model links, a quantized or re-uploaded repository of one (``Qwen/Qwen3-8B-AWQ``,
+    ``unsloth/Llama-3.2-3B-Instruct``, ``bartowski/Qwen2.5-7B-Instruct-GGUF``), a model folder,
+    ``config.json`` or ``.gguf`` file, or another Hub id (with the ``hub`` extra). Unknown names
+    raise :class:`UnknownModelError` with suggestions; :meth:`Catalog.get_model` is catalog-only."""
+    return _model_named(name)
 
 
 def get_gpu(name: str) -> GPU:

@@ -105,12 +105,20 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     if model.architecture is None:
         if model.architecture_differs:
             hint = f"it differs from its base's ({model.architecture_differs})"
-        elif model.notes and not model.base_model:
-            hint = model.notes  # e.g. what an importer could not describe, and why
         elif model.base_model:
             hint = (
                 f"its base model {model.base_model!r} has none either or is not in the catalog used; "
                 "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
+            )
+        elif model.notes and not model.sources:
+            hint = model.notes  # what an importer could not describe, and why (one sentence)
+        elif model.sources:
+            # A catalog entry: its notes (why no architecture is recorded) can be a paragraph of
+            # provenance; point to them instead of dumping them into the error.
+            raise NotEstimableError(
+                f"{model.name} ({model.id}) has no architecture recorded, so its memory cannot be estimated. "
+                "Pass the checkpoint's config.json instead (llmcatalog.Model.from_hf_config(config), or "
+                f"`llmcatalog estimate path/to/config.json`); `llmcatalog show {model.id}` shows the notes on why."
             )
         else:
             hint = "add an [models.architecture] table, or use Model.from_hf_config() with its config.json"

@@ -46,7 +46,22 @@ from .names import (
     suggest,
 )
 
-__all__ = ["Catalog", "PluginInfo"]
+__all__ = ["Catalog", "FamilyNameError", "PluginInfo"]
+
+
+class FamilyNameError(UnknownModelError):
+    """A family name ("Meditron", "Llama3-Med42", "Qwen2.5-Math") that several catalog models share:
+    the message lists every member, and ``suggestions`` holds their ids (smallest first)."""
+
+    def __init__(self, name: str, family: str, members: tuple[str, ...]) -> None:
+        super().__init__(name, members)
+        self.family = family
+        shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}..."
+        self.args = (
+            f"{shown} names {len(members)} catalog models of the {family} series: {', '.join(members)}. "
+            "Name one of them (`llmcatalog show ID` describes each).",
+        )
+
 
 E = TypeVar("E", Model, GPU, Tool)
 
@@ -188,6 +203,25 @@ class _Index(Generic[E]):
         if len(self.hub.get(key, ())) > 1:
             return tuple(sorted(self.hub[key]))
         return tuple(sorted(self.series.get(key, ())))
+
+    def family(self, name: str) -> tuple[str, tuple[str, ...]] | None:
+        """(family, member ids by size) when ``name`` is a family name several entries share: a series
+        name with several members, or the common start of several ids of one series, ending at a
+        hyphen ("Llama3-Med42": llama3-med42-8b and llama3-med42-70b). None otherwise."""
+        if len(name) > MAX_NAME_CHARS:
+            return None
+        ids = self.series.get(normalize(name), set())
+        if len(ids) < 2:
+            slug = re.sub(r"[\s_]+", "-", unicodedata.normalize("NFKC", name).strip().casefold())
+            ids = {i for i in self.by_id if i.startswith(slug + "-")} if len(slug) >= 3 else set()
+        series = {getattr(self.by_id[i], "series", None) for i in ids}
+        if len(ids) < 2 or len(series) != 1 or None in series:
+            return None
+
+        def size(mid: str) -> tuple[float, str]:
+            return (name_parts(mid).size_b or math.inf, mid)
+
+        return str(series.pop()), tuple(sorted(ids, key=size))
 
     def suggestions(self, name: str) -> tuple[str, ...]:
         if len(name) > MAX_NAME_CHARS:
@@ -513,9 +547,10 @@ class Catalog:
         also resolves, through the models' hub links, when exactly one model links it; when
         several do, :class:`UnknownModelError` lists them all in ``suggestions``. A series name
         resolves when the catalog has one model of that series (``"DALL-E"`` is DALL·E 2, the
-        only DALL·E here); a series with several members lists them. Otherwise the suggestions
-        prefer the same family at the nearest size (``"Qwen3-9B"``: qwen3-8b first). With the
-        ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
+        only DALL·E here); a family name with several members (a series name, or the common start
+        of several ids of one series: ``"Llama3-Med42"``) raises :class:`FamilyNameError` listing
+        them. Otherwise the suggestions prefer the same family at the nearest size (``"Qwen3-9B"``:
+        qwen3-8b first). With the ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
         """
         if isinstance(name, Model):
             return name
@@ -526,6 +561,9 @@ class Catalog:
             candidates = self._models.candidates(name)
             if len(candidates) == 1:
                 return self._resolved[candidates[0]]
+            family = self._models.family(name)
+            if family is not None and (not candidates or set(candidates) == set(family[1])):
+                raise FamilyNameError(name, *family)
             if candidates:
                 raise UnknownModelError(name, candidates)
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]

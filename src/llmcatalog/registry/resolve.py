@@ -11,11 +11,14 @@ it reads the catalog; the importers below it never do.
 
 Quantized and re-uploaded Hub repositories of a catalog model resolve without the Hub
 (:func:`quantized_repo`): ``Qwen/Qwen3-8B-AWQ`` is the catalog's Qwen3-8B with the weight format
-its name states (``-FP8`` fp8, ``-AWQ`` awq-int4, ``-GPTQ-Int4``/``-GPTQ`` gptq-int4,
-``-GPTQ-Int8`` gptq-int8, ``-bnb-4bit`` bnb-nf4), and ``unsloth/Llama-3.2-3B-Instruct`` (a
-re-upload) is the catalog's Llama-3.2-3B-Instruct. The repository's own ``quantization_config``
-wins when the Hub (or its cache) can be read; otherwise the model's notes and the format's
-notes say the format was inferred from the repository name.
+its name states (``-FP8`` fp8 with 128x128 block scales, but per-tensor compressed-tensors FP8 from
+Neural Magic / Red Hat AI; ``-FP8-dynamic`` per-channel compressed-tensors FP8; ``-AWQ``/``-AWQ-INT4``
+awq-int4, ``-GPTQ-Int4``/``-GPTQ`` gptq-int4, ``-GPTQ-Int8`` gptq-int8, ``-bnb-4bit`` bnb-nf4-dq),
+``unsloth/Llama-3.2-3B-Instruct`` (a re-upload) is the catalog's Llama-3.2-3B-Instruct, and a
+``-GGUF`` repository is its base model with no single weight format (one file per quantization).
+The repository's own ``quantization_config`` wins when the Hub (or its cache) can be read;
+otherwise the model's notes and the format's notes say the format was inferred from the
+repository name.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import attrs
 
 from ..errors import CheckpointError, UnknownModelError
 from ..values.model import Links, Model
-from ..values.precision import FORMATS
+from ..values.precision import FORMATS, WeightFormat
 from .catalog import Catalog
 
 __all__ = ["QuantizedRepo", "quantized_repo", "resolve_model"]
@@ -37,17 +40,53 @@ __all__ = ["QuantizedRepo", "quantized_repo", "resolve_model"]
 # Repository-name suffixes that state a weight format, longest first (case ignored), with the
 # format each names. "-GPTQ" alone is TheBloke's naming: the main branch holds the 4-bit,
 # group-size-128 quantization (other bit widths live on other branches).
+#
+# Sources for the labels: unsloth's ``-bnb-4bit`` uploads store bitsandbytes NF4 *with* double
+# quantization (``bnb_4bit_use_double_quant: true`` in the quantization_config their config.json
+# carries, e.g. as copied into https://huggingface.co/Hlias11/Storm3BStudent/blob/main/config.json
+# from unsloth/Llama-3.2-3B-Instruct-bnb-4bit and
+# https://huggingface.co/KOCDIGITAL/Kocdigital-LLM-8b-v0.1/blame/61be24808c4163f80baa9365afe0d5fb8652e96c/config.json
+# from unsloth/llama-3-8b-instruct-bnb-4bit). Neural Magic / Red Hat AI ``-FP8`` and
+# ``-FP8-dynamic`` checkpoints are compressed-tensors with per-tensor (AutoFP8 ``-FP8``:
+# https://huggingface.co/neuralmagic/Meta-Llama-3-8B-Instruct-FP8, "symmetric per-tensor
+# quantization") or per-output-channel weight scales and dynamic per-token activations
+# (llm-compressor's FP8_DYNAMIC scheme: https://huggingface.co/RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8-dynamic),
+# not the 128x128 blocks of the fine-grained ``quant_method: fp8`` that Qwen's and DeepSeek's own
+# ``-FP8`` repositories use (:func:`_ct_fp8`).
 _QUANT_SUFFIXES = (
-    ("-unsloth-bnb-4bit", "bnb-nf4"),
-    ("-bnb-4bit", "bnb-nf4"),
+    ("-unsloth-bnb-4bit", "bnb-nf4-dq"),
+    ("-bnb-4bit", "bnb-nf4-dq"),
     ("-gptq-int4", "gptq-int4"),
     ("-gptq-int8", "gptq-int8"),
     ("-gptq", "gptq-int4"),
+    ("-awq-int4", "awq-int4"),  # hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4
     ("-awq", "awq-int4"),
+    ("-fp8-dynamic", "ct-fp8-channel"),
     ("-fp8", "fp8"),
+    ("-gguf", None),  # a GGUF repository: several quantizations, one per file
 )
 # Organizations whose repositories re-upload other organizations' models under the same name.
 _REUPLOADERS = frozenset({"unsloth", "thebloke"})
+# Organizations whose plain ``-FP8`` repositories are compressed-tensors per-tensor FP8 (AutoFP8).
+_CT_FP8_ORGS = frozenset({"neuralmagic", "redhatai", "neuralmagic-ent"})
+
+
+def _ct_fp8(strategy: str) -> dict[str, Any]:
+    """The compressed-tensors quantization_config of Neural Magic's FP8 checkpoints: fp8 e4m3 Linear
+    weights with one scale per output channel (``-FP8-dynamic``, activations scaled per token at run
+    time) or per tensor (``-FP8``, static activation scales); lm_head kept in 16 bits."""
+    acts = (
+        {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": True, "symmetric": True}
+        if strategy == "channel"
+        else {"num_bits": 8, "type": "float", "strategy": "tensor", "dynamic": False, "symmetric": True}
+    )
+    weights = {"num_bits": 8, "type": "float", "strategy": strategy, "dynamic": False, "symmetric": True}
+    return {
+        "quant_method": "compressed-tensors",
+        "format": "float-quantized",
+        "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights, "input_activations": acts}},
+        "ignore": ["lm_head"],
+    }
 
 
 class QuantizedRepo(NamedTuple):
@@ -82,6 +121,8 @@ def quantized_repo(repo_id: str) -> QuantizedRepo | None:
     org, name = repo_id.split("/")
     for suffix, fmt in _QUANT_SUFFIXES:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
+            if fmt == "fp8" and org.lower() in _CT_FP8_ORGS:
+                fmt = "ct-fp8-tensor"
             return QuantizedRepo(repo_id, name[: -len(suffix)], fmt)
     if org.lower() in _REUPLOADERS:
         return QuantizedRepo(repo_id, name, None)
@@ -107,7 +148,14 @@ def _base_of(q: QuantizedRepo, catalog: Catalog) -> Model | None:
 def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
     """``base`` as the repository ``q`` stores it, the format taken from the repository's name."""
     url = f"https://huggingface.co/{q.repo_id}"
-    if q.weight_format is None:
+    if q.weight_format is None and q.repo_id.lower().endswith("-gguf"):
+        note = (
+            f"{q.repo_id} is a GGUF repository of {base.name} ({base.id}): it holds one file per quantization"
+            f" (Q4_K_M, Q8_0, ...), so no single weight format is known ({why}); the weights count as the catalog"
+            " stores them unless a precision is given, and llmcatalog.from_gguf(path) reads one downloaded file"
+        )
+        fmt = base.weight_format
+    elif q.weight_format is None:
         note = f"{q.repo_id} is taken as a re-upload of {base.name} ({base.id}) with the same weights; {why}"
         fmt = base.weight_format
     else:
@@ -115,7 +163,7 @@ def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
             f"weight format {q.weight_format} inferred from the repository name {q.repo_id!r}"
             f" (not read from its quantization_config: {why})"
         )
-        fmt = attrs.evolve(FORMATS[q.weight_format], notes=(f"inferred from the repository name {q.repo_id!r}",))
+        fmt = attrs.evolve(_format_named(q.weight_format), notes=(f"inferred from the repository name {q.repo_id!r}",))
     changes: dict[str, Any] = {
         "id": _slug(q.repo_id.replace("/", "--")),
         "name": q.repo_id,
@@ -129,6 +177,17 @@ def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
         "notes": note + (f". {base.notes}" if base.notes else ""),
     }
     return attrs.evolve(base, **changes)
+
+
+def _format_named(name: str) -> WeightFormat:
+    """A weight format of :data:`FORMATS`, or Neural Magic's compressed-tensors FP8 (``ct-fp8-channel``,
+    ``ct-fp8-tensor``) as their quantization_config describes it."""
+    if name.startswith("ct-fp8-"):
+        from ..importers.quantization import weight_format_from_quantization_config
+
+        fmt = weight_format_from_quantization_config(_ct_fp8(name.removeprefix("ct-fp8-")))
+        return attrs.evolve(fmt, name=name)
+    return FORMATS[name]
 
 
 def _hub_unreadable(exc: CheckpointError) -> bool:
@@ -148,15 +207,21 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Model:
+def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog | None = None) -> Model:
     """The model ``spec`` names: a path to a ``.gguf`` file, a model folder or ``config.json``; a
     catalog id, name, alias or linked Hub path; or a Hub repository id (with the ``hub`` extra).
+    ``catalog`` defaults to the installed one (:func:`llmcatalog.catalog`).
 
     Raises :class:`CheckpointError` for unreadable files and Hub failures (offline and not cached,
-    not found) and :class:`UnknownModelError` (with suggestions) for anything else.
+    not found; an unreachable Hub's message also lists the catalog's close names) and
+    :class:`UnknownModelError` (with suggestions) for anything else.
     """
     if isinstance(spec, Model):
         return spec
+    if catalog is None:
+        from .plugins import catalog as _installed
+
+        catalog = _installed()
     path = Path(spec)
     text = os.fspath(spec)
     if text and _is_file(path):
@@ -179,6 +244,8 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Mod
         q = quantized_repo(text)
         base = _base_of(q, catalog) if q is not None else None
         if q is not None and base is not None:
+            if q.weight_format is None and text.lower().endswith("-gguf"):
+                return _inferred(q, base, "pick one file")
             if not _hub_installed():
                 return _inferred(q, base, "the hub extra is not installed")
             from ..importers.hub import from_hub
@@ -197,4 +264,13 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog) -> Mod
             ) from exc
         from ..importers.hub import from_hub
 
-        return from_hub(text).model
+        try:
+            return from_hub(text).model
+        except CheckpointError as hub_exc:
+            if not _hub_unreadable(hub_exc) or not exc.suggestions:
+                raise
+            # Unreachable Hub: say so, and offer what the catalog has ("Qwen/Qwen3-8B-Instruct": qwen3-8b).
+            raise CheckpointError(
+                text,
+                f"not in the catalog (did you mean: {', '.join(exc.suggestions)}?), and {hub_exc.reason}",
+            ) from hub_exc
