@@ -21,8 +21,10 @@ from .errors import (
     CatalogDataError,
     CheckpointError,
     ContextLengthWarning,
+    DeepSpeedWorkloadWarning,  # api stream
     DuplicateEntryError,
     LLMCatalogError,
+    LoraTargetWarning,  # api stream
     MissingDependencyError,
     MissingGPUFigureError,
     NotEstimableError,
@@ -380,6 +382,7 @@ __all__ = [
     "Component",
     "ContextLengthWarning",
     "DecodeSpeed",
+    "DeepSpeedWorkloadWarning",  # api stream
     "DuplicateEntryError",
     "EngineBreakdown",
     "FigureComparison",
@@ -393,6 +396,7 @@ __all__ = [
     "Links",
     "LlamaCppEstimate",
     "LocalCheckpoint",
+    "LoraTargetWarning",  # api stream
     "MemoryEstimate",
     "MissingDependencyError",
     "MissingGPUFigureError",

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
+from ..errors import ContextLengthWarning, DeepSpeedWorkloadWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
@@ -412,9 +412,21 @@ def _deepspeed_parallelism(args: argparse.Namespace) -> Parallelism:
             "--deepspeed-config sets the ZeRO stage and offload itself; leave out --zero, --fsdp and --offload-*"
         )
     source = DEEPSPEED_PRESETS.get(args.deepspeed_config, args.deepspeed_config)
-    return Parallelism.from_deepspeed_config(
-        source, data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeepSpeedWorkloadWarning)
+        par = Parallelism.from_deepspeed_config(
+            source, data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp
+        )
+    for w in caught:  # the config's workload settings, worded with this command's flags
+        if isinstance(w.message, DeepSpeedWorkloadWarning):
+            warnings.warn_explicit(w.message.text(_DS_FLAGS), UserWarning, w.filename, w.lineno)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return par
+
+
+#: FineTune fields a DeepSpeed config sets -> the `estimate` options that set them.
+_DS_FLAGS = {"precision": "--compute", "batch_size": "--batch", "optimizer": "--optimizer"}
 
 
 #: Options of `estimate` that only mean something for one kind of workload.

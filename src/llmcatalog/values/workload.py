@@ -387,11 +387,14 @@ class Parallelism:
         (a :class:`UserWarning` naming them); malformed values raise :class:`~llmcatalog.WorkloadError`
         naming the key.
         A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
+        A preset name (:data:`~llmcatalog.DEEPSPEED_PRESETS`) is matched ignoring case and separators.
         """
-        from .deepspeed import DEEPSPEED_PRESETS, parallelism_kwargs
+        from .deepspeed import DEEPSPEED_PRESETS, parallelism_kwargs, preset_name
 
-        if isinstance(config, str) and config in DEEPSPEED_PRESETS:
-            config = DEEPSPEED_PRESETS[config]
+        if isinstance(config, str) and (config in DEEPSPEED_PRESETS or not os.path.isfile(config)):
+            preset = preset_name(config)  # case and separators ignored: "LLaMAFactory-Z3"
+            if preset is not None:
+                config = DEEPSPEED_PRESETS[preset]
         if not isinstance(config, dict):
             if not isinstance(config, (str, os.PathLike)):
                 raise WorkloadError(f"a DeepSpeed config is a dict, a JSON path or a preset name, got {_show(config)}")
@@ -414,7 +417,8 @@ class Parallelism:
         *,
         data_parallel: int,
         sharding_strategy: str = "FULL_SHARD",
-        version: int = 1,
+        fsdp_version: int | None = None,
+        version: int | None = None,
         param_dtype: str | None = None,
         reduce_dtype: str | None = None,
         cpu_offload: bool = False,
@@ -428,7 +432,8 @@ class Parallelism:
     ) -> Parallelism:
         """PyTorch FSDP by its own names: ``sharding_strategy`` one of ``FULL_SHARD``, ``SHARD_GRAD_OP``,
         ``NO_SHARD``, ``HYBRID_SHARD`` (FSDP1's ``ShardingStrategy``; case-insensitive, ``_HYBRID_SHARD_ZERO2``
-        is not modelled), ``version`` 1 or 2 (``fully_shard``: always full-shard), ``param_dtype`` /
+        is not modelled), ``fsdp_version`` 1 (default) or 2 (``fully_shard``: always full-shard; ``version``
+        is the same argument's older name), ``param_dtype`` /
         ``reduce_dtype`` of the ``MixedPrecision`` policy (``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch
         name such as ``"bfloat16"``), ``cpu_offload`` (``CPUOffload(offload_params=True)``: parameters,
         gradients and the optimizer step live on the CPU)."""
@@ -447,6 +452,12 @@ class Parallelism:
                 "(torch.distributed.fsdp.ShardingStrategy)"
             )
         mode = names[key]
+        if fsdp_version is not None and version is not None and fsdp_version != version:
+            raise WorkloadError(
+                f"from_fsdp got fsdp_version={_show(fsdp_version)} and version={_show(version)}: give one "
+                "(version is fsdp_version's older name)"
+            )
+        chosen = fsdp_version if fsdp_version is not None else version if version is not None else 1
         if mode == "none" and cpu_offload:
             raise WorkloadError("cpu_offload needs sharded parameters: use FULL_SHARD or HYBRID_SHARD")
         return cls(
@@ -454,7 +465,7 @@ class Parallelism:
             tensor_parallel=tensor_parallel,
             pipeline_parallel=pipeline_parallel,
             fsdp=mode,
-            fsdp_version=version,
+            fsdp_version=chosen,
             fsdp_param_dtype=_dtype_name(param_dtype, "param_dtype"),
             fsdp_reduce_dtype=_dtype_name(reduce_dtype, "reduce_dtype"),
             offload_params=cpu_offload,

@@ -1,0 +1,101 @@
+"""API and input problems a fresh user trial found: each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import llmcatalog as lc
+from llmcatalog.cli.main import main
+
+
+def _ds(optimizer: str, **params: object) -> lc.DeepSpeedWorkloadWarning:
+    block: dict[str, object] = {"type": optimizer}
+    if params:
+        block["params"] = params
+    config = {"optimizer": block, "zero_optimization": {"stage": 2}}
+    with pytest.warns(lc.DeepSpeedWorkloadWarning) as caught:
+        lc.Parallelism.from_deepspeed_config(config, data_parallel=2)
+    found = [w.message for w in caught if isinstance(w.message, lc.DeepSpeedWorkloadWarning)]
+    assert len(found) == 1
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "params", "field"),
+    [
+        # DeepSpeed docs "Optimizer Parameters": Adam/AdamW run as FusedAdam (DeepSpeedCPUAdam offloaded);
+        # other types come from torch.optim by name (deepspeed/runtime/engine.py _configure_basic_optimizer).
+        ("AdamW", {}, "adamw"),
+        ("Adam", {}, "adamw"),
+        ("SGD", {}, "sgd"),
+        ("SGD", {"momentum": 0.9}, "sgd-momentum"),
+        ("Lamb", {}, "adamw"),  # FusedLamb: exp_avg and exp_avg_sq, as AdamW
+        ("Lion", {}, "lion"),
+    ],
+)
+def test_deepspeed_optimizer_names_the_finetune_optimizer(optimizer: str, params: dict[str, object], field: str) -> None:
+    """A DeepSpeed config's optimizer section warns which FineTune optimizer has its state bytes."""
+    w = _ds(optimizer, **params)
+    assert f"optimizer='{field}'" in str(w)
+    assert ("optimizer.type", "optimizer", field) == (w.notes[-1][0][:14], w.notes[-1][1], w.notes[-1][2])
+
+
+@pytest.mark.parametrize("optimizer", ["OneBitAdam", "ZeroOneAdam", "OneBitLamb"])
+def test_deepspeed_compressed_optimizers_say_not_modelled(optimizer: str) -> None:
+    """1-bit Adam / 0/1 Adam / 1-bit LAMB keep error-feedback buffers: said to be not modelled."""
+    assert "not modelled" in str(_ds(optimizer))
+
+
+def test_deepspeed_unknown_optimizer_names_the_known_ones() -> None:
+    """An optimizer type nobody knows warns, naming the known types."""
+    text = str(_ds("Bogus"))
+    assert "'Bogus'" in text and "OneBitAdam" in text and "SGD" in text
+
+
+def test_cli_deepspeed_warning_names_cli_flags(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    """Shown by the CLI, the workload warning names --batch / --optimizer, not FineTune(...)."""
+    import json
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "ds.json"
+    path.write_text(
+        json.dumps(
+            {"train_micro_batch_size_per_gpu": 4, "optimizer": {"type": "SGD"}, "zero_optimization": {"stage": 2}}
+        )
+    )
+    rc = main(["estimate", "llama-3.1-8b", "--finetune", "full", "--deepspeed-config", str(path), "--dp", "2"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "--batch 4" in err and "--optimizer sgd" in err
+    assert "FineTune(" not in err
+
+
+@pytest.mark.parametrize("name", ["Hugging Face Trainer", "hf", "HF Trainer", "huggingface"])
+def test_framework_aliases(name: str) -> None:
+    """README's "the HF Trainer" and its short names are the transformers profile."""
+    assert lc.FineTune.for_framework(name, method="lora") == lc.FineTune.for_framework("transformers", method="lora")
+
+
+@pytest.mark.parametrize("name", ["LLaMAFactory-Z3", "llamafactory_z3", "LlamaFactory Z3"])
+def test_deepspeed_preset_names_ignore_case_and_separators(name: str) -> None:
+    """DeepSpeed preset names match ignoring case and separators."""
+    expected = lc.Parallelism.from_deepspeed_config("llamafactory-z3", data_parallel=2)
+    assert lc.Parallelism.from_deepspeed_config(name, data_parallel=2) == expected
+
+
+def test_from_fsdp_takes_fsdp_version() -> None:
+    """from_fsdp(fsdp_version=2) as the field and docs spell it; version= still works; both disagreeing raise."""
+    assert lc.Parallelism.from_fsdp(data_parallel=2, fsdp_version=2).fsdp_version == 2
+    assert lc.Parallelism.from_fsdp(data_parallel=2, version=2).fsdp_version == 2
+    assert lc.Parallelism.from_fsdp(data_parallel=2).fsdp_version == 1
+    with pytest.raises(lc.WorkloadError, match="fsdp_version"):
+        lc.Parallelism.from_fsdp(data_parallel=2, fsdp_version=2, version=1)
+
+
+def test_nothing_warns_without_workload_keys() -> None:
+    """A config with only zero_optimization warns nothing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lc.Parallelism.from_deepspeed_config({"zero_optimization": {"stage": 2}})
