@@ -99,3 +99,33 @@ def test_nothing_warns_without_workload_keys() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         lc.Parallelism.from_deepspeed_config({"zero_optimization": {"stage": 2}})
+
+
+@pytest.mark.parametrize(("method", "field"), [("lora", "base_format"), ("p-tuning-v2", "base_format")])
+@pytest.mark.parametrize("fmt", ["int4", "int8"])
+def test_chatglm_builtin_formats_refused_elsewhere(method: str, field: str, fmt: str) -> None:
+    """ChatGLM's built-in int8/int4 (its remote code's quantization.py) is refused on Llama, naming
+    the formats that apply; a ChatGLM model takes it."""
+    w = lc.FineTune(method=method, **{field: fmt})
+    with pytest.raises(lc.WorkloadError, match=r"ChatGLM's built-in.*bnb-nf4.*gptq-int4.*awq-int4"):
+        lc.estimate_vram("llama-3.1-8b", w)
+    assert lc.estimate_vram("chatglm2-6b", w).total_bytes > 0
+
+
+def test_lora_target_of_another_family_warns() -> None:
+    """`wqkv` (InternLM2's fused q/k/v Linear) on Llama is mapped to q/k/v with a typed warning naming them;
+    on InternLM2 itself it is silent."""
+    w = lc.FineTune(method="lora", lora_targets=("q_proj", "wqkv"), lora_rank=13)  # a rank no other test uses
+    with pytest.warns(lc.LoraTargetWarning, match=r"'wqkv'.*llama.*q_proj, v_proj|'wqkv'.*k_proj, q_proj, v_proj"):
+        lc.estimate_vram("llama-3.1-8b", w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.LoraTargetWarning)
+        lc.estimate_vram("internlm2-chat-7b", lc.FineTune(method="lora", lora_targets=("wqkv",)))
+        lc.estimate_vram("llama-3.1-8b", lc.FineTune(method="lora", lora_targets=("q_proj", "v_proj")))
+
+
+def test_gate_proj_on_a_plain_mlp_warns_dropped() -> None:
+    """gate_proj on a non-gated MLP (GPT-NeoX) is dropped, and a warning says so."""
+    model = next(m for m in lc.catalog().models if m.architecture and m.architecture.mlp != "gated")
+    with pytest.warns(lc.LoraTargetWarning, match="gate_proj.*dropped"):
+        lc.estimate_vram(model, lc.FineTune(method="lora", lora_targets=("q_proj", "gate_proj"), lora_rank=13))

@@ -41,6 +41,7 @@ __all__ = [
     "MLA_CACHE_LAYOUTS",
     "MODULES_TO_SAVE",
     "MOE_LAYOUTS",
+    "CHATGLM_BASES",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
     "PRECISIONS",
@@ -75,6 +76,8 @@ OPTIMIZERS = (
 #: Formats a frozen base can be stored in under a PEFT method: bitsandbytes NF4 (QLoRA) and LLM.int8,
 #: GPTQ/AWQ checkpoints, and ChatGLM's built-in weight-only ``int8``/``int4`` (``quantization_bit``).
 BASE_FORMATS = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8", "int8", "int4")
+#: ChatGLM's built-in weight-only formats: only ChatGLM-family models (their remote code) have them.
+CHATGLM_BASES = ("int8", "int4")
 #: The bases PEFT's ``prepare_model_for_kbit_training`` is run on (bitsandbytes, GPTQ, AWQ); ChatGLM's
 #: built-in quantization is not one of them.
 KBIT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8")
