@@ -129,3 +129,16 @@ def test_gate_proj_on_a_plain_mlp_warns_dropped() -> None:
     model = next(m for m in lc.catalog().models if m.architecture and m.architecture.mlp != "gated")
     with pytest.warns(lc.LoraTargetWarning, match="gate_proj.*dropped"):
         lc.estimate_vram(model, lc.FineTune(method="lora", lora_targets=("q_proj", "gate_proj"), lora_rank=13))
+
+
+def test_sweep_skips_unknown_model_names() -> None:
+    """sweep(errors="skip") records an unknown model name in ``skipped`` (one per workload) and goes on;
+    errors="raise" still raises UnknownModelError."""
+    workloads = [lc.Inference(context_tokens=1024), lc.Inference(context_tokens=2048)]
+    s = lc.sweep(["llama-3.1-8b", "nonexistent-x"], "RTX 4090", workloads, errors="skip")
+    assert len(s) == 2
+    assert {r.model.id for r in s} == {"llama-3.1-8b"}
+    assert [e.model for e in s.skipped] == ["nonexistent-x", "nonexistent-x"]
+    assert all("nonexistent-x" in e.error for e in s.skipped)
+    with pytest.raises(lc.UnknownModelError):
+        lc.sweep(["llama-3.1-8b", "nonexistent-x"], "RTX 4090", workloads)
