@@ -142,3 +142,11 @@ def test_sweep_skips_unknown_model_names() -> None:
     assert all("nonexistent-x" in e.error for e in s.skipped)
     with pytest.raises(lc.UnknownModelError):
         lc.sweep(["llama-3.1-8b", "nonexistent-x"], "RTX 4090", workloads)
+
+
+def test_unknown_model_type_says_so_and_names_the_keys() -> None:
+    """A config of a model_type llmcatalog has no reader for, missing standard keys, says the model_type
+    is unknown and which keys it needs (not only "num_attention_heads missing")."""
+    cfg = {"model_type": "totally_new_arch", "hidden_size": 64, "num_hidden_layers": 2}
+    with pytest.raises(lc.CatalogDataError, match=r"'totally_new_arch' is unknown.*lacks num_attention_heads, "):
+        lc.architecture_from_hf_config(cfg)
