@@ -150,3 +150,22 @@ def test_unknown_model_type_says_so_and_names_the_keys() -> None:
     cfg = {"model_type": "totally_new_arch", "hidden_size": 64, "num_hidden_layers": 2}
     with pytest.raises(lc.CatalogDataError, match=r"'totally_new_arch' is unknown.*lacks num_attention_heads, "):
         lc.architecture_from_hf_config(cfg)
+
+
+def test_token_bound_message_agrees_with_the_bound() -> None:
+    """MAX_TOKENS (2**32) is accepted, 2**32 + 1 refused, and the message says the bound is the largest
+    value accepted; a bound that is no power of two is not written as one."""
+    from llmcatalog.values import workload as wl
+
+    assert lc.FineTune(seq_len=wl.MAX_TOKENS).seq_len == 2**32
+    with pytest.raises(lc.WorkloadError, match=r"above the bound of 4,294,967,296 \(2\*\*32\), the largest value"):
+        lc.FineTune(seq_len=wl.MAX_TOKENS + 1)
+    import attrs
+
+    @attrs.frozen
+    class _Odd:
+        n: int = attrs.field(validator=wl._int_in(1, 1000))
+
+    with pytest.raises(lc.WorkloadError, match=r"bound of 1,000, the largest") as info:
+        _Odd(1001)
+    assert "2**" not in str(info.value)

@@ -159,7 +159,7 @@ DS_SUB_GROUP_DEFAULT = 1_000_000_000
 MAX_BUCKET_ELEMENTS = 2**44
 
 
-#: Upper bounds on workload sizes. They are far above anything real (the longest context of a
+#: Upper bounds on workload sizes (inclusive: the bound itself is accepted). They are far above anything real (the longest context of a
 #: released model is 10M tokens, about 2**23; the largest GPU clusters hold about 2**17 GPUs) and
 #: exist so that a typo or a junk value is refused at once instead of being computed into an
 #: absurd figure (or a MemoryError/OverflowError). Each error names the field and its bound.
@@ -205,8 +205,9 @@ def _int_in(low: int, high: int) -> Any:
         if value < low:
             raise WorkloadError(f"{attr.name} must be {what}, got {_show(value)}")
         if value > high:
+            power = f" (2**{high.bit_length() - 1})" if high & (high - 1) == 0 else ""
             raise WorkloadError(
-                f"{attr.name} is {_show(value)}, above the bound of {high:,} (2**{high.bit_length() - 1}); "
+                f"{attr.name} is {_show(value)}, above the bound of {high:,}{power}, the largest value accepted; "
                 "no real workload comes near it: check the value"
             )
 
