@@ -169,3 +169,34 @@ def test_token_bound_message_agrees_with_the_bound() -> None:
     with pytest.raises(lc.WorkloadError, match=r"bound of 1,000, the largest") as info:
         _Odd(1001)
     assert "2**" not in str(info.value)
+
+
+def test_count_params_and_models_that_fit_take_names() -> None:
+    """count_params takes a catalog name or Model (their architecture); models_that_fit a GPU name;
+    llamacpp_decode_speed and compare_figure a GPU name."""
+    arch = lc.get_model("llama-3.1-8b").architecture
+    assert arch is not None
+    assert lc.count_params("llama-3.1-8b") == lc.count_params(arch) == lc.count_params(lc.get_model("llama-3.1-8b"))
+    gpu = lc.get_gpu("RTX 3060 12GB")
+    named = lc.models_that_fit("RTX 3060 12GB", lc.Inference())
+    assert [f.model.id for f in named] == [f.model.id for f in lc.models_that_fit(gpu, lc.Inference())]
+    with pytest.raises(TypeError, match="count_params takes"):
+        lc.count_params(3)
+
+
+def test_every_public_face_taking_a_model_or_gpu_takes_names() -> None:
+    """Every public function with a Model/Architecture/GPU parameter either says it takes str or is
+    wrapped by the name-accepting layer of llmcatalog/__init__.py (README: names work everywhere)."""
+    import inspect
+
+    missing = []
+    for name in lc.__all__:
+        obj = getattr(lc, name)
+        if not inspect.isfunction(obj):
+            continue
+        for p in list(inspect.signature(obj).parameters.values())[:3]:
+            ann = str(p.annotation)
+            if any(t in ann for t in ("Model", "Architecture", "GPU")) and "str" not in ann:
+                if not hasattr(obj, "__wrapped__"):
+                    missing.append(f"{name}({p.name})")
+    assert not missing, missing
