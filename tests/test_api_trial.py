@@ -200,3 +200,25 @@ def test_every_public_face_taking_a_model_or_gpu_takes_names() -> None:
                 if not hasattr(obj, "__wrapped__"):
                     missing.append(f"{name}({p.name})")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("query", ["((((", ".*", "[", "+?"])
+def test_search_without_word_characters_is_refused(query: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A query with no letters or digits is a QueryError (the CLI: rc 2 and a message), not the whole catalog."""
+    with pytest.raises(lc.QueryError, match="no letters or digits"):
+        lc.search(query)
+    assert main(["search", query]) == 2
+    assert "no letters or digits" in capsys.readouterr().err
+
+
+def test_search_text_is_matched_literally() -> None:
+    """A punctuation word next to a real one is text to find, not a pattern nor an empty match."""
+    assert lc.search("llama ((((") == ()
+    assert lc.search("llama")
+
+
+def test_cli_search_suggests_close_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt name that matches nothing gets get_model's did-you-mean suggestions."""
+    assert main(["search", "Qwen3-8b-instrcut"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing matches" in out and "Did you mean" in out and "qwen3-8b" in out

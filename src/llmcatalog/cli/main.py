@@ -22,7 +22,14 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, DeepSpeedWorkloadWarning, LLMCatalogError, MissingGPUFigureError, WorkloadError
+from ..errors import (
+    ContextLengthWarning,
+    DeepSpeedWorkloadWarning,
+    LLMCatalogError,
+    MissingGPUFigureError,
+    UnknownModelError,
+    WorkloadError,
+)
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
@@ -185,9 +192,20 @@ def _cmd_search(args: argparse.Namespace, cat: Catalog) -> int:
         print()
         print(table(["tool", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in tools]))
     if not models and not tools:
-        print(f"nothing matches {args.text!r}")
+        close = _close_names(args.text, cat)
+        print(f"nothing matches {args.text!r}" + (f". Did you mean: {', '.join(close)}?" if close else ""))
         return 1
     return 0
+
+
+def _close_names(text: str, cat: Catalog) -> tuple[str, ...]:
+    """The model names get_model would suggest for ``text`` (registry/names.py's suggester)."""
+    try:
+        return (cat.get_model(text).id,)  # a name search's word matching missed, e.g. a hub path
+    except UnknownModelError as exc:
+        return exc.suggestions
+    except LLMCatalogError:
+        return ()
 
 
 def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
