@@ -35,7 +35,9 @@ def _ds(optimizer: str, **params: object) -> lc.DeepSpeedWorkloadWarning:
         ("Lion", {}, "lion"),
     ],
 )
-def test_deepspeed_optimizer_names_the_finetune_optimizer(optimizer: str, params: dict[str, object], field: str) -> None:
+def test_deepspeed_optimizer_names_the_finetune_optimizer(
+    optimizer: str, params: dict[str, object], field: str
+) -> None:
     """A DeepSpeed config's optimizer section warns which FineTune optimizer has its state bytes."""
     w = _ds(optimizer, **params)
     assert f"optimizer='{field}'" in str(w)
@@ -51,7 +53,9 @@ def test_deepspeed_compressed_optimizers_say_not_modelled(optimizer: str) -> Non
 def test_deepspeed_unknown_optimizer_names_the_known_ones() -> None:
     """An optimizer type nobody knows warns, naming the known types."""
     text = str(_ds("Bogus"))
-    assert "'Bogus'" in text and "OneBitAdam" in text and "SGD" in text
+    assert "'Bogus'" in text
+    assert "OneBitAdam" in text
+    assert "SGD" in text
 
 
 def test_cli_deepspeed_warning_names_cli_flags(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
@@ -68,7 +72,8 @@ def test_cli_deepspeed_warning_names_cli_flags(capsys: pytest.CaptureFixture[str
     rc = main(["estimate", "llama-3.1-8b", "--finetune", "full", "--deepspeed-config", str(path), "--dp", "2"])
     err = capsys.readouterr().err
     assert rc == 0
-    assert "--batch 4" in err and "--optimizer sgd" in err
+    assert "--batch 4" in err
+    assert "--optimizer sgd" in err
     assert "FineTune(" not in err
 
 
@@ -196,9 +201,9 @@ def test_every_public_face_taking_a_model_or_gpu_takes_names() -> None:
             continue
         for p in list(inspect.signature(obj).parameters.values())[:3]:
             ann = str(p.annotation)
-            if any(t in ann for t in ("Model", "Architecture", "GPU")) and "str" not in ann:
-                if not hasattr(obj, "__wrapped__"):
-                    missing.append(f"{name}({p.name})")
+            named = any(t in ann for t in ("Model", "Architecture", "GPU"))
+            if named and "str" not in ann and not hasattr(obj, "__wrapped__"):
+                missing.append(f"{name}({p.name})")
     assert not missing, missing
 
 
@@ -221,4 +226,6 @@ def test_cli_search_suggests_close_names(capsys: pytest.CaptureFixture[str]) -> 
     """A misspelt name that matches nothing gets get_model's did-you-mean suggestions."""
     assert main(["search", "Qwen3-8b-instrcut"]) == 1
     out = capsys.readouterr().out
-    assert "nothing matches" in out and "Did you mean" in out and "qwen3-8b" in out
+    assert "nothing matches" in out
+    assert "Did you mean" in out
+    assert "qwen3-8b" in out

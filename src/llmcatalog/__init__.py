@@ -311,7 +311,9 @@ def _count_params_named(func: Any) -> Any:
                 raise NotEstimableError(f"{model.id} has no known architecture to count: see its n_params")
             model = model.architecture
         elif not isinstance(model, Architecture):
-            raise TypeError(f"count_params takes an Architecture, a Model or a catalog name, got {type(model).__name__}")
+            raise TypeError(
+                f"count_params takes an Architecture, a Model or a catalog name, got {type(model).__name__}"
+            )
         return int(func(model))
 
     return count_params

@@ -151,7 +151,9 @@ class DeepSpeedWorkloadWarning(UserWarning):
                 target = f"FineTune({field}={value!r})"
             parts.append(f"{key} -> {target}" + (f" ({comment})" if comment else ""))
         carrier = "a Parallelism" if flags is None else "--deepspeed-config"
-        return f"this DeepSpeed config sets the workload, which {carrier} does not carry: " + "; ".join(parts) + self.tail
+        return (
+            f"this DeepSpeed config sets the workload, which {carrier} does not carry: " + "; ".join(parts) + self.tail
+        )
 
 
 class LoraTargetWarning(UserWarning):

@@ -26,6 +26,7 @@ __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "BASE_FORMATS",
     "BNB_VERSIONS",
+    "CHATGLM_BASES",
     "COMPUTE_DTYPES",
     "KBIT_BASES",
     "KV_CACHE_DTYPES",
@@ -41,7 +42,6 @@ __all__ = [
     "MLA_CACHE_LAYOUTS",
     "MODULES_TO_SAVE",
     "MOE_LAYOUTS",
-    "CHATGLM_BASES",
     "OPTIMIZERS",
     "OPTIMIZER_IMPLS",
     "PRECISIONS",
@@ -159,10 +159,11 @@ DS_SUB_GROUP_DEFAULT = 1_000_000_000
 MAX_BUCKET_ELEMENTS = 2**44
 
 
-#: Upper bounds on workload sizes (inclusive: the bound itself is accepted). They are far above anything real (the longest context of a
-#: released model is 10M tokens, about 2**23; the largest GPU clusters hold about 2**17 GPUs) and
-#: exist so that a typo or a junk value is refused at once instead of being computed into an
-#: absurd figure (or a MemoryError/OverflowError). Each error names the field and its bound.
+#: Upper bounds on workload sizes, inclusive (the bound itself is accepted). They are far above
+#: anything real (the longest context of a released model is 10M tokens, about 2**23; the largest
+#: GPU clusters hold about 2**17 GPUs) and exist so that a typo or a junk value is refused at once
+#: instead of being computed into an absurd figure (or a MemoryError/OverflowError). Each error
+#: names the field and its bound.
 MAX_BATCH_SIZE = 2**24
 #: Tokens of one sequence: ``context_tokens``, ``prompt_tokens``, ``seq_len``.
 MAX_TOKENS = 2**32
