@@ -472,7 +472,8 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
         "--framework",
         metavar="NAME",
         help="start from what this tool does by default (FineTune.for_framework; one of "
-        f"{', '.join(sorted(FRAMEWORKS))}; case, '-', '_' and spaces ignored); given options win",
+        f"{', '.join(sorted(FRAMEWORKS))}, or an alias such as 'HF Trainer'; case, '-', '_' and spaces "
+        "ignored); given options win",
     )
     es.add_argument(
         "--framework-version",
