@@ -21,8 +21,10 @@ from .errors import (
     CatalogDataError,
     CheckpointError,
     ContextLengthWarning,
+    DeepSpeedWorkloadWarning,  # api stream
     DuplicateEntryError,
     LLMCatalogError,
+    LoraTargetWarning,  # api stream
     MissingDependencyError,
     MissingGPUFigureError,
     NoFitWarning,  # plan stream: min_gpus says why it returns None
@@ -156,10 +158,15 @@ def from_hub(repo_id: str, revision: str | None = None, **options: object) -> Lo
     return read(repo_id, revision, **options)  # type: ignore[arg-type]
 
 
-def compare_figure(model: Model, figure: PublishedFigure, gpu: GPU | None = None) -> FigureComparison:
-    """Estimate a published figure's setting and compare (see :mod:`llmcatalog.accuracy.figures`)."""
+def compare_figure(model: Model | str, figure: PublishedFigure, gpu: GPU | str | None = None) -> FigureComparison:
+    """Estimate a published figure's setting and compare (see :mod:`llmcatalog.accuracy.figures`);
+    ``model`` and ``gpu`` may be catalog names."""
     from .accuracy.figures import compare_figure as compare
 
+    if isinstance(model, str):  # api stream: names accepted
+        model = _model_named(model)
+    if isinstance(gpu, str):
+        gpu = get_gpu(gpu)
     return compare(model, figure, gpu)
 
 
@@ -295,6 +302,57 @@ _NAMED_MODEL_GPU = frozenset(
 )  # fmt: skip
 
 
+def _count_params_named(func: Any) -> Any:
+    import functools
+
+    @functools.wraps(func)
+    def count_params(model: Any) -> int:
+        """Exact parameter count of an :class:`Architecture`, or of the language model of a :class:`Model`
+        or catalog name (its ``architecture``; multimodal parts are in ``Model.n_params``)."""
+        if model.__class__ is str:
+            model = _model_named(model)
+        if isinstance(model, Model):
+            if model.architecture is None:
+                raise NotEstimableError(f"{model.id} has no known architecture to count: see its n_params")
+            model = model.architecture
+        elif not isinstance(model, Architecture):
+            raise TypeError(
+                f"count_params takes an Architecture, a Model or a catalog name, got {type(model).__name__}"
+            )
+        return int(func(model))
+
+    return count_params
+
+
+def _gpu_first_named(func: Any) -> Any:
+    import functools
+
+    @functools.wraps(func)
+    def call(gpu: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(get_gpu(gpu) if gpu.__class__ is str else gpu, *args, **kwargs)
+
+    return call
+
+
+def _gpu_second_named(func: Any) -> Any:
+    """(model, gpu, ...) where the model keeps its own str handling (a .gguf path) and the GPU may be a name."""
+    import functools
+
+    @functools.wraps(func)
+    def call(model: Any, gpu: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(model, get_gpu(gpu) if gpu.__class__ is str else gpu, *args, **kwargs)
+
+    return call
+
+
+#: Faces that take a model or GPU name in other places than (model, gpu, ...): api stream.
+_NAMED_OTHER = {
+    "count_params": _count_params_named,
+    "models_that_fit": _gpu_first_named,
+    "llamacpp_decode_speed": _gpu_second_named,
+}
+
+
 def _model_named(name: str) -> Model:
     from .registry.plugins import catalog
     from .registry.resolve import resolve_model
@@ -307,6 +365,8 @@ def _accepting_names(func: Any, *, gpu: bool) -> Any:
     first; signature and docstring kept (functools.wraps). A value passes with one class test."""
     import functools
 
+    if func.__name__ in _NAMED_OTHER:  # api stream: count_params(model), models_that_fit(gpu), (path, gpu)
+        return _NAMED_OTHER[func.__name__](func)
     if func.__name__ == "which_gpus":  # its ``gpus=`` may name catalog GPUs too
 
         @functools.wraps(func)
@@ -352,7 +412,7 @@ def __getattr__(name: str) -> object:
         import importlib
 
         value = getattr(importlib.import_module(f"llmcatalog.{_LAZY[name]}"), name)
-        if name in _NAMED_MODEL or name in _NAMED_MODEL_GPU:
+        if name in _NAMED_MODEL or name in _NAMED_MODEL_GPU or name in _NAMED_OTHER:
             value = _accepting_names(value, gpu=name in _NAMED_MODEL_GPU)
         globals()[name] = value  # loaded once: later look-ups are plain module attributes
         return value
@@ -385,6 +445,7 @@ __all__ = [
     "Component",
     "ContextLengthWarning",
     "DecodeSpeed",
+    "DeepSpeedWorkloadWarning",  # api stream
     "DuplicateEntryError",
     "EngineBreakdown",
     "FamilyNameError",  # stream cat2 (names)
@@ -399,6 +460,7 @@ __all__ = [
     "Links",
     "LlamaCppEstimate",
     "LocalCheckpoint",
+    "LoraTargetWarning",  # api stream
     "MemoryEstimate",
     "MissingDependencyError",
     "MissingGPUFigureError",

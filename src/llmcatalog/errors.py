@@ -11,8 +11,10 @@ __all__ = [
     "CatalogDataError",
     "CheckpointError",
     "ContextLengthWarning",
+    "DeepSpeedWorkloadWarning",
     "DuplicateEntryError",
     "LLMCatalogError",
+    "LoraTargetWarning",
     "MissingDependencyError",
     "MissingGPUFigureError",
     "NoFitWarning",
@@ -130,6 +132,40 @@ class NoFitWarning(UserWarning):
     """:func:`llmcatalog.min_gpus` found no GPU count that fits and returns None; the message says why
     (the memory per GPU at the most GPUs tried against the GPU's limit, and what would help). Silence
     it with ``warnings.simplefilter("ignore", llmcatalog.NoFitWarning)``."""
+
+
+class DeepSpeedWorkloadWarning(UserWarning):
+    """A DeepSpeed config sets workload settings (precision, micro-batch, optimizer) that a
+    :class:`~llmcatalog.Parallelism` does not carry. ``notes`` holds ``(config key, FineTune field or
+    None, value, comment)``; :meth:`text` words them with FineTune fields, or with the command-line
+    flags ``flags`` maps the fields to (the ``llmcatalog`` command's wording)."""
+
+    def __init__(self, notes: tuple[tuple[str, str | None, object, str], ...], tail: str = "") -> None:
+        self.notes = notes
+        self.tail = tail
+        super().__init__(self.text())
+
+    def text(self, flags: dict[str, str] | None = None) -> str:
+        """The message; ``flags`` (FineTune field -> option, e.g. ``{"batch_size": "--batch"}``) names options."""
+        parts = []
+        for key, field, value, comment in self.notes:
+            if field is None:
+                parts.append(f"{key}: {comment}")
+                continue
+            if flags is not None and field in flags:
+                target = f"{flags[field]} {value}"
+            else:
+                target = f"FineTune({field}={value!r})"
+            parts.append(f"{key} -> {target}" + (f" ({comment})" if comment else ""))
+        carrier = "a Parallelism" if flags is None else "--deepspeed-config"
+        return (
+            f"this DeepSpeed config sets the workload, which {carrier} does not carry: " + "; ".join(parts) + self.tail
+        )
+
+
+class LoraTargetWarning(UserWarning):
+    """A LoRA target name does not exist in the model's architecture: it was mapped to the modules
+    the message names, or dropped."""
 
 
 class QueryError(LLMCatalogError, ValueError):

@@ -23,7 +23,15 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, MissingGPUFigureError, NoFitWarning, WorkloadError
+from ..errors import (
+    ContextLengthWarning,
+    DeepSpeedWorkloadWarning,
+    LLMCatalogError,
+    MissingGPUFigureError,
+    NoFitWarning,
+    UnknownModelError,
+    WorkloadError,
+)
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
@@ -186,9 +194,20 @@ def _cmd_search(args: argparse.Namespace, cat: Catalog) -> int:
         print()
         print(table(["tool", "name", "category", "url"], [[t.id, t.name, t.category, t.url] for t in tools]))
     if not models and not tools:
-        print(f"nothing matches {args.text!r}")
+        close = _close_names(args.text, cat)
+        print(f"nothing matches {args.text!r}" + (f". Did you mean: {', '.join(close)}?" if close else ""))
         return 1
     return 0
+
+
+def _close_names(text: str, cat: Catalog) -> tuple[str, ...]:
+    """The model names get_model would suggest for ``text`` (registry/names.py's suggester)."""
+    try:
+        return (cat.get_model(text).id,)  # a name search's word matching missed, e.g. a hub path
+    except UnknownModelError as exc:
+        return exc.suggestions
+    except LLMCatalogError:
+        return ()
 
 
 def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
@@ -413,9 +432,21 @@ def _deepspeed_parallelism(args: argparse.Namespace) -> Parallelism:
             "--deepspeed-config sets the ZeRO stage and offload itself; leave out --zero, --fsdp and --offload-*"
         )
     source = DEEPSPEED_PRESETS.get(args.deepspeed_config, args.deepspeed_config)
-    return Parallelism.from_deepspeed_config(
-        source, data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeepSpeedWorkloadWarning)
+        par = Parallelism.from_deepspeed_config(
+            source, data_parallel=args.dp, tensor_parallel=args.tp, pipeline_parallel=args.pp
+        )
+    for w in caught:  # the config's workload settings, worded with this command's flags
+        if isinstance(w.message, DeepSpeedWorkloadWarning):
+            warnings.warn_explicit(w.message.text(_DS_FLAGS), UserWarning, w.filename, w.lineno)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return par
+
+
+#: FineTune fields a DeepSpeed config sets -> the `estimate` options that set them.
+_DS_FLAGS = {"precision": "--compute", "batch_size": "--batch", "optimizer": "--optimizer"}
 
 
 #: Options of `estimate` that only mean something for one kind of workload.
@@ -443,7 +474,8 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
         "--framework",
         metavar="NAME",
         help="start from what this tool does by default (FineTune.for_framework; one of "
-        f"{', '.join(sorted(FRAMEWORKS))}; case, '-', '_' and spaces ignored); given options win",
+        f"{', '.join(sorted(FRAMEWORKS))}, or an alias such as 'HF Trainer'; case, '-', '_' and spaces "
+        "ignored); given options win",
     )
     es.add_argument(
         "--framework-version",

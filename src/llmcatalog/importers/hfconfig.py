@@ -96,6 +96,17 @@ def _with_context(config: Mapping[str, Any], model_type: str) -> Mapping[str, An
     return fixed
 
 
+#: The keys (with the other spellings :func:`~llmcatalog.importers.families.common` reads) an unknown
+#: ``model_type`` must give: there is no configuration class whose defaults could fill them.
+_GENERIC_KEYS = (
+    ("hidden_size", "n_embd", "d_model"),
+    ("num_hidden_layers", "num_layers", "n_layer"),
+    ("num_attention_heads", "n_head"),
+    ("intermediate_size",),
+    ("vocab_size",),
+)
+
+
 def _read(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     model_type = _model_type(config)
     if model_type in MULTIMODAL_TEXT:
@@ -103,6 +114,17 @@ def _read(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     reader = READERS.get(model_type)
     config = _with_context(config, model_type)
     if reader is None:
+        missing = [keys[0] for keys in _GENERIC_KEYS if not any(k in config for k in keys)]
+        if missing:
+            raise CatalogDataError(
+                "config",
+                [
+                    f"config: model_type {model_type!r} is unknown to llmcatalog (known: "
+                    f"{', '.join(SUPPORTED_FAMILIES)}), so it is read as a Llama-style decoder from the standard "
+                    f"keys {', '.join(keys[0] for keys in _GENERIC_KEYS)}; this config lacks "
+                    f"{', '.join(missing)}: add them, or pass an Architecture"
+                ],
+            )
         fields = common(config, _slug(model_type), context=_ASSUMED_CONTEXT)
         from ._keys import bool_
 

@@ -48,7 +48,7 @@ from ..errors import ContextLengthWarning, NoFitWarning, NotEstimableError, Work
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
-from ..values.workload import BASE_FORMATS, FineTune, Inference, Parallelism, _show
+from ..values.workload import BASE_FORMATS, CHATGLM_BASES, FineTune, Inference, Parallelism, _show
 from .activations import decode_step_bytes, dequantized_weight_bytes, prefill_bytes
 from .fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from .kvcache import kv_per_layer_token_bytes, state_bytes_per_sequence
@@ -202,6 +202,16 @@ def _check_finetune(arch: Architecture, w: FineTune, name: str) -> None:
         raise WorkloadError(
             f"trainable_layers={w.trainable_layers} exceeds {name}'s {arch.n_layers} layers "
             f"(use 1..{arch.n_layers}; all {arch.n_layers} is full fine-tuning of the blocks)"
+        )
+    if w.quantized_base in CHATGLM_BASES and arch.family != "chatglm":
+        # ChatGLM's remote code quantizes its own Linears (quantization.py, model.quantize(bits)); other
+        # architectures have no such int8/int4 path: their quantized bases are bitsandbytes, GPTQ or AWQ.
+        field = "qlora_format" if w.method == "qlora" else "base_format"
+        others = ", ".join(f for f in BASE_FORMATS if f not in CHATGLM_BASES)
+        raise WorkloadError(
+            f"{field}={w.quantized_base!r} is ChatGLM's built-in quantizer (quantization_bit), which "
+            f"{name} ({arch.family}) does not have; use one of {others} "
+            f"(e.g. --base-format bnb-nf4 on the command line)"
         )
     if w.method in ("lora", "qlora") and w.lora_rank > arch.hidden_size:
         # A rank above the input size of the adapted Linear adds parameters without adding rank

@@ -61,11 +61,12 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 from typing import Any
 
 import attrs
 
-from ..errors import WorkloadError
+from ..errors import LoraTargetWarning, WorkloadError
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
@@ -154,6 +155,49 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "gate_up_proj": ("gate_proj", "up_proj"),
     "c_proj": ("o_proj", "down_proj"),  # GPT-2 / Qwen-1 use c_proj for both
 }
+
+_NEOX = frozenset({"chatglm", "codegeex", "bloom", "falcon", "gpt-neox", "gpt_neox"})
+_GPT2 = frozenset({"gpt2", "gpt-bigcode", "codeshell", "starcoder2", "qwen"})
+#: The families whose modules really carry each :data:`_ALIASES` / ``w1``-``w3`` name (their transformers
+#: or remote code); on any other family the name is mapped to the Llama projections, and a
+#: :class:`~llmcatalog.LoraTargetWarning` says so (PEFT itself would find no such module there).
+_NATIVE: dict[str, frozenset[str]] = {
+    "query_key_value": _NEOX,
+    "W_pack": frozenset({"baichuan"}),
+    "c_attn": _GPT2 - {"starcoder2"},
+    "qkv_proj": frozenset({"phi3", "moss"}),
+    "wqkv": frozenset({"internlm2"}),
+    "dense": _NEOX | {"phi"},
+    "wo": frozenset({"internlm2"}),
+    "out_proj": frozenset({"opt", "mpt", "gptj", "moss"}),
+    "fc1": frozenset({"phi", "opt"}),
+    "fc2": frozenset({"phi", "opt"}),
+    "c_fc": _GPT2 - {"qwen"},
+    "c_proj": _GPT2,
+    "dense_h_to_4h": _NEOX,
+    "dense_4h_to_h": _NEOX,
+    "gate_up_proj": frozenset({"phi3", "glm", "glm4"}),
+    "w1": frozenset({"internlm2", "qwen", "mixtral", "phimoe", "grok-1"}),
+    "w2": frozenset({"internlm2", "qwen", "mixtral", "phimoe", "grok-1"}),
+    "w3": frozenset({"internlm2", "mixtral", "phimoe", "grok-1"}),
+}
+
+
+def _mapped_target(arch: Architecture, name: str, used: tuple[str, ...] | set[str]) -> None:
+    """Warn that LoRA target ``name`` is not a module of ``arch``'s family and was counted as ``used``."""
+    natives = _NATIVE.get(name, frozenset())
+    if arch.family in natives:
+        return
+    what = ", ".join(sorted(used)) if used else "nothing (dropped)"
+    warnings.warn(
+        LoraTargetWarning(
+            f"LoRA target {name!r} is not a module of {arch.family} models (it is a {'/'.join(sorted(natives))} "
+            f"name): "
+            f"counted as {what}; PEFT on this model needs its own module names"
+        ),
+        stacklevel=4,
+    )
+
 
 #: ``w1``/``w2``/``w3`` by family. Mixtral (``block_sparse_moe.experts.*.w1`` gate, ``w2`` down, ``w3``
 #: up), PhiMoE and InternLM2 (``feed_forward.w1`` gate, ``w3`` up, ``w2`` down) follow Meta's original
@@ -293,8 +337,11 @@ def resolve_lora_targets(
             expanded.add(t)
         elif t in w_names:
             expanded.add(w_names[t])
+            _mapped_target(arch, t, {w_names[t]})
         elif t in _ALIASES:
             expanded.update(_ALIASES[t])
+            kept = {n for n in _ALIASES[t] if not (n == "gate_proj" and arch.mlp != "gated")}
+            _mapped_target(arch, t, kept)
         else:
             unknown.append(t)
     if unknown:
@@ -312,6 +359,14 @@ def resolve_lora_targets(
         dense_mlp -= {n for n in _MLP if n in fam.expert_names}
     if arch.mlp != "gated":
         dense_mlp.discard("gate_proj")
+        if "gate_proj" in targets:
+            warnings.warn(
+                LoraTargetWarning(
+                    f"LoRA target 'gate_proj': this {arch.family} model's MLP is not gated (no gate "
+                    "projection), so it is dropped"
+                ),
+                stacklevel=3,
+            )
     if arch.n_layers > arch.n_moe_layers:
         names |= dense_mlp
     if moe and arch.n_moe_layers:

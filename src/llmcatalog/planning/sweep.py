@@ -358,11 +358,18 @@ def _as_list(value: object, kind: type | tuple[type, ...], what: str) -> list[An
     raise TypeError(f"{what} must be one item or an iterable of them, got {type(value).__name__}")
 
 
-def _resolve_models(models: object) -> list[ModelLike]:
+def _resolve_models(models: object, unknown: list[tuple[str, str]] | None = None) -> list[ModelLike]:
+    """The models; with ``unknown`` (``errors="skip"``) a name the catalog does not know is recorded
+    there as (name, error) instead of raising."""
     out: list[ModelLike] = []
     for m in _as_list(models, (Model, Architecture), "models"):
         if isinstance(m, str):
-            out.append(catalog().get_model(m))
+            try:
+                out.append(catalog().get_model(m))
+            except LLMCatalogError as exc:
+                if unknown is None:
+                    raise
+                unknown.append((m, str(exc)))
         elif isinstance(m, (Model, Architecture)):
             out.append(m)
         else:
@@ -428,7 +435,8 @@ def sweep(
     Each argument is one item or an iterable: models are :class:`Model`, :class:`Architecture` or
     catalog names (``"llama-2-7b"``), GPUs are :class:`GPU` or catalog names (``"RTX 4090"``),
     workloads are :class:`Inference` / :class:`FineTune`. ``errors="skip"`` records the pairs that
-    cannot be estimated (closed weights, no architecture, a workload the model cannot run) in
+    cannot be estimated (a model name the catalog does not know, closed weights, no architecture, a
+    workload the model cannot run) in
     ``Sweep.skipped`` instead of raising (``"raise"``, the default). ``speed`` fills the
     ``tokens_per_s`` column of the rows that fit: ``True`` for :func:`estimated_tokens_per_s`, or a
     callable (see :data:`SpeedHook`).
@@ -443,13 +451,18 @@ def sweep(
     if speed is not None and not callable(speed):
         raise TypeError(f"speed must be a callable (model, gpu, workload, estimate) -> float | None, got {speed!r}")
     _check_overhead(cuda_context_bytes, allocator_fraction)  # a wrong setting is not one model's error to skip
-    model_list = _resolve_models(models)
+    unknown: list[tuple[str, str]] = []
+    model_list = _resolve_models(models, unknown if errors == "skip" else None)
     gpu_list = _resolve_gpus(gpus)
     workload_list = _resolve_workloads(workloads)
     kwargs: dict[str, Any] = {"cuda_context_bytes": cuda_context_bytes, "allocator_fraction": allocator_fraction}
 
     with _gc_paused():
-        return _sweep(model_list, gpu_list, workload_list, speed, errors, kwargs)
+        result = _sweep(model_list, gpu_list, workload_list, speed, errors, kwargs)
+    if not unknown:
+        return result
+    named = [SweepError(model=n, workload=workload_label(w), error=e) for n, e in unknown for w in workload_list]
+    return Sweep(list(result), (*named, *result.skipped))
 
 
 @contextlib.contextmanager

@@ -745,7 +745,8 @@ class Catalog:
         ("bencao" finds 本草).
         Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
 
-        ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work)."""
+        ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work), and so
+        does text with no letter or digit (``"(((("``, ``".*"``): the text is matched as text, not a pattern."""
         _check_str(text, "text", optional=False)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise TypeError(f"limit= must be an int >= 0 or None, got {type(limit).__name__}")
@@ -755,6 +756,12 @@ class Catalog:
             raise QueryError(
                 f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,} "
                 "(search for a few words)"
+            )
+        if text.strip() and not any(ch.isalnum() for ch in text):
+            # The text is matched as text, never as a pattern: "((((" or ".*" has nothing to match on.
+            raise QueryError(
+                f"search text {text!r} has no letters or digits; search for words of a model's name, "
+                "organization or domain (the text is matched literally, not as a regular expression)"
             )
         text = simplified(text)
         # Each distinct word once, longest first (long words are rare: a non-match is found early).
@@ -776,13 +783,13 @@ class Catalog:
         for m, hay, hay_norm in haystacks:
             if all(
                 w in hay
-                or n in hay_norm
+                or (n and n in hay_norm)  # a word of punctuation only ("(((") matches as itself
                 or d == m.domain
                 or lang in m.languages
                 or (p is not None and p in by_pinyin.get(m.id, ""))
                 for w, n, d, lang, p in zip(words, norms, domains, languages, pinyins, strict=True)
             ):
-                name_hit = any(n in hay_norm for n in norms)
+                name_hit = any(n and n in hay_norm for n in norms)
                 scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))
         scored.sort(key=lambda t: (t[0], t[1]))
         result = tuple(m for _, _, m in scored)

@@ -18,9 +18,9 @@ import warnings
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import WorkloadError
+from ..errors import DeepSpeedWorkloadWarning, WorkloadError
 
-__all__ = ["DEEPSPEED_PRESETS", "DEEPSPEED_PRESET_SOURCES", "parallelism_kwargs"]
+__all__ = ["DEEPSPEED_PRESETS", "DEEPSPEED_PRESET_SOURCES", "parallelism_kwargs", "preset_name"]
 
 #: ``zero_optimization`` key -> Parallelism field (values that change memory).
 _FIELDS = {
@@ -225,10 +225,10 @@ def _workload_keys(config: dict[str, Any], data_parallel: int | None) -> None:
             "DeepSpeed refuses fp16.enabled and bf16.enabled both true (bfloat16 and fp16 modes cannot be "
             "enabled together): enable one"
         )
-    notes = []
+    notes: list[tuple[str, str | None, object, str]] = []
     if fp16 or bf16:
         name = "fp16" if fp16 else "bf16"
-        notes.append(f"{name}.enabled -> FineTune(precision={name!r})")
+        notes.append((f"{name}.enabled", "precision", name, ""))
     numbers: dict[str, int | None] = {}
     for key in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size"):
         value = config.get(key)
@@ -238,15 +238,11 @@ def _workload_keys(config: dict[str, Any], data_parallel: int | None) -> None:
         numbers.get(k) for k in ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size")
     )
     if micro is not None:
-        notes.append(f"train_micro_batch_size_per_gpu -> FineTune(batch_size={micro})")
+        notes.append(("train_micro_batch_size_per_gpu", "batch_size", micro, ""))
+    notes.extend(_optimizer_notes(config))
     if notes:
-        warnings.warn(
-            "this DeepSpeed config sets the workload, which a Parallelism does not carry: "
-            + "; ".join(notes)
-            + (" (gradient_accumulation_steps does not change per-GPU memory here)" if steps is not None else ""),
-            UserWarning,
-            stacklevel=4,
-        )
+        tail = " (gradient_accumulation_steps does not change per-GPU memory here)" if steps is not None else ""
+        warnings.warn(DeepSpeedWorkloadWarning(tuple(notes), tail), stacklevel=4)
     if data_parallel is None or micro is None or steps is None or total is None:
         return
     if total != micro * steps * data_parallel:
@@ -255,6 +251,71 @@ def _workload_keys(config: dict[str, Any], data_parallel: int | None) -> None:
             f"gradient_accumulation_steps={steps} x {data_parallel} data-parallel ranks = "
             f"{micro * steps * data_parallel} (DeepSpeed refuses it): fix one of them, or data_parallel"
         )
+
+
+#: DeepSpeed's own optimizers (``deepspeed/runtime/config.py`` ``DEEPSPEED_OPTIMIZERS``, matched lower-case;
+#: docs "Optimizer Parameters") and the :attr:`FineTune.optimizer <llmcatalog.FineTune.optimizer>` whose
+#: state bytes match, with why. Any other ``type`` DeepSpeed takes from ``torch.optim`` by its exact name.
+_DS_OPTIMIZERS: MappingProxyType[str, tuple[str | None, str]] = MappingProxyType(
+    {
+        "adam": ("adamw", "DeepSpeed steps it with FusedAdam, or DeepSpeedCPUAdam when offloaded: fp32 m and v"),
+        "adamw": ("adamw", "DeepSpeed steps it with FusedAdam, or DeepSpeedCPUAdam when offloaded: fp32 m and v"),
+        "muadam": ("adamw", "mup's Adam: the same fp32 m and v"),
+        "muadamw": ("adamw", "mup's AdamW: the same fp32 m and v"),
+        "lamb": ("adamw", "FusedLamb keeps the same two fp32 moments as AdamW"),
+        "lion": ("lion", "FusedLion: one momentum"),
+        "musgd": ("sgd-momentum", "mup's SGD: one momentum buffer when momentum > 0"),
+        "adagrad": ("sgd-momentum", "DeepSpeedCPUAdagrad keeps one sum per parameter, as many bytes as one momentum"),
+        "onebitadam": (None, "1-bit Adam keeps AdamW's m and v plus error-feedback buffers, not modelled; "
+                       "FineTune(optimizer='adamw') leaves the buffers out"),
+        "zerooneadam": (None, "0/1 Adam keeps AdamW's m and v plus error-feedback buffers, not modelled; "
+                        "FineTune(optimizer='adamw') leaves the buffers out"),
+        "onebitlamb": (None, "1-bit LAMB keeps AdamW's m and v plus error-feedback and scaling buffers, not "
+                       "modelled; FineTune(optimizer='adamw') leaves them out"),
+        "muon": (None, "Muon (momentum for matrices, AdamW for the rest) is not modelled"),
+    }
+)  # fmt: skip
+#: ``torch.optim`` classes DeepSpeed takes by name (``getattr(torch.optim, type)``) that FineTune models.
+_TORCH_OPTIMIZERS = {"SGD": "sgd", "Adafactor": "adafactor"}
+#: How the DeepSpeed docs spell their optimizers (for messages).
+_DS_SPELLING = (
+    "Adam", "AdamW", "Lamb", "OneBitAdam", "ZeroOneAdam", "OneBitLamb", "Lion", "Adagrad", "MuAdam", "MuAdamW",
+    "MuSGD", "Muon",
+)  # fmt: skip
+
+
+def _optimizer_notes(config: dict[str, Any]) -> list[tuple[str, str | None, object, str]]:
+    """The ``optimizer`` block: the FineTune optimizer with the same state bytes, or why there is none."""
+    block = config.get("optimizer")
+    if block is None:
+        return []
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        raise WorkloadError('DeepSpeed optimizer must be an object with a "type", such as {"type": "AdamW"}')
+    name = block["type"]
+    params = block.get("params") or {}
+    momentum = params.get("momentum", 0) if isinstance(params, dict) else 0
+    momentum = momentum if isinstance(momentum, (int, float)) else 0
+    if name.lower() in _DS_OPTIMIZERS:
+        field, why = _DS_OPTIMIZERS[name.lower()]
+        if name.lower() == "musgd" and not momentum:
+            field, why = "sgd", "mup's SGD without momentum: no state"
+        return [("optimizer.type " + repr(name), "optimizer" if field else None, field, why)]
+    if name in _TORCH_OPTIMIZERS:
+        field = _TORCH_OPTIMIZERS[name]
+        if field == "sgd" and momentum:
+            return [("optimizer.type 'SGD'", "optimizer", "sgd-momentum", "torch.optim.SGD with momentum")]
+        return [("optimizer.type " + repr(name), "optimizer", field, f"torch.optim.{name}")]
+    known = [*_DS_SPELLING, *(f"torch.optim {n}" for n in _TORCH_OPTIMIZERS)]
+    return [
+        (
+            "optimizer.type " + repr(name),
+            None,
+            None,
+            "neither a DeepSpeed optimizer nor a torch.optim class llmcatalog models (known: "
+            + ", ".join(known)
+            + "); the estimate uses FineTune.optimizer (adamw unless set)",
+        )
+    ]
 
 
 _LF = "https://github.com/hiyouga/LLaMA-Factory/blob/1d6e8b218240c154638f9bdcb76a1a089c27891b/examples/deepspeed/"
@@ -341,3 +402,14 @@ DEEPSPEED_PRESET_SOURCES: MappingProxyType[str, str] = MappingProxyType(
         "deepspeed-chat-z3": _DSCHAT,
     }
 )
+
+
+def _preset_key(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def preset_name(name: str) -> str | None:
+    """The :data:`DEEPSPEED_PRESETS` key ``name`` spells, case and separators (``-``, ``_``, spaces, ``.``)
+    ignored (``"LLaMAFactory-Z3"`` is ``llamafactory-z3``), else None."""
+    key = _preset_key(name)
+    return next((p for p in DEEPSPEED_PRESETS if _preset_key(p) == key), None)

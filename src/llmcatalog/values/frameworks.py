@@ -31,7 +31,7 @@ import attrs
 
 from ..errors import WorkloadError
 
-__all__ = ["FRAMEWORKS", "FrameworkProfile", "check_framework", "framework_name", "profile"]
+__all__ = ["FRAMEWORKS", "FRAMEWORK_ALIASES", "FrameworkProfile", "check_framework", "framework_name", "profile"]
 
 
 @attrs.frozen(kw_only=True)
@@ -307,19 +307,39 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
 
 def _key(name: str) -> str:
     """A framework name without case, ``-``, ``_`` or spaces: ``LLaMA-Factory`` = ``llama_factory``."""
-    return re.sub(r"[-_\s]", "", name.lower())
+    return re.sub(r"[-_.\s]", "", name.lower())
 
 
-_BY_KEY = {_key(n): n for n in FRAMEWORKS}
+#: Other names users give the frameworks (README calls transformers "the HF Trainer").
+FRAMEWORK_ALIASES = {
+    "hf": "transformers",
+    "huggingface": "transformers",
+    "hf trainer": "transformers",
+    "hf transformers": "transformers",
+    "hugging face trainer": "transformers",
+    "hugging face transformers": "transformers",
+    "transformers trainer": "transformers",
+    "trainer": "transformers",
+    "hf trl": "trl",
+    "hugging face trl": "trl",
+    "ds-chat": "deepspeed-chat",
+    "dschat": "deepspeed-chat",
+    "lit-gpt": "litgpt",
+}
+_BY_KEY = {_key(n): n for n in FRAMEWORKS} | {_key(a): n for a, n in FRAMEWORK_ALIASES.items()}
 
 
 def framework_name(name: object) -> str:
-    """The profile name of ``name`` (case, ``-``, ``_`` and spaces ignored); WorkloadError naming the choices."""
+    """The profile name of ``name`` or of an alias in :data:`FRAMEWORK_ALIASES` (case, ``-``, ``_``, ``.`` and
+    spaces ignored: ``"Hugging Face Trainer"`` is ``transformers``); WorkloadError naming the choices."""
     if not isinstance(name, str):
         raise WorkloadError(f"framework must be a name such as 'llama-factory', got {name!r}")
     found = _BY_KEY.get(_key(name))
     if found is None:
-        raise WorkloadError(f"framework={name!r} is not one llmcatalog knows; choose one of {sorted(FRAMEWORKS)}")
+        raise WorkloadError(
+            f"framework={name!r} is not one llmcatalog knows; choose one of {sorted(FRAMEWORKS)} "
+            f"(also: {', '.join(sorted(FRAMEWORK_ALIASES))})"
+        )
     return found
 
 

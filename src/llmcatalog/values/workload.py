@@ -26,6 +26,7 @@ __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "BASE_FORMATS",
     "BNB_VERSIONS",
+    "CHATGLM_BASES",
     "COMPUTE_DTYPES",
     "KBIT_BASES",
     "KV_CACHE_DTYPES",
@@ -75,6 +76,8 @@ OPTIMIZERS = (
 #: Formats a frozen base can be stored in under a PEFT method: bitsandbytes NF4 (QLoRA) and LLM.int8,
 #: GPTQ/AWQ checkpoints, and ChatGLM's built-in weight-only ``int8``/``int4`` (``quantization_bit``).
 BASE_FORMATS = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8", "int8", "int4")
+#: ChatGLM's built-in weight-only formats: only ChatGLM-family models (their remote code) have them.
+CHATGLM_BASES = ("int8", "int4")
 #: The bases PEFT's ``prepare_model_for_kbit_training`` is run on (bitsandbytes, GPTQ, AWQ); ChatGLM's
 #: built-in quantization is not one of them.
 KBIT_BASES = ("bnb-nf4", "bnb-nf4-dq", "gptq-int4", "gptq-int8", "awq-int4", "bnb-int8")
@@ -156,10 +159,11 @@ DS_SUB_GROUP_DEFAULT = 1_000_000_000
 MAX_BUCKET_ELEMENTS = 2**44
 
 
-#: Upper bounds on workload sizes. They are far above anything real (the longest context of a
-#: released model is 10M tokens, about 2**23; the largest GPU clusters hold about 2**17 GPUs) and
-#: exist so that a typo or a junk value is refused at once instead of being computed into an
-#: absurd figure (or a MemoryError/OverflowError). Each error names the field and its bound.
+#: Upper bounds on workload sizes, inclusive (the bound itself is accepted). They are far above
+#: anything real (the longest context of a released model is 10M tokens, about 2**23; the largest
+#: GPU clusters hold about 2**17 GPUs) and exist so that a typo or a junk value is refused at once
+#: instead of being computed into an absurd figure (or a MemoryError/OverflowError). Each error
+#: names the field and its bound.
 MAX_BATCH_SIZE = 2**24
 #: Tokens of one sequence: ``context_tokens``, ``prompt_tokens``, ``seq_len``.
 MAX_TOKENS = 2**32
@@ -202,8 +206,9 @@ def _int_in(low: int, high: int) -> Any:
         if value < low:
             raise WorkloadError(f"{attr.name} must be {what}, got {_show(value)}")
         if value > high:
+            power = f" (2**{high.bit_length() - 1})" if high & (high - 1) == 0 else ""
             raise WorkloadError(
-                f"{attr.name} is {_show(value)}, above the bound of {high:,} (2**{high.bit_length() - 1}); "
+                f"{attr.name} is {_show(value)}, above the bound of {high:,}{power}, the largest value accepted; "
                 "no real workload comes near it: check the value"
             )
 
@@ -387,11 +392,14 @@ class Parallelism:
         (a :class:`UserWarning` naming them); malformed values raise :class:`~llmcatalog.WorkloadError`
         naming the key.
         A path is read by :func:`llmcatalog.importers.files.read_json` (bounded size), installed at import.
+        A preset name (:data:`~llmcatalog.DEEPSPEED_PRESETS`) is matched ignoring case and separators.
         """
-        from .deepspeed import DEEPSPEED_PRESETS, parallelism_kwargs
+        from .deepspeed import DEEPSPEED_PRESETS, parallelism_kwargs, preset_name
 
-        if isinstance(config, str) and config in DEEPSPEED_PRESETS:
-            config = DEEPSPEED_PRESETS[config]
+        if isinstance(config, str) and (config in DEEPSPEED_PRESETS or not os.path.isfile(config)):
+            preset = preset_name(config)  # case and separators ignored: "LLaMAFactory-Z3"
+            if preset is not None:
+                config = DEEPSPEED_PRESETS[preset]
         if not isinstance(config, dict):
             if not isinstance(config, (str, os.PathLike)):
                 raise WorkloadError(f"a DeepSpeed config is a dict, a JSON path or a preset name, got {_show(config)}")
@@ -414,7 +422,8 @@ class Parallelism:
         *,
         data_parallel: int,
         sharding_strategy: str = "FULL_SHARD",
-        version: int = 1,
+        fsdp_version: int | None = None,
+        version: int | None = None,
         param_dtype: str | None = None,
         reduce_dtype: str | None = None,
         cpu_offload: bool = False,
@@ -428,7 +437,8 @@ class Parallelism:
     ) -> Parallelism:
         """PyTorch FSDP by its own names: ``sharding_strategy`` one of ``FULL_SHARD``, ``SHARD_GRAD_OP``,
         ``NO_SHARD``, ``HYBRID_SHARD`` (FSDP1's ``ShardingStrategy``; case-insensitive, ``_HYBRID_SHARD_ZERO2``
-        is not modelled), ``version`` 1 or 2 (``fully_shard``: always full-shard), ``param_dtype`` /
+        is not modelled), ``fsdp_version`` 1 (default) or 2 (``fully_shard``: always full-shard; ``version``
+        is the same argument's older name), ``param_dtype`` /
         ``reduce_dtype`` of the ``MixedPrecision`` policy (``"bf16"``, ``"fp16"``, ``"fp32"`` or a torch
         name such as ``"bfloat16"``), ``cpu_offload`` (``CPUOffload(offload_params=True)``: parameters,
         gradients and the optimizer step live on the CPU)."""
@@ -447,6 +457,12 @@ class Parallelism:
                 "(torch.distributed.fsdp.ShardingStrategy)"
             )
         mode = names[key]
+        if fsdp_version is not None and version is not None and fsdp_version != version:
+            raise WorkloadError(
+                f"from_fsdp got fsdp_version={_show(fsdp_version)} and version={_show(version)}: give one "
+                "(version is fsdp_version's older name)"
+            )
+        chosen = fsdp_version if fsdp_version is not None else version if version is not None else 1
         if mode == "none" and cpu_offload:
             raise WorkloadError("cpu_offload needs sharded parameters: use FULL_SHARD or HYBRID_SHARD")
         return cls(
@@ -454,7 +470,7 @@ class Parallelism:
             tensor_parallel=tensor_parallel,
             pipeline_parallel=pipeline_parallel,
             fsdp=mode,
-            fsdp_version=version,
+            fsdp_version=chosen,
             fsdp_param_dtype=_dtype_name(param_dtype, "param_dtype"),
             fsdp_reduce_dtype=_dtype_name(reduce_dtype, "reduce_dtype"),
             offload_params=cpu_offload,
