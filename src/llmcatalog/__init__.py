@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     CatalogDataError,
     CheckpointError,
+    CompatibilityWarning,
     ContextLengthWarning,
     DuplicateEntryError,
     LLMCatalogError,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
     from .planning.sweep import Sweep, SweepRow, sweep
     from .registry.catalog import Catalog, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
+    from .values.compat import Support, supports  # compat stream
     from .values.deepspeed import DEEPSPEED_PRESETS
 
 
@@ -271,6 +273,9 @@ _LAZY = {
     "training_time": "performance.training",
     # issue 10, PEFT stream: the framework profiles behind FineTune.for_framework
     "FRAMEWORKS": "values.frameworks",
+    # compat stream: which formats a GPU/engine can run
+    "Support": "values.compat",
+    "supports": "values.compat",
 }
 
 
@@ -377,6 +382,7 @@ __all__ = [
     "Catalog",
     "CatalogDataError",
     "CheckpointError",
+    "CompatibilityWarning",
     "Component",
     "ContextLengthWarning",
     "DecodeSpeed",
@@ -409,6 +415,7 @@ __all__ = [
     "QueryError",
     "Remedy",
     "SGLangSettings",
+    "Support",
     "Sweep",
     "SweepRow",
     "Tool",
@@ -457,6 +464,7 @@ __all__ = [
     "prefill_speed",
     "recommend",
     "search",
+    "supports",
     "sweep",
     "training_time",
     "weight_format_from_quantization_config",

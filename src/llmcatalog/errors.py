@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CatalogDataError",
     "CheckpointError",
+    "CompatibilityWarning",
     "ContextLengthWarning",
     "DuplicateEntryError",
     "LLMCatalogError",
@@ -123,6 +124,11 @@ class NotEstimableError(LLMCatalogError, ValueError):
 class ContextLengthWarning(UserWarning):
     """A workload's context is longer than the model's ``max_context`` (its position embeddings):
     the estimate is given, but the model was not trained for that length."""
+
+
+class CompatibilityWarning(UserWarning):
+    """A weight format or compute dtype cannot run (or cannot run as estimated) on the named GPU or
+    engine (:func:`llmcatalog.supports` says why): the memory figure is still given."""
 
 
 class QueryError(LLMCatalogError, ValueError):
