@@ -24,6 +24,11 @@ from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSet
 from ..errors import ContextLengthWarning, WorkloadError
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
+from ..values.compat import ENGINES as COMPAT_ENGINES
+from ..values.compat import supports
+from ..values.gpu import GPU
+from ..values.model import Model
+from ..values.precision import WeightFormat
 from ..values.workload import FineTune, Inference
 from .output import Column, chosen_format, render, to_json
 
@@ -177,6 +182,8 @@ def run_engine_estimate(
             results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
     for message in dict.fromkeys(str(w.message) for w in caught):  # each once, on stderr
         print(f"llmcatalog: warning: {message}", file=sys.stderr)
+    for kind, message in compatibility_notes(model, gpu, workload, tuple(results)):  # the figures are still given
+        print(f"llmcatalog: {kind}: {message}", file=sys.stderr)
     fmt = chosen_format(args)
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
@@ -211,6 +218,32 @@ def run_engine_estimate(
             f"note: the engines hold the weights in different formats ({', '.join(sorted(formats))}): compare with care"
         )
     return _status(results)
+
+
+def compatibility_notes(
+    model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """("warning", why) for each engine that cannot run the weights it was asked for on ``gpu``
+    (llmcatalog.supports): a given ``--precision``, or the checkpoint's own quantized format (an AWQ
+    checkpoint on a V100 under vLLM); ("note", how) where it runs them another way (FP8 weight-only on Ampere)."""
+    fmt: str | WeightFormat | None = None
+    if workload.precision_given:
+        fmt = workload.weight_format
+    elif model.weight_format is not None and model.weight_format.quantized:
+        fmt = model.weight_format
+    if fmt is None:
+        return []
+    name = fmt if isinstance(fmt, str) else fmt.name
+    out: list[tuple[str, str]] = []
+    for engine in engines:
+        if engine not in COMPAT_ENGINES:
+            continue  # llama.cpp / Ollama run GGUF types: no rule here
+        verdict = supports(gpu, fmt, engine)
+        if not verdict.ok and verdict.known:
+            out.append(("warning", f"{engine}: {name} weights on the {gpu.name}: {verdict.reason} (figures given anyway)"))
+        elif verdict.ok and "weight-only" in verdict.reason:
+            out.append(("note", f"{engine}: {name} on the {gpu.name} runs as {verdict.reason}"))
+    return out
 
 
 def _status(results: dict[str, EngineBreakdown]) -> int:

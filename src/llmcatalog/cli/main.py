@@ -32,6 +32,7 @@ from ..registry.catalog import Catalog
 from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
+from ..values.compat import runtime_name, single_device, supports
 from ..values.frameworks import FRAMEWORKS
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
@@ -522,6 +523,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
         else:  # pragma: no cover - nothing else warns here today; pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for why in _estimate.incompatibilities(model, gpu, workload) if gpu is not None else ():
+        print(f"llmcatalog: warning: {_clean(why)}", file=sys.stderr)  # the figure below is still given
     verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
     fits = verdict is not None and verdict.fits
 
@@ -547,7 +550,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     print(table(["component", "GiB", "share"], rows, right=(1, 2)))
     print(f"peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s)")
     for a in est.assumptions:
-        print(f"  - {_clean(a)}")
+        print(f"  - {_clean(_runtime_words(a, gpu))}")
     if gpu is None:
         return 0
     assert verdict is not None
@@ -702,6 +705,8 @@ def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str
     """
     name = _clean(gpu.name)
     given = workload.parallelism.n_gpus
+    if n is None and single_device(gpu):
+        return f"a machine has one {name}: the job cannot be split over several (see the remedies below)"
     if n is None:
         if isinstance(workload, FineTune) and workload.parallelism.shard_stage == 0:
             return (
@@ -753,7 +758,11 @@ def _remedies(
         fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
         if fmt.linear_bits > 4.5 and est.weights_bytes:
             w = est.weights_bytes
-            out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights: {w / gib:.1f} GiB)"))
+            four = [p for p in ("awq-int4", "bnb-nf4", "gptq-int4") if gpu is None or supports(gpu, p).ok][:2]
+            if four:
+                out.append((w, f"a 4-bit --precision such as {' or '.join(four)} (weights: {w / gib:.1f} GiB)"))
+            else:  # e.g. Apple GPUs: no AWQ/GPTQ/bitsandbytes kernels there
+                out.append((w, f"4-bit GGUF weights with --engine llama.cpp --quant Q4_K_M (weights now: {w / gib:.1f} GiB)"))
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 
@@ -796,6 +805,15 @@ def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
             "memory: give --gpu-memory SIZE"
         )
     return ""
+
+
+def _runtime_words(text: str, gpu: GPU | None) -> str:
+    """An assumption line in the GPU's own runtime words: "CUDA context" is a Metal (MPS) context on Apple
+    GPUs, a ROCm/HIP context on AMD (values.compat.runtime_name); its size was measured on CUDA."""
+    name = "CUDA context" if gpu is None else runtime_name(gpu)
+    if name == "CUDA context" or "CUDA context" not in text:
+        return text
+    return text.replace("CUDA context", f"{name} (size as measured for a CUDA context)")
 
 
 def _fallback_note(gpu: GPU) -> str:
