@@ -115,7 +115,7 @@ def test_supports(cat: lc.Catalog, gpu: str, fmt: str, engine: str | None, ok: b
 
 
 def test_a_checkpoint_format_is_judged_by_its_method(cat: lc.Catalog) -> None:
-    """DeepSeek-V3's FP8 checkpoint (block-scaled, from its quantization_config) runs on H100, not on A100 (transformers)."""
+    """DeepSeek-V3's block-scaled FP8 checkpoint runs on H100, not on A100 (transformers)."""
     fmt = cat.get_model("deepseek-v3").weight_format
     assert fmt is not None
     assert lc.supports(cat.get_gpu("H100"), fmt).ok
@@ -156,7 +156,9 @@ def test_runtime_words_and_single_device(cat: lc.Catalog) -> None:
 
 
 # -- planning ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("model", "gpu"), [("qwen3-32b", "A100 40GB"), ("qwen3-32b", "M3 Max 64GB"), ("qwen3-14b", "RTX 3090")])
+@pytest.mark.parametrize(
+    ("model", "gpu"), [("qwen3-32b", "A100 40GB"), ("qwen3-32b", "M3 Max 64GB"), ("qwen3-14b", "RTX 3090")]
+)
 def test_best_precision_never_answers_fp8_where_it_cannot_run(cat: lc.Catalog, model: str, gpu: str) -> None:
     """The trial's cases: no fp8 on A100 / M3 Max / RTX 3090 (transformers); fp8 fits there (the old answer)."""
     m, g = cat.get_model(model), cat.get_gpu(gpu)
@@ -169,7 +171,7 @@ def test_best_precision_never_answers_fp8_where_it_cannot_run(cat: lc.Catalog, m
 
 
 def test_best_precision_answers_fp8_on_hopper_and_under_vllm_on_ampere(cat: lc.Catalog) -> None:
-    """H100: fp8 for qwen3-32b... when bf16 does not fit; A100 with engine='vllm': FP8 Marlin makes fp8 an answer."""
+    """llama-2-70b on one card: fp8 on H100; on A100 not with transformers, but with engine='vllm' (FP8 Marlin)."""
     m = cat.get_model("llama-2-70b")
     w = lc.Inference(context_tokens=1024)
     assert lc.best_precision(m, cat.get_gpu("H100"), w) == "fp8"
@@ -178,7 +180,7 @@ def test_best_precision_answers_fp8_on_hopper_and_under_vllm_on_ampere(cat: lc.C
 
 
 def test_recommend_offers_fp8_only_where_it_runs(cat: lc.Catalog) -> None:
-    """llama-2-70b on one 80 GB card: the quantize remedy is fp8 on H100, not on A100 (there: an 8-bit integer format)."""
+    """llama-2-70b on one 80 GB card: the quantize remedy is fp8 on H100, not on A100 (there: an integer format)."""
     m = cat.get_model("llama-2-70b")
     w = lc.Inference(context_tokens=1024)
 
@@ -222,7 +224,7 @@ def test_which_gpus_puts_incompatible_cards_last_with_the_reason(cat: lc.Catalog
 
 
 def test_models_that_fit_skips_checkpoints_the_gpu_cannot_run(cat: lc.Catalog) -> None:
-    """An FP8 checkpoint (DeepSeek-V3) is listed on 8 H200 but not on 8 A100 80GB... by format, not memory."""
+    """An FP8 checkpoint (DeepSeek-V3) is listed on 8 H200 but not on 8 of the same card given Ampere's capability."""
     ds = [cat.get_model("deepseek-v3")]
     w = lc.Inference(context_tokens=1024)
     with warnings.catch_warnings():

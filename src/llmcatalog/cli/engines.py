@@ -220,9 +220,7 @@ def run_engine_estimate(
     return _status(results)
 
 
-def compatibility_notes(
-    model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]
-) -> list[tuple[str, str]]:
+def compatibility_notes(model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]) -> list[tuple[str, str]]:
     """("warning", why) for each engine that cannot run the weights it was asked for on ``gpu``
     (llmcatalog.supports): a given ``--precision``, or the checkpoint's own quantized format (an AWQ
     checkpoint on a V100 under vLLM); ("note", how) where it runs them another way (FP8 weight-only on Ampere)."""
@@ -240,7 +238,9 @@ def compatibility_notes(
             continue  # llama.cpp / Ollama run GGUF types: no rule here
         verdict = supports(gpu, fmt, engine)
         if not verdict.ok and verdict.known:
-            out.append(("warning", f"{engine}: {name} weights on the {gpu.name}: {verdict.reason} (figures given anyway)"))
+            out.append(
+                ("warning", f"{engine}: {name} weights on the {gpu.name}: {verdict.reason} (figures given anyway)")
+            )
         elif verdict.ok and "weight-only" in verdict.reason:
             out.append(("note", f"{engine}: {name} on the {gpu.name} runs as {verdict.reason}"))
     return out

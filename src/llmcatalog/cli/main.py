@@ -762,7 +762,9 @@ def _remedies(
             if four:
                 out.append((w, f"a 4-bit --precision such as {' or '.join(four)} (weights: {w / gib:.1f} GiB)"))
             else:  # e.g. Apple GPUs: no AWQ/GPTQ/bitsandbytes kernels there
-                out.append((w, f"4-bit GGUF weights with --engine llama.cpp --quant Q4_K_M (weights now: {w / gib:.1f} GiB)"))
+                out.append(
+                    (w, f"4-bit GGUF weights with --engine llama.cpp --quant Q4_K_M (weights now: {w / gib:.1f} GiB)")
+                )
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 

@@ -63,7 +63,14 @@ class ModelFit:
 #: A tiny architecture standing for "any model": what a workload asks for by itself (its precision, its
 #: k-bit base, its optimizer) is checked on it, with no checkpoint format of its own.
 SMALLEST = Architecture(
-    family="llama", n_layers=1, hidden_size=128, n_heads=1, n_kv_heads=1, head_dim=128, ffn_size=128, vocab_size=128,
+    family="llama",
+    n_layers=1,
+    hidden_size=128,
+    n_heads=1,
+    n_kv_heads=1,
+    head_dim=128,
+    ffn_size=128,
+    vocab_size=128,
     max_context=2**20,
 )
 
@@ -175,7 +182,8 @@ def models_that_fit(
     the workload cannot run on (e.g. a LoRA rank above the hidden size), checkpoints stored in a
     format ``gpu`` cannot run (:func:`llmcatalog.supports`: an AWQ checkpoint on a V100), and "tight"
     ones unless ``include_tight``. A precision given in ``workload`` that ``gpu`` cannot run warns
-    once (:class:`~llmcatalog.CompatibilityWarning`) and the models are still listed. An inference on several GPUs is split into pipeline stages, a fine-tune
+    once (:class:`~llmcatalog.CompatibilityWarning`) and the models are still listed. An inference on
+    several GPUs is split into pipeline stages, a fine-tune
     over data-parallel ranks (:func:`spread`).
     """
     w = _workload(workload)

@@ -122,10 +122,10 @@ def supports(gpu: GPU, format_or_dtype: str | WeightFormat, engine: str | None =
     key, name = _kind(format_or_dtype)
     eng = _engine(engine)
     family = _family(gpu)
-    cc = gpu.capability
+    cc = gpu.capability or ASSUMED_CAPABILITY
     known = True
-    if family == "unknown" or (family == "nvidia" and cc is None):
-        family, cc, known = "nvidia", ASSUMED_CAPABILITY, False
+    if family == "unknown" or (family == "nvidia" and gpu.capability is None):
+        family, known = "nvidia", False
     s = _rule(family, key, name, eng, cc, gpu)
     if not known:
         why = f"{gpu.name} is not a catalog GPU with a known compute capability: assumed {cc[0]}.{cc[1]} (Ampere)"
@@ -141,10 +141,12 @@ def _need(cc: tuple[int, int], minimum: tuple[int, int], what: str, gpu: GPU) ->
     return Support(ok=False, reason=f"{what}: needs compute capability >= {need}; the {gpu.name} has {have}")
 
 
-def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: GPU) -> Support:  # noqa: PLR0911, PLR0912
+def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: GPU) -> Support:
     engine_word = "vLLM/SGLang" if eng != "transformers" else "transformers"
     if key in ("int8", "int4"):
-        return Support(ok=True, reason=f"{name} is the idealised lower bound, not a kernel: nothing to check", known=False)
+        return Support(
+            ok=True, reason=f"{name} is the idealised lower bound, not a kernel: nothing to check", known=False
+        )
     if family == "apple":
         if eng != "transformers":
             return Support(ok=False, reason=f"{engine_word} has no Metal backend (on macOS it runs on the CPU only)")
@@ -154,7 +156,8 @@ def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: 
             return Support(ok=False, reason="bitsandbytes has no Metal backend (Apple Silicon support is only planned)")
         if key == "fp8":
             return Support(
-                ok=False, reason="MPS has no FP8 type: transformers dequantizes FP8 checkpoints to bf16 without a CUDA GPU"
+                ok=False,
+                reason="MPS has no FP8 type: transformers dequantizes FP8 checkpoints to bf16 without a CUDA GPU",
             )
         if key in ("awq", "gptq"):
             return Support(ok=False, reason=f"no documented Metal kernel for {name} in transformers; use MLX or GGUF")
@@ -175,7 +178,9 @@ def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: 
         if key == "fp8":
             if arch in _AMD_FP8:
                 return Support(ok=True, reason=f"{arch} has FP8 matrix cores (MI300-class, gfx942 and later)")
-            return Support(ok=False, reason=f"FP8 needs an MI300-class GPU (CDNA 3+); the {gpu.name} is {arch or 'older'}")
+            return Support(
+                ok=False, reason=f"FP8 needs an MI300-class GPU (CDNA 3+); the {gpu.name} is {arch or 'older'}"
+            )
         if eng != "transformers" and key in ("awq", "gptq", "bitsandbytes"):
             return Support(ok=False, reason=f"vLLM's quantization table lists no AMD kernel for {name}")
         if key == "bitsandbytes":
