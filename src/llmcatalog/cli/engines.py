@@ -230,7 +230,7 @@ def compatibility_notes(model: Model, gpu: GPU, workload: Inference, engines: tu
     elif model.weight_format is not None and model.weight_format.quantized:
         fmt = model.weight_format
     if fmt is None:
-        return []
+        return []  # the engines refuse GPUs they have no backend for (Apple) themselves
     name = fmt if isinstance(fmt, str) else fmt.name
     out: list[tuple[str, str]] = []
     for engine in engines:

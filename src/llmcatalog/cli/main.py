@@ -620,7 +620,7 @@ def _estimate_output(
         "",
         f"Peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s).",
         "",
-        *(f"- {a}" for a in est.assumptions),
+        *(f"- {_runtime_words(a, gpu)}" for a in est.assumptions),
     ]
     if gpu is not None:
         lines += ["", speed_text[0].upper() + speed_text[1:] + "."]

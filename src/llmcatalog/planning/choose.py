@@ -16,6 +16,7 @@ from ..memory.estimate import incompatibilities, min_gpus
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog as _default_catalog
+from ..values.compat import single_device
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference
@@ -191,6 +192,8 @@ def models_that_fit(
         raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
     if not isinstance(n_gpus, int) or isinstance(n_gpus, bool) or not 1 <= n_gpus <= 2**20:
         raise WorkloadError(f"n_gpus must be an int from 1 to 2**20, got {n_gpus!r}")
+    if n_gpus > 1 and single_device(gpu):
+        raise WorkloadError(f"a machine has one {gpu.name}: give n_gpus=1 (a model cannot be split over several)")
     headroom = check_headroom(headroom_fraction)
     cat = catalog or _default_catalog()
     if models is None:
