@@ -296,3 +296,46 @@ def test_cli_apple_words(capsys: pytest.CaptureFixture[str]) -> None:
     assert "awq-int4" not in out
     assert "pipeline stages" not in out
     assert "--engine llama.cpp" in out
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu"),
+    [
+        ("qwen3-8b", ("--gpu", "T4")),
+        ("qwen3-8b", ("--gpu-memory", "12")),
+        ("qwen3-32b", ("--gpu", "M3 Max 64GB")),
+        ("qwen3-14b", ("--gpu", "RX 7900 XTX")),
+    ],
+)
+def test_cli_trial_cards_hear_no_fp8(capsys: pytest.CaptureFixture[str], model: str, gpu: tuple[str, str]) -> None:
+    """The trial's other cards (which were told 'fp8 weights') now get a format they run, or none."""
+    out, _ = _run(capsys, "estimate", model, *gpu, "--context", "1024")
+    assert "does NOT fit" in out
+    assert "fp8" not in out
+
+
+def test_fit_refuses_several_apple_gpus(capsys: pytest.CaptureFixture[str], cat: lc.Catalog) -> None:
+    """A Mac has one GPU: models_that_fit(n_gpus=2) and `fit --gpus 2` say so instead of splitting."""
+    with pytest.raises(lc.WorkloadError, match="one Apple"):
+        lc.models_that_fit(cat.get_gpu("M3 Max 64GB"), n_gpus=2)
+    assert main(["fit", "--gpu", "M3 Max 64GB", "--gpus", "2"]) == 2
+    assert "one Apple" in capsys.readouterr().err
+
+
+def test_cli_amd_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """An AMD GPU's overhead line names a ROCm/HIP context."""
+    out, _ = _run(capsys, "estimate", "qwen3-8b", "--gpu", "MI300X")
+    assert "overhead: ROCm/HIP context" in out
+
+
+def test_engine_estimate_warns_for_the_engine(cat: lc.Catalog) -> None:
+    """engine_estimate: AWQ on a V100 warns under vLLM; FP8 on an A100 warns under transformers, not vLLM."""
+    v100, a100 = cat.get_gpu("V100 32GB"), cat.get_gpu("A100")
+    with pytest.warns(lc.CompatibilityWarning, match="vllm: awq-int4"):
+        b = lc.engine_estimate("qwen3-8b", v100, "vllm", lc.Inference(precision="awq-int4"))
+    assert b.weights_bytes > 0
+    with pytest.warns(lc.CompatibilityWarning, match="transformers: fp8"):
+        lc.engine_estimate("qwen3-8b", a100, "transformers", lc.Inference(precision="fp8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.CompatibilityWarning)
+        lc.engine_estimate("qwen3-8b", a100, "vllm", lc.Inference(precision="fp8"))

@@ -17,18 +17,15 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_estimate
+from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_compatibility, engine_estimate
 from ..engines.result import EngineBreakdown
 from ..engines.sglang import SGLANG_KV_DTYPES, SGLangSettings
 from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSettings
-from ..errors import ContextLengthWarning, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
-from ..values.compat import ENGINES as COMPAT_ENGINES
-from ..values.compat import supports
 from ..values.gpu import GPU
 from ..values.model import Model
-from ..values.precision import WeightFormat
 from ..values.workload import FineTune, Inference
 from .output import Column, chosen_format, render, to_json
 
@@ -176,14 +173,15 @@ def run_engine_estimate(
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ContextLengthWarning)
+        warnings.simplefilter("always", CompatibilityWarning)
         if args.engine == "all":
             results = compare_engines(model, gpu, workload, settings=settings)
         else:
             results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
     for message in dict.fromkeys(str(w.message) for w in caught):  # each once, on stderr
         print(f"llmcatalog: warning: {message}", file=sys.stderr)
-    for kind, message in compatibility_notes(model, gpu, workload, tuple(results)):  # the figures are still given
-        print(f"llmcatalog: {kind}: {message}", file=sys.stderr)
+    for message in compatibility_notes(model, gpu, workload, tuple(results)):
+        print(f"llmcatalog: note: {message}", file=sys.stderr)
     fmt = chosen_format(args)
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
@@ -220,29 +218,14 @@ def run_engine_estimate(
     return _status(results)
 
 
-def compatibility_notes(model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]) -> list[tuple[str, str]]:
-    """("warning", why) for each engine that cannot run the weights it was asked for on ``gpu``
-    (llmcatalog.supports): a given ``--precision``, or the checkpoint's own quantized format (an AWQ
-    checkpoint on a V100 under vLLM); ("note", how) where it runs them another way (FP8 weight-only on Ampere)."""
-    fmt: str | WeightFormat | None = None
-    if workload.precision_given:
-        fmt = workload.weight_format
-    elif model.weight_format is not None and model.weight_format.quantized:
-        fmt = model.weight_format
-    if fmt is None:
-        return []  # the engines refuse GPUs they have no backend for (Apple) themselves
-    name = fmt if isinstance(fmt, str) else fmt.name
-    out: list[tuple[str, str]] = []
+def compatibility_notes(model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]) -> list[str]:
+    """How an engine runs the chosen weights another way on ``gpu`` (FP8 weight-only through Marlin on
+    Ampere); the engines themselves warn when they cannot run them (engines.dispatch.engine_compatibility)."""
+    out = []
     for engine in engines:
-        if engine not in COMPAT_ENGINES:
-            continue  # llama.cpp / Ollama run GGUF types: no rule here
-        verdict = supports(gpu, fmt, engine)
-        if not verdict.ok and verdict.known:
-            out.append(
-                ("warning", f"{engine}: {name} weights on the {gpu.name}: {verdict.reason} (figures given anyway)")
-            )
-        elif verdict.ok and "weight-only" in verdict.reason:
-            out.append(("note", f"{engine}: {name} on the {gpu.name} runs as {verdict.reason}"))
+        verdict = engine_compatibility(model, gpu, engine, workload)
+        if verdict is not None and verdict.ok and "weight-only" in verdict.reason:
+            out.append(f"{engine} on the {gpu.name} runs the weights as {verdict.reason}")
     return out
 
 
