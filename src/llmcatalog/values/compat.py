@@ -36,6 +36,7 @@ answer says it rests on that assumption (``known`` False).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import attrs
@@ -88,10 +89,10 @@ def _kind(fmt: str | WeightFormat) -> tuple[str, str]:
     return (f.method or f.name if f.quantized else f.name), f.name
 
 
-def _engine(engine: str | None) -> str:
+def _engine(engine: object) -> str:
     if engine is None:
         return "transformers"
-    if engine not in ENGINES:
+    if not isinstance(engine, str) or engine not in ENGINES:
         raise ValueError(f"engine must be one of {list(ENGINES)} or None (transformers), got {engine!r}")
     return engine
 
@@ -119,6 +120,14 @@ def supports(gpu: GPU, format_or_dtype: str | WeightFormat, engine: str | None =
     MXFP4, NVFP4, GGUF types) answer ``ok`` with ``known`` False."""
     if not isinstance(gpu, GPU):
         raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
+    if not isinstance(format_or_dtype, (str, WeightFormat)):
+        raise TypeError(f"format_or_dtype must be a name or a WeightFormat, got {type(format_or_dtype).__name__}")
+    _engine(engine)
+    return _supports(gpu, format_or_dtype, engine)
+
+
+@functools.lru_cache(maxsize=4096)  # planning asks the same few questions on every step of a search
+def _supports(gpu: GPU, format_or_dtype: str | WeightFormat, engine: str | None) -> Support:
     key, name = _kind(format_or_dtype)
     eng = _engine(engine)
     family = _family(gpu)
