@@ -14,6 +14,7 @@ Facts the rules encode (sources, in my words):
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 
 import attrs
@@ -339,3 +340,14 @@ def test_engine_estimate_warns_for_the_engine(cat: lc.Catalog) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", lc.CompatibilityWarning)
         lc.engine_estimate("qwen3-8b", a100, "vllm", lc.Inference(precision="fp8"))
+
+
+def test_show_gpu_lists_capability_and_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    """`show V100` gives its compute capability and leaves bf16, fp8 and AWQ out of what it runs."""
+    out, _ = _run(capsys, "show", "V100 32GB")
+    assert re.search(r"^CUDA capability +7\.0$", out, re.M)
+    runs = next(line for line in out.splitlines() if line.startswith("runs "))
+    assert "fp16" in runs
+    assert "bf16" not in runs
+    assert "fp8" not in runs
+    assert "awq" not in runs

@@ -298,6 +298,11 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
         add("interconnect", entry.interconnect)
         add("form factor", entry.form_factor)
         add("architecture", entry.architecture)
+        add("CUDA capability", entry.compute_capability)
+        runs = [
+            f for f in ("bf16", "fp16", "fp8", "gptq-int4", "awq-int4", "bnb-int8", "bnb-nf4") if supports(entry, f)
+        ]
+        add("runs", f"{', '.join(runs)} (transformers; values.compat.supports)")
         add("notes", entry.notes, multiline=True)
     else:
         add("category", entry.category)
