@@ -351,3 +351,14 @@ def test_show_gpu_lists_capability_and_formats(capsys: pytest.CaptureFixture[str
     assert "bf16" not in runs
     assert "fp8" not in runs
     assert "awq" not in runs
+
+
+@pytest.mark.parametrize("optimizer", ["adamw-8bit", "paged-adamw-8bit", "paged-adamw-32bit"])
+def test_bitsandbytes_optimizers_warn_on_apple(cat: lc.Catalog, optimizer: str) -> None:
+    """Every bitsandbytes optimizer (8-bit or paged) warns on an Apple GPU; plain AdamW does not."""
+    m, g = cat.get_model("qwen3-0.6b"), cat.get_gpu("M3 Max 64GB")
+    with pytest.warns(lc.CompatibilityWarning, match="bitsandbytes"):
+        lc.check(m, g, lc.FineTune(method="lora", optimizer=optimizer))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.CompatibilityWarning)
+        lc.check(m, g, lc.FineTune(method="lora"))

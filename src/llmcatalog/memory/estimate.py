@@ -578,8 +578,9 @@ def incompatibilities(
     else:
         if workload.quantized_base is not None:
             asked.append(workload.quantized_base)
-        if "8bit" in workload.optimizer:
-            asked.append("bnb-nf4")  # bitsandbytes' backend: 8-bit optimizers need what its 4-bit needs (cc >= 5.0)
+        if workload.optimizer.endswith("-8bit") or workload.optimizer.startswith("paged-"):
+            # bitsandbytes' optimizers (8-bit and paged) need its backend, as its 4-bit layers do (cc >= 5.0)
+            asked.append("bnb-nf4")
     out = []
     for a in asked:
         verdict = supports(gpu, a)
