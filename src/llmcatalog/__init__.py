@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     CatalogDataError,
     CheckpointError,
+    CompatibilityWarning,
     ContextLengthWarning,
     DeepSpeedWorkloadWarning,  # api stream
     DuplicateEntryError,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from .registry.catalog import Catalog, FamilyNameError, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
     from .registry.resolve import resolve_model
+    from .values.compat import Support, supports  # compat stream
     from .values.deepspeed import DEEPSPEED_PRESETS
 
 
@@ -283,6 +285,9 @@ _LAZY = {
     "training_time": "performance.training",
     # issue 10, PEFT stream: the framework profiles behind FineTune.for_framework
     "FRAMEWORKS": "values.frameworks",
+    # compat stream: which formats a GPU/engine can run
+    "Support": "values.compat",
+    "supports": "values.compat",
 }
 
 
@@ -350,6 +355,7 @@ _NAMED_OTHER = {
     "count_params": _count_params_named,
     "models_that_fit": _gpu_first_named,
     "llamacpp_decode_speed": _gpu_second_named,
+    "supports": _gpu_first_named,  # supports(gpu, format_or_dtype, engine=None)
 }
 
 
@@ -442,6 +448,7 @@ __all__ = [
     "Catalog",
     "CatalogDataError",
     "CheckpointError",
+    "CompatibilityWarning",
     "Component",
     "ContextLengthWarning",
     "DecodeSpeed",
@@ -478,6 +485,7 @@ __all__ = [
     "QueryError",
     "Remedy",
     "SGLangSettings",
+    "Support",
     "Sweep",
     "SweepRow",
     "Tool",
@@ -527,6 +535,7 @@ __all__ = [
     "recommend",
     "resolve_model",  # stream cat2 (names)
     "search",
+    "supports",
     "sweep",
     "training_time",
     "weight_format_from_quantization_config",

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CatalogDataError",
     "CheckpointError",
+    "CompatibilityWarning",
     "ContextLengthWarning",
     "DeepSpeedWorkloadWarning",
     "DuplicateEntryError",
@@ -166,6 +167,11 @@ class DeepSpeedWorkloadWarning(UserWarning):
 class LoraTargetWarning(UserWarning):
     """A LoRA target name does not exist in the model's architecture: it was mapped to the modules
     the message names, or dropped."""
+
+
+class CompatibilityWarning(UserWarning):
+    """A weight format or compute dtype cannot run (or cannot run as estimated) on the named GPU or
+    engine (:func:`llmcatalog.supports` says why): the memory figure is still given."""
 
 
 class QueryError(LLMCatalogError, ValueError):

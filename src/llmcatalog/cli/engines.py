@@ -23,13 +23,14 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_estimate
+from ..engines.dispatch import ENGINES, EngineSettings, compare_engines, engine_compatibility, engine_estimate
 from ..engines.result import EngineBreakdown
 from ..engines.sglang import SGLANG_KV_DTYPES, SGLangSettings
 from ..engines.vllm import BLOCK_SIZES, KV_CACHE_DTYPES, USAGE_CONTEXTS, VLLMSettings
-from ..errors import ContextLengthWarning, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
 from ..registry.catalog import Catalog
 from ..registry.resolve import resolve_model
+from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.workload import FineTune, Inference
 from .output import Column, chosen_format, render, to_json
@@ -178,12 +179,15 @@ def run_engine_estimate(
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ContextLengthWarning)
+        warnings.simplefilter("always", CompatibilityWarning)
         if args.engine == "all":
             results = compare_engines(model, gpu, workload, settings=settings)
         else:
             results = {args.engine: engine_estimate(model, gpu, args.engine, workload, settings.get(args.engine))}
     for message in dict.fromkeys(str(w.message) for w in caught):  # each once, on stderr
         print(f"llmcatalog: warning: {message}", file=sys.stderr)
+    for message in compatibility_notes(model, gpu, workload, tuple(results)):
+        print(f"llmcatalog: note: {message}", file=sys.stderr)
     fmt = chosen_format(args)
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
@@ -246,6 +250,17 @@ def _from_context(args: argparse.Namespace, settings: EngineSettings, engine: st
     flag = "--max-model-len" if engine == "vllm" else "--context-length"
     given = set(getattr(args, "given", ()))
     return "--context" in given and flag not in given and getattr(settings, flag[2:].replace("-", "_")) is not None
+
+
+def compatibility_notes(model: Model, gpu: GPU, workload: Inference, engines: tuple[str, ...]) -> list[str]:
+    """How an engine runs the chosen weights another way on ``gpu`` (FP8 weight-only through Marlin on
+    Ampere); the engines themselves warn when they cannot run them (engines.dispatch.engine_compatibility)."""
+    out = []
+    for engine in engines:
+        verdict = engine_compatibility(model, gpu, engine, workload)
+        if verdict is not None and verdict.ok and "weight-only" in verdict.reason:
+            out.append(f"{engine} on the {gpu.name} runs the weights as {verdict.reason}")
+    return out
 
 
 def _status(results: dict[str, EngineBreakdown], engine: str) -> int:

@@ -41,6 +41,7 @@ from ..registry.catalog import Catalog
 from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
+from ..values.compat import runtime_name, single_device, supports
 from ..values.frameworks import FRAMEWORKS
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
@@ -317,6 +318,11 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
         add("interconnect", entry.interconnect)
         add("form factor", entry.form_factor)
         add("architecture", entry.architecture)
+        add("CUDA capability", entry.compute_capability)
+        runs = [
+            f for f in ("bf16", "fp16", "fp8", "gptq-int4", "awq-int4", "bnb-int8", "bnb-nf4") if supports(entry, f)
+        ]
+        add("runs", f"{', '.join(runs)} (transformers; values.compat.supports)")
         add("notes", entry.notes, multiline=True)
     else:
         add("category", entry.category)
@@ -555,6 +561,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
         else:  # pragma: no cover - nothing else warns here today; pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for why in _estimate.incompatibilities(model, gpu, workload) if gpu is not None else ():
+        print(f"llmcatalog: warning: {_clean(why)}", file=sys.stderr)  # the figure below is still given
     verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
     fits = verdict is not None and verdict.fits
 
@@ -581,7 +589,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     print(table(["component", "GiB", "share"], rows, right=(1, 2)))
     print(f"peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s)")
     for a in est.assumptions:
-        print(f"  - {_clean(a)}")
+        print(f"  - {_clean(_runtime_words(a, gpu))}")
     if gpu is None:
         return 0
     assert verdict is not None
@@ -655,7 +663,7 @@ def _estimate_output(
         "",
         f"Peak at: {est.peak_phase}; per GPU, {est.n_gpus} GPU(s).",
         "",
-        *(f"- {a}" for a in est.assumptions),
+        *(f"- {_runtime_words(a, gpu)}" for a in est.assumptions),
     ]
     if gpu is not None:
         lines += ["", speed_text[0].upper() + speed_text[1:] + "."]
@@ -773,6 +781,8 @@ def _fewest_text(gpu: GPU, workload: Inference | FineTune, n: int | None) -> str
     """
     name = _clean(gpu.name)
     given = workload.parallelism.n_gpus
+    if n is None and single_device(gpu):
+        return f"a machine has one {name}: the job cannot be split over several (see the remedies below)"
     if n is None:
         if isinstance(workload, FineTune) and workload.parallelism.shard_stage == 0:
             return (
@@ -854,10 +864,16 @@ def _remedies(
         fmt = stored if not workload.precision_given and stored is not None else workload.weight_format
         if fmt.linear_bits > 4.5 and est.weights_bytes:
             w = est.weights_bytes
-            after = next(
-                (a for f in ("awq-int4", "bnb-nf4") if (a := leads(attrs.evolve(workload, precision=f), f"{f}: "))), ""
-            )
-            out.append((w, f"a 4-bit --precision such as awq-int4 or bnb-nf4 (weights now {w / gib:.1f} GiB{after})"))
+            four = [p for p in ("awq-int4", "bnb-nf4", "gptq-int4") if gpu is None or supports(gpu, p).ok][:2]
+            if four:
+                after = next((a for f in four if (a := leads(attrs.evolve(workload, precision=f), f"{f}: "))), "")
+                out.append(
+                    (w, f"a 4-bit --precision such as {' or '.join(four)} (weights now {w / gib:.1f} GiB{after})")
+                )
+            else:  # e.g. Apple GPUs: no AWQ/GPTQ/bitsandbytes kernels there
+                out.append(
+                    (w, f"4-bit GGUF weights with --engine llama.cpp --quant Q4_K_M (weights now: {w / gib:.1f} GiB)")
+                )
     out.sort(key=lambda t: -t[0])
     return [text for _, text in out]
 
@@ -900,6 +916,15 @@ def _gpu_reading(typed: str, gpu: GPU, cat: Catalog) -> str:
             "memory: give --gpu-memory SIZE"
         )
     return ""
+
+
+def _runtime_words(text: str, gpu: GPU | None) -> str:
+    """An assumption line in the GPU's own runtime words: "CUDA context" is a Metal (MPS) context on Apple
+    GPUs, a ROCm/HIP context on AMD (values.compat.runtime_name); its size was measured on CUDA."""
+    name = "CUDA context" if gpu is None else runtime_name(gpu)
+    if name == "CUDA context" or "CUDA context" not in text:
+        return text
+    return text.replace("CUDA context", f"{name} (size as measured for a CUDA context)")
 
 
 def _fallback_note(gpu: GPU) -> str:

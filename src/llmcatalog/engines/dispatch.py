@@ -29,8 +29,10 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, NotEstimableError, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, LLMCatalogError, NotEstimableError, WorkloadError
 from ..memory.estimate import _arch_of, _resolve_format, _unwrap, estimate_vram
+from ..values.compat import ENGINES as RULED_ENGINES
+from ..values.compat import Support, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import Inference
@@ -43,6 +45,7 @@ __all__ = [
     "ENGINES",
     "EngineSettings",
     "compare_engines",
+    "engine_compatibility",
     "engine_estimate",
     "engine_max_concurrency",
     "engine_max_model_len",
@@ -305,7 +308,10 @@ def engine_estimate(
 ) -> EngineBreakdown:
     """``workload`` served by ``engine`` on ``gpu``: what the engine takes per GPU, its KV-cache tokens and
     how many requests of ``workload.context_tokens`` it holds at once. ``fits`` says whether it runs
-    ``workload.batch_size`` such requests (vLLM and SGLang: whether they start and hold them)."""
+    ``workload.batch_size`` such requests (vLLM and SGLang: whether they start and hold them).
+
+    Weights the engine has no kernel for on ``gpu`` (:func:`engine_compatibility`: AWQ on a V100 under
+    vLLM) warn with :class:`~llmcatalog.CompatibilityWarning`; the figures are still given."""
     name = _check_engine(engine)
     w = workload or Inference()
     if not isinstance(w, Inference):
@@ -315,7 +321,30 @@ def engine_estimate(
     b = _ENGINES[name].run(model, gpu, w, _settings(name, settings))
     if not b.weights_format:
         b = attrs.evolve(b, weights_format=_format_name(model, w))
+    verdict = engine_compatibility(model, gpu, name, w)
+    if verdict is not None and not verdict.ok and verdict.known:
+        warnings.warn(f"{name}: {verdict.reason} (figures given anyway)", CompatibilityWarning, stacklevel=2)
     return b
+
+
+def engine_compatibility(model: Model | Architecture, gpu: GPU, engine: str, workload: Inference) -> Support | None:
+    """Whether ``engine`` has kernels on ``gpu`` for the weights the user chose (:func:`llmcatalog.supports`):
+    a given ``precision``, else a quantized checkpoint's own format. None when nothing was chosen (a 16-bit
+    checkpoint as stored) or the engine has no rule (llama.cpp and Ollama run GGUF types)."""
+    if engine not in RULED_ENGINES:
+        return None
+    model = _unwrap(model)  # type: ignore[assignment]
+    stored = model.weight_format if isinstance(model, Model) else None
+    if workload.precision_given:
+        fmt = workload.weight_format
+    elif stored is not None and stored.quantized:
+        fmt = stored
+    else:
+        return None
+    verdict = supports(gpu, fmt, None if engine == "transformers" else engine)
+    if verdict.ok or fmt.name in verdict.reason:
+        return verdict
+    return attrs.evolve(verdict, reason=f"{fmt.name} weights on the {gpu.name}: {verdict.reason}")
 
 
 def _format_name(model: Model | Architecture, w: Inference) -> str:

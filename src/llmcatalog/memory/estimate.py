@@ -44,7 +44,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, NoFitWarning, NotEstimableError, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, NoFitWarning, NotEstimableError, WorkloadError
+from ..values.compat import single_device, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
@@ -67,6 +68,7 @@ __all__ = [
     "check",
     "estimate_vram",
     "fits",
+    "incompatibilities",
     "min_gpus",
     "tensor_parallel_sizes",
 ]
@@ -600,6 +602,41 @@ def _check_gpu(gpu: object) -> None:
         raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
 
 
+def incompatibilities(
+    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, *, known_only: bool = True
+) -> tuple[str, ...]:
+    """Why the formats the user chose cannot run on ``gpu`` with transformers (:func:`llmcatalog.supports`):
+    a given ``precision`` or a quantized checkpoint's own format (inference), a given ``compute_dtype``,
+    a k-bit base (QLoRA / ``base_format``) and a bitsandbytes optimizer (fine-tuning). With ``known_only``
+    (warnings) only verdicts on known figures count: an unknown GPU's assumed capability, or a kernel no
+    source documents either way, never warns; planning passes False (it recommends only what is known to
+    run). Empty when everything runs."""
+    model = _unwrap(model)  # type: ignore[assignment]
+    asked: list[str | WeightFormat] = []
+    if isinstance(workload, Inference):
+        stored = model.weight_format if isinstance(model, Model) else None
+        if workload.precision_given:
+            asked.append(workload.weight_format)
+        elif stored is not None and stored.quantized:
+            asked.append(stored)
+        if workload.compute_dtype is not None:
+            asked.append(workload.compute_dtype)
+    else:
+        if workload.quantized_base is not None:
+            asked.append(workload.quantized_base)
+        if workload.optimizer.endswith("-8bit") or workload.optimizer.startswith("paged-"):
+            # bitsandbytes' optimizers (8-bit and paged) need its backend, as its 4-bit layers do (cc >= 5.0)
+            asked.append("bnb-nf4")
+    out = []
+    for a in asked:
+        verdict = supports(gpu, a)
+        if not verdict.ok and (verdict.known or not known_only):
+            name = a if isinstance(a, str) else a.name
+            where = "" if gpu.name in verdict.reason else f" on the {gpu.name}"
+            out.append(f"{name}{where}: {verdict.reason}")
+    return tuple(dict.fromkeys(out))
+
+
 def check(
     model: Model | Architecture,
     gpu: GPU,
@@ -610,11 +647,16 @@ def check(
 ) -> FitCheck:
     """The verdict ("fits", "tight" or "does not fit") of ``workload`` on one ``gpu``, with the figures:
     the per-GPU estimate against the memory a process can allocate there, keeping ``headroom_fraction``
-    of it free (:mod:`llmcatalog.memory.fit`). ``kwargs`` go to :func:`estimate_vram`."""
+    of it free (:mod:`llmcatalog.memory.fit`). ``kwargs`` go to :func:`estimate_vram`.
+
+    A format the user chose that ``gpu`` cannot run (:func:`incompatibilities`) warns with
+    :class:`~llmcatalog.CompatibilityWarning`; the verdict on the memory is still given."""
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
     headroom = check_headroom(headroom_fraction)
     est = estimate_vram(model, workload, **kwargs)
+    for why in incompatibilities(model, gpu, workload):
+        warnings.warn(why, CompatibilityWarning, stacklevel=2)
     return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
 
 
@@ -661,6 +703,8 @@ def min_gpus(
     saying why: the memory per GPU at the most GPUs tried against the GPU's limit, and what would
     help (sharding for a fine-tune without it; :func:`llmcatalog.recommend` for the remedies). Catch
     it with ``warnings.catch_warnings(record=True)`` to read the reason, or filter it out to silence it.
+    A GPU a machine holds only one of (Apple silicon: :func:`~llmcatalog.values.compat.single_device`)
+    answers 1 or None: there is no second one to split over.
     """
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
@@ -671,6 +715,8 @@ def min_gpus(
     headroom = check_headroom(headroom_fraction)
     if not isinstance(max_gpus, int) or isinstance(max_gpus, bool) or not 1 <= max_gpus <= 2**20:
         raise WorkloadError(f"max_gpus must be an int from 1 to 2**20, got {_show(max_gpus)}")
+    if single_device(gpu):
+        max_gpus = 1
     _check_context(arch, workload, name)
     p = workload.parallelism
     _check_parallel(arch, p, name)

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
-from ..errors import ContextLengthWarning, LLMCatalogError, NoFitWarning, WorkloadError
-from ..memory.estimate import min_gpus
+from ..errors import CompatibilityWarning, ContextLengthWarning, LLMCatalogError, NoFitWarning, WorkloadError
+from ..memory.estimate import incompatibilities, min_gpus
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog as _default_catalog
+from ..values.compat import single_device
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference
@@ -26,12 +27,22 @@ __all__ = ["GPUOption", "ModelFit", "models_that_fit", "spread", "which_gpus"]
 
 @attrs.frozen(kw_only=True)
 class GPUOption:
-    """One GPU type for a workload: the verdict on one card, the fewest cards that fit, and the cost."""
+    """One GPU type for a workload: the verdict on one card, the fewest cards that fit, and the cost.
+
+    ``incompatible`` says why the GPU cannot run the workload's formats (a given precision, a quantized
+    checkpoint's format: :func:`llmcatalog.supports`, transformers); empty when it can. Such rows are
+    ranked after every runnable one, whatever their memory verdict."""
 
     gpu: GPU
     check: FitCheck
     n_gpus: int | None
     cost_per_gpu: float | None = None
+    incompatible: tuple[str, ...] = ()
+
+    @property
+    def runnable(self) -> bool:
+        """Whether the GPU can run the workload's formats (``incompatible`` is empty)."""
+        return not self.incompatible
 
     @property
     def total_cost(self) -> float | None:
@@ -49,6 +60,20 @@ class ModelFit:
     model: Model
     check: FitCheck
 
+
+#: A tiny architecture standing for "any model": what a workload asks for by itself (its precision, its
+#: k-bit base, its optimizer) is checked on it, with no checkpoint format of its own.
+SMALLEST = Architecture(
+    family="llama",
+    n_layers=1,
+    hidden_size=128,
+    n_heads=1,
+    n_kv_heads=1,
+    head_dim=128,
+    ffn_size=128,
+    vocab_size=128,
+    max_context=2**20,
+)
 
 Cost = Mapping[str, float] | Callable[[GPU], float | None]
 
@@ -84,6 +109,9 @@ def which_gpus(
     Order without ``cost``: the verdict on one card (fits, tight, does not fit); then fewer cards;
     then the smaller card (the least memory that does the job).
 
+    GPUs that cannot run the workload's formats (``GPUOption.incompatible``: AWQ on a V100, any
+    bitsandbytes or vLLM format on an Apple GPU) come last, with the reason.
+
     Order with ``cost``: the prices rank. First every GPU with a price that fits on at most
     ``max_gpus`` cards, cheapest total cost (price x the fewest cards) first; then the GPUs the
     mapping or function gives no price for (unpriced: ranked as without ``cost``), then those that
@@ -105,13 +133,15 @@ def which_gpus(
                 warnings.simplefilter("ignore", ContextLengthWarning)
                 warnings.simplefilter("ignore", NoFitWarning)  # a row with n_gpus None says it
                 n = min_gpus(model, g, w, max_gpus=max_gpus, headroom_fraction=headroom)
-        rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g)))
+        why = incompatibilities(model, g, w, known_only=False)
+        rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g), incompatible=why))
 
-    def key(o: GPUOption) -> tuple[int, float, int, float, int]:
+    def key(o: GPUOption) -> tuple[bool, int, float, int, float, int]:
         total = o.total_cost
         # with prices: priced and fitting, then unpriced and fitting, then not fitting on max_gpus cards
         group = 0 if cost is None else 2 if o.n_gpus is None else 0 if total is not None else 1
         return (
+            not o.runnable,
             group,
             math.inf if total is None else total,
             o.check.rank,
@@ -151,8 +181,11 @@ def models_that_fit(
 
     Left out: models without an architecture or with closed weights (nothing to estimate), models
     whose ``max_context`` is shorter than the context asked (they were not trained for it), models
-    the workload cannot run on (e.g. a LoRA rank above the hidden size), and "tight" ones unless
-    ``include_tight``. An inference on several GPUs is split into pipeline stages, a fine-tune
+    the workload cannot run on (e.g. a LoRA rank above the hidden size), checkpoints stored in a
+    format ``gpu`` cannot run (:func:`llmcatalog.supports`: an AWQ checkpoint on a V100), and "tight"
+    ones unless ``include_tight``. A precision given in ``workload`` that ``gpu`` cannot run warns
+    once (:class:`~llmcatalog.CompatibilityWarning`) and the models are still listed. An inference on
+    several GPUs is split into pipeline stages, a fine-tune
     over data-parallel ranks (:func:`spread`).
     """
     w = _workload(workload)
@@ -160,6 +193,8 @@ def models_that_fit(
         raise TypeError(f"expected a llmcatalog.GPU (use llmcatalog.get_gpu(name)), got {type(gpu).__name__}")
     if not isinstance(n_gpus, int) or isinstance(n_gpus, bool) or not 1 <= n_gpus <= 2**20:
         raise WorkloadError(f"n_gpus must be an int from 1 to 2**20, got {n_gpus!r}")
+    if n_gpus > 1 and single_device(gpu):
+        raise WorkloadError(f"a machine has one {gpu.name}: give n_gpus=1 (a model cannot be split over several)")
     headroom = check_headroom(headroom_fraction)
     cat = catalog or _default_catalog()
     if models is None:
@@ -170,6 +205,9 @@ def models_that_fit(
             keep = {m.id for m in cat.find_models(domain=domain, language=language)}
             pool = [m for m in pool if m.id in keep]
     tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
+    asked = incompatibilities(SMALLEST, gpu, w, known_only=False)  # what the workload asks for, whatever the model
+    for why in incompatibilities(SMALLEST, gpu, w):
+        warnings.warn(why, CompatibilityWarning, stacklevel=2)
     rows = []
     for m in pool:
         try:
@@ -178,6 +216,8 @@ def models_that_fit(
             continue
         if arch.max_context < tokens:
             continue
+        if not asked and incompatibilities(m, gpu, w, known_only=False):
+            continue  # a checkpoint format the GPU cannot run
         try:
             c = check_quietly(m, gpu, spread(w, n_gpus, arch), headroom)
         except LLMCatalogError:

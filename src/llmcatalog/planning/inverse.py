@@ -21,9 +21,10 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from ..errors import ContextLengthWarning, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
 from ..memory.estimate import _arch_of, _canonical, _unwrap, check, tensor_parallel_sizes
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..values.compat import supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import FORMATS, WeightFormat
@@ -37,6 +38,7 @@ __all__ = [
     "max_batch",
     "max_context",
     "min_tensor_parallel",
+    "runnable",
 ]
 
 #: Weight formats from the highest quality down, the order :func:`best_precision` tries. 16-bit
@@ -63,10 +65,18 @@ PRECISION_LADDER: tuple[str, ...] = (
 def check_quietly(
     model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, headroom_fraction: float
 ) -> FitCheck:
-    """:func:`llmcatalog.check` without the context-length warning (a search steps past it on purpose)."""
+    """:func:`llmcatalog.check` without the context-length and compatibility warnings (a search steps past
+    the context on purpose, and callers filter formats with :func:`runnable` themselves)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ContextLengthWarning)
+        warnings.simplefilter("ignore", CompatibilityWarning)
         return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+
+
+def runnable(gpu: GPU, fmt: str | WeightFormat, engine: str | None = None) -> bool:
+    """Whether planning may offer ``fmt`` on ``gpu`` (:func:`llmcatalog.supports` says ok): a format the
+    GPU cannot run, or that an unknown GPU is not assumed to run (native FP8), is never recommended."""
+    return supports(gpu, fmt, engine).ok
 
 
 def largest(ok: Callable[[int], bool], limit: int) -> int | None:
@@ -166,9 +176,14 @@ def best_precision(
     *,
     candidates: Sequence[str | WeightFormat] = PRECISION_LADDER,
     headroom_fraction: float = HEADROOM_FRACTION,
+    engine: str | None = None,
 ) -> str | WeightFormat | None:
     """The first of ``candidates`` (highest quality first: :data:`PRECISION_LADDER`) in which the
     inference ``workload`` fits, or None if none does.
+
+    Only formats ``gpu`` can run with ``engine`` (None: transformers) are answered
+    (:func:`llmcatalog.supports`): no FP8 on an A100 with transformers (it would dequantize to bf16),
+    no bf16 on a V100 or T4 (fp16 instead), no bitsandbytes on Apple GPUs.
 
     A checkpoint stored quantized (``model.weight_format``) is not made better by a wider format:
     the candidates start at its own format and keep only those with at most its bits per weight.
@@ -192,6 +207,8 @@ def best_precision(
         lower = [c for c in formats if _fmt(c).quantized and _fmt(c).linear_bits <= bits and _fmt(c) != stored]
         formats = [stored, *lower]
     for c in formats:
+        if not runnable(gpu, c, engine):
+            continue
         try:
             if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom).fits:
                 return c

@@ -38,6 +38,7 @@ import attrs
 from ..errors import LLMCatalogError
 from ..memory.estimate import tensor_parallel_sizes
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..values.compat import single_device
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference, Parallelism
@@ -51,6 +52,7 @@ from .inverse import (
     max_batch,
     max_context,
     min_tensor_parallel,
+    runnable,
 )
 
 __all__ = ["REMEDIES", "Remedy", "RemedyContext", "RemedySpec", "recommend"]
@@ -125,15 +127,20 @@ def _checkpointing(w: Workload, c: RemedyContext) -> Change:
     )
 
 
+def _bnb(c: RemedyContext) -> bool:
+    """Whether bitsandbytes runs on the GPU (its 8-bit optimizers need what its 4-bit layers need)."""
+    return runnable(c.gpu, "bnb-nf4")
+
+
 def _optimizer_8bit(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, FineTune) or w.optimizer != "adamw":
+    if not isinstance(w, FineTune) or w.optimizer != "adamw" or not _bnb(c):
         return None
     text = "8-bit AdamW (bitsandbytes)"
     return attrs.evolve(w, optimizer="adamw-8bit"), text, "--optimizer adamw-8bit"
 
 
 def _paged_8bit(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, FineTune) or w.optimizer not in ("adamw", "adamw-8bit"):
+    if not isinstance(w, FineTune) or w.optimizer not in ("adamw", "adamw-8bit") or not _bnb(c):
         return None
     return (
         attrs.evolve(w, optimizer="paged-adamw-8bit"),
@@ -200,6 +207,8 @@ def _method(method: str) -> Callable[[Workload, RemedyContext], Change]:
     def apply(w: Workload, c: RemedyContext) -> Change:
         if not isinstance(w, FineTune) or w.method not in order or order.index(w.method) >= order.index(method):
             return None
+        if method == "qlora" and not runnable(c.gpu, w.qlora_format):
+            return None  # a k-bit base the GPU cannot run (bitsandbytes on Apple GPUs)
         targets = ",".join(w.lora_targets)
         on = targets if len(targets) <= 24 else f"{len(w.lora_targets)} modules"
         what = {
@@ -278,7 +287,7 @@ def _kv_fp8(w: Workload, c: RemedyContext) -> Change:
 
 
 def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1:
+    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1 or single_device(c.gpu):
         return None
     n = min_tensor_parallel(c.model, c.gpu, w, max_gpus=c.n_gpus, headroom_fraction=c.headroom_fraction)
     if n is None:  # the largest valid size, to show what it saves
@@ -290,7 +299,7 @@ def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
 
 
 def _pipeline(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1:
+    if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1 or single_device(c.gpu):
         return None
     n = min(c.n_gpus, c.arch.n_layers)
     return (
@@ -309,7 +318,8 @@ def _quantize(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or w.weight_format.linear_bits <= 4:
         return None
     current = w.weight_format.linear_bits
-    lower = [p for p in REAL_FORMATS if _fmt(p).linear_bits < current]
+    # only formats the GPU runs (llmcatalog.supports): no FP8 on an A100, no bitsandbytes on Apple GPUs
+    lower = [p for p in REAL_FORMATS if _fmt(p).linear_bits < current and runnable(c.gpu, p)]
     if not lower:
         return None
     chosen = best_precision(c.model, c.gpu, w, candidates=lower, headroom_fraction=c.headroom_fraction)
@@ -320,7 +330,7 @@ def _quantize(w: Workload, c: RemedyContext) -> Change:
 def _smallest(formats: Sequence[str], w: Inference, c: RemedyContext) -> str:
     """The format of ``formats`` in which the job needs the least memory (the first on a tie), for a
     job no format makes fit: what it saves shows, and other remedies can stack on it."""
-    best, best_bytes = "bnb-nf4-dq", None
+    best, best_bytes = formats[0], None
     for p in formats:
         try:
             required = check_quietly(c.model, c.gpu, attrs.evolve(w, precision=p), c.headroom_fraction).required_bytes

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import attrs
 
 from . import render
@@ -19,6 +22,14 @@ __all__ = ["ALLOCATABLE_FALLBACK_FRACTION", "GPU"]
 #: with ECC on (T4, A10, L4, L40S) lose a further 1/16 to ECC before the driver total, which is why
 #: their driver totals are recorded; a card of that kind with neither figure is overestimated.
 ALLOCATABLE_FALLBACK_FRACTION = 0.97
+
+
+_CAPABILITY = re.compile(r"^[1-9][0-9]?\.[0-9]$")
+
+
+def _capability(_inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not _CAPABILITY.match(value):
+        raise ValueError(f"'{attr.name}' must be a CUDA compute capability 'major.minor' such as '8.9', got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -47,6 +58,11 @@ class GPU:
     Throughput figures are dense (no 2:4 sparsity), in TFLOPS (10**12 / s); the tensor-core
     FP16/BF16 figures use FP32 accumulation where the datasheet distinguishes. ``None``
     means the datasheet gives no figure (e.g. no BF16 before Ampere).
+
+    ``compute_capability`` is an NVIDIA GPU's CUDA compute capability as ``"major.minor"``
+    (``"8.0"`` A100, ``"8.9"`` Ada, ``"9.0"`` Hopper; NVIDIA's list: https://developer.nvidia.com/cuda-gpus);
+    ``None`` for other vendors and unknown cards. :func:`llmcatalog.supports` reads it to say which
+    weight formats and compute dtypes the card can run.
     """
 
     id: str = attrs.field(validator=v.slug)
@@ -66,6 +82,7 @@ class GPU:
     bf16_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
     fp8_tflops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
     int8_tops: float | None = attrs.field(default=None, validator=v.optional(v.pos_float))
+    compute_capability: str | None = attrs.field(default=None, validator=v.optional(_capability))
     interconnect: str | None = None
     form_factor: str | None = None
     architecture: str | None = None
@@ -107,6 +124,7 @@ class GPU:
             ("INT8 tensor", f"{self.int8_tops:g} TOPS" if self.int8_tops else None),
             ("interconnect", self.interconnect),
             ("architecture", self.architecture),
+            ("compute capability", self.compute_capability),
         ]
         return [(k, val) for k, val in rows if val not in (None, "")]
 
@@ -137,6 +155,14 @@ class GPU:
         if self.gpu_memory_fraction is not None:
             return int(self.memory_bytes * self.gpu_memory_fraction)
         return int((self.usable_memory_bytes or self.memory_bytes) * ALLOCATABLE_FALLBACK_FRACTION)
+
+    @property
+    def capability(self) -> tuple[int, int] | None:
+        """:attr:`compute_capability` as ``(major, minor)`` for comparisons (None when unknown)."""
+        if self.compute_capability is None:
+            return None
+        major, minor = self.compute_capability.split(".")
+        return int(major), int(minor)
 
     @property
     def allocatable_known(self) -> bool:
