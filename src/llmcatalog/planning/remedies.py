@@ -301,7 +301,19 @@ def _tensor_parallel(w: Workload, c: RemedyContext) -> Change:
 def _pipeline(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or c.n_gpus < 2 or w.parallelism.n_gpus > 1 or single_device(c.gpu):
         return None
-    n = min(c.n_gpus, c.arch.n_layers)
+    top = min(c.n_gpus, c.arch.n_layers)
+    # the fewest stages that fit (memory per GPU falls as stages are added), else all of them, to
+    # show what splitting saves: like --tp, a split over more GPUs than needed only costs bandwidth
+    n = next(
+        (
+            k
+            for k in range(2, top + 1)
+            if check_quietly(
+                c.model, c.gpu, attrs.evolve(w, parallelism=Parallelism(pipeline_parallel=k)), c.headroom_fraction
+            ).fits
+        ),
+        top,
+    )
     return (
         attrs.evolve(w, parallelism=Parallelism(pipeline_parallel=n)),
         f"layers split over {n} GPUs (device_map)",
