@@ -349,8 +349,9 @@ class Parallelism:
             raise WorkloadError("FSDP offloads to the CPU only (CPUOffload); NVMe offload is DeepSpeed's (zero_stage)")
         if self.fsdp_version == 2 and self.fsdp == "shard-grad-op":
             raise WorkloadError(
-                "fsdp_version=2 (fully_shard) has no SHARD_GRAD_OP; use fsdp='full-shard' (reshard_after_forward=False "
-                "keeps gathered parameters like ZeRO-2) or fsdp_version=1"
+                "fsdp_version=2 (fully_shard) has no SHARD_GRAD_OP, and its nearest setting (fully_shard's "
+                "reshard_after_forward option) is not modelled: use fsdp='shard-grad-op' with fsdp_version=1, "
+                "or fsdp='full-shard' with fsdp_version=2"
             )
 
     @property
@@ -463,6 +464,12 @@ class Parallelism:
                 "(version is fsdp_version's older name)"
             )
         chosen = fsdp_version if fsdp_version is not None else version if version is not None else 1
+        if mode == "shard-grad-op" and chosen == 2:
+            raise WorkloadError(
+                "from_fsdp: fsdp_version=2 (fully_shard) has no SHARD_GRAD_OP, and its nearest setting (fully_shard's "
+                "reshard_after_forward option) is not modelled: use sharding_strategy='SHARD_GRAD_OP' with "
+                "fsdp_version=1, or sharding_strategy='FULL_SHARD' with fsdp_version=2"
+            )
         if mode == "none" and cpu_offload:
             raise WorkloadError("cpu_offload needs sharded parameters: use FULL_SHARD or HYBRID_SHARD")
         return cls(
