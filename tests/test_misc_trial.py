@@ -46,3 +46,23 @@ def test_fsdp2_shard_grad_op_error_names_options_that_exist() -> None:
     # each suggestion it makes is accepted
     lc.Parallelism.from_fsdp(fsdp_version=1, data_parallel=8, sharding_strategy="SHARD_GRAD_OP")
     lc.Parallelism.from_fsdp(fsdp_version=2, data_parallel=8, sharding_strategy="FULL_SHARD")
+
+
+def test_min_gpus_no_fit_names_the_largest_unsplit_parts() -> None:
+    m, g = catalog().get_model("llama-3.1-70b"), catalog().get_gpu("RTX 4090")
+    w = lc.FineTune(method="full", parallelism=lc.Parallelism(zero_stage=3))
+    with pytest.warns(lc.NoFitWarning) as caught:
+        assert lc.min_gpus(m, g, w) is None
+    (message,) = [str(x.message) for x in caught if issubclass(x.category, lc.NoFitWarning)]
+    # the parts of the estimate at the most GPUs tried, computed here by estimate_vram itself
+    at_most = lc.estimate_vram(m, attrs.evolve(w, parallelism=lc.Parallelism(zero_stage=3, data_parallel=1024)))
+    largest = max(at_most.components, key=at_most.components.__getitem__)
+    assert largest.startswith("activations")
+    assert largest in message
+    assert "gradient_checkpointing=True" in message
+    assert "gradient_checkpointing" in {f.name for f in attrs.fields(lc.FineTune)}
+    # and the hint helps: with checkpointing on, those activations shrink
+    on = lc.estimate_vram(
+        m, attrs.evolve(w, gradient_checkpointing=True, parallelism=lc.Parallelism(zero_stage=3, data_parallel=1024))
+    )
+    assert on.components[largest] < at_most.components[largest]

@@ -39,7 +39,7 @@ import functools
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -722,15 +722,17 @@ def min_gpus(
     _check_parallel(arch, p, name)
     workload, _ = _resolve_format(model, workload)
     last: dict[str, int] = {}
+    parts: dict[str, Mapping[str, int]] = {}
 
     def fit(par: Parallelism) -> bool:
         est = _estimate(arch, extra, attrs.evolve(workload, parallelism=par), cuda_context_bytes, allocator_fraction)
         total = est.total_bytes
         last.update(total=total, n=par.n_gpus)
+        parts["last"] = est.components
         return total <= MAX_ESTIMATE_BYTES and fit_check(total, gpu, headroom_fraction=headroom).fits
 
     def none(how: str) -> int | None:
-        reason = _no_fit_reason(gpu, workload, headroom, max_gpus, last, how)
+        reason = _no_fit_reason(gpu, workload, headroom, max_gpus, last, how, parts.get("last", {}))
         warnings.warn(reason, NoFitWarning, stacklevel=_outside_package())
         return None
 
@@ -784,9 +786,16 @@ def _outside_package() -> int:
 
 
 def _no_fit_reason(
-    gpu: GPU, workload: Inference | FineTune, headroom: float, max_gpus: int, last: dict[str, int], how: str
+    gpu: GPU,
+    workload: Inference | FineTune,
+    headroom: float,
+    max_gpus: int,
+    last: dict[str, int],
+    how: str,
+    components: Mapping[str, int],
 ) -> str:
-    """Why :func:`min_gpus` answers None, for its :class:`~llmcatalog.NoFitWarning`."""
+    """Why :func:`min_gpus` answers None, for its :class:`~llmcatalog.NoFitWarning`: the memory per GPU
+    at the most GPUs tried, its largest components there (what more GPUs do not split), and a hint."""
     gib = 2**30
     limit = gpu.available_bytes - fit_check(0, gpu, headroom_fraction=headroom).headroom_bytes
     p = workload.parallelism
@@ -806,4 +815,26 @@ def _no_fit_reason(
             "; without sharding every data-parallel GPU holds the whole job, so more GPUs cannot help: "
             "set Parallelism(zero_stage=3) or fsdp"
         )
+    elif components:
+        text += _unsplit_parts(workload, last["n"], components)
     return text + "; llmcatalog.recommend() lists the remedies"
+
+
+def _unsplit_parts(workload: Inference | FineTune, n_gpus: int, components: Mapping[str, int]) -> str:
+    """The largest components per GPU at ``n_gpus`` (what adding GPUs does not split), and what shrinks
+    the largest: gradient checkpointing for saved activations, else shorter or fewer sequences."""
+    gib = 2**30
+    top = sorted(((v, k) for k, v in components.items() if v > 0), reverse=True)[:3]
+    if not top:
+        return ""
+    listed = ", ".join(f"{k} {v / gib:.2f} GiB" for v, k in top)
+    text = f"; at {n_gpus} GPU(s) the largest parts per GPU, which more GPUs do not split, are {listed}"
+    largest = top[0][1]
+    if largest.startswith("activations") and isinstance(workload, FineTune):
+        if not workload.checkpointing and largest == "activations.saved":
+            text += " (activations are saved per layer with checkpointing off: set gradient_checkpointing=True)"
+        else:
+            text += " (activations grow with batch_size x seq_len: lower batch_size or seq_len)"
+    elif largest.startswith("activations") or largest.startswith("kv_cache"):
+        text += " (they grow with batch_size x context_tokens: lower batch_size or context_tokens)"
+    return text
