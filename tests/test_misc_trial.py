@@ -66,3 +66,49 @@ def test_min_gpus_no_fit_names_the_largest_unsplit_parts() -> None:
         m, attrs.evolve(w, gradient_checkpointing=True, parallelism=lc.Parallelism(zero_stage=3, data_parallel=1024))
     )
     assert on.components[largest] < at_most.components[largest]
+
+
+def _where(category: type[Warning], call: object) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()  # type: ignore[operator]
+    found = [w.filename for w in caught if issubclass(w.category, category)]
+    assert found, f"no {category.__name__}"
+    return found
+
+
+@pytest.mark.parametrize("through", ["estimate_vram", "fits"])
+def test_warnings_point_at_the_callers_line(through: str) -> None:
+    here = __file__
+    m, gpu = catalog().get_model("qwen3-8b"), catalog().get_gpu("V100 32GB")
+    call = getattr(lc, through)
+
+    def run(w: object) -> object:
+        return call(m, w) if through == "estimate_vram" else call(m, gpu, w)
+
+    # a rank of its own: the LoRA plan is cached, and the warning comes from inside that cache
+    rank = 7 if through == "fits" else 9
+    lora = lc.FineTune(method="lora", lora_rank=rank, lora_targets=("q_proj", "w1"))
+    assert set(_where(lc.LoraTargetWarning, lambda: run(lora))) == {here}
+    long = lc.Inference(context_tokens=10 * m.architecture.max_context)
+    assert set(_where(lc.ContextLengthWarning, lambda: run(long))) == {here}
+    if through == "fits":
+        awq = lc.Inference(precision="awq-int4")
+        assert set(_where(lc.CompatibilityWarning, lambda: run(awq))) == {here}
+    config = {"optimizer": {"type": "AdamW"}, "zero_optimization": {"stage": 2}, "bf16": {"enabled": True}}
+    found = _where(lc.DeepSpeedWorkloadWarning, lambda: lc.Parallelism.from_deepspeed_config(config, data_parallel=2))
+    assert set(found) == {here}
+
+
+def test_cached_lora_plan_gives_the_same_result_after_warning() -> None:
+    import warnings
+
+    m = catalog().get_model("qwen3-8b")
+    lora = lc.FineTune(method="lora", lora_rank=11, lora_targets=("q_proj", "w1"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = lc.estimate_vram(m, lora)
+        second = lc.estimate_vram(m, lora)
+    assert first == second

@@ -7,6 +7,10 @@ catches anything this library raises on purpose. Each also derives from the matc
 
 from __future__ import annotations
 
+import os
+import sys
+from types import FrameType
+
 __all__ = [
     "CatalogDataError",
     "CheckpointError",
@@ -219,3 +223,28 @@ class MissingGPUFigureError(NotEstimableError):
             f"GPU {gpu!r} has no {field}, which {why} needs; pass a GPU with it set "
             f"(attrs.evolve(gpu, {field}=...)) or {direct}"
         )
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` for :func:`warnings.warn` that points at the first caller outside llmcatalog
+    (the user's line), counted from the function calling this one (Python 3.11 has no
+    ``skip_file_prefixes``). Frames of the package's files, of attrs-generated ``__init__`` methods and
+    of ``functools`` are skipped; the warning falls on the outermost frame if every caller is ours."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and _inside(frame):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _inside(frame: FrameType) -> bool:
+    name = frame.f_code.co_filename
+    module = frame.f_globals.get("__name__", "")
+    return (
+        name.startswith(_PACKAGE_DIR)
+        or module.partition(".")[0] == "llmcatalog"
+        or name.startswith("<attrs generated")
+        or module == "functools"
+    )

@@ -29,7 +29,14 @@ from typing import Any
 
 import attrs
 
-from ..errors import CompatibilityWarning, ContextLengthWarning, LLMCatalogError, NotEstimableError, WorkloadError
+from ..errors import (
+    CompatibilityWarning,
+    ContextLengthWarning,
+    LLMCatalogError,
+    NotEstimableError,
+    WorkloadError,
+    outside_stacklevel,
+)
 from ..memory.estimate import _arch_of, _resolve_format, _unwrap, estimate_vram
 from ..values.compat import ENGINES as RULED_ENGINES
 from ..values.compat import Support, supports
@@ -323,7 +330,9 @@ def engine_estimate(
         b = attrs.evolve(b, weights_format=_format_name(model, w))
     verdict = engine_compatibility(model, gpu, name, w)
     if verdict is not None and not verdict.ok and verdict.known:
-        warnings.warn(f"{name}: {verdict.reason} (figures given anyway)", CompatibilityWarning, stacklevel=2)
+        warnings.warn(
+            f"{name}: {verdict.reason} (figures given anyway)", CompatibilityWarning, stacklevel=outside_stacklevel()
+        )
     return b
 
 

@@ -62,7 +62,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError
+from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError, outside_stacklevel
 from ..importers.gguf import GGUFCheckpoint, GGUFTensor
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
@@ -773,7 +773,7 @@ def estimate(
             f" {lay.n_ctx_train:,}; llama.cpp allocates it, but the model was not trained for that length"
         )
         notes.append(message)
-        warnings.warn(message, ContextLengthWarning, stacklevel=2)
+        warnings.warn(message, ContextLengthWarning, stacklevel=outside_stacklevel())
     extra_mmproj = mmproj_bytes(model) if mmproj else 0
     if mmproj and not extra_mmproj:
         raise WorkloadError(f"mmproj=True: {lay.name} has no vision/audio encoder known to add (a text model?)")

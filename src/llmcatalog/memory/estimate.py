@@ -37,14 +37,20 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from ..errors import CompatibilityWarning, ContextLengthWarning, NoFitWarning, NotEstimableError, WorkloadError
+from ..errors import (
+    CompatibilityWarning,
+    ContextLengthWarning,
+    NoFitWarning,
+    NotEstimableError,
+    WorkloadError,
+    outside_stacklevel,
+)
 from ..values.compat import single_device, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
@@ -251,7 +257,7 @@ def _check_context(arch: Architecture, workload: Inference | FineTune, name: str
         )
     elif arch.position_embedding == "alibi":
         message += " (ALiBi extrapolates past its training length, with some loss of quality)"
-    warnings.warn(message, ContextLengthWarning, stacklevel=3)
+    warnings.warn(message, ContextLengthWarning, stacklevel=outside_stacklevel())
 
 
 def _check_precision_arch(arch: Architecture, workload: Inference) -> None:
@@ -656,7 +662,7 @@ def check(
     headroom = check_headroom(headroom_fraction)
     est = estimate_vram(model, workload, **kwargs)
     for why in incompatibilities(model, gpu, workload):
-        warnings.warn(why, CompatibilityWarning, stacklevel=2)
+        warnings.warn(why, CompatibilityWarning, stacklevel=outside_stacklevel())
     return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
 
 
@@ -779,10 +785,7 @@ def min_gpus(
 def _outside_package() -> int:
     """The ``stacklevel`` of the first caller outside llmcatalog (the user's line, through the public
     wrappers of ``llmcatalog/__init__.py`` or not), counted from the function calling this one's caller."""
-    frame, level = sys._getframe(2), 2
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "llmcatalog":
-        frame, level = frame.f_back, level + 1
-    return level
+    return outside_stacklevel() - 1
 
 
 def _no_fit_reason(

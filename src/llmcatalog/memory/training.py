@@ -66,7 +66,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import LoraTargetWarning, WorkloadError
+from ..errors import LoraTargetWarning, WorkloadError, outside_stacklevel
 from ..values.model import Architecture
 from ..values.precision import DTYPE_BYTES, FORMATS
 from ..values.workload import KBIT_BASES, MOE_LAYOUTS, FineTune, Parallelism
@@ -195,7 +195,7 @@ def _mapped_target(arch: Architecture, name: str, used: tuple[str, ...] | set[st
             f"name): "
             f"counted as {what}; PEFT on this model needs its own module names"
         ),
-        stacklevel=4,
+        stacklevel=outside_stacklevel(),
     )
 
 
@@ -365,7 +365,7 @@ def resolve_lora_targets(
                     f"LoRA target 'gate_proj': this {arch.family} model's MLP is not gated (no gate "
                     "projection), so it is dropped"
                 ),
-                stacklevel=3,
+                stacklevel=outside_stacklevel(),
             )
     if arch.n_layers > arch.n_moe_layers:
         names |= dense_mlp

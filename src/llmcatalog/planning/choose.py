@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
-from ..errors import CompatibilityWarning, ContextLengthWarning, LLMCatalogError, NoFitWarning, WorkloadError
+from ..errors import (
+    CompatibilityWarning,
+    ContextLengthWarning,
+    LLMCatalogError,
+    NoFitWarning,
+    WorkloadError,
+    outside_stacklevel,
+)
 from ..memory.estimate import incompatibilities, min_gpus
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..registry.catalog import Catalog
@@ -207,7 +214,7 @@ def models_that_fit(
     tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
     asked = incompatibilities(SMALLEST, gpu, w, known_only=False)  # what the workload asks for, whatever the model
     for why in incompatibilities(SMALLEST, gpu, w):
-        warnings.warn(why, CompatibilityWarning, stacklevel=2)
+        warnings.warn(why, CompatibilityWarning, stacklevel=outside_stacklevel())
     rows = []
     for m in pool:
         try:

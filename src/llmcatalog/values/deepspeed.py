@@ -18,7 +18,7 @@ import warnings
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import DeepSpeedWorkloadWarning, WorkloadError
+from ..errors import DeepSpeedWorkloadWarning, WorkloadError, outside_stacklevel
 
 __all__ = ["DEEPSPEED_PRESETS", "DEEPSPEED_PRESET_SOURCES", "parallelism_kwargs", "preset_name"]
 
@@ -242,7 +242,7 @@ def _workload_keys(config: dict[str, Any], data_parallel: int | None) -> None:
     notes.extend(_optimizer_notes(config))
     if notes:
         tail = " (gradient_accumulation_steps does not change per-GPU memory here)" if steps is not None else ""
-        warnings.warn(DeepSpeedWorkloadWarning(tuple(notes), tail), stacklevel=4)
+        warnings.warn(DeepSpeedWorkloadWarning(tuple(notes), tail), stacklevel=outside_stacklevel())
     if data_parallel is None or micro is None or steps is None or total is None:
         return
     if total != micro * steps * data_parallel:
