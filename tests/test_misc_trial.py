@@ -112,3 +112,15 @@ def test_cached_lora_plan_gives_the_same_result_after_warning() -> None:
         first = lc.estimate_vram(m, lora)
         second = lc.estimate_vram(m, lora)
     assert first == second
+
+
+@pytest.mark.parametrize(
+    ("function", "says"), [("get_model", "model name"), ("get_gpu", "GPU name"), ("search", "words")]
+)
+@pytest.mark.parametrize("value", [None, 3, b"qwen3-8b"])
+def test_lookups_given_a_non_string_say_what_they_take(function: str, value: object, says: str) -> None:
+    with pytest.raises(TypeError) as raised:
+        getattr(lc, function)(value)
+    text = str(raised.value)
+    assert function in text and says in text and type(value).__name__ in text
+    assert "os.PathLike object, not" not in text

@@ -551,6 +551,11 @@ def get_model(name: str) -> Model:
     ``unsloth/Llama-3.2-3B-Instruct``, ``bartowski/Qwen2.5-7B-Instruct-GGUF``), a model folder,
     ``config.json`` or ``.gguf`` file, or another Hub id (with the ``hub`` extra). Unknown names
     raise :class:`UnknownModelError` with suggestions; :meth:`Catalog.get_model` is catalog-only."""
+    if not isinstance(name, str) and not hasattr(name, "__fspath__"):
+        raise TypeError(
+            "get_model takes a model name, alias or Hub id (str, e.g. 'qwen3-8b') or a model folder / config.json / "
+            f".gguf path (str or os.PathLike), got {type(name).__name__}"
+        )
     return _model_named(name)
 
 
@@ -558,6 +563,8 @@ def get_gpu(name: str) -> GPU:
     """The catalog GPU with this id, name or alias ("RTX 4090", "A100 80GB", "h100-sxm5-80gb")."""
     from .registry.plugins import catalog
 
+    if not isinstance(name, str):
+        raise TypeError(f"get_gpu takes a GPU name (str, e.g. 'RTX 4090' or 'A100 80GB'), got {type(name).__name__}")
     return catalog().get_gpu(name)
 
 
@@ -572,6 +579,8 @@ def search(text: str, *, limit: int | None = None) -> tuple[Model, ...]:
     """Models whose names, aliases, organisation, domain or descriptions contain every word of ``text``."""
     from .registry.plugins import catalog
 
+    if not isinstance(text, str):
+        raise TypeError(f"search takes the words to look for (str, e.g. 'qwen coder'), got {type(text).__name__}")
     return catalog().search(text, limit=limit)
 
 
