@@ -124,3 +124,20 @@ def test_lookups_given_a_non_string_say_what_they_take(function: str, value: obj
     text = str(raised.value)
     assert function in text and says in text and type(value).__name__ in text
     assert "os.PathLike object, not" not in text
+
+
+@pytest.mark.parametrize("gpu", ["RTX 3090", "V100 32GB", "H100"])
+def test_show_gpu_runs_line_lists_every_format_supports_allows(gpu: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmcatalog.cli.main import main
+    from llmcatalog.values.precision import FORMATS
+
+    assert main(["show", gpu]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("runs")]
+    listed = set(line.split(None, 1)[1].split(" (")[0].split(", "))
+    g = catalog().get_gpu(gpu)
+    # the formats a checkpoint or engine has (not the idealised int8/int4 bounds, nor fp32)
+    real = [f for f, v in FORMATS.items() if v.linear_only or v.linear_bits == 16]
+    assert listed == {f for f in real if lc.supports(g, f).ok}
+    if gpu == "RTX 3090":  # the format best_precision recommends there for a 14B model is listed
+        best = lc.best_precision(catalog().get_model("qwen3-14b"), g)
+        assert best is not None and best in listed

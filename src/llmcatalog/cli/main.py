@@ -319,9 +319,10 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
         add("form factor", entry.form_factor)
         add("architecture", entry.architecture)
         add("CUDA capability", entry.compute_capability)
-        runs = [
-            f for f in ("bf16", "fp16", "fp8", "gptq-int4", "awq-int4", "bnb-int8", "bnb-nf4") if supports(entry, f)
-        ]
+        # every real weight format (the ones planning may recommend), as supports() rules on this card
+        from ..planning.remedies import REAL_FORMATS
+
+        runs = [f for f in REAL_FORMATS if supports(entry, f)]
         add("runs", f"{', '.join(runs)} (transformers; values.compat.supports)")
         add("notes", entry.notes, multiline=True)
     else:
