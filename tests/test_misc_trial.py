@@ -141,3 +141,23 @@ def test_show_gpu_runs_line_lists_every_format_supports_allows(gpu: str, capsys:
     if gpu == "RTX 3090":  # the format best_precision recommends there for a 14B model is listed
         best = lc.best_precision(catalog().get_model("qwen3-14b"), g)
         assert best is not None and best in listed
+
+
+# Release dates from outside our code: the News section of the QwenLM/Qwen3 README (commit e5ccfa93)
+# dates each Qwen3-2507 release; Mistral AI's "Mixtral of experts" announcement is dated 2023-12-11
+# (mistral.ai/news/mixtral-of-experts; Simon Willison's note of that day, simonwillison.net/2023/Dec/11).
+@pytest.mark.parametrize(
+    ("model", "date", "source"),
+    [
+        ("Qwen/Qwen3-235B-A22B-Instruct-2507", "2025-07-21", "github.com/QwenLM/Qwen3"),
+        ("Qwen/Qwen3-235B-A22B-Thinking-2507", "2025-07-25", "github.com/QwenLM/Qwen3"),
+        ("Qwen/Qwen3-30B-A3B-Instruct-2507", "2025-07-30", "github.com/QwenLM/Qwen3"),
+        ("Qwen/Qwen3-4B-Instruct-2507", "2025-08-06", "github.com/QwenLM/Qwen3"),
+        ("mistralai/Mixtral-8x7B-v0.1", "2023-12-11", "mistral.ai/news/mixtral-of-experts"),
+        ("mistralai/Mixtral-8x7B-Instruct-v0.1", "2023-12-11", "mistral.ai/news/mixtral-of-experts"),
+    ],
+)
+def test_release_dates_with_their_source(model: str, date: str, source: str) -> None:
+    m = catalog().get_model(model)
+    assert str(m.release_date) == date
+    assert any(source in url for url in m.sources)
