@@ -38,11 +38,13 @@ def test_fsdp2_shard_grad_op_error_names_options_that_exist() -> None:
     with pytest.raises(lc.WorkloadError) as direct:
         lc.Parallelism.from_fsdp(fsdp_version=2, data_parallel=8, sharding_strategy="SHARD_GRAD_OP")
     named = _named_options(str(direct.value))
-    assert named and named <= params, named - params
+    assert named
+    assert named <= params, named - params
     with pytest.raises(lc.WorkloadError) as raw:
         lc.Parallelism(fsdp="shard-grad-op", fsdp_version=2, data_parallel=8)
     named = _named_options(str(raw.value))
-    assert named and named <= fields, named - fields
+    assert named
+    assert named <= fields, named - fields
     # each suggestion it makes is accepted
     lc.Parallelism.from_fsdp(fsdp_version=1, data_parallel=8, sharding_strategy="SHARD_GRAD_OP")
     lc.Parallelism.from_fsdp(fsdp_version=2, data_parallel=8, sharding_strategy="FULL_SHARD")
@@ -122,7 +124,9 @@ def test_lookups_given_a_non_string_say_what_they_take(function: str, value: obj
     with pytest.raises(TypeError) as raised:
         getattr(lc, function)(value)
     text = str(raised.value)
-    assert function in text and says in text and type(value).__name__ in text
+    assert function in text
+    assert says in text
+    assert type(value).__name__ in text
     assert "os.PathLike object, not" not in text
 
 
@@ -140,7 +144,8 @@ def test_show_gpu_runs_line_lists_every_format_supports_allows(gpu: str, capsys:
     assert listed == {f for f in real if lc.supports(g, f).ok}
     if gpu == "RTX 3090":  # the format best_precision recommends there for a 14B model is listed
         best = lc.best_precision(catalog().get_model("qwen3-14b"), g)
-        assert best is not None and best in listed
+        assert best is not None
+        assert best in listed
 
 
 # Release dates from outside our code: the News section of the QwenLM/Qwen3 README (commit e5ccfa93)
