@@ -565,6 +565,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(f"llmcatalog: warning: {_clean(why)}", file=sys.stderr)  # the figure below is still given
     verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
     fits = verdict is not None and verdict.fits
+    runs = verdict is not None and verdict.verdict != "does not fit"  # tight can run: speed given, exit 0
 
     def fewest() -> int | None:
         assert gpu is not None
@@ -576,7 +577,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     fmt = chosen_format(args)
     if fmt != "table":
         print(_estimate_output(fmt, model, gpu, workload, est, verdict, fewest() if gpu is not None else None))
-        return 0 if gpu is None or fits else 1
+        return 0 if gpu is None or runs else 1
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
         _clean(f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters")
@@ -603,7 +604,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(reading)
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
-    print(_speed_line(model, gpu, workload, fits=fits))
+    print(_speed_line(model, gpu, workload, fits=runs) + (" (tight: if it starts)" if runs and not fits else ""))
     if not fits:
         keep, change = _cheapest_remedies(model, gpu, workload)
         if keep is not None:
@@ -615,7 +616,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(f"   {_fewest_text(gpu, workload, fewest())}")
         for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
-    return 0 if fits else 1
+    return 0 if runs else 1
 
 
 def _estimate_output(
@@ -638,7 +639,7 @@ def _estimate_output(
             "fits": check.fits,
             "min_gpus": fewest,
         }
-    speed, speed_text = _speed(model, gpu, workload, fits=check is None or check.fits)
+    speed, speed_text = _speed(model, gpu, workload, fits=check is None or check.verdict != "does not fit")
     if fmt == "json":
         return to_json({**est.as_dict(), "model": model.id, **verdict, **speed})
     if fmt == "csv":
@@ -1045,14 +1046,14 @@ def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
             )
         else:
             print(render(records, [Column(h) for h in headers], fmt))
-        return 0 if verdict.fits else 1
+        return 0 if verdict.verdict != "does not fit" else 1  # tight can run (docs/cli.md, exit status)
     print(_clean(line))
     if rows:
         print(f"\nremedies on {n}x {_clean(gpu.name)}, ranked (those that fit first, cheapest first):")
         print(table(headers, rows, right=(0, 3, 4)))
     if not verdict.fits and not any(r[-1] == "fits" for r in rows):
         print("no remedy expressible here makes it fit: more or larger GPUs are needed (--gpus N)")
-    return 0 if verdict.fits else 1
+    return 0 if verdict.verdict != "does not fit" else 1
 
 
 def fit_rows(
