@@ -41,6 +41,7 @@ import math
 
 import attrs
 
+from ..errors import WorkloadError
 from ..memory.estimate import _arch_of, _resolve_format
 from ..memory.kvcache import kv_cache_bytes
 from ..memory.params import param_breakdown
@@ -225,6 +226,20 @@ def _combine(memory_s: float, compute_s: float, host_s: float, comm_s: float, en
     return step, bound
 
 
+def _generic_profile(engine: str | EngineProfile) -> EngineProfile:
+    """The profile of ``engine`` for these transformers-layout formulas, which read the weights in
+    ``workload.precision`` (bf16 by default). llama.cpp by name is refused: it runs GGUF quants (Q4_K_M
+    by default), whose bytes :func:`llmcatalog.llamacpp_decode_speed` reads; here it would silently
+    give a bf16 figure. An :class:`EngineProfile` object passed on purpose is used as given."""
+    if isinstance(engine, str) and engine in ("llama.cpp", "ollama"):
+        raise WorkloadError(
+            f"engine={engine!r}: these formulas read the weights in workload.precision, not the GGUF quant "
+            f"{engine} runs (Q4_K_M by default); use llmcatalog.llamacpp_decode_speed(model, gpu, workload, "
+            "quant=...) for its decode speed"
+        )
+    return engine_profile(engine)
+
+
 def decode_speed(
     model: Model | Architecture,
     gpu: GPU,
@@ -243,7 +258,7 @@ def decode_speed(
     is named in ``assumptions``); one without ``bandwidth_gb_s`` raises
     :class:`~llmcatalog.MissingGPUFigureError`."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     ctx = w.context_tokens if context_tokens is None else context_tokens
     if isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < 1:
         raise ValueError(f"'context_tokens' must be a positive integer, got {ctx!r}")
@@ -335,7 +350,7 @@ def prefill_speed(
     """Prefill throughput and time to first token for ``workload.prefill_tokens`` prompt tokens
     per sequence, ``workload.batch_size`` sequences (formulas in the module docstring)."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     s, b = w.prefill_tokens, w.batch_size
     body = prof.matmul_params - prof.head_params
     matmul_flops = (2 * body * s * b + 2 * prof.head_params * b) / tp
@@ -417,7 +432,7 @@ def roofline_crossover_batch(
     sequences of ``workload.context_tokens`` tokens; ``math.inf`` when the KV cache grows as
     fast as the compute (long contexts never leave the memory-bound side)."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     ctx = w.context_tokens
     bw = eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
     fl = eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the roofline")
