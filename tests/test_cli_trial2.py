@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from llmcatalog.cli.main import main
@@ -37,3 +39,25 @@ def test_generic_speed_refuses_llamacpp_by_name(engine: str) -> None:
         with pytest.raises(lc.WorkloadError, match="llamacpp_decode_speed"):
             func(m, gpu, w, engine=engine)
     assert lc.llamacpp_decode_speed(m, gpu, w).tokens_per_s > 0  # the way it names works
+
+
+def test_speed_and_time_of_a_job_that_does_not_fit_warn() -> None:
+    """A 70B full fine-tune needs over a TiB per GPU (weights + grads + AdamW states alone: 70e9 x 16 bytes),
+    far above a 24 GB RTX 4090: the figure is still returned, with a NoFitWarning naming both memories."""
+    import warnings
+
+    import llmcatalog as lc
+
+    big, gpu = lc.get_model("llama-3.1-70b"), lc.get_gpu("RTX 4090")
+    with pytest.warns(lc.NoFitWarning, match=r"GiB per GPU.*RTX 4090 allocates") as caught:
+        t = lc.training_time(big, gpu, lc.FineTune(method="full"), tokens=1e6)
+    assert t.step_s > 0
+    needed = float(re.search(r"needs ([\d.]+) GiB", str(caught[0].message)).group(1))
+    assert needed > 70e9 * 16 / 2**30  # at least the mixed-precision AdamW state (Rajbhandari et al. 2020)
+    w = lc.Inference(context_tokens=4096, prompt_tokens=1024)
+    for func in (lc.decode_speed, lc.prefill_speed, lc.generation_time):
+        with pytest.warns(lc.NoFitWarning, match="does not fit"):
+            func(big, gpu, w)
+    with warnings.catch_warnings():  # a job that fits is not warned of
+        warnings.simplefilter("error", lc.NoFitWarning)
+        lc.decode_speed(lc.get_model("qwen3-0.6b"), gpu, w)
