@@ -61,3 +61,23 @@ def test_speed_and_time_of_a_job_that_does_not_fit_warn() -> None:
     with warnings.catch_warnings():  # a job that fits is not warned of
         warnings.simplefilter("error", lc.NoFitWarning)
         lc.decode_speed(lc.get_model("qwen3-0.6b"), gpu, w)
+
+
+def test_litgpt_labels_and_methods() -> None:
+    """litgpt runs its own generate script and its own chunked cross-entropy (Lightning-AI/litgpt litgpt/utils.py
+    chunked_cross_entropy, chunk_size=128), and has no freeze / P-Tuning v2 / prefix-tuning script
+    (litgpt/finetune/ holds full, lora, adapter, adapter_v2)."""
+    import llmcatalog as lc
+
+    m = lc.get_model("microsoft/phi-1_5")
+    inf = lc.estimate_vram(m, lc.Inference(precision="bnb-nf4", framework="litgpt"))
+    assert not any("transformers generate()" in a for a in inf.assumptions)
+    assert any(a.startswith("engine: litgpt") for a in inf.assumptions)
+    full = lc.estimate_vram(m, lc.FineTune.for_framework("litgpt", method="full"))
+    (loss,) = [a for a in full.assumptions if a.startswith("loss:")]
+    assert "chunked_cross_entropy" in loss and "approximated" in loss
+    for method in ("p-tuning-v2", "prefix-tuning", "freeze"):
+        with pytest.raises(lc.WorkloadError, match="litgpt"):
+            lc.FineTune.for_framework("litgpt", method=method)
+    for method in ("full", "lora", "qlora", "llama-adapter"):
+        lc.FineTune.for_framework("litgpt", method=method)

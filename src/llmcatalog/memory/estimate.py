@@ -334,8 +334,12 @@ def _inference_assumptions(
     """The assumptions of an inference estimate (they depend on the workload only: cached)."""
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     assumptions = [
-        "engine: Hugging Face transformers generate() with "
-        + ("tuple caches rebuilt each step, full-prompt logits" if w.legacy_cache else "a DynamicCache"),
+        (
+            "engine: litgpt generate/base.py (its own GPT model; a KV cache preallocated for the whole context)"
+            if w.framework == "litgpt"
+            else "engine: Hugging Face transformers generate() with "
+            + ("tuple caches rebuilt each step, full-prompt logits" if w.legacy_cache else "a DynamicCache")
+        ),
         f"attention: {w.attention}",
         weights_note or f"weights: {w.weight_format.description}",
         f"compute dtype: {w.compute}; KV cache: {w.kv_dtype}",
