@@ -81,3 +81,17 @@ def test_litgpt_labels_and_methods() -> None:
             lc.FineTune.for_framework("litgpt", method=method)
     for method in ("full", "lora", "qlora", "llama-adapter"):
         lc.FineTune.for_framework("litgpt", method=method)
+
+
+def test_framework_without_finetune_means_inference(capsys) -> None:
+    """--framework litgpt alone is litgpt inference (so --precision bnb-nf4 applies); a fine-tuning-only preset
+    without --finetune says to add --finetune METHOD, never "drop --finetune"."""
+    code, out, err = run(capsys, "estimate", "microsoft/phi-1_5", "--framework", "litgpt", "--precision", "bnb-nf4")
+    assert code == 0, err
+    assert "inference" in out.splitlines()[0] and "fine-tune" not in out
+    assert "engine: litgpt" in out
+    code, out, err = run(capsys, "estimate", "qwen3-8b", "--framework", "llama-factory")
+    assert code == 2
+    assert "--finetune METHOD" in err and "drop --finetune" not in err
+    code, out, _ = run(capsys, "estimate", "qwen3-8b", "--framework", "llama-factory", "--finetune", "lora")
+    assert code == 0 and "fine-tune (lora)" in out

@@ -42,7 +42,7 @@ from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
 from ..values.compat import runtime_name, single_device, supports
-from ..values.frameworks import FRAMEWORKS
+from ..values.frameworks import FRAMEWORKS, framework_name
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
 from ..values.tool import Tool
@@ -50,6 +50,7 @@ from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
     BASE_FORMATS,
     COMPUTE_DTYPES,
+    INFERENCE_FRAMEWORKS,
     KV_CACHE_DTYPES,
     LOOPS,
     LOSS_IMPLS,
@@ -413,9 +414,10 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
     )
     if getattr(args, "deepspeed_config", None):
         par = _deepspeed_parallelism(args)
-    if args.finetune or args.framework:
+    if args.finetune:
         return _finetune_workload(args, par)
     return Inference(
+        framework=_inference_framework(args),
         precision=args.precision,
         batch_size=args.batch,
         context_tokens=args.context,
@@ -479,9 +481,10 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     es.add_argument(
         "--framework",
         metavar="NAME",
-        help="start from what this tool does by default (FineTune.for_framework; one of "
+        help="with --finetune, start from what this tool does by default (FineTune.for_framework; one of "
         f"{', '.join(sorted(FRAMEWORKS))}, or an alias such as 'HF Trainer'; case, '-', '_' and spaces "
-        "ignored); given options win",
+        "ignored); given options win. Without --finetune: inference with that framework's own code "
+        f"({', '.join(INFERENCE_FRAMEWORKS)})",
     )
     es.add_argument(
         "--framework-version",
@@ -506,10 +509,25 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     )
 
 
+def _inference_framework(args: argparse.Namespace) -> str | None:
+    """``--framework`` without ``--finetune``: inference with that framework's own code where the calculus
+    has one (``Inference.framework``: litgpt, transformers); a fine-tuning preset needs ``--finetune``."""
+    if args.framework is None or args.finetune:
+        return None
+    name = framework_name(args.framework)  # WorkloadError naming the choices
+    if name not in INFERENCE_FRAMEWORKS:
+        raise WorkloadError(
+            f"--framework {name} is a fine-tuning preset: add --finetune METHOD ({', '.join(METHODS)}); "
+            f"for inference, leave --framework out or use one of {', '.join(INFERENCE_FRAMEWORKS)}"
+        )
+    return name
+
+
 def _check_applicable(args: argparse.Namespace) -> None:
     """Refuse options the chosen workload would silently ignore (they would change nothing)."""
     given = set(getattr(args, "given", ()))
-    if args.finetune or args.framework:
+    _inference_framework(args)  # --framework alone: inference, or a clear error for a fine-tuning preset
+    if args.finetune:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
             instead = [
