@@ -95,3 +95,20 @@ def test_framework_without_finetune_means_inference(capsys) -> None:
     assert "--finetune METHOD" in err and "drop --finetune" not in err
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--framework", "llama-factory", "--finetune", "lora")
     assert code == 0 and "fine-tune (lora)" in out
+
+
+def test_llamacpp_says_precision_was_not_used(capsys) -> None:
+    """llama.cpp runs GGUF quants: --precision awq-int4 is not what it runs; the note names the quant used."""
+    code, out, err = run(capsys, "estimate", "qwen3-8b", "--engine", "llama.cpp", "--precision", "awq-int4")
+    assert code == 0
+    assert "--precision awq-int4 was not used" in err and "Q4_K_M" in err
+    code, _, err = run(capsys, "estimate", "qwen3-8b", "--engine", "llama.cpp", "--quant", "Q8_0")
+    assert "note" not in err  # nothing to say when --precision was not given
+
+
+def test_gguf_repo_points_to_llamacpp(capsys) -> None:
+    """A Hub -GGUF repository holds llama.cpp files: the transformers estimate says so and names --engine llama.cpp."""
+    code, out, err = run(capsys, "estimate", "bartowski/Qwen2.5-7B-Instruct-GGUF", "--gpu", "RTX 3060 12GB")
+    assert "GGUF repository" in err and "--engine llama.cpp --quant Q4_K_M" in err
+    code, out, err = run(capsys, "estimate", "qwen2.5-7b-instruct")
+    assert "GGUF" not in err

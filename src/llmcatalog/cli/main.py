@@ -570,6 +570,13 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = _target_gpu(args, cat) if args.gpu is not None or args.gpu_memory is not None else None
     workload = _workload(args)
+    if _gguf_repo(model):
+        print(
+            f"llmcatalog: note: {_clean(model.name)} is a GGUF repository (llama.cpp/Ollama files, one per quant):"
+            " the figures below are for the transformers checkpoint of its base model; for the GGUF files run"
+            " with --engine llama.cpp --quant Q4_K_M (or the quant you download)",
+            file=sys.stderr,
+        )
     with warnings.catch_warnings(record=True) as caught:
         # A context past the model's limit is worth a word, not a refusal: say it on stderr.
         warnings.simplefilter("always", ContextLengthWarning)
@@ -635,6 +642,13 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
     return 0 if runs else 1
+
+
+def _gguf_repo(model: Model) -> bool:
+    """Whether ``model`` is a Hub GGUF repository (``...-GGUF``, registry/resolve.py): files for llama.cpp,
+    which the transformers estimate does not run (docs/cli.md: a note points to ``--engine llama.cpp``)."""
+    hub = model.links.hub if model.links is not None else None
+    return any(str(text).lower().rstrip("/").endswith("-gguf") for text in (model.name, hub or ""))
 
 
 def _estimate_output(
