@@ -112,3 +112,23 @@ def test_gguf_repo_points_to_llamacpp(capsys) -> None:
     assert "GGUF repository" in err and "--engine llama.cpp --quant Q4_K_M" in err
     code, out, err = run(capsys, "estimate", "qwen2.5-7b-instruct")
     assert "GGUF" not in err
+
+
+def test_figures_search_and_lineage_words(capsys) -> None:
+    """figures with none says so and exits 1 (like search with no match); an empty or blank search is a
+    QueryError (exit 2) like "(((("; the lineage advice is worded for the command line, not Python."""
+    import llmcatalog as lc
+
+    with_figures = next(m for m, _ in lc.catalog().figures())
+    without = next(m for m in lc.catalog().models if m.id != with_figures.id and not m.figures)
+    code, out, _ = run(capsys, "figures", without.id)
+    assert code == 1 and "no published figures" in out
+    code, out, _ = run(capsys, "figures", with_figures.id)
+    assert code == 0 and with_figures.id in out
+    for blank in ("", "  "):
+        code, out, err = run(capsys, "search", blank)
+        assert code == 2 and "empty" in err
+    assert run(capsys, "search", "((((")[0] == 2
+    code, _, err = run(capsys, "estimate", "mentalbart")
+    assert code == 2
+    assert "get_model()" not in err and "llmcatalog estimate" in err

@@ -1273,8 +1273,13 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
         }
         for m, f in pairs
     ]
-    print(render(rows, _FIGURE_COLUMNS, chosen_format(args)))
-    return 0
+    fmt = chosen_format(args)
+    if not rows and fmt == "table":  # as search: say there is nothing, exit 1
+        what = f"{_clean(cat.get_model(args.model).name)} ({mid})" if args.model else "any model"
+        print(f"no published figures for {what} (`llmcatalog figures` lists the models that have some)")
+        return 1
+    print(render(rows, _FIGURE_COLUMNS, fmt))
+    return 0 if rows else 1
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -1483,6 +1488,14 @@ def _show_warning(message: Warning | str, category: type[Warning], *_args: objec
     print(f"llmcatalog: warning: {_clean(message, lines=True)}", file=sys.stderr)
 
 
+#: What the command line can do for a model whose base has no architecture (the Python API's advice,
+#: llmcatalog.get_model(), means nothing here: the command already looks names up in the catalog).
+_CLI_LINEAGE_ADVICE = (
+    "estimate the checkpoint itself instead: llmcatalog estimate ORG/NAME (its Hub id), a model folder, "
+    "its config.json or a .gguf file"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmcatalog`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -1495,7 +1508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cat = catalog() if args.command != "validate" else Catalog()
             return func(args, cat)
     except LLMCatalogError as exc:
-        print(f"llmcatalog: error: {_clean(exc, lines=True)}", file=sys.stderr)
+        text = str(exc).replace(_estimate.LINEAGE_ADVICE, _CLI_LINEAGE_ADVICE)  # Python advice, in CLI words
+        print(f"llmcatalog: error: {_clean(text, lines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0

@@ -93,6 +93,10 @@ def _unwrap(model: object) -> object:
     return inner if not isinstance(model, (Model, Architecture)) and isinstance(inner, Model) else model
 
 
+#: The Python advice for a model whose architecture comes from its base (the CLI words it its own way).
+LINEAGE_ADVICE = "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
+
+
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     """(architecture, extra non-LM parameters, name) or NotEstimableError saying what to fix."""
     if isinstance(model, Architecture):
@@ -110,7 +114,7 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
         elif model.base_model:
             hint = (
                 f"its base model {model.base_model!r} has none either or is not in the catalog used; "
-                "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
+                + LINEAGE_ADVICE
             )
         elif model.notes and not model.sources:
             hint = model.notes  # what an importer could not describe, and why (one sentence)
