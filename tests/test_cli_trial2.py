@@ -75,7 +75,8 @@ def test_litgpt_labels_and_methods() -> None:
     assert any(a.startswith("engine: litgpt") for a in inf.assumptions)
     full = lc.estimate_vram(m, lc.FineTune.for_framework("litgpt", method="full"))
     (loss,) = [a for a in full.assumptions if a.startswith("loss:")]
-    assert "chunked_cross_entropy" in loss and "approximated" in loss
+    assert "chunked_cross_entropy" in loss
+    assert "approximated" in loss
     for method in ("p-tuning-v2", "prefix-tuning", "freeze"):
         with pytest.raises(lc.WorkloadError, match="litgpt"):
             lc.FineTune.for_framework("litgpt", method=method)
@@ -88,29 +89,34 @@ def test_framework_without_finetune_means_inference(capsys) -> None:
     without --finetune says to add --finetune METHOD, never "drop --finetune"."""
     code, out, err = run(capsys, "estimate", "microsoft/phi-1_5", "--framework", "litgpt", "--precision", "bnb-nf4")
     assert code == 0, err
-    assert "inference" in out.splitlines()[0] and "fine-tune" not in out
+    assert "inference" in out.splitlines()[0]
+    assert "fine-tune" not in out
     assert "engine: litgpt" in out
     code, out, err = run(capsys, "estimate", "qwen3-8b", "--framework", "llama-factory")
     assert code == 2
-    assert "--finetune METHOD" in err and "drop --finetune" not in err
+    assert "--finetune METHOD" in err
+    assert "drop --finetune" not in err
     code, out, _ = run(capsys, "estimate", "qwen3-8b", "--framework", "llama-factory", "--finetune", "lora")
-    assert code == 0 and "fine-tune (lora)" in out
+    assert code == 0
+    assert "fine-tune (lora)" in out
 
 
 def test_llamacpp_says_precision_was_not_used(capsys) -> None:
     """llama.cpp runs GGUF quants: --precision awq-int4 is not what it runs; the note names the quant used."""
-    code, out, err = run(capsys, "estimate", "qwen3-8b", "--engine", "llama.cpp", "--precision", "awq-int4")
+    code, _out, err = run(capsys, "estimate", "qwen3-8b", "--engine", "llama.cpp", "--precision", "awq-int4")
     assert code == 0
-    assert "--precision awq-int4 was not used" in err and "Q4_K_M" in err
+    assert "--precision awq-int4 was not used" in err
+    assert "Q4_K_M" in err
     code, _, err = run(capsys, "estimate", "qwen3-8b", "--engine", "llama.cpp", "--quant", "Q8_0")
     assert "note" not in err  # nothing to say when --precision was not given
 
 
 def test_gguf_repo_points_to_llamacpp(capsys) -> None:
     """A Hub -GGUF repository holds llama.cpp files: the transformers estimate says so and names --engine llama.cpp."""
-    code, out, err = run(capsys, "estimate", "bartowski/Qwen2.5-7B-Instruct-GGUF", "--gpu", "RTX 3060 12GB")
-    assert "GGUF repository" in err and "--engine llama.cpp --quant Q4_K_M" in err
-    code, out, err = run(capsys, "estimate", "qwen2.5-7b-instruct")
+    _, _, err = run(capsys, "estimate", "bartowski/Qwen2.5-7B-Instruct-GGUF", "--gpu", "RTX 3060 12GB")
+    assert "GGUF repository" in err
+    assert "--engine llama.cpp --quant Q4_K_M" in err
+    _code, _out, err = run(capsys, "estimate", "qwen2.5-7b-instruct")
     assert "GGUF" not in err
 
 
@@ -122,13 +128,17 @@ def test_figures_search_and_lineage_words(capsys) -> None:
     with_figures = next(m for m, _ in lc.catalog().figures())
     without = next(m for m in lc.catalog().models if m.id != with_figures.id and not m.figures)
     code, out, _ = run(capsys, "figures", without.id)
-    assert code == 1 and "no published figures" in out
+    assert code == 1
+    assert "no published figures" in out
     code, out, _ = run(capsys, "figures", with_figures.id)
-    assert code == 0 and with_figures.id in out
+    assert code == 0
+    assert with_figures.id in out
     for blank in ("", "  "):
         code, out, err = run(capsys, "search", blank)
-        assert code == 2 and "empty" in err
+        assert code == 2
+        assert "empty" in err
     assert run(capsys, "search", "((((")[0] == 2
     code, _, err = run(capsys, "estimate", "mentalbart")
     assert code == 2
-    assert "get_model()" not in err and "llmcatalog estimate" in err
+    assert "get_model()" not in err
+    assert "llmcatalog estimate" in err

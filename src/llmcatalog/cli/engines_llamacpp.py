@@ -120,7 +120,8 @@ def _note_precision(args: argparse.Namespace, model: Model | GGUFCheckpoint, qua
     used = "the .gguf file's own types" if isinstance(model, GGUFCheckpoint) else f"--quant {quant or 'Q4_K_M'}"
     print(
         f"llmcatalog: note: {args.engine} runs GGUF quants, so --precision {args.precision} was not used; "
-        f"the weights are {used}" + ("" if quant or isinstance(model, GGUFCheckpoint) else " (the default; pass --quant)"),
+        f"the weights are {used}"
+        + ("" if quant or isinstance(model, GGUFCheckpoint) else " (the default; pass --quant)"),
         file=sys.stderr,
     )
 

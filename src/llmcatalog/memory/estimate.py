@@ -113,8 +113,7 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
             hint = f"it differs from its base's ({model.architecture_differs})"
         elif model.base_model:
             hint = (
-                f"its base model {model.base_model!r} has none either or is not in the catalog used; "
-                + LINEAGE_ADVICE
+                f"its base model {model.base_model!r} has none either or is not in the catalog used; " + LINEAGE_ADVICE
             )
         elif model.notes and not model.sources:
             hint = model.notes  # what an importer could not describe, and why (one sentence)
