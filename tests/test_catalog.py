@@ -79,7 +79,9 @@ def test_search(catalog: lc.Catalog) -> None:
     assert hits[0].id.startswith("huatuogpt")
     assert catalog.search("medical chest x-ray") or catalog.search("x-ray")
     assert catalog.search("qwen 7b")[0].id == "qwen-7b"
-    assert catalog.search("") == ()
+    for blank in ("", "   "):  # no word to match: a QueryError, like "((((" (not an empty answer)
+        with pytest.raises(lc.QueryError, match="empty"):
+            catalog.search(blank)
     assert catalog.search_tools("rag")
 
 

@@ -26,14 +26,18 @@ def test_qlora_70b_follows_its_recipe_and_fits(capsys) -> None:
 
 
 def test_framework_profile_and_given_options(capsys) -> None:
-    """--framework starts from the tool's defaults; an option given on the command line wins."""
-    code, out, _ = run(capsys, "estimate", "llama-2-7b", "--framework", "llama-factory")
+    """--framework starts from the tool's defaults; an option given on the command line wins. (A fine-tuning
+    preset needs --finetune: without it --framework means inference, tests/test_cli_trial2.py.)"""
+    code, out, _ = run(capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--framework", "llama-factory")
     assert code == 0
     assert "framework profile: llama-factory" in out
     assert "gradient checkpointing on" in out
     assert "all-linear" not in out
     assert "gate_proj" in out
-    code, out, _ = run(capsys, "estimate", "llama-2-7b", "--framework", "llama-factory", "--no-gradient-checkpointing")
+    code, out, _ = run(
+        capsys, "estimate", "llama-2-7b", "--finetune", "lora", "--framework", "llama-factory",
+        "--no-gradient-checkpointing",
+    )  # fmt: skip
     assert "gradient checkpointing off" in out
 
 

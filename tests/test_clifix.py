@@ -247,6 +247,7 @@ NAMED_CALLS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # the LoRA step may not fit a 4090: names are tested
 @pytest.mark.parametrize("name", sorted(NAMED_CALLS))
 def test_public_functions_take_names(name: str) -> None:
     import importlib

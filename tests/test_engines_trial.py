@@ -159,18 +159,19 @@ def test_cli_apple_gpu_wording_and_refusal(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_llamacpp_decode_reads_the_gguf_bytes() -> None:
-    """decode_speed(engine='llama.cpp') reads bf16 weights whatever the GGUF; llamacpp_decode_speed
+    """decode_speed with the llama.cpp profile reads bf16 weights whatever the GGUF; llamacpp_decode_speed
     reads the file type's bytes: at batch 1 (memory-bound) Q4_K_M decodes over 2x as fast as F16, at most by
     the ratio of their model buffers, and F16 agrees with the fp16 roofline of decode_speed."""
     m, gpu, w = lc.get_model("llama-3.1-8b"), lc.get_gpu("rtx-4090"), lc.Inference(context_tokens=512)
     q4 = lc.llamacpp_decode_speed(m, gpu, w, quant="Q4_K_M")
     f16 = lc.llamacpp_decode_speed(m, gpu, w, quant="F16")
-    generic = lc.decode_speed(m, gpu, lc.Inference(context_tokens=512, precision="fp16"), engine="llama.cpp")
+    prof = lc.performance.engines.ENGINE_PROFILES["llama.cpp"]  # by name it is refused (a bf16 figure)
+    generic = lc.decode_speed(m, gpu, lc.Inference(context_tokens=512, precision="fp16"), engine=prof)
     assert q4.bound == "memory"
     ratio = llamacpp.layout(m, "F16").model_bytes / llamacpp.layout(m, "Q4_K_M").model_bytes
     assert 2.0 < q4.tokens_per_s / f16.tokens_per_s <= ratio  # host time per step dilutes the ratio
     assert f16.tokens_per_s == pytest.approx(generic.tokens_per_s, rel=0.05)
-    assert q4.tokens_per_s > 2.0 * lc.decode_speed(m, gpu, w, engine="llama.cpp").tokens_per_s
+    assert q4.tokens_per_s > 2.0 * lc.decode_speed(m, gpu, w, engine=prof).tokens_per_s
 
 
 def test_file_size_is_reported_apart_from_buffers() -> None:

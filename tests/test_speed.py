@@ -120,6 +120,7 @@ def test_missing_gpu_figure_names_the_field() -> None:
     assert prefill_speed(m, v100, w, tflops=125).ttft_s > 0
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
 @pytest.mark.parametrize("gpu", ["V100 SXM2 32GB", "apple-m2-ultra-192gb", "L20"])
 def test_decode_without_compute_figure_is_bandwidth_bound_upper_bound(gpu: str) -> None:
     """Decode on a GPU with bandwidth but no throughput figure for the dtype (bf16 on Volta, Apple silicon,
@@ -144,6 +145,7 @@ def test_decode_without_compute_figure_is_bandwidth_bound_upper_bound(gpu: str) 
         assert not any(a.startswith("compute roof") for a in decode_speed(m, g, w, tflops=30.0).assumptions)
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
 def test_decode_takes_the_other_16_bit_figure_and_says_so() -> None:
     """bf16 without bf16_tflops uses fp16_tflops (and back), named in the assumptions; the speed equals the
     one with that figure given as tflops=. Not on Volta/Turing, whose tensor cores have no bf16 path."""
@@ -204,6 +206,7 @@ def test_tensor_parallel_speeds_up_a_memory_bound_decode() -> None:
     assert four.communication_s > two.communication_s > 0
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
 def test_moe_reads_only_the_experts_a_batch_touches() -> None:
     """A mixture-of-experts decode reads fewer bytes than its weights at batch 1, and more as the batch grows."""
     m = lc.get_model("Mixtral-8x7B-Instruct-v0.1")
@@ -247,6 +250,7 @@ _GPU = lc.get_gpu("H100 SXM5 80GB")
     ctx=st.integers(min_value=1, max_value=32768),
     engine=st.sampled_from(["transformers", "vllm"]),
 )
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
 def test_more_batch_more_total_tokens_per_s(b1: int, b2: int, ctx: int, engine: str) -> None:
     """A larger decode batch never lowers total tokens/s, which stays under the compute roof
     (the engine's share of peak FLOP/s over the FLOPs of one token)."""
@@ -267,6 +271,7 @@ def test_more_batch_more_total_tokens_per_s(b1: int, b2: int, ctx: int, engine: 
     ctx=st.integers(min_value=1, max_value=65536),
     prompt=st.integers(min_value=1, max_value=8192),
 )
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
 def test_more_bandwidth_is_never_slower(bw1: float, bw2: float, batch: int, ctx: int, prompt: int) -> None:
     """More memory bandwidth never slows decode or prefill; every figure is finite and positive."""
     lo, hi = sorted((bw1, bw2))

@@ -135,8 +135,11 @@ class ContextLengthWarning(UserWarning):
 
 class NoFitWarning(UserWarning):
     """:func:`llmcatalog.min_gpus` found no GPU count that fits and returns None; the message says why
-    (the memory per GPU at the most GPUs tried against the GPU's limit, and what would help). Silence
-    it with ``warnings.simplefilter("ignore", llmcatalog.NoFitWarning)``."""
+    (the memory per GPU at the most GPUs tried against the GPU's limit, and what would help). The speed
+    and time functions (``decode_speed``, ``prefill_speed``, ``generation_time``, ``training_time``)
+    give it too for a job that does not fit on the GPU, naming the memory needed and the GPU's, and
+    still return their figure (what it would be if it fit). Silence it with
+    ``warnings.simplefilter("ignore", llmcatalog.NoFitWarning)``."""
 
 
 class DeepSpeedWorkloadWarning(UserWarning):

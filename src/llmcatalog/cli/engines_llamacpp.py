@@ -101,6 +101,7 @@ def run(args: argparse.Namespace, cat: Catalog) -> int:
     if isinstance(model, GGUFCheckpoint) and args.quant:
         raise WorkloadError("--quant does not apply to a .gguf file: its tensors are read as stored")
     context_given = "--context" in getattr(args, "given", ())
+    _note_precision(args, model, quant)
     if args.engine == "ollama":
         return _run_ollama(args, model, gpu, quant, context_given)
     with warnings.catch_warnings(record=True) as caught:
@@ -109,6 +110,20 @@ def run(args: argparse.Namespace, cat: Catalog) -> int:
     for w in caught:  # a context past the training length is worth a word on stderr, not a traceback
         print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
     return _answer_llamacpp(args, est)
+
+
+def _note_precision(args: argparse.Namespace, model: Model | GGUFCheckpoint, quant: str | None) -> None:
+    """``--precision`` is the transformers estimate's weight format: llama.cpp and Ollama run GGUF quants, so
+    say on stderr that it was not used and which quant was (a silent Q4_K_M would read as the format asked)."""
+    if "--precision" not in getattr(args, "given", ()):
+        return
+    used = "the .gguf file's own types" if isinstance(model, GGUFCheckpoint) else f"--quant {quant or 'Q4_K_M'}"
+    print(
+        f"llmcatalog: note: {args.engine} runs GGUF quants, so --precision {args.precision} was not used; "
+        f"the weights are {used}"
+        + ("" if quant or isinstance(model, GGUFCheckpoint) else " (the default; pass --quant)"),
+        file=sys.stderr,
+    )
 
 
 def _estimate_llamacpp(

@@ -42,7 +42,7 @@ from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
 from ..values.compat import runtime_name, single_device, supports
-from ..values.frameworks import FRAMEWORKS
+from ..values.frameworks import FRAMEWORKS, framework_name
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
 from ..values.tool import Tool
@@ -50,6 +50,7 @@ from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
     BASE_FORMATS,
     COMPUTE_DTYPES,
+    INFERENCE_FRAMEWORKS,
     KV_CACHE_DTYPES,
     LOOPS,
     LOSS_IMPLS,
@@ -414,9 +415,10 @@ def _workload(args: argparse.Namespace) -> Inference | FineTune:
     )
     if getattr(args, "deepspeed_config", None):
         par = _deepspeed_parallelism(args)
-    if args.finetune or args.framework:
+    if args.finetune:
         return _finetune_workload(args, par)
     return Inference(
+        framework=_inference_framework(args),
         precision=args.precision,
         batch_size=args.batch,
         context_tokens=args.context,
@@ -480,9 +482,10 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     es.add_argument(
         "--framework",
         metavar="NAME",
-        help="start from what this tool does by default (FineTune.for_framework; one of "
+        help="with --finetune, start from what this tool does by default (FineTune.for_framework; one of "
         f"{', '.join(sorted(FRAMEWORKS))}, or an alias such as 'HF Trainer'; case, '-', '_' and spaces "
-        "ignored); given options win",
+        "ignored); given options win. Without --finetune: inference with that framework's own code "
+        f"({', '.join(INFERENCE_FRAMEWORKS)})",
     )
     es.add_argument(
         "--framework-version",
@@ -507,10 +510,25 @@ def _add_peft_options(es: argparse.ArgumentParser) -> None:
     )
 
 
+def _inference_framework(args: argparse.Namespace) -> str | None:
+    """``--framework`` without ``--finetune``: inference with that framework's own code where the calculus
+    has one (``Inference.framework``: litgpt, transformers); a fine-tuning preset needs ``--finetune``."""
+    if args.framework is None or args.finetune:
+        return None
+    name = framework_name(args.framework)  # WorkloadError naming the choices
+    if name not in INFERENCE_FRAMEWORKS:
+        raise WorkloadError(
+            f"--framework {name} is a fine-tuning preset: add --finetune METHOD ({', '.join(METHODS)}); "
+            f"for inference, leave --framework out or use one of {', '.join(INFERENCE_FRAMEWORKS)}"
+        )
+    return name
+
+
 def _check_applicable(args: argparse.Namespace) -> None:
     """Refuse options the chosen workload would silently ignore (they would change nothing)."""
     given = set(getattr(args, "given", ()))
-    if args.finetune or args.framework:
+    _inference_framework(args)  # --framework alone: inference, or a clear error for a fine-tuning preset
+    if args.finetune:
         stray = [o for o in _INFERENCE_ONLY if o in given]
         if stray:
             instead = [
@@ -553,6 +571,13 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     model = resolve_model(args.model, cat)  # a catalog name, Hub id, model folder, config.json or .gguf
     gpu = _target_gpu(args, cat) if args.gpu is not None or args.gpu_memory is not None else None
     workload = _workload(args)
+    if _gguf_repo(model):
+        print(
+            f"llmcatalog: note: {_clean(model.name)} is a GGUF repository (llama.cpp/Ollama files, one per quant):"
+            " the figures below are for the transformers checkpoint of its base model; for the GGUF files run"
+            " with --engine llama.cpp --quant Q4_K_M (or the quant you download)",
+            file=sys.stderr,
+        )
     with warnings.catch_warnings(record=True) as caught:
         # A context past the model's limit is worth a word, not a refusal: say it on stderr.
         warnings.simplefilter("always", ContextLengthWarning)
@@ -566,6 +591,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(f"llmcatalog: warning: {_clean(why)}", file=sys.stderr)  # the figure below is still given
     verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
     fits = verdict is not None and verdict.fits
+    runs = verdict is not None and verdict.verdict != "does not fit"  # tight can run: speed given, exit 0
 
     def fewest() -> int | None:
         assert gpu is not None
@@ -577,7 +603,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     fmt = chosen_format(args)
     if fmt != "table":
         print(_estimate_output(fmt, model, gpu, workload, est, verdict, fewest() if gpu is not None else None))
-        return 0 if gpu is None or fits else 1
+        return 0 if gpu is None or runs else 1
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
     print(
         _clean(f"{model.name} ({model.id}), {kind}, {_params(est.n_params)} parameters")
@@ -604,7 +630,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(reading)
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
-    print(_speed_line(model, gpu, workload, fits=fits))
+    print(_speed_line(model, gpu, workload, fits=runs) + (" (tight: if it starts)" if runs and not fits else ""))
     if not fits:
         keep, change = _cheapest_remedies(model, gpu, workload)
         if keep is not None:
@@ -616,7 +642,14 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         print(f"   {_fewest_text(gpu, workload, fewest())}")
         for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
-    return 0 if fits else 1
+    return 0 if runs else 1
+
+
+def _gguf_repo(model: Model) -> bool:
+    """Whether ``model`` is a Hub GGUF repository (``...-GGUF``, registry/resolve.py): files for llama.cpp,
+    which the transformers estimate does not run (docs/cli.md: a note points to ``--engine llama.cpp``)."""
+    hub = model.links.hub if model.links is not None else None
+    return any(str(text).lower().rstrip("/").endswith("-gguf") for text in (model.name, hub or ""))
 
 
 def _estimate_output(
@@ -639,7 +672,7 @@ def _estimate_output(
             "fits": check.fits,
             "min_gpus": fewest,
         }
-    speed, speed_text = _speed(model, gpu, workload, fits=check is None or check.fits)
+    speed, speed_text = _speed(model, gpu, workload, fits=check is None or check.verdict != "does not fit")
     if fmt == "json":
         return to_json({**est.as_dict(), "model": model.id, **verdict, **speed})
     if fmt == "csv":
@@ -1046,14 +1079,14 @@ def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
             )
         else:
             print(render(records, [Column(h) for h in headers], fmt))
-        return 0 if verdict.fits else 1
+        return 0 if verdict.verdict != "does not fit" else 1  # tight can run (docs/cli.md, exit status)
     print(_clean(line))
     if rows:
         print(f"\nremedies on {n}x {_clean(gpu.name)}, ranked (those that fit first, cheapest first):")
         print(table(headers, rows, right=(0, 3, 4)))
     if not verdict.fits and not any(r[-1] == "fits" for r in rows):
         print("no remedy expressible here makes it fit: more or larger GPUs are needed (--gpus N)")
-    return 0 if verdict.fits else 1
+    return 0 if verdict.verdict != "does not fit" else 1
 
 
 def fit_rows(
@@ -1241,8 +1274,13 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
         }
         for m, f in pairs
     ]
-    print(render(rows, _FIGURE_COLUMNS, chosen_format(args)))
-    return 0
+    fmt = chosen_format(args)
+    if not rows and fmt == "table":  # as search: say there is nothing, exit 1
+        what = f"{_clean(cat.get_model(args.model).name)} ({mid})" if args.model else "any model"
+        print(f"no published figures for {what} (`llmcatalog figures` lists the models that have some)")
+        return 1
+    print(render(rows, _FIGURE_COLUMNS, fmt))
+    return 0 if rows else 1
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -1451,6 +1489,14 @@ def _show_warning(message: Warning | str, category: type[Warning], *_args: objec
     print(f"llmcatalog: warning: {_clean(message, lines=True)}", file=sys.stderr)
 
 
+#: What the command line can do for a model whose base has no architecture (the Python API's advice,
+#: llmcatalog.get_model(), means nothing here: the command already looks names up in the catalog).
+_CLI_LINEAGE_ADVICE = (
+    "estimate the checkpoint itself instead: llmcatalog estimate ORG/NAME (its Hub id), a model folder, "
+    "its config.json or a .gguf file"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmcatalog`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -1463,7 +1509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cat = catalog() if args.command != "validate" else Catalog()
             return func(args, cat)
     except LLMCatalogError as exc:
-        print(f"llmcatalog: error: {_clean(exc, lines=True)}", file=sys.stderr)
+        text = str(exc).replace(_estimate.LINEAGE_ADVICE, _CLI_LINEAGE_ADVICE)  # Python advice, in CLI words
+        print(f"llmcatalog: error: {_clean(text, lines=True)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # pragma: no cover - e.g. piping into head
         return 0

@@ -99,6 +99,10 @@ def _unwrap(model: object) -> object:
     return inner if not isinstance(model, (Model, Architecture)) and isinstance(inner, Model) else model
 
 
+#: The Python advice for a model whose architecture comes from its base (the CLI words it its own way).
+LINEAGE_ADVICE = "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
+
+
 def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     """(architecture, extra non-LM parameters, name) or NotEstimableError saying what to fix."""
     if isinstance(model, Architecture):
@@ -115,8 +119,7 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
             hint = f"it differs from its base's ({model.architecture_differs})"
         elif model.base_model:
             hint = (
-                f"its base model {model.base_model!r} has none either or is not in the catalog used; "
-                "look it up with llmcatalog.get_model() so lineage is resolved, or pass an Architecture"
+                f"its base model {model.base_model!r} has none either or is not in the catalog used; " + LINEAGE_ADVICE
             )
         elif model.notes and not model.sources:
             hint = model.notes  # what an importer could not describe, and why (one sentence)
@@ -340,8 +343,12 @@ def _inference_assumptions(
     """The assumptions of an inference estimate (they depend on the workload only: cached)."""
     tp, pp = w.parallelism.tensor_parallel, w.parallelism.pipeline_parallel
     assumptions = [
-        "engine: Hugging Face transformers generate() with "
-        + ("tuple caches rebuilt each step, full-prompt logits" if w.legacy_cache else "a DynamicCache"),
+        (
+            "engine: litgpt generate/base.py (its own GPT model; a KV cache preallocated for the whole context)"
+            if w.framework == "litgpt"
+            else "engine: Hugging Face transformers generate() with "
+            + ("tuple caches rebuilt each step, full-prompt logits" if w.legacy_cache else "a DynamicCache")
+        ),
         f"attention: {w.attention}",
         weights_note or f"weights: {w.weight_format.description}",
         f"compute dtype: {w.compute}; KV cache: {w.kv_dtype}",

@@ -1503,6 +1503,11 @@ def _assumptions(arch: Architecture, w: FineTune, paged: bool) -> tuple[str, ...
         if w.fp32_logits or w.loss != "full-logits"
         else f"loss: CrossEntropyLoss on {w.precision} logits (no fp32 upcast)",
     ]
+    if w.framework == "litgpt" and w.loss == "full-logits":  # litgpt/utils.py chunked_cross_entropy
+        assumptions[-1] = (
+            "loss: approximated as " + assumptions[-1].removeprefix("loss: ") + "; litgpt's own "
+            "chunked_cross_entropy (128-token chunks) holds other tensors, not modelled one by one (docs/litgpt.md)"
+        )
     if w.framework is not None:
         assumptions.append(f"framework profile: {w.framework} {w.framework_version or ''}".rstrip())
     if w.method in ("lora", "qlora"):

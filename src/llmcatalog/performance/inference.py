@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import attrs
 
+from ..errors import NoFitWarning, WorkloadError
 from ..memory.estimate import _arch_of, _resolve_format
 from ..memory.kvcache import kv_cache_bytes
 from ..memory.params import param_breakdown
@@ -49,6 +51,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, WeightFormat
 from ..values.workload import Inference
+from ._fit import warn_if_no_fit
 from .engines import TRANSFORMERS_FAST_LAYER_OVERHEAD_S, EngineProfile, engine_profile
 from .hardware import bandwidth_bytes_s, decode_peak_flops, interconnect_bytes_s, peak_flops
 
@@ -225,6 +228,20 @@ def _combine(memory_s: float, compute_s: float, host_s: float, comm_s: float, en
     return step, bound
 
 
+def _generic_profile(engine: str | EngineProfile) -> EngineProfile:
+    """The profile of ``engine`` for these transformers-layout formulas, which read the weights in
+    ``workload.precision`` (bf16 by default). llama.cpp by name is refused: it runs GGUF quants (Q4_K_M
+    by default), whose bytes :func:`llmcatalog.llamacpp_decode_speed` reads; here it would silently
+    give a bf16 figure. An :class:`EngineProfile` object passed on purpose is used as given."""
+    if isinstance(engine, str) and engine in ("llama.cpp", "ollama"):
+        raise WorkloadError(
+            f"engine={engine!r}: these formulas read the weights in workload.precision, not the GGUF quant "
+            f"{engine} runs (Q4_K_M by default); use llmcatalog.llamacpp_decode_speed(model, gpu, workload, "
+            "quant=...) for its decode speed"
+        )
+    return engine_profile(engine)
+
+
 def decode_speed(
     model: Model | Architecture,
     gpu: GPU,
@@ -243,11 +260,12 @@ def decode_speed(
     is named in ``assumptions``); one without ``bandwidth_gb_s`` raises
     :class:`~llmcatalog.MissingGPUFigureError`."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     ctx = w.context_tokens if context_tokens is None else context_tokens
     if isinstance(ctx, bool) or not isinstance(ctx, int) or ctx < 1:
         raise ValueError(f"'context_tokens' must be a positive integer, got {ctx!r}")
     b = w.batch_size
+    warn_if_no_fit(model, gpu, w, "decode speed")
     frac = expected_experts_fraction(prof.n_experts, prof.top_k, b)
     weights = (prof.dense_bytes + prof.expert_bytes * frac) / tp
     kv = kv_cache_bytes(arch, batch_size=b, tokens=ctx, dtype=w.kv_dtype, tensor_parallel=tp, mla_layout=w.mla_cache)
@@ -317,8 +335,11 @@ def decode_speed_span(
     version and the CPU, not the GPU."""
     base = engine_profile("transformers")
     fast = attrs.evolve(base, layer_overhead_s=TRANSFORMERS_FAST_LAYER_OVERHEAD_S, expert_loop="routed")
-    slow_d = decode_speed(model, gpu, workload, engine=base, context_tokens=context_tokens)
-    fast_d = decode_speed(model, gpu, workload, engine=fast, context_tokens=context_tokens)
+    warn_if_no_fit(model, gpu, workload, "decode speed span")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFitWarning)  # said once above
+        slow_d = decode_speed(model, gpu, workload, engine=base, context_tokens=context_tokens)
+        fast_d = decode_speed(model, gpu, workload, engine=fast, context_tokens=context_tokens)
     return slow_d.tokens_per_s, fast_d.tokens_per_s
 
 
@@ -335,8 +356,9 @@ def prefill_speed(
     """Prefill throughput and time to first token for ``workload.prefill_tokens`` prompt tokens
     per sequence, ``workload.batch_size`` sequences (formulas in the module docstring)."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     s, b = w.prefill_tokens, w.batch_size
+    warn_if_no_fit(model, gpu, w, "prefill speed")
     body = prof.matmul_params - prof.head_params
     matmul_flops = (2 * body * s * b + 2 * prof.head_params * b) / tp
     attn_flops = 4 * prof.attn_width * prof.prefill_pairs(s) * b / tp
@@ -383,7 +405,11 @@ def generation_time(
     ``context_tokens``. The decode step grows linearly with the context, so the steps are summed
     as ``new_tokens`` steps at the midpoint context (exact for a linear cost)."""
     kw = {"engine": engine, "tflops": tflops, "bandwidth_gb_s": bandwidth_gb_s, "interconnect_gb_s": interconnect_gb_s}
-    pre = prefill_speed(model, gpu, workload, **kw)  # type: ignore[arg-type]
+    _generic_profile(engine)  # llama.cpp refused before the memory check
+    warn_if_no_fit(model, gpu, workload, "generation time")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFitWarning)  # said once above
+        pre = prefill_speed(model, gpu, workload, **kw)  # type: ignore[arg-type]
     new = workload.context_tokens - workload.prefill_tokens
     if new < 1:
         raise ValueError(
@@ -391,7 +417,9 @@ def generation_time(
             f"({workload.prefill_tokens}); set prompt_tokens to the prompt and context_tokens to prompt + new tokens"
         )
     mid = workload.prefill_tokens + math.ceil(new / 2)
-    dec = decode_speed(model, gpu, workload, context_tokens=mid, **kw)  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFitWarning)
+        dec = decode_speed(model, gpu, workload, context_tokens=mid, **kw)  # type: ignore[arg-type]
     decode_s = new * dec.step_s
     total = pre.ttft_s + decode_s
     return GenerationTime(
@@ -417,7 +445,7 @@ def roofline_crossover_batch(
     sequences of ``workload.context_tokens`` tokens; ``math.inf`` when the KV cache grows as
     fast as the compute (long contexts never leave the memory-bound side)."""
     arch, w, prof, tp, _pp = _setup(model, gpu, workload)
-    eng = engine_profile(engine)
+    eng = _generic_profile(engine)
     ctx = w.context_tokens
     bw = eng.bandwidth_fraction * bandwidth_bytes_s(gpu, gb_s=bandwidth_gb_s)
     fl = eng.compute_fraction * peak_flops(gpu, w.compute, tflops=tflops, why="the roofline")

@@ -40,6 +40,7 @@ from ..memory.training import _plan, _shape
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune
+from ._fit import warn_if_no_fit
 from .hardware import peak_flops
 
 __all__ = ["DEFAULT_MFU", "TrainingFlops", "TrainingTime", "training_flops_per_token", "training_time"]
@@ -184,6 +185,7 @@ def training_time(
     p = workload.parallelism
     n = p.n_gpus
     peak = peak_flops(gpu, workload.precision, tflops=tflops, why="the training time")
+    warn_if_no_fit(model, gpu, workload, "training time")
     pp = p.pipeline_parallel
     if pipeline_microbatches is not None and (
         isinstance(pipeline_microbatches, bool)

@@ -28,12 +28,13 @@ import contextlib
 import functools
 import gc
 import math
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeAlias, overload
 
 import attrs
 
-from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, QueryError
+from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, NoFitWarning, QueryError
 from ..memory.estimate import _check_overhead, estimate_vram
 from ..memory.fit import FitCheck, fit_check
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
@@ -533,11 +534,13 @@ def estimated_tokens_per_s(model: ModelLike, gpu: GPU, workload: Workload, estim
     from ..performance.training import training_time
 
     try:
-        if isinstance(workload, FineTune):
-            tokens = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
-            t = training_time(model, gpu, workload, tokens=tokens)
-            return tokens / t.step_s
-        return decode_speed(model, gpu, workload).tokens_per_s
+        with warnings.catch_warnings():  # the row's own verdict says whether it fits (clis stream)
+            warnings.simplefilter("ignore", NoFitWarning)
+            if isinstance(workload, FineTune):
+                tokens = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
+                t = training_time(model, gpu, workload, tokens=tokens)
+                return tokens / t.step_s
+            return decode_speed(model, gpu, workload).tokens_per_s
     except MissingGPUFigureError:
         return None
 

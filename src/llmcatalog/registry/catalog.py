@@ -370,6 +370,16 @@ def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[s
     return resolved, cycles
 
 
+def _refuse_blank(text: str) -> None:
+    """QueryError for empty or whitespace-only search text: it has no word to match (a search for
+    nothing), like text without letters or digits."""
+    if not text.strip():
+        raise QueryError(
+            f"search text {text!r} is empty: give words of a model's name, organization or domain "
+            "(`llmcatalog list models`, or Catalog.models in Python, lists every model)"
+        )
+
+
 class Catalog:
     """An immutable catalog. Use :func:`llmcatalog.catalog` for the one built from plugins,
     or :meth:`Catalog.from_entries` / :meth:`with_entries` to build your own.
@@ -746,7 +756,8 @@ class Catalog:
         Exact name matches come first. ``limit`` (an int >= 0) keeps the first that many.
 
         ``text`` longer than :data:`MAX_SEARCH_CHARS` raises :class:`QueryError` (bounded work), and so
-        does text with no letter or digit (``"(((("``, ``".*"``): the text is matched as text, not a pattern."""
+        does text with no letter or digit (``"(((("``, ``".*"``): the text is matched as text, not a pattern;
+        empty or blank text too (there is no word to match: ``list_models`` lists everything)."""
         _check_str(text, "text", optional=False)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise TypeError(f"limit= must be an int >= 0 or None, got {type(limit).__name__}")
@@ -757,7 +768,8 @@ class Catalog:
                 f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,} "
                 "(search for a few words)"
             )
-        if text.strip() and not any(ch.isalnum() for ch in text):
+        _refuse_blank(text)
+        if not any(ch.isalnum() for ch in text):
             # The text is matched as text, never as a pattern: "((((" or ".*" has nothing to match on.
             raise QueryError(
                 f"search text {text!r} has no letters or digits; search for words of a model's name, "
@@ -801,6 +813,7 @@ class Catalog:
         _check_str(text, "text", optional=False)
         if len(text) > MAX_SEARCH_CHARS:
             raise QueryError(f"text= is {len(text):,} characters; search text is limited to {MAX_SEARCH_CHARS:,}")
+        _refuse_blank(text)
         words = list(dict.fromkeys(w for w in text.casefold().split() if w))
         out = []
         for t in self.tools:

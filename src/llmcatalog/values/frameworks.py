@@ -220,6 +220,18 @@ FRAMEWORKS: dict[str, tuple[FrameworkProfile, ...]] = {
                 **{m: {"frozen_precision": "fp32"} for m in _PEFT if m != "qlora"},
                 "qlora": {"mixed_precision": False},  # litgpt refuses quantization with a '-mixed' precision
             },
+            refuses={
+                m: "litgpt's fine-tuning scripts (litgpt/finetune/: full.py, lora.py with --quantize for QLoRA, "
+                "adapter.py and adapter_v2.py for LLaMA-Adapter) have no "
+                + what
+                + "; use method='full', 'lora', 'qlora' or 'llama-adapter', or another framework "
+                "(transformers, llama-factory) for it"
+                for m, what in (
+                    ("freeze", "freeze (last-layers) tuning"),
+                    ("p-tuning-v2", "P-Tuning v2"),
+                    ("prefix-tuning", "prefix tuning"),
+                )
+            },
             notes="'bf16-mixed' keeps every weight in fp32; its resource tables use --precision bf16-true "
             "(mixed_precision=False, frozen_precision=None). Quantized bases need a '-true' precision. "
             "litgpt's LLaMA-Adapter starts at layer 2 (adapter_start_layer): adapter_layers = n_layers - 2. "
