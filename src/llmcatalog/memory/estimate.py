@@ -652,7 +652,8 @@ def incompatibilities(
         dtype = _resolve_format(model, workload)[0].compute if isinstance(workload, Inference) else workload.precision
         verdict = supports(gpu, dtype)
         if dtype == "bf16" and not given and not verdict.ok and verdict.known:
-            option = "--compute fp16" if isinstance(workload, Inference) else "--precision fp16"
+            field = "compute_dtype" if isinstance(workload, Inference) else "precision"
+            option = f"{field}='fp16', --compute fp16"
             out.append(
                 f"bf16 (the default compute dtype) on the {gpu.name}: {verdict.reason}; fp16 is what runs there "
                 f"({option}; the memory is the same)"
