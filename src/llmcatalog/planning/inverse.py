@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
-from ..memory.estimate import _arch_of, _canonical, _unwrap, check, tensor_parallel_sizes
-from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..memory.estimate import _arch_of, _canonical, _unwrap, check, estimate_vram, tensor_parallel_sizes
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from ..values.compat import engine_runs, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
@@ -63,14 +63,24 @@ PRECISION_LADDER: tuple[str, ...] = (
 
 
 def check_quietly(
-    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, headroom_fraction: float
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    headroom_fraction: float,
+    engine: str | None = None,
 ) -> FitCheck:
     """:func:`llmcatalog.check` without the context-length and compatibility warnings (a search steps past
-    the context on purpose, and callers filter formats with :func:`runnable` themselves)."""
+    the context on purpose, and callers filter formats with :func:`runnable` themselves). With an
+    ``engine`` (``"vllm"``, ``"sglang"``) the format asked is counted as it is: transformers' bf16
+    fallback for FP8 (:func:`~llmcatalog.memory.estimate.as_run`) is not theirs (FP8 Marlin runs it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ContextLengthWarning)
         warnings.simplefilter("ignore", CompatibilityWarning)
-        return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+        if engine is None or engine == "transformers":
+            return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+        headroom = check_headroom(headroom_fraction)
+        est = estimate_vram(model, workload)
+        return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
 
 
 def runnable(gpu: GPU, fmt: str | WeightFormat, engine: str | None = None) -> bool:
@@ -84,7 +94,7 @@ def is_real(fmt: str | WeightFormat) -> bool:
     :data:`~llmcatalog.values.precision.FORMATS` (every parameter at 8/4 bits and no scales: a lower
     bound, :func:`llmcatalog.supports` says so)."""
     f = fmt if isinstance(fmt, WeightFormat) else FORMATS[fmt]
-    return not (f.quantized and f.method is None and f.name in ("int8", "int4"))
+    return not (f.quantized and not f.method and f.name in ("int8", "int4"))
 
 
 def largest(ok: Callable[[int], bool], limit: int) -> int | None:
@@ -224,7 +234,7 @@ def best_precision(
         if not is_real(c) or not runnable(gpu, c, engine):
             continue
         try:
-            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom).fits:
+            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom, engine).fits:
                 return c
         except WorkloadError:
             continue  # e.g. a group size the architecture cannot take
