@@ -108,7 +108,7 @@ def test_cli_verdict_counts_what_runs(capsys: pytest.CaptureFixture[str], cat: l
     got = capsys.readouterr()
     assert rc == 1
     assert "does NOT fit" in got.out
-    assert "bf16" in got.err and "counted as bf16" in got.err
+    assert "counted as bf16" in got.err
 
 
 def test_as_run_leaves_other_formats_alone(cat: lc.Catalog) -> None:
@@ -134,7 +134,8 @@ def test_best_precision_answers_only_real_runnable_formats(cat: lc.Catalog, gpu:
     best = lc.best_precision("qwen3-14b", g)
     assert best not in ("int8", "int4")
     if best is not None:
-        assert lc.supports(g, best).known and lc.supports(g, best).ok
+        assert lc.supports(g, best).known
+        assert lc.supports(g, best).ok
     # even when asked for by name, the idealised bounds are never the answer
     assert lc.best_precision("qwen3-14b", g, candidates=("int4",)) is None
 

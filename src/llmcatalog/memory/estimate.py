@@ -65,10 +65,10 @@ __all__ = [
     "MAX_ESTIMATE_BYTES",
     "FitCheck",
     "MemoryEstimate",
+    "as_run",
     "check",
     "estimate_vram",
     "fits",
-    "as_run",
     "incompatibilities",
     "min_gpus",
     "tensor_parallel_sizes",
@@ -616,7 +616,8 @@ def incompatibilities(
     a k-bit base (QLoRA / ``base_format``) and a bitsandbytes optimizer (fine-tuning). With ``known_only``
     (warnings) only verdicts on known figures count: an unknown GPU's assumed capability, or a kernel no
     source documents either way, never warns; planning passes False (it recommends only what is known to
-    run). A given FP8 KV cache (``kv_cache_precision="fp8"``) counts too (:func:`~llmcatalog.values.compat.kv_cache_supports`).
+    run). A given FP8 KV cache (``kv_cache_precision="fp8"``) counts too
+    (:func:`~llmcatalog.values.compat.kv_cache_supports`).
     With ``defaults`` (``check`` and the CLI) a bf16 compute dtype taken by default on a GPU without bf16
     (V100, T4) is said as well: fp16 is what runs there, with the same memory, so planning does not
     count it. Empty when everything runs."""
@@ -648,8 +649,12 @@ def incompatibilities(
         if not kv.ok and (kv.known or not known_only):
             out.append(f"kv_cache_precision fp8 on the {gpu.name}: {kv.reason}")
     if defaults:
-        given = workload.compute_dtype is not None if isinstance(workload, Inference) else False
-        dtype = _resolve_format(model, workload)[0].compute if isinstance(workload, Inference) else workload.precision
+        if isinstance(workload, Inference):
+            given = workload.compute_dtype is not None
+            resolved = _resolve_format(model, workload)[0]
+            dtype = resolved.compute if isinstance(resolved, Inference) else workload.compute
+        else:
+            given, dtype = False, workload.precision
         verdict = supports(gpu, dtype)
         if dtype == "bf16" and not given and not verdict.ok and verdict.known:
             field = "compute_dtype" if isinstance(workload, Inference) else "precision"
@@ -661,9 +666,7 @@ def incompatibilities(
     return tuple(dict.fromkeys(out))
 
 
-def as_run(
-    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune
-) -> tuple[Inference | FineTune, str]:
+def as_run(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune) -> tuple[Inference | FineTune, str]:
     """``workload`` with the weight format the runtime (transformers) actually holds on ``gpu``, and the
     note saying so ("" when it runs as asked): an FP8 checkpoint or ``precision="fp8"`` below compute
     capability 8.9, or without a CUDA device, is loaded dequantized to bf16
@@ -673,6 +676,8 @@ def as_run(
     if not isinstance(workload, Inference):
         return workload, ""
     resolved, _ = _resolve_format(model, workload)
+    if not isinstance(resolved, Inference):  # pragma: no cover - an Inference stays one
+        return workload, ""
     fmt = resolved.weight_format
     instead = runtime_format(gpu, fmt)
     if instead is None:

@@ -148,9 +148,7 @@ def which_gpus(
         why = incompatibilities(model, g, w, known_only=False)
         setup = one if n is None or n == w.parallelism.n_gpus else check_quietly(model, g, scaled(w, n, arch), headroom)
         rows.append(
-            GPUOption(
-                gpu=g, check=setup, n_gpus=n, cost_per_gpu=_cost_of(cost, g), incompatible=why, one_gpu=one
-            )
+            GPUOption(gpu=g, check=setup, n_gpus=n, cost_per_gpu=_cost_of(cost, g), incompatible=why, one_gpu=one)
         )
 
     def key(o: GPUOption) -> tuple[bool, int, float, int, float, int]:

@@ -321,7 +321,8 @@ def _quantize(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference):
         return None
     # the bits of what runs: FP8 that transformers dequantizes to bf16 (below 8.9) holds 16-bit weights
-    current = as_run(c.model, c.gpu, w)[0].weight_format.linear_bits
+    running = as_run(c.model, c.gpu, w)[0]
+    current = (running if isinstance(running, Inference) else w).weight_format.linear_bits
     if current <= 4:
         return None
     # only formats the GPU runs (llmcatalog.supports): no FP8 on an A100, no bitsandbytes on Apple GPUs

@@ -258,7 +258,8 @@ def engine_runs(gpu: GPU, engine: str | None = None) -> Support:
     eng = _engine(engine)
     if eng != "transformers" and _family(gpu) == "apple":
         return Support(
-            ok=False, reason=f"{eng} has no Metal backend: it cannot run on the {gpu.name} (on macOS it runs on the CPU)"
+            ok=False,
+            reason=f"{eng} has no Metal backend: it cannot run on the {gpu.name} (on macOS it runs on the CPU)",
         )
     return Support(ok=True, reason=f"{eng} runs on the {gpu.name}")
 
@@ -307,7 +308,9 @@ def kv_cache_supports(gpu: GPU, kv_dtype: str, engine: str | None = None) -> Sup
         arch = gpu.architecture or ""
         if arch in _AMD_FP8:
             return Support(ok=True, reason=f"{what}: {arch} has FP8 (MI300-class)")
-        return Support(ok=False, reason=f"{what}: not documented for the {gpu.name} ({arch or 'pre-CDNA 3'})", known=False)
+        return Support(
+            ok=False, reason=f"{what}: not documented for the {gpu.name} ({arch or 'pre-CDNA 3'})", known=False
+        )
     if family in ("gaudi", "ascend"):
         return Support(ok=False, reason=f"{what}: not documented for the {gpu.name}", known=False)
     cc = gpu.capability
