@@ -124,6 +124,7 @@ def test_pipeline_stages_at_most_layers() -> None:
             lc.estimate_vram(LLAMA2_7B, w(parallelism=lc.Parallelism(pipeline_parallel=33)))
 
 
+@pytest.mark.filterwarnings("ignore::llmcatalog.CompatibilityWarning")  # default bf16 on a T4: counts, not words
 def test_min_gpus_tries_only_valid_tensor_parallel_sizes(catalog: lc.Catalog) -> None:
     """Scaling tp, min_gpus answers a size vLLM can run, and the next smaller valid one does not fit."""
     t4 = catalog.get_gpu("T4")
@@ -163,6 +164,7 @@ def _linear_min_gpus(arch: lc.Architecture, gpu: lc.GPU, w: lc.Inference | lc.Fi
     stage=st.sampled_from([1, 2, 3]),
 )
 @pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # None is compared, its reason not
+@pytest.mark.filterwarnings("ignore::llmcatalog.CompatibilityWarning")  # default bf16 on a T4: counts, not words
 def test_min_gpus_bisection_matches_trying_every_count(
     catalog: lc.Catalog, arch: lc.Architecture, gpu: str, batch: int, training: bool, stage: int
 ) -> None:

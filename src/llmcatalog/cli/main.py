@@ -587,8 +587,9 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
             print(f"llmcatalog: warning: {w.message}", file=sys.stderr)
         else:  # pragma: no cover - nothing else warns here today; pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    for why in _estimate.incompatibilities(model, gpu, workload) if gpu is not None else ():
+    for why in _estimate.incompatibilities(model, gpu, workload, defaults=True) if gpu is not None else ():
         print(f"llmcatalog: warning: {_clean(why)}", file=sys.stderr)  # the figure below is still given
+    est = _as_run_estimate(model, gpu, workload, est)
     verdict = None if gpu is None else fit_check(est.total_bytes, gpu, n_gpus=est.n_gpus)
     fits = verdict is not None and verdict.fits
     runs = verdict is not None and verdict.verdict != "does not fit"  # tight can run: speed given, exit 0
@@ -650,6 +651,28 @@ def _gguf_repo(model: Model) -> bool:
     which the transformers estimate does not run (docs/cli.md: a note points to ``--engine llama.cpp``)."""
     hub = model.links.hub if model.links is not None else None
     return any(str(text).lower().rstrip("/").endswith("-gguf") for text in (model.name, hub or ""))
+
+
+def _as_run_estimate(
+    model: Model, gpu: GPU | None, workload: Inference | FineTune, est: _estimate.MemoryEstimate
+) -> _estimate.MemoryEstimate:
+    """``est``, or the estimate of what the runtime actually holds on ``gpu`` (FP8 dequantized to bf16
+    below compute capability 8.9: :func:`llmcatalog.memory.estimate.as_run`), said on stderr and in the
+    assumptions, so that the verdict counts what runs, as ``llmcatalog.check`` does."""
+    if gpu is None:
+        return est
+    running, note = _estimate.as_run(model, gpu, workload)
+    if not note:
+        return est
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ContextLengthWarning)  # already said
+        real = _estimate.estimate_vram(model, running)
+    print(
+        f"llmcatalog: warning: {_clean(note)} ({_gib(real.total_bytes)} GiB, not {_gib(est.total_bytes)} GiB)",
+        file=sys.stderr,
+    )
+    lines = tuple(f"weights: {note}" if a.startswith("weights: ") else a for a in real.assumptions)
+    return attrs.evolve(real, assumptions=lines if lines != real.assumptions else (*lines, note))
 
 
 def _estimate_output(

@@ -51,7 +51,7 @@ from ..errors import (
     WorkloadError,
     outside_stacklevel,
 )
-from ..values.compat import single_device, supports
+from ..values.compat import kv_cache_supports, runtime_format, single_device, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import DTYPE_BYTES, FORMATS, WeightFormat
@@ -71,6 +71,7 @@ __all__ = [
     "MAX_ESTIMATE_BYTES",
     "FitCheck",
     "MemoryEstimate",
+    "as_run",
     "check",
     "estimate_vram",
     "fits",
@@ -616,14 +617,23 @@ def _check_gpu(gpu: object) -> None:
 
 
 def incompatibilities(
-    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, *, known_only: bool = True
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    *,
+    known_only: bool = True,
+    defaults: bool = False,
 ) -> tuple[str, ...]:
     """Why the formats the user chose cannot run on ``gpu`` with transformers (:func:`llmcatalog.supports`):
     a given ``precision`` or a quantized checkpoint's own format (inference), a given ``compute_dtype``,
     a k-bit base (QLoRA / ``base_format``) and a bitsandbytes optimizer (fine-tuning). With ``known_only``
     (warnings) only verdicts on known figures count: an unknown GPU's assumed capability, or a kernel no
     source documents either way, never warns; planning passes False (it recommends only what is known to
-    run). Empty when everything runs."""
+    run). A given FP8 KV cache (``kv_cache_precision="fp8"``) counts too
+    (:func:`~llmcatalog.values.compat.kv_cache_supports`).
+    With ``defaults`` (``check`` and the CLI) a bf16 compute dtype taken by default on a GPU without bf16
+    (V100, T4) is said as well: fp16 is what runs there, with the same memory, so planning does not
+    count it. Empty when everything runs."""
     model = _unwrap(model)  # type: ignore[assignment]
     asked: list[str | WeightFormat] = []
     if isinstance(workload, Inference):
@@ -647,7 +657,46 @@ def incompatibilities(
             name = a if isinstance(a, str) else a.name
             where = "" if gpu.name in verdict.reason else f" on the {gpu.name}"
             out.append(f"{name}{where}: {verdict.reason}")
+    if isinstance(workload, Inference) and workload.kv_cache_precision == "fp8":
+        kv = kv_cache_supports(gpu, "fp8")
+        if not kv.ok and (kv.known or not known_only):
+            out.append(f"kv_cache_precision fp8 on the {gpu.name}: {kv.reason}")
+    if defaults:
+        if isinstance(workload, Inference):
+            given = workload.compute_dtype is not None
+            resolved = _resolve_format(model, workload)[0]
+            dtype = resolved.compute if isinstance(resolved, Inference) else workload.compute
+        else:
+            given, dtype = False, workload.precision
+        verdict = supports(gpu, dtype)
+        if dtype == "bf16" and not given and not verdict.ok and verdict.known:
+            field = "compute_dtype" if isinstance(workload, Inference) else "precision"
+            option = f"{field}='fp16', --compute fp16"
+            out.append(
+                f"bf16 (the default compute dtype) on the {gpu.name}: {verdict.reason}; fp16 is what runs there "
+                f"({option}; the memory is the same)"
+            )
     return tuple(dict.fromkeys(out))
+
+
+def as_run(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune) -> tuple[Inference | FineTune, str]:
+    """``workload`` with the weight format the runtime (transformers) actually holds on ``gpu``, and the
+    note saying so ("" when it runs as asked): an FP8 checkpoint or ``precision="fp8"`` below compute
+    capability 8.9, or without a CUDA device, is loaded dequantized to bf16
+    (:func:`~llmcatalog.values.compat.runtime_format`), so :func:`check`, :func:`fits` and
+    :func:`min_gpus` count bf16 weights there. :func:`estimate_vram` (no GPU) counts the format asked."""
+    model = _unwrap(model)  # type: ignore[assignment]
+    if not isinstance(workload, Inference):
+        return workload, ""
+    resolved, _ = _resolve_format(model, workload)
+    if not isinstance(resolved, Inference):  # pragma: no cover - an Inference stays one
+        return workload, ""
+    fmt = resolved.weight_format
+    instead = runtime_format(gpu, fmt)
+    if instead is None:
+        return workload, ""
+    name, why = instead
+    return attrs.evolve(resolved, precision=name), f"{fmt.name} on the {gpu.name}: {why}; counted as {name} weights"
 
 
 def check(
@@ -662,14 +711,23 @@ def check(
     the per-GPU estimate against the memory a process can allocate there, keeping ``headroom_fraction``
     of it free (:mod:`llmcatalog.memory.fit`). ``kwargs`` go to :func:`estimate_vram`.
 
-    A format the user chose that ``gpu`` cannot run (:func:`incompatibilities`) warns with
-    :class:`~llmcatalog.CompatibilityWarning`; the verdict on the memory is still given."""
+    A format the user chose that ``gpu`` cannot run (:func:`incompatibilities`, with ``defaults``: a
+    default bf16 compute dtype on a card without bf16 too) warns with
+    :class:`~llmcatalog.CompatibilityWarning`; the verdict on the memory is still given. Where the
+    runtime runs the format in a bigger form (FP8 dequantized to bf16 below compute capability 8.9:
+    :func:`as_run`), the verdict counts what runs, and the warning says so with both figures."""
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
     headroom = check_headroom(headroom_fraction)
-    est = estimate_vram(model, workload, **kwargs)
-    for why in incompatibilities(model, gpu, workload):
+    running, note = as_run(model, gpu, workload)
+    est = estimate_vram(model, running, **kwargs)
+    for why in incompatibilities(model, gpu, workload, defaults=True):
         warnings.warn(why, CompatibilityWarning, stacklevel=outside_stacklevel())
+    if note:
+        asked = estimate_vram(model, workload, **kwargs).total_bytes
+        gib = 2**30
+        note += f" ({est.total_bytes / gib:.2f} GiB, not the {asked / gib:.2f} GiB of the format asked)"
+        warnings.warn(note, CompatibilityWarning, stacklevel=outside_stacklevel())
     return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
 
 
@@ -717,7 +775,8 @@ def min_gpus(
     help (sharding for a fine-tune without it; :func:`llmcatalog.recommend` for the remedies). Catch
     it with ``warnings.catch_warnings(record=True)`` to read the reason, or filter it out to silence it.
     A GPU a machine holds only one of (Apple silicon: :func:`~llmcatalog.values.compat.single_device`)
-    answers 1 or None: there is no second one to split over.
+    answers 1 or None: there is no second one to split over. Weights the runtime holds in a bigger
+    form on ``gpu`` (:func:`as_run`: FP8 as bf16 below compute capability 8.9) are counted as they run.
     """
     model = _unwrap(model)  # type: ignore[assignment]
     _check_gpu(gpu)
@@ -734,6 +793,7 @@ def min_gpus(
     p = workload.parallelism
     _check_parallel(arch, p, name)
     workload, _ = _resolve_format(model, workload)
+    workload, _ = as_run(model, gpu, workload)  # what the runtime holds on this GPU (FP8 -> bf16 below 8.9)
     last: dict[str, int] = {}
     parts: dict[str, Mapping[str, int]] = {}
 

@@ -29,12 +29,18 @@ from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference
 from .inverse import _arch, _workload, check_quietly
 
-__all__ = ["GPUOption", "ModelFit", "models_that_fit", "spread", "which_gpus"]
+__all__ = ["GPUOption", "ModelFit", "models_that_fit", "scaled", "spread", "which_gpus"]
 
 
 @attrs.frozen(kw_only=True)
 class GPUOption:
-    """One GPU type for a workload: the verdict on one card, the fewest cards that fit, and the cost.
+    """One GPU type for a workload: the fewest cards that fit, the verdict on that setup, and the cost.
+
+    ``check`` describes the setup the row recommends: ``n_gpus`` cards, split as :func:`llmcatalog.min_gpus`
+    splits (pipeline stages, or the workload's tensor parallelism scaled, for inference; data-parallel
+    ranks for fine-tuning), with its ``n_gpus``; when no count up to ``max_gpus`` fits (``n_gpus``
+    None) it is the verdict on the workload as given. ``one_gpu`` is always the verdict on a single
+    card (the workload as given), which the ranking uses.
 
     ``incompatible`` says why the GPU cannot run the workload's formats (a given precision, a quantized
     checkpoint's format: :func:`llmcatalog.supports`, transformers); empty when it can. Such rows are
@@ -45,6 +51,11 @@ class GPUOption:
     n_gpus: int | None
     cost_per_gpu: float | None = None
     incompatible: tuple[str, ...] = ()
+    one_gpu: FitCheck | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.one_gpu is None:  # built by hand with one check: it is the one-card verdict too
+            object.__setattr__(self, "one_gpu", self.check)
 
     @property
     def runnable(self) -> bool:
@@ -108,9 +119,10 @@ def which_gpus(
 ) -> tuple[GPUOption, ...]:
     """Catalog GPUs (or ``gpus``) ranked for ``workload`` on ``model`` (default: ``Inference()``).
 
-    Each row has the verdict on one card and the fewest cards that fit (:func:`llmcatalog.min_gpus`:
-    pipeline stages for inference, data parallelism with the workload's ZeRO/FSDP setting for
-    fine-tuning; None above ``max_gpus``). ``cost`` is a price per GPU (any unit: per hour, to buy),
+    Each row has the fewest cards that fit (:func:`llmcatalog.min_gpus`: pipeline stages for
+    inference, data parallelism with the workload's ZeRO/FSDP setting for fine-tuning; None above
+    ``max_gpus``), the verdict on that setup (``check``, whose ``n_gpus`` says how many cards it
+    describes) and the verdict on one card (``one_gpu``). ``cost`` is a price per GPU (any unit: per hour, to buy),
     a mapping from GPU id, name or alias, or a function of the GPU; unknown is None.
 
     Order without ``cost``: the verdict on one card (fits, tight, does not fit); then fewer cards;
@@ -125,7 +137,7 @@ def which_gpus(
     do not fit even on ``max_gpus`` cards. Ties: the verdict on one card, fewer cards, the smaller card.
     """
     w = _workload(workload)
-    _arch(model)
+    arch = _arch(model)
     headroom = check_headroom(headroom_fraction)
     pool = tuple(_default_catalog().gpus if gpus is None else gpus)
     rows = []
@@ -141,7 +153,10 @@ def which_gpus(
                 warnings.simplefilter("ignore", NoFitWarning)  # a row with n_gpus None says it
                 n = min_gpus(model, g, w, max_gpus=max_gpus, headroom_fraction=headroom)
         why = incompatibilities(model, g, w, known_only=False)
-        rows.append(GPUOption(gpu=g, check=one, n_gpus=n, cost_per_gpu=_cost_of(cost, g), incompatible=why))
+        setup = one if n is None or n == w.parallelism.n_gpus else check_quietly(model, g, scaled(w, n, arch), headroom)
+        rows.append(
+            GPUOption(gpu=g, check=setup, n_gpus=n, cost_per_gpu=_cost_of(cost, g), incompatible=why, one_gpu=one)
+        )
 
     def key(o: GPUOption) -> tuple[bool, int, float, int, float, int]:
         total = o.total_cost
@@ -151,12 +166,27 @@ def which_gpus(
             not o.runnable,
             group,
             math.inf if total is None else total,
-            o.check.rank,
+            (o.one_gpu or o.check).rank,
             math.inf if o.n_gpus is None else o.n_gpus,
             o.gpu.available_bytes,
         )
 
     return tuple(sorted(rows, key=key))
+
+
+def scaled(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> Inference | FineTune:
+    """``workload`` on ``n_gpus`` GPUs as :func:`llmcatalog.min_gpus` counts them: an inference's tensor
+    parallelism scaled to ``n_gpus`` over its pipeline stages when it has some, else ``n_gpus`` pipeline
+    stages (at most one per layer); a fine-tune's data parallelism over its tensor x pipeline groups."""
+    p = workload.parallelism
+    if isinstance(workload, Inference):
+        if p.tensor_parallel > 1:
+            new = attrs.evolve(p, tensor_parallel=n_gpus // p.pipeline_parallel)
+        else:
+            new = attrs.evolve(p, pipeline_parallel=min(n_gpus, arch.n_layers))
+    else:
+        new = attrs.evolve(p, data_parallel=n_gpus // (p.tensor_parallel * p.pipeline_parallel))
+    return attrs.evolve(workload, parallelism=new)
 
 
 def spread(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> Inference | FineTune:

@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
-from ..memory.estimate import _arch_of, _canonical, _unwrap, check, tensor_parallel_sizes
-from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
-from ..values.compat import supports
+from ..memory.estimate import _arch_of, _canonical, _unwrap, check, estimate_vram, tensor_parallel_sizes
+from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
+from ..values.compat import engine_runs, supports
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.precision import FORMATS, WeightFormat
@@ -34,6 +34,7 @@ __all__ = [
     "PRECISION_LADDER",
     "best_precision",
     "check_quietly",
+    "is_real",
     "largest",
     "max_batch",
     "max_context",
@@ -45,7 +46,8 @@ __all__ = [
 #: first (fp32 is left out: checkpoints are trained in 16 bits and fp32 inference adds no quality);
 #: then 8-bit (FP8 before integer formats: Hopper/Ada FP8 keeps accuracy closest to bf16, e.g. the
 #: vLLM FP8 docs), then 4-bit with calibrated formats (AWQ, GPTQ: arXiv 2306.00978 compares them)
-#: before data-free NF4 (QLoRA, arXiv 2305.14314) and the idealised int4. Within a bit width the
+#: before data-free NF4 (QLoRA, arXiv 2305.14314). Only real formats (a kernel runs them): the
+#: idealised ``int8``/``int4`` are lower bounds, not formats (:func:`is_real`). Within a bit width the
 #: order is a convention; pass ``candidates=`` to use your own.
 PRECISION_LADDER: tuple[str, ...] = (
     "bf16",
@@ -53,30 +55,46 @@ PRECISION_LADDER: tuple[str, ...] = (
     "fp8",
     "gptq-int8",
     "bnb-int8",
-    "int8",
     "awq-int4",
     "gptq-int4",
     "bnb-nf4-dq",
     "bnb-nf4",
-    "int4",
 )
 
 
 def check_quietly(
-    model: Model | Architecture, gpu: GPU, workload: Inference | FineTune, headroom_fraction: float
+    model: Model | Architecture,
+    gpu: GPU,
+    workload: Inference | FineTune,
+    headroom_fraction: float,
+    engine: str | None = None,
 ) -> FitCheck:
     """:func:`llmcatalog.check` without the context-length and compatibility warnings (a search steps past
-    the context on purpose, and callers filter formats with :func:`runnable` themselves)."""
+    the context on purpose, and callers filter formats with :func:`runnable` themselves). With an
+    ``engine`` (``"vllm"``, ``"sglang"``) the format asked is counted as it is: transformers' bf16
+    fallback for FP8 (:func:`~llmcatalog.memory.estimate.as_run`) is not theirs (FP8 Marlin runs it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ContextLengthWarning)
         warnings.simplefilter("ignore", CompatibilityWarning)
-        return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+        if engine is None or engine == "transformers":
+            return check(model, gpu, workload, headroom_fraction=headroom_fraction)
+        headroom = check_headroom(headroom_fraction)
+        est = estimate_vram(model, workload)
+        return fit_check(est.total_bytes, gpu, headroom_fraction=headroom, n_gpus=est.n_gpus)
 
 
 def runnable(gpu: GPU, fmt: str | WeightFormat, engine: str | None = None) -> bool:
     """Whether planning may offer ``fmt`` on ``gpu`` (:func:`llmcatalog.supports` says ok): a format the
     GPU cannot run, or that an unknown GPU is not assumed to run (native FP8), is never recommended."""
     return supports(gpu, fmt, engine).ok
+
+
+def is_real(fmt: str | WeightFormat) -> bool:
+    """Whether ``fmt`` is a format a kernel runs: not the idealised ``int8``/``int4`` of
+    :data:`~llmcatalog.values.precision.FORMATS` (every parameter at 8/4 bits and no scales: a lower
+    bound, :func:`llmcatalog.supports` says so)."""
+    f = fmt if isinstance(fmt, WeightFormat) else FORMATS[fmt]
+    return not (f.quantized and not f.method and f.name in ("int8", "int4"))
 
 
 def largest(ok: Callable[[int], bool], limit: int) -> int | None:
@@ -179,11 +197,14 @@ def best_precision(
     engine: str | None = None,
 ) -> str | WeightFormat | None:
     """The first of ``candidates`` (highest quality first: :data:`PRECISION_LADDER`) in which the
-    inference ``workload`` fits, or None if none does.
+    inference ``workload`` fits, or None if no real, runnable one does.
 
-    Only formats ``gpu`` can run with ``engine`` (None: transformers) are answered
+    Only real formats ``gpu`` can run with ``engine`` (None: transformers) are answered
     (:func:`llmcatalog.supports`): no FP8 on an A100 with transformers (it would dequantize to bf16),
-    no bf16 on a V100 or T4 (fp16 instead), no bitsandbytes on Apple GPUs.
+    no bf16 on a V100 or T4 (fp16 instead), no bitsandbytes on Apple GPUs, and never the idealised
+    ``int8``/``int4`` (lower bounds, not kernels: :func:`is_real`), even when given in ``candidates``.
+    An ``engine`` that cannot run on ``gpu`` at all (vLLM or SGLang on an Apple GPU: no Metal backend)
+    raises :class:`~llmcatalog.WorkloadError`.
 
     A checkpoint stored quantized (``model.weight_format``) is not made better by a wider format:
     the candidates start at its own format and keep only those with at most its bits per weight.
@@ -196,6 +217,9 @@ def best_precision(
         )
     _arch(model)
     headroom = check_headroom(headroom_fraction)
+    runs = engine_runs(gpu, engine)
+    if not runs.ok:
+        raise WorkloadError(f"best_precision: {runs.reason}; use engine=None (transformers) there")
     formats: list[str | WeightFormat] = list(candidates)
     for c in formats:
         if not isinstance(c, WeightFormat) and c not in FORMATS:
@@ -207,10 +231,10 @@ def best_precision(
         lower = [c for c in formats if _fmt(c).quantized and _fmt(c).linear_bits <= bits and _fmt(c) != stored]
         formats = [stored, *lower]
     for c in formats:
-        if not runnable(gpu, c, engine):
+        if not is_real(c) or not runnable(gpu, c, engine):
             continue
         try:
-            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom).fits:
+            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom, engine).fits:
                 return c
         except WorkloadError:
             continue  # e.g. a group size the architecture cannot take

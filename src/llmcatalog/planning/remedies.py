@@ -36,9 +36,9 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ..errors import LLMCatalogError
-from ..memory.estimate import tensor_parallel_sizes
+from ..memory.estimate import as_run, tensor_parallel_sizes
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
-from ..values.compat import single_device
+from ..values.compat import kv_cache_supports, single_device
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune, Inference, Parallelism
@@ -49,6 +49,7 @@ from .inverse import (
     _workload,
     best_precision,
     check_quietly,
+    is_real,
     max_batch,
     max_context,
     min_tensor_parallel,
@@ -283,6 +284,8 @@ def _shorter(w: Workload, c: RemedyContext) -> Change:
 def _kv_fp8(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or w.kv_dtype in ("fp8", "int8"):
         return None
+    if not kv_cache_supports(c.gpu, "fp8").ok:  # no vLLM on Apple GPUs; Triton refuses FP8 below 8.0 (Turing, Volta)
+        return None
     return attrs.evolve(w, kv_cache_precision="fp8"), "FP8 KV cache (half of 16-bit)", "--kv-precision fp8"
 
 
@@ -323,13 +326,17 @@ def _pipeline(w: Workload, c: RemedyContext) -> Change:
 
 #: The weight formats a remedy may offer: the :data:`PRECISION_LADDER` less the idealised ``int8``/``int4``
 #: (every parameter at 8/4 bits and no scales: a lower bound, not a format a checkpoint or an engine has).
-REAL_FORMATS: tuple[str, ...] = tuple(p for p in PRECISION_LADDER if _fmt(p).linear_only or _fmt(p).linear_bits >= 16)
+REAL_FORMATS: tuple[str, ...] = tuple(p for p in PRECISION_LADDER if is_real(p))
 
 
 def _quantize(w: Workload, c: RemedyContext) -> Change:
-    if not isinstance(w, Inference) or w.weight_format.linear_bits <= 4:
+    if not isinstance(w, Inference):
         return None
-    current = w.weight_format.linear_bits
+    # the bits of what runs: FP8 that transformers dequantizes to bf16 (below 8.9) holds 16-bit weights
+    running = as_run(c.model, c.gpu, w)[0]
+    current = (running if isinstance(running, Inference) else w).weight_format.linear_bits
+    if current <= 4:
+        return None
     # only formats the GPU runs (llmcatalog.supports): no FP8 on an A100, no bitsandbytes on Apple GPUs
     lower = [p for p in REAL_FORMATS if _fmt(p).linear_bits < current and runnable(c.gpu, p)]
     if not lower:

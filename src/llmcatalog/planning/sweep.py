@@ -13,7 +13,10 @@ memory. Models that share an architecture (a base model and its fine-tunes, most
 share that estimate too: it is keyed by what the estimate reads (the architecture, the parameters
 of non-language-model components, the checkpoint's stored weight format, and the workload), so each
 distinct key is computed once by :func:`~llmcatalog.estimate_vram` itself and every row equals what
-``estimate_vram(model, workload)`` returns for it (tested with Hypothesis).
+``estimate_vram(model, workload)`` returns for it (tested with Hypothesis), except where transformers
+holds the weights in a bigger form on the row's GPU (FP8 dequantized to bf16 below compute
+capability 8.9: :func:`~llmcatalog.memory.estimate.as_run`): that row has the estimate of what runs,
+as :func:`~llmcatalog.check` counts it, and its assumptions say so.
 
 Tokens per second: a row has a ``tokens_per_s`` column, ``None`` unless ``speed`` is given:
 ``speed=True`` fills it from the speed calculus (:func:`estimated_tokens_per_s`: decode tokens/s of
@@ -35,7 +38,7 @@ from typing import Any, NamedTuple, TypeAlias, overload
 import attrs
 
 from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, NoFitWarning, QueryError
-from ..memory.estimate import _check_overhead, estimate_vram
+from ..memory.estimate import _check_overhead, as_run, estimate_vram
 from ..memory.fit import FitCheck, fit_check
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
 from ..memory.result import MemoryEstimate
@@ -511,18 +514,56 @@ def _sweep(
                     cache[key] = est
             estimates.append(est)
         done = [(w, est) for w, est in zip(workload_list, estimates, strict=True) if est is not None]
+        fallback = any(_may_fall_back(model, w) for w, _ in done)
+        dequantized: dict[int, MemoryEstimate] = {}
         for gpu in gpu_list:
-            if speed is None:
+            if speed is None and not fallback:
                 rows.extend([_new(SweepRow, (model, gpu, w, est, None)) for w, est in done])
                 continue
             available = gpu.available_bytes
-            for w, est in done:
+            for i, (w, est) in enumerate(done):
+                if fallback and _may_fall_back(model, w):
+                    est = _as_run_estimate(model, gpu, w, est, dequantized, i, kwargs)
+                if speed is None:
+                    rows.append(_new(SweepRow, (model, gpu, w, est, None)))
+                    continue
                 tps = _checked_speed(speed(model, gpu, w, est), speed) if est.total_bytes <= available else None
                 rows.append(_new(SweepRow, (model, gpu, w, est, tps)))
     return Sweep(rows, skipped)
 
 
 _new = tuple.__new__  # SweepRow(...) without the keyword handling: the rows are built in the loop above
+
+
+def _may_fall_back(model: ModelLike, w: Workload) -> bool:
+    """Whether ``w`` on ``model`` runs FP8 weights, which transformers may hold as bf16 on some GPUs."""
+    if not isinstance(w, Inference):
+        return False
+    if w.precision_given:
+        return w.weight_format.method == "fp8"
+    stored = model.weight_format if isinstance(model, Model) else None
+    return stored is not None and stored.method == "fp8"
+
+
+def _as_run_estimate(
+    model: ModelLike,
+    gpu: GPU,
+    w: Workload,
+    est: MemoryEstimate,
+    cache: dict[int, MemoryEstimate],
+    index: int,
+    kwargs: dict[str, Any],
+) -> MemoryEstimate:
+    """``est``, or the estimate of what transformers holds on ``gpu`` (FP8 dequantized to bf16 below compute
+    capability 8.9: :func:`~llmcatalog.memory.estimate.as_run`), with the assumption saying so."""
+    running, note = as_run(model, gpu, w)
+    if not note:
+        return est
+    if index not in cache:
+        cache[index] = estimate_vram(model, running, **kwargs)
+    real = cache[index]
+    lines = tuple(f"weights: {note}" if a.startswith("weights: ") else a for a in real.assumptions)
+    return attrs.evolve(real, assumptions=lines)
 
 
 def estimated_tokens_per_s(model: ModelLike, gpu: GPU, workload: Workload, estimate: MemoryEstimate) -> float | None:

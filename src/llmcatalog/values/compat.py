@@ -26,7 +26,17 @@ The rules, and where they come from:
   ROCm backend functional and Apple Silicon (Metal) only planned
   (https://huggingface.co/docs/bitsandbytes/main/non_cuda_backends); vLLM's table lists NVIDIA only.
 - Apple GPUs: vLLM and SGLang have no Metal backend (vLLM on macOS is CPU-only), so no engine
-  format is "supported" there; transformers runs fp16/bf16/fp32 on MPS.
+  format is "supported" there; transformers runs fp16/bf16/fp32 on MPS (:func:`engine_runs`).
+- **What runs instead** (:func:`runtime_format`): where transformers cannot run FP8 weights
+  (NVIDIA below 8.9; no CUDA/XPU device: Apple, Gaudi, Ascend) it loads them dequantized to bf16
+  (``quantizer_finegrained_fp8.py``, ``validate_environment``), so the memory is that of bf16 weights.
+- **FP8 KV cache** (:func:`kv_cache_supports`; vLLM/SGLang ``--kv-cache-dtype fp8``): stored in FP8 and
+  converted for the attention kernel, which vLLM's FlashAttention/FlashInfer backends do from Ampere
+  (8.0) on (vllm-project/vllm#4827: an FP8 KV cache runs on an A10, the cache only compresses);
+  on Turing and Volta vLLM falls to its Triton attention backend, which refuses an FP8 (e4m3) cache
+  below 8.9 (vllm-project/vllm#47549 on SM 7.5, "native FP8 requires SM89+"; #26431 shows the same
+  Triton error). AMD MI300-class (CDNA 3+) has FP8 (the vLLM quantized KV cache docs); Apple has no
+  vLLM, and transformers' own quantized cache (quanto/HQQ, int2/int4) is a different thing, not FP8.
 
 A GPU the catalog knows nothing about (a ``--gpu-memory`` card, an NVIDIA entry without
 ``compute_capability``) is assumed to be a CUDA GPU of compute capability
@@ -44,7 +54,17 @@ import attrs
 from .gpu import GPU
 from .precision import FORMATS, WeightFormat
 
-__all__ = ["ASSUMED_CAPABILITY", "ENGINES", "Support", "runtime_name", "single_device", "supports"]
+__all__ = [
+    "ASSUMED_CAPABILITY",
+    "ENGINES",
+    "Support",
+    "engine_runs",
+    "kv_cache_supports",
+    "runtime_format",
+    "runtime_name",
+    "single_device",
+    "supports",
+]
 
 #: Engines :func:`supports` knows rules for (``None`` is transformers; SGLang uses vLLM's quantization kernels).
 ENGINES = ("transformers", "vllm", "sglang")
@@ -228,6 +248,81 @@ def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: 
             return _need(cc, (7, 5), "bitsandbytes LLM.int8", gpu)
         return _need(cc, (5, 0), "bitsandbytes 4-bit", gpu)
     return Support(ok=True, reason=f"no rule for {name}", known=False)
+
+
+def engine_runs(gpu: GPU, engine: str | None = None) -> Support:
+    """Whether ``engine`` (None: transformers; ``"vllm"``, ``"sglang"``) runs on ``gpu`` at all: vLLM and
+    SGLang have no Metal backend, so not on Apple GPUs (on macOS vLLM runs on the CPU only)."""
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
+    eng = _engine(engine)
+    if eng != "transformers" and _family(gpu) == "apple":
+        return Support(
+            ok=False,
+            reason=f"{eng} has no Metal backend: it cannot run on the {gpu.name} (on macOS it runs on the CPU)",
+        )
+    return Support(ok=True, reason=f"{eng} runs on the {gpu.name}")
+
+
+def runtime_format(gpu: GPU, format_or_dtype: str | WeightFormat, engine: str | None = None) -> tuple[str, str] | None:
+    """The weight format that actually runs when ``engine`` (None: transformers) loads ``format_or_dtype``
+    on ``gpu`` in another, bigger form, and why; None when it runs as asked (or is refused outright).
+
+    Today one rule: transformers dequantizes FP8 checkpoints to bf16 below compute capability 8.9 and
+    without a CUDA/XPU device (Apple, Gaudi, Ascend): ``quantizer_finegrained_fp8.py``. Only known
+    verdicts count: an unknown GPU's assumed capability does not change the memory."""
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
+    eng = _engine(engine)
+    key, name = _kind(format_or_dtype)
+    if eng != "transformers" or key != "fp8":
+        return None
+    family = _family(gpu)
+    if family in ("apple", "gaudi", "ascend"):
+        return "bf16", f"transformers dequantizes {name} weights to bf16 without a CUDA/XPU device"
+    if family == "nvidia" and gpu.capability is not None and gpu.capability < (8, 9):
+        cc = gpu.capability
+        return "bf16", (
+            f"transformers dequantizes {name} weights to bf16 below compute capability 8.9 "
+            f"(the {gpu.name} has {cc[0]}.{cc[1]})"
+        )
+    return None
+
+
+def kv_cache_supports(gpu: GPU, kv_dtype: str, engine: str | None = None) -> Support:
+    """Whether a KV cache in ``kv_dtype`` runs on ``gpu``. Only ``"fp8"`` has a rule (an engine setting:
+    vLLM/SGLang ``--kv-cache-dtype fp8``; sources in the module docstring); other dtypes answer ok."""
+    if not isinstance(gpu, GPU):
+        raise TypeError(f"expected a llmcatalog.GPU, got {type(gpu).__name__}")
+    _engine(engine)
+    if kv_dtype != "fp8":
+        return Support(ok=True, reason=f"a {kv_dtype} KV cache has no kernel rule", known=kv_dtype != "int8")
+    family = _family(gpu)
+    what = "an FP8 KV cache (vLLM/SGLang --kv-cache-dtype fp8)"
+    if family == "apple":
+        return Support(
+            ok=False,
+            reason=f"{what} needs vLLM/SGLang, which have no Metal backend; transformers has no FP8 KV cache",
+        )
+    if family == "amd":
+        arch = gpu.architecture or ""
+        if arch in _AMD_FP8:
+            return Support(ok=True, reason=f"{what}: {arch} has FP8 (MI300-class)")
+        return Support(
+            ok=False, reason=f"{what}: not documented for the {gpu.name} ({arch or 'pre-CDNA 3'})", known=False
+        )
+    if family in ("gaudi", "ascend"):
+        return Support(ok=False, reason=f"{what}: not documented for the {gpu.name}", known=False)
+    cc = gpu.capability
+    if cc is None:
+        return Support(ok=True, reason=f"{what}: {gpu.name} has no known compute capability; assumed 8.0", known=False)
+    s = _need(cc, (8, 0), what, gpu)
+    if not s.ok:
+        return Support(
+            ok=False,
+            reason=f"{s.reason}: vLLM's attention backend there (Triton) refuses FP8 below 8.9; use a 16-bit cache",
+        )
+    return s
 
 
 def runtime_name(gpu: GPU) -> str:
