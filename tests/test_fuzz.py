@@ -344,7 +344,11 @@ def test_calculus_refuses_junk_arguments(model: Any, gpu: Any, w: Any, kw: dict[
 def test_lookups_with_any_unicode(catalog: lc.Catalog, text: str, which: str) -> None:
     """Random unicode names: an entry, or UnknownEntryError with suggestions; search returns models."""
     if which == "search":
-        if text.strip() and not any(ch.isalnum() for ch in text):  # nothing to match: refused, said
+        if not text.strip():  # empty or blank: refused, said
+            with pytest.raises(lc.QueryError, match="empty"):
+                catalog.search(text)
+            return
+        if not any(ch.isalnum() for ch in text):  # nothing to match: refused, said
             with pytest.raises(lc.QueryError, match="no letters or digits"):
                 catalog.search(text)
             return
@@ -369,7 +373,7 @@ def test_top_level_lookups_with_any_unicode(text: str) -> None:
         assert lc.get_model(text).id
     with contextlib.suppress(lc.UnknownEntryError):
         assert lc.get_gpu(text).id
-    if text.strip() and not any(ch.isalnum() for ch in text):
+    if not any(ch.isalnum() for ch in text):  # empty, blank or only symbols: refused, said
         with pytest.raises(lc.QueryError):
             lc.search(text)
     else:
