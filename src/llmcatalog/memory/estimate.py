@@ -806,7 +806,7 @@ def min_gpus(
 
     def none(how: str) -> int | None:
         reason = _no_fit_reason(gpu, workload, headroom, max_gpus, last, how, parts.get("last", {}))
-        warnings.warn(reason, NoFitWarning, stacklevel=_outside_package())
+        warnings.warn(reason, NoFitWarning, stacklevel=outside_stacklevel())
         return None
 
     if isinstance(workload, Inference) and p.tensor_parallel > 1:
@@ -847,12 +847,6 @@ def min_gpus(
         else:
             lo = mid + 1
     return candidates[hi]
-
-
-def _outside_package() -> int:
-    """The ``stacklevel`` of the first caller outside llmcatalog (the user's line, through the public
-    wrappers of ``llmcatalog/__init__.py`` or not), counted from the function calling this one's caller."""
-    return outside_stacklevel() - 1
 
 
 def _no_fit_reason(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import warnings
 
-from ..errors import LLMCatalogError, NoFitWarning
-from ..memory.estimate import _outside_package, estimate_vram
+from ..errors import LLMCatalogError, NoFitWarning, outside_stacklevel
+from ..memory.estimate import estimate_vram
 from ..memory.fit import fit_check
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
@@ -32,5 +32,5 @@ def warn_if_no_fit(model: Model | Architecture, gpu: GPU, workload: Inference | 
         f"{gpu.available_bytes / 2**30:.2f} GiB: it does not fit, and the {what} is what it would be if it "
         "did (llmcatalog.min_gpus says how many such GPUs fit)",
         NoFitWarning,
-        stacklevel=_outside_package(),
+        stacklevel=outside_stacklevel(),
     )
