@@ -64,23 +64,18 @@ class Int8MatmulTerms:
     weight_extra: float
 
 
+_COL32 = Int8MatmulTerms(
+    keeps_input=False,
+    saved_per_in=1.0,
+    forward_per_in=3.0,
+    forward_per_out=6.0,
+    backward_per_out=2.0,
+    weight_extra=1.0,
+)
 _TERMS = {
-    "0.37-0.38": Int8MatmulTerms(
-        keeps_input=False,
-        saved_per_in=1.0,
-        forward_per_in=3.0,
-        forward_per_out=6.0,
-        backward_per_out=2.0,
-        weight_extra=1.0,
-    ),
-    "0.39-0.44": Int8MatmulTerms(
-        keeps_input=True,
-        saved_per_in=1.0,
-        forward_per_in=3.0,
-        forward_per_out=6.0,
-        backward_per_out=2.0,
-        weight_extra=1.0,
-    ),
+    "0.37-0.38": _COL32,
+    # The same kernels; from 0.39 the 16-bit input is saved for backward as well.
+    "0.39-0.44": attrs.evolve(_COL32, keeps_input=True),
     ">=0.45": Int8MatmulTerms(
         keeps_input=True,
         saved_per_in=0.0,
