@@ -77,6 +77,7 @@ __all__ = [
     "fits",
     "incompatibilities",
     "min_gpus",
+    "split_over",
     "tensor_parallel_sizes",
 ]
 
@@ -745,6 +746,19 @@ def fits(
     return check(model, gpu, workload, headroom_fraction=headroom_fraction, **kwargs).fits
 
 
+def split_over(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> Parallelism:
+    """``workload``'s parallelism on ``n_gpus`` GPUs as :func:`min_gpus` counts them: an inference's
+    tensor parallelism scaled to ``n_gpus`` over its pipeline stages when it has some, else ``n_gpus``
+    pipeline stages (at most one per layer); a fine-tune's data parallelism over its tensor x pipeline
+    groups."""
+    p = workload.parallelism
+    if isinstance(workload, Inference):
+        if p.tensor_parallel > 1:
+            return attrs.evolve(p, tensor_parallel=n_gpus // p.pipeline_parallel)
+        return attrs.evolve(p, pipeline_parallel=min(n_gpus, arch.n_layers))
+    return attrs.evolve(p, data_parallel=n_gpus // (p.tensor_parallel * p.pipeline_parallel))
+
+
 def min_gpus(
     model: Model | Architecture,
     gpu: GPU,
@@ -819,16 +833,13 @@ def min_gpus(
     if isinstance(workload, Inference):
         candidates = range(1, min(arch.n_layers, max_gpus) + 1)
         how = "pipeline stages (at most one per layer)"
-
-        def at(n: int) -> Parallelism:
-            return attrs.evolve(p, pipeline_parallel=n)
     else:
         fixed = p.tensor_parallel * p.pipeline_parallel
         candidates = range(fixed, min(max_gpus, fixed * 2**20) + 1, fixed)
         how = "data-parallel GPUs"
 
-        def at(n: int) -> Parallelism:
-            return attrs.evolve(p, data_parallel=n // fixed)
+    def at(n: int) -> Parallelism:
+        return split_over(workload, n, arch)
 
     if not candidates:
         return none(how)

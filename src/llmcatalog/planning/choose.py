@@ -19,7 +19,7 @@ from ..errors import (
     WorkloadError,
     outside_stacklevel,
 )
-from ..memory.estimate import incompatibilities, min_gpus
+from ..memory.estimate import incompatibilities, min_gpus, split_over
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog as _default_catalog
@@ -178,15 +178,7 @@ def scaled(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> I
     """``workload`` on ``n_gpus`` GPUs as :func:`llmcatalog.min_gpus` counts them: an inference's tensor
     parallelism scaled to ``n_gpus`` over its pipeline stages when it has some, else ``n_gpus`` pipeline
     stages (at most one per layer); a fine-tune's data parallelism over its tensor x pipeline groups."""
-    p = workload.parallelism
-    if isinstance(workload, Inference):
-        if p.tensor_parallel > 1:
-            new = attrs.evolve(p, tensor_parallel=n_gpus // p.pipeline_parallel)
-        else:
-            new = attrs.evolve(p, pipeline_parallel=min(n_gpus, arch.n_layers))
-    else:
-        new = attrs.evolve(p, data_parallel=n_gpus // (p.tensor_parallel * p.pipeline_parallel))
-    return attrs.evolve(workload, parallelism=new)
+    return attrs.evolve(workload, parallelism=split_over(workload, n_gpus, arch))
 
 
 def spread(workload: Inference | FineTune, n_gpus: int, arch: Architecture) -> Inference | FineTune:
