@@ -671,8 +671,7 @@ def _as_run_estimate(
         f"llmcatalog: warning: {_clean(note)} ({_gib(real.total_bytes)} GiB, not {_gib(est.total_bytes)} GiB)",
         file=sys.stderr,
     )
-    lines = tuple(f"weights: {note}" if a.startswith("weights: ") else a for a in real.assumptions)
-    return attrs.evolve(real, assumptions=lines if lines != real.assumptions else (*lines, note))
+    return _estimate.with_run_note(real, note)
 
 
 def _estimate_output(

@@ -79,6 +79,7 @@ __all__ = [
     "min_gpus",
     "split_over",
     "tensor_parallel_sizes",
+    "with_run_note",
 ]
 
 #: The largest estimate returned: 2**60 bytes (1 EiB) per GPU, millions of times the memory of
@@ -698,6 +699,13 @@ def as_run(model: Model | Architecture, gpu: GPU, workload: Inference | FineTune
         return workload, ""
     name, why = instead
     return attrs.evolve(resolved, precision=name), f"{fmt.name} on the {gpu.name}: {why}; counted as {name} weights"
+
+
+def with_run_note(est: MemoryEstimate, note: str) -> MemoryEstimate:
+    """``est`` (the estimate of what runs, from :func:`as_run`'s workload) with its ``weights:``
+    assumption line replaced by ``note``, :func:`as_run`'s reason (appended if it has no such line)."""
+    lines = tuple(f"weights: {note}" if a.startswith("weights: ") else a for a in est.assumptions)
+    return attrs.evolve(est, assumptions=lines if lines != est.assumptions else (*lines, note))
 
 
 def check(

@@ -38,7 +38,7 @@ from typing import Any, NamedTuple, TypeAlias, overload
 import attrs
 
 from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, NoFitWarning, QueryError
-from ..memory.estimate import _check_overhead, as_run, estimate_vram
+from ..memory.estimate import _check_overhead, as_run, estimate_vram, with_run_note
 from ..memory.fit import FitCheck, fit_check
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
 from ..memory.result import MemoryEstimate
@@ -561,9 +561,7 @@ def _as_run_estimate(
         return est
     if index not in cache:
         cache[index] = estimate_vram(model, running, **kwargs)
-    real = cache[index]
-    lines = tuple(f"weights: {note}" if a.startswith("weights: ") else a for a in real.assumptions)
-    return attrs.evolve(real, assumptions=lines)
+    return with_run_note(cache[index], note)
 
 
 def estimated_tokens_per_s(model: ModelLike, gpu: GPU, workload: Workload, estimate: MemoryEstimate) -> float | None:
