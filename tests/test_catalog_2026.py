@@ -185,6 +185,9 @@ EXACT_FROM_FIXTURE = {
     # 7.30B: the card says only "7B"; untied embeddings of a 100,352-token vocabulary add 0.82B.
     "olmo-2-1124-7b",
 }
+#: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
+#: 14.47B: the card says only "14B".
+EXACT_FROM_ARTIFACT = {"baichuan-m1-14b-instruct"}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
     "meditron-7b": "llama-2-7b",
@@ -272,6 +275,8 @@ def test_params_match_the_name(entry: dict[str, Any], catalog: lc.Catalog) -> No
         fixtures = [f for f, mids in FIXTURE_MODELS.items() if m.id in mids]
         assert fixtures, f"{m.id}: no config.json fixture checks its count"
         assert m.n_params == lc.Model.from_hf_config(_fixture(fixtures[0]), id="x", name="x", sources=[HUB]).n_params
+    elif m.id in EXACT_FROM_ARTIFACT:
+        assert m.id in {c["id"] for c in ARTIFACT_COUNTS}, f"{m.id}: no artifact breakdown checks its count"
     elif m.id in PUBLISHED_B:
         published, _source = PUBLISHED_B[m.id]
         assert abs(billions - published) / published <= 0.015, (billions, published)
@@ -356,3 +361,40 @@ def test_transcribed_architectures_say_what_was_verified() -> None:
         notes = entry.get("notes", "")
         if "transcribed" in notes:
             assert re.search(r"Verified on 2026-11-29|Partly checked on 2026-11-29|Unverified:", notes), entry["id"]
+
+
+_ARTIFACTS_FILE = Path(__file__).parent / "data" / "artifact_counts.json"
+ARTIFACT_COUNTS: list[dict[str, Any]] = json.loads(_ARTIFACTS_FILE.read_text())["checks"]
+
+
+def _baichuan_m1_unquantized(config: dict[str, Any]) -> int:
+    """The parameters an mlx-lm conversion of a baichuan_m1 checkpoint leaves in bf16.
+
+    Two RMSNorm weights per layer and the final norm (``hidden_size`` each), and per layer a
+    ``(1, 1, kv_heads, 1, conv_window)`` convolution on the keys and one on the values, with the
+    sliding-window layers' own KV head count (mlx-lm ``baichuan_m1.py``; Baichuan's
+    ``modeling_baichuan.py``).
+    """
+    layers, hidden = config["num_hidden_layers"], config["hidden_size"]
+    swa = set(config["sliding_window_layers"])
+    kv = [config["num_swa_key_value_heads"] if i in swa else config["num_key_value_heads"] for i in range(layers)]
+    return (2 * layers + 1) * hidden + sum(2 * k * config["conv_window"] for k in kv)
+
+
+@pytest.mark.parametrize("check", ARTIFACT_COUNTS, ids=[c["id"] for c in ARTIFACT_COUNTS])
+def test_count_from_quantized_artifact(check: dict[str, Any], catalog: lc.Catalog) -> None:
+    """An exact count read from a quantized checkpoint's dtype breakdown, once its remainder is explained.
+
+    The U32 words hold ``32 / bits`` weights each; each group of ``group_size`` weights has a bf16
+    scale and a bf16 bias. What is left in bf16 must be exactly the unquantized parameters the
+    config keys predict, else the layout assumption is wrong and the total is not accepted.
+    """
+    elements = check["dtype_elements"]
+    quantized = elements["U32"] * 32 // check["bits"]
+    scales_and_biases = 2 * quantized // check["group_size"]
+    remainder = elements["BF16"] - scales_and_biases
+    assert remainder == _baichuan_m1_unquantized(check["config"])
+    model = catalog.get_model(check["id"])
+    assert model.n_params == quantized + remainder
+    assert check["artifact"] in model.sources
+    assert model.architecture is None  # two head geometries: not expressible, so not estimable
