@@ -181,6 +181,22 @@ class CompatibilityWarning(UserWarning):
     engine (:func:`llmcatalog.supports` says why): the memory figure is still given."""
 
 
+class SeriesNameWarning(UserWarning):
+    """A model name is also the name of a series with several sizes ("Llama 2", "Baichuan2"): it
+    resolved to the one entry that carries it as an alias (the survey's usage), and the message lists
+    the series so that a size can be named. ``model_id`` is the entry chosen, ``members`` the series."""
+
+    def __init__(self, name: str, model_id: str, series: str, members: tuple[str, ...]) -> None:
+        self.name = name
+        self.model_id = model_id
+        self.series = series
+        self.members = members
+        super().__init__(
+            f"{name!r} is also the name of the {series} series ({len(members)} models): using {model_id}, "
+            f"the entry that carries the name. Name one of them to choose: {', '.join(members)}"
+        )
+
+
 class QueryError(LLMCatalogError, ValueError):
     """A query argument is invalid: wrong type, NaN, negative, too long, or a filter value the
     catalog does not know (``suggestions`` then holds the close values it does know)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -23,10 +24,12 @@ from ..errors import (
     DuplicateEntryError,
     PluginError,
     QueryError,
+    SeriesNameWarning,
     UnknownEntryError,
     UnknownGPUError,
     UnknownModelError,
     UnknownToolError,
+    outside_stacklevel,
 )
 from ..memory.params import count_params
 from ..values.gpu import GPU
@@ -559,12 +562,20 @@ class Catalog:
         resolves when the catalog has one model of that series (``"DALL-E"`` is DALL·E 2, the
         only DALL·E here); a family name with several members (a series name, or the common start
         of several ids of one series: ``"Llama3-Med42"``) raises :class:`FamilyNameError` listing
-        them. Otherwise the suggestions prefer the same family at the nearest size (``"Qwen3-9B"``:
-        qwen3-8b first). With the ``chinese`` extra, traditional characters find simplified names (``"華佗"``).
+        them. An alias that is also such a series name ("Llama 2", "Baichuan2": the survey's names for
+        one entry) resolves to that entry with a :class:`~llmcatalog.SeriesNameWarning` listing the
+        series, when its members differ in size. Otherwise the suggestions prefer the same family at
+        the nearest size (``"Qwen3-9B"``: qwen3-8b first). With the ``chinese`` extra, traditional
+        characters find simplified names (``"華佗"``).
         """
         if isinstance(name, Model):
             return name
-        if isinstance(name, str) and self._models.get(name) is None:
+        hit = self._models.get(name) if isinstance(name, str) else None
+        if hit is not None and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
+            family = self._models.family(name)
+            if family is not None and hit.id in family[1] and self._sizes_differ(hit.id, family[1]):
+                warnings.warn(SeriesNameWarning(name, hit.id, *family), stacklevel=outside_stacklevel())
+        if isinstance(name, str) and hit is None:
             folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
             if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
                 return self._resolved[folded.id]
@@ -577,6 +588,13 @@ class Catalog:
             if candidates:
                 raise UnknownModelError(name, candidates)
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
+
+    def _sizes_differ(self, model_id: str, members: tuple[str, ...]) -> bool:
+        """Whether a member of the series differs from ``model_id`` in size by more than 10% (or has no
+        known size): naming the series then leaves the memory figure open; base and chat of one size do not."""
+        own = self._resolved[model_id].n_params
+        others = [self._resolved[m].n_params for m in members if m != model_id]
+        return own is None or any(n is None or abs(n - own) > 0.1 * own for n in others)
 
     def get_gpu(self, name: str | GPU) -> GPU:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names.

@@ -1,0 +1,53 @@
+"""A name that is also a series name with several sizes resolves with a SeriesNameWarning.
+
+The survey calls models by their project or series name ("LLaMA2", "Baichuan2"); the catalog keeps
+those names as aliases of one entry so that the survey's names resolve, but a user typing "Llama 2"
+should learn that the memory figure is for the 7B and which other sizes exist.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import llmcatalog as lc
+
+
+@pytest.mark.parametrize(
+    ("typed", "chosen", "other_size"),
+    [("Llama 2", "llama-2-7b", "llama-2-70b"), ("Baichuan2", "baichuan2-7b-base", "baichuan2-13b-base")],
+)
+def test_series_alias_warns_and_lists_the_sizes(typed: str, chosen: str, other_size: str, catalog: lc.Catalog) -> None:
+    with pytest.warns(lc.SeriesNameWarning) as record:
+        model = catalog.get_model(typed)
+    assert model.id == chosen
+    warning = record[0].message
+    assert isinstance(warning, lc.SeriesNameWarning)
+    assert warning.model_id == chosen
+    assert other_size in warning.members
+    assert other_size in str(warning)
+    assert record[0].filename == __file__  # points at the caller's line, not at llmcatalog
+
+
+@pytest.mark.parametrize("typed", ["llama-2-7b", "Llama-2-7B", "meta-llama/Llama-2-7b-hf", "Llama 2 7B"])
+def test_a_sized_name_does_not_warn(typed: str, catalog: lc.Catalog) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.SeriesNameWarning)
+        assert catalog.get_model(typed).id == "llama-2-7b"
+
+
+def test_variants_of_one_size_do_not_warn(catalog: lc.Catalog) -> None:
+    """'Mixtral-8x22B' is the base; the instruct model has the same size, so the figure does not depend on it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.SeriesNameWarning)
+        assert catalog.get_model("Mixtral-8x22B").id == "mixtral-8x22b-v0.1"
+
+
+def test_cli_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    from llmcatalog.cli.main import main
+
+    assert main(["show", "Llama 2"]) == 0
+    err = capsys.readouterr().err
+    assert "llama-2 series" in err
+    assert "llama-2-70b" in err
