@@ -16,7 +16,14 @@ import llmcatalog as lc
 
 @pytest.mark.parametrize(
     ("typed", "chosen", "other_size"),
-    [("Llama 2", "llama-2-7b", "llama-2-70b"), ("Baichuan2", "baichuan2-7b-base", "baichuan2-13b-base")],
+    [
+        ("Llama 2", "llama-2-7b", "llama-2-70b"),
+        ("Baichuan2", "baichuan2-7b-base", "baichuan2-13b-base"),
+        # Chinese names: other members carry names that start with it (通义千问-14B) ...
+        ("通义千问", "qwen-7b", "qwen-72b"),
+        # ... or it sits beside the series' English name on the one entry (华佗 beside HuatuoGPT).
+        ("华佗", "huatuogpt-7b", "huatuogpt2-34b"),
+    ],
 )
 def test_series_alias_warns_and_lists_the_sizes(typed: str, chosen: str, other_size: str, catalog: lc.Catalog) -> None:
     with pytest.warns(lc.SeriesNameWarning) as record:

@@ -572,9 +572,9 @@ class Catalog:
             return name
         hit = self._models.get(name) if isinstance(name, str) else None
         if hit is not None and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
-            family = self._models.family(name)
-            if family is not None and hit.id in family[1] and self._sizes_differ(hit.id, family[1]):
-                warnings.warn(SeriesNameWarning(name, hit.id, *family), stacklevel=outside_stacklevel())
+            named = self._series_named(name, hit)
+            if named is not None:
+                warnings.warn(SeriesNameWarning(name, hit.id, *named), stacklevel=outside_stacklevel())
         if isinstance(name, str) and hit is None:
             folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
             if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
@@ -589,12 +589,42 @@ class Catalog:
                 raise UnknownModelError(name, candidates)
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
 
-    def _sizes_differ(self, model_id: str, members: tuple[str, ...]) -> bool:
-        """Whether a member of the series differs from ``model_id`` in size by more than 10% (or has no
-        known size): naming the series then leaves the memory figure open; base and chat of one size do not."""
-        own = self._resolved[model_id].n_params
-        others = [self._resolved[m].n_params for m in members if m != model_id]
-        return own is None or any(n is None or abs(n - own) > 0.1 * own for n in others)
+    def _series_named(self, name: str, hit: Model) -> tuple[str, tuple[str, ...]] | None:
+        """(series, members) when ``name``, an alias of ``hit``, also names other sizes of its series.
+
+        It does when it is the series' name or the common start of several of its ids
+        (:meth:`_Index.family`: "Llama 2"), a sizeless alias beside such a name ("华佗" beside
+        "HuatuoGPT"), or when other members of the series carry names that
+        start with it ("通义千问" of qwen-7b, with "通义千问-14B" on qwen-14b). Only members whose size
+        differs from ``hit``'s by more than 10% (or is unknown) count: base and chat models of one
+        size give one memory figure. None otherwise.
+        """
+        family = self._models.family(name)
+        if family is None and name_parts(name).size_b is None:
+            # "华佗" sits beside "HuatuoGPT" on huatuogpt-7b: a sizeless alias of an entry that also
+            # carries the series' name is that name in another language.
+            for other in hit.aliases:
+                if name_parts(other).size_b is None and normalize(other) != normalize(name):
+                    family = self._models.family(other)
+                    if family is not None and hit.id in family[1]:
+                        break
+                    family = None
+        if family is not None and hit.id in family[1]:
+            series, members = family
+        elif hit.series:
+            key = normalize(name)
+            series = hit.series
+            same = self._models.series.get(normalize(series), set())
+            members = tuple(
+                m for m in sorted(same) if m == hit.id or any(k.startswith(key) for k in _keys(self._models.by_id[m]))
+            )
+        else:
+            return None
+        own = self._resolved[hit.id].n_params
+        sizes = [self._resolved[m].n_params for m in members if m != hit.id]
+        if own is None or not sizes or all(n is not None and abs(n - own) <= 0.1 * own for n in sizes):
+            return None
+        return series, tuple(sorted(members, key=lambda m: (self._resolved[m].n_params or math.inf, m)))
 
     def get_gpu(self, name: str | GPU) -> GPU:
         """The GPU with this id, name or alias; :class:`UnknownGPUError` suggests close names.
