@@ -44,6 +44,16 @@ def test_a_sized_name_does_not_warn(typed: str, catalog: lc.Catalog) -> None:
         assert catalog.get_model(typed).id == "llama-2-7b"
 
 
+@pytest.mark.parametrize(
+    ("typed", "chosen"), [("microsoft/phi-4", "phi-4"), ("deepseek-ai/DeepSeek-R1", "deepseek-r1")]
+)
+def test_a_hub_id_does_not_warn(typed: str, chosen: str, catalog: lc.Catalog) -> None:
+    """A Hub id names one repository, even when other repositories' ids start with it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.SeriesNameWarning)
+        assert catalog.get_model(typed).id == chosen
+
+
 def test_variants_of_one_size_do_not_warn(catalog: lc.Catalog) -> None:
     """'Mixtral-8x22B' is the base; the instruct model has the same size, so the figure does not depend on it."""
     with warnings.catch_warnings():

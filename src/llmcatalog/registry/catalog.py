@@ -571,7 +571,7 @@ class Catalog:
         if isinstance(name, Model):
             return name
         hit = self._models.get(name) if isinstance(name, str) else None
-        if hit is not None and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
+        if hit is not None and "/" not in name and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
             named = self._series_named(name, hit)
             if named is not None:
                 warnings.warn(SeriesNameWarning(name, hit.id, *named), stacklevel=outside_stacklevel())
