@@ -121,6 +121,16 @@ FIXTURE_MODELS = {
     "qwen2.5-math-1.5b": ["qwen2.5-math-1.5b"],
     "qwen2.5-math-7b": ["qwen2.5-math-7b"],
     "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
+    # qwen: whole copies of the hub files (tests/data/hf_configs/README.md, "qwen stream").
+    "qwen2-0.5b": ["qwen2-0.5b"],
+    "qwen2-0.5b-instruct": ["qwen2-0.5b-instruct"],
+    "qwen2-1.5b": ["qwen2-1.5b"],
+    "qwen2-1.5b-instruct": ["qwen2-1.5b-instruct"],
+    "qwen2-57b-a14b": ["qwen2-57b-a14b"],
+    "qwq-32b-preview": ["qwq-32b-preview"],
+    "qwen2.5-coder-0.5b-instruct": ["qwen2.5-coder-0.5b-instruct"],
+    "qwen2.5-coder-3b-instruct": ["qwen2.5-coder-3b-instruct"],
+    "qwen2.5-coder-14b": ["qwen2.5-coder-14b"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -175,6 +185,11 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat": (9.4, "THUDM/glm-4-9b-chat hub page: 9.4B params (safetensors)"),
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
+    # qwen
+    "qwen3-14b-base": (14.8, "Qwen3-14B-Base model card: Number of Parameters 14.8B"),
+    "qwen2.5-coder-7b": (7.61, "Qwen2.5-Coder-7B model card: 7.61B"),
+    "qwen2.5-coder-14b": (14.7, "Qwen2.5-Coder-14B model card: 14.7B"),
+    "qwen2.5-coder-14b-instruct": (14.7, "Qwen2.5-Coder-14B-Instruct model card: 14.7B"),
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly

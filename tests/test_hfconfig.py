@@ -230,6 +230,10 @@ def test_published_counts(catalog: lc.Catalog) -> None:
         ("gpt-oss-120b", 116.8, None),  # OpenAI model card: 116.8B total
         ("gpt-oss-20b", 20.9, None),  # 20.9B total
         ("gpt-neox-20b", 20.6, None),  # 20.55B
+        # qwen: the Qwen2 release table (blog, 2024-06-07): 57.41B for Qwen2-57B-A14B, 0.49B and 1.54B
+        ("qwen2-57b-a14b", 57.41, None),
+        ("qwen2-0.5b", 0.49, None),
+        ("qwen2-1.5b", 1.54, None),
     ],
 )
 def test_published_totals(fixture: str, published_b: float, active_b: float | None) -> None:

@@ -79,7 +79,17 @@ def test_unreachable_hub_offers_suggestions(offline: None) -> None:
         ("HuatuoGPT-o1", {"huatuogpt-o1-7b", "huatuogpt-o1-8b", "huatuogpt-o1-70b", "huatuogpt-o1-72b"}),
         ("SaulLM", {"saul-7b-base", "saul-7b-instruct-v1"}),
         ("DeepSeek-Math", {"deepseek-math-7b-base", "deepseek-math-7b-instruct", "deepseek-math-7b-rl"}),
-        ("Qwen2.5-Math", {"qwen2.5-math-1.5b", "qwen2.5-math-7b", "qwen2.5-math-7b-instruct"}),
+        (
+            "Qwen2.5-Math",
+            {
+                "qwen2.5-math-1.5b",
+                "qwen2.5-math-1.5b-instruct",
+                "qwen2.5-math-7b",
+                "qwen2.5-math-7b-instruct",
+                "qwen2.5-math-72b",
+                "qwen2.5-math-72b-instruct",
+            },
+        ),
     ],
 )
 def test_family_names_list_their_members(catalog: lc.Catalog, family: str, members: set[str]) -> None:
