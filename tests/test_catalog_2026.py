@@ -181,7 +181,7 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
     # mm
-    "qwen2-vl-2b-instruct": (2.21, "hub pages of full Qwen2-VL-2B(-Instruct) copies (zhangfaen/Qwen2-VL-2B-checkpoint): 2.21B"),
+    "qwen2-vl-2b-instruct": (2.21, "hub pages of full Qwen2-VL-2B copies (zhangfaen/Qwen2-VL-2B-checkpoint): 2.21B"),
     "qwen2-vl-7b-instruct": (8.29, "hub pages of full Qwen2-VL-7B-Instruct copies (dannyXSC/qwen): 8.29B"),
     "llama-3.2-11b-vision": (10.6, "Llama 3.2-Vision model card (llama-models MODEL_CARD_VISION.md): 11B (10.6)"),
     "llama-3.2-11b-vision-instruct": (10.6, "Llama 3.2-Vision model card: 11B (10.6)"),

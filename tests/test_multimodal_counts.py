@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -514,7 +515,7 @@ def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) 
 
 # --- mm: Llama 3.2 Vision (transformers' MllamaForConditionalGeneration) -------------------------
 
-_MM_CONFIGS = __import__("pathlib").Path(__file__).parent / "data" / "multimodal_configs"
+_MM_CONFIGS = Path(__file__).parent / "data" / "multimodal_configs"
 _MLLAMA = {
     "llama-3.2-11b-vision": "llama-3.2-11b-vision",
     "llama-3.2-11b-vision-instruct": "llama-3.2-11b-vision",
@@ -564,12 +565,16 @@ def test_llama_3_2_vision_counts_are_transformers_mllama(catalog: lc.Catalog, mi
     m = catalog.get_model(mid)
     parts = mllama_parts(_MLLAMA[mid])
     roles = {c.role: c.n_params for c in m.components}
-    assert roles == {"language-model": parts["text"], "vision-encoder": parts["vision"], "projector": parts["projector"]}
+    expected = {"language-model": parts["text"], "vision-encoder": parts["vision"], "projector": parts["projector"]}
+    assert roles == expected
     assert m.n_params == parts["total"] == sum(roles.values())  # type: ignore[arg-type]
     assert all(c.source is not None and c.source.startswith("https://") for c in m.components)
 
 
-@pytest.mark.parametrize(("mid", "text_model", "cross"), [("llama-3.2-11b-vision", "llama-3.1-8b", 8), ("llama-3.2-90b-vision", "llama-3.1-70b", 20)])
+@pytest.mark.parametrize(
+    ("mid", "text_model", "cross"),
+    [("llama-3.2-11b-vision", "llama-3.1-8b", 8), ("llama-3.2-90b-vision", "llama-3.1-70b", 20)],
+)
 def test_llama_3_2_vision_text_model_is_llama_3_1_plus_cross_attention(
     catalog: lc.Catalog, mid: str, text_model: str, cross: int
 ) -> None:
@@ -580,9 +585,11 @@ def test_llama_3_2_vision_text_model_is_llama_3_1_plus_cross_attention(
     parts = mllama_parts(mid)
     base = catalog.get_model(text_model)
     assert m.base_model == text_model
-    assert m.architecture is None and m.architecture_differs
+    assert m.architecture is None
+    assert m.architecture_differs
     assert parts["cross_layers"] == cross
-    assert base.n_params is not None and parts["text"] > base.n_params
+    assert base.n_params is not None
+    assert parts["text"] > base.n_params
 
 
 @pytest.mark.parametrize("mid", sorted(_MLLAMA))
