@@ -131,6 +131,11 @@ FIXTURE_MODELS = {
     "qwen2.5-coder-0.5b-instruct": ["qwen2.5-coder-0.5b-instruct"],
     "qwen2.5-coder-3b-instruct": ["qwen2.5-coder-3b-instruct"],
     "qwen2.5-coder-14b": ["qwen2.5-coder-14b"],
+    # mm: vision-language checkpoints (hub file copies read with the docs index; tests/data/hf_configs/README.md)
+    "qwen2.5-vl-3b-instruct": ["qwen2.5-vl-3b-instruct"],
+    "qwen2-vl-2b-instruct": ["qwen2-vl-2b-instruct"],
+    "qwen2-vl-7b-instruct": ["qwen2-vl-7b-instruct"],
+    "qwen2-vl-72b-instruct": ["qwen2-vl-72b-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -190,6 +195,13 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "qwen2.5-coder-7b": (7.61, "Qwen2.5-Coder-7B model card: 7.61B"),
     "qwen2.5-coder-14b": (14.7, "Qwen2.5-Coder-14B model card: 14.7B"),
     "qwen2.5-coder-14b-instruct": (14.7, "Qwen2.5-Coder-14B-Instruct model card: 14.7B"),
+    # mm
+    "qwen2-vl-2b-instruct": (2.21, "hub pages of full Qwen2-VL-2B copies (zhangfaen/Qwen2-VL-2B-checkpoint): 2.21B"),
+    "qwen2-vl-7b-instruct": (8.29, "hub pages of full Qwen2-VL-7B-Instruct copies (dannyXSC/qwen): 8.29B"),
+    "llama-3.2-11b-vision": (10.6, "Llama 3.2-Vision model card (llama-models MODEL_CARD_VISION.md): 11B (10.6)"),
+    "llama-3.2-11b-vision-instruct": (10.6, "Llama 3.2-Vision model card: 11B (10.6)"),
+    "llama-3.2-90b-vision": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
+    "llama-3.2-90b-vision-instruct": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
@@ -199,6 +211,9 @@ EXACT_FROM_FIXTURE = {
     "internlm3-8b-instruct",
     # 7.30B: the card says only "7B"; untied embeddings of a 100,352-token vocabulary add 0.82B.
     "olmo-2-1124-7b",
+    # mm: 3.75B: "3B" names the language model (3.09B); the 0.67B vision tower comes on top. The hub
+    # pages of later full copies that the index kept round it to "4B".
+    "qwen2.5-vl-3b-instruct",
 }
 #: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
 #: 14.47B: the card says only "14B".

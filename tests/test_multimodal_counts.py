@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -510,3 +511,117 @@ def test_total_is_language_model_plus_every_part(catalog: lc.Catalog, mid: str) 
     assert lm[0].n_params == count_params(m.architecture)
     assert all(c.n_params is not None for c in m.components), mid
     assert m.n_params == sum(c.n_params or 0 for c in m.components)
+
+
+# --- mm: Llama 3.2 Vision (transformers' MllamaForConditionalGeneration) -------------------------
+
+_MM_CONFIGS = Path(__file__).parent / "data" / "multimodal_configs"
+_MLLAMA = {
+    "llama-3.2-11b-vision": "llama-3.2-11b-vision",
+    "llama-3.2-11b-vision-instruct": "llama-3.2-11b-vision",
+    "llama-3.2-90b-vision": "llama-3.2-90b-vision",
+    "llama-3.2-90b-vision-instruct": "llama-3.2-90b-vision",
+}
+
+
+def _mllama_config(fixture: str) -> dict[str, object]:
+    import json
+
+    cfg: dict[str, object] = json.loads((_MM_CONFIGS / f"{fixture}.json").read_text())
+    return cfg
+
+
+def mllama_parts(fixture: str) -> dict[str, int]:
+    """The parts of transformers' MllamaForConditionalGeneration built on the meta device from the
+    config.json copy tests/data/multimodal_configs/<fixture>.json: the text model (self- and
+    cross-attention layers, the 8 added embedding rows) with its untied LM head, the vision model
+    (local and global encoders, tile and position embeddings) and the projector."""
+    from transformers import AutoConfig, MllamaForConditionalGeneration
+
+    cfg = _mllama_config(fixture)
+    kw = {k: v for k, v in cfg.items() if k not in {"model_type", "architectures", "_name_or_path"}}
+    hf = AutoConfig.for_model("mllama", **kw)
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        model = MllamaForConditionalGeneration(hf)
+    parts = {"text": 0, "vision": 0, "projector": 0, "total": 0, "cross_layers": 0}
+    for name, p in model.named_parameters():
+        parts["total"] += p.numel()
+        if name.startswith("model.vision_model."):
+            parts["vision"] += p.numel()
+        elif name.startswith("model.multi_modal_projector."):
+            parts["projector"] += p.numel()
+        else:
+            parts["text"] += p.numel()
+    text_cfg = hf.text_config
+    parts["cross_layers"] = len(text_cfg.cross_attention_layers)
+    return parts
+
+
+@pytest.mark.parametrize("mid", sorted(_MLLAMA))
+def test_llama_3_2_vision_counts_are_transformers_mllama(catalog: lc.Catalog, mid: str) -> None:
+    """Each part and the total of Llama 3.2 Vision equal transformers' MllamaForConditionalGeneration
+    for the config.json copy (text model with its cross-attention layers, vision model, projector)."""
+    m = catalog.get_model(mid)
+    parts = mllama_parts(_MLLAMA[mid])
+    roles = {c.role: c.n_params for c in m.components}
+    expected = {"language-model": parts["text"], "vision-encoder": parts["vision"], "projector": parts["projector"]}
+    assert roles == expected
+    assert m.n_params == parts["total"] == sum(roles.values())  # type: ignore[arg-type]
+    assert all(c.source is not None and c.source.startswith("https://") for c in m.components)
+
+
+@pytest.mark.parametrize(
+    ("mid", "text_model", "cross"),
+    [("llama-3.2-11b-vision", "llama-3.1-8b", 8), ("llama-3.2-90b-vision", "llama-3.1-70b", 20)],
+)
+def test_llama_3_2_vision_text_model_is_llama_3_1_plus_cross_attention(
+    catalog: lc.Catalog, mid: str, text_model: str, cross: int
+) -> None:
+    """Meta's card: the vision models add cross-attention layers to Llama 3.1. The mllama text model is
+    larger than the Llama 3.1 model it extends by the cross-attention layers and 8 embedding rows, and
+    the catalog does not pretend it is that model (no inherited architecture)."""
+    m = catalog.get_model(mid)
+    parts = mllama_parts(mid)
+    base = catalog.get_model(text_model)
+    assert m.base_model == text_model
+    assert m.architecture is None
+    assert m.architecture_differs
+    assert parts["cross_layers"] == cross
+    assert base.n_params is not None
+    assert parts["text"] > base.n_params
+
+
+@pytest.mark.parametrize("mid", sorted(_MLLAMA))
+def test_llama_3_2_vision_memory_is_refused_not_guessed(catalog: lc.Catalog, mid: str) -> None:
+    """Cross-attention layers have no Architecture kind: the estimate is refused (NotEstimableError),
+    and so is the config.json itself (an unknown model_type without top-level sizes), never a
+    Llama-shaped guess."""
+    with pytest.raises(lc.NotEstimableError):
+        lc.estimate_vram(catalog.get_model(mid), lc.Inference(precision="bf16"))
+    with pytest.raises(lc.CatalogDataError, match="mllama"):
+        lc.Model.from_hf_config(_mllama_config(_MLLAMA[mid]))
+
+
+# --- mm: Phi-3.5-vision (remote code; parts as Microsoft's image_embedding_phi3_v.py builds them) --
+
+
+def phi3v_projector(image_dim_out: int = 1024, hidden: int = 3072) -> int:
+    """HD transform with learnable separators (glb_GN [1, 1, 4d], sub_GN [1, 1, 1, 4d]) and the 'mlp'
+    projection of 2x2-merged features: Linear(4d, hidden), GELU, Linear(hidden, hidden)."""
+    mlp = _meta(lambda: nn.Sequential(nn.Linear(4 * image_dim_out, hidden), nn.GELU(), nn.Linear(hidden, hidden)))
+    return mlp + 2 * 4 * image_dim_out
+
+
+EXPECTED["phi-3.5-vision-instruct"] = {
+    "CLIP ViT-L/14-336": lambda: clip_vision(1024, 24, 4096, 16, 14, 336),
+    "HD separators": phi3v_projector,
+}
+
+
+def test_phi_3_5_vision_language_model_is_phi_3_5_mini(catalog: lc.Catalog) -> None:
+    """Its language model has Phi-3.5-mini's shape (the config's text keys), so the same count."""
+    m = catalog.get_model("phi-3.5-vision-instruct")
+    assert m.architecture is not None
+    mini = catalog.get_model("phi-3.5-mini-instruct")
+    assert count_params(m.architecture) == mini.n_params
