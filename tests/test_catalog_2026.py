@@ -123,6 +123,19 @@ FIXTURE_MODELS = {
     "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
 }
 
+# dsglm: DeepSeek variants, GLM-4.5 bases, GLM-4.6, R1-0528's Qwen3 distill (tests/data/hf_configs/README.md).
+FIXTURE_MODELS["deepseek-v3"] += [
+    "deepseek-v3-0324",
+    "deepseek-v3.1-base",
+    "deepseek-v3.1-terminus",
+    "deepseek-prover-v2-671b",
+]
+FIXTURE_MODELS["deepseek-v2"] += ["deepseek-v2-chat-0628", "deepseek-v2.5-1210"]
+FIXTURE_MODELS["glm-4.5"] += ["glm-4.5-base"]
+FIXTURE_MODELS["glm-4.5-air"] += ["glm-4.5-air-base"]
+FIXTURE_MODELS["glm-4.6"] = ["glm-4.6"]
+FIXTURE_MODELS["deepseek-r1-0528-qwen3-8b"] = ["deepseek-r1-0528-qwen3-8b"]
+
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
 #: (published total, source)
 _QWEN7 = (7.61, "Qwen2.5-7B model card: Number of Parameters 7.61B")
@@ -176,6 +189,16 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
 }
+# dsglm
+_KIMI_K2 = (1040, "Kimi K2 tech report (arXiv 2507.20534): 1.04 trillion total parameters, 32B activated")
+PUBLISHED_B.update(
+    {
+        "kimi-k2-base": _KIMI_K2,
+        "kimi-k2-instruct": _KIMI_K2,
+        "kimi-k2-instruct-0905": _KIMI_K2,
+        "glm-z1-9b-0414": (9.4, "GGUF of THUDM/GLM-Z1-9B-0414 on Ollama (sllm/glm-z1-9b): glm4, 9.4B params"),
+    }
+)
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
 #: against transformers' model built from the config.json fixture instead (FIXTURE_MODELS).
@@ -193,6 +216,7 @@ SAME_COUNT_AS = {
     "meditron-7b": "llama-2-7b",
 }
 
+SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
 
 def _fixture(name: str) -> dict[str, Any]:
     cfg: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
@@ -343,6 +367,18 @@ _KEY_FIELD = {
     "attention_bias": "qkv_bias",
 }
 
+# dsglm: MLA and DeepSeek-MoE keys of the partial Kimi K2 copies.
+_KEY_FIELD.update(
+    {
+        "n_routed_experts": "n_experts",
+        "n_shared_experts": "n_shared_experts",
+        "first_k_dense_replace": "n_dense_layers",
+        "q_lora_rank": "q_lora_rank",
+        "kv_lora_rank": "kv_lora_rank",
+        "qk_rope_head_dim": "qk_rope_head_dim",
+        "v_head_dim": "v_head_dim",
+    }
+)
 
 @pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])
 def test_partial_config_copies(check: dict[str, Any], catalog: lc.Catalog) -> None:
