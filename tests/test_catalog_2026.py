@@ -218,6 +218,7 @@ SAME_COUNT_AS = {
 
 SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
 
+
 def _fixture(name: str) -> dict[str, Any]:
     cfg: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
     return cfg
@@ -379,6 +380,7 @@ _KEY_FIELD.update(
         "v_head_dim": "v_head_dim",
     }
 )
+
 
 @pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])
 def test_partial_config_copies(check: dict[str, Any], catalog: lc.Catalog) -> None:
