@@ -138,6 +138,19 @@ FIXTURE_MODELS = {
     "qwen2-vl-72b-instruct": ["qwen2-vl-72b-instruct"],
 }
 
+# dsglm: DeepSeek variants, GLM-4.5 bases, GLM-4.6, R1-0528's Qwen3 distill (tests/data/hf_configs/README.md).
+FIXTURE_MODELS["deepseek-v3"] += [
+    "deepseek-v3-0324",
+    "deepseek-v3.1-base",
+    "deepseek-v3.1-terminus",
+    "deepseek-prover-v2-671b",
+]
+FIXTURE_MODELS["deepseek-v2"] += ["deepseek-v2-chat-0628", "deepseek-v2.5-1210"]
+FIXTURE_MODELS["glm-4.5"] += ["glm-4.5-base"]
+FIXTURE_MODELS["glm-4.5-air"] += ["glm-4.5-air-base"]
+FIXTURE_MODELS["glm-4.6"] = ["glm-4.6"]
+FIXTURE_MODELS["deepseek-r1-0528-qwen3-8b"] = ["deepseek-r1-0528-qwen3-8b"]
+
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
 #: (published total, source)
 _QWEN7 = (7.61, "Qwen2.5-7B model card: Number of Parameters 7.61B")
@@ -203,6 +216,16 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "llama-3.2-90b-vision": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
     "llama-3.2-90b-vision-instruct": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
 }
+# dsglm
+_KIMI_K2 = (1040, "Kimi K2 tech report (arXiv 2507.20534): 1.04 trillion total parameters, 32B activated")
+PUBLISHED_B.update(
+    {
+        "kimi-k2-base": _KIMI_K2,
+        "kimi-k2-instruct": _KIMI_K2,
+        "kimi-k2-instruct-0905": _KIMI_K2,
+        "glm-z1-9b-0414": (9.4, "GGUF of THUDM/GLM-Z1-9B-0414 on Ollama (sllm/glm-z1-9b): glm4, 9.4B params"),
+    }
+)
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
 #: against transformers' model built from the config.json fixture instead (FIXTURE_MODELS).
@@ -222,6 +245,8 @@ SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
     "meditron-7b": "llama-2-7b",
 }
+
+SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -372,6 +397,19 @@ _KEY_FIELD = {
     "num_experts_per_tok": "n_experts_per_token",
     "attention_bias": "qkv_bias",
 }
+
+# dsglm: MLA and DeepSeek-MoE keys of the partial Kimi K2 copies.
+_KEY_FIELD.update(
+    {
+        "n_routed_experts": "n_experts",
+        "n_shared_experts": "n_shared_experts",
+        "first_k_dense_replace": "n_dense_layers",
+        "q_lora_rank": "q_lora_rank",
+        "kv_lora_rank": "kv_lora_rank",
+        "qk_rope_head_dim": "qk_rope_head_dim",
+        "v_head_dim": "v_head_dim",
+    }
+)
 
 
 @pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])

@@ -1013,6 +1013,9 @@ READERS: dict[str, Reader] = {
     "internlm": _internlm,
     "internlm2": _internlm2,
     "internlm3": _internlm3,
+    # Moonshot AI's Kimi K2 (model_type kimi_k2) runs DeepSeek-V3's DeepseekV3ForCausalLM with its own
+    # sizes (64 heads, 384 experts, one dense layer, no MTP layer), all stated in its config.json.
+    "kimi_k2": _deepseek_v3,
     "llama": _llama,
     "llama4_text": _llama4_text,
     "lfm2": _lfm2,
