@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import math
+import warnings
 from typing import Any
 
 import attrs
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 import llmcatalog as lc
 from llmcatalog.cli.main import main
-from llmcatalog.memory.estimate import MAX_ESTIMATE_BYTES
+from llmcatalog.memory.estimate import MAX_ESTIMATE_BYTES, as_run
 from llmcatalog.memory.fit import HEADROOM_FRACTION
 from llmcatalog.values import workload as wl
 from strategies import architectures
@@ -249,9 +250,17 @@ def test_estimates_over_the_catalog_are_sane(
             lc.fits(model, g, w)
         return
     _check_estimate(e)
+    # fits counts the weights as the runtime holds them on this GPU (FP8 as bf16 below compute
+    # capability 8.9: as_run), with a CompatibilityWarning; compare with that estimate.
+    running, note = as_run(model, g, w)
+    if note:
+        e = _estimate(model, running)
+        assert e is not None
     headroom = math.ceil(g.available_bytes * HEADROOM_FRACTION)
-    assert lc.fits(model, g, w) == (e.total_bytes <= g.available_bytes - headroom)
-    assert lc.fits(model, g, w, headroom_fraction=0) == (e.total_bytes <= g.available_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lc.CompatibilityWarning)
+        assert lc.fits(model, g, w) == (e.total_bytes <= g.available_bytes - headroom)
+        assert lc.fits(model, g, w, headroom_fraction=0) == (e.total_bytes <= g.available_bytes)
 
 
 @fuzz(800)
