@@ -121,6 +121,11 @@ FIXTURE_MODELS = {
     "qwen2.5-math-1.5b": ["qwen2.5-math-1.5b"],
     "qwen2.5-math-7b": ["qwen2.5-math-7b"],
     "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
+    # domain
+    "saullm-141-base": ["saullm-141-base", "saullm-141b-instruct"],
+    "mathstral-7b-v0.1": ["mathstral-7b-v0.1"],
+    "opencoder-1.5b-instruct": ["opencoder-1.5b-base", "opencoder-1.5b-instruct"],
+    "opencoder-8b-instruct": ["opencoder-8b-base", "opencoder-8b-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -175,6 +180,20 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat": (9.4, "THUDM/glm-4-9b-chat hub page: 9.4B params (safetensors)"),
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
+    # domain
+    "saullm-54-base": (47, "Equall models listing on the hub: SaulLM-54-Base 47B (Mixtral 8x7B's 46.7B)"),
+    "saullm-54b-instruct": (47, "Equall models listing on the hub: SaulLM-54B-Instruct 47B"),
+    "starcoder2-15b-instruct-v0.1": (
+        15.958,
+        "bigcode/starcoder2-15b Open LLM Leaderboard request file: params 15.958 (the base; instruction tuning keeps the shape)",
+    ),
+    "opencoder-1.5b-base": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
+    "opencoder-1.5b-instruct": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
+    "mathstral-7b-v0.1": _MISTRAL7,
+    "internlm2-math-plus-7b": (
+        7.74,
+        "internlm/internlm2-math-plus-7b files: bf16 shards of 3.90 + 3.93 + 3.93 + 3.73 GB = 7.74B parameters",
+    ),
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
@@ -191,6 +210,8 @@ EXACT_FROM_ARTIFACT = {"baichuan-m1-14b-instruct"}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
     "meditron-7b": "llama-2-7b",
+    # domain: continued pretraining + SFT of InternLM2-1.8B (1.89B, the name's 1.8B is nominal)
+    "internlm2-math-plus-1_8b": "internlm2-1_8b",
 }
 
 
