@@ -185,7 +185,7 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "saullm-54b-instruct": (47, "Equall models listing on the hub: SaulLM-54B-Instruct 47B"),
     "starcoder2-15b-instruct-v0.1": (
         15.958,
-        "bigcode/starcoder2-15b Open LLM Leaderboard request file: params 15.958 (the base; instruction tuning keeps the shape)",
+        "bigcode/starcoder2-15b Open LLM Leaderboard request file: params 15.958 (the base; the shape is kept)",
     ),
     "opencoder-1.5b-base": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
     "opencoder-1.5b-instruct": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
