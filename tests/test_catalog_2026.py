@@ -191,6 +191,7 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "opencoder-1.5b-instruct": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
     "mathstral-7b-v0.1": _MISTRAL7,
     "dianjin-r1-7b": _QWEN7,
+    "scidfm-moe-a5.6b-v1.0": (18.52, "OpenDFM/SciDFM-MoE-A5.6B-v1.0 files: eight bf16 shards of 37.05 GB in all"),
     "skywork-or1-math-7b": _QWEN7,
     "skywork-or1-7b": _QWEN7,
     "fino1-14b": (14.8, "TheFinAI/Fino1-14B (Featherless listing): 14.8B; base Qwen2.5-14B-Instruct card: 14.7B"),
