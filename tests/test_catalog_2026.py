@@ -136,6 +136,11 @@ FIXTURE_MODELS = {
     "qwen2-vl-2b-instruct": ["qwen2-vl-2b-instruct"],
     "qwen2-vl-7b-instruct": ["qwen2-vl-7b-instruct"],
     "qwen2-vl-72b-instruct": ["qwen2-vl-72b-instruct"],
+    # domain
+    "saullm-141-base": ["saullm-141-base", "saullm-141b-instruct"],
+    "mathstral-7b-v0.1": ["mathstral-7b-v0.1"],
+    "opencoder-1.5b-instruct": ["opencoder-1.5b-base", "opencoder-1.5b-instruct"],
+    "opencoder-8b-instruct": ["opencoder-8b-base", "opencoder-8b-instruct"],
 }
 
 # dsglm: DeepSeek variants, GLM-4.5 bases, GLM-4.6, R1-0528's Qwen3 distill (tests/data/hf_configs/README.md).
@@ -215,6 +220,25 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "llama-3.2-11b-vision-instruct": (10.6, "Llama 3.2-Vision model card: 11B (10.6)"),
     "llama-3.2-90b-vision": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
     "llama-3.2-90b-vision-instruct": (88.8, "Llama 3.2-Vision model card: 90B (88.8)"),
+    # domain
+    "saullm-54-base": (47, "Equall models listing on the hub: SaulLM-54-Base 47B (Mixtral 8x7B's 46.7B)"),
+    "saullm-54b-instruct": (47, "Equall models listing on the hub: SaulLM-54B-Instruct 47B"),
+    "starcoder2-15b-instruct-v0.1": (
+        15.958,
+        "bigcode/starcoder2-15b Open LLM Leaderboard request file: params 15.958 (the base; the shape is kept)",
+    ),
+    "opencoder-1.5b-base": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
+    "opencoder-1.5b-instruct": (1.91, "infly/OpenCoder-1.5B-Instruct files: one bf16 model.safetensors of 3.81 GB"),
+    "mathstral-7b-v0.1": _MISTRAL7,
+    "dianjin-r1-7b": _QWEN7,
+    "scidfm-moe-a5.6b-v1.0": (18.52, "OpenDFM/SciDFM-MoE-A5.6B-v1.0 files: eight bf16 shards of 37.05 GB in all"),
+    "skywork-or1-math-7b": _QWEN7,
+    "skywork-or1-7b": _QWEN7,
+    "fino1-14b": (14.8, "TheFinAI/Fino1-14B (Featherless listing): 14.8B; base Qwen2.5-14B-Instruct card: 14.7B"),
+    "internlm2-math-plus-7b": (
+        7.74,
+        "internlm/internlm2-math-plus-7b files: bf16 shards of 3.90 + 3.93 + 3.93 + 3.73 GB = 7.74B parameters",
+    ),
 }
 # dsglm
 _KIMI_K2 = (1040, "Kimi K2 tech report (arXiv 2507.20534): 1.04 trillion total parameters, 32B activated")
@@ -244,6 +268,8 @@ EXACT_FROM_ARTIFACT = {"baichuan-m1-14b-instruct"}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
     "meditron-7b": "llama-2-7b",
+    # domain: continued pretraining + SFT of InternLM2-1.8B (1.89B, the name's 1.8B is nominal)
+    "internlm2-math-plus-1_8b": "internlm2-1_8b",
 }
 
 SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
