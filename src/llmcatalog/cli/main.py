@@ -45,6 +45,7 @@ from ..values.compat import runtime_name, single_device, supports
 from ..values.frameworks import FRAMEWORKS, framework_name
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
 from ..values.model import Model
+from ..values.render import share
 from ..values.tool import Tool
 from ..values.workload import (
     ATTENTION_IMPLEMENTATIONS,
@@ -624,7 +625,7 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     said = {"fits": "fits", "tight": "tight", "does not fit": "does NOT fit"}[verdict.verdict]
     print(
         f"\n{_clean(gpu.name)}: {_gib(gpu.available_bytes)} GiB allocatable{_fallback_note(gpu)} -> {said}"
-        f" ({est.total_bytes / gpu.available_bytes:.0%} of it; {_gib(verdict.headroom_bytes)} GiB headroom kept free)"
+        f" ({share(est.total_bytes, gpu.available_bytes)} of it; {_gib(verdict.headroom_bytes)} GiB headroom kept free)"
     )
     reading = _gpu_reading(args.gpu, gpu, cat) if args.gpu else ""  # --gpu-memory: no name to read
     if reading:

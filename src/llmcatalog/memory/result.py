@@ -204,4 +204,4 @@ class MemoryEstimate:
 def _verdict(total_bytes: int, gpu: GPU) -> str:
     avail = gpu.available_bytes
     word = "fits" if total_bytes <= avail else "does NOT fit"
-    return f"{gpu.name}: {render.gib(avail)} GiB available -> {word} ({total_bytes / avail:.0%} of its memory)"
+    return f"{gpu.name}: {render.gib(avail)} GiB available -> {word} ({render.share(total_bytes, avail)} of its memory)"

@@ -50,6 +50,21 @@ def gib(n_bytes: float | None, digits: int = 2) -> str:
     return "" if n_bytes is None else f"{n_bytes / GIB:.{digits}f}"
 
 
+def share(part: float, whole: float) -> str:
+    """``part / whole`` as a percentage that never rounds across 100%: whole percents, with as many
+    decimals as it takes (up to 3) to show that 23.70 of 23.60 GiB is over ("100.4%") and 23.58 of
+    23.60 GiB is under ("99.9%"); exactly 100% when equal."""
+    if whole <= 0:
+        raise ValueError(f"share: whole must be positive, got {whole!r}")
+    ratio = part / whole
+    for digits in range(4):
+        text = f"{ratio * 100:.{digits}f}"
+        shown = float(text)
+        if ratio == 1 or (shown != 100 and (shown > 100) == (ratio > 1)):
+            return text + "%"
+    return "100.001%" if ratio > 1 else "99.999%"
+
+
 def _md_cell(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
