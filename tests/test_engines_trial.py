@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 
 import pytest
@@ -181,3 +182,15 @@ def test_file_size_is_reported_apart_from_buffers() -> None:
     assert 7.1 * GB <= est.file_bytes <= 7.5 * GB
     lay = llamacpp.layout(lc.get_model("gemma-3-12b-it"), "Q4_K_M")
     assert est.gpu_model_bytes + est.cpu_model_bytes == est.file_bytes + lay.tied_output_bytes
+
+
+def test_ollama_partial_offload_is_not_a_plain_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    """A 32B Q4_K_M on a 64 GB M2 Ultra runs with some layers on the CPU: the verdict says so."""
+    from llmcatalog.cli.main import main
+
+    assert main(["estimate", "deepseek-r1-distill-qwen-32b", "--engine", "ollama", "--gpu", "M2 Ultra 64GB"]) == 0
+    out = capsys.readouterr().out
+    verdict = next(line for line in out.splitlines() if "->" in line and "kept free" in line)
+    on_gpu, total = re.search(r"offloaded (\d+)/(\d+) layers", out).groups()  # Ollama's own layer split
+    assert int(on_gpu) < int(total)
+    assert f"partial offload: {on_gpu} of {total} layers on the GPU" in verdict

@@ -197,6 +197,11 @@ def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") ->
     if est.gpu is None or est.gpu_capacity_bytes is None:
         return
     verdict = "fits" if est.fits else "does NOT fit"
+    if est.fits and est.n_gpu_layers < est.n_layers + 1:
+        verdict += (
+            f" with partial offload: {est.n_gpu_layers} of {est.n_layers + 1} layers on the GPU, the rest"
+            " on the CPU (slower; a shorter context or a smaller quant keeps more on the GPU)"
+        )
     print(
         f"\n{est.gpu}: {est.gpu_capacity_bytes / 2**30:.2f} GiB, {est.reserve_bytes / 2**30:.2f} GiB kept free"
         f" ({est.reserve_reason}) -> {verdict}"
