@@ -77,7 +77,17 @@ def test_unreachable_hub_offers_suggestions(offline: None) -> None:
         ("Llama3-Med42", {"llama3-med42-8b", "llama3-med42-70b"}),
         ("OpenBioLLM", {"llama3-openbiollm-8b", "llama3-openbiollm-70b"}),
         ("HuatuoGPT-o1", {"huatuogpt-o1-7b", "huatuogpt-o1-8b", "huatuogpt-o1-70b", "huatuogpt-o1-72b"}),
-        ("SaulLM", {"saul-7b-base", "saul-7b-instruct-v1"}),
+        (
+            "SaulLM",
+            {
+                "saul-7b-base",
+                "saul-7b-instruct-v1",
+                "saullm-54-base",
+                "saullm-54b-instruct",
+                "saullm-141-base",
+                "saullm-141b-instruct",
+            },
+        ),
         ("DeepSeek-Math", {"deepseek-math-7b-base", "deepseek-math-7b-instruct", "deepseek-math-7b-rl"}),
         (
             "Qwen2.5-Math",

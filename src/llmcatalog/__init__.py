@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AmbiguousGPUError,
     CatalogDataError,
     CheckpointError,
     CompatibilityWarning,
@@ -445,6 +446,7 @@ __all__ = [
     "FRAMEWORKS",
     "GPU",
     "SUPPORTED_FAMILIES",
+    "AmbiguousGPUError",
     "Architecture",
     "Catalog",
     "CatalogDataError",

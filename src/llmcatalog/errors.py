@@ -70,6 +70,19 @@ class UnknownGPUError(UnknownEntryError):
         super().__init__("gpu", name, suggestions)
 
 
+class AmbiguousGPUError(UnknownGPUError):
+    """A GPU name fits several catalog GPUs ("A100 PCIe": 40GB and 80GB; "M2 Ultra": 64, 128 and
+    192 GB); ``suggestions`` holds them all. A kind of :class:`UnknownGPUError`."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(name, suggestions)
+        shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}..."
+        self.args = (
+            f"gpu {shown} fits {len(suggestions)} catalog GPUs: {', '.join(suggestions)}. Name one (the memory"
+            " size tells them apart, e.g. '... 80GB')",
+        )
+
+
 class UnknownToolError(UnknownEntryError):
     """No tool in the catalog has this id, name or alias."""
 

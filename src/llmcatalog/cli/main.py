@@ -1044,6 +1044,13 @@ def _target_gpu(args: argparse.Namespace, cat: Catalog) -> GPU:
                 "give either --gpu (a catalog GPU) or --gpu-memory (a card not in the catalog), not both"
             )
         n = args.gpu_memory
+        if n % 10**9 == 0 and n % 2**20 != 0:  # spelt in decimal GB (or TB): say what it reads as
+            gb = n // 10**9
+            print(
+                f"llmcatalog: note: --gpu-memory {gb} GB (decimal) is {gb}*10**9 bytes = {n / GIB:.2f} GiB;"
+                f" a card sold as {gb} GB has {gb} GiB: write {gb}GiB (or {gb}G)",
+                file=sys.stderr,
+            )
         return GPU(id="custom-gpu", name=f"custom {n / GIB:.2f} GiB GPU", vendor="custom", memory_bytes=n)
     if not args.gpu:
         raise WorkloadError("name the GPU: --gpu NAME (e.g. --gpu 'RTX 4090'), or --gpu-memory 12GiB")

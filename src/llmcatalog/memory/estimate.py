@@ -120,7 +120,7 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
     if model.architecture is None:
         if model.architecture_differs:
             hint = f"it differs from its base's ({model.architecture_differs})"
-        elif model.base_model:
+        elif model.base_model and not model.sources:
             hint = (
                 f"its base model {model.base_model!r} has none either or is not in the catalog used; " + LINEAGE_ADVICE
             )
@@ -129,9 +129,10 @@ def _arch_of(model: Model | Architecture) -> tuple[Architecture, int, str]:
         elif model.sources:
             # A catalog entry: its notes (why no architecture is recorded) can be a paragraph of
             # provenance; point to them instead of dumping them into the error.
+            lineage = f" (nor has its base model {model.base_model!r})" if model.base_model else ""
             raise NotEstimableError(
-                f"{model.name} ({model.id}) has no architecture recorded, so its memory cannot be estimated. "
-                "Pass the checkpoint's config.json instead (llmcatalog.Model.from_hf_config(config), or "
+                f"{model.name} ({model.id}) has no architecture recorded{lineage}, so its memory cannot be "
+                "estimated. Pass the checkpoint's config.json instead (llmcatalog.Model.from_hf_config(config), or "
                 f"`llmcatalog estimate path/to/config.json`); `llmcatalog show {model.id}` shows the notes on why."
             )
         else:

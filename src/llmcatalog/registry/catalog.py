@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ..errors import (
+    AmbiguousGPUError,
     CatalogDataError,
     DuplicateEntryError,
     PluginError,
@@ -645,7 +646,7 @@ class Catalog:
                 if len(candidates) == 1:
                     return self._gpus.by_id[candidates[0]]
                 if candidates:
-                    raise UnknownGPUError(name, tuple(candidates))
+                    raise AmbiguousGPUError(name, tuple(candidates))
         return self._lookup(self._gpus, name, UnknownGPUError)
 
     def get_tool(self, name: str | Tool) -> Tool:

@@ -1,0 +1,34 @@
+"""What the third fresh-eyes trial found confusing: an ambiguous GPU called "unknown", and --gpu-memory 24GB
+silently read as 22.35 GiB."""
+
+from __future__ import annotations
+
+import pytest
+
+import llmcatalog as lc
+from llmcatalog.cli.main import main
+
+
+@pytest.mark.parametrize(("typed", "member"), [("M2 Ultra", "apple-m2-ultra-192gb"), ("A100 PCIe", "a100-pcie-80gb")])
+def test_an_ambiguous_gpu_name_says_so(typed: str, member: str, catalog: lc.Catalog) -> None:
+    with pytest.raises(lc.AmbiguousGPUError) as info:
+        catalog.get_gpu(typed)
+    assert isinstance(info.value, lc.UnknownGPUError)  # callers catching the old error still do
+    assert member in info.value.suggestions
+    assert "fits" in str(info.value)
+    assert "unknown" not in str(info.value)
+
+
+def test_a_name_no_gpu_has_is_still_unknown(catalog: lc.Catalog) -> None:
+    with pytest.raises(lc.UnknownGPUError) as info:
+        catalog.get_gpu("Voodoo 5 6000")
+    assert not isinstance(info.value, lc.AmbiguousGPUError)
+
+
+def test_decimal_gpu_memory_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", "qwen2.5-7b", "--gpu-memory", "24GB"]) == 0
+    err = capsys.readouterr().err
+    assert "22.35 GiB" in err
+    assert "24GiB" in err
+    assert main(["estimate", "qwen2.5-7b", "--gpu-memory", "24GiB"]) == 0
+    assert "note" not in capsys.readouterr().err
