@@ -62,11 +62,14 @@ FIXTURE_MODELS = {
         "deepseek-r1-0528",
     ],
     "gemma-2-2b": ["gemma-2-2b", "gemma-2-2b-it"],
-    "gemma-3-1b-it": ["gemma-3-1b-it"],
-    "gemma-3-4b-it": ["gemma-3-4b-it"],
+    "gemma-3-1b-it": ["gemma-3-1b-it", "gemma-3-1b-pt"],
+    "gemma-3-4b-it": ["gemma-3-4b-it", "gemma-3-4b-pt"],
     "phi-3-mini-4k-instruct": ["phi-3-mini-4k-instruct"],
     "phi-3.5-moe-instruct": ["phi-3.5-moe-instruct"],
-    "mistral-small-3.1-24b-instruct-2503": ["mistral-small-3.1-24b-instruct-2503"],
+    "mistral-small-3.1-24b-instruct-2503": [
+        "mistral-small-3.1-24b-instruct-2503",
+        "mistral-small-3.2-24b-instruct-2506",
+    ],
     "gpt-oss-20b": ["gpt-oss-20b"],
     "gpt-oss-120b": ["gpt-oss-120b"],
     "glm-4-9b-chat-hf": ["glm-4-9b-chat-hf"],
@@ -105,8 +108,8 @@ FIXTURE_MODELS = {
     "gemma-2-27b": ["gemma-2-27b", "gemma-2-27b-it"],
     "mistral-7b-v0.3": ["mistral-7b-v0.3", "mistral-7b-instruct-v0.3"],
     "phi-3.5-mini-instruct": ["phi-3.5-mini-instruct"],
-    "phi-4-mini-instruct": ["phi-4-mini-instruct"],
-    "internlm2_5-7b-chat": ["internlm2_5-7b-chat"],
+    "phi-4-mini-instruct": ["phi-4-mini-instruct", "phi-4-mini-reasoning"],
+    "internlm2_5-7b-chat": ["internlm2_5-7b-chat", "internlm2_5-7b"],
     "phi-4": ["phi-4"],
     "glm-4.5": ["glm-4.5"],
     "glm-4.5-air": ["glm-4.5-air"],
@@ -121,6 +124,10 @@ FIXTURE_MODELS = {
     "qwen2.5-math-1.5b": ["qwen2.5-math-1.5b"],
     "qwen2.5-math-7b": ["qwen2.5-math-7b"],
     "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
+    # misc: the hub's own config.json pages / a whole copy naming the official repository (README "misc stream")
+    "ministral-8b-instruct-2410": ["ministral-8b-instruct-2410"],
+    "internlm2_5-20b": ["internlm2_5-20b"],
+    "internlm2_5-20b-chat": ["internlm2_5-20b-chat"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -175,6 +182,16 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat": (9.4, "THUDM/glm-4-9b-chat hub page: 9.4B params (safetensors)"),
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
+    # misc
+    "gemma-3-4b-pt": (
+        4.30,
+        "Gemma 3 report (arXiv 2503.19786) Table 1: 417M vision encoder + 675M embedding + 3,209M non-embedding",
+    ),
+    "phi-3-small-8k-instruct": (
+        7.39,
+        "microsoft/Phi-3-small-8k-instruct file list: bf16 shards of 4.83 + 4.8 + 4.8 + 0.352 GB (about 7.39B x 2 bytes)",
+    ),
+    "phi-3-small-128k-instruct": (7.39, "the Phi-3-small-8k-instruct shapes (7.39B in bf16 shards); 128K via LongRoPE"),
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
@@ -190,6 +207,13 @@ EXACT_FROM_FIXTURE = {
 EXACT_FROM_ARTIFACT = {"baichuan-m1-14b-instruct"}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
+    # misc: fine-tunes and siblings with unchanged shapes (the names' sizes are nominal)
+    "internlm2_5-7b": "internlm2-7b",
+    "internlm2_5-7b-chat-1m": "internlm2-7b",
+    "internlm2_5-1_8b": "internlm2-1_8b",
+    "internlm2_5-1_8b-chat": "internlm2-1_8b",
+    "phi-4-reasoning": "phi-4",
+    "phi-4-reasoning-plus": "phi-4",
     "meditron-7b": "llama-2-7b",
 }
 
