@@ -128,6 +128,7 @@ FIXTURE_MODELS = {
     "ministral-8b-instruct-2410": ["ministral-8b-instruct-2410"],
     "internlm2_5-20b": ["internlm2_5-20b"],
     "internlm2_5-20b-chat": ["internlm2_5-20b-chat"],
+    "phi-3-small-8k-instruct": ["phi-3-small-8k-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
