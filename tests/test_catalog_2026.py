@@ -190,7 +190,7 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     ),
     "phi-3-small-8k-instruct": (
         7.39,
-        "microsoft/Phi-3-small-8k-instruct file list: bf16 shards of 4.83 + 4.8 + 4.8 + 0.352 GB (about 7.39B x 2 bytes)",
+        "microsoft/Phi-3-small-8k-instruct files: bf16 shards of 4.83 + 4.8 + 4.8 + 0.352 GB (7.39B x 2 bytes)",
     ),
     "phi-3-small-128k-instruct": (7.39, "the Phi-3-small-8k-instruct shapes (7.39B in bf16 shards); 128K via LongRoPE"),
 }
