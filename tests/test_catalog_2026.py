@@ -129,6 +129,8 @@ FIXTURE_MODELS = {
     "internlm2_5-20b": ["internlm2_5-20b"],
     "internlm2_5-20b-chat": ["internlm2_5-20b-chat"],
     "phi-3-small-8k-instruct": ["phi-3-small-8k-instruct"],
+    "phi-3-mini-128k-instruct": ["phi-3-mini-128k-instruct"],
+    "phi-3-medium-128k-instruct": ["phi-3-medium-128k-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).

@@ -93,3 +93,14 @@ def test_unpadded_gegelu_size_is_refused() -> None:
     cfg["ff_intermediate_size"] = 14000
     with pytest.raises(lc.CatalogDataError, match="multiple of 256"):
         lc.architecture_from_hf_config(cfg)
+
+
+def test_su_is_longrope(catalog: lc.Catalog) -> None:
+    """The first Phi-3 128K configs name LongRoPE "su" (the dotnet/machinelearning copy of
+    Phi-3-mini-128k-instruct's config.json does): the reader records it as longrope."""
+    path = Path(__file__).parent / "data" / "hf_configs" / "phi-3-mini-128k-instruct.json"
+    cfg: dict[str, Any] = json.loads(path.read_text())
+    cfg["rope_scaling"] = {**cfg["rope_scaling"], "type": "su"}
+    arch = lc.architecture_from_hf_config(cfg)
+    assert arch.rope_scaling_type == "longrope"
+    assert arch == catalog.get_model("phi-3-mini-128k-instruct").architecture

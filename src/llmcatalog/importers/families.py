@@ -46,6 +46,8 @@ def rope_scaling(cfg: Cfg, default: Mapping[str, Any] | None = None) -> dict[str
         kind = str_(scaling, ("rope_type", "type"), None)
         if kind is None or kind == "default":
             continue
+        if kind.lower() == "su":  # the first Phi-3 128K configs' name for LongRoPE (renamed "longrope")
+            kind = "longrope"
         factor = float_(scaling, "factor", None)
         if factor is not None and factor <= 0:
             raise bad(f"{key}.factor", f"expected a number > 0, got {factor!r}")
