@@ -109,7 +109,7 @@ FIXTURE_MODELS = {
     "mistral-7b-v0.3": ["mistral-7b-v0.3", "mistral-7b-instruct-v0.3"],
     "phi-3.5-mini-instruct": ["phi-3.5-mini-instruct"],
     "phi-4-mini-instruct": ["phi-4-mini-instruct", "phi-4-mini-reasoning"],
-    "internlm2_5-7b-chat": ["internlm2_5-7b-chat", "internlm2_5-7b"],
+    "internlm2_5-7b-chat": ["internlm2_5-7b-chat"],
     "phi-4": ["phi-4"],
     "glm-4.5": ["glm-4.5"],
     "glm-4.5-air": ["glm-4.5-air"],
@@ -213,7 +213,6 @@ SAME_COUNT_AS = {
     # misc: fine-tunes and siblings with unchanged shapes (the names' sizes are nominal)
     "internlm2_5-7b": "internlm2-7b",
     "internlm2_5-7b-chat-1m": "internlm2-7b",
-    "internlm2_5-1_8b": "internlm2-1_8b",
     "internlm2_5-1_8b-chat": "internlm2-1_8b",
     "phi-4-reasoning": "phi-4",
     "phi-4-reasoning-plus": "phi-4",
