@@ -62,11 +62,14 @@ FIXTURE_MODELS = {
         "deepseek-r1-0528",
     ],
     "gemma-2-2b": ["gemma-2-2b", "gemma-2-2b-it"],
-    "gemma-3-1b-it": ["gemma-3-1b-it"],
-    "gemma-3-4b-it": ["gemma-3-4b-it"],
+    "gemma-3-1b-it": ["gemma-3-1b-it", "gemma-3-1b-pt"],
+    "gemma-3-4b-it": ["gemma-3-4b-it", "gemma-3-4b-pt"],
     "phi-3-mini-4k-instruct": ["phi-3-mini-4k-instruct"],
     "phi-3.5-moe-instruct": ["phi-3.5-moe-instruct"],
-    "mistral-small-3.1-24b-instruct-2503": ["mistral-small-3.1-24b-instruct-2503"],
+    "mistral-small-3.1-24b-instruct-2503": [
+        "mistral-small-3.1-24b-instruct-2503",
+        "mistral-small-3.2-24b-instruct-2506",
+    ],
     "gpt-oss-20b": ["gpt-oss-20b"],
     "gpt-oss-120b": ["gpt-oss-120b"],
     "glm-4-9b-chat-hf": ["glm-4-9b-chat-hf"],
@@ -105,7 +108,7 @@ FIXTURE_MODELS = {
     "gemma-2-27b": ["gemma-2-27b", "gemma-2-27b-it"],
     "mistral-7b-v0.3": ["mistral-7b-v0.3", "mistral-7b-instruct-v0.3"],
     "phi-3.5-mini-instruct": ["phi-3.5-mini-instruct"],
-    "phi-4-mini-instruct": ["phi-4-mini-instruct"],
+    "phi-4-mini-instruct": ["phi-4-mini-instruct", "phi-4-mini-reasoning"],
     "internlm2_5-7b-chat": ["internlm2_5-7b-chat"],
     "phi-4": ["phi-4"],
     "glm-4.5": ["glm-4.5"],
@@ -141,6 +144,13 @@ FIXTURE_MODELS = {
     "mathstral-7b-v0.1": ["mathstral-7b-v0.1"],
     "opencoder-1.5b-instruct": ["opencoder-1.5b-base", "opencoder-1.5b-instruct"],
     "opencoder-8b-instruct": ["opencoder-8b-base", "opencoder-8b-instruct"],
+    # misc: the hub's own config.json pages / a whole copy naming the official repository (README "misc stream")
+    "ministral-8b-instruct-2410": ["ministral-8b-instruct-2410"],
+    "internlm2_5-20b": ["internlm2_5-20b"],
+    "internlm2_5-20b-chat": ["internlm2_5-20b-chat"],
+    "phi-3-small-8k-instruct": ["phi-3-small-8k-instruct"],
+    "phi-3-mini-128k-instruct": ["phi-3-mini-128k-instruct"],
+    "phi-3-medium-128k-instruct": ["phi-3-medium-128k-instruct"],
 }
 
 # dsglm: DeepSeek variants, GLM-4.5 bases, GLM-4.6, R1-0528's Qwen3 distill (tests/data/hf_configs/README.md).
@@ -239,6 +249,16 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
         7.74,
         "internlm/internlm2-math-plus-7b files: bf16 shards of 3.90 + 3.93 + 3.93 + 3.73 GB = 7.74B parameters",
     ),
+    # misc
+    "gemma-3-4b-pt": (
+        4.30,
+        "Gemma 3 report (arXiv 2503.19786) Table 1: 417M vision encoder + 675M embedding + 3,209M non-embedding",
+    ),
+    "phi-3-small-8k-instruct": (
+        7.39,
+        "microsoft/Phi-3-small-8k-instruct files: bf16 shards of 4.83 + 4.8 + 4.8 + 0.352 GB (7.39B x 2 bytes)",
+    ),
+    "phi-3-small-128k-instruct": (7.39, "the Phi-3-small-8k-instruct shapes (7.39B in bf16 shards); 128K via LongRoPE"),
 }
 # dsglm
 _KIMI_K2 = (1040, "Kimi K2 tech report (arXiv 2507.20534): 1.04 trillion total parameters, 32B activated")
@@ -267,6 +287,12 @@ EXACT_FROM_FIXTURE = {
 EXACT_FROM_ARTIFACT = {"baichuan-m1-14b-instruct"}
 SAME_COUNT_AS = {
     "internlm2_5-7b-chat": "internlm2-7b",
+    # misc: fine-tunes and siblings with unchanged shapes (the names' sizes are nominal)
+    "internlm2_5-7b": "internlm2-7b",
+    "internlm2_5-7b-chat-1m": "internlm2-7b",
+    "internlm2_5-1_8b-chat": "internlm2-1_8b",
+    "phi-4-reasoning": "phi-4",
+    "phi-4-reasoning-plus": "phi-4",
     "meditron-7b": "llama-2-7b",
     # domain: continued pretraining + SFT of InternLM2-1.8B (1.89B, the name's 1.8B is nominal)
     "internlm2-math-plus-1_8b": "internlm2-1_8b",

@@ -38,7 +38,7 @@ IN_CATALOG = {
     "starcoder",
 }
 #: Remote-code model types transformers does not ship (no meta-device cross-check).
-REMOTE_CODE = {"baichuan", "chatglm", "deepseek", "internlm", "internlm2", "qwen", "minicpm"}
+REMOTE_CODE = {"baichuan", "chatglm", "deepseek", "internlm", "internlm2", "qwen", "minicpm", "phi3small"}
 MULTIMODAL = {"gemma3", "llama4", "llava", "mistral3", "qwen2_vl", "qwen2_5_vl"}
 VISION = re.compile(r"(^|\.)(vision_tower|visual|vision_model)\.")
 PROJECTOR = re.compile(r"(^|\.)(multi_modal_projector|mm_projector)\.")

@@ -46,6 +46,8 @@ def rope_scaling(cfg: Cfg, default: Mapping[str, Any] | None = None) -> dict[str
         kind = str_(scaling, ("rope_type", "type"), None)
         if kind is None or kind == "default":
             continue
+        if kind.lower() == "su":  # the first Phi-3 128K configs' name for LongRoPE (renamed "longrope")
+            kind = "longrope"
         factor = float_(scaling, "factor", None)
         if factor is not None and factor <= 0:
             raise bad(f"{key}.factor", f"expected a number > 0, got {factor!r}")
@@ -499,6 +501,45 @@ def _phi3(cfg: Cfg) -> dict[str, Any]:
     # Phi3Config: fused qkv_proj and gate_up_proj without biases; Llama counts.
     arch = _llama(cfg, "phi3", hidden=3072, ffn=8192, vocab=32064, context=4096)
     arch.update(qkv_bias=False, attn_out_bias=False, mlp_bias=False)
+    return arch
+
+
+def _phi3small(cfg: Cfg) -> dict[str, Any]:
+    # Phi-3-small remote code (Phi3SmallForCausalLM; the same modules in vLLM's phi3_small.py and
+    # mlx-lm's phi3small.py, which loads the official weights strictly):
+    # fused query_key_value and dense projections with biases; up_proj to 2 x ff_intermediate_size
+    # (the GeGELU gate and linear halves interleaved) and down_proj, both with biases: the gated
+    # MLP count with biases. LayerNorms (weight and bias), the output head tied to the embeddings
+    # (the hub config sets no tie_word_embeddings: PretrainedConfig's default).
+    # Block-sparse attention (all layers but every dense_attention_every_n_layers-th) has no
+    # parameters and reaches back to the first token through its vertical stride, so every layer
+    # keeps a full KV cache: no sliding window. muP multipliers have no parameters. The core sizes
+    # are required (the remote configuration class's defaults are not read here).
+    arch = common(
+        cfg,
+        "phi3small",
+        hidden=REQUIRED,
+        layers=REQUIRED,
+        heads=REQUIRED,
+        vocab=REQUIRED,
+        context=8192,
+        act="gegelu",
+        ffn=None,
+    )
+    ffn = int_(cfg, ("ff_intermediate_size", "intermediate_size"))
+    if bool_(cfg, "gegelu_pad_to_256", False) and ffn % 256:
+        raise bad(
+            "ff_intermediate_size",
+            f"{ffn} with gegelu_pad_to_256: the checkpoint pads it to a multiple of 256; give the padded size",
+        )
+    arch.update(
+        ffn_size=ffn,
+        norm="layernorm",
+        tied_embeddings=bool_(cfg, "tie_word_embeddings", True),
+        qkv_bias=True,
+        attn_out_bias=True,
+        mlp_bias=True,
+    )
     return arch
 
 
@@ -1026,6 +1067,7 @@ READERS: dict[str, Reader] = {
     "olmo2": _olmo2,
     "phi": _phi,
     "phi3": _phi3,
+    "phi3small": _phi3small,
     "phimoe": _phimoe,
     "qwen": _qwen,
     "qwen2": _qwen2,
