@@ -756,9 +756,11 @@ def _speed(
             step = workload.batch_size * workload.seq_len * workload.parallelism.data_parallel
             t = training_time(model, gpu, workload, tokens=step)
             fields = {"training_tokens_per_s": step / t.step_s, "step_s": t.step_s}
+            offload = next((a for a in t.assumptions if a.startswith("offload of")), None)
             return fields, (
-                f"speed (estimated at {DEFAULT_MFU:.0%} MFU): {step / t.step_s:,.0f} training tokens/s,"
-                f" {t.step_s:.3g} s per step of {step:,} tokens"
+                f"speed (estimated at {DEFAULT_MFU:.0%} MFU{'; with offload, at most' if offload else ''}):"
+                f" {step / t.step_s:,.0f} training tokens/s, {t.step_s:.3g} s per step of {step:,} tokens"
+                + (f"\n   {offload}" if offload else "")
             )
         dec = decode_speed(model, gpu, workload)
     except MissingGPUFigureError as exc:

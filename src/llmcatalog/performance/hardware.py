@@ -25,7 +25,14 @@ import re
 from ..errors import MissingGPUFigureError
 from ..values.gpu import GPU
 
-__all__ = ["PCIE_X16_GB_S", "bandwidth_bytes_s", "decode_peak_flops", "interconnect_bytes_s", "peak_flops"]
+__all__ = [
+    "PCIE_X16_GB_S",
+    "bandwidth_bytes_s",
+    "decode_peak_flops",
+    "host_link_bytes_s",
+    "interconnect_bytes_s",
+    "peak_flops",
+]
 
 #: One-direction x16 PCIe bandwidth by generation, GB/s (PCI-SIG: 8, 16, 32, 64 GT/s per lane).
 PCIE_X16_GB_S = {3: 16.0, 4: 32.0, 5: 64.0, 6: 128.0}
@@ -117,3 +124,12 @@ def interconnect_bytes_s(gpu: GPU, *, gb_s: float | None = None) -> float:
     if m and int(m.group(1)) in PCIE_X16_GB_S:
         return PCIE_X16_GB_S[int(m.group(1))] * 1e9
     raise MissingGPUFigureError(gpu.id, "interconnect", "the tensor-parallel all-reduce time", "interconnect_gb_s")
+
+
+def host_link_bytes_s(gpu: GPU) -> float | None:
+    """The GPU's link to the host, bytes/s in one direction: the x16 rate of the PCIe generation its
+    ``interconnect`` names (:data:`PCIE_X16_GB_S`, PCI-SIG's signalling rate; copies from pinned
+    memory reach somewhat less), or None when it names none (SXM modules list their PCIe link too;
+    Apple silicon has unified memory and no host link)."""
+    match = _PCIE.search(gpu.interconnect or "")
+    return PCIE_X16_GB_S[int(match.group(1))] * 1e9 if match and int(match.group(1)) in PCIE_X16_GB_S else None

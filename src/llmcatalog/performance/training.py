@@ -19,6 +19,19 @@ So full training costs ``3F`` (the familiar ``6N``); LoRA, prefix tuning and P-T
 gradients only through its trained layers. **Gradient checkpointing** recomputes the forward in
 the backward pass: ``+F`` (``8N`` for full training; Narayanan et al., eq. 3's factor 4 vs 3).
 
+**Offload** (DeepSpeed ZeRO-Offload/ZeRO-Infinity, FSDP ``CPUOffload``) moves tensors over each GPU's
+host link every step (Ren et al. 2021, ZeRO-Offload, arXiv 2101.06840, section 4: the fp16 gradients
+down and the updated fp16 parameters back up, each GPU its 1/dp shard; with offloaded parameters,
+ZeRO-Infinity, Rajbhandari et al. 2021, arXiv 2104.07857, every forward, backward and recompute pass
+brings each GPU's parameter shard up again before the all-gather). The step then takes at least
+``max(compute, transfer)`` (both overlapped perfectly), with ``transfer`` the larger direction's bytes
+over the PCIe x16 rate (:func:`.hardware.host_link_bytes_s`). An offloaded optimizer then steps on
+the CPU, after the backward pass: each process updates its ``trainable / dp`` parameters at
+:data:`CPU_ADAM_PARAMS_PER_S` (the fast end of what users report for DeepSpeedCPUAdam; hosts report
+down to :data:`CPU_ADAM_SLOW_PARAMS_PER_S`, and torch's CPU AdamW under FSDP is slower still), added
+to the step. NVMe bandwidth is not modelled. The figure is therefore a lower bound on the step time,
+and the assumptions give the range a slow host reaches.
+
 **Time.** ``step_s = flops_per_step / (n_gpus * mfu * peak)``, with ``peak`` the GPU's dense
 tensor throughput for the compute dtype (:func:`.hardware.peak_flops`) and ``mfu`` the model-FLOPs
 utilisation. :data:`DEFAULT_MFU` = 0.3 is the utilisation large dense training runs report
@@ -35,18 +48,35 @@ import attrs
 
 from ..errors import WorkloadError
 from ..memory.estimate import _arch_of
-from ..memory.params import param_breakdown
+from ..memory.params import count_params, param_breakdown
 from ..memory.training import _plan, _shape
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import FineTune
 from ._fit import warn_if_no_fit
-from .hardware import peak_flops
+from .hardware import host_link_bytes_s, peak_flops
 
-__all__ = ["DEFAULT_MFU", "TrainingFlops", "TrainingTime", "training_flops_per_token", "training_time"]
+__all__ = [
+    "CPU_ADAM_PARAMS_PER_S",
+    "CPU_ADAM_SLOW_PARAMS_PER_S",
+    "DEFAULT_MFU",
+    "OffloadTransfer",
+    "TrainingFlops",
+    "TrainingTime",
+    "offload_transfer",
+    "training_flops_per_token",
+    "training_time",
+]
 
 #: Default model-FLOPs utilisation (PaLM, arXiv 2204.02311, table 3: 21-46% for large runs).
 DEFAULT_MFU = 0.3
+#: Parameters per second one process's DeepSpeedCPUAdam updates, the fast end of user reports:
+#: Llama-2 1.2B on one GPU, 1.5 s of Adam per step (deepspeedai/DeepSpeed issue 6695, 2024); Qwen2.5-3B
+#: on 2 x A100-40GB, 2.4-3.1 s per whole step on a 128-core host (DeepSpeed PR 7474, 2025): 0.8e9/s.
+CPU_ADAM_PARAMS_PER_S = 0.8e9
+#: The slow end: a 1.35B model on a 10-core Xeon Silver, 21.8 s of optimizer update per step
+#: (deepspeedai/DeepSpeed issue 1635, 2021): 0.06e9/s.
+CPU_ADAM_SLOW_PARAMS_PER_S = 0.06e9
 
 
 @attrs.frozen(kw_only=True)
@@ -195,19 +225,23 @@ def training_time(
         raise ValueError(f"'pipeline_microbatches' must be a positive integer, got {pipeline_microbatches!r}")
     pipe = 1 / pp if pipeline_microbatches is None else pipeline_microbatches / (pipeline_microbatches + pp - 1)
     throughput = n * pipe * mfu * peak
-    per_epoch = tokens * fl.total / throughput
     # A step is batch_size sequences on each data-parallel rank: of seq_len tokens when tokens= is
     # given, of tokens_per_sample when samples= is (dynamically padded batches).
     sequences = workload.batch_size * p.data_parallel
     per_sequence = tokens / samples if samples is not None else workload.seq_len
     step_tokens = sequences * per_sequence
+    step_s = step_tokens * fl.total / throughput
+    offload = offload_transfer(model, gpu, workload, fl.trainable_params)
+    if offload is not None:
+        step_s = max(step_s, offload.seconds) + offload.cpu_optimizer_s
     steps = tokens * epochs / step_tokens
+    per_epoch = steps / epochs * step_s
     seconds = per_epoch * epochs
     gpu_hours = seconds * n / 3600
     return TrainingTime(
         seconds=seconds,
         seconds_per_epoch=per_epoch,
-        step_s=step_tokens * fl.total / throughput,
+        step_s=step_s,
         steps=steps,
         epochs=float(epochs),
         tokens=tokens * epochs,
@@ -221,5 +255,88 @@ def training_time(
             f"{fl.total / 1e9:.1f} GFLOPs per token ({workload.method}"
             f"{', gradient checkpointing' if workload.checkpointing else ''})",
             f"{n} x {gpu.name} at {mfu:.0%} of {peak / 1e12:g} TFLOPS ({workload.precision})",
+            *(() if offload is None else (offload.text,)),
         ),
+    )
+
+
+@attrs.frozen(kw_only=True)
+class OffloadTransfer:
+    """Bytes each GPU moves over its host link per optimizer step, by direction, and the time at the
+    link's rate (None: the GPU's interconnect names no PCIe link); ``text`` says so in words."""
+
+    to_gpu_bytes: float
+    to_host_bytes: float
+    link_bytes_s: float | None
+    text: str
+    #: The CPU optimizer step per process at :data:`CPU_ADAM_PARAMS_PER_S` (0 without optimizer offload).
+    cpu_optimizer_s: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        if self.link_bytes_s is None:
+            return 0.0
+        return max(self.to_gpu_bytes, self.to_host_bytes) / self.link_bytes_s
+
+
+def offload_transfer(
+    model: Model | Architecture, gpu: GPU, workload: FineTune, trainable: int | None = None
+) -> OffloadTransfer | None:
+    """What a step of ``workload`` moves between each GPU and the host when it offloads (module
+    docstring, "Offload"), or None without offload. Per GPU, with ``dp`` data-parallel ranks and
+    ``e`` bytes per element of the compute dtype: optimizer offload sends the gradient shard down
+    and the updated parameter shard up (``trainable * e / dp`` each); parameter offload brings the
+    parameter shard up once per forward, backward and recompute pass (``n_params * e / dp`` each)."""
+    p = workload.parallelism
+    if not (p.offload_optimizer or p.offload_params):
+        return None
+    arch, _extra, _name = _arch_of(model)
+    if trainable is None:
+        trainable = training_flops_per_token(model, workload).trainable_params
+    e = 4 if workload.precision == "fp32" else 2
+    dp = p.data_parallel if p.shard_stage >= 1 else 1
+    up = down = 0.0
+    if p.offload_optimizer:
+        down += trainable * e / dp
+        up += trainable * e / dp
+    passes = 0
+    if p.offload_params:
+        passes = 3 if workload.checkpointing else 2
+        up += passes * count_params(arch) * e / dp
+    cpu_params = trainable / dp if p.offload_optimizer else 0.0
+    link = host_link_bytes_s(gpu)
+    nvme = "nvme" in (
+        p.offload_optimizer_device if p.offload_optimizer else "",
+        p.offload_params_device if p.offload_params else "",
+    )
+    what = " + ".join(
+        w
+        for w, on in (
+            ("optimizer (gradients down, parameters up)", p.offload_optimizer),
+            (f"parameters ({passes} passes up)", p.offload_params),
+        )
+        if on
+    )
+    moved = f"{up / 1e9:.2f} GB up, {down / 1e9:.2f} GB down per GPU per step"
+    if link is None:
+        text = f"offload of {what}: {moved}; {gpu.name} names no PCIe link, so the transfer time is not counted"
+    else:
+        text = (
+            f"offload of {what}: {moved}, at least {max(up, down) / link:.2f} s at the PCIe x16 rate "
+            f"({link / 1e9:g} GB/s each way, overlapped with compute at best)"
+        )
+    if cpu_params:
+        fast, slow = cpu_params / CPU_ADAM_PARAMS_PER_S, cpu_params / CPU_ADAM_SLOW_PARAMS_PER_S
+        text += (
+            f"; then the CPU optimizer updates {cpu_params / 1e9:.2f}B parameters per process: {fast:.2f} s added"
+            f" (a fast host, one or two processes per host; slow hosts report up to {slow:.0f} s)"
+        )
+    if nvme:
+        text += "; NVMe bandwidth not modelled"
+    return OffloadTransfer(
+        to_gpu_bytes=up,
+        to_host_bytes=down,
+        link_bytes_s=link,
+        text=text,
+        cpu_optimizer_s=cpu_params / CPU_ADAM_PARAMS_PER_S,
     )
