@@ -121,6 +121,13 @@ FIXTURE_MODELS = {
     "qwen2.5-math-1.5b": ["qwen2.5-math-1.5b"],
     "qwen2.5-math-7b": ["qwen2.5-math-7b"],
     "deepseek-r1-distill-qwen-7b": ["deepseek-r1-distill-qwen-7b"],
+    # y2025: whole or assembled public copies of the hub config.json (tests/data/hf_configs/README.md, "y2025").
+    "mistral-large-instruct-2411": ["mistral-large-instruct-2407", "mistral-large-instruct-2411"],
+    "smollm3-3b": ["smollm3-3b"],
+    "ernie-4.5-0.3b-pt": ["ernie-4.5-0.3b-pt"],
+    "ernie-4.5-21b-a3b-pt": ["ernie-4.5-21b-a3b-pt"],
+    "seed-oss-36b-instruct": ["seed-oss-36b-base", "seed-oss-36b-instruct"],
+    "qwen2-math-7b-instruct": ["qwen2-math-7b-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -175,6 +182,8 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
     "glm-4-9b-chat": (9.4, "THUDM/glm-4-9b-chat hub page: 9.4B params (safetensors)"),
     "glm-4-9b-chat-hf": (9.4, "THUDM/glm-4-9b-chat-hf hub page: 9.4B params"),
     "glm-4-9b-0414": (9.4, "THUDM/GLM-4-9B-0414 hub page: 9.4B params"),
+    # y2025
+    "qwen2-math-7b-instruct": _QWEN7,
 }
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
 #: Entries whose only published size is the nominal one in the name; their count is checked exactly
@@ -184,6 +193,10 @@ EXACT_FROM_FIXTURE = {
     "internlm3-8b-instruct",
     # 7.30B: the card says only "7B"; untied embeddings of a 100,352-token vocabulary add 0.82B.
     "olmo-2-1124-7b",
+    # y2025: 0.36B; the card names the model 0.3B (18 layers, tied 103,424-token vocabulary).
+    "ernie-4.5-0.3b-pt",
+    # y2025: 21.83B; the card says 21B total (3B active).
+    "ernie-4.5-21b-a3b-pt",
 }
 #: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
 #: 14.47B: the card says only "14B".
@@ -341,6 +354,9 @@ _KEY_FIELD = {
     "num_experts": "n_experts",
     "num_experts_per_tok": "n_experts_per_token",
     "attention_bias": "qkv_bias",
+    # y2025: ERNIE 4.5 MoE's names for the expert keys.
+    "moe_num_experts": "n_experts",
+    "moe_k": "n_experts_per_token",
 }
 
 

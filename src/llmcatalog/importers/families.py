@@ -757,6 +757,110 @@ def _gpt_oss(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
+def _ernie4_5(cfg: Cfg, family: str = "ernie4-5", **defaults: Any) -> dict[str, Any]:
+    # Ernie4_5Config (ERNIE-4.5-0.3B): the Llama layout with head_dim 128, tied embeddings by default,
+    # and one use_bias switch for q/k/v/o, the MLP and the LM head (modeling_ernie4_5.py).
+    base: dict[str, Any] = {
+        "hidden": 1024,
+        "ffn": 3072,
+        "layers": 18,
+        "heads": 16,
+        "kv_heads": 2,
+        "head_dim": 128,
+        "vocab": 103424,
+        "context": 131072,
+        "tie": True,
+    }
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
+    arch.pop("sliding_window", None)
+    bias = bool_(cfg, "use_bias", False)
+    arch.update(qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias, lm_head_bias=bias)
+    return arch
+
+
+def _ernie4_5_moe(cfg: Cfg) -> dict[str, Any]:
+    # Ernie4_5_MoeConfig (ERNIE-4.5-21B-A3B / 300B-A47B, modeling_ernie4_5_moe.py): layer i is sparse when
+    # (i + 1) % moe_layer_interval == 0 and moe_layer_start_index <= i <= moe_layer_end_index (-1: the
+    # last layer); the others use a dense MLP of intermediate_size. A sparse layer has a router
+    # Linear(h, E) plus a per-expert score-correction bias (moe_statics, E values: counted as a router
+    # bias), E experts of moe_intermediate_size and one shared MLP of moe_intermediate_size *
+    # moe_num_shared_experts. The routed experts have no biases, so use_bias (all real configs: false) is
+    # refused rather than counted wrongly.
+    arch = _ernie4_5(
+        cfg, "ernie4-5-moe", hidden=2560, ffn=12288, layers=28, heads=20, kv_heads=4, head_dim=128
+    )
+    if arch["mlp_bias"]:
+        raise bad("use_bias", "true is not supported for ernie4_5_moe (its experts have no biases); set it to false")
+    n_experts = int_(cfg, "moe_num_experts", 64, minimum=0)
+    if not n_experts:
+        return arch
+    layers = arch["n_layers"]
+    start = int_(cfg, "moe_layer_start_index", 1, minimum=0)
+    end = int_(cfg, "moe_layer_end_index", -1, minimum=-1)
+    end = layers - 1 if end == -1 else end
+    if not start <= end < layers:
+        raise bad("moe_layer_end_index", f"{end} must lie between moe_layer_start_index ({start}) and {layers - 1}")
+    step = int_(cfg, "moe_layer_interval", 1)
+    arch.update(
+        n_experts=n_experts,
+        n_experts_per_token=int_(cfg, "moe_k", 6),
+        expert_ffn_size=int_(cfg, "moe_intermediate_size", 1536),
+        n_shared_experts=int_(cfg, "moe_num_shared_experts", 2, minimum=0) or 0,
+        shared_expert_ffn_size=None,  # None: the shared experts are expert-sized
+        router_bias=True,
+        n_dense_layers=start,
+        moe_layer_step=step,
+        moe_layer_offset=step - 1,
+        dense_layer_ids=tuple(range(end + 1, layers)),
+    )
+    return arch
+
+
+def _seed_oss(cfg: Cfg) -> dict[str, Any]:
+    # SeedOssConfig (Seed-OSS-36B, modeling_seed_oss.py): the Llama layout with separate bias switches,
+    # attention_bias on q/k/v (default true) and attention_out_bias on o (default false); no window.
+    arch = _llama(
+        cfg, "seed-oss", hidden=4096, ffn=27648, layers=64, heads=80, kv_heads=8, head_dim=128, vocab=155136,
+        context=524288,
+    )
+    arch.pop("sliding_window", None)
+    arch.update(
+        qkv_bias=bool_(cfg, "attention_bias", True),
+        attn_out_bias=bool_(cfg, "attention_out_bias", False),
+    )
+    return arch
+
+
+def _smollm3(cfg: Cfg) -> dict[str, Any]:
+    # SmolLM3Config (modeling_smollm3.py): the Llama layout, tied embeddings by default; rotary embeddings
+    # are dropped in every no_rope_layer_interval-th layer (NoPE, no parameters). A layer slides only with
+    # use_sliding_window and a sliding_window, and then only the NoPE layers unless layer_types says otherwise.
+    arch = _llama(
+        cfg, "smollm3", hidden=2048, ffn=11008, layers=36, heads=16, kv_heads=4, vocab=128256, context=32768,
+        tie=True,
+    )
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=False)
+    if not arch.get("sliding_window"):
+        return arch
+    if _explicit_layer_types(cfg, arch):
+        return arch
+    n_layers = arch["n_layers"]
+    if n_layers > 100_000:
+        raise bad("num_hidden_layers", f"{n_layers} with a sliding window is not supported; give layer_types")
+    raw = cfg.get("no_rope_layers")
+    if raw is not None:
+        if not isinstance(raw, list) or len(raw) != n_layers or any(flag not in (0, 1) for flag in raw):
+            raise bad("no_rope_layers", f"expected {n_layers} flags of 0 or 1 (num_hidden_layers), got {raw!r:.80}")
+        has_rope = [bool(flag) for flag in raw]
+    else:
+        interval = int_(cfg, "no_rope_layer_interval", 4)
+        has_rope = [(i + 1) % interval != 0 for i in range(n_layers)]
+    _set_layer_types(arch, ["full" if rope else "sliding" for rope in has_rope])
+    return arch
+
+
 def _lfm2(cfg: Cfg) -> dict[str, Any]:
     # Lfm2Config (LiquidAI LFM2): attention layers (q/k/v/out_proj without bias, q/k RMSNorm of
     # head_dim) and gated short-convolution layers (Lfm2ShortConv: in_proj Linear(h, 3h), depthwise
@@ -998,6 +1102,8 @@ READERS: dict[str, Reader] = {
     "deepseek": _deepseek,
     "deepseek_v2": _deepseek_v2,
     "deepseek_v3": _deepseek_v3,
+    "ernie4_5": _ernie4_5,  # y2025
+    "ernie4_5_moe": _ernie4_5_moe,  # y2025
     "falcon": _falcon,
     "gemma": _gemma,
     "gemma2": _gemma2,
@@ -1031,6 +1137,8 @@ READERS: dict[str, Reader] = {
     "qwen2_5_vl_text": _qwen2_vl_text,
     "qwen3": _qwen3,
     "qwen3_moe": _qwen3_moe,
+    "seed_oss": _seed_oss,  # y2025
+    "smollm3": _smollm3,  # y2025
     "starcoder2": _starcoder2,
     "yi": _llama,
 }
