@@ -357,6 +357,7 @@ _KEY_FIELD = {
     # y2025: ERNIE 4.5 MoE's names for the expert keys.
     "moe_num_experts": "n_experts",
     "moe_k": "n_experts_per_token",
+    "num_local_experts": "n_experts",
 }
 
 
