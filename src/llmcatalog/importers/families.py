@@ -787,9 +787,7 @@ def _ernie4_5_moe(cfg: Cfg) -> dict[str, Any]:
     # bias), E experts of moe_intermediate_size and one shared MLP of moe_intermediate_size *
     # moe_num_shared_experts. The routed experts have no biases, so use_bias (all real configs: false) is
     # refused rather than counted wrongly.
-    arch = _ernie4_5(
-        cfg, "ernie4-5-moe", hidden=2560, ffn=12288, layers=28, heads=20, kv_heads=4, head_dim=128
-    )
+    arch = _ernie4_5(cfg, "ernie4-5-moe", hidden=2560, ffn=12288, layers=28, heads=20, kv_heads=4, head_dim=128)
     if arch["mlp_bias"]:
         raise bad("use_bias", "true is not supported for ernie4_5_moe (its experts have no biases); set it to false")
     n_experts = int_(cfg, "moe_num_experts", 64, minimum=0)
@@ -821,7 +819,15 @@ def _seed_oss(cfg: Cfg) -> dict[str, Any]:
     # SeedOssConfig (Seed-OSS-36B, modeling_seed_oss.py): the Llama layout with separate bias switches,
     # attention_bias on q/k/v (default true) and attention_out_bias on o (default false); no window.
     arch = _llama(
-        cfg, "seed-oss", hidden=4096, ffn=27648, layers=64, heads=80, kv_heads=8, head_dim=128, vocab=155136,
+        cfg,
+        "seed-oss",
+        hidden=4096,
+        ffn=27648,
+        layers=64,
+        heads=80,
+        kv_heads=8,
+        head_dim=128,
+        vocab=155136,
         context=524288,
     )
     arch.pop("sliding_window", None)
@@ -837,7 +843,15 @@ def _smollm3(cfg: Cfg) -> dict[str, Any]:
     # are dropped in every no_rope_layer_interval-th layer (NoPE, no parameters). A layer slides only with
     # use_sliding_window and a sliding_window, and then only the NoPE layers unless layer_types says otherwise.
     arch = _llama(
-        cfg, "smollm3", hidden=2048, ffn=11008, layers=36, heads=16, kv_heads=4, vocab=128256, context=32768,
+        cfg,
+        "smollm3",
+        hidden=2048,
+        ffn=11008,
+        layers=36,
+        heads=16,
+        kv_heads=4,
+        vocab=128256,
+        context=32768,
         tie=True,
     )
     arch.pop("sliding_window", None)
