@@ -128,6 +128,9 @@ FIXTURE_MODELS = {
     "ernie-4.5-21b-a3b-pt": ["ernie-4.5-21b-a3b-pt"],
     "seed-oss-36b-instruct": ["seed-oss-36b-base", "seed-oss-36b-instruct"],
     "qwen2-math-7b-instruct": ["qwen2-math-7b-instruct"],
+    "smollm2-1.7b-instruct": ["smollm2-1.7b-instruct"],
+    "smollm2-360m-instruct": ["smollm2-360m-instruct"],
+    "smollm2-135m-instruct": ["smollm2-135m-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -197,6 +200,9 @@ EXACT_FROM_FIXTURE = {
     "ernie-4.5-0.3b-pt",
     # y2025: 21.83B; the card says 21B total (3B active).
     "ernie-4.5-21b-a3b-pt",
+    # y2025: sizes named in millions (the name test reads billions); 361.8M and 134.5M.
+    "smollm2-360m-instruct",
+    "smollm2-135m-instruct",
 }
 #: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
 #: 14.47B: the card says only "14B".
