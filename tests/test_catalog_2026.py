@@ -131,6 +131,8 @@ FIXTURE_MODELS = {
     "smollm2-1.7b-instruct": ["smollm2-1.7b-instruct"],
     "smollm2-360m-instruct": ["smollm2-360m-instruct"],
     "smollm2-135m-instruct": ["smollm2-135m-instruct"],
+    "granite-3.3-8b-instruct": ["granite-3.3-8b-instruct"],
+    "granite-3.3-2b-instruct": ["granite-3.3-2b-instruct"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
@@ -203,6 +205,8 @@ EXACT_FROM_FIXTURE = {
     # y2025: sizes named in millions (the name test reads billions); 361.8M and 134.5M.
     "smollm2-360m-instruct",
     "smollm2-135m-instruct",
+    # y2025: 2.53B; the card names it 2B (40 layers of width 2048).
+    "granite-3.3-2b-instruct",
 }
 #: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
 #: 14.47B: the card says only "14B".
