@@ -796,9 +796,9 @@ def _ernie4_5_moe(cfg: Cfg) -> dict[str, Any]:
     layers = arch["n_layers"]
     start = int_(cfg, "moe_layer_start_index", 1, minimum=0)
     end = int_(cfg, "moe_layer_end_index", -1, minimum=-1)
-    end = layers - 1 if end == -1 else end
-    if not start <= end < layers:
-        raise bad("moe_layer_end_index", f"{end} must lie between moe_layer_start_index ({start}) and {layers - 1}")
+    end = layers - 1 if end == -1 else min(end, layers - 1)  # Ernie4_5_MoeConfig: -1 is the last layer
+    if end < start:
+        return arch  # no layer lies in the range: transformers builds every MLP dense
     step = int_(cfg, "moe_layer_interval", 1)
     arch.update(
         n_experts=n_experts,
@@ -872,6 +872,44 @@ def _smollm3(cfg: Cfg) -> dict[str, Any]:
         interval = int_(cfg, "no_rope_layer_interval", 4)
         has_rope = [(i + 1) % interval != 0 for i in range(n_layers)]
     _set_layer_types(arch, ["full" if rope else "sliding" for rope in has_rope])
+    return arch
+
+
+def _uniform(cfg: Cfg, key: str, default: int) -> int:
+    """An integer key that per-layer configs may give as a list (Hunyuan); the list must be uniform."""
+    value = cfg.get(key)
+    if isinstance(value, list):
+        if not value or any(isinstance(v, bool) or not isinstance(v, int) for v in value) or len(set(value)) != 1:
+            raise bad(key, f"per-layer values must be one repeated integer to be read, got {value!r:.80}")
+        return int(value[0])
+    return int_(cfg, key, default)
+
+
+def _hunyuan_v1_moe(cfg: Cfg) -> dict[str, Any]:
+    # HunYuanMoEV1Config (Hunyuan-A13B, modeling_hunyuan_v1_moe.py): the Llama attention with an RMSNorm over
+    # each head's queries and keys (query_layernorm / key_layernorm), attention_bias on q/k/v/o, no MLP
+    # biases; every layer has a router Linear(h, num_experts), num_experts experts and one shared MLP, all
+    # of intermediate_size, moe_topk experts per token (an int or a per-layer list). The remote-code keys
+    # for other layouts (moe_intermediate_size != intermediate_size, several shared experts, cross-layer
+    # attention) are refused rather than counted as transformers would build them.
+    arch = _llama(cfg, "hunyuan-v1-moe", hidden=4096, ffn=11008, layers=32, heads=32, vocab=290943, context=2048)
+    arch.pop("sliding_window", None)
+    ffn = arch["ffn_size"]
+    if cfg.get("moe_intermediate_size") is not None and _uniform(cfg, "moe_intermediate_size", ffn) != ffn:
+        raise bad("moe_intermediate_size", f"differs from intermediate_size ({ffn}); this layout is not supported")
+    if cfg.get("num_shared_expert") is not None and _uniform(cfg, "num_shared_expert", 1) != 1:
+        raise bad("num_shared_expert", "only one shared expert is supported (transformers' HunYuanMoEV1)")
+    if bool_(cfg, "use_cla", False):
+        raise bad("use_cla", "cross-layer attention (KV shared between layers) is not supported; set it to false")
+    arch.update(
+        mlp_bias=False,
+        qk_norm="head",
+        n_experts=_uniform(cfg, "num_experts", 1),
+        n_experts_per_token=_uniform(cfg, "moe_topk", 1),
+        expert_ffn_size=ffn,
+        n_shared_experts=1,
+        shared_expert_ffn_size=ffn,
+    )
     return arch
 
 
@@ -1130,6 +1168,7 @@ READERS: dict[str, Reader] = {
     "gpt_neox": _gpt_neox,
     "gpt_oss": _gpt_oss,
     "granite": _granite,
+    "hunyuan_v1_moe": _hunyuan_v1_moe,  # y2025
     "internlm": _internlm,
     "internlm2": _internlm2,
     "internlm3": _internlm3,
