@@ -93,8 +93,11 @@ def test_seed_oss_bias_switches_count_as_transformers() -> None:
         ("hunyuan-a13b-instruct", {"use_cla": True}, "'use_cla'.*cross-layer"),
         ("ernie-4.5-21b-a3b-pt", {"use_bias": True}, "'use_bias'.*experts have no biases"),
         ("ernie-4.5-21b-a3b-pt", {"moe_layer_end_index": -2}, "'moe_layer_end_index'.*>= -1"),
-        ("smollm3-3b", {"use_sliding_window": True, "sliding_window": 8, "layer_types": None, "no_rope_layers": [1]},
-         "'no_rope_layers'.*36 flags"),
+        (
+            "smollm3-3b",
+            {"use_sliding_window": True, "sliding_window": 8, "layer_types": None, "no_rope_layers": [1]},
+            "'no_rope_layers'.*36 flags",
+        ),
     ],
 )
 def test_unsupported_layouts_are_refused(fixture: str, overrides: dict[str, Any], message: str) -> None:

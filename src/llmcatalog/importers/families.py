@@ -882,7 +882,8 @@ def _uniform(cfg: Cfg, key: str, default: int) -> int:
         if not value or any(isinstance(v, bool) or not isinstance(v, int) for v in value) or len(set(value)) != 1:
             raise bad(key, f"per-layer values must be one repeated integer to be read, got {value!r:.80}")
         return int(value[0])
-    return int_(cfg, key, default)
+    result: int = int_(cfg, key, default)
+    return result
 
 
 def _hunyuan_v1_moe(cfg: Cfg) -> dict[str, Any]:
