@@ -133,6 +133,7 @@ FIXTURE_MODELS = {
     "smollm2-135m-instruct": ["smollm2-135m-instruct"],
     "granite-3.3-8b-instruct": ["granite-3.3-8b-instruct"],
     "granite-3.3-2b-instruct": ["granite-3.3-2b-instruct"],
+    "minimax-m2": ["minimax-m2"],
 }
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).

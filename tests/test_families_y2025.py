@@ -1,8 +1,8 @@
-"""The readers added for 2025 model types (ERNIE 4.5, Seed-OSS, SmolLM3, Hunyuan-A13B): layouts the
+"""The readers added for 2025 model types (ERNIE 4.5, Seed-OSS, SmolLM3, Hunyuan-A13B, MiniMax-M2): layouts the
 real configs do not exercise, checked against transformers' own models, and the layouts refused.
 
 The real configs themselves are fixtures in tests/data/hf_configs (ernie-4.5-*, seed-oss-36b-instruct,
-smollm3-3b, hunyuan-a13b-instruct) and are checked by tests/test_hfconfig.py.
+smollm3-3b, hunyuan-a13b-instruct, minimax-m2) and are checked by tests/test_hfconfig.py.
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ def test_seed_oss_bias_switches_count_as_transformers() -> None:
         ("hunyuan-a13b-instruct", {"use_cla": True}, "'use_cla'.*cross-layer"),
         ("ernie-4.5-21b-a3b-pt", {"use_bias": True}, "'use_bias'.*experts have no biases"),
         ("ernie-4.5-21b-a3b-pt", {"moe_layer_end_index": -2}, "'moe_layer_end_index'.*>= -1"),
+        ("minimax-m2", {"attn_type_list": [0, 1]}, "'attn_type_list'.*lightning"),
+        ("minimax-m2", {"qk_norm_type": "per_head"}, "'qk_norm_type'.*per_layer"),
+        ("minimax-m2", {"shared_intermediate_size": 1536}, "'shared_intermediate_size'.*shared expert"),
         (
             "smollm3-3b",
             {"use_sliding_window": True, "sliding_window": 8, "layer_types": None, "no_rope_layers": [1]},

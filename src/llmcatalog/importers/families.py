@@ -914,6 +914,45 @@ def _hunyuan_v1_moe(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
+def _minimax_m2(cfg: Cfg) -> dict[str, Any]:
+    # MiniMaxM2Config (MiniMax-M2, modeling_minimax_m2.py): softmax attention without biases and with one
+    # RMSNorm over all heads' queries and one over all keys (qk_norm_type "per_layer"); every layer a MoE of
+    # num_local_experts experts of intermediate_size, num_experts_per_tok per token, no shared expert. The
+    # router's score-correction bias is a buffer and the num_mtp_modules MTP modules are not built, so
+    # neither is counted (as transformers). Lightning-attention layers (attn_type_list 0, MiniMax-M1/01),
+    # other qk norms and a shared expert are refused.
+    arch = _llama(
+        cfg,
+        "minimax-m2",
+        hidden=3072,
+        ffn=1536,
+        layers=62,
+        heads=48,
+        kv_heads=8,
+        head_dim=128,
+        vocab=200064,
+        context=196608,
+    )
+    arch.pop("sliding_window", None)
+    kinds = cfg.get("attn_type_list")
+    if kinds is not None and (not isinstance(kinds, list) or any(k != 1 for k in kinds)):
+        raise bad("attn_type_list", "lightning (linear) attention layers (0) cannot be expressed; this reads 1s only")
+    if str_(cfg, "qk_norm_type", "per_layer") != "per_layer" or not bool_(cfg, "use_qk_norm", True):
+        raise bad("qk_norm_type", "only per_layer query/key norms (use_qk_norm true) are supported")
+    if int_(cfg, "shared_intermediate_size", 0, minimum=0):
+        raise bad("shared_intermediate_size", "a shared expert is not supported for minimax_m2; expected 0")
+    arch.update(
+        qkv_bias=False,
+        attn_out_bias=False,
+        mlp_bias=False,
+        qk_norm="full",
+        n_experts=int_(cfg, "num_local_experts", 256),
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", 8),
+        expert_ffn_size=arch["ffn_size"],
+    )
+    return arch
+
+
 def _lfm2(cfg: Cfg) -> dict[str, Any]:
     # Lfm2Config (LiquidAI LFM2): attention layers (q/k/v/out_proj without bias, q/k RMSNorm of
     # head_dim) and gated short-convolution layers (Lfm2ShortConv: in_proj Linear(h, 3h), depthwise
@@ -1178,6 +1217,7 @@ READERS: dict[str, Reader] = {
     "lfm2": _lfm2,
     "minicpm": _minicpm,
     "minicpm3": _minicpm3,
+    "minimax_m2": _minimax_m2,  # y2025
     "mistral": _mistral,
     "mixtral": _mixtral,
     "olmo2": _olmo2,
