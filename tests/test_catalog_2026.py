@@ -151,6 +151,19 @@ FIXTURE_MODELS = {
     "phi-3-small-8k-instruct": ["phi-3-small-8k-instruct"],
     "phi-3-mini-128k-instruct": ["phi-3-mini-128k-instruct"],
     "phi-3-medium-128k-instruct": ["phi-3-medium-128k-instruct"],
+    # y2025: whole or assembled public copies of the hub config.json (tests/data/hf_configs/README.md, "y2025").
+    "mistral-large-instruct-2411": ["mistral-large-instruct-2407", "mistral-large-instruct-2411"],
+    "smollm3-3b": ["smollm3-3b"],
+    "ernie-4.5-0.3b-pt": ["ernie-4.5-0.3b-pt"],
+    "ernie-4.5-21b-a3b-pt": ["ernie-4.5-21b-a3b-pt"],
+    "seed-oss-36b-instruct": ["seed-oss-36b-base", "seed-oss-36b-instruct"],
+    "qwen2-math-7b-instruct": ["qwen2-math-7b-instruct"],
+    "smollm2-1.7b-instruct": ["smollm2-1.7b-instruct"],
+    "smollm2-360m-instruct": ["smollm2-360m-instruct"],
+    "smollm2-135m-instruct": ["smollm2-135m-instruct"],
+    "granite-3.3-8b-instruct": ["granite-3.3-8b-instruct"],
+    "granite-3.3-2b-instruct": ["granite-3.3-2b-instruct"],
+    "minimax-m2": ["minimax-m2"],
 }
 
 # dsglm: DeepSeek variants, GLM-4.5 bases, GLM-4.6, R1-0528's Qwen3 distill (tests/data/hf_configs/README.md).
@@ -259,6 +272,8 @@ PUBLISHED_B: dict[str, tuple[float, str]] = {
         "microsoft/Phi-3-small-8k-instruct files: bf16 shards of 4.83 + 4.8 + 4.8 + 0.352 GB (7.39B x 2 bytes)",
     ),
     "phi-3-small-128k-instruct": (7.39, "the Phi-3-small-8k-instruct shapes (7.39B in bf16 shards); 128K via LongRoPE"),
+    # y2025
+    "qwen2-math-7b-instruct": _QWEN7,
 }
 # dsglm
 _KIMI_K2 = (1040, "Kimi K2 tech report (arXiv 2507.20534): 1.04 trillion total parameters, 32B activated")
@@ -281,6 +296,15 @@ EXACT_FROM_FIXTURE = {
     # mm: 3.75B: "3B" names the language model (3.09B); the 0.67B vision tower comes on top. The hub
     # pages of later full copies that the index kept round it to "4B".
     "qwen2.5-vl-3b-instruct",
+    # y2025: 0.36B; the card names the model 0.3B (18 layers, tied 103,424-token vocabulary).
+    "ernie-4.5-0.3b-pt",
+    # y2025: 21.83B; the card says 21B total (3B active).
+    "ernie-4.5-21b-a3b-pt",
+    # y2025: sizes named in millions (the name test reads billions); 361.8M and 134.5M.
+    "smollm2-360m-instruct",
+    "smollm2-135m-instruct",
+    # y2025: 2.53B; the card names it 2B (40 layers of width 2048).
+    "granite-3.3-2b-instruct",
 }
 #: Exact counts read from a quantized checkpoint's dtype breakdown (test_count_from_quantized_artifact).
 #: 14.47B: the card says only "14B".
@@ -450,6 +474,10 @@ _KEY_FIELD = {
     "num_experts": "n_experts",
     "num_experts_per_tok": "n_experts_per_token",
     "attention_bias": "qkv_bias",
+    # y2025: ERNIE 4.5 MoE's names for the expert keys.
+    "moe_num_experts": "n_experts",
+    "moe_k": "n_experts_per_token",
+    "num_local_experts": "n_experts",
 }
 
 # dsglm: MLA and DeepSeek-MoE keys of the partial Kimi K2 copies.

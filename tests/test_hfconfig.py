@@ -104,6 +104,8 @@ def _transformers_counts(model: Any, hf: Any) -> dict[str, int]:
     head_n = 0 if head.weight is embed else head.weight.numel() + (head.bias.numel() if head.bias is not None else 0)
     text = hf.get_text_config()
     top_k = getattr(text, "num_experts_per_tok", None) or getattr(text, "experts_per_token", None)
+    if isinstance(top_k, list) and len(set(top_k)) == 1:  # Hunyuan: per-layer moe_topk, uniform in its fixture
+        top_k = top_k[0]
     inactive = 0
     for name, p in params.items():
         # Routed experts: fused tensors [n_experts, ...]; only top_k of them run per token.

@@ -798,6 +798,202 @@ def _gpt_oss(cfg: Cfg) -> dict[str, Any]:
     return arch
 
 
+def _ernie4_5(cfg: Cfg, family: str = "ernie4-5", **defaults: Any) -> dict[str, Any]:
+    # Ernie4_5Config (ERNIE-4.5-0.3B): the Llama layout with head_dim 128, tied embeddings by default,
+    # and one use_bias switch for q/k/v/o, the MLP and the LM head (modeling_ernie4_5.py).
+    base: dict[str, Any] = {
+        "hidden": 1024,
+        "ffn": 3072,
+        "layers": 18,
+        "heads": 16,
+        "kv_heads": 2,
+        "head_dim": 128,
+        "vocab": 103424,
+        "context": 131072,
+        "tie": True,
+    }
+    base.update(defaults)
+    arch = _llama(cfg, family, **base)
+    arch.pop("sliding_window", None)
+    bias = bool_(cfg, "use_bias", False)
+    arch.update(qkv_bias=bias, attn_out_bias=bias, mlp_bias=bias, lm_head_bias=bias)
+    return arch
+
+
+def _ernie4_5_moe(cfg: Cfg) -> dict[str, Any]:
+    # Ernie4_5_MoeConfig (ERNIE-4.5-21B-A3B / 300B-A47B, modeling_ernie4_5_moe.py): layer i is sparse when
+    # (i + 1) % moe_layer_interval == 0 and moe_layer_start_index <= i <= moe_layer_end_index (-1: the
+    # last layer); the others use a dense MLP of intermediate_size. A sparse layer has a router
+    # Linear(h, E) plus a per-expert score-correction bias (moe_statics, E values: counted as a router
+    # bias), E experts of moe_intermediate_size and one shared MLP of moe_intermediate_size *
+    # moe_num_shared_experts. The routed experts have no biases, so use_bias (all real configs: false) is
+    # refused rather than counted wrongly.
+    arch = _ernie4_5(cfg, "ernie4-5-moe", hidden=2560, ffn=12288, layers=28, heads=20, kv_heads=4, head_dim=128)
+    if arch["mlp_bias"]:
+        raise bad("use_bias", "true is not supported for ernie4_5_moe (its experts have no biases); set it to false")
+    n_experts = int_(cfg, "moe_num_experts", 64, minimum=0)
+    if not n_experts:
+        return arch
+    layers = arch["n_layers"]
+    start = int_(cfg, "moe_layer_start_index", 1, minimum=0)
+    end = int_(cfg, "moe_layer_end_index", -1, minimum=-1)
+    end = layers - 1 if end == -1 else min(end, layers - 1)  # Ernie4_5_MoeConfig: -1 is the last layer
+    if end < start:
+        return arch  # no layer lies in the range: transformers builds every MLP dense
+    step = int_(cfg, "moe_layer_interval", 1)
+    arch.update(
+        n_experts=n_experts,
+        n_experts_per_token=int_(cfg, "moe_k", 6),
+        expert_ffn_size=int_(cfg, "moe_intermediate_size", 1536),
+        n_shared_experts=int_(cfg, "moe_num_shared_experts", 2, minimum=0) or 0,
+        shared_expert_ffn_size=None,  # None: the shared experts are expert-sized
+        router_bias=True,
+        n_dense_layers=start,
+        moe_layer_step=step,
+        moe_layer_offset=step - 1,
+        dense_layer_ids=tuple(range(end + 1, layers)),
+    )
+    return arch
+
+
+def _seed_oss(cfg: Cfg) -> dict[str, Any]:
+    # SeedOssConfig (Seed-OSS-36B, modeling_seed_oss.py): the Llama layout with separate bias switches,
+    # attention_bias on q/k/v (default true) and attention_out_bias on o (default false); no window.
+    arch = _llama(
+        cfg,
+        "seed-oss",
+        hidden=4096,
+        ffn=27648,
+        layers=64,
+        heads=80,
+        kv_heads=8,
+        head_dim=128,
+        vocab=155136,
+        context=524288,
+    )
+    arch.pop("sliding_window", None)
+    arch.update(
+        qkv_bias=bool_(cfg, "attention_bias", True),
+        attn_out_bias=bool_(cfg, "attention_out_bias", False),
+    )
+    return arch
+
+
+def _smollm3(cfg: Cfg) -> dict[str, Any]:
+    # SmolLM3Config (modeling_smollm3.py): the Llama layout, tied embeddings by default; rotary embeddings
+    # are dropped in every no_rope_layer_interval-th layer (NoPE, no parameters). A layer slides only with
+    # use_sliding_window and a sliding_window, and then only the NoPE layers unless layer_types says otherwise.
+    arch = _llama(
+        cfg,
+        "smollm3",
+        hidden=2048,
+        ffn=11008,
+        layers=36,
+        heads=16,
+        kv_heads=4,
+        vocab=128256,
+        context=32768,
+        tie=True,
+    )
+    arch.pop("sliding_window", None)
+    _window(cfg, arch, use_default=False)
+    if not arch.get("sliding_window"):
+        return arch
+    if _explicit_layer_types(cfg, arch):
+        return arch
+    n_layers = arch["n_layers"]
+    if n_layers > 100_000:
+        raise bad("num_hidden_layers", f"{n_layers} with a sliding window is not supported; give layer_types")
+    raw = cfg.get("no_rope_layers")
+    if raw is not None:
+        if not isinstance(raw, list) or len(raw) != n_layers or any(flag not in (0, 1) for flag in raw):
+            raise bad("no_rope_layers", f"expected {n_layers} flags of 0 or 1 (num_hidden_layers), got {raw!r:.80}")
+        has_rope = [bool(flag) for flag in raw]
+    else:
+        interval = int_(cfg, "no_rope_layer_interval", 4)
+        has_rope = [(i + 1) % interval != 0 for i in range(n_layers)]
+    _set_layer_types(arch, ["full" if rope else "sliding" for rope in has_rope])
+    return arch
+
+
+def _uniform(cfg: Cfg, key: str, default: int) -> int:
+    """An integer key that per-layer configs may give as a list (Hunyuan); the list must be uniform."""
+    value = cfg.get(key)
+    if isinstance(value, list):
+        if not value or any(isinstance(v, bool) or not isinstance(v, int) for v in value) or len(set(value)) != 1:
+            raise bad(key, f"per-layer values must be one repeated integer to be read, got {value!r:.80}")
+        return int(value[0])
+    result: int = int_(cfg, key, default)
+    return result
+
+
+def _hunyuan_v1_moe(cfg: Cfg) -> dict[str, Any]:
+    # HunYuanMoEV1Config (Hunyuan-A13B, modeling_hunyuan_v1_moe.py): the Llama attention with an RMSNorm over
+    # each head's queries and keys (query_layernorm / key_layernorm), attention_bias on q/k/v/o, no MLP
+    # biases; every layer has a router Linear(h, num_experts), num_experts experts and one shared MLP, all
+    # of intermediate_size, moe_topk experts per token (an int or a per-layer list). The remote-code keys
+    # for other layouts (moe_intermediate_size != intermediate_size, several shared experts, cross-layer
+    # attention) are refused rather than counted as transformers would build them.
+    arch = _llama(cfg, "hunyuan-v1-moe", hidden=4096, ffn=11008, layers=32, heads=32, vocab=290943, context=2048)
+    arch.pop("sliding_window", None)
+    ffn = arch["ffn_size"]
+    if cfg.get("moe_intermediate_size") is not None and _uniform(cfg, "moe_intermediate_size", ffn) != ffn:
+        raise bad("moe_intermediate_size", f"differs from intermediate_size ({ffn}); this layout is not supported")
+    if cfg.get("num_shared_expert") is not None and _uniform(cfg, "num_shared_expert", 1) != 1:
+        raise bad("num_shared_expert", "only one shared expert is supported (transformers' HunYuanMoEV1)")
+    if bool_(cfg, "use_cla", False):
+        raise bad("use_cla", "cross-layer attention (KV shared between layers) is not supported; set it to false")
+    arch.update(
+        mlp_bias=False,
+        qk_norm="head",
+        n_experts=_uniform(cfg, "num_experts", 1),
+        n_experts_per_token=_uniform(cfg, "moe_topk", 1),
+        expert_ffn_size=ffn,
+        n_shared_experts=1,
+        shared_expert_ffn_size=ffn,
+    )
+    return arch
+
+
+def _minimax_m2(cfg: Cfg) -> dict[str, Any]:
+    # MiniMaxM2Config (MiniMax-M2, modeling_minimax_m2.py): softmax attention without biases and with one
+    # RMSNorm over all heads' queries and one over all keys (qk_norm_type "per_layer"); every layer a MoE of
+    # num_local_experts experts of intermediate_size, num_experts_per_tok per token, no shared expert. The
+    # router's score-correction bias is a buffer and the num_mtp_modules MTP modules are not built, so
+    # neither is counted (as transformers). Lightning-attention layers (attn_type_list 0, MiniMax-M1/01),
+    # other qk norms and a shared expert are refused.
+    arch = _llama(
+        cfg,
+        "minimax-m2",
+        hidden=3072,
+        ffn=1536,
+        layers=62,
+        heads=48,
+        kv_heads=8,
+        head_dim=128,
+        vocab=200064,
+        context=196608,
+    )
+    arch.pop("sliding_window", None)
+    kinds = cfg.get("attn_type_list")
+    if kinds is not None and (not isinstance(kinds, list) or any(k != 1 for k in kinds)):
+        raise bad("attn_type_list", "lightning (linear) attention layers (0) cannot be expressed; this reads 1s only")
+    if str_(cfg, "qk_norm_type", "per_layer") != "per_layer" or not bool_(cfg, "use_qk_norm", True):
+        raise bad("qk_norm_type", "only per_layer query/key norms (use_qk_norm true) are supported")
+    if int_(cfg, "shared_intermediate_size", 0, minimum=0):
+        raise bad("shared_intermediate_size", "a shared expert is not supported for minimax_m2; expected 0")
+    arch.update(
+        qkv_bias=False,
+        attn_out_bias=False,
+        mlp_bias=False,
+        qk_norm="full",
+        n_experts=int_(cfg, "num_local_experts", 256),
+        n_experts_per_token=int_(cfg, "num_experts_per_tok", 8),
+        expert_ffn_size=arch["ffn_size"],
+    )
+    return arch
+
+
 def _lfm2(cfg: Cfg) -> dict[str, Any]:
     # Lfm2Config (LiquidAI LFM2): attention layers (q/k/v/out_proj without bias, q/k RMSNorm of
     # head_dim) and gated short-convolution layers (Lfm2ShortConv: in_proj Linear(h, 3h), depthwise
@@ -1039,6 +1235,8 @@ READERS: dict[str, Reader] = {
     "deepseek": _deepseek,
     "deepseek_v2": _deepseek_v2,
     "deepseek_v3": _deepseek_v3,
+    "ernie4_5": _ernie4_5,  # y2025
+    "ernie4_5_moe": _ernie4_5_moe,  # y2025
     "falcon": _falcon,
     "gemma": _gemma,
     "gemma2": _gemma2,
@@ -1051,6 +1249,7 @@ READERS: dict[str, Reader] = {
     "gpt_neox": _gpt_neox,
     "gpt_oss": _gpt_oss,
     "granite": _granite,
+    "hunyuan_v1_moe": _hunyuan_v1_moe,  # y2025
     "internlm": _internlm,
     "internlm2": _internlm2,
     "internlm3": _internlm3,
@@ -1062,6 +1261,7 @@ READERS: dict[str, Reader] = {
     "lfm2": _lfm2,
     "minicpm": _minicpm,
     "minicpm3": _minicpm3,
+    "minimax_m2": _minimax_m2,  # y2025
     "mistral": _mistral,
     "mixtral": _mixtral,
     "olmo2": _olmo2,
@@ -1076,6 +1276,8 @@ READERS: dict[str, Reader] = {
     "qwen2_5_vl_text": _qwen2_vl_text,
     "qwen3": _qwen3,
     "qwen3_moe": _qwen3_moe,
+    "seed_oss": _seed_oss,  # y2025
+    "smollm3": _smollm3,  # y2025
     "starcoder2": _starcoder2,
     "yi": _llama,
 }
