@@ -32,3 +32,21 @@ def test_decimal_gpu_memory_is_explained(capsys: pytest.CaptureFixture[str]) -> 
     assert "24GiB" in err
     assert main(["estimate", "qwen2.5-7b", "--gpu-memory", "24GiB"]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+def test_zero2_names_what_overlap_comm_would_change(capsys: pytest.CaptureFixture[str]) -> None:
+    """Qwen1.5-7B full SFT, ZeRO-2 on 8 x A100-40GB, 1 x 512 (LLaMA-Factory issue 4133: OOM with overlap_comm on):
+    --zero 2 alone takes DeepSpeed's default (off) and fits; the output says that with it on it does not."""
+    args = ["estimate", "Qwen1.5-7B", "--finetune", "full", "--zero", "2", "--dp", "8", "--gpu", "A100 40GB"]
+    assert main([*args, "--batch", "1", "--seq-len", "512"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "overlap_comm on" in x)
+    assert "does NOT fit" in line
+    w = lc.FineTune(
+        method="full",
+        batch_size=1,
+        seq_len=512,
+        parallelism=lc.Parallelism(data_parallel=8, zero_stage=2, overlap_comm=True),
+    )
+    assert not lc.fits("Qwen1.5-7B", "A100 40GB", w)
+    assert f"{lc.estimate_vram('Qwen1.5-7B', w).total_bytes / 2**30:.2f} GiB" in line

@@ -633,6 +633,9 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     if verdict.verdict == "tight":
         print("   tight: within the GPU's memory but inside the headroom kept for fragmentation; it may fail")
     print(_speed_line(model, gpu, workload, fits=runs) + (" (tight: if it starts)" if runs and not fits else ""))
+    overlap = _overlap_comm_note(model, gpu, workload, verdict.verdict)
+    if overlap:
+        print(f"   {overlap}")
     if not fits:
         keep, change = _cheapest_remedies(model, gpu, workload)
         if keep is not None:
@@ -645,6 +648,26 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
         for hint in _remedies(workload, est, model, gpu):
             print(f"   try {hint}")
     return 0 if runs else 1
+
+
+def _overlap_comm_note(model: Model, gpu: GPU, workload: Inference | FineTune, verdict: str) -> str:
+    """At ZeRO-2 with ``overlap_comm`` left unset (DeepSpeed's default: off), the verdict with it on,
+    when that differs: many shipped configs turn it on (the Hugging Face DeepSpeed docs' ZeRO-2
+    example), and it keeps a second set of reduce buckets (docs/sharding.md). "" otherwise."""
+    p = workload.parallelism
+    if not isinstance(workload, FineTune) or p.zero_stage != 2 or p.overlap_comm is not None:
+        return ""
+    on = attrs.evolve(workload, parallelism=attrs.evolve(p, overlap_comm=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = check(model, gpu, on)
+    if other.verdict == verdict:
+        return ""
+    said = {"fits": "fits", "tight": "is tight", "does not fit": "does NOT fit"}[other.verdict]
+    return (
+        f"with overlap_comm on (DeepSpeed's default is off at ZeRO-2; many shipped configs turn it on) it needs"
+        f" {_gib(other.required_bytes)} GiB and {said}: give --deepspeed-config with your config to be sure"
+    )
 
 
 def _gguf_repo(model: Model) -> bool:
