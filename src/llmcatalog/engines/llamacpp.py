@@ -207,6 +207,10 @@ class LlamaCppEstimate:
     max_gpu_layers: int | None = None
     max_n_ctx: int | None = None
     notes: tuple[str, ...] = ()
+    #: The K and V parts of the KV buffers (all devices), as ``llama_kv_cache`` prints them
+    #: ("K (f16): ... MiB, V (f16): ... MiB"); V is 0 for a latent MLA file in current builds.
+    k_bytes: int = 0
+    v_bytes: int = 0
 
     @property
     def gpu_mmproj_bytes(self) -> int:
@@ -258,6 +262,11 @@ class LlamaCppEstimate:
             ("mmproj", dev if self.gpu_mmproj_bytes else "CPU", self.mmproj_bytes),
         )
         lines += [f"{device} {name} buffer size = {size / MIB:,.2f} MiB" for name, device, size in rows if size]
+        if self.k_bytes:
+            lines.append(
+                f"KV size = {(self.k_bytes + self.v_bytes) / MIB:,.2f} MiB, K ({self.type_k}): {self.k_bytes / MIB:,.2f}"
+                f" MiB, V ({self.type_v}): {self.v_bytes / MIB:,.2f} MiB"
+            )
         return lines
 
     def buffers(self) -> Iterator[tuple[str, str, int]]:
@@ -665,10 +674,12 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
     # on the CPU a tied output shares the (memory-mapped) token_embd: no second copy there
     cpu_output = 0 if output_on_gpu else lay.output_bytes - lay.tied_output_bytes
     cpu_model = lay.token_embd_bytes + sum(lay.block_bytes[:first_gpu]) + cpu_output
-    gpu_kv = cpu_kv = 0
+    gpu_kv = cpu_kv = k_all = v_all = 0
     for i in range(L):
         cells = (swa if i in lay.sliding_layers else per_stream) * streams
         b = (k_row + v_row) * cells
+        k_all += k_row * cells
+        v_all += v_row * cells
         if i >= first_gpu:
             gpu_kv += b
         else:
@@ -717,6 +728,8 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
         "gpu_compute_bytes": gpu_compute,
         "cpu_compute_bytes": cpu_compute,
         "output_buffer_bytes": 4 * lay.n_vocab * s.n_parallel,
+        "k_bytes": k_all,
+        "v_bytes": v_all,
     }
 
 
