@@ -188,7 +188,7 @@ def test_ollama_r1_on_m2_ultra() -> None:
 
 def test_mla_format_is_checked() -> None:
     """A misspelt format is a WorkloadError naming the field and the choices."""
-    with pytest.raises(lc.WorkloadError, match="mla_format.*latent"):
+    with pytest.raises(lc.WorkloadError, match=r"mla_format.*latent"):
         mla.check_format("compressed")
     with pytest.raises(lc.WorkloadError, match="mla_format"):
         ollama.estimate(config_model("deepseek-v2-lite"), mla_format="full")

@@ -22,7 +22,11 @@ sequences and a non-unified cache each sequence gets ``ceil256(n_ctx / n_paralle
 that interleave sliding-window and global layers (Gemma 2/3, Cohere2, gpt-oss) keep only
 ``ceil256(min(n_ctx_seq, n_swa * n_seq + n_ubatch))`` cells on the sliding layers (``n_seq``
 counts the sequences sharing one unified cache); ``swa_full=True`` gives them the full size.
-A quantized V cache needs flash attention (llama.cpp refuses otherwise).
+A quantized V cache needs flash attention (llama.cpp refuses otherwise). Multi-head latent
+attention (DeepSeek-V2/V3/R1, Kimi-K2: GGUF arch ``deepseek2``) caches per the file's format and
+the build: the full per-head K/V of files converted before April 2025, or the compressed latent
+(``kv_lora_rank + n_rot`` K values, plus ``kv_lora_rank`` V values in builds before January 2026);
+see :mod:`.mla`.
 
 **Compute buffers** (the ``ggml-alloc`` graph reserve for one micro-batch of ``n_ubatch`` tokens,
 outputs for every token). The allocator reuses memory, so the buffer is the largest set of live
@@ -48,7 +52,7 @@ validation table (``tests/data/engines/``) states the errors.
 
 Not modelled: multi-GPU splits (``--tensor-split``), ``--override-tensor`` placements, the copies of
 CPU weights the CUDA backend makes to run large batches on the GPU during partial offload (they
-can raise the GPU compute buffer then), MLA and recurrent caches (DeepSeek, Mamba: refused).
+can raise the GPU compute buffer then), recurrent caches (Mamba: refused).
 """
 
 from __future__ import annotations
@@ -264,8 +268,8 @@ class LlamaCppEstimate:
         lines += [f"{device} {name} buffer size = {size / MIB:,.2f} MiB" for name, device, size in rows if size]
         if self.k_bytes:
             lines.append(
-                f"KV size = {(self.k_bytes + self.v_bytes) / MIB:,.2f} MiB, K ({self.type_k}): {self.k_bytes / MIB:,.2f}"
-                f" MiB, V ({self.type_v}): {self.v_bytes / MIB:,.2f} MiB"
+                f"KV size = {(self.k_bytes + self.v_bytes) / MIB:,.2f} MiB,"
+                f" K ({self.type_k}): {self.k_bytes / MIB:,.2f} MiB, V ({self.type_v}): {self.v_bytes / MIB:,.2f} MiB"
             )
         return lines
 
@@ -494,9 +498,7 @@ def quantized_tensors(model: Model, quant: str = "Q4_K_M", *, mla_format: str = 
     return tuple(_hf_tensors(arch, q, mxfp4_experts=_mxfp4_experts(model), mla_format=fmt))
 
 
-def layout(
-    model: Model | GGUFCheckpoint, quant: str | None = None, *, mla_format: str | None = None
-) -> LlamaCppLayout:
+def layout(model: Model | GGUFCheckpoint, quant: str | None = None, *, mla_format: str | None = None) -> LlamaCppLayout:
     """The :class:`LlamaCppLayout` of a GGUF file (its tensors as stored; ``quant`` must then be
     None or its file type) or of a model converted and quantized to ``quant`` (default Q4_K_M).
 

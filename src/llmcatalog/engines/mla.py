@@ -56,14 +56,21 @@ def check_format(value: object, field: str = "mla_format") -> str:
     return str(value)
 
 
+def _dims(arch: Architecture) -> tuple[int, int, int]:
+    """(kv_lora_rank, qk_rope_head_dim, v_head_dim) of an MLA architecture."""
+    if arch.kv_lora_rank is None or arch.qk_rope_head_dim is None or arch.v_head_dim is None:
+        raise ValueError(f"{arch.family}: not a multi-head latent attention architecture (kv_lora_rank unset)")
+    return arch.kv_lora_rank, arch.qk_rope_head_dim, arch.v_head_dim
+
+
 def kv_heads(arch: Architecture, fmt: str) -> tuple[int, int, int]:
     """(``head_count_kv``, ``key_length``, ``value_length``) a GGUF of format ``fmt`` states for
     ``arch`` (an MLA architecture): (1, kv_lora_rank + qk_rope_head_dim, kv_lora_rank) for
     ``"latent"``, (n_heads, head_dim, v_head_dim) for ``"per-head"``."""
-    assert arch.kv_lora_rank is not None and arch.qk_rope_head_dim is not None and arch.v_head_dim is not None
+    kv_rank, rope, v_dim = _dims(arch)
     if check_format(fmt) == "latent":
-        return 1, arch.kv_lora_rank + arch.qk_rope_head_dim, arch.kv_lora_rank
-    return arch.n_heads, arch.head_dim, arch.v_head_dim
+        return 1, kv_rank + rope, kv_rank
+    return arch.n_heads, arch.head_dim, v_dim
 
 
 def attention_tensors(arch: Architecture, layer: int, fmt: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -74,9 +81,8 @@ def attention_tensors(arch: Architecture, layer: int, fmt: str) -> list[tuple[st
     (V2-Lite), the compressed KV (``attn_kv_a_mqa``: kv_lora_rank + rope columns) and its norm, the
     decompression (``attn_kv_b``, or ``attn_k_b`` + ``attn_v_b`` in the latent format) and
     ``attn_output``. The block's input norm is added by the caller."""
-    assert arch.kv_lora_rank is not None and arch.qk_rope_head_dim is not None and arch.v_head_dim is not None
-    h, n_head, kv_rank = arch.hidden_size, arch.n_heads, arch.kv_lora_rank
-    rope, v_dim, k_dim = arch.qk_rope_head_dim, arch.v_head_dim, arch.head_dim
+    kv_rank, rope, v_dim = _dims(arch)
+    h, n_head, k_dim = arch.hidden_size, arch.n_heads, arch.head_dim
     nope = k_dim - rope
     p = f"blk.{layer}."
     out: list[tuple[str, tuple[int, ...]]] = []
