@@ -192,3 +192,14 @@ def test_mla_format_is_checked() -> None:
         mla.check_format("compressed")
     with pytest.raises(lc.WorkloadError, match="mla_format"):
         ollama.estimate(config_model("deepseek-v2-lite"), mla_format="full")
+
+
+SIZES = list(csv.DictReader((DATA / "engines" / "mla_file_sizes.csv").open(newline="")))
+
+
+@pytest.mark.parametrize("row", SIZES, ids=[r["id"] for r in SIZES])
+def test_file_size_matches_llama_cpp(row: dict[str, str]) -> None:
+    """The tensors of a DeepSeek GGUF in a llama-quantize mix add up to the printed model size
+    within 0.1 % (the printed figure has two decimals of GiB)."""
+    est = llamacpp.estimate(config_model(row["hf_config"]), quant=row["quant"], mla_format=row["mla_format"])
+    assert abs(est.file_bytes / GIB / float(row["file_gib"]) - 1) < 0.001
