@@ -161,9 +161,11 @@ def test_inverse_questions() -> None:
 
 
 def test_refusals() -> None:
-    """MLA models, unknown quants and bad settings are typed errors naming the field."""
-    with pytest.raises(lc.NotEstimableError, match="latent"):
-        llamacpp.estimate(lc.get_model("DeepSeek-V3"))
+    """Unknown MLA formats, unknown quants and bad settings are typed errors naming the field."""
+    with pytest.raises(lc.WorkloadError, match="mla_format"):
+        llamacpp.estimate(lc.get_model("DeepSeek-V3"), mla_format="compressed")
+    with pytest.raises(lc.WorkloadError, match="mla_v_cache"):
+        llamacpp.estimate(lc.get_model("DeepSeek-V3"), mla_v_cache="yes")  # type: ignore[arg-type]
     m = model("llama-3.1-8b")
     with pytest.raises(lc.WorkloadError, match="quant"):
         llamacpp.estimate(m, quant="Q4_K_X")

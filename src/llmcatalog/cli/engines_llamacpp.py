@@ -51,6 +51,17 @@ def add_options(es: argparse.ArgumentParser) -> None:
     g.add_argument("--mmproj", action="store_true", help="llama.cpp: add the vision/audio mmproj file (F16)")
     g.add_argument("--cache-type", choices=KV_CACHE_TYPES, default="f16", help="K and V cache type (-ctk/-ctv)")
     g.add_argument("--ubatch", type=int, default=512, help="llama.cpp n_ubatch (Ollama: num_batch)")
+    g.add_argument(
+        "--mla-format",
+        choices=("latent", "per-head"),
+        help="DeepSeek/Kimi (MLA) GGUF format: latent (converted since April 2025; llama.cpp default) or"
+        " per-head (older files, e.g. Ollama's library tags; Ollama default)",
+    )
+    g.add_argument(
+        "--mla-v-cache",
+        action="store_true",
+        help="llama.cpp builds of April 2025 - January 2026: a latent MLA file keeps a V cache too",
+    )
 
 
 #: The options :func:`add_options` adds (they mean nothing to the transformers estimate).
@@ -63,6 +74,8 @@ OPTIONS = (
     "--cache-type",
     "--ubatch",
     "--mmproj",
+    "--mla-format",
+    "--mla-v-cache",
 )
 #: ``--flash-attn`` values -> llama.cpp's ``flash_attn`` setting.
 _FA: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
@@ -142,6 +155,8 @@ def _estimate_llamacpp(
         n_gpu_layers=args.n_gpu_layers,
         gpu=gpu,
         mmproj=args.mmproj,
+        mla_format=args.mla_format,
+        mla_v_cache=args.mla_v_cache,
     )
 
 
@@ -227,6 +242,7 @@ def _run_ollama(
         flash_attn=args.flash_attn == "on",
         kv_cache_type=args.cache_type if args.cache_type in ("f16", "q8_0", "q4_0") else "f16",
         num_gpu=args.n_gpu_layers,
+        mla_format=args.mla_format,
     )
     if args.mmproj:
         raise WorkloadError("--mmproj applies to --engine llama.cpp (Ollama loads the projector on its own)")

@@ -22,7 +22,11 @@ sequences and a non-unified cache each sequence gets ``ceil256(n_ctx / n_paralle
 that interleave sliding-window and global layers (Gemma 2/3, Cohere2, gpt-oss) keep only
 ``ceil256(min(n_ctx_seq, n_swa * n_seq + n_ubatch))`` cells on the sliding layers (``n_seq``
 counts the sequences sharing one unified cache); ``swa_full=True`` gives them the full size.
-A quantized V cache needs flash attention (llama.cpp refuses otherwise).
+A quantized V cache needs flash attention (llama.cpp refuses otherwise). Multi-head latent
+attention (DeepSeek-V2/V3/R1, Kimi-K2: GGUF arch ``deepseek2``) caches per the file's format and
+the build: the full per-head K/V of files converted before April 2025, or the compressed latent
+(``kv_lora_rank + n_rot`` K values, plus ``kv_lora_rank`` V values in builds before January 2026);
+see :mod:`.mla`.
 
 **Compute buffers** (the ``ggml-alloc`` graph reserve for one micro-batch of ``n_ubatch`` tokens,
 outputs for every token). The allocator reuses memory, so the buffer is the largest set of live
@@ -48,7 +52,7 @@ validation table (``tests/data/engines/``) states the errors.
 
 Not modelled: multi-GPU splits (``--tensor-split``), ``--override-tensor`` placements, the copies of
 CPU weights the CUDA backend makes to run large batches on the GPU during partial offload (they
-can raise the GPU compute buffer then), MLA and recurrent caches (DeepSeek, Mamba: refused).
+can raise the GPU compute buffer then), recurrent caches (Mamba: refused).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from ..importers.gguf import GGUFCheckpoint, GGUFTensor
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import AS_STORED, Inference
+from . import mla as _mla
 from .ggml_types import FILE_TYPES, KV_CACHE_TYPES, row_bytes, tensor_type
 
 __all__ = [
@@ -131,6 +136,13 @@ class LlamaCppLayout:
     sliding_layers: frozenset[int] = frozenset()
     n_swa: int = 0
     bytes_by_type: tuple[tuple[str, int], ...] = ()
+    #: Multi-head latent attention (GGUF arch ``deepseek2``): ``""`` (none), ``"latent"`` (a GGUF with
+    #: the ``key_length_mla`` keys: one KV head of ``key_length`` = kv_lora_rank + n_rot and
+    #: ``value_length`` = kv_lora_rank) or ``"per-head"`` (a GGUF converted before April 2025:
+    #: ``n_head_kv`` heads of ``key_length``/``value_length``); see :mod:`.mla`.
+    mla: str = ""
+    key_length: int = 0
+    value_length: int = 0
 
     @property
     def model_bytes(self) -> int:
@@ -141,6 +153,16 @@ class LlamaCppLayout:
     def n_embd_kv(self) -> int:
         """``n_embd_k_gqa`` (= ``n_embd_v_gqa``): values per cell per layer for K (and for V)."""
         return self.n_head_kv * self.head_dim
+
+    @property
+    def n_embd_k(self) -> int:
+        """``n_embd_k_gqa``: K values per cell per layer (``key_length`` per KV head when set)."""
+        return self.n_head_kv * (self.key_length or self.head_dim)
+
+    @property
+    def n_embd_v(self) -> int:
+        """``n_embd_v_gqa``: V values per cell per layer (``value_length`` per KV head when set)."""
+        return self.n_head_kv * (self.value_length or self.head_dim)
 
 
 @attrs.frozen(kw_only=True)
@@ -189,6 +211,10 @@ class LlamaCppEstimate:
     max_gpu_layers: int | None = None
     max_n_ctx: int | None = None
     notes: tuple[str, ...] = ()
+    #: The K and V parts of the KV buffers (all devices), as ``llama_kv_cache`` prints them
+    #: ("K (f16): ... MiB, V (f16): ... MiB"); V is 0 for a latent MLA file in current builds.
+    k_bytes: int = 0
+    v_bytes: int = 0
 
     @property
     def gpu_mmproj_bytes(self) -> int:
@@ -240,6 +266,11 @@ class LlamaCppEstimate:
             ("mmproj", dev if self.gpu_mmproj_bytes else "CPU", self.mmproj_bytes),
         )
         lines += [f"{device} {name} buffer size = {size / MIB:,.2f} MiB" for name, device, size in rows if size]
+        if self.k_bytes:
+            lines.append(
+                f"KV size = {(self.k_bytes + self.v_bytes) / MIB:,.2f} MiB,"
+                f" K ({self.type_k}): {self.k_bytes / MIB:,.2f} MiB, V ({self.type_v}): {self.v_bytes / MIB:,.2f} MiB"
+            )
         return lines
 
     def buffers(self) -> Iterator[tuple[str, str, int]]:
@@ -274,8 +305,6 @@ def _sliding(arch: Architecture) -> frozenset[int]:
 
 
 def _check_attention(arch: Architecture, what: str) -> None:
-    if arch.is_mla:
-        raise NotEstimableError(f"{what}: multi-head latent attention (llama.cpp's MLA cache) is not modelled")
     if arch.count_layers("conv"):
         raise NotEstimableError(f"{what}: convolution/recurrent layers are not modelled for llama.cpp")
 
@@ -291,10 +320,13 @@ def _mxfp4_experts(model: Model) -> bool:
     return wf is not None and wf.method == "mxfp4" and "experts" in wf.quantized_parts
 
 
-def _hf_tensors(arch: Architecture, quant: str, *, mxfp4_experts: bool = False) -> list[GGUFTensor]:
+def _hf_tensors(
+    arch: Architecture, quant: str, *, mxfp4_experts: bool = False, mla_format: str = "latent"
+) -> list[GGUFTensor]:
     """The tensors ``convert_hf_to_gguf.py`` + ``llama-quantize`` write for this architecture (names
     as llama.cpp's ``LLM_TENSOR_*``, shapes in ggml order: input dimension first). With
-    ``mxfp4_experts`` the MoE expert tensors stay ``MXFP4`` whatever ``quant`` is (:func:`_mxfp4_experts`)."""
+    ``mxfp4_experts`` the MoE expert tensors stay ``MXFP4`` whatever ``quant`` is (:func:`_mxfp4_experts`);
+    an MLA architecture's attention is written in ``mla_format`` (:mod:`.mla`)."""
     h, hd, L = arch.hidden_size, arch.head_dim, arch.n_layers
     q_out, kv_out = arch.n_heads * hd, arch.n_kv_heads * hd
     fam = arch.family
@@ -327,24 +359,28 @@ def _hf_tensors(arch: Architecture, quant: str, *, mxfp4_experts: bool = False) 
             add(f"{p}norm_{k}_norm.weight", h, layer=i)
             if norm_bias:
                 add(f"{p}norm_{k}_norm.bias", h, layer=i)
-        add(f"{p}attn_q.weight", h, q_out, layer=i)
-        add(f"{p}attn_k.weight", h, kv_out, layer=i)
-        add(f"{p}attn_v.weight", h, kv_out, layer=i)
-        add(f"{p}attn_output.weight", q_out, h, layer=i)
-        if arch.qkv_bias:
-            add(f"{p}attn_q.bias", q_out, layer=i)
-            add(f"{p}attn_k.bias", kv_out, layer=i)
-            add(f"{p}attn_v.bias", kv_out, layer=i)
-        if arch.attn_out_bias:
-            add(f"{p}attn_output.bias", h, layer=i)
-        if arch.qk_norm == "head":
-            add(f"{p}attn_q_norm.weight", hd, layer=i)
-            add(f"{p}attn_k_norm.weight", hd, layer=i)
-        elif arch.qk_norm == "full":
-            add(f"{p}attn_q_norm.weight", q_out, layer=i)
-            add(f"{p}attn_k_norm.weight", kv_out, layer=i)
-        if arch.attn_sinks:
-            add(f"{p}attn_sinks.weight", arch.n_heads, layer=i)
+        if arch.is_mla:
+            for name, shape in _mla.attention_tensors(arch, i, mla_format):
+                add(name, *shape, layer=i)
+        else:
+            add(f"{p}attn_q.weight", h, q_out, layer=i)
+            add(f"{p}attn_k.weight", h, kv_out, layer=i)
+            add(f"{p}attn_v.weight", h, kv_out, layer=i)
+            add(f"{p}attn_output.weight", q_out, h, layer=i)
+            if arch.qkv_bias:
+                add(f"{p}attn_q.bias", q_out, layer=i)
+                add(f"{p}attn_k.bias", kv_out, layer=i)
+                add(f"{p}attn_v.bias", kv_out, layer=i)
+            if arch.attn_out_bias:
+                add(f"{p}attn_output.bias", h, layer=i)
+            if arch.qk_norm == "head":
+                add(f"{p}attn_q_norm.weight", hd, layer=i)
+                add(f"{p}attn_k_norm.weight", hd, layer=i)
+            elif arch.qk_norm == "full":
+                add(f"{p}attn_q_norm.weight", q_out, layer=i)
+                add(f"{p}attn_k_norm.weight", kv_out, layer=i)
+            if arch.attn_sinks:
+                add(f"{p}attn_sinks.weight", arch.n_heads, layer=i)
         if arch.is_moe_layer(i):
             e, eff = arch.n_experts, arch.expert_ffn_size or arch.ffn_size
             add(f"{p}ffn_gate_inp.weight", h, e, layer=i)
@@ -381,7 +417,11 @@ def _hf_tensors(arch: Architecture, quant: str, *, mxfp4_experts: bool = False) 
 
 
 def _from_tensors(
-    name: str, quant: str, arch: Architecture, tensors: list[GGUFTensor] | tuple[GGUFTensor, ...]
+    name: str,
+    quant: str,
+    arch: Architecture,
+    tensors: list[GGUFTensor] | tuple[GGUFTensor, ...],
+    mla_format: str = "latent",
 ) -> LlamaCppLayout:
     blocks = [0] * arch.n_layers
     token = output = 0
@@ -401,14 +441,19 @@ def _from_tensors(
     token_embd = next((t for t in tensors if t.name == "token_embd.weight"), None)
     dup = token_embd.nbytes if tied and token_embd is not None else 0
     output += dup  # the output layer's duplicate of token_embd (TENSOR_DUPLICATED)
+    mla: dict[str, Any] = {}
+    n_head_kv = arch.n_kv_heads
+    if arch.is_mla:  # llama.cpp runs every MLA model as its deepseek2 architecture
+        n_head_kv, key_length, value_length = _mla.kv_heads(arch, mla_format)
+        mla = {"arch": "deepseek2", "mla": mla_format, "key_length": key_length, "value_length": value_length}
     return LlamaCppLayout(
         name=name,
         quant=quant,
-        arch=arch.family,
+        arch=mla.pop("arch", arch.family),
         n_layers=arch.n_layers,
         n_embd=arch.hidden_size,
         n_head=arch.n_heads,
-        n_head_kv=arch.n_kv_heads,
+        n_head_kv=n_head_kv,
         head_dim=arch.head_dim,
         n_ff=max(
             arch.ffn_size if arch.n_moe_layers < arch.n_layers else 0,
@@ -424,21 +469,24 @@ def _from_tensors(
         sliding_layers=_sliding(arch),
         n_swa=arch.sliding_window or 0,
         bytes_by_type=tuple(sorted(by_type.items())),
+        **mla,
     )
 
 
 @functools.lru_cache(maxsize=256)
-def _layout_hf(model: Model, quant: str) -> LlamaCppLayout:
+def _layout_hf(model: Model, quant: str, mla_format: str = "latent") -> LlamaCppLayout:
     arch = model.architecture
     if arch is None:
         raise NotEstimableError(f"{model.id}: no architecture known; llama.cpp's buffers cannot be estimated")
     _check_attention(arch, model.id)
-    return _from_tensors(model.name, quant, arch, _hf_tensors(arch, quant, mxfp4_experts=_mxfp4_experts(model)))
+    tensors = _hf_tensors(arch, quant, mxfp4_experts=_mxfp4_experts(model), mla_format=mla_format)
+    return _from_tensors(model.name, quant, arch, tensors, mla_format)
 
 
-def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, ...]:
+def quantized_tensors(model: Model, quant: str = "Q4_K_M", *, mla_format: str = "latent") -> tuple[GGUFTensor, ...]:
     """The tensors a GGUF file of ``model`` in ``quant`` holds: llama.cpp names, shapes (ggml
-    order), the ggml type ``llama-quantize`` chooses for each, and bytes (``offset`` is 0)."""
+    order), the ggml type ``llama-quantize`` chooses for each, and bytes (``offset`` is 0). An MLA
+    model's attention is written in ``mla_format`` (:mod:`llmcatalog.engines.mla`)."""
     arch = model.architecture
     if arch is None:
         raise NotEstimableError(f"{model.id}: no architecture known")
@@ -446,13 +494,22 @@ def quantized_tensors(model: Model, quant: str = "Q4_K_M") -> tuple[GGUFTensor, 
     q = quant.upper()
     if q not in FILE_TYPES:
         raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
-    return tuple(_hf_tensors(arch, q, mxfp4_experts=_mxfp4_experts(model)))
+    fmt = _mla.check_format(mla_format)
+    return tuple(_hf_tensors(arch, q, mxfp4_experts=_mxfp4_experts(model), mla_format=fmt))
 
 
-def layout(model: Model | GGUFCheckpoint, quant: str | None = None) -> LlamaCppLayout:
+def layout(model: Model | GGUFCheckpoint, quant: str | None = None, *, mla_format: str | None = None) -> LlamaCppLayout:
     """The :class:`LlamaCppLayout` of a GGUF file (its tensors as stored; ``quant`` must then be
-    None or its file type) or of a model converted and quantized to ``quant`` (default Q4_K_M)."""
+    None or its file type) or of a model converted and quantized to ``quant`` (default Q4_K_M).
+
+    ``mla_format`` (multi-head latent attention models only, :mod:`llmcatalog.engines.mla`): how
+    the GGUF stores the attention, ``"latent"`` (converted since April 2025; the default for a
+    Hugging Face model) or ``"per-head"`` (older files); a GGUF file states its own."""
+    if mla_format is not None:
+        _mla.check_format(mla_format)
     if isinstance(model, GGUFCheckpoint):
+        if model.architecture is None and _mla_gguf_arch(model) is not None:
+            return _layout_gguf_mla(model, mla_format)
         arch = model.architecture
         if arch is None:
             raise NotEstimableError(f"{model.path}: {'; '.join(model.notes) or 'architecture unknown'}")
@@ -469,7 +526,65 @@ def layout(model: Model | GGUFCheckpoint, quant: str | None = None) -> LlamaCppL
     q = (quant or "Q4_K_M").upper()
     if q not in FILE_TYPES:
         raise WorkloadError(f"quant must be one of {', '.join(FILE_TYPES)}; got {quant!r}")
-    return _layout_hf(model, q)
+    return _layout_hf(model, q, mla_format or "latent")
+
+
+def _mla_gguf_arch(g: GGUFCheckpoint) -> str | None:
+    """The GGUF architecture name of an MLA file (one with ``<arch>.attention.kv_lora_rank``), else None."""
+    arch = g.metadata.get("general.architecture")
+    if isinstance(arch, str) and f"{arch}.attention.kv_lora_rank" in g.metadata:
+        return arch
+    return None
+
+
+def _layout_gguf_mla(g: GGUFCheckpoint, mla_format: str | None) -> LlamaCppLayout:
+    """The layout of an MLA GGUF file (the importer leaves its architecture unknown): the shapes
+    from its ``deepseek2.*`` keys, ``"latent"`` when both ``attention.key_length_mla`` and
+    ``value_length_mla`` are set (as ``llama_hparams::is_mla``), ``"per-head"`` otherwise."""
+    arch_name = _mla_gguf_arch(g)
+    meta = g.metadata
+
+    def key(name: str, default: int | None = None) -> int:
+        value = meta.get(f"{arch_name}.{name}", default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise NotEstimableError(f"{g.path}: {arch_name}.{name} is missing or not one integer ({value!r})")
+        return value
+
+    stored = "latent" if key("attention.key_length_mla", 0) and key("attention.value_length_mla", 0) else "per-head"
+    if mla_format is not None and mla_format != stored:
+        raise WorkloadError(
+            f"mla_format={mla_format!r} does not apply to a GGUF file (it stores the {stored!r} format); leave it out"
+        )
+    n_head = key("attention.head_count")
+    n_layers = key("block_count")
+    if stored == "latent":
+        k_head, v_head = key("attention.key_length_mla"), key("attention.value_length_mla")
+    else:
+        k_head, v_head = key("attention.key_length"), key("attention.value_length")
+    n_expert = key("expert_count", 0)
+    vocab = meta.get(f"{arch_name}.vocab_size") or meta.get("tokenizer.ggml.tokens")
+    q_lora = key("attention.q_lora_rank", 0)
+    arch = Architecture(
+        family="deepseek2",
+        n_layers=n_layers,
+        hidden_size=key("embedding_length"),
+        n_heads=n_head,
+        n_kv_heads=n_head,
+        head_dim=k_head,
+        ffn_size=key("feed_forward_length"),
+        vocab_size=vocab if isinstance(vocab, int) else 1,
+        max_context=key("context_length"),
+        q_lora_rank=q_lora or None,
+        kv_lora_rank=key("attention.kv_lora_rank"),
+        qk_rope_head_dim=key("rope.dimension_count"),
+        v_head_dim=v_head,
+        n_experts=n_expert,
+        n_experts_per_token=key("expert_used_count") if n_expert else None,
+        expert_ffn_size=key("expert_feed_forward_length", 0) or None,
+        n_shared_experts=key("expert_shared_count", 0),
+        n_dense_layers=min(key("leading_dense_block_count", 0), n_layers) if n_expert else 0,
+    )
+    return _from_tensors(g.model.name, _file_type(g), arch, g.tensors, stored)
 
 
 #: ``general.file_type`` values (llama.h ``llama_ftype``) to names.
@@ -528,6 +643,7 @@ class _Settings:
     n_ubatch: int
     swa_full: bool
     ctx_pad: int = _PAD_CELLS
+    mla_v_cache: bool = False
 
 
 def _cells(lay: LlamaCppLayout, s: _Settings) -> tuple[int, int, int, int]:
@@ -553,15 +669,19 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
     output_on_gpu = g > L
     n_ctx, n_ctx_seq, per_stream, swa = _cells(lay, s)
     streams = 1 if s.kv_unified else s.n_parallel
-    k_row, v_row = row_bytes(s.type_k.upper(), lay.n_embd_kv), row_bytes(s.type_v.upper(), lay.n_embd_kv)
+    k_row = row_bytes(s.type_k.upper(), lay.n_embd_k)
+    # a latent MLA file keeps no V cache since llama.cpp PR #19067 (January 2026): V is a view of K
+    v_row = 0 if lay.mla == "latent" and not s.mla_v_cache else row_bytes(s.type_v.upper(), lay.n_embd_v)
     gpu_model = sum(lay.block_bytes[first_gpu:]) + (lay.output_bytes if output_on_gpu else 0)
     # on the CPU a tied output shares the (memory-mapped) token_embd: no second copy there
     cpu_output = 0 if output_on_gpu else lay.output_bytes - lay.tied_output_bytes
     cpu_model = lay.token_embd_bytes + sum(lay.block_bytes[:first_gpu]) + cpu_output
-    gpu_kv = cpu_kv = 0
+    gpu_kv = cpu_kv = k_all = v_all = 0
     for i in range(L):
         cells = (swa if i in lay.sliding_layers else per_stream) * streams
         b = (k_row + v_row) * cells
+        k_all += k_row * cells
+        v_all += v_row * cells
         if i >= first_gpu:
             gpu_kv += b
         else:
@@ -570,6 +690,10 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
     tp = _pad(t, _MASK_PAD)
     e, heads = lay.n_embd, lay.n_head
     acts = 4 * t * 4 * max(e, heads * lay.head_dim)
+    if lay.mla == "latent":
+        # the absorbed query (key_length wide per head) and the latent attention output
+        # (value_length per head) live together in f32 (llama.cpp src/models/deepseek2.cpp)
+        acts = max(acts, 4 * t * heads * (lay.key_length + lay.value_length) + 4 * t * 2 * e)
     if s.flash_attn:
         mask = 2 * tp * per_stream
         attn = mask + acts
@@ -606,6 +730,8 @@ def _estimate(lay: LlamaCppLayout, s: _Settings, ngl: int) -> dict[str, Any]:
         "gpu_compute_bytes": gpu_compute,
         "cpu_compute_bytes": cpu_compute,
         "output_buffer_bytes": 4 * lay.n_vocab * s.n_parallel,
+        "k_bytes": k_all,
+        "v_bytes": v_all,
     }
 
 
@@ -648,6 +774,7 @@ def _settings(
     swa_full: bool,
     any_gpu: bool,
     ctx_pad: int = _PAD_CELLS,
+    mla_v_cache: bool = False,
 ) -> tuple[_Settings, list[str]]:
     notes = []
     _positive(ctx_pad, "ctx_pad")
@@ -677,10 +804,34 @@ def _settings(
     tk, tv = _kv_type(type_k, "type_k"), _kv_type(type_v, "type_v")
     if tv not in ("f32", "f16", "bf16") and not fa:
         raise WorkloadError(f"type_v={tv!r} (a quantized V cache) needs flash_attn=True, as in llama.cpp")
+    if not isinstance(mla_v_cache, bool):
+        raise WorkloadError(f"mla_v_cache must be True or False; got {mla_v_cache!r}")
     settings = _Settings(
-        n_ctx, n_parallel, bool(kv_unified), tk, tv, fa, n_batch, min(n_ubatch, n_batch), swa_full, ctx_pad
+        n_ctx, n_parallel, bool(kv_unified), tk, tv, fa, n_batch, min(n_ubatch, n_batch), swa_full, ctx_pad, mla_v_cache
     )
     return settings, notes
+
+
+def _mla_notes(lay: LlamaCppLayout, s: _Settings) -> list[str]:
+    """What the KV cache of a multi-head latent attention model holds, and under which builds."""
+    if lay.mla == "per-head":
+        return [
+            f"multi-head latent attention in a GGUF converted before April 2025 (no key_length_mla): llama.cpp"
+            f" caches every head's keys and values ({lay.n_embd_k:,} + {lay.n_embd_v:,} values per layer and cell);"
+            " a file converted since then caches the compressed latent (mla_format='latent')"
+        ]
+    if lay.mla == "latent" and s.mla_v_cache:
+        return [
+            f"multi-head latent attention: K holds the latent ({lay.n_embd_k} values) and V its first"
+            f" {lay.n_embd_v} again, as builds from April 2025 (PR #12801) to January 2026 allocated"
+        ]
+    if lay.mla == "latent":
+        return [
+            f"multi-head latent attention: the cache holds the compressed latent only ({lay.n_embd_k} values"
+            " per layer and cell, V read as a view of K; llama.cpp since PR #19067, January 2026; pass"
+            " mla_v_cache=True for the April 2025 - January 2026 builds, which kept a V cache too)"
+        ]
+    return []
 
 
 def _max_layers(lay: LlamaCppLayout, s: _Settings, budget: int) -> int:
@@ -721,6 +872,8 @@ def estimate(
     swa_full: bool = False,
     ctx_pad: int = _PAD_CELLS,
     mmproj: bool = False,
+    mla_format: str | None = None,
+    mla_v_cache: bool = False,
 ) -> LlamaCppEstimate:
     """llama.cpp's model, KV, compute and output buffers per device (see the module docstring).
 
@@ -744,9 +897,16 @@ def estimate(
     A vision-language model's main GGUF holds its language model only: the vision tower and
     projector live in a separate ``mmproj`` file (:func:`mmproj_bytes`); ``mmproj=True`` adds that
     file, in F16, to the GPU (``llama-server --mmproj``, offloaded by default).
+
+    Multi-head latent attention (DeepSeek-V2/V3/R1, Kimi-K2; :mod:`llmcatalog.engines.mla`):
+    ``mla_format`` is how the GGUF stores it, ``"latent"`` (converted since April 2025; the
+    default for a Hugging Face model) or ``"per-head"`` (older files: the full per-head cache); a
+    GGUF file states its own. A latent file caches one ``kv_lora_rank + rope`` row per layer and
+    cell; ``mla_v_cache=True`` adds the ``kv_lora_rank`` V rows that builds from April 2025 to
+    January 2026 (before PR #19067) also allocated.
     """
     model = _resolve(model)
-    lay = layout(model, quant)
+    lay = layout(model, quant, mla_format=mla_format)
     _positive(reserve_bytes, "reserve_bytes", zero=True)
     if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int) or n_gpu_layers < -1:
         raise WorkloadError(f"n_gpu_layers must be -1 (all) or an integer >= 0; got {n_gpu_layers!r}")
@@ -763,8 +923,10 @@ def estimate(
         swa_full=swa_full,
         any_gpu=ngl > 0,
         ctx_pad=ctx_pad,
+        mla_v_cache=mla_v_cache,
     )
     parts = _estimate(lay, s, ngl)
+    notes += _mla_notes(lay, s)
     # llama_context warns "n_ctx_seq > n_ctx_train -- possible training context overflow" (src/llama-context.cpp)
     seq_ctx = s.n_ctx if s.kv_unified else s.n_ctx // s.n_parallel
     if lay.n_ctx_train and seq_ctx > lay.n_ctx_train:
@@ -833,7 +995,7 @@ def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU
     """The largest ``n_ctx`` (a multiple of 256, up to the training context) that fits ``gpu`` at
     the given ``n_gpu_layers`` (default: all); 0 when even 256 cells do not fit."""
     model = _resolve(model)
-    lay = layout(model, settings.pop("quant", None))
+    lay = layout(model, settings.pop("quant", None), mla_format=settings.pop("mla_format", None))
     ngl = settings.pop("n_gpu_layers", -1)
     reserve = settings.pop("reserve_bytes", DEFAULT_RESERVE_BYTES)
     settings.setdefault("n_ctx", _PAD_CELLS)
@@ -848,6 +1010,7 @@ def max_context(model: Model | GGUFCheckpoint | str | os.PathLike[str], gpu: GPU
         "n_ubatch",
         "swa_full",
         "ctx_pad",
+        "mla_v_cache",
     }
     unknown = set(settings) - known
     if unknown:

@@ -17,7 +17,15 @@ prints that prediction (``layers.offload``, ``memory.required.full/partial/kv``,
       partial = 4 b e + max(4 b (1 + e + max(c, e)) + e^2 * 9/16 + 4 c (b h + d_h h_kv),
                             4 b (e + vocab) + e * vocab * 105/128)
 
-  (qwen2 has its own pair; other architectures use Ollama's fallback ``gqa * kv_total / 6``.)
+  (qwen2 and deepseek2 have their own pairs; other architectures use Ollama's fallback
+  ``gqa * kv_total / 6``.)
+- Multi-head latent attention (DeepSeek-V2/V3/R1, Kimi-K2: GGUF arch ``deepseek2``): the KV is
+  the same ``(key_length + value_length) * head_count_kv`` per cell as the file states it. The
+  library's ``deepseek-r1:671b``, ``deepseek-v3``, ``deepseek-v2`` and ``deepseek-coder-v2`` files
+  were converted before llama.cpp's MLA format (April 2025): 128 (V2-Lite: 16) KV heads of 192 + 128,
+  the full per-head cache (``mla_format="per-head"``, the default here). A file in the latent
+  format (``mla_format="latent"``: one KV head of 576 + 512) runs on Ollama's own engine from
+  v0.13, which caches the latent key and value (:mod:`llmcatalog.engines.mla`).
 - Layers are placed while ``free > minimum + one layer (blk.0 + its KV) + placed layers +
   max(graph)``, with a minimum of 457 MiB for CUDA/ROCm (512 MiB on Metal); the output layer
   (``output_norm`` + ``output``, or ``token_embd`` when tied) last. VRAM = the placed sizes plus
@@ -50,6 +58,7 @@ from ..importers.gguf import GGUFCheckpoint
 from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.workload import Inference
+from . import mla as _mla
 from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, workload_settings
 from .llamacpp import estimate as llamacpp_estimate
 
@@ -117,8 +126,8 @@ def default_num_ctx(vram_bytes: int | None, ollama_version: str | None = None) -
 
 
 def graph_size(lay: LlamaCppLayout, context: int, batch: int) -> tuple[int, int] | None:
-    """Ollama's ``GraphSize`` (partial, full) in bytes for the llama and qwen2 architectures;
-    None for the others (Ollama then uses ``gqa * kv_total / 6``)."""
+    """Ollama's ``GraphSize`` (partial, full) in bytes for the llama, qwen2 and deepseek2
+    architectures; None for the others (Ollama then uses ``gqa * kv_total / 6``)."""
     b, c, e, h = batch, context, lay.n_embd, lay.n_head
     vocab, d_h, h_kv = lay.n_vocab, lay.head_dim, lay.n_head_kv
     if lay.arch in _LLAMA_GRAPH:
@@ -133,6 +142,16 @@ def graph_size(lay: LlamaCppLayout, context: int, batch: int) -> tuple[int, int]
         partial = max(
             4 * b * (e + vocab) + e * vocab * 105 // 128,
             4 * (b * (1 + 2 * e + c * (1 + h)) + e * (1 + c)),
+        )
+        return partial, full
+    if lay.arch == "deepseek2":
+        # fs/ggml/ggml.go GraphSize, case "deepseek2": embeddingHeadsK is the file's key_length and
+        # headsKV its head_count_kv (192 and 128 in a per-head file, 576 and 1 in a latent one)
+        k, hk = lay.key_length or lay.head_dim, lay.n_head_kv
+        full = max(4 * b * (3 * e + vocab), 4 * b * (3 * e + 2 + c * (1 + hk) + 2 * k * hk))
+        partial = max(
+            4 * b * (3 * e + vocab) + e * vocab * 105 // 128,
+            4 * b * (2 * e + 1 + 2 * k * hk + c + c * hk) + 4 * k * c * hk + e * k * hk * 9 // 16,
         )
         return partial, full
     return None
@@ -222,6 +241,7 @@ def estimate(
     gpu_free_bytes: int | None = None,
     gpu_overhead_bytes: int = 0,
     library: str | None = None,
+    mla_format: str | None = None,
 ) -> OllamaEstimate:
     """Ollama's own memory estimate and layer decision (see the module docstring).
 
@@ -231,13 +251,32 @@ def estimate(
     ``gpu_overhead_bytes`` is ``OLLAMA_GPU_OVERHEAD``; ``num_gpu=-1`` lets Ollama choose;
     ``library`` (``cuda``, ``rocm``, ``metal``) defaults to the GPU's vendor's (NVIDIA: cuda, AMD:
     rocm, Apple: metal). ``num_ctx`` is capped at the model's training context, as Ollama does.
+
+    ``mla_format`` (multi-head latent attention models): the GGUF's format, ``"per-head"`` (the
+    default for a Hugging Face model: Ollama's library files of DeepSeek-V2/V3/R1 predate the latent
+    format) or ``"latent"``; a GGUF file states its own (see the module docstring).
     """
     if isinstance(model, str | os.PathLike):
         from ..importers.gguf import from_gguf
 
         model = from_gguf(model)
-    lay = layout(model, quant)
     notes: list[str] = []
+    if mla_format is None and isinstance(model, Model) and model.architecture and model.architecture.is_mla:
+        mla_format = "per-head"
+        notes.append(
+            "multi-head latent attention: Ollama's library GGUFs of DeepSeek-V2/V3/R1 (deepseek-r1:671b,"
+            " deepseek-v3, deepseek-v2, deepseek-coder-v2) were converted before April 2025 and cache every"
+            " head's keys and values; pass mla_format='latent' for a file in llama.cpp's MLA format"
+        )
+    elif mla_format is not None:
+        _mla.check_format(mla_format)
+    lay = layout(model, quant, mla_format=mla_format)
+    if lay.mla == "latent":
+        notes.append(
+            "latent MLA file: Ollama v0.13+ runs it on its own engine, which caches the latent key and value"
+            f" ({lay.n_embd_k} + {lay.n_embd_v} values per layer and cell) and measures its memory itself;"
+            " the GraphSize estimate of the llama runner stands in for that measurement"
+        )
     if library is None:
         library = _LIBRARY_BY_VENDOR.get(gpu.vendor, "cuda") if gpu is not None else "cuda"
     if library not in MINIMUM_MEMORY_BYTES:
@@ -263,7 +302,8 @@ def estimate(
     kv_type = _kv_type(kv_cache_type, flash_attn, notes)
     context = num_ctx * num_parallel
     batch = min(num_ctx, num_batch)
-    kv_layer = int(context * 2 * lay.head_dim * lay.n_head_kv * _KV_BYTES[kv_type])
+    # context * (embeddingHeadsK + embeddingHeadsV) * headsKV * bytesPerElement (GraphSize's default)
+    kv_layer = int(context * (lay.n_embd_k + lay.n_embd_v) * _KV_BYTES[kv_type])
     kv_total = kv_layer * lay.n_layers
     sizes = graph_size(lay, context, batch)
     if sizes is None:
@@ -323,6 +363,16 @@ def estimate(
             n_ubatch=num_batch,
             n_gpu_layers=count,
             gpu=gpu,
+            mla_format=lay.mla or None,
+            mla_v_cache=True,  # Ollama's runners keep a V cache for latent MLA files (module docstring)
+        )
+    placed = min(count, lay.n_layers)
+    ahead = sum(lay.block_bytes[lay.n_layers - placed :]) - sum(lay.block_bytes[:placed])
+    if placed and ahead > 0.01 * sum(lay.block_bytes[:placed]):
+        # llm/memory.go sums blk.0, blk.1, ... while llama.cpp puts the *last* n_gpu_layers blocks on the GPU
+        notes.append(
+            f"Ollama sizes the first {placed} blocks but llama.cpp offloads the last {placed}, which hold"
+            f" {ahead / GIB:.1f} GiB more here (smaller leading dense layers): the runner needs more than estimated"
         )
     return OllamaEstimate(
         model=lay.name,
