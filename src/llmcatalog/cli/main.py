@@ -19,7 +19,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -1432,8 +1432,19 @@ def _gpu_count(text: str) -> int:
     return n
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and a hint, not the whole usage block (some
+    subcommands have some 60 options): ``llmcatalog estimate: error: ...`` then
+    ``(llmcatalog estimate --help lists the options)``; exit status 2 as argparse's."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {_clean(message)}", file=sys.stderr)
+        print(f"({self.prog} --help lists the options)", file=sys.stderr)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
+    p = _Parser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
