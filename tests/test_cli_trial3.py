@@ -13,6 +13,7 @@ import pytest
 
 import llmcatalog as lc
 from llmcatalog.cli.main import main
+from llmcatalog.planning import PRECISION_LADDER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,3 +107,38 @@ def test_token_assumption_when_the_whole_context_is_the_prompt() -> None:
     assert line.startswith("a 2,048-token context")
     assert "decoding" not in line
     assert re.search(r"\b2,048\b", line)
+
+
+# -- 4. best_precision: None comes with the reason, as min_gpus' does -------------------------------
+def test_best_precision_none_warns_with_the_smallest_format_against_the_gpu() -> None:
+    """Llama-3.1-70B on one RTX 4090: no format fits; the warning names the smallest format tried, the
+    GiB it needs (what check says for it) and what the card takes."""
+    m, g = lc.get_model("llama-3.1-70b"), lc.get_gpu("RTX 4090")
+    w = lc.Inference(context_tokens=2048)
+    with pytest.warns(lc.NoFitWarning, match="best_precision: None") as record:
+        assert lc.best_precision(m, g, w) is None
+    text = str(record[0].message)
+    needed = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for p in PRECISION_LADDER:
+            needed[p] = lc.check(m, g, lc.Inference(context_tokens=2048, precision=p)).required_bytes
+    smallest = min(needed, key=needed.__getitem__)
+    assert f"{smallest}, needs {needed[smallest] / 2**30:.2f} GiB" in text
+    assert g.name in text
+    assert f"at most {g.available_bytes * 0.95 / 2**30:.2f} GiB" in text
+
+
+def test_best_precision_none_says_when_no_candidate_runs() -> None:
+    """Only AWQ and bitsandbytes on an Apple GPU: nothing runs there, and the warning says so."""
+    g = lc.get_gpu("Apple M1 Max 32GB")
+    with pytest.warns(lc.NoFitWarning, match="no candidate format could be tried.*cannot run them"):
+        assert lc.best_precision("qwen3-8b", g, lc.Inference(), candidates=["awq-int4", "bnb-nf4"]) is None
+
+
+def test_best_precision_that_fits_and_recommend_stay_quiet() -> None:
+    """A format that fits answers without a warning; recommend() uses best_precision without leaking it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.NoFitWarning)
+        assert lc.best_precision("qwen3-8b", lc.get_gpu("RTX 4090"), lc.Inference()) is not None
+        lc.recommend("llama-3.1-70b", lc.get_gpu("RTX 4090"), lc.Inference(context_tokens=2048))
