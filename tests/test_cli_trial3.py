@@ -142,3 +142,158 @@ def test_best_precision_that_fits_and_recommend_stay_quiet() -> None:
         warnings.simplefilter("error", lc.NoFitWarning)
         assert lc.best_precision("qwen3-8b", lc.get_gpu("RTX 4090"), lc.Inference()) is not None
         lc.recommend("llama-3.1-70b", lc.get_gpu("RTX 4090"), lc.Inference(context_tokens=2048))
+
+
+# -- 1. `plan MODEL` without --gpu: which catalog GPUs fit --------------------------------------------
+AWQ_70B = ("plan", "llama-3.1-70b", "--precision", "awq-int4", "--context", "32768")
+
+
+def _rows(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code, out, err = run(capsys, *argv, "--format", "json")
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def test_plan_without_gpu_lists_the_gpus_that_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial's command answers (exit 0) instead of 'name the GPU'; each row agrees with lc.check and
+    lc.min_gpus on that GPU (the fewest cards that fit, per-GPU GiB vs allocatable)."""
+    code, out, err = run(capsys, *AWQ_70B)
+    assert code == 0, err
+    assert "name the GPU" not in err
+    assert "h100-sxm5-80gb" in out
+    code, data = _rows(capsys, *AWQ_70B)
+    assert code == 0
+    rows = {r["gpu"]: r for r in data["gpus"]}
+    w = lc.Inference(precision="awq-int4", context_tokens=32768)
+    m = lc.get_model("llama-3.1-70b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for gid in ("h100-sxm5-80gb", "a100-sxm4-40gb", "rtx-4090"):
+            g = lc.get_gpu(gid)
+            n = lc.min_gpus(m, g, w, max_gpus=8)
+            assert rows[gid]["n_gpus"] == n
+            assert rows[gid]["verdict"] == "fits"
+            assert rows[gid]["available_bytes"] == g.available_bytes
+            if n == 1:
+                assert rows[gid]["required_bytes"] == lc.check(m, g, w).required_bytes
+        assert rows["a100-sxm4-40gb"]["n_gpus"] >= 2  # 70B in 4 bits: ~35 GiB of weights alone
+        # a GPU that cannot hold it even on 8 cards is not listed, but named as left out
+        assert "rtx-3060-12gb" not in rows
+        assert "rtx-3060-12gb" in data["not_listed"]
+        assert lc.min_gpus(m, lc.get_gpu("rtx-3060-12gb"), w, max_gpus=8) is None
+
+
+def test_plan_without_gpu_marks_gpus_that_cannot_run_the_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """AWQ: AMD, Apple, Gaudi and the V100 are never a plain 'fits' but 'cannot run: <reason>', ranked
+    after every GPU that can run it; each agrees with lc.supports."""
+    _, data = _rows(capsys, *AWQ_70B)
+    rows = data["gpus"]
+    for r in rows:
+        ok = lc.supports(lc.get_gpu(r["gpu"]), "awq-int4").ok
+        if ok:
+            assert r["verdict"] in ("fits", "tight") or r["verdict"].startswith("tight"), r
+        else:
+            assert r["verdict"].startswith("cannot run: "), r
+            assert r["n_gpus"] is None
+    bad = {r["gpu"]: r for r in rows if not r["runnable"]}
+    assert {"mi300x", "gaudi-2", "v100-sxm2-32gb"} <= set(bad)
+    assert any(g.startswith("apple-") for g in bad)
+    assert "7.5" in bad["v100-sxm2-32gb"]["verdict"]  # AWQ needs compute capability 7.5
+    assert "ROCm" in bad["mi300x"]["verdict"]
+    flags = [r["runnable"] for r in rows]
+    assert flags == sorted(flags, reverse=True)
+    # the table says it the same way
+    _, out, _ = run(capsys, *AWQ_70B)
+    (mi300x,) = [line for line in out.splitlines() if line.startswith("mi300x ")]
+    assert "cannot run: awq-int4" in mi300x
+    assert not re.search(r"\bfits\b", mi300x)
+
+
+@pytest.mark.parametrize(
+    "argv", [AWQ_70B, ("plan", "qwen2.5-32b", "--precision", "awq-int4", "--context", "8192", "--gpus", "2")]
+)
+def test_plan_without_gpu_ranks_by_verdict_then_fewest_cards_then_smallest(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    """Runnable rows: those that fit as given, then tight ones, then those needing more cards; fewer cards
+    first, then the smaller card (the least memory that does the job). A tight row says how many fit."""
+    _, data = _rows(capsys, *argv)
+    rows = [r for r in data["gpus"] if r["runnable"]]
+    order = ("fits", "tight", "does not fit")
+    keys = [(order.index(r["memory_verdict_as_given"]), r["n_gpus"], r["available_bytes"]) for r in rows]
+    assert len(keys) > 5
+    assert keys == sorted(keys)
+    for r in rows:
+        if r["memory_verdict_as_given"] == "tight":
+            assert r["verdict"] == f"tight (fits on {r['fewest_gpus_that_fit']})"
+
+
+def test_plan_without_gpu_fp8_below_compute_capability_8_9_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """FP8 with transformers: the A100 (8.0) is 'cannot run' (it would load bf16), the H100 (9.0) fits."""
+    _, data = _rows(capsys, "plan", "qwen3-8b", "--precision", "fp8")
+    rows = {r["gpu"]: r for r in data["gpus"]}
+    assert rows["h100-sxm5-80gb"]["verdict"] == "fits"
+    assert rows["a100-sxm4-80gb"]["verdict"].startswith("cannot run: ")
+    assert "8.9" in rows["a100-sxm4-80gb"]["verdict"]
+
+
+def test_plan_without_gpu_gpus_bounds_the_cards(capsys: pytest.CaptureFixture[str]) -> None:
+    """--gpus N: at most N cards of a type; nothing fits 405B on one card: exit 1 and a line that says so."""
+    _, data = _rows(capsys, *AWQ_70B, "--gpus", "2")
+    assert data["max_gpus"] == 2
+    assert all(r["n_gpus"] in (None, 1, 2) for r in data["gpus"])
+    assert "rtx-4090" in data["not_listed"]
+    code, out, _ = run(capsys, "plan", "llama-3.1-405b", "--gpus", "1")
+    assert code == 1
+    assert "do not fit even on 1 card" in out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+def test_plan_without_gpu_other_formats(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """--format csv gives raw bytes, markdown a GitHub table; both keep the 'cannot run' verdicts."""
+    code, out, _ = run(capsys, *AWQ_70B, "--format", fmt)
+    assert code == 0
+    first = out.splitlines()[0]
+    if fmt == "csv":
+        assert first.startswith("gpu,n_gpus,required_bytes,available_bytes,verdict")
+    else:
+        assert first.startswith("| gpu |")
+    assert "cannot run: awq-int4" in out
+
+
+def test_which_gpus_verdict_is_never_a_plain_fits_where_it_cannot_run() -> None:
+    """lc.which_gpus: the MI300X's memory check says 'fits', but its verdict says it cannot run AWQ."""
+    m = lc.get_model("llama-3.1-70b")
+    w = lc.Inference(precision="awq-int4", context_tokens=32768)
+    gpus = [lc.get_gpu(g) for g in ("MI300X", "H100 SXM")]
+    options = {o.gpu.id: o for o in lc.which_gpus(m, w, gpus=gpus)}
+    mi = options["mi300x"]
+    assert mi.check.verdict == "fits"  # memory only
+    assert mi.verdict.startswith("cannot run: ")
+    assert "awq-int4" in mi.verdict
+    assert options["h100-sxm5-80gb"].verdict == "fits"
+
+
+# -- 2. docs/cli.md's synopsis has `plan` and `fit`, each with an example checked against the real output
+def test_cli_docs_synopsis_has_plan_and_fit_with_checked_examples() -> None:
+    """The synopsis names both subcommands; each has an output-of example (tests/test_docs_outputs.py
+    compares those with what the command prints), `plan` one without --gpu too."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    synopsis = re.search(r"```\n(.*?)```", text, re.S)
+    assert synopsis is not None
+    assert "llmcatalog plan MODEL" in synopsis.group(1)
+    assert "llmcatalog fit " in synopsis.group(1)
+    examples = re.findall(r"<!-- output-of: cli\('([a-z]+)([^']*)'", text)
+    assert any(cmd == "plan" and "--gpu" in rest for cmd, rest in examples)
+    assert any(cmd == "plan" and "--gpu" not in rest for cmd, rest in examples)
+    assert any(cmd == "fit" for cmd, _ in examples)
+
+
+def test_cli_docs_usage_error_block_is_what_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-line usage error shown in docs/cli.md is the real stderr of that command."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    block = re.search(r"```text\n(llmcatalog estimate: error: .*?)```", text, re.S)
+    assert block is not None
+    code, _, err = run(capsys, "estimate", "qwen2.5-7b", "--gpu-memory", "0")
+    assert code == 2
+    assert err == block.group(1)

@@ -2,6 +2,9 @@
 
     llmcatalog estimate "Llama-2-7b" --gpu "RTX 4090"
     llmcatalog estimate chatglm3-6b --finetune lora --seq-len 384 --gpu a100-sxm4-80gb
+    llmcatalog plan llama-3.1-70b --precision awq-int4 --context 32768   # which catalog GPUs fit it
+    llmcatalog plan qwen2.5-7b --finetune lora --gpu "RTX 4090"           # the verdict and the remedies
+    llmcatalog fit --gpu "RTX 4090" --context 8192                        # the models that fit a GPU
     llmcatalog list models --domain medical
     llmcatalog search 华佗
     llmcatalog show qwen-7b-chat
@@ -35,7 +38,7 @@ from ..errors import (
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
-from ..planning import Remedy, max_context, models_that_fit, recommend
+from ..planning import Remedy, max_context, models_that_fit, recommend, which_gpus
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.names import normalize
@@ -1083,9 +1086,102 @@ def plan_rows(
     return v, line, headers, rows
 
 
+#: The most cards of one type ``plan MODEL`` (no --gpu) considers unless --gpus says otherwise.
+PLAN_MAX_GPUS = 8
+
+
+def gpu_rows(
+    model: Model, workload: Inference | FineTune, *, max_gpus: int, cat: Catalog
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The catalog GPUs for ``workload`` on ``model`` as :func:`llmcatalog.which_gpus` ranks them: the rows
+    listed (those that fit on at most ``max_gpus`` cards or are tight as given, then those whose memory
+    would do but that cannot run the workload's formats, marked "cannot run: ..."), and the ids left
+    out (they do not fit even on ``max_gpus`` cards)."""
+    options = _quiet(lambda: which_gpus(model, workload, gpus=cat.gpus, max_gpus=max_gpus))
+    rows: list[dict[str, Any]] = []
+    left: list[str] = []
+    for o in options:
+        given = o.one_gpu or o.check
+        if o.n_gpus is None and given.verdict != "tight":
+            left.append(o.gpu.id)
+            continue
+        # the setup shown: the workload as given when it fits or is tight there, or when the GPU cannot run
+        # it at all (no count of these helps); else the fewest cards that fit
+        setup = given if given.verdict != "does not fit" or o.n_gpus is None or not o.runnable else o.check
+        if not o.runnable:
+            verdict = "cannot run: " + "; ".join(_short_reason(r, o.gpu) for r in o.incompatible)
+        elif given.verdict == "tight":
+            verdict = "tight" + ("" if o.n_gpus is None else f" (fits on {o.n_gpus})")
+        else:
+            verdict = setup.verdict
+        rows.append(
+            {
+                "gpu": o.gpu.id,
+                "name": o.gpu.name,
+                "n_gpus": setup.n_gpus if o.runnable else None,
+                "required_bytes": setup.required_bytes,
+                "available_bytes": setup.available_bytes,
+                "verdict": verdict,
+                "runnable": o.runnable,
+                "cannot_run": list(o.incompatible),
+                "memory_verdict_as_given": given.verdict,
+                "fewest_gpus_that_fit": o.n_gpus if o.runnable else None,
+            }
+        )
+    return rows, left
+
+
+def _short_reason(reason: str, gpu: GPU) -> str:
+    """An incompatibility without the GPU's name (the row names it): "awq-int4: no documented ROCm kernel ..."."""
+    return reason.replace(f" on the {gpu.name}:", ":").replace(f"the {gpu.name} has", "it has")
+
+
+_FITTING_GPU_COLUMNS = (
+    Column("gpu"),
+    Column("n_gpus", "GPUs", lambda r: "-" if r["n_gpus"] is None else r["n_gpus"], right=True),
+    Column("required_bytes", "GiB per GPU", lambda r: _gib(r["required_bytes"]), right=True),
+    Column("available_bytes", "GiB allocatable", lambda r: _gib(r["available_bytes"]), right=True),
+    Column("verdict"),
+)
+
+
+def _cmd_plan_gpus(args: argparse.Namespace, cat: Catalog, model: Model, workload: Inference | FineTune) -> int:
+    """``plan MODEL`` without --gpu: which catalog GPUs fit, ranked as :func:`llmcatalog.which_gpus` does."""
+    max_gpus = args.gpus if args.gpus is not None else max(PLAN_MAX_GPUS, workload.parallelism.n_gpus)
+    rows, left = gpu_rows(model, workload, max_gpus=max_gpus, cat=cat)
+    runs = [r for r in rows if r["runnable"]]
+    code = 0 if runs else 1
+    line = (
+        f"{model.name} ({model.id}), {workload_label(workload)}: {len(runs)} catalog GPU type(s) "
+        f"can run it on at most {max_gpus} card(s) each"
+    )
+    fmt = chosen_format(args)
+    if fmt == "json":
+        print(to_json({"model": model.id, "summary": line, "max_gpus": max_gpus, "gpus": rows, "not_listed": left}))
+        return code
+    if fmt != "table":
+        print(render(rows, _FITTING_GPU_COLUMNS, fmt))
+        return code
+    print(_clean(line))
+    if rows:
+        print()
+        print(render(rows, _FITTING_GPU_COLUMNS, "table"))
+    print(
+        f"\nGPUs: the fewest of that type that fit (as the options split the job, else pipeline stages; "
+        f"data-parallel ranks for a fine-tune); 'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable "
+        "memory free; 'cannot run': no kernel for the job's formats there, whatever the memory"
+    )
+    if left:
+        print(f"{len(left)} other catalog GPU type(s) do not fit even on {max_gpus} cards (--gpus N considers more)")
+    return code
+
+
 def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
     _check_applicable(args)
     model = resolve_model(args.model, cat)
+    _refuse_empty_gpu(args)
+    if args.gpu is None and args.gpu_memory is None:
+        return _cmd_plan_gpus(args, cat, model, _workload(args))
     gpu = _target_gpu(args, cat)
     workload = _workload(args)
     n = args.gpus if args.gpus is not None else workload.parallelism.n_gpus
@@ -1405,7 +1501,7 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_gpu_options(p: argparse.ArgumentParser) -> None:
+def _add_gpu_options(p: argparse.ArgumentParser, listing: str = "") -> None:
     p.add_argument("--gpu", help="a catalog GPU (e.g. 'RTX 4090', 'A100 80GB')")
     p.add_argument(
         "--gpu-memory",
@@ -1413,7 +1509,10 @@ def _add_gpu_options(p: argparse.ArgumentParser) -> None:
         help="a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     p.add_argument(
-        "--gpus", type=_gpu_count, help="how many such GPUs you have, 1 or more (default: as the workload uses)"
+        "--gpus",
+        type=_gpu_count,
+        help="how many such GPUs you have, 1 or more (default: as the workload uses)"
+        + (f"; {listing}" if listing else ""),
     )
 
 
@@ -1491,9 +1590,13 @@ def _parser() -> argparse.ArgumentParser:
     _engines_llamacpp.add_options(es)  # the llama.cpp/Ollama options (cli/engines_llamacpp.py)
     es.set_defaults(func=_cmd_estimate)
 
-    pn = sub.add_parser("plan", help="does a job fit, and what to change so that it does", allow_abbrev=False)
+    pn = sub.add_parser(
+        "plan",
+        help="does a job fit on a GPU, and what to change so that it does; without --gpu, which catalog GPUs fit it",
+        allow_abbrev=False,
+    )
     pn.add_argument("model")
-    _add_gpu_options(pn)
+    _add_gpu_options(pn, listing=f"without --gpu: the most cards of one type to consider (default {PLAN_MAX_GPUS})")
     _add_workload_options(pn)
     add_format_option(pn)
     pn.set_defaults(func=_cmd_plan)
