@@ -297,3 +297,18 @@ def test_cli_docs_usage_error_block_is_what_the_command_prints(capsys: pytest.Ca
     code, _, err = run(capsys, "estimate", "qwen2.5-7b", "--gpu-memory", "0")
     assert code == 2
     assert err == block.group(1)
+
+
+def test_fit_on_a_gpu_that_cannot_run_the_format_is_never_a_plain_fits(capsys: pytest.CaptureFixture[str]) -> None:
+    """`fit --gpu MI300X --precision awq-int4`: the memory would do, but every row says it cannot run
+    (lc.supports: no ROCm AWQ kernel) and the exit status is 1; AWQ on an H100 still fits (exit 0)."""
+    assert not lc.supports(lc.get_gpu("MI300X"), "awq-int4").ok
+    code, out, _ = run(capsys, "fit", "--gpu", "MI300X", "--precision", "awq-int4", "--domain", "medical")
+    assert code == 1
+    rows = [line for line in out.splitlines() if "medical" in line]
+    assert rows
+    assert all("cannot run: awq-int4" in line and not re.search(r"\bfits\b", line) for line in rows)
+    assert "no model can run" in out
+    code, out, _ = run(capsys, "fit", "--gpu", "H100", "--precision", "awq-int4", "--domain", "medical")
+    assert code == 0
+    assert "cannot run" not in out

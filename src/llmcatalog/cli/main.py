@@ -1240,6 +1240,7 @@ def fit_rows(
     speed = "training tokens/s" if isinstance(workload, FineTune) else "decode tokens/s"
     # "free GiB": allocatable minus required (FitCheck.margin_bytes); "headroom" elsewhere is the 5% kept free.
     headers = ["id", "name", "domain", "params", "GiB per GPU", "free GiB", speed, "verdict"]
+    cannot = fit_cannot_run(gpu, workload)
     rows: list[list[object]] = [
         [
             f.model.id,
@@ -1248,12 +1249,24 @@ def fit_rows(
             _params(f.model.n_params),
             _gib(f.check.required_bytes),
             _gib(f.check.margin_bytes),
-            _fit_speed(f.model, gpu, workload, n_gpus),
-            f.check.verdict,
+            None if cannot else _fit_speed(f.model, gpu, workload, n_gpus),
+            cannot or f.check.verdict,
         ]
         for f in found
     ]
     return headers, rows
+
+
+def fit_cannot_run(gpu: GPU, workload: Inference | FineTune) -> str:
+    """``"cannot run: <why>"`` when ``gpu`` has no kernel for a format the workload asks for (a given
+    ``--precision``, a k-bit base, a bitsandbytes optimizer: :func:`llmcatalog.supports`, unknown verdicts
+    included, as planning counts them), whatever the model; "" when it can. ``fit`` then marks every row
+    so, rather than a plain "fits" (the memory alone would)."""
+    from ..memory.estimate import incompatibilities
+    from ..planning.choose import SMALLEST
+
+    why = incompatibilities(SMALLEST, gpu, workload, known_only=False)
+    return "cannot run: " + "; ".join(_short_reason(r, gpu) for r in why) if why else ""
 
 
 def _fit_speed(model: Model, gpu: GPU, workload: Inference | FineTune, n_gpus: int) -> float | None:
@@ -1285,20 +1298,28 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
         include_tight=args.tight,
         cat=cat,
     )
+    cannot = fit_cannot_run(gpu, workload)
+    code = 0 if rows and not cannot else 1
     fmt = chosen_format(args)
     if fmt != "table":
         print(render([dict(zip(headers, r, strict=True)) for r in rows], [Column(h) for h in headers], fmt))
-        return 0 if rows else 1
+        return code
     if rows:
         shown = [[*r[:6], "?" if r[6] is None else f"{r[6]:,.1f}", r[7]] for r in rows]
         print(table(headers, shown, right=(3, 4, 5, 6)))
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    if cannot:
+        print(
+            f"\nno model can run {kind} on {n}x {_clean(gpu.name)}: {_clean(cannot.removeprefix('cannot run: '))}"
+            f" (GiB per GPU: what the {len(rows)} model(s) listed would need)"
+        )
+        return code
     print(
         f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
         f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}; free GiB = allocatable - required; "
         f"'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable free as headroom)"
     )
-    return 0 if rows else 1
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
