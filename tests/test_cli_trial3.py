@@ -312,3 +312,28 @@ def test_fit_on_a_gpu_that_cannot_run_the_format_is_never_a_plain_fits(capsys: p
     code, out, _ = run(capsys, "fit", "--gpu", "H100", "--precision", "awq-int4", "--domain", "medical")
     assert code == 0
     assert "cannot run" not in out
+
+
+def test_which_gpus_with_a_split_workload_gives_the_fewest_cards_its_check_describes() -> None:
+    """A tp=2 job that fits on one H100: n_gpus is what lc.min_gpus answers, and the row's check is the
+    verdict on that many cards (before, n_gpus said 1 while the check described a 1-card split that did
+    not fit on an RTX 4090)."""
+    m = lc.get_model("llama-3.1-70b")
+    w = lc.Inference(precision="awq-int4", parallelism=lc.Parallelism(tensor_parallel=2))
+    gpus = [lc.get_gpu("H100 SXM"), lc.get_gpu("RTX 4090")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for o in lc.which_gpus(m, w, gpus=gpus):
+            assert o.n_gpus == lc.min_gpus(m, o.gpu, w)
+            assert o.check.n_gpus == o.n_gpus
+            assert o.check.fits
+            assert o.one_gpu is not None
+            assert o.one_gpu.n_gpus == 2
+
+
+def test_plan_without_gpu_refuses_fewer_gpus_than_the_split(capsys: pytest.CaptureFixture[str]) -> None:
+    """--gpus 1 with --tp 2 is a contradiction: a clear error, exit 2."""
+    code, _, err = run(capsys, "plan", "qwen3-8b", "--tp", "2", "--gpus", "1")
+    assert code == 2
+    assert "--gpus 1" in err
+    assert "--tp" in err

@@ -1105,9 +1105,9 @@ def gpu_rows(
         if o.n_gpus is None and given.verdict != "tight":
             left.append(o.gpu.id)
             continue
-        # the setup shown: the workload as given when it fits or is tight there, or when the GPU cannot run
-        # it at all (no count of these helps); else the fewest cards that fit
-        setup = given if given.verdict != "does not fit" or o.n_gpus is None or not o.runnable else o.check
+        # the setup shown: the fewest cards that fit; the workload as given when it is tight there (with the
+        # count that fits), or when the GPU cannot run it at all (no count of these helps)
+        setup = o.check if o.runnable and o.n_gpus is not None and given.verdict != "tight" else given
         if not o.runnable:
             verdict = "cannot run: " + "; ".join(_short_reason(r, o.gpu) for r in o.incompatible)
         elif given.verdict == "tight":
@@ -1148,6 +1148,11 @@ _FITTING_GPU_COLUMNS = (
 def _cmd_plan_gpus(args: argparse.Namespace, cat: Catalog, model: Model, workload: Inference | FineTune) -> int:
     """``plan MODEL`` without --gpu: which catalog GPUs fit, ranked as :func:`llmcatalog.which_gpus` does."""
     max_gpus = args.gpus if args.gpus is not None else max(PLAN_MAX_GPUS, workload.parallelism.n_gpus)
+    if max_gpus < workload.parallelism.n_gpus:
+        raise WorkloadError(
+            f"--gpus {max_gpus} is fewer than the {workload.parallelism.n_gpus} GPUs the workload is split over "
+            "(--tp x --pp x --dp): raise --gpus or drop the split"
+        )
     rows, left = gpu_rows(model, workload, max_gpus=max_gpus, cat=cat)
     runs = [r for r in rows if r["runnable"]]
     code = 0 if runs else 1

@@ -157,9 +157,9 @@ def which_gpus(
         if not isinstance(g, GPU):
             raise TypeError(f"gpus must hold llmcatalog.GPU values, got {type(g).__name__}")
         one = check_quietly(model, g, w, headroom)
-        if one.fits:
+        if one.fits and w.parallelism.n_gpus == 1:
             n: int | None = 1
-        else:
+        else:  # a workload split over several cards may fit on fewer: min_gpus finds the fewest
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ContextLengthWarning)
                 warnings.simplefilter("ignore", NoFitWarning)  # a row with n_gpus None says it
