@@ -2,6 +2,9 @@
 
     llmcatalog estimate "Llama-2-7b" --gpu "RTX 4090"
     llmcatalog estimate chatglm3-6b --finetune lora --seq-len 384 --gpu a100-sxm4-80gb
+    llmcatalog plan llama-3.1-70b --precision awq-int4 --context 32768   # which catalog GPUs fit it
+    llmcatalog plan qwen2.5-7b --finetune lora --gpu "RTX 4090"           # the verdict and the remedies
+    llmcatalog fit --gpu "RTX 4090" --context 8192                        # the models that fit a GPU
     llmcatalog list models --domain medical
     llmcatalog search 华佗
     llmcatalog show qwen-7b-chat
@@ -19,7 +22,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -35,7 +38,7 @@ from ..errors import (
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
-from ..planning import Remedy, max_context, models_that_fit, recommend
+from ..planning import Remedy, max_context, models_that_fit, recommend, which_gpus
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog
 from ..registry.names import normalize
@@ -1108,9 +1111,107 @@ def plan_rows(
     return v, line, headers, rows
 
 
+#: The most cards of one type ``plan MODEL`` (no --gpu) considers unless --gpus says otherwise.
+PLAN_MAX_GPUS = 8
+
+
+def gpu_rows(
+    model: Model, workload: Inference | FineTune, *, max_gpus: int, cat: Catalog
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The catalog GPUs for ``workload`` on ``model`` as :func:`llmcatalog.which_gpus` ranks them: the rows
+    listed (those that fit on at most ``max_gpus`` cards or are tight as given, then those whose memory
+    would do but that cannot run the workload's formats, marked "cannot run: ..."), and the ids left
+    out (they do not fit even on ``max_gpus`` cards)."""
+    options = _quiet(lambda: which_gpus(model, workload, gpus=cat.gpus, max_gpus=max_gpus))
+    rows: list[dict[str, Any]] = []
+    left: list[str] = []
+    for o in options:
+        given = o.one_gpu or o.check
+        if o.n_gpus is None and given.verdict != "tight":
+            left.append(o.gpu.id)
+            continue
+        # the setup shown: the fewest cards that fit; the workload as given when it is tight there (with the
+        # count that fits), or when the GPU cannot run it at all (no count of these helps)
+        setup = o.check if o.runnable and o.n_gpus is not None and given.verdict != "tight" else given
+        if not o.runnable:
+            verdict = "cannot run: " + "; ".join(_short_reason(r, o.gpu) for r in o.incompatible)
+        elif given.verdict == "tight":
+            verdict = "tight" + ("" if o.n_gpus is None else f" (fits on {o.n_gpus})")
+        else:
+            verdict = setup.verdict
+        rows.append(
+            {
+                "gpu": o.gpu.id,
+                "name": o.gpu.name,
+                "n_gpus": setup.n_gpus if o.runnable else None,
+                "required_bytes": setup.required_bytes,
+                "available_bytes": setup.available_bytes,
+                "verdict": verdict,
+                "runnable": o.runnable,
+                "cannot_run": list(o.incompatible),
+                "memory_verdict_as_given": given.verdict,
+                "fewest_gpus_that_fit": o.n_gpus if o.runnable else None,
+            }
+        )
+    return rows, left
+
+
+def _short_reason(reason: str, gpu: GPU) -> str:
+    """An incompatibility without the GPU's name (the row names it): "awq-int4: no documented ROCm kernel ..."."""
+    return reason.replace(f" on the {gpu.name}:", ":").replace(f"the {gpu.name} has", "it has")
+
+
+_FITTING_GPU_COLUMNS = (
+    Column("gpu"),
+    Column("n_gpus", "GPUs", lambda r: "-" if r["n_gpus"] is None else r["n_gpus"], right=True),
+    Column("required_bytes", "GiB per GPU", lambda r: _gib(r["required_bytes"]), right=True),
+    Column("available_bytes", "GiB allocatable", lambda r: _gib(r["available_bytes"]), right=True),
+    Column("verdict"),
+)
+
+
+def _cmd_plan_gpus(args: argparse.Namespace, cat: Catalog, model: Model, workload: Inference | FineTune) -> int:
+    """``plan MODEL`` without --gpu: which catalog GPUs fit, ranked as :func:`llmcatalog.which_gpus` does."""
+    max_gpus = args.gpus if args.gpus is not None else max(PLAN_MAX_GPUS, workload.parallelism.n_gpus)
+    if max_gpus < workload.parallelism.n_gpus:
+        raise WorkloadError(
+            f"--gpus {max_gpus} is fewer than the {workload.parallelism.n_gpus} GPUs the workload is split over "
+            "(--tp x --pp x --dp): raise --gpus or drop the split"
+        )
+    rows, left = gpu_rows(model, workload, max_gpus=max_gpus, cat=cat)
+    runs = [r for r in rows if r["runnable"]]
+    code = 0 if runs else 1
+    line = (
+        f"{model.name} ({model.id}), {workload_label(workload)}: {len(runs)} catalog GPU type(s) "
+        f"can run it on at most {max_gpus} card(s) each"
+    )
+    fmt = chosen_format(args)
+    if fmt == "json":
+        print(to_json({"model": model.id, "summary": line, "max_gpus": max_gpus, "gpus": rows, "not_listed": left}))
+        return code
+    if fmt != "table":
+        print(render(rows, _FITTING_GPU_COLUMNS, fmt))
+        return code
+    print(_clean(line))
+    if rows:
+        print()
+        print(render(rows, _FITTING_GPU_COLUMNS, "table"))
+    print(
+        f"\nGPUs: the fewest of that type that fit (as the options split the job, else pipeline stages; "
+        f"data-parallel ranks for a fine-tune); 'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable "
+        "memory free; 'cannot run': no kernel for the job's formats there, whatever the memory"
+    )
+    if left:
+        print(f"{len(left)} other catalog GPU type(s) do not fit even on {max_gpus} cards (--gpus N considers more)")
+    return code
+
+
 def _cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
     _check_applicable(args)
     model = resolve_model(args.model, cat)
+    _refuse_empty_gpu(args)
+    if args.gpu is None and args.gpu_memory is None:
+        return _cmd_plan_gpus(args, cat, model, _workload(args))
     gpu = _target_gpu(args, cat)
     workload = _workload(args)
     n = args.gpus if args.gpus is not None else workload.parallelism.n_gpus
@@ -1169,6 +1270,7 @@ def fit_rows(
     speed = "training tokens/s" if isinstance(workload, FineTune) else "decode tokens/s"
     # "free GiB": allocatable minus required (FitCheck.margin_bytes); "headroom" elsewhere is the 5% kept free.
     headers = ["id", "name", "domain", "params", "GiB per GPU", "free GiB", speed, "verdict"]
+    cannot = fit_cannot_run(gpu, workload)
     rows: list[list[object]] = [
         [
             f.model.id,
@@ -1177,12 +1279,24 @@ def fit_rows(
             _params(f.model.n_params),
             _gib(f.check.required_bytes),
             _gib(f.check.margin_bytes),
-            _fit_speed(f.model, gpu, workload, n_gpus),
-            f.check.verdict,
+            None if cannot else _fit_speed(f.model, gpu, workload, n_gpus),
+            cannot or f.check.verdict,
         ]
         for f in found
     ]
     return headers, rows
+
+
+def fit_cannot_run(gpu: GPU, workload: Inference | FineTune) -> str:
+    """``"cannot run: <why>"`` when ``gpu`` has no kernel for a format the workload asks for (a given
+    ``--precision``, a k-bit base, a bitsandbytes optimizer: :func:`llmcatalog.supports`, unknown verdicts
+    included, as planning counts them), whatever the model; "" when it can. ``fit`` then marks every row
+    so, rather than a plain "fits" (the memory alone would)."""
+    from ..memory.estimate import incompatibilities
+    from ..planning.choose import SMALLEST
+
+    why = incompatibilities(SMALLEST, gpu, workload, known_only=False)
+    return "cannot run: " + "; ".join(_short_reason(r, gpu) for r in why) if why else ""
 
 
 def _fit_speed(model: Model, gpu: GPU, workload: Inference | FineTune, n_gpus: int) -> float | None:
@@ -1214,20 +1328,28 @@ def _cmd_fit(args: argparse.Namespace, cat: Catalog) -> int:
         include_tight=args.tight,
         cat=cat,
     )
+    cannot = fit_cannot_run(gpu, workload)
+    code = 0 if rows and not cannot else 1
     fmt = chosen_format(args)
     if fmt != "table":
         print(render([dict(zip(headers, r, strict=True)) for r in rows], [Column(h) for h in headers], fmt))
-        return 0 if rows else 1
+        return code
     if rows:
         shown = [[*r[:6], "?" if r[6] is None else f"{r[6]:,.1f}", r[7]] for r in rows]
         print(table(headers, shown, right=(3, 4, 5, 6)))
     kind = f"fine-tune ({workload.method})" if isinstance(workload, FineTune) else "inference"
+    if cannot:
+        print(
+            f"\nno model can run {kind} on {n}x {_clean(gpu.name)}: {_clean(cannot.removeprefix('cannot run: '))}"
+            f" (GiB per GPU: what the {len(rows)} model(s) listed would need)"
+        )
+        return code
     print(
         f"\n{len(rows)} model(s) fit {kind} on {n}x {_clean(gpu.name)} "
         f"({_gib(gpu.available_bytes)} GiB allocatable each{_fallback_note(gpu)}; free GiB = allocatable - required; "
         f"'fits' keeps at least {HEADROOM_FRACTION:.0%} of the allocatable free as headroom)"
     )
-    return 0 if rows else 1
+    return code
 
 
 def _cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
@@ -1430,7 +1552,7 @@ def _add_workload_options(es: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_gpu_options(p: argparse.ArgumentParser) -> None:
+def _add_gpu_options(p: argparse.ArgumentParser, listing: str = "") -> None:
     p.add_argument("--gpu", help="a catalog GPU (e.g. 'RTX 4090', 'A100 80GB')")
     p.add_argument(
         "--gpu-memory",
@@ -1438,7 +1560,10 @@ def _add_gpu_options(p: argparse.ArgumentParser) -> None:
         help="a card not in the catalog, by its memory: 12GiB or 12G (2**30), 24GB (10**9), 16000MiB",
     )
     p.add_argument(
-        "--gpus", type=_gpu_count, help="how many such GPUs you have, 1 or more (default: as the workload uses)"
+        "--gpus",
+        type=_gpu_count,
+        help="how many such GPUs you have, 1 or more (default: as the workload uses)"
+        + (f"; {listing}" if listing else ""),
     )
 
 
@@ -1457,8 +1582,19 @@ def _gpu_count(text: str) -> int:
     return n
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and a hint, not the whole usage block (some
+    subcommands have some 60 options): ``llmcatalog estimate: error: ...`` then
+    ``(llmcatalog estimate --help lists the options)``; exit status 2 as argparse's."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {_clean(message)}", file=sys.stderr)
+        print(f"({self.prog} --help lists the options)", file=sys.stderr)
+        sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
+    p = _Parser(prog="llmcatalog", description="Open LLM catalog and GPU-memory calculator.")
     p.add_argument("--version", action=_Version, help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -1505,9 +1641,13 @@ def _parser() -> argparse.ArgumentParser:
     _engines_llamacpp.add_options(es)  # the llama.cpp/Ollama options (cli/engines_llamacpp.py)
     es.set_defaults(func=_cmd_estimate)
 
-    pn = sub.add_parser("plan", help="does a job fit, and what to change so that it does", allow_abbrev=False)
+    pn = sub.add_parser(
+        "plan",
+        help="does a job fit on a GPU, and what to change so that it does; without --gpu, which catalog GPUs fit it",
+        allow_abbrev=False,
+    )
     pn.add_argument("model")
-    _add_gpu_options(pn)
+    _add_gpu_options(pn, listing=f"without --gpu: the most cards of one type to consider (default {PLAN_MAX_GPUS})")
     _add_workload_options(pn)
     add_format_option(pn)
     pn.set_defaults(func=_cmd_plan)

@@ -340,6 +340,16 @@ def _stage_layers(n_layers: int, stages: int) -> int:
     return math.ceil(n_layers / stages)
 
 
+def _tokens_assumption(prefill_tokens: int, context_tokens: int) -> str:
+    """The token budget in words, totals unambiguous: the context holds the prompt and the generated tokens."""
+    if prefill_tokens >= context_tokens:
+        return f"a {context_tokens:,}-token context: all {context_tokens:,} tokens prefilled as the prompt"
+    return (
+        f"a {context_tokens:,}-token context: prefill of {prefill_tokens:,} prompt tokens, then decoding to "
+        f"{context_tokens:,} tokens in all ({context_tokens - prefill_tokens:,} generated)"
+    )
+
+
 @functools.lru_cache(maxsize=4096)
 def _inference_assumptions(
     w: Inference, weights_note: str, cuda_context_bytes: int, allocator_fraction: float
@@ -356,7 +366,7 @@ def _inference_assumptions(
         f"attention: {w.attention}",
         weights_note or f"weights: {w.weight_format.description}",
         f"compute dtype: {w.compute}; KV cache: {w.kv_dtype}",
-        f"prefill of {w.prefill_tokens} prompt tokens, then decoding up to {w.context_tokens} tokens",
+        _tokens_assumption(w.prefill_tokens, w.context_tokens),
         f"overhead: CUDA context {cuda_context_bytes / 2**20:.0f} MiB"
         f" + allocator reserve {allocator_fraction:.0%} of dynamic memory",
     ]
@@ -673,12 +683,21 @@ def incompatibilities(
             given, dtype = False, workload.precision
         verdict = supports(gpu, dtype)
         if dtype == "bf16" and not given and not verdict.ok and verdict.known:
-            field = "compute_dtype" if isinstance(workload, Inference) else "precision"
-            option = f"{field}='fp16', --compute fp16"
-            out.append(
-                f"bf16 (the default compute dtype) on the {gpu.name}: {verdict.reason}; fp16 is what runs there "
-                f"({option}; the memory is the same)"
-            )
+            if isinstance(workload, Inference):
+                out.append(
+                    f"bf16 (the default compute dtype) on the {gpu.name}: {verdict.reason.removesuffix('; use fp16')}; "
+                    "fp16 is what runs "
+                    "there (compute_dtype='fp16', --compute fp16; the memory is the same)"
+                )
+            else:  # the workload is transformers training: its words, not an engine's
+                cc = gpu.capability
+                has = f" (compute capability {cc[0]}.{cc[1]})" if cc else ""
+                out.append(
+                    f"bf16 (the default training precision) on the {gpu.name}: no bf16 tensor cores{has}, so "
+                    "transformers training there would run bf16 emulated, slowly: train with fp16 mixed precision "
+                    "instead (Trainer fp16=True; precision='fp16', --compute fp16; fp16 is what runs there and the "
+                    "memory is the same)"
+                )
     return tuple(dict.fromkeys(out))
 
 

@@ -63,6 +63,17 @@ class GPUOption:
         return not self.incompatible
 
     @property
+    def verdict(self) -> str:
+        """The row's answer in words: ``"cannot run: <why>"`` when the GPU cannot run the workload's
+        formats, whatever the memory says (``check`` is the memory verdict only: an MI300X "fits" an
+        AWQ job by memory but has no kernel for it); else the verdict on the recommended setup
+        (``check.verdict``: "fits" or "tight" on ``n_gpus`` cards, "does not fit" when no count up to
+        ``max_gpus`` does)."""
+        if self.incompatible:
+            return "cannot run: " + "; ".join(self.incompatible)
+        return self.check.verdict
+
+    @property
     def total_cost(self) -> float | None:
         """``cost_per_gpu * n_gpus`` (None when either is unknown), rounded to 9 decimals so that a
         price of 0.70 on 4 cards reads 2.8, not the float product 2.8000000000000003."""
@@ -129,7 +140,8 @@ def which_gpus(
     then the smaller card (the least memory that does the job).
 
     GPUs that cannot run the workload's formats (``GPUOption.incompatible``: AWQ on a V100, any
-    bitsandbytes or vLLM format on an Apple GPU) come last, with the reason.
+    bitsandbytes or vLLM format on an Apple GPU) come last, with the reason; their ``verdict`` is
+    "cannot run: <reason>" (their ``check`` is the memory verdict only, which may say "fits").
 
     Order with ``cost``: the prices rank. First every GPU with a price that fits on at most
     ``max_gpus`` cards, cheapest total cost (price x the fewest cards) first; then the GPUs the
@@ -145,9 +157,9 @@ def which_gpus(
         if not isinstance(g, GPU):
             raise TypeError(f"gpus must hold llmcatalog.GPU values, got {type(g).__name__}")
         one = check_quietly(model, g, w, headroom)
-        if one.fits:
+        if one.fits and w.parallelism.n_gpus == 1:
             n: int | None = 1
-        else:
+        else:  # a workload split over several cards may fit on fewer: min_gpus finds the fewest
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ContextLengthWarning)
                 warnings.simplefilter("ignore", NoFitWarning)  # a row with n_gpus None says it

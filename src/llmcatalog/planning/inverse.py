@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from ..errors import CompatibilityWarning, ContextLengthWarning, WorkloadError
+from ..errors import CompatibilityWarning, ContextLengthWarning, NoFitWarning, WorkloadError, outside_stacklevel
 from ..memory.estimate import _arch_of, _canonical, _unwrap, check, estimate_vram, tensor_parallel_sizes
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom, fit_check
 from ..values.compat import engine_runs, supports
@@ -197,7 +197,9 @@ def best_precision(
     engine: str | None = None,
 ) -> str | WeightFormat | None:
     """The first of ``candidates`` (highest quality first: :data:`PRECISION_LADDER`) in which the
-    inference ``workload`` fits, or None if no real, runnable one does.
+    inference ``workload`` fits, or None if no real, runnable one does. None comes with a
+    :class:`~llmcatalog.NoFitWarning` saying why, as :func:`llmcatalog.min_gpus`'s: the smallest format
+    tried against the memory the GPU takes, or that no candidate runs on it.
 
     Only real formats ``gpu`` can run with ``engine`` (None: transformers) are answered
     (:func:`llmcatalog.supports`): no FP8 on an A100 with transformers (it would dequantize to bf16),
@@ -230,15 +232,54 @@ def best_precision(
         bits = stored.linear_bits
         lower = [c for c in formats if _fmt(c).quantized and _fmt(c).linear_bits <= bits and _fmt(c) != stored]
         formats = [stored, *lower]
+    tried: list[tuple[FitCheck, str]] = []
+    skipped: dict[str, list[str]] = {"idealised": [], "cannot run": [], "architecture": []}
     for c in formats:
-        if not is_real(c) or not runnable(gpu, c, engine):
+        if not is_real(c):
+            skipped["idealised"].append(_fmt(c).name)
+            continue
+        if not runnable(gpu, c, engine):
+            skipped["cannot run"].append(_fmt(c).name)
             continue
         try:
-            if check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom, engine).fits:
-                return c
+            verdict = check_quietly(model, gpu, attrs.evolve(w, precision=c), headroom, engine)
         except WorkloadError:
+            skipped["architecture"].append(_fmt(c).name)
             continue  # e.g. a group size the architecture cannot take
+        if verdict.fits:
+            return c
+        tried.append((verdict, _fmt(c).name))
+    why = _no_format_reason(gpu, tried, skipped, headroom, engine or "transformers")
+    warnings.warn(why, NoFitWarning, stacklevel=outside_stacklevel())
     return None
+
+
+def _no_format_reason(
+    gpu: GPU, tried: Sequence[tuple[FitCheck, str]], skipped: dict[str, list[str]], headroom: float, engine: str
+) -> str:
+    """Why :func:`best_precision` answers None, for its :class:`~llmcatalog.NoFitWarning`: the smallest
+    format tried against what the GPU takes (its allocatable memory less the headroom), and the
+    candidates not tried (idealised lower bounds, formats the GPU cannot run, formats the architecture
+    cannot take)."""
+    gib = 2**30
+    words = {
+        "idealised": "idealised lower bounds, not kernels",
+        "cannot run": f"the {gpu.name} cannot run them with {engine} (llmcatalog.supports() says why)",
+        "architecture": "the architecture cannot take them (GPTQ/AWQ need Linear inputs divisible by 128)",
+    }
+    untried = "; ".join(f"{', '.join(names)}: {words[k]}" for k, names in skipped.items() if names)
+    if not tried:
+        return f"best_precision: None: no candidate format could be tried ({untried or 'none given'})"
+    smallest, name = min(tried, key=lambda t: t[0].required_bytes)
+    limit = smallest.available_bytes - smallest.headroom_bytes
+    text = (
+        f"best_precision: None: even the smallest format tried, {name}, needs {smallest.required_bytes / gib:.2f} GiB "
+        f"per GPU; the {gpu.name} takes at most {limit / gib:.2f} GiB (its allocatable memory less "
+        f"{headroom:.0%} headroom)"
+    )
+    if untried:
+        text += f"; not tried: {untried}"
+    return text + "; use more GPUs (llmcatalog.min_gpus, min_tensor_parallel) or llmcatalog.recommend() for remedies"
 
 
 def _fmt(c: str | WeightFormat) -> WeightFormat:

@@ -31,11 +31,12 @@ enough, the cheapest pairs and the stack of them that fits are added.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import attrs
 
-from ..errors import LLMCatalogError
+from ..errors import LLMCatalogError, NoFitWarning
 from ..memory.estimate import as_run, tensor_parallel_sizes
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
 from ..values.compat import kv_cache_supports, single_device
@@ -341,7 +342,9 @@ def _quantize(w: Workload, c: RemedyContext) -> Change:
     lower = [p for p in REAL_FORMATS if _fmt(p).linear_bits < current and runnable(c.gpu, p)]
     if not lower:
         return None
-    chosen = best_precision(c.model, c.gpu, w, candidates=lower, headroom_fraction=c.headroom_fraction)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFitWarning)  # no format fits: the smallest is offered below
+        chosen = best_precision(c.model, c.gpu, w, candidates=lower, headroom_fraction=c.headroom_fraction)
     name = str(chosen) if chosen is not None else _smallest(lower, w, c)
     return attrs.evolve(w, precision=name), f"{name} weights", f"--precision {name}"
 

@@ -3,7 +3,9 @@
 The rules, and where they come from:
 
 - **bf16** needs bfloat16 tensor cores: NVIDIA compute capability >= 8.0 (Ampere). On Volta (7.0) and
-  Turing (7.5) vLLM refuses ``dtype=bfloat16`` and PyTorch only emulates it (slowly); run fp16 there.
+  Turing (7.5) vLLM refuses ``dtype=bfloat16`` and PyTorch only emulates it (slowly:
+  ``torch.cuda.is_bf16_supported()`` counts emulation, so transformers' Trainer accepts ``bf16=True``
+  there); run fp16 there. The reason names only the engine asked (transformers by default).
   (NVIDIA Transformer Engine support matrix: "BF16 requires compute capability 8.0 or higher",
   https://nvidia.github.io/TransformerEngine/support_matrix.html.) AMD CDNA 2/3/4 and RDNA 3, Apple
   (MPS, macOS 14+), Gaudi and Ascend have bf16.
@@ -223,7 +225,9 @@ def _rule(family: str, key: str, name: str, eng: str, cc: tuple[int, int], gpu: 
     if key == "bf16":
         s = _need(cc, (8, 0), "bf16 tensor cores", gpu)
         if not s.ok:
-            return Support(ok=False, reason=f"{s.reason}: vLLM refuses bf16 and PyTorch emulates it slowly; use fp16")
+            if eng == "transformers":  # torch.cuda.is_bf16_supported() counts emulation: PyTorch takes it, slowly
+                return Support(ok=False, reason=f"{s.reason}: PyTorch only emulates bf16 there (slowly); use fp16")
+            return Support(ok=False, reason=f"{s.reason}: vLLM refuses dtype=bfloat16 there (SGLang too); use fp16")
         return s
     if key == "fp8":
         native = _need(cc, (8, 9), "FP8 tensor cores", gpu)
