@@ -121,6 +121,7 @@ def test_as_run_leaves_other_formats_alone(cat: lc.Catalog) -> None:
 
 # -- 2. an engine that cannot run on the GPU at all --------------------------------------------------
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # None is an answer here
 def test_best_precision_refuses_an_engine_without_a_backend(cat: lc.Catalog, engine: str) -> None:
     with pytest.raises(lc.WorkloadError, match="no Metal backend"):
         lc.best_precision("qwen3-14b", cat.get_gpu("apple-m3-max-48gb"), lc.Inference(), engine=engine)
@@ -129,6 +130,7 @@ def test_best_precision_refuses_an_engine_without_a_backend(cat: lc.Catalog, eng
 
 # -- 3. best_precision answers only real formats ------------------------------------------------------
 @pytest.mark.parametrize("gpu", ["RTX 2080 Ti", "apple-m3-max-36gb", "T4", "RTX 3060"])
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # None is an answer here
 def test_best_precision_answers_only_real_runnable_formats(cat: lc.Catalog, gpu: str) -> None:
     g = cat.get_gpu(gpu)
     best = lc.best_precision("qwen3-14b", g)
