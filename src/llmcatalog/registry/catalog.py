@@ -596,9 +596,9 @@ class Catalog:
         It does when it is the series' name or the common start of several of its ids
         (:meth:`_Index.family`: "Llama 2"), a sizeless alias beside such a name ("华佗" beside
         "HuatuoGPT"), or when other members of the series carry names that
-        start with it ("通义千问" of qwen-7b, with "通义千问-14B" on qwen-14b). Only members whose size
-        differs from ``hit``'s by more than 10% (or is unknown) count: base and chat models of one
-        size give one memory figure. None otherwise.
+        start with it ("通义千问" of qwen-7b, with "通义千问-14B" on qwen-14b). Only members whose known
+        size differs from ``hit``'s by more than 10% count: base and chat models of one size give one
+        memory figure. None otherwise.
         """
         family = self._models.family(name)
         if family is None and name_parts(name).size_b is None:
@@ -622,8 +622,8 @@ class Catalog:
         else:
             return None
         own = self._resolved[hit.id].n_params
-        sizes = [self._resolved[m].n_params for m in members if m != hit.id]
-        if own is None or not sizes or all(n is not None and abs(n - own) <= 0.1 * own for n in sizes):
+        sizes = [n for m in members if m != hit.id and (n := self._resolved[m].n_params) is not None]
+        if own is None or all(abs(n - own) <= 0.1 * own for n in sizes):  # unknown sizes are not "other sizes"
             return None
         return series, tuple(sorted(members, key=lambda m: (self._resolved[m].n_params or math.inf, m)))
 
