@@ -50,3 +50,14 @@ def test_zero2_names_what_overlap_comm_would_change(capsys: pytest.CaptureFixtur
     )
     assert not lc.fits("Qwen1.5-7B", "A100 40GB", w)
     assert f"{lc.estimate_vram('Qwen1.5-7B', w).total_bytes / 2**30:.2f} GiB" in line
+
+
+def test_a_shorter_context_remedy_stays_within_the_trained_context(capsys: pytest.CaptureFixture[str]) -> None:
+    """Llama-3.1-8B at 1M tokens on an H100: the remedy is its trained 131,072 (config max_position_embeddings),
+    not the 232,721 that would merely fit in memory."""
+    main(["estimate", "llama-3.1-8b", "--context", "1000000", "--gpu", "H100"])
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "cheapest remedy" in x)
+    arch = lc.get_model("llama-3.1-8b").architecture
+    assert arch is not None
+    assert f"--context {arch.max_context}" in line

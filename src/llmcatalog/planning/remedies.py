@@ -272,7 +272,9 @@ def _fsdp_offload(w: FineTune, c: RemedyContext) -> Change:
 
 def _shorter(w: Workload, c: RemedyContext) -> Change:
     tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
-    n = max_context(c.model, c.gpu, w, limit=tokens, headroom_fraction=c.headroom_fraction)
+    # Never past the model's trained context: a remedy must be a run the model is made for.
+    limit = min(tokens, c.arch.max_context) if c.arch.max_context else tokens
+    n = max_context(c.model, c.gpu, w, limit=limit, headroom_fraction=c.headroom_fraction)
     if n is None or n >= tokens:
         return None
     if isinstance(w, FineTune):
