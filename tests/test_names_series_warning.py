@@ -68,3 +68,17 @@ def test_cli_prints_the_warning(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "llama-2 series" in err
     assert "llama-2-70b" in err
+
+
+@pytest.mark.parametrize(
+    ("typed", "member"),
+    [("书生·浦语2.5", "internlm2_5-20b"), ("通义千问2.5", "qwen2.5-72b"), ("通义千问2", "qwen2-57b-a14b")],
+)
+def test_a_chinese_series_name_lists_its_members(typed: str, member: str, catalog: lc.Catalog) -> None:
+    """Like "InternLM2.5" or "Qwen2.5": the members' Chinese names start with it, followed by a size."""
+    with pytest.raises(lc.FamilyNameError) as info:
+        catalog.get_model(typed)
+    assert member in info.value.suggestions
+    # "通义千问2.5" is not "通义千问2-57B" (the version's dot counts), nor the Math series
+    series = catalog.get_model(member).series
+    assert all(catalog.get_model(s).series == series for s in info.value.suggestions)

@@ -218,6 +218,11 @@ class _Index(Generic[E]):
         if len(ids) < 2:
             slug = re.sub(r"[\s_]+", "-", unicodedata.normalize("NFKC", name).strip().casefold())
             ids = {i for i in self.by_id if i.startswith(slug + "-")} if len(slug) >= 3 else set()
+        if len(ids) < 2 and cjk_runs(name):
+            # A Chinese series name ("书生·浦语2.5") is the start of its members' Chinese names
+            # followed by a size ("书生·浦语2.5-7B", "书生·浦语2.5-20B"; not "通义千问2.5-Math-7B", another
+            # series); ids are ASCII, so the rule above cannot see it.
+            ids = {i for i in self.by_id if _sized_start(name, _keys_raw(self.by_id[i]))}
         series = {getattr(self.by_id[i], "series", None) for i in ids}
         if len(ids) < 2 or len(series) != 1 or None in series:
             return None
@@ -235,6 +240,27 @@ class _Index(Generic[E]):
         if self._parts is None:  # every id, name and alias split at its size; built on the first miss
             self._parts = [part for e in self.by_id.values() for part in _name_parts(e)]
         return rank_names(name, self._parts)
+
+
+def _keys_raw(entry: Model | GPU | Tool) -> tuple[str, ...]:
+    """The name and aliases of ``entry`` as written."""
+    return (entry.name, *entry.aliases)
+
+
+def _sized_start(prefix: str, names: Iterable[str]) -> bool:
+    """Whether one of ``names`` is ``prefix`` followed by a size ("书生·浦语2.5" + "-7B"), folded by :func:`_loose`."""
+    key = _loose(prefix)
+    for n in names:
+        k = _loose(n)
+        if k.startswith(key) and k[len(key) : len(key) + 1].isdigit():
+            return True
+    return False
+
+
+def _loose(name: str) -> str:
+    """``name`` folded for a prefix match that keeps version dots: "通义千问2.5" is not a prefix of
+    "通义千问2-57B" (:func:`normalize` drops the dot and would make it one)."""
+    return re.sub(r"[\s_\-·・]+", "", unicodedata.normalize("NFKC", name).casefold())
 
 
 # A memory size written as its own word: "12GB", "12 GB", "12G", "12GiB" (not "A10G").
