@@ -17,6 +17,9 @@ def test_an_ambiguous_gpu_name_says_so(typed: str, member: str, catalog: lc.Cata
     assert member in info.value.suggestions
     assert "fits" in str(info.value)
     assert "unknown" not in str(info.value)
+    size = member.rsplit("-", 1)[1].upper()  # the example names a memory size one of them has
+    assert any(f"{typed} {s.rsplit('-', 1)[1].upper()}'" in str(info.value) for s in info.value.suggestions)
+    assert size in str(info.value).upper()
 
 
 def test_a_name_no_gpu_has_is_still_unknown(catalog: lc.Catalog) -> None:

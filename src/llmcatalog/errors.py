@@ -8,6 +8,7 @@ catches anything this library raises on purpose. Each also derives from the matc
 from __future__ import annotations
 
 import os
+import re
 import sys
 from types import FrameType
 
@@ -77,10 +78,13 @@ class AmbiguousGPUError(UnknownGPUError):
     def __init__(self, name: str, suggestions: tuple[str, ...] = ()) -> None:
         super().__init__(name, suggestions)
         shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}..."
-        self.args = (
-            f"gpu {shown} fits {len(suggestions)} catalog GPUs: {', '.join(suggestions)}. Name one (the memory"
-            " size tells them apart, e.g. '... 80GB')",
+        sizes = [m.group(1).upper() for c in suggestions if (m := re.search(r"-(\d+gb)$", c))]
+        how = (
+            f"the memory size tells them apart, e.g. '{name[:60]} {sizes[-1]}'"
+            if len(set(sizes)) == len(suggestions) > 1
+            else "its full name or id tells it apart"
         )
+        self.args = (f"gpu {shown} fits {len(suggestions)} catalog GPUs: {', '.join(suggestions)}. Name one ({how})",)
 
 
 class UnknownToolError(UnknownEntryError):
