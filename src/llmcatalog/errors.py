@@ -105,7 +105,8 @@ class CatalogDataError(LLMCatalogError, ValueError):
         self.source = source
         self.errors = tuple(errors)
         body = "\n  ".join(self.errors)
-        super().__init__(f"invalid catalog data in {source}:\n  {body}")
+        what = "model config (config.json)" if source == "config" else f"catalog data in {source}"
+        super().__init__(f"invalid {what}:\n  {body}")
 
 
 class DuplicateEntryError(LLMCatalogError, ValueError):
