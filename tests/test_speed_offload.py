@@ -97,3 +97,12 @@ def test_cli_says_offload_speed_is_an_upper_bound(capsys: pytest.CaptureFixture[
     assert "with offload, at most" in out
     assert "CPU optimizer" in out
     assert "with offload" not in plain
+
+
+def test_multi_gpu_speed_says_communication_is_not_counted(model: lc.Model) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = training_time(model, lc.get_gpu("A100 40GB"), _full(), tokens=8 * 2048)
+        one = training_time(model, lc.get_gpu("A100 80GB"), attrs.evolve(_full(dp=1)), tokens=2048)
+    assert any("communication" in a and "not counted" in a for a in t.assumptions)
+    assert not any("communication" in a for a in one.assumptions)

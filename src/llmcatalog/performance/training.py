@@ -32,6 +32,10 @@ down to :data:`CPU_ADAM_SLOW_PARAMS_PER_S`, and torch's CPU AdamW under FSDP is 
 to the step. NVMe bandwidth is not modelled. The figure is therefore a lower bound on the step time,
 and the assumptions give the range a slow host reaches.
 
+**Communication** between GPUs (gradient all-reduce or reduce-scatter, ZeRO-3/FSDP parameter
+all-gathers, tensor-parallel all-reduces) is assumed overlapped with compute and is not counted: the
+MFU stands for it (the assumptions say so), so ZeRO-2 and ZeRO-3 give one speed.
+
 **Time.** ``step_s = flops_per_step / (n_gpus * mfu * peak)``, with ``peak`` the GPU's dense
 tensor throughput for the compute dtype (:func:`.hardware.peak_flops`) and ``mfu`` the model-FLOPs
 utilisation. :data:`DEFAULT_MFU` = 0.3 is the utilisation large dense training runs report
@@ -256,6 +260,15 @@ def training_time(
             f"{', gradient checkpointing' if workload.checkpointing else ''})",
             f"{n} x {gpu.name} at {mfu:.0%} of {peak / 1e12:g} TFLOPS ({workload.precision})",
             *(() if offload is None else (offload.text,)),
+            *(
+                (
+                    "communication (gradient all-reduce / reduce-scatter, ZeRO-3 and FSDP parameter all-gathers, "
+                    "tensor-parallel all-reduces) is assumed hidden behind compute: not counted, so ZeRO-2 and "
+                    "ZeRO-3 give one speed",
+                )
+                if n > 1
+                else ()
+            ),
         ),
     )
 
