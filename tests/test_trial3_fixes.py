@@ -64,3 +64,17 @@ def test_a_shorter_context_remedy_stays_within_the_trained_context(capsys: pytes
     arch = lc.get_model("llama-3.1-8b").architecture
     assert arch is not None
     assert f"--context {arch.max_context}" in line
+
+
+def test_sweep_tables_show_the_verdict_not_a_yes_no() -> None:
+    """A tight row runs (and has a speed) but is not "fits": the table says "tight", not "no"."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = lc.sweep(["phi-3-mini-4k-instruct"], ["RTX 3060 12GB"], [lc.Inference(batch_size=b) for b in (1, 4)])
+    verdicts = [r.verdict for r in rows]
+    lines = rows.to_markdown().splitlines()
+    assert "| verdict |" in lines[0]
+    for line, verdict in zip(lines[2:], verdicts, strict=True):
+        assert f"| {verdict} |" in line

@@ -210,7 +210,7 @@ class SweepError:
     error: str
 
 
-_HEADERS = ("model", "GPU", "workload", *PARTS, "total GiB", "GPU GiB", "fits", "tokens/s")
+_HEADERS = ("model", "GPU", "workload", *PARTS, "total GiB", "GPU GiB", "verdict", "tokens/s")
 
 
 def _display(row: SweepRow) -> list[object]:
@@ -222,7 +222,7 @@ def _display(row: SweepRow) -> list[object]:
         *(render.gib(getattr(e, f"{p}_bytes")) for p in PARTS),
         render.gib(e.total_bytes),
         render.gib(row.gpu.available_bytes),
-        "yes" if row.fits else "no",
+        row.verdict,  # "tight" rows run (with a speed) but are not "fits"
         "" if row.tokens_per_s is None else f"{row.tokens_per_s:.1f}",
     ]
 
