@@ -140,6 +140,7 @@ class _Index(Generic[E]):
         # Series names ("dall-e") -> ids of their members, a fallback after names and Hub paths.
         self.series: dict[str, set[str]] = {}
         self._parts: list[tuple[NameParts, str]] | None = None
+        self._loose_names: list[tuple[str, str]] | None = None
 
     def copy(self) -> _Index[E]:
         new: _Index[E] = _Index(self.kind)
@@ -185,6 +186,7 @@ class _Index(Generic[E]):
             if series:
                 self.series.setdefault(normalize(series), set()).add(e.id)
         self._parts = None
+        self._loose_names = None
 
     def get(self, name: str) -> E | None:
         if not isinstance(name, str):
@@ -222,7 +224,10 @@ class _Index(Generic[E]):
             # A Chinese series name ("书生·浦语2.5") is the start of its members' Chinese names
             # followed by a size ("书生·浦语2.5-7B", "书生·浦语2.5-20B"; not "通义千问2.5-Math-7B", another
             # series); ids are ASCII, so the rule above cannot see it.
-            ids = {i for i in self.by_id if _sized_start(name, _keys_raw(self.by_id[i]))}
+            if self._loose_names is None:  # every name and alias folded by _loose; built on the first use
+                self._loose_names = [(_loose(n), i) for i, e in self.by_id.items() for n in _keys_raw(e)]
+            key = _loose(name)
+            ids = {i for k, i in self._loose_names if k.startswith(key) and k[len(key) : len(key) + 1].isdigit()}
         series = {getattr(self.by_id[i], "series", None) for i in ids}
         if len(ids) < 2 or len(series) != 1 or None in series:
             return None
@@ -245,16 +250,6 @@ class _Index(Generic[E]):
 def _keys_raw(entry: Model | GPU | Tool) -> tuple[str, ...]:
     """The name and aliases of ``entry`` as written."""
     return (entry.name, *entry.aliases)
-
-
-def _sized_start(prefix: str, names: Iterable[str]) -> bool:
-    """Whether one of ``names`` is ``prefix`` followed by a size ("书生·浦语2.5" + "-7B"), folded by :func:`_loose`."""
-    key = _loose(prefix)
-    for n in names:
-        k = _loose(n)
-        if k.startswith(key) and k[len(key) : len(key) + 1].isdigit():
-            return True
-    return False
 
 
 def _loose(name: str) -> str:
