@@ -153,3 +153,29 @@ def test_unstructure_rejects_other_types() -> None:
     """Only catalog types are unstructured."""
     with pytest.raises(TypeError):
         unstructure({"id": "x"})
+
+
+def test_the_json_shape_check_agrees_with_the_recursive_one() -> None:
+    """The cache reader's iterative check (_json_well_formed) accepts exactly what _well_formed accepts for
+    documents json.loads makes: no null leaves, at most MAX_DEPTH levels."""
+    import json as _json
+    import random
+
+    from llmcatalog.registry.converter import MAX_DEPTH, _json_well_formed, _well_formed
+
+    rng = random.Random(7)
+
+    def gen(depth: int) -> object:
+        r = rng.random()
+        if depth < MAX_DEPTH + 3 and r < 0.3:
+            return {f"k{i}": gen(depth + 1) for i in range(rng.randint(0, 3))}
+        if depth < MAX_DEPTH + 3 and r < 0.5:
+            return [gen(depth + 1) for _ in range(rng.randint(0, 3))]
+        return rng.choice(["s", 1, 2.5, True, None])
+
+    deep: object = "leaf"
+    for _ in range(MAX_DEPTH + 1):
+        deep = {"k": deep}
+    docs = [_json.loads(_json.dumps(gen(0))) for _ in range(3000)] + [deep, {"a": None}, [1], {"a": [{"b": 1}]}]
+    for doc in docs:
+        assert _json_well_formed(doc) == (isinstance(doc, dict) and _well_formed(doc))

@@ -223,6 +223,27 @@ def _well_formed(node: Any, depth: int = 0, *, json_leaves: bool = True) -> bool
     return not json_leaves or isinstance(node, (str, int, float, bool))
 
 
+def _json_well_formed(doc: Any) -> bool:
+    """:func:`_well_formed` with ``json_leaves`` for a document ``json.loads`` made, where keys are
+    strings and leaves strings, numbers, bools or null by construction: only nulls and the depth
+    remain to check, without recursion (the catalog's cache is about 1 MB of JSON, read on every start)."""
+    if type(doc) is not dict:
+        return False
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        values = node.values() if type(node) is dict else node
+        for value in values:
+            if depth + 1 > MAX_DEPTH:
+                return False
+            kind = type(value)
+            if kind is dict or kind is list:
+                stack.append((value, depth + 1))
+            elif value is None:
+                return False
+    return True
+
+
 def _read_cache(path: Path, source_hash: bytes, key: bytes) -> dict[str, Any] | None:
     """The cached document for ``source_hash``, or ``None`` if the file is missing or not trusted."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -250,7 +271,7 @@ def _read_cache(path: Path, source_hash: bytes, key: bytes) -> dict[str, Any] | 
         doc = json.loads(payload)
     except (ValueError, RecursionError):
         return None
-    return doc if isinstance(doc, dict) and _well_formed(doc) else None
+    return doc if _json_well_formed(doc) else None
 
 
 def _write_cache(directory: Path, path: Path, source_hash: bytes, doc: dict[str, Any]) -> None:
