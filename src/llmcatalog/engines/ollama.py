@@ -66,7 +66,7 @@ from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.workload import Inference
 from . import mla as _mla
-from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, workload_settings
+from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, mmproj_bytes, workload_settings
 from .llamacpp import estimate as llamacpp_estimate
 
 __all__ = [
@@ -447,6 +447,13 @@ def estimate(
             gpu=gpu,
             mla_format=lay.mla or None,
             mla_v_cache=True,  # Ollama's runners keep a V cache for latent MLA files (module docstring)
+        )
+    vision = mmproj_bytes(model) if isinstance(model, Model) else 0
+    if vision:
+        # llm/memory.go adds the projector's weights and VisionGraphSize's graph to its estimate
+        notes.append(
+            f"the vision encoder ({vision / MIB:,.0f} MiB in F16) is not counted: Ollama's estimate adds its"
+            " weights and graph (llm/memory.go: the projector file, or VisionGraphSize for a one-file model)"
         )
     placed = min(count, lay.n_layers)
     ahead = sum(lay.block_bytes[lay.n_layers - placed :]) - sum(lay.block_bytes[:placed])
