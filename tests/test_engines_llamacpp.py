@@ -326,7 +326,7 @@ def test_cli_prints_buffers_and_layers(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert rc == 0
     assert "compute  GPU" in out
-    assert "most layers that fit: 41/41" in out
+    assert "most layers that fit the GPU: 41/41" in out
     rc = main(["estimate", "Llama-2-70b", "--engine", "ollama", "--gpu", "RTX 3060 12GB"])
     out = capsys.readouterr().out
     assert "Ollama's estimate: offload" in out

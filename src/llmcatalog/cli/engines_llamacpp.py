@@ -163,7 +163,11 @@ def _estimate_llamacpp(
 def _answer_llamacpp(args: argparse.Namespace, est: llamacpp.LlamaCppEstimate) -> int:
     fmt = chosen_format(args)
     if fmt == "json":
-        print(to_json(attrs.asdict(est) | {"gpu_total_bytes": est.gpu_total_bytes, "fits": est.fits}))
+        print(
+            to_json(
+                attrs.asdict(est) | {"gpu_total_bytes": est.gpu_total_bytes, "fits": est.fits, "verdict": est.verdict}
+            )
+        )
         return 0 if est.fits is not False else 1
     if fmt != "table":
         print(render(_buffer_rows(est), _BUFFER_COLUMNS, fmt))
@@ -188,7 +192,11 @@ def _buffer_rows(est: llamacpp.LlamaCppEstimate) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") -> None:
+def _print_llamacpp(
+    est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp", verdict: str | None = None, planner: str = ""
+) -> None:
+    """The buffers, then (with a GPU) the verdict: llama.cpp's own (:attr:`~LlamaCppEstimate.verdict`)
+    unless ``verdict`` (Ollama's) is given; ``planner`` is a line on how Ollama's split differs."""
     seqs = f"{est.n_parallel} sequence{'s' if est.n_parallel > 1 else ''}"
     print(
         f"{est.model} on {title}: {est.quant}, n_ctx {est.n_ctx} ({seqs}"
@@ -211,17 +219,16 @@ def _print_llamacpp(est: llamacpp.LlamaCppEstimate, title: str = "llama.cpp") ->
         print(f"  - {note}")
     if est.gpu is None or est.gpu_capacity_bytes is None:
         return
-    verdict = "fits" if est.fits else "does NOT fit"
-    if est.fits and est.n_gpu_layers < est.n_layers + 1:
-        verdict += (
-            f" with partial offload: {est.n_gpu_layers} of {est.n_layers + 1} layers on the GPU, the rest"
-            " on the CPU (slower; a shorter context or a smaller quant keeps more on the GPU)"
-        )
     print(
         f"\n{est.gpu}: {est.gpu_capacity_bytes / 2**30:.2f} GiB, {est.reserve_bytes / 2**30:.2f} GiB kept free"
-        f" ({est.reserve_reason}) -> {verdict}"
+        f" ({est.reserve_reason}) -> {verdict or est.verdict}"
     )
-    print(f"  most layers that fit: {est.max_gpu_layers}/{est.n_layers + 1}")
+    if planner:
+        print(f"  {planner}")
+    whose = "llama.cpp's buffers: " if verdict else ""
+    print(f"  {whose}most layers that fit the GPU: {est.max_gpu_layers}/{est.n_layers + 1}")
+    if est.fits and est.n_gpu_layers <= est.n_layers:
+        print("  (the layers on the CPU run slower; a shorter context or a smaller quant keeps more on the GPU)")
     if est.max_n_ctx:
         cap = " (the model's training context)" if est.max_n_ctx >= est.n_ctx_train else ""
         print(f"  longest n_ctx with every layer on the GPU: {est.max_n_ctx}{cap}")
@@ -247,9 +254,10 @@ def _run_ollama(
     if args.mmproj:
         raise WorkloadError("--mmproj applies to --engine llama.cpp (Ollama loads the projector on its own)")
     fmt = chosen_format(args)
+    status = 0 if est.fits is not False else 1
     if fmt == "json":
-        print(to_json(attrs.asdict(est, recurse=True)))
-        return 0
+        print(to_json(attrs.asdict(est, recurse=True) | {"fits": est.fits, "verdict": est.verdict}))
+        return status
     if fmt != "table":
         rows: list[dict[str, Any]] = [
             {"what": "layers offloaded", "value": f"{est.layers_offload}/{est.layers_model}"},
@@ -260,8 +268,9 @@ def _run_ollama(
             {"what": "memory.graph.full (bytes)", "value": est.graph_full_bytes},
             {"what": "memory.graph.partial (bytes)", "value": est.graph_partial_bytes},
         ]
+        rows.append({"what": "fits", "value": est.fits})
         print(render(rows, (Column("what"), Column("value", right=True)), fmt))
-        return 0
+        return status
     print(
         f"{est.model} on Ollama: {est.quant}, num_ctx {est.num_ctx} x {est.num_parallel} parallel,"
         f" num_batch {est.num_batch}, flash attention {'on' if est.flash_attn else 'off'}, KV {est.kv_cache_type}"
@@ -276,5 +285,7 @@ def _run_ollama(
     for note in est.notes:
         print(f"  - {note}")
     print()
-    _print_llamacpp(est.llamacpp, title="the Ollama runner (llama.cpp)")
-    return 0
+    _print_llamacpp(
+        est.llamacpp, title="the Ollama runner (llama.cpp)", verdict=est.verdict, planner=est.planner_note()
+    )
+    return status

@@ -187,7 +187,9 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
     est = llamacpp.estimate_inference(_as_model(model), w, gpu=gpu, **_gguf_settings(settings))
     fits = bool(est.fits)
     error = None
-    if not fits:
+    if est.unified_fits is False:
+        error = est.unified_reason
+    elif not fits:
         error = (
             f"the GPU buffers take {est.gpu_total_bytes / 2**30:.2f} GiB (+ {est.reserve_bytes / 2**20:.0f} MiB "
             f"kept free); {gpu.name} has {gpu.available_bytes / 2**30:.2f} GiB: offload fewer layers "
@@ -214,9 +216,13 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
 def _ollama(model: Model | Architecture, gpu: GPU, w: Inference, settings: Mapping[str, Any]) -> EngineBreakdown:
     est = ollama.estimate_inference(_as_model(model), w, gpu=gpu, **_gguf_settings(settings))
     lc = est.llamacpp
-    fits = est.layers_offload >= est.layers_model
+    fits = est.layers_offload >= est.layers_model and est.fits is not False
     error = None
-    if not fits:
+    if lc.unified_fits is False:
+        error = lc.unified_reason
+    elif not fits and est.fully_offloaded:
+        error = est.verdict
+    elif not fits:
         error = (
             f"Ollama would put {est.layers_offload}/{est.layers_model} layers on {gpu.name} and run the rest "
             "on the CPU (much slower)"

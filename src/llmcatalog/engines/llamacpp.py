@@ -68,6 +68,7 @@ import attrs
 
 from ..errors import ContextLengthWarning, NotEstimableError, WorkloadError, outside_stacklevel
 from ..importers.gguf import GGUFCheckpoint, GGUFTensor
+from ..values.compat import single_device
 from ..values.gpu import GPU
 from ..values.model import Architecture, Model
 from ..values.workload import AS_STORED, Inference
@@ -77,6 +78,7 @@ from .ggml_types import FILE_TYPES, KV_CACHE_TYPES, row_bytes, tensor_type
 __all__ = [
     "DEFAULT_RESERVE_BYTES",
     "FILE_TYPES",
+    "UNIFIED_SYSTEM_BYTES",
     "LlamaCppEstimate",
     "LlamaCppLayout",
     "estimate",
@@ -88,10 +90,15 @@ __all__ = [
     "workload_settings",
 ]
 
-MIB = 2**20
+MIB, GIB = 2**20, 2**30
 #: Memory left free on the GPU for the CUDA context, cuBLAS workspaces and the display when judging
 #: a fit: an assumption (llama.cpp itself reserves nothing; a CUDA context takes ~300-500 MiB).
 DEFAULT_RESERVE_BYTES = 512 * MIB
+#: On a machine whose GPU shares the memory with the CPU (Apple silicon), what the operating system
+#: and its services keep for themselves when judging whether the GPU and host buffers together fit
+#: the machine's memory: an assumption (macOS's kernel, window server and daemons hold a few GiB
+#: resident; Apple publishes no figure), on top of ``reserve_bytes``.
+UNIFIED_SYSTEM_BYTES = 4 * 2**30
 #: The llama.cpp behaviour followed: its builds from November 2025 on (KV cells padded to 256, split
 #: caches, ``-fa auto`` by default).
 LLAMACPP_VERSION = "b7000+ (Nov 2025)"
@@ -215,6 +222,9 @@ class LlamaCppEstimate:
     #: ("K (f16): ... MiB, V (f16): ... MiB"); V is 0 for a latent MLA file in current builds.
     k_bytes: int = 0
     v_bytes: int = 0
+    #: The machine's memory when the GPU shares it with the CPU (Apple silicon: ``GPU.memory_bytes``),
+    #: else None (a discrete GPU: the host's RAM is not known). GPU and host buffers both come out of it.
+    unified_memory_bytes: int | None = None
 
     @property
     def gpu_mmproj_bytes(self) -> int:
@@ -234,11 +244,67 @@ class LlamaCppEstimate:
         return self.cpu_model_bytes + self.cpu_kv_bytes + self.cpu_compute_bytes + self.output_buffer_bytes + mmproj
 
     @property
-    def fits(self) -> bool | None:
+    def gpu_fits(self) -> bool | None:
         """Whether the GPU buffers fit the GPU less ``reserve_bytes`` (None without a GPU)."""
         if self.gpu_capacity_bytes is None:
             return None
         return self.gpu_total_bytes + self.reserve_bytes <= self.gpu_capacity_bytes
+
+    @property
+    def unified_fits(self) -> bool | None:
+        """On unified memory (``unified_memory_bytes``), whether the GPU and host buffers together fit
+        the machine's memory less ``reserve_bytes`` and :data:`UNIFIED_SYSTEM_BYTES`; None elsewhere."""
+        if self.unified_memory_bytes is None:
+            return None
+        need = self.gpu_total_bytes + self.cpu_total_bytes + self.reserve_bytes + UNIFIED_SYSTEM_BYTES
+        return need <= self.unified_memory_bytes
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the setting runs: the GPU buffers fit the GPU less ``reserve_bytes`` and, on unified
+        memory, the GPU and host buffers fit the machine's memory (:attr:`unified_fits`). None without
+        a GPU. On a discrete GPU the host buffers (:attr:`cpu_total_bytes`) need that much host RAM,
+        which is not checked (the host is not known)."""
+        if self.gpu_fits is None:
+            return None
+        return self.gpu_fits and self.unified_fits is not False
+
+    @property
+    def unified_reason(self) -> str:
+        """Why the buffers exceed the unified memory ("" when they do not or it is not unified)."""
+        if self.unified_fits is not False:
+            return ""
+        assert self.unified_memory_bytes is not None
+        kept = (self.reserve_bytes + UNIFIED_SYSTEM_BYTES) / GIB
+        return (
+            f"host buffers {self.cpu_total_bytes / GIB:,.2f} GiB + GPU {self.gpu_total_bytes / GIB:,.2f} GiB exceed"
+            f" the machine's {self.unified_memory_bytes / GIB:,.0f} GiB unified memory ({kept:.1f} GiB kept for the"
+            " system)"
+        )
+
+    def rest_on_cpu(self) -> str:
+        """ ", the rest on the CPU, which needs N GiB of host RAM" (of the unified memory on Apple silicon)."""
+        where = "of the unified memory" if self.unified_memory_bytes is not None else "of host RAM"
+        return f", the rest on the CPU, which needs {self.cpu_total_bytes / GIB:,.2f} GiB {where}"
+
+    @property
+    def verdict(self) -> str | None:
+        """The answer in words (None without a GPU): with llama.cpp's default ``-ngl`` every layer is on
+        the GPU, so "fits" means every layer does; a partial ``-ngl`` says so and what the host needs."""
+        if self.fits is None:
+            return None
+        total = self.n_layers + 1
+        if self.unified_fits is False:
+            return f"does NOT fit: {self.unified_reason}"
+        if self.fits:
+            if self.n_gpu_layers >= total:
+                return "fits (every layer on the GPU)"
+            ngl = self.n_gpu_layers
+            return f"fits with -ngl {ngl} ({ngl} of {total} layers on the GPU{self.rest_on_cpu()})"
+        which = "with every layer on the GPU" if self.n_gpu_layers >= total else f"with -ngl {self.n_gpu_layers}"
+        if self.max_gpu_layers:
+            return f"does NOT fit {which}; -ngl {self.max_gpu_layers} ({self.max_gpu_layers} of {total} layers) fits"
+        return f"does NOT fit {which}; not even one layer fits on the GPU"
 
     @property
     def reserve_reason(self) -> str:
@@ -960,6 +1026,7 @@ def estimate(
             "gpu": gpu.name,
             "gpu_vendor": gpu.vendor,
             "gpu_capacity_bytes": capacity,
+            "unified_memory_bytes": gpu.memory_bytes if single_device(gpu) else None,
             "max_gpu_layers": max(_max_layers(lay, s, budget), 0),
             "max_n_ctx": _max_ctx(lay, s, lay.n_layers + 1, budget),
         }

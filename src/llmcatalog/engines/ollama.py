@@ -9,7 +9,8 @@ prints that prediction (``layers.offload``, ``memory.required.full/partial/kv``,
 
 - KV per layer: ``num_ctx * num_parallel * (head_dim_k + head_dim_v) * n_head_kv`` times the
   bytes per element of ``OLLAMA_KV_CACHE_TYPE`` (f16 2, q8_0 1, q4_0 0.5; quantized only with
-  flash attention).
+  flash attention); gemma3's sliding-window layers (all but every 6th) hold
+  ``num_parallel * sliding_window + batch`` cells instead (:func:`kv_sizes`; since v0.6.3).
 - Graph (compute) sizes, llama architecture, with ``batch = min(num_ctx, num_batch)`` and
   ``context = num_ctx * num_parallel``::
 
@@ -30,6 +31,12 @@ prints that prediction (``layers.offload``, ``memory.required.full/partial/kv``,
   max(graph)``, with a minimum of 457 MiB for CUDA/ROCm (512 MiB on Metal); the output layer
   (``output_norm`` + ``output``, or ``token_embd`` when tied) last. VRAM = the placed sizes plus
   the full graph when everything fits, else the partial graph.
+
+Versions: this placement is ``llm/memory.go``'s, v0.6.3 to v0.12.10. v0.12.11 (commit f560bd0,
+November 2025) removed that file and placed layers with the layout code of Ollama's own engine;
+v0.30.0 (ollama/ollama#16031, May 2026) runs GGUF models on upstream ``llama-server``, which fits
+the layers itself (``--fit``): for those releases llama.cpp's buffers (``llamacpp``,
+``llamacpp.max_gpu_layers``) are the closer guide, and the CLI labels which figure is whose.
 
 Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 
@@ -59,7 +66,7 @@ from ..values.gpu import GPU
 from ..values.model import Model
 from ..values.workload import Inference
 from . import mla as _mla
-from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, workload_settings
+from .llamacpp import LlamaCppEstimate, LlamaCppLayout, layout, mmproj_bytes, workload_settings
 from .llamacpp import estimate as llamacpp_estimate
 
 __all__ = [
@@ -71,6 +78,7 @@ __all__ = [
     "estimate_inference",
     "graph_size",
     "human_bytes",
+    "kv_sizes",
 ]
 
 MIB, GIB = 2**20, 2**30
@@ -90,6 +98,9 @@ OLLAMA_DEFAULTS = {
 #: Ollama's GPU library by ``GPU.vendor``.
 _LIBRARY_BY_VENDOR = {"NVIDIA": "cuda", "AMD": "rocm", "Apple": "metal"}
 _LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
+_GEMMA_GRAPH = frozenset({"gemma", "gemma2", "gemma3", "gemma3n"})
+#: fs/ggml/ggml.go GraphSize: a gemma3 file's every 6th layer is sized as global, the others as sliding.
+_GEMMA3_GLOBAL_EVERY = 6
 
 
 def human_bytes(n: int) -> str:
@@ -125,6 +136,21 @@ def default_num_ctx(vram_bytes: int | None, ollama_version: str | None = None) -
     return 262144
 
 
+def kv_sizes(lay: LlamaCppLayout, num_ctx: int, num_parallel: int, batch: int, bytes_per_element: float) -> list[int]:
+    """Ollama's KV bytes per repeating layer (``GraphSize``'s ``kv``): ``num_ctx * num_parallel`` cells
+    of ``(key + value) * n_head_kv`` values each, except gemma3's sliding-window layers (all but every
+    6th, as Ollama counts them), which get ``num_parallel * sliding_window + batch`` cells (Ollama
+    since March 2025, commit f66216e "Support heterogeneous KV cache layer sizes in memory
+    estimation"). Gemma 2's sliding layers are sized for the full context: Ollama windows them only
+    in its own engine, which Gemma 2 does not run on (the comment next to that code says so)."""
+    per_cell = (lay.n_embd_k + lay.n_embd_v) * bytes_per_element
+    full = int(num_ctx * num_parallel * per_cell)
+    if lay.arch != "gemma3" or not lay.n_swa:
+        return [full] * lay.n_layers
+    window = int((num_parallel * lay.n_swa + batch) * per_cell)
+    return [full if (i + 1) % _GEMMA3_GLOBAL_EVERY == 0 else window for i in range(lay.n_layers)]
+
+
 def graph_size(lay: LlamaCppLayout, context: int, batch: int) -> tuple[int, int] | None:
     """Ollama's ``GraphSize`` (partial, full) in bytes for the llama, qwen2 and deepseek2
     architectures; None for the others (Ollama then uses ``gqa * kv_total / 6``)."""
@@ -144,6 +170,16 @@ def graph_size(lay: LlamaCppLayout, context: int, batch: int) -> tuple[int, int]
             4 * (b * (1 + 2 * e + c * (1 + h)) + e * (1 + c)),
         )
         return partial, full
+    if lay.arch in _GEMMA_GRAPH:
+        # fs/ggml/ggml.go GraphSize, case "gemma", "gemma2", "gemma3", "gemma3n" (gemma3n: four times)
+        k = lay.key_length or lay.head_dim
+        full = max(4 * b * (e + vocab), 4 * b * (2 + c + c * h + 2 * e + 2 * k * h))
+        partial = max(
+            4 * e * b + e * vocab * 105 // 128 + 4 * vocab * b,
+            4 * b * (2 * e + 1 + 2 * k * h + c + c * h) + 4 * k * c * 8 + e * k * h * 9 // 16,
+        )
+        scale = 4 if lay.arch == "gemma3n" else 1
+        return partial * scale, full * scale
     if lay.arch == "deepseek2":
         # fs/ggml/ggml.go GraphSize, case "deepseek2": embeddingHeadsK is the file's key_length and
         # headsKV its head_count_kv (192 and 128 in a per-head file, 576 and 1 in a latent one)
@@ -214,6 +250,52 @@ class OllamaEstimate:
     def fully_offloaded(self) -> bool:
         """Every layer, output included, on the GPU ("100% GPU" in ``ollama ps``)."""
         return self.layers_offload >= self.layers_model
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether Ollama's decision runs: the runner's (llama.cpp's) buffers for the layers Ollama
+        offloads fit the GPU and, on unified memory, the machine (``llamacpp.fits``; None without a
+        GPU). A partial offload that fits counts: Ollama chooses its split itself
+        (:attr:`fully_offloaded` says whether every layer is on the GPU)."""
+        return self.llamacpp.fits
+
+    @property
+    def verdict(self) -> str | None:
+        """The answer in words (None without a GPU): Ollama picks its own split, so a partial offload
+        that fits is "fits with partial offload", with the host memory the CPU's layers need."""
+        lc = self.llamacpp
+        if lc.fits is None:
+            return None
+        if lc.unified_fits is False:
+            return f"does NOT fit: {lc.unified_reason}"
+        if not lc.fits:
+            return (
+                f"does NOT fit: Ollama's {self.layers_offload} of {self.layers_model} layers need"
+                f" {lc.gpu_total_bytes / GIB:,.2f} GiB on the GPU; at most {lc.max_gpu_layers} fit"
+            )
+        if self.fully_offloaded:
+            return "fits (every layer on the GPU)"
+        return (
+            f"fits with partial offload: {self.layers_offload} of {self.layers_model} layers on the GPU"
+            f"{lc.rest_on_cpu()}"
+        )
+
+    def planner_note(self) -> str:
+        """When Ollama's own estimate places a different number of layers than llama.cpp's buffers
+        would hold, why ("" when they agree or without a GPU)."""
+        most = self.llamacpp.max_gpu_layers
+        if most is None or most == self.layers_offload:
+            return ""
+        if most > self.layers_offload:
+            return (
+                f"Ollama's planner puts {self.layers_offload} layers on the GPU: it sizes them with its own estimate"
+                f" (llm/memory.go: memory.required.partial {human_bytes(self.vram_bytes)},"
+                f" {self.minimum_bytes // MIB} MiB kept free), not with llama.cpp's buffers"
+            )
+        return (
+            f"Ollama's planner puts {self.layers_offload} layers on the GPU, more than llama.cpp's buffers hold:"
+            " its estimate is below what the runner allocates here"
+        )
 
 
 def _kv_type(kv_cache_type: str, flash_attn: bool, notes: list[str]) -> str:
@@ -302,9 +384,9 @@ def estimate(
     kv_type = _kv_type(kv_cache_type, flash_attn, notes)
     context = num_ctx * num_parallel
     batch = min(num_ctx, num_batch)
-    # context * (embeddingHeadsK + embeddingHeadsV) * headsKV * bytesPerElement (GraphSize's default)
-    kv_layer = int(context * (lay.n_embd_k + lay.n_embd_v) * _KV_BYTES[kv_type])
-    kv_total = kv_layer * lay.n_layers
+    # context * (embeddingHeadsK + embeddingHeadsV) * headsKV * bytesPerElement (GraphSize's kv)
+    kv = kv_sizes(lay, num_ctx, num_parallel, batch, _KV_BYTES[kv_type])
+    kv_total = sum(kv)
     sizes = graph_size(lay, context, batch)
     if sizes is None:
         partial = full = lay.n_head // lay.n_head_kv * kv_total // 6
@@ -317,14 +399,14 @@ def estimate(
     minimum = MINIMUM_MEMORY_BYTES[library]
     free = gpu_free_bytes if gpu_free_bytes is not None else (gpu.available_bytes if gpu is not None else 0)
     graph = max(partial, full)
-    first = lay.block_bytes[0] + kv_layer
+    first = lay.block_bytes[0] + kv[0]
     count = 0
     alloc = 0
     overflow = 0
     placing = gpu is not None and free >= gpu_overhead_bytes + graph + minimum + 2 * first
     if placing:
         alloc = minimum + first
-    for size in lay.block_bytes:
+    for size, kv_layer in zip(lay.block_bytes, kv, strict=True):
         layer = size + kv_layer
         if num_gpu >= 0 and count >= num_gpu:
             overflow += layer
@@ -365,6 +447,13 @@ def estimate(
             gpu=gpu,
             mla_format=lay.mla or None,
             mla_v_cache=True,  # Ollama's runners keep a V cache for latent MLA files (module docstring)
+        )
+    vision = mmproj_bytes(model) if isinstance(model, Model) else 0
+    if vision:
+        # llm/memory.go adds the projector's weights and VisionGraphSize's graph to its estimate
+        notes.append(
+            f"the vision encoder ({vision / MIB:,.0f} MiB in F16) is not counted: Ollama's estimate adds its"
+            " weights and graph (llm/memory.go: the projector file, or VisionGraphSize for a one-file model)"
         )
     placed = min(count, lay.n_layers)
     ahead = sum(lay.block_bytes[lay.n_layers - placed :]) - sum(lay.block_bytes[:placed])

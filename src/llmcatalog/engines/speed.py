@@ -109,7 +109,9 @@ def llamacpp_decode_speed(
     )
     if arch.n_experts:
         assumptions += (f"MoE: {frac:.0%} of routed experts read per step (uniform routing, batch {b})",)
-    if est.fits is False:
+    if est.unified_fits is False:
+        assumptions += (f"the model does not fit {gpu.name}: {est.unified_reason}",)
+    elif est.fits is False:
         assumptions += (
             f"the model does not fit {gpu.name} wholly (at most {est.max_gpu_layers} layers): a partial offload"
             " runs slower than this, at the host memory's speed for the CPU's layers",
