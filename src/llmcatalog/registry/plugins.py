@@ -190,7 +190,17 @@ def _entry_points(group: str) -> list[tuple[Any, str | None, str | None, str | N
     """The entry points of ``group`` with ``(ep, distribution, version, problem)`` each."""
     import importlib_metadata  # imported on first catalog build, not at `import llmcatalog`
 
-    eps = [(ep, *_dist_of(ep)) for ep in importlib_metadata.entry_points(group=group)]
+    # One distribution provides many entry points (llmcatalog itself: 22 domains): read each one's
+    # METADATA once per look-up, not once per entry point.
+    seen: dict[object, tuple[str | None, str | None, str | None]] = {}
+    eps = []
+    for ep in importlib_metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        where = getattr(dist, "_path", None) if dist is not None else None
+        key: object = str(where) if where is not None else id(ep)
+        if key not in seen:
+            seen[key] = _dist_of(ep)
+        eps.append((ep, *seen[key]))
     # Built-ins first (stable order), then third parties by distribution and name.
     return sorted(eps, key=lambda e: (e[1] != _SELF, e[1] or "", e[0].name))
 
