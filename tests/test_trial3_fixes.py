@@ -78,3 +78,22 @@ def test_sweep_tables_show_the_verdict_not_a_yes_no() -> None:
     assert "| verdict |" in lines[0]
     for line, verdict in zip(lines[2:], verdicts, strict=True):
         assert f"| {verdict} |" in line
+
+
+def test_uncounted_encoders_are_said() -> None:
+    """BioMedGPT-10B lists a GIN molecule encoder and an ESM-2 3B protein encoder without sizes and no
+    total: the estimate (its language model only) warns that it is low, and says so in its assumptions."""
+    with pytest.warns(lc.UncountedPartsWarning, match="ESM-2 3B"):
+        est = lc.estimate_vram("biomedgpt-10b", lc.Inference())
+    assert any(a.startswith("not counted:") for a in est.assumptions)
+    model = lc.get_model("biomedgpt-10b")
+    assert model.architecture is not None
+    assert est.n_params == lc.count_params(model.architecture)  # the language model alone
+
+
+def test_a_model_with_every_part_sized_does_not_warn() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.UncountedPartsWarning)
+        lc.estimate_vram("qwen2.5-vl-7b-instruct", lc.Inference())

@@ -194,6 +194,12 @@ class LoraTargetWarning(UserWarning):
     the message names, or dropped."""
 
 
+class UncountedPartsWarning(UserWarning):
+    """A multimodal model lists encoders (vision, audio, molecule, protein ...) whose sizes are not
+    known and no published total gives them: the estimate counts the language model and the sized
+    parts only, so it is low by the missing parts' weights (and their activations)."""
+
+
 class CompatibilityWarning(UserWarning):
     """A weight format or compute dtype cannot run (or cannot run as estimated) on the named GPU or
     engine (:func:`llmcatalog.supports` says why): the memory figure is still given."""

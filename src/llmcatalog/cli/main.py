@@ -32,6 +32,7 @@ from ..errors import (
     LLMCatalogError,
     MissingGPUFigureError,
     NoFitWarning,
+    UncountedPartsWarning,
     UnknownModelError,
     WorkloadError,
 )
@@ -1088,6 +1089,7 @@ def _target_gpu(args: argparse.Namespace, cat: Catalog) -> GPU:
 def _quiet(func: Callable[[], Any]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ContextLengthWarning)
+        warnings.simplefilter("ignore", UncountedPartsWarning)  # a listing marks such models' size "?"
         return func()
 
 

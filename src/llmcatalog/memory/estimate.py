@@ -48,6 +48,7 @@ from ..errors import (
     ContextLengthWarning,
     NoFitWarning,
     NotEstimableError,
+    UncountedPartsWarning,
     WorkloadError,
     outside_stacklevel,
 )
@@ -563,6 +564,14 @@ def estimate_vram(
         est = attrs.evolve(est, assumptions=(*est.assumptions, dequantized))
     if isinstance(model, Model) and model.architecture is not None:
         rest = _unsized_parts_params(model, model.architecture)
+        missing = [c.name for c in model.components if c.role != "language-model" and c.n_params is None]
+        if missing and not rest:
+            text = (
+                f"not counted: {', '.join(missing)} (size unknown, and no published total gives it): the estimate "
+                "covers the language model and the sized parts only, so it is low by their weights"
+            )
+            warnings.warn(f"{name}: {text}", UncountedPartsWarning, stacklevel=outside_stacklevel())
+            est = attrs.evolve(est, assumptions=(*est.assumptions, text))
         if rest and model.n_params:
             unsized = ", ".join(c.name for c in model.components if c.role != "language-model" and c.n_params is None)
             est = attrs.evolve(

@@ -21,6 +21,7 @@ from ..errors import (
 )
 from ..memory.estimate import incompatibilities, min_gpus, split_over
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, check_headroom
+from ..memory.params import count_params
 from ..registry.catalog import Catalog
 from ..registry.plugins import catalog as _default_catalog
 from ..values.compat import single_device
@@ -250,6 +251,7 @@ def models_that_fit(
     for why in incompatibilities(SMALLEST, gpu, w):
         warnings.warn(why, CompatibilityWarning, stacklevel=outside_stacklevel())
     rows = []
+    sizes: dict[str, int] = {}
     for m in pool:
         try:
             arch = _arch(m)
@@ -265,5 +267,6 @@ def models_that_fit(
             continue
         if c.fits or (include_tight and c.verdict == "tight"):
             rows.append(ModelFit(model=m, check=c))
-    rows.sort(key=lambda r: (-(r.model.n_params or 0), r.model.id))
+            sizes[m.id] = m.n_params or count_params(arch)  # no total known: its language model's count
+    rows.sort(key=lambda r: (-sizes[r.model.id], r.model.id))
     return tuple(rows)

@@ -37,7 +37,14 @@ from typing import Any, NamedTuple, TypeAlias, overload
 
 import attrs
 
-from ..errors import LLMCatalogError, MissingDependencyError, MissingGPUFigureError, NoFitWarning, QueryError
+from ..errors import (
+    LLMCatalogError,
+    MissingDependencyError,
+    MissingGPUFigureError,
+    NoFitWarning,
+    QueryError,
+    UncountedPartsWarning,
+)
 from ..memory.estimate import _check_overhead, as_run, estimate_vram, with_run_note
 from ..memory.fit import FitCheck, fit_check
 from ..memory.overhead import ALLOCATOR_FRACTION, CUDA_CONTEXT_BYTES
@@ -503,7 +510,9 @@ def _sweep(
             est = cache.get(key) if key is not None else None
             if est is None:
                 try:
-                    est = estimate_vram(model, w, **kwargs)
+                    with warnings.catch_warnings():  # uncounted parts: the row's assumptions say so
+                        warnings.simplefilter("ignore", UncountedPartsWarning)
+                        est = estimate_vram(model, w, **kwargs)
                 except LLMCatalogError as exc:
                     if errors == "raise":
                         raise
@@ -560,7 +569,9 @@ def _as_run_estimate(
     if not note:
         return est
     if index not in cache:
-        cache[index] = estimate_vram(model, running, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncountedPartsWarning)
+            cache[index] = estimate_vram(model, running, **kwargs)
     return with_run_note(cache[index], note)
 
 
