@@ -97,3 +97,17 @@ def test_a_model_with_every_part_sized_does_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", lc.UncountedPartsWarning)
         lc.estimate_vram("qwen2.5-vl-7b-instruct", lc.Inference())
+
+
+def test_show_reports_an_ambiguous_gpu_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "M2 Ultra"]) == 2
+    err = capsys.readouterr().err
+    assert "apple-m2-ultra-192gb" in err
+    assert "unknown model" not in err
+
+
+def test_an_unknown_gpu_does_not_point_to_the_model_search(catalog: lc.Catalog) -> None:
+    with pytest.raises(lc.UnknownGPUError) as info:
+        catalog.get_gpu("Voodoo 5 6000")
+    assert "search()" not in str(info.value)
+    assert "llmcatalog list gpus" in str(info.value)

@@ -49,9 +49,11 @@ class UnknownEntryError(LLMCatalogError, LookupError):
         self.suggestions = suggestions
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}... ({len(name):,} characters)"
-        super().__init__(
-            f"unknown {kind} {shown}.{hint} (`llmcatalog list {kind}s` or `llmcatalog.search()` lists what is known)"
+        # search() finds models only: GPUs and tools are listed.
+        lister = (
+            "`llmcatalog list models` or `llmcatalog.search()`" if kind == "model" else f"`llmcatalog list {kind}s`"
         )
+        super().__init__(f"unknown {kind} {shown}.{hint} ({lister} lists what is known)")
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
         return str(self.args[0])

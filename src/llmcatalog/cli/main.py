@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import attrs
 
 from ..errors import (
+    AmbiguousGPUError,
     ContextLengthWarning,
     DeepSpeedWorkloadWarning,
     LLMCatalogError,
@@ -41,7 +42,7 @@ from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
 from ..planning import Remedy, max_context, models_that_fit, recommend, which_gpus
 from ..planning.sweep import workload_label
-from ..registry.catalog import Catalog
+from ..registry.catalog import Catalog, FamilyNameError
 from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
 from ..registry.resolve import resolve_model
@@ -238,7 +239,8 @@ def _cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
             rows = [{"field": label, "value": str(value)} for label, value, _ in pairs]
             print(render(rows, (Column("field"), Column("value")), fmt))
         return 0
-    raise errors[0]
+    # The most telling failure: a name several GPUs share, else a family of models, else the model error.
+    raise next((e for e in errors if isinstance(e, (AmbiguousGPUError, FamilyNameError))), errors[0])
 
 
 def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object, bool]]:
