@@ -1,0 +1,54 @@
+"""A second user trial of ``llmcatalog estimate --engine llama.cpp|ollama|all``: the comparison gives the
+same verdict as the single engine, Ollama's default context follows its own thresholds, options the GGUF
+engines do not read are refused or named, and notes and verdicts say only what holds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import llmcatalog as lc
+from llmcatalog.cli.main import main
+
+GIB = 2**30
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    rc = main(["estimate", *args])
+    return rc, capsys.readouterr().out
+
+
+def test_all_gives_the_ollama_verdict_of_engine_ollama(capsys: pytest.CaptureFixture[str]) -> None:
+    """llama-3.1-70b at 2048 tokens on a 24 GB card: `--engine ollama` says Ollama runs it with a partial
+    offload (exit 0); `--engine all` must not call the same plan "fits NO" nor say no engine serves it."""
+    args = ("llama-3.1-70b", "--gpu", "RTX 4090", "--context", "2048")
+    rc_one, one = _run(capsys, *args, "--engine", "ollama")
+    assert rc_one == 0
+    assert "fits with partial offload" in one
+    rc_all, table = _run(capsys, *args, "--engine", "all")
+    assert rc_all == 0
+    assert "no engine serves" not in table
+    assert "serves it:" in table and "ollama" in table.split("serves it:")[1]
+    assert "fits with partial offload" in table
+    rc_json, out = _run(capsys, *args, "--engine", "all", "--format", "json")
+    assert rc_json == 0
+    engines = json.loads(out)["engines"]
+    assert engines["ollama"]["fits"] is True
+    assert engines["ollama"]["verdict"].startswith("fits with partial offload")
+    for name, row in engines.items():  # every engine's row says its verdict in words
+        assert isinstance(row["verdict"], str) and row["verdict"], name
+        assert row["verdict"].startswith("fits") == row["fits"], name
+
+
+def test_dispatch_ollama_fits_is_the_estimate_verdict() -> None:
+    """engine_estimate(..., 'ollama').fits is OllamaEstimate.fits (partial offload included), for a
+    workload that fits wholly, one that fits in part and one that does not fit."""
+    model = lc.get_model("llama-3.1-70b")
+    for gpu_name in ("H200", "RTX 4090"):
+        gpu = lc.get_gpu(gpu_name)
+        b = lc.engine_estimate(model, gpu, "ollama", lc.Inference(context_tokens=2048))
+        assert b.fits is bool(b.detail.fits)
+        assert b.verdict == b.detail.verdict
+    b = lc.engine_estimate(model, lc.get_gpu("RTX 4090"), "ollama", lc.Inference(context_tokens=2048))
+    assert b.fits and not b.detail.fully_offloaded and b.error is None
