@@ -52,3 +52,34 @@ def test_dispatch_ollama_fits_is_the_estimate_verdict() -> None:
         assert b.verdict == b.detail.verdict
     b = lc.engine_estimate(model, lc.get_gpu("RTX 4090"), "ollama", lc.Inference(context_tokens=2048))
     assert b.fits and not b.detail.fully_offloaded and b.error is None
+
+
+def test_default_num_ctx_uses_ollamas_thresholds_on_reported_memory() -> None:
+    """ollama/ollama commit 0334ffa (v0.15.5), server/routes.go Serve: totalVRAM (each device's reported
+    total less OLLAMA_GPU_OVERHEAD) >= 47 GiB -> 262144, >= 23 GiB -> 32768, else 4096."""
+    from llmcatalog.engines import ollama
+
+    assert ollama.default_num_ctx(23 * GIB) == 32768
+    assert ollama.default_num_ctx(23 * GIB - 1) == 4096
+    assert ollama.default_num_ctx(47 * GIB) == 262144
+    assert ollama.default_num_ctx(47 * GIB - 1) == 32768
+
+
+@pytest.mark.parametrize(
+    ("gpu", "num_ctx"),
+    [
+        # Metal reports its recommended working set: 3/4 of 48 GB (36 GiB) and 2/3 of 32 GB (21.3 GiB)
+        ("M3 Max 48GB", 32768),
+        ("M1 Max 32GB", 4096),
+        # an L4 reports about 22 GiB, below Ollama's 23 GiB tier: nvidia-smi total 23,034 MiB
+        # (modal-labs/modal-client PR #2797), CUDA total 22.05 GiB (vllm-project/vllm issue #20214)
+        ("L4", 4096),
+        ("RTX 4090", 32768),
+    ],
+)
+def test_ollama_default_context_by_reported_memory(gpu: str, num_ctx: int) -> None:
+    g = lc.get_gpu(gpu)
+    assert (g.available_bytes >= 23 * GIB) is (num_ctx > 4096)  # the catalog's reported figure decides
+    e = lc.estimate_ollama("qwen2.5-7b", gpu=gpu)
+    assert e.num_ctx == num_ctx
+    assert any(f"{g.available_bytes / GIB:.2f} GiB the GPU reports" in n for n in e.notes)
