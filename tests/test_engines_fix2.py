@@ -83,3 +83,58 @@ def test_ollama_default_context_by_reported_memory(gpu: str, num_ctx: int) -> No
     e = lc.estimate_ollama("qwen2.5-7b", gpu=gpu)
     assert e.num_ctx == num_ctx
     assert any(f"{g.available_bytes / GIB:.2f} GiB the GPU reports" in n for n in e.notes)
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama"])
+def test_gguf_engines_refuse_finetune(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """vLLM refuses --finetune (exit 2); llama.cpp and Ollama used to ignore it and print an inference estimate."""
+    rc = main(["estimate", "qwen2.5-7b", "--engine", engine, "--gpu", "RTX 4090", "--finetune", "lora"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "drop --finetune" in err
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama"])
+def test_gguf_engines_read_batch_as_parallel(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/cli.md: an engine's exit status says whether it serves --batch requests; llama.cpp/Ollama hold
+    concurrent requests as parallel sequences, so --batch 4 must give the same answer as --parallel 4."""
+    base = ("estimate", "qwen2.5-7b", "--engine", engine, "--gpu", "RTX 4090", "--context", "8192", "--format", "json")
+    assert main([*base, "--batch", "4"]) == main([*base, "--parallel", "4"])
+    captured = capsys.readouterr()
+    first, second = (json.loads(part) for part in _json_documents(captured.out))
+    assert first == second
+    assert first != json.loads(_json_documents(_out(capsys, *base))[0])  # one request differs
+    assert main([*base, "--batch", "4", "--parallel", "2"]) == 2
+    assert "disagree" in capsys.readouterr().err
+
+
+def _out(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    main(list(args))
+    return capsys.readouterr().out
+
+
+def _json_documents(text: str) -> list[str]:
+    decoder = json.JSONDecoder()
+    out, i = [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        _, end = decoder.raw_decode(text, i)
+        out.append(text[i:end])
+        i = end
+    return out
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama"])
+def test_gguf_engines_say_tp_is_not_modelled(engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["estimate", "qwen2.5-7b", "--engine", engine, "--gpu", "RTX 4090", "--tp", "2"])
+    err = capsys.readouterr().err
+    assert rc in (0, 1)
+    assert "--tp 2 not used" in err and "one GPU" in err and "--parallel" in err
+
+
+def test_gpu_memory_is_refused_with_an_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    for engine in ("vllm", "llama.cpp", "ollama", "all"):
+        assert main(["estimate", "qwen2.5-7b", "--engine", engine, "--gpu-memory", "24GiB"]) == 2
+        assert "--gpu-memory" in capsys.readouterr().err
