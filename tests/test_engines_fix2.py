@@ -138,3 +138,19 @@ def test_gpu_memory_is_refused_with_an_engine(capsys: pytest.CaptureFixture[str]
     for engine in ("vllm", "llama.cpp", "ollama", "all"):
         assert main(["estimate", "qwen2.5-7b", "--engine", engine, "--gpu-memory", "24GiB"]) == 2
         assert "--gpu-memory" in capsys.readouterr().err
+
+
+def test_first_vs_last_blocks_note_only_when_material(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ollama sizes blk.0..k-1 while llama.cpp offloads the last k blocks. Qwen2.5-7B is dense (every block
+    the same shape; the Q4_K_M mix moves a few MiB): no note. DeepSeek-V2-Lite's config has
+    first_k_dense_replace=1 (layer 0 dense, a far smaller block than its MoE layers): the note, with a figure."""
+    rc, out = _run(capsys, "qwen2.5-7b", "--engine", "ollama", "--n-gpu-layers", "5", "--gpu", "RTX 4090")
+    assert rc in (0, 1)
+    assert "offloads the last" not in out
+    from llmcatalog.engines import ollama
+
+    m = lc.get_model("deepseek-v2-lite")
+    e = ollama.estimate(m, gpu=lc.get_gpu("RTX 4090"), num_gpu=5, num_ctx=4096)
+    [note] = [n for n in e.notes if "offloads the last" in n]
+    assert "smaller leading dense layers" in note
+    assert "0.0 GiB" not in note and "0.00 GiB" not in note

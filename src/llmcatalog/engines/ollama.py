@@ -103,6 +103,8 @@ _LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
 _GEMMA_GRAPH = frozenset({"gemma", "gemma2", "gemma3", "gemma3n"})
 #: fs/ggml/ggml.go GraphSize: a gemma3 file's every 6th layer is sized as global, the others as sliding.
 _GEMMA3_GLOBAL_EVERY = 6
+#: The least difference between the first and the last offloaded blocks worth a note (0.05 GiB).
+_MATERIAL_BYTES = GIB // 20
 
 
 def human_bytes(n: int) -> str:
@@ -473,11 +475,17 @@ def estimate(
         )
     placed = min(count, lay.n_layers)
     ahead = sum(lay.block_bytes[lay.n_layers - placed :]) - sum(lay.block_bytes[:placed])
-    if placed and ahead > 0.01 * sum(lay.block_bytes[:placed]):
-        # llm/memory.go sums blk.0, blk.1, ... while llama.cpp puts the *last* n_gpu_layers blocks on the GPU
+    if placed and ahead > _MATERIAL_BYTES and ahead > 0.01 * sum(lay.block_bytes[:placed]):
+        # llm/memory.go sums blk.0, blk.1, ... while llama.cpp puts the *last* n_gpu_layers blocks on the GPU;
+        # only worth a word when the difference is material (a quant mix moves a few MiB between blocks)
+        why = (
+            "smaller leading dense layers"
+            if lay.block_bytes[0] < 0.75 * max(lay.block_bytes)
+            else "the quant mix gives them more bits"
+        )
         notes.append(
             f"Ollama sizes the first {placed} blocks but llama.cpp offloads the last {placed}, which hold"
-            f" {ahead / GIB:.1f} GiB more here (smaller leading dense layers): the runner needs more than estimated"
+            f" {ahead / GIB:.2f} GiB more here ({why}): the runner needs more than estimated"
         )
     return OllamaEstimate(
         model=lay.name,
