@@ -154,3 +154,17 @@ def test_first_vs_last_blocks_note_only_when_material(capsys: pytest.CaptureFixt
     [note] = [n for n in e.notes if "offloads the last" in n]
     assert "smaller leading dense layers" in note
     assert "0.0 GiB" not in note and "0.00 GiB" not in note
+
+
+def test_verdict_cites_every_failed_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    """DeepSeek-R1 at 8192 tokens on an M2 Ultra 192GB: the GPU buffers exceed Metal's working-set limit
+    (3/4 of 192 GiB = 144 GiB, the catalog's gpu_memory_fraction) *and* the buffers exceed the unified
+    memory: the verdict names both (it named only the unified memory)."""
+    g = lc.get_gpu("M2 Ultra 192GB")
+    for engine in ("ollama", "llama.cpp"):
+        rc, out = _run(capsys, "deepseek-r1", "--engine", engine, "--gpu", "M2 Ultra 192GB", "--context", "8192")
+        assert rc == 1
+        [line] = [x for x in out.splitlines() if "does NOT fit" in x]
+        verdict = line.split("does NOT fit", 1)[1]
+        assert f"{g.available_bytes / GIB:,.2f} GiB limit" in verdict, engine
+        assert "unified memory" in verdict, engine

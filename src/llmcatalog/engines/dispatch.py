@@ -188,7 +188,7 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
     fits = bool(est.fits)
     error = None
     if est.unified_fits is False:
-        error = est.unified_reason
+        error = "; ".join(est.failed_limits())  # every limit that fails
     elif not fits:
         error = (
             f"the GPU buffers take {est.gpu_total_bytes / 2**30:.2f} GiB (+ {est.reserve_bytes / 2**20:.0f} MiB "

@@ -277,13 +277,18 @@ class OllamaEstimate:
         lc = self.llamacpp
         if lc.fits is None:
             return None
-        if lc.unified_fits is False:
-            return f"does NOT fit: {lc.unified_reason}"
-        if not lc.fits:
-            return (
-                f"does NOT fit: Ollama's {self.layers_offload} of {self.layers_model} layers need"
-                f" {lc.gpu_total_bytes / GIB:,.2f} GiB on the GPU; at most {lc.max_gpu_layers} fit"
-            )
+        if not lc.fits:  # every limit that fails: the GPU's and, on unified memory, the machine's
+            reasons = []
+            if lc.gpu_fits is False:
+                reasons.append(
+                    f"Ollama's {self.layers_offload} of {self.layers_model} layers need"
+                    f" {lc.gpu_total_bytes / GIB:,.2f} GiB on the GPU, over its"
+                    f" {(lc.gpu_capacity_bytes or 0) / GIB:,.2f} GiB limit ({lc.reserve_bytes / GIB:,.2f} GiB kept"
+                    f" free); at most {lc.max_gpu_layers} fit"
+                )
+            if lc.unified_fits is False:
+                reasons.append(lc.unified_reason)
+            return f"does NOT fit: {'; and '.join(reasons)}"
         if self.fully_offloaded:
             return "fits (every layer on the GPU)"
         return (
