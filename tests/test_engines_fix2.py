@@ -29,7 +29,8 @@ def test_all_gives_the_ollama_verdict_of_engine_ollama(capsys: pytest.CaptureFix
     rc_all, table = _run(capsys, *args, "--engine", "all")
     assert rc_all == 0
     assert "no engine serves" not in table
-    assert "serves it:" in table and "ollama" in table.split("serves it:")[1]
+    assert "serves it:" in table
+    assert "ollama" in table.split("serves it:")[1]
     assert "fits with partial offload" in table
     rc_json, out = _run(capsys, *args, "--engine", "all", "--format", "json")
     assert rc_json == 0
@@ -37,7 +38,8 @@ def test_all_gives_the_ollama_verdict_of_engine_ollama(capsys: pytest.CaptureFix
     assert engines["ollama"]["fits"] is True
     assert engines["ollama"]["verdict"].startswith("fits with partial offload")
     for name, row in engines.items():  # every engine's row says its verdict in words
-        assert isinstance(row["verdict"], str) and row["verdict"], name
+        assert isinstance(row["verdict"], str), name
+        assert row["verdict"], name
         assert row["verdict"].startswith("fits") == row["fits"], name
 
 
@@ -51,7 +53,9 @@ def test_dispatch_ollama_fits_is_the_estimate_verdict() -> None:
         assert b.fits is bool(b.detail.fits)
         assert b.verdict == b.detail.verdict
     b = lc.engine_estimate(model, lc.get_gpu("RTX 4090"), "ollama", lc.Inference(context_tokens=2048))
-    assert b.fits and not b.detail.fully_offloaded and b.error is None
+    assert b.fits
+    assert not b.detail.fully_offloaded
+    assert b.error is None
 
 
 def test_default_num_ctx_uses_ollamas_thresholds_on_reported_memory() -> None:
@@ -131,7 +135,9 @@ def test_gguf_engines_say_tp_is_not_modelled(engine: str, capsys: pytest.Capture
     rc = main(["estimate", "qwen2.5-7b", "--engine", engine, "--gpu", "RTX 4090", "--tp", "2"])
     err = capsys.readouterr().err
     assert rc in (0, 1)
-    assert "--tp 2 not used" in err and "one GPU" in err and "--parallel" in err
+    assert "--tp 2 not used" in err
+    assert "one GPU" in err
+    assert "--parallel" in err
 
 
 def test_gpu_memory_is_refused_with_an_engine(capsys: pytest.CaptureFixture[str]) -> None:
@@ -153,7 +159,8 @@ def test_first_vs_last_blocks_note_only_when_material(capsys: pytest.CaptureFixt
     e = ollama.estimate(m, gpu=lc.get_gpu("RTX 4090"), num_gpu=5, num_ctx=4096)
     [note] = [n for n in e.notes if "offloads the last" in n]
     assert "smaller leading dense layers" in note
-    assert "0.0 GiB" not in note and "0.00 GiB" not in note
+    assert "0.0 GiB" not in note
+    assert "0.00 GiB" not in note
 
 
 def test_verdict_cites_every_failed_limit(capsys: pytest.CaptureFixture[str]) -> None:

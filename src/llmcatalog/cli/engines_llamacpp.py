@@ -121,7 +121,9 @@ def check_workload_options(args: argparse.Namespace) -> None:
         raise WorkloadError(f"with --engine {args.engine}: {', '.join(renamed)}")
     stray = [o for o in ("--prompt", "--compute") if o in given]
     if stray:
-        raise WorkloadError(f"{', '.join(stray)} describe transformers generate(); drop them with --engine {args.engine}")
+        raise WorkloadError(
+            f"{', '.join(stray)} describe transformers generate(); drop them with --engine {args.engine}"
+        )
     if "--batch" in given:
         if "--parallel" in given and args.parallel != args.batch:
             raise WorkloadError(
