@@ -175,3 +175,10 @@ def test_verdict_cites_every_failed_limit(capsys: pytest.CaptureFixture[str]) ->
         verdict = line.split("does NOT fit", 1)[1]
         assert f"{g.available_bytes / GIB:,.2f} GiB limit" in verdict, engine
         assert "unified memory" in verdict, engine
+
+
+def test_all_says_the_gguf_rows_ignore_tp(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["estimate", "qwen2.5-7b", "--engine", "all", "--gpu", "H100", "--tp", "2"])
+    err = capsys.readouterr().err
+    assert rc in (0, 1)
+    assert "llama.cpp and ollama rows are for one GPU" in err

@@ -190,6 +190,14 @@ def run_engine_estimate(
         print(f"llmcatalog: warning: {message}", file=sys.stderr)
     for message in compatibility_notes(model, gpu, workload, tuple(results)):
         print(f"llmcatalog: note: {message}", file=sys.stderr)
+    split = workload.parallelism.tensor_parallel * workload.parallelism.pipeline_parallel
+    gguf = [name for name in ("llama.cpp", "ollama") if name in results]
+    if split > 1 and gguf:
+        print(
+            f"llmcatalog: note: the {' and '.join(gguf)} rows are for one GPU: their multi-GPU splits are not"
+            " modelled (--tp/--pp not used there); their concurrent requests are --batch",
+            file=sys.stderr,
+        )
     fmt = chosen_format(args)
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
