@@ -130,6 +130,8 @@ def _row(b: EngineBreakdown) -> list[str]:
     conc = "-" if b.max_concurrency is None else f"{b.max_concurrency:.2f}"
     tokens = "-" if b.kv_tokens is None else f"{b.kv_tokens:,}"
     verdict = ("yes" if b.fits else "NO") if b.estimated else "n/a"
+    if b.fits and getattr(b.detail, "fully_offloaded", True) is False:  # Ollama's own split: some layers on the CPU
+        verdict = "yes, partial offload"
     sizes = (b.weights_bytes, b.kv_cache_bytes, b.activation_bytes, b.other_bytes, b.total_bytes)
     cells = [_gib(n) if b.estimated else "-" for n in sizes]  # an engine that could not answer has no figures
     return [b.engine, b.version, b.weights_format or "-", *cells, tokens, conc, verdict]
@@ -188,6 +190,14 @@ def run_engine_estimate(
         print(f"llmcatalog: warning: {message}", file=sys.stderr)
     for message in compatibility_notes(model, gpu, workload, tuple(results)):
         print(f"llmcatalog: note: {message}", file=sys.stderr)
+    split = workload.parallelism.tensor_parallel * workload.parallelism.pipeline_parallel
+    gguf = [name for name in ("llama.cpp", "ollama") if name in results]
+    if split > 1 and gguf:
+        print(
+            f"llmcatalog: note: the {' and '.join(gguf)} rows are for one GPU: their multi-GPU splits are not"
+            " modelled (--tp/--pp not used there); their concurrent requests are --batch",
+            file=sys.stderr,
+        )
     fmt = chosen_format(args)
     if fmt == "json":
         out = {name: _record(b) for name, b in results.items()}
@@ -214,8 +224,9 @@ def run_engine_estimate(
         lines = _log(b) or _summary(b)
         for line in lines:
             print(f"  {clean(line)}")
-        if b.error and not any(b.error in line for line in lines):  # not already in the engine's own log
-            print(f"  -> {clean(b.error)}")
+        said = b.verdict or b.error  # llama.cpp / Ollama: the verdict their own --engine output gives
+        if said and not any(said in line for line in lines):  # not already in the engine's own log
+            print(f"  -> {clean(said)}")
         if args.engine != "all":
             for a in b.notes:
                 print(f"  - {clean(a)}")

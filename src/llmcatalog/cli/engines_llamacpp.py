@@ -26,7 +26,7 @@ from ..registry.resolve import resolve_model
 from ..values.model import Model
 from .output import Column, chosen_format, render, to_json
 
-__all__ = ["ENGINES", "OPTIONS", "add_options", "refuse_options", "run"]
+__all__ = ["ENGINES", "OPTIONS", "add_options", "check_workload_options", "refuse_options", "run"]
 
 #: The engines this module answers for (``--engine`` values).
 ENGINES = ("llama.cpp", "ollama")
@@ -93,6 +93,56 @@ def refuse_options(args: argparse.Namespace) -> None:
     if given:
         raise WorkloadError(
             f"{', '.join(given)} apply to --engine llama.cpp or ollama; add one of those or drop the option"
+        )
+
+
+#: Options of the transformers estimate that llama.cpp/Ollama have their own names for (refused, not ignored).
+_THEIR_OWN = {
+    "--kv-precision": "--cache-type",
+    "--mla-cache": "--mla-format",
+    "--attention": "--flash-attn",
+}
+
+
+def check_workload_options(args: argparse.Namespace) -> None:
+    """Refuse what ``--engine llama.cpp|ollama`` cannot honour, and say on stderr how it reads the rest.
+
+    ``--finetune``: serving engines do not fine-tune (refused, as with vLLM). Options with a llama.cpp
+    name of their own (``--kv-precision``, ``--mla-cache``, ``--attention``) and ``--prompt`` /
+    ``--compute`` (transformers only) are refused. ``--batch N`` is N concurrent requests: llama.cpp's
+    ``-np`` / ``OLLAMA_NUM_PARALLEL``, the same as ``--parallel N`` (both given and different: refused).
+    ``--tp`` / ``--pp``: a note that this estimate is for one GPU (multi-GPU splits are not modelled).
+    """
+    given = set(getattr(args, "given", ()))
+    if getattr(args, "finetune", None):
+        raise WorkloadError("--engine applies to inference: drop --finetune (serving engines do not fine-tune)")
+    renamed = [f"{o} (use {their})" for o, their in _THEIR_OWN.items() if o in given]
+    if renamed:
+        raise WorkloadError(f"with --engine {args.engine}: {', '.join(renamed)}")
+    stray = [o for o in ("--prompt", "--compute") if o in given]
+    if stray:
+        raise WorkloadError(
+            f"{', '.join(stray)} describe transformers generate(); drop them with --engine {args.engine}"
+        )
+    if "--batch" in given:
+        if "--parallel" in given and args.parallel != args.batch:
+            raise WorkloadError(
+                f"--batch {args.batch} and --parallel {args.parallel} disagree: with --engine {args.engine} both"
+                " are the number of concurrent requests (llama.cpp -np, OLLAMA_NUM_PARALLEL); give one"
+            )
+        args.parallel = args.batch
+        print(
+            f"llmcatalog: note: --batch {args.batch}: {args.batch} concurrent requests, i.e. --parallel {args.batch}"
+            " (llama.cpp -np / OLLAMA_NUM_PARALLEL)",
+            file=sys.stderr,
+        )
+    split = [f"{o} {getattr(args, o[2:])}" for o in ("--tp", "--pp") if o in given and getattr(args, o[2:]) != 1]
+    if split:
+        print(
+            f"llmcatalog: note: {', '.join(split)} not used: this {args.engine} estimate is for one GPU; tensor"
+            " parallelism and multi-GPU splits (llama.cpp --split-mode/--tensor-split, Ollama's spread over"
+            " GPUs) are not modelled. Concurrent requests are --parallel",
+            file=sys.stderr,
         )
 
 

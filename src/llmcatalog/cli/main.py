@@ -570,6 +570,8 @@ def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     if args.gpu_memory is not None and getattr(args, "engine", "transformers") != "transformers":
         raise WorkloadError("--gpu-memory applies to the transformers estimate; with --engine name a catalog --gpu")
     if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama
+        _engines_llamacpp.check_workload_options(args)  # --finetune refused; --batch, --tp, --pp explained
+        _check_applicable(args)  # training-only options refused
         return _engines_llamacpp.run(args, cat)
     _engines_llamacpp.refuse_options(args)
     _check_applicable(args)

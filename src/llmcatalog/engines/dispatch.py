@@ -188,7 +188,7 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
     fits = bool(est.fits)
     error = None
     if est.unified_fits is False:
-        error = est.unified_reason
+        error = "; ".join(est.failed_limits())  # every limit that fails
     elif not fits:
         error = (
             f"the GPU buffers take {est.gpu_total_bytes / 2**30:.2f} GiB (+ {est.reserve_bytes / 2**20:.0f} MiB "
@@ -209,6 +209,7 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
         error=error,
         notes=est.notes,
         weights_format=est.quant,
+        verdict=est.verdict,
         detail=est,
     )
 
@@ -216,17 +217,10 @@ def _llamacpp(model: Model | Architecture, gpu: GPU, w: Inference, settings: Map
 def _ollama(model: Model | Architecture, gpu: GPU, w: Inference, settings: Mapping[str, Any]) -> EngineBreakdown:
     est = ollama.estimate_inference(_as_model(model), w, gpu=gpu, **_gguf_settings(settings))
     lc = est.llamacpp
-    fits = est.layers_offload >= est.layers_model and est.fits is not False
-    error = None
-    if lc.unified_fits is False:
-        error = lc.unified_reason
-    elif not fits and est.fully_offloaded:
-        error = est.verdict
-    elif not fits:
-        error = (
-            f"Ollama would put {est.layers_offload}/{est.layers_model} layers on {gpu.name} and run the rest "
-            "on the CPU (much slower)"
-        )
+    # the verdict of `--engine ollama` (OllamaEstimate.fits / .verdict): Ollama picks its own split, so a
+    # partial offload whose buffers fit is a fit (docs/engines/ollama.md); the verdict says how many layers
+    fits = est.fits is True
+    error = None if fits else (est.verdict or f"Ollama would offload no layer to {gpu.name}")
     return EngineBreakdown(
         engine="ollama",
         version=ollama.OLLAMA_VERSION,
@@ -241,6 +235,7 @@ def _ollama(model: Model | Architecture, gpu: GPU, w: Inference, settings: Mappi
         error=error,
         notes=est.notes,
         weights_format=est.quant,
+        verdict=est.verdict,
         detail=est,
     )
 

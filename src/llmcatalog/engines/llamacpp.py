@@ -282,6 +282,21 @@ class LlamaCppEstimate:
             " system)"
         )
 
+    def gpu_reason(self) -> str:
+        """Why the GPU buffers exceed the GPU's limit ("" when they fit or there is no GPU)."""
+        if self.gpu_fits is not False:
+            return ""
+        assert self.gpu_capacity_bytes is not None
+        return (
+            f"GPU buffers {self.gpu_total_bytes / GIB:,.2f} GiB + {self.reserve_bytes / GIB:,.2f} GiB kept free exceed"
+            f" the GPU's {self.gpu_capacity_bytes / GIB:,.2f} GiB limit"
+        )
+
+    def failed_limits(self) -> list[str]:
+        """Every limit the buffers exceed, in words: the GPU's (:meth:`gpu_reason`) and, on unified
+        memory, the machine's (:attr:`unified_reason`); empty when it fits."""
+        return [r for r in (self.gpu_reason(), self.unified_reason) if r]
+
     def rest_on_cpu(self) -> str:
         """ ", the rest on the CPU, which needs N GiB of host RAM" (of the unified memory on Apple silicon)."""
         where = "of the unified memory" if self.unified_memory_bytes is not None else "of host RAM"
@@ -295,7 +310,7 @@ class LlamaCppEstimate:
             return None
         total = self.n_layers + 1
         if self.unified_fits is False:
-            return f"does NOT fit: {self.unified_reason}"
+            return f"does NOT fit: {'; '.join(self.failed_limits())}"
         if self.fits:
             if self.n_gpu_layers >= total:
                 return "fits (every layer on the GPU)"

@@ -41,8 +41,10 @@ the layers itself (``--fit``): for those releases llama.cpp's buffers (``llamacp
 Defaults, by Ollama version (``num_ctx`` is the one that changed most):
 
 - ``num_ctx``: 2048 up to v0.6.6; 4096 from v0.6.7 (April 2025; ``OLLAMA_CONTEXT_LENGTH``
-  overrides it); from v0.15.5 (February 2026) by VRAM, as ``docs/context-length.mdx`` states:
-  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB (:func:`default_num_ctx`). Whatever
+  overrides it); from v0.15.5 (February 2026) by VRAM: ``docs/context-length.mdx`` states
+  4k below 24 GiB, 32k from 24 to 48 GiB, 256k from 48 GiB, and ``server/routes.go`` applies 23 and
+  47 GiB to the memory the devices report (CUDA's total, Metal's recommended working set;
+  :func:`default_num_ctx`). Whatever
   its origin (default, Modelfile, API), a ``num_ctx`` above the model's training context
   (``<arch>.context_length`` in the GGUF) is cut down to it before the runner starts
   (``llm/server.go`` ``NewLlamaServer``: "requested context size too large for model"), so
@@ -101,6 +103,8 @@ _LLAMA_GRAPH = frozenset({"llama", "mistral", "mixtral", "llama4"})
 _GEMMA_GRAPH = frozenset({"gemma", "gemma2", "gemma3", "gemma3n"})
 #: fs/ggml/ggml.go GraphSize: a gemma3 file's every 6th layer is sized as global, the others as sliding.
 _GEMMA3_GLOBAL_EVERY = 6
+#: The least difference between the first and the last offloaded blocks worth a note (0.05 GiB).
+_MATERIAL_BYTES = GIB // 20
 
 
 def human_bytes(n: int) -> str:
@@ -121,17 +125,24 @@ def _version(text: str) -> tuple[int, ...]:
 
 def default_num_ctx(vram_bytes: int | None, ollama_version: str | None = None) -> int:
     """Ollama's default context: 2048 before v0.6.7, 4096 from v0.6.7 (April 2025), and from
-    v0.15.5 (February 2026; ``docs/context-length.mdx``) by total VRAM: 4096 below 24 GiB (and
-    without a GPU), 32768 up to 48 GiB, 262144 from 48 GiB. ``None`` is the current rule."""
+    v0.15.5 (February 2026) by the GPU memory the devices report: 4096 below 23 GiB (and without a
+    GPU), 32768 from 23 GiB, 262144 from 47 GiB. ``None`` is the current rule.
+
+    ``vram_bytes`` is Ollama's ``totalVRAM``: the total each device reports (CUDA: the runtime's total,
+    :attr:`~llmcatalog.GPU.available_bytes`; Metal: the recommended working set, which
+    ``available_bytes`` models as the wired share of unified memory), less ``OLLAMA_GPU_OVERHEAD``.
+    ollama/ollama commit 0334ffa ("server: use tiered VRAM-based default context length", January
+    2026, first in v0.15.5), ``server/routes.go`` ``Serve``: its thresholds are 47 and 23 GiB rather
+    than the documented 48 and 24, because devices report a little less than their nominal size."""
     if ollama_version is not None:
         v = _version(ollama_version)
         if v < (0, 6, 7):
             return 2048
         if v < (0, 15, 5):
             return 4096
-    if vram_bytes is None or vram_bytes < 24 * GIB:
+    if vram_bytes is None or vram_bytes < 23 * GIB:
         return 4096
-    if vram_bytes < 48 * GIB:
+    if vram_bytes < 47 * GIB:
         return 32768
     return 262144
 
@@ -266,13 +277,18 @@ class OllamaEstimate:
         lc = self.llamacpp
         if lc.fits is None:
             return None
-        if lc.unified_fits is False:
-            return f"does NOT fit: {lc.unified_reason}"
-        if not lc.fits:
-            return (
-                f"does NOT fit: Ollama's {self.layers_offload} of {self.layers_model} layers need"
-                f" {lc.gpu_total_bytes / GIB:,.2f} GiB on the GPU; at most {lc.max_gpu_layers} fit"
-            )
+        if not lc.fits:  # every limit that fails: the GPU's and, on unified memory, the machine's
+            reasons = []
+            if lc.gpu_fits is False:
+                reasons.append(
+                    f"Ollama's {self.layers_offload} of {self.layers_model} layers need"
+                    f" {lc.gpu_total_bytes / GIB:,.2f} GiB on the GPU, over its"
+                    f" {(lc.gpu_capacity_bytes or 0) / GIB:,.2f} GiB limit ({lc.reserve_bytes / GIB:,.2f} GiB kept"
+                    f" free); at most {lc.max_gpu_layers} fit"
+                )
+            if lc.unified_fits is False:
+                reasons.append(lc.unified_reason)
+            return f"does NOT fit: {'; and '.join(reasons)}"
         if self.fully_offloaded:
             return "fits (every layer on the GPU)"
         return (
@@ -369,9 +385,16 @@ def estimate(
     if isinstance(num_gpu, bool) or not isinstance(num_gpu, int) or num_gpu < -1:
         raise WorkloadError(f"num_gpu must be -1 (Ollama chooses) or an integer >= 0; got {num_gpu!r}")
     if num_ctx is None:
-        num_ctx = default_num_ctx(gpu.memory_bytes if gpu is not None else None, ollama_version)
+        reported = gpu.available_bytes - gpu_overhead_bytes if gpu is not None else None
+        num_ctx = default_num_ctx(reported, ollama_version)
         which = f"Ollama {ollama_version}" if ollama_version else "current Ollama (v0.15.5+, by VRAM)"
-        notes.append(f"num_ctx {num_ctx}: the default of {which}")
+        by = ""
+        if gpu is not None and (ollama_version is None or _version(ollama_version) >= (0, 15, 5)):
+            assert reported is not None
+            by = f" for the {reported / GIB:.2f} GiB the GPU reports (tiers at 23 and 47 GiB)"
+            if not gpu.allocatable_known:
+                by += ", a figure estimated here (the card's reported total is not recorded)"
+        notes.append(f"num_ctx {num_ctx}: the default of {which}{by}")
     elif isinstance(num_ctx, bool) or not isinstance(num_ctx, int) or num_ctx < 1:
         raise WorkloadError(f"num_ctx must be an integer >= 1; got {num_ctx!r}")
     if 0 < lay.n_ctx_train < num_ctx:
@@ -457,11 +480,17 @@ def estimate(
         )
     placed = min(count, lay.n_layers)
     ahead = sum(lay.block_bytes[lay.n_layers - placed :]) - sum(lay.block_bytes[:placed])
-    if placed and ahead > 0.01 * sum(lay.block_bytes[:placed]):
-        # llm/memory.go sums blk.0, blk.1, ... while llama.cpp puts the *last* n_gpu_layers blocks on the GPU
+    if placed and ahead > _MATERIAL_BYTES and ahead > 0.01 * sum(lay.block_bytes[:placed]):
+        # llm/memory.go sums blk.0, blk.1, ... while llama.cpp puts the *last* n_gpu_layers blocks on the GPU;
+        # only worth a word when the difference is material (a quant mix moves a few MiB between blocks)
+        why = (
+            "smaller leading dense layers"
+            if lay.block_bytes[0] < 0.75 * max(lay.block_bytes)
+            else "the quant mix gives them more bits"
+        )
         notes.append(
             f"Ollama sizes the first {placed} blocks but llama.cpp offloads the last {placed}, which hold"
-            f" {ahead / GIB:.1f} GiB more here (smaller leading dense layers): the runner needs more than estimated"
+            f" {ahead / GIB:.2f} GiB more here ({why}): the runner needs more than estimated"
         )
     return OllamaEstimate(
         model=lay.name,

@@ -49,6 +49,9 @@ class EngineBreakdown:
     ``detail`` is the engine's own result object (e.g. :class:`~llmcatalog.engines.vllm.VLLMEstimate`).
     ``weights_format`` names how the weights are held (``bf16``, ``mxfp4``, a GGUF type such as
     ``Q4_K_M``), so that a side-by-side table does not compare a 4-bit file with bf16 unawares.
+    ``verdict`` is the answer in words, the same one the engine's own ``--engine`` output gives
+    (llama.cpp, Ollama: their estimates' ``verdict``; None: derived from ``fits`` and ``error``,
+    :attr:`verdict_text`).
     """
 
     engine: str
@@ -65,12 +68,24 @@ class EngineBreakdown:
     notes: tuple[str, ...] = ()
     estimated: bool = True
     weights_format: str = ""
+    verdict: str | None = None
     detail: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def total_bytes(self) -> int:
         """Weights + KV cache + activations + other: what the engine takes on the GPU."""
         return self.weights_bytes + self.kv_cache_bytes + self.activation_bytes + self.other_bytes
+
+    @property
+    def verdict_text(self) -> str:
+        """The answer in words: :attr:`verdict` when the engine gave one, else from ``fits`` and ``error``."""
+        if self.verdict:
+            return self.verdict
+        if not self.estimated:
+            return f"not estimated: {self.error}"
+        if self.fits:
+            return "fits"
+        return f"does NOT fit: {self.error}" if self.error else "does NOT fit"
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of every figure (``detail`` left out)."""
@@ -86,6 +101,7 @@ class EngineBreakdown:
             "kv_tokens": self.kv_tokens,
             "max_concurrency": self.max_concurrency,
             "fits": self.fits,
+            "verdict": self.verdict_text,
             "error": self.error,
             "notes": list(self.notes),
             "estimated": self.estimated,

@@ -110,7 +110,7 @@ def llamacpp_decode_speed(
     if arch.n_experts:
         assumptions += (f"MoE: {frac:.0%} of routed experts read per step (uniform routing, batch {b})",)
     if est.unified_fits is False:
-        assumptions += (f"the model does not fit {gpu.name}: {est.unified_reason}",)
+        assumptions += (f"the model does not fit {gpu.name}: {'; '.join(est.failed_limits())}",)
     elif est.fits is False:
         assumptions += (
             f"the model does not fit {gpu.name} wholly (at most {est.max_gpu_layers} layers): a partial offload"
