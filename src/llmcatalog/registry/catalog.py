@@ -593,11 +593,13 @@ class Catalog:
         if isinstance(name, Model):
             return name
         hit = self._models.get(name) if isinstance(name, str) else None
-        if hit is not None and "/" not in name and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
-            named = self._series_named(name, hit)
-            if named is not None:
-                warnings.warn(SeriesNameWarning(name, hit.id, *named), stacklevel=outside_stacklevel())
-        if isinstance(name, str) and hit is None:
+        if hit is not None:
+            if "/" not in name and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
+                named = self._series_named(name, hit)
+                if named is not None:
+                    warnings.warn(SeriesNameWarning(name, hit.id, *named), stacklevel=outside_stacklevel())
+            return self._resolved[hit.id]
+        if isinstance(name, str):
             folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
             if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
                 return self._resolved[folded.id]
