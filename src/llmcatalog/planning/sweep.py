@@ -510,9 +510,7 @@ def _sweep(
             est = cache.get(key) if key is not None else None
             if est is None:
                 try:
-                    with warnings.catch_warnings():  # uncounted parts: the row's assumptions say so
-                        warnings.simplefilter("ignore", UncountedPartsWarning)
-                        est = estimate_vram(model, w, **kwargs)
+                    est = _estimate_row(model, w, kwargs)
                 except LLMCatalogError as exc:
                     if errors == "raise":
                         raise
@@ -554,6 +552,14 @@ def _may_fall_back(model: ModelLike, w: Workload) -> bool:
     return stored is not None and stored.method == "fp8"
 
 
+def _estimate_row(model: Model | Architecture, workload: Workload, kwargs: dict[str, Any]) -> MemoryEstimate:
+    """``estimate_vram`` for a row: a model with encoders of unknown size says so in the row's
+    assumptions, so its UncountedPartsWarning is not repeated once per row."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncountedPartsWarning)
+        return estimate_vram(model, workload, **kwargs)
+
+
 def _as_run_estimate(
     model: ModelLike,
     gpu: GPU,
@@ -569,9 +575,7 @@ def _as_run_estimate(
     if not note:
         return est
     if index not in cache:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UncountedPartsWarning)
-            cache[index] = estimate_vram(model, running, **kwargs)
+        cache[index] = _estimate_row(model, running, kwargs)
     return with_run_note(cache[index], note)
 
 
