@@ -12,19 +12,10 @@ from pathlib import Path
 import pytest
 
 import llmcatalog as lc
-from llmcatalog.cli.main import main
+from cli_run import run
 from llmcatalog.planning import PRECISION_LADDER
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse refuses bad input with exit status 2
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 # -- 3. argparse errors: one line and a hint, not a 60-line usage block ------------------------------

@@ -8,16 +8,7 @@ import json
 import pytest
 
 import llmcatalog as lc
-from llmcatalog.cli.main import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse refuses bad input with exit status 2
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_run import run
 
 
 # -- 1, 2: --gpus must be a positive whole number ------------------------------------------------
