@@ -94,7 +94,7 @@ if TYPE_CHECKING:
         which_gpus,
     )
     from .planning.sweep import Sweep, SweepRow, sweep
-    from .registry.catalog import Catalog, FamilyNameError, PluginInfo
+    from .registry.catalog import Catalog, FamilyNameError, OrganizationNameError, PluginInfo
     from .registry.plugins import catalog, clear_cache, load_toml
     from .registry.resolve import resolve_model
     from .values.compat import Support, supports  # compat stream
@@ -230,6 +230,7 @@ _LAZY = {
     # stream cat2: names
     "resolve_model": "registry.resolve",
     "FamilyNameError": "registry.catalog",
+    "OrganizationNameError": "registry.catalog",
     "MemoryEstimate": "memory.estimate",
     "PluginInfo": "registry.catalog",
     "catalog": "registry.plugins",
@@ -480,6 +481,7 @@ __all__ = [
     "NoFitWarning",
     "NotEstimableError",
     "OllamaEstimate",
+    "OrganizationNameError",
     "Parallelism",
     "PluginError",
     "PluginInfo",

@@ -298,7 +298,8 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
                 )
                 if x
             )
-            add("figure", f"{value}  [{setting}]  {f.source}")
+            claim = f"  (a claim by {f.claimed_by}, not a measurement)" if f.claimed_by else ""
+            add("figure", f"{value}  [{setting}]{claim}  {f.source}")
         add("notes", entry.notes, multiline=True)
     elif isinstance(entry, GPU):
         add("vendor", entry.vendor)
@@ -1432,6 +1433,7 @@ _FIGURE_COLUMNS = (
         lambda r: f"{r['memory_value']:g} {r['memory_unit']}" if r["memory_value"] is not None else r["metric"],
     ),
     Column("metric"),
+    Column("claimed_by", "claim, not measured, by", lambda r: r["claimed_by"] or ""),
 )
 
 
@@ -1454,6 +1456,7 @@ def _cmd_figures(args: argparse.Namespace, cat: Catalog) -> int:
             "memory_bytes": f.memory_bytes,
             "metric": f.metric,
             "source": f.source,
+            "claimed_by": f.claimed_by,
         }
         for m, f in pairs
     ]

@@ -40,6 +40,7 @@ from .names import (
     NameParts,
     cjk_runs,
     domain_id,
+    english_name,
     language_code,
     looks_like_pinyin,
     name_parts,
@@ -47,23 +48,45 @@ from .names import (
     pinyin,
     rank_names,
     simplified,
+    subdomain_id,
     suggest,
 )
 
-__all__ = ["Catalog", "FamilyNameError", "PluginInfo"]
+__all__ = ["Catalog", "FamilyNameError", "OrganizationNameError", "PluginInfo"]
 
 
 class FamilyNameError(UnknownModelError):
     """A family name ("Meditron", "Llama3-Med42", "Qwen2.5-Math") that several catalog models share:
     the message lists every member, and ``suggestions`` holds their ids (smallest first)."""
 
-    def __init__(self, name: str, family: str, members: tuple[str, ...]) -> None:
+    def __init__(self, name: str, family: str, members: tuple[str, ...], others: tuple[str, ...] = ()) -> None:
         super().__init__(name, members)
         self.family = family
+        self.others = others
         shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}..."
+        rest = f" (the {family} series also has {', '.join(others)})" if others else ""
         self.args = (
-            f"{shown} names {len(members)} catalog models of the {family} series: {', '.join(members)}. "
+            f"{shown} names {len(members)} catalog models of the {family} series: {', '.join(members)}{rest}. "
             "Name one of them (`llmcatalog show ID` describes each).",
+        )
+
+
+class OrganizationNameError(UnknownModelError):
+    """A model name that is the name of an organisation ("深度求索", "智谱", "Meta"): the message says
+    how many catalog models it has and how to list them; ``suggestions`` holds some of their ids
+    (largest first) and ``organizations`` the organisation names matched."""
+
+    def __init__(self, name: str, organizations: tuple[str, ...], members: tuple[str, ...]) -> None:
+        super().__init__(name, members[:8])
+        self.organizations = organizations
+        shown = repr(name) if len(name) <= 200 else f"{name[:200]!r}..."
+        orgs = ", ".join(map(repr, organizations[:3])) + (
+            f" and {len(organizations) - 3} more" if len(organizations) > 3 else ""
+        )
+        self.args = (
+            f"{shown} is an organisation ({orgs}), not a model: it has {len(members)} catalog models. "
+            f"List them with `llmcatalog list models --org {name}` (Python: "
+            f"`llmcatalog.find_models(organization={name!r})`), or name one: {', '.join(members[:8])}.",
         )
 
 
@@ -245,6 +268,19 @@ class _Index(Generic[E]):
         if self._parts is None:  # every id, name and alias split at its size; built on the first miss
             self._parts = [part for e in self.by_id.values() for part in _name_parts(e)]
         return rank_names(name, self._parts)
+
+
+# One size written as its own word, with the separator before it: "-7B", " 1.5b", "_70B".
+_SIZE_WORD = re.compile(r"[-_\s]*(?<![\d.])\d{1,4}(?:\.\d{1,3})?[bB](?![A-Za-z0-9])")
+
+
+def _without_size(name: str) -> str | None:
+    """``name`` without the one size word it holds ("Fin-R1-7B" -> "Fin-R1"); None when it holds
+    none or several, or nothing else."""
+    if len(name) > MAX_NAME_CHARS or len(_SIZE_WORD.findall(name)) != 1:
+        return None
+    rest = _SIZE_WORD.sub("", name).strip(" -_")
+    return rest if re.search(r"[^\W\d_]", rest) else None
 
 
 def _keys_raw(entry: Model | GPU | Tool) -> tuple[str, ...]:
@@ -456,6 +492,7 @@ class Catalog:
         self._hay_cache: list[tuple[Model, str, str]] | None = None
         self._zh_names: dict[str, str] = {}
         self._pinyin_cache: dict[str, str] | None = None
+        self._org_cache: dict[str, set[str]] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -603,15 +640,119 @@ class Catalog:
             folded = self._models.get(simplified(name)) if len(name) <= MAX_NAME_CHARS else None
             if folded is not None:  # "華佗" is "华佗" (with the chinese extra)
                 return self._resolved[folded.id]
+            english = english_name(simplified(name)) if len(name) <= MAX_NAME_CHARS else name
+            if english != name:  # "通义千问2.5-7B" is Qwen2.5-7B; "书生·浦语2.5" the InternLM2.5 family
+                found = self._model_as(name, english)
+                if found is not None:
+                    return found
             candidates = self._models.candidates(name)
             if len(candidates) == 1:
                 return self._resolved[candidates[0]]
             family = self._models.family(name)
             if family is not None and (not candidates or set(candidates) == set(family[1])):
-                raise FamilyNameError(name, *family)
+                raise FamilyNameError(name, *family, others=self._rest_of_series(*family))
             if candidates:
                 raise UnknownModelError(name, candidates)
+            sizeless = _without_size(name)
+            if sizeless is not None:  # "Fin-R1-7B": the one Fin-R1, which has 7B parameters
+                found = self._quietly(sizeless)
+                size_b = name_parts(name).size_b
+                n = found.n_params if found is not None else None
+                if found is not None and n is not None and size_b and abs(n / 1e9 - size_b) <= 0.15 * size_b:
+                    return found
+            rest = self._without_organization(name)
+            if rest is not None:  # "智谱GLM-4-9B-Chat", "阿里Qwen2.5-7B": an organisation's name before the model's
+                found = self._model_as(name, rest)
+                if found is not None:
+                    return found
+            orgs = self._organizations_named(name)
+            if orgs:
+                members = [m for m in self._resolved.values() if m.organization in orgs]
+                members.sort(key=lambda m: (-(m.n_params or 0), m.id))
+                raise OrganizationNameError(name, orgs, tuple(m.id for m in members))
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
+
+    def _model_as(self, name: str, other: str) -> Model | None:
+        """The model ``other`` (another spelling of ``name``) resolves to, None when it resolves to none.
+        A family or a series warning is reported under ``name``, the name the caller typed."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = self.get_model(other)
+            except FamilyNameError as e:
+                raise FamilyNameError(name, e.family, e.suggestions, others=e.others) from None
+            except UnknownModelError:
+                return None
+        for w in caught:
+            message = w.message
+            if isinstance(message, SeriesNameWarning):
+                message = SeriesNameWarning(name, message.model_id, message.series, message.members)
+            warnings.warn(message, stacklevel=outside_stacklevel())
+        return model
+
+    def _quietly(self, name: str) -> Model | None:
+        """The model ``name`` resolves to without a warning or a family; None otherwise."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = self.get_model(name)
+            except UnknownModelError:
+                return None
+        return None if caught else model
+
+    def _rest_of_series(self, series: str, members: tuple[str, ...]) -> tuple[str, ...]:
+        """The other members of ``series`` when a family name names only some of them ("Saul": the
+        two Saul-7B models of the saullm series, which also has SaulLM-54B and -141B), by size."""
+        rest = self._models.series.get(normalize(series), set()) - set(members)
+        return tuple(sorted(rest, key=lambda m: (self._resolved[m].n_params or math.inf, m)))
+
+    def _org_words(self) -> dict[str, set[str]]:
+        """Organisation by each name it may be typed as: its Chinese runs ("深度求索", "智谱"), its
+        words and runs of consecutive words ("deepseek", "zhipuai"), folded by :func:`normalize`."""
+        if self._org_cache is None:
+            words: dict[str, set[str]] = {}
+            for org in {m.organization for m in self._resolved.values() if m.organization}:
+                for run in cjk_runs(org):
+                    words.setdefault(run, set()).add(org)
+                latin = [w for w in re.split(r"[^0-9a-z]+", unicodedata.normalize("NFKC", org).casefold()) if w]
+                for i in range(len(latin)):
+                    for j in range(i + 1, min(i + 4, len(latin)) + 1):
+                        words.setdefault("".join(latin[i:j]), set()).add(org)
+            self._org_cache = words
+        return self._org_cache
+
+    def _organizations_named(self, name: str) -> tuple[str, ...]:
+        """The organisations ``name`` names (sorted), when it names no size: a whole word or a run
+        of words of their names ("Meta", "Zhipu AI"; three letters at least), or the start of a
+        Chinese run ("智谱" of "智谱AI", "面壁" of "面壁智能"; two characters at least)."""
+        if len(name) > MAX_NAME_CHARS or name_parts(name).size_b is not None:
+            return ()
+        key = normalize(simplified(name))
+        words = self._org_words()
+        if cjk_runs(key):
+            if len(key) < 2:
+                return ()
+            found = {o for run, orgs in words.items() if cjk_runs(run) and run.startswith(key) for o in orgs}
+        else:
+            found = set(words.get(key, ())) if len(key) >= 3 else set()
+        return tuple(sorted(found))
+
+    def _without_organization(self, name: str) -> str | None:
+        """``name`` without a leading Chinese organisation name when a model name follows it
+        ("智谱GLM-4-9B-Chat" -> "GLM-4-9B-Chat"); None when it has none."""
+        if len(name) > MAX_NAME_CHARS:
+            return None
+        text = simplified(name).strip()
+        runs = cjk_runs(text)
+        if not runs or not text.startswith(runs[0]) or len(runs[0]) < 2:
+            return None
+        rest = text[len(runs[0]) :].lstrip(" -_·")
+        if not re.search(r"[A-Za-z]", rest):
+            return None
+        words = self._org_words()
+        if any(cjk_runs(run) and run.startswith(runs[0]) for run in words):
+            return rest
+        return None
 
     def _series_named(self, name: str, hit: Model) -> tuple[str, tuple[str, ...]] | None:
         """(series, members) when ``name``, an alias of ``hit``, also names other sizes of its series.
@@ -719,9 +860,16 @@ class Catalog:
             raise QueryError(f"min_params={min_params:g} is larger than max_params={max_params:g}: nothing can match")
         models = self._resolved.values()
         if domain is not None:
+            sub = subdomain_id(domain)
+            subs = {s: m.domain for m in models for s in m.subdomains}
+            if domain_id(domain) not in {m.domain for m in models} and sub in subs:
+                raise QueryError(
+                    f"domain={domain!r} is a sub-domain of {subs[sub]}, not a domain: "
+                    f"use subdomain={domain!r} (CLI: --subdomain)"
+                )
             domain = self._known("domain", domain_id(domain), {m.domain for m in models})
         if subdomain is not None:
-            subdomain = self._known("subdomain", subdomain, {s for m in models for s in m.subdomains})
+            subdomain = self._known("subdomain", subdomain_id(subdomain), {s for m in models for s in m.subdomains})
         if language is not None:
             language = self._known("language", language_code(language), {x for m in models for x in m.languages})
         if modality is not None:
@@ -767,6 +915,8 @@ class Catalog:
         if value.strip().casefold() in folded:
             return folded[value.strip().casefold()]
         keys = {normalize(p): p for p in present}
+        if normalize(value) in keys:  # "traditional chinese medicine" is traditional-chinese-medicine
+            return keys[normalize(value)]
         hints = suggest(value, keys, keys)
         shown = repr(value) if len(value) <= 100 else f"{value[:100]!r}..."
         known = ", ".join(sorted(present)) if len(present) <= 50 else f"{len(present)} values"
@@ -821,7 +971,8 @@ class Catalog:
         Chinese names) or descriptions contain every word of ``text`` (case-insensitive; names
         also match with punctuation ignored). A word that names a domain or a language
         (``"医疗"``, ``"law"``, ``"中文"``: see :data:`~llmcatalog.registry.names.DOMAIN_SYNONYMS`
-        and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language. With the
+        and ``LANGUAGE_SYNONYMS``) also matches every model of that domain or language, and one that
+        names a sub-domain (``"中医"``, ``"TCM"``: ``SUBDOMAIN_SYNONYMS``) every model of that sub-domain. With the
         ``chinese`` extra, traditional characters match simplified ones ("華佗" is "华佗"), and a
         pinyin word that appears in no model's text matches the pinyin of Chinese names
         ("bencao" finds 本草).
@@ -854,6 +1005,7 @@ class Catalog:
             return ()
         norms = [normalize(w) for w in words]
         domains = [domain_id(w) for w in words]
+        subdomains = [subdomain_id(w) for w in words]
         languages = [language_code(w) for w in words]
         exact = self._models.get(text)
         haystacks = self._haystacks()
@@ -869,9 +1021,10 @@ class Catalog:
                 w in hay
                 or (n and n in hay_norm)  # a word of punctuation only ("(((") matches as itself
                 or d == m.domain
+                or sub in m.subdomains
                 or lang in m.languages
                 or (p is not None and p in by_pinyin.get(m.id, ""))
-                for w, n, d, lang, p in zip(words, norms, domains, languages, pinyins, strict=True)
+                for w, n, d, sub, lang, p in zip(words, norms, domains, subdomains, languages, pinyins, strict=True)
             ):
                 name_hit = any(n and n in hay_norm for n in norms)
                 scored.append((0 if m is exact else 1 if name_hit else 2, m.id, m))

@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 __all__ = [
+    "CHINESE_NAME_WORDS",
     "DOMAIN_SYNONYMS",
     "LANGUAGE_SYNONYMS",
     "MAX_SUGGEST_CHARS",
+    "SUBDOMAIN_SYNONYMS",
     "NameParts",
     "cjk_runs",
     "domain_id",
+    "english_name",
     "language_code",
     "looks_like_pinyin",
     "name_parts",
@@ -35,6 +38,7 @@ __all__ = [
     "pinyin",
     "rank_names",
     "simplified",
+    "subdomain_id",
     "suggest",
 ]
 
@@ -177,6 +181,62 @@ DOMAIN_SYNONYMS: dict[str, str] = {
     "語音": "audio",
 }
 
+#: Common Chinese and English names of the catalog's sub-domains, by sub-domain id (the
+#: ``subdomains`` of the entries). ``find_models(subdomain=...)`` and search accept these as well
+#: as the id itself; keys are matched after :func:`normalize`.
+SUBDOMAIN_SYNONYMS: dict[str, str] = {
+    "中医": "traditional-chinese-medicine",
+    "中医药": "traditional-chinese-medicine",
+    "中醫": "traditional-chinese-medicine",
+    "中醫藥": "traditional-chinese-medicine",
+    "传统医学": "traditional-chinese-medicine",
+    "tcm": "traditional-chinese-medicine",
+    "traditionalchinesemedicine": "traditional-chinese-medicine",
+    "chinesemedicine": "traditional-chinese-medicine",
+}
+
+#: Chinese words used in model names, by the English word the models' own names use: the
+#: brand of a series ("通义千问2.5-7B" is Qwen2.5-7B, "书生·浦语2.5" is InternLM2.5) and words of
+#: a name ("DeepSeek-R1-蒸馏-Qwen-7B" is DeepSeek-R1-Distill-Qwen-7B). The names are the ones the
+#: organisations use on their own pages (Qwen: 通义千问 / 千问; InternLM: 书生·浦语; ERNIE: 文心;
+#: Tencent: 混元; Baichuan: 百川; DeepSeek: 深度求索). :func:`english_name` applies them; keys are
+#: matched after NFKC without spaces and middle dots, longest first.
+CHINESE_NAME_WORDS: dict[str, str] = {
+    "通义千问": "Qwen",
+    "通義千問": "Qwen",
+    "千问": "Qwen",
+    "千問": "Qwen",
+    "书生浦语": "InternLM",
+    "書生浦語": "InternLM",
+    "浦语": "InternLM",
+    "文心大模型": "ERNIE",
+    "文心一言": "ERNIE",
+    "文心": "ERNIE",
+    "腾讯混元": "Hunyuan",
+    "騰訊混元": "Hunyuan",
+    "混元": "Hunyuan",
+    "百川": "Baichuan",
+    "深度求索": "DeepSeek",
+    "蒸馏": "Distill",
+    "蒸餾": "Distill",
+}
+_NAME_WORDS = re.compile("|".join(sorted(map(re.escape, CHINESE_NAME_WORDS), key=len, reverse=True)))
+
+
+def english_name(name: str) -> str:
+    """``name`` with the Chinese words of :data:`CHINESE_NAME_WORDS` replaced by the English
+    words the models' own names use; ``name`` unchanged when it has none.
+
+    >>> english_name("通义千问2.5-7B"), english_name("书生·浦语2.5"), english_name("DeepSeek-R1-蒸馏-Qwen-7B")
+    ('Qwen2.5-7B', 'InternLM2.5', 'DeepSeek-R1-Distill-Qwen-7B')
+    """
+    if not _CJK.search(name):
+        return name
+    # Middle dots and spaces inside a Chinese word go ("书生·浦语", "书生 浦语"); others stay ("千问 2.5 7B").
+    folded = re.sub(r"(?<=[\u3400-\u9fff])[\s·・]+(?=[\u3400-\u9fff])", "", unicodedata.normalize("NFKC", name))
+    return _NAME_WORDS.sub(lambda m: CHINESE_NAME_WORDS[m.group(0)], folded)
+
+
 # Everything that is not a letter or digit in any script (after NFKC) is dropped.
 _DROP = re.compile(r"[\W_]+", re.UNICODE)
 
@@ -210,6 +270,16 @@ def domain_id(name: str) -> str:
     ('medical', 'legal', 'medical')
     """
     return DOMAIN_SYNONYMS.get(normalize(simplified(name)), name)
+
+
+def subdomain_id(name: str) -> str:
+    """The sub-domain id ``name`` stands for if it is a known sub-domain name (see
+    :data:`SUBDOMAIN_SYNONYMS`), else ``name`` unchanged.
+
+    >>> subdomain_id("中医"), subdomain_id("TCM"), subdomain_id("oncology")
+    ('traditional-chinese-medicine', 'traditional-chinese-medicine', 'oncology')
+    """
+    return SUBDOMAIN_SYNONYMS.get(normalize(simplified(name)), name)
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
