@@ -324,6 +324,43 @@ SAME_COUNT_AS = {
 
 SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
 
+# gaps: Seed-Coder-8B-Base's hub config.json (a whole copy; tests/data/hf_configs/README.md, "gaps"), which the
+# Instruct model inherits; Mistral Small 3.1 Base takes the Instruct model's fixture (same keras-hub count).
+FIXTURE_MODELS["seed-coder-8b-base"] = ["seed-coder-8b-base", "seed-coder-8b-instruct"]
+FIXTURE_MODELS["mistral-small-3.1-24b-instruct-2503"] += ["mistral-small-3.1-24b-base-2503"]
+# 8.25B; the card says only "8B" (the 155,136-token untied vocabulary adds 1.27B).
+EXACT_FROM_FIXTURE |= {"seed-coder-8b-base", "seed-coder-8b-instruct"}
+#: gaps: keras-hub's Mistral3 presets (keras_hub/src/models/mistral3/mistral3_presets.py, the version with
+#: filled-in counts) give each converted checkpoint's parameter count; its conversion of
+#: mistralai/Mistral-Small-3.1-24B-Base-2503 has 24,011,361,280, the count of the Instruct model's config.json.
+KERAS_HUB_MISTRAL3_PARAMS = {
+    "mistral-small-3.1-24b-base-2503": 24_011_361_280,
+    "mistral-small-3.1-24b-instruct-2503": 24_011_361_280,
+}
+
+
+@pytest.mark.parametrize("mid", sorted(KERAS_HUB_MISTRAL3_PARAMS))
+def test_mistral_small_31_counts_match_keras_hub(mid: str, catalog: lc.Catalog) -> None:
+    """gaps: the Base checkpoint, whose config.json was not found, has the Instruct layout: keras-hub's
+    conversions of both repositories count the same 24,011,361,280 parameters, and so does the catalog."""
+    m = catalog.get_model(mid)
+    assert m.n_params == KERAS_HUB_MISTRAL3_PARAMS[mid]
+    assert sum(c.n_params or 0 for c in m.components) == KERAS_HUB_MISTRAL3_PARAMS[mid]
+
+
+def test_qwen2_math_72b_does_not_inherit_qwen2_72b(catalog: lc.Catalog) -> None:
+    """gaps: Qwen2-Math changes Qwen2's context settings (Qwen2-Math-7B-Instruct's config.json: 4,096
+    positions against Qwen2-7B's 131,072), so the 72B math models must not take Qwen2-72B's architecture
+    until their own config.json is read."""
+    base = catalog.get_model("Qwen/Qwen2-Math-72B")
+    assert base.base_model == "qwen2-72b"
+    assert base.architecture is None
+    assert base.n_params is None
+    assert catalog.get_model("Qwen/Qwen2-Math-72B-Instruct").base_model == base.id
+    math7 = catalog.get_model("qwen2-math-7b-instruct").architecture
+    assert math7 is not None
+    assert math7.max_context == 4096
+
 
 def _fixture(name: str) -> dict[str, Any]:
     cfg: dict[str, Any] = json.loads((CONFIGS / f"{name}.json").read_text())
