@@ -414,8 +414,23 @@ def test_architecture_is_the_config(fixture: str, catalog: lc.Catalog) -> None:
         if full.components:
             assert sum(c.n_params or 0 for c in m.components) == full.n_params, mid
             assert m.n_params == full.n_params, mid
+        elif m.components:  # a text_config fixture of a multimodal checkpoint: the language model is its count
+            (lm,) = (c for c in m.components if c.role == "language-model")
+            assert lm.n_params == lc.count_params(arch), mid
+            assert m.n_params == sum(c.n_params or 0 for c in m.components), mid
         else:
             assert m.n_params == lc.count_params(arch), mid
+
+
+def test_maverick_vision_parts_are_scouts(catalog: lc.Catalog) -> None:
+    """Llama 4 Maverick's fixture is its text_config; its vision tower and projector take the counts
+    transformers gives Scout's (the same vision shape, read from a GGUF conversion of Maverick)."""
+    scout = lc.Model.from_hf_config(_fixture("llama-4-scout-17b-16e"), id="x", name="x", sources=[HUB])
+    parts = {c.role: c.n_params for c in scout.components if c.role != "language-model"}
+    for mid in ("llama-4-maverick-17b-128e", "llama-4-maverick-17b-128e-instruct"):
+        m = catalog.get_model(mid)
+        assert {c.role: c.n_params for c in m.components if c.role != "language-model"} == parts
+        assert 400e9 < m.n_params < 402e9  # the card's "400B total", with the 0.87B vision part
 
 
 def test_fixture_map_covers_fixture_notes() -> None:

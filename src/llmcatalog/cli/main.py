@@ -40,6 +40,7 @@ from ..errors import (
 from ..memory import estimate as _estimate
 from ..memory.estimate import check
 from ..memory.fit import HEADROOM_FRACTION, FitCheck, fit_check
+from ..memory.params import param_breakdown
 from ..planning import Remedy, max_context, models_that_fit, recommend, which_gpus
 from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog, FamilyNameError
@@ -264,6 +265,11 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
         add("open weights", {True: "yes", False: "no (API only)", None: "unknown"}[entry.open_weights])
         add("languages", ", ".join(entry.languages))
         add("parameters", f"{entry.n_params:,}" if entry.n_params else entry.size_label)
+        if entry.architecture_from and "Size:" not in (entry.notes or ""):
+            # The name's size against the count is explained once, on the model whose layout this one carries.
+            source = cat.get_model(entry.architecture_from).notes or ""
+            why = source[source.index("Size:") :].split(". ")[0].rstrip(".") if "Size:" in source else ""
+            add("size note", f"{why} (from {entry.architecture_from}, whose layout this model carries)" if why else "")
         chain = cat.ancestors(entry)
         add("built on", " <- ".join([entry.id, *(m.id for m in chain)]) if chain else entry.base_model)
         kids = cat.descendants(entry, recursive=False)
@@ -279,6 +285,14 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
                 + (f", MoE {a.n_experts}x{a.expert_ffn_size} top-{a.n_experts_per_token}" if a.is_moe else "")
                 + src,
             )
+            if a.is_moe:
+                pb = param_breakdown(a)
+                add(
+                    "active/token",
+                    f"{_params(pb.active)} of the language model's {_params(pb.total)} with its embedding tables "
+                    f"(as Mixtral's 12.9B is counted); {_params(pb.active - pb.embedding)} without the input "
+                    "embedding (as gpt-oss's 3.6B is counted)",
+                )
         for c in entry.components:
             add(f"  {c.role}", c.name + (f" ({_params(c.n_params)})" if c.n_params else ""))
         add("description", entry.description, multiline=True)

@@ -69,6 +69,9 @@ class MemoryEstimate:
     n_gpus: int = 1
     peak_phase: str = ""
     n_params: int = 0
+    # Parameters one token passes through (MoE: the routed top-k and shared experts), counting the
+    # input embedding table and the output head as Mistral counts Mixtral's 12.9B active; OpenAI's
+    # 3.6B for gpt-oss-20b leaves the input embedding out (``llmcatalog show`` gives both).
     active_params: int = 0
     trainable_params: int = 0
     assumptions: tuple[str, ...] = ()
