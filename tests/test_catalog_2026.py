@@ -178,6 +178,12 @@ FIXTURE_MODELS["glm-4.5"] += ["glm-4.5-base"]
 FIXTURE_MODELS["glm-4.5-air"] += ["glm-4.5-air-base"]
 FIXTURE_MODELS["glm-4.6"] = ["glm-4.6"]
 FIXTURE_MODELS["deepseek-r1-0528-qwen3-8b"] = ["deepseek-r1-0528-qwen3-8b"]
+# vl: Qwen2.5-VL 32B/72B, assembled from partial copies that together state every key the count needs
+# (tests/data/hf_configs/README.md, "vl"; the copies are checks in tests/data/config_crosschecks.json).
+FIXTURE_MODELS["qwen2.5-vl-32b-instruct"] = ["qwen2.5-vl-32b-instruct"]
+FIXTURE_MODELS["qwen2.5-vl-72b-instruct"] = ["qwen2.5-vl-72b-instruct"]
+# vl: MedGemma 4B keeps Gemma 3 4B's layout (KerasHub's exact count; partial copies in config_crosschecks.json).
+FIXTURE_MODELS["gemma-3-4b-it"] += ["medgemma-4b-pt", "medgemma-4b-it"]
 
 #: Totals the authors publish, in billions, where the name's size is nominal (further than 3% off).
 #: (published total, source)
@@ -283,6 +289,22 @@ PUBLISHED_B.update(
         "kimi-k2-instruct": _KIMI_K2,
         "kimi-k2-instruct-0905": _KIMI_K2,
         "glm-z1-9b-0414": (9.4, "GGUF of THUDM/GLM-Z1-9B-0414 on Ollama (sllm/glm-z1-9b): glm4, 9.4B params"),
+    }
+)
+# vl
+_KERAS_MEDGEMMA = "keras-team/keras-hub gemma3_presets.py @ 00d9f10: medgemma_4b, medgemma_instruct_4b: 4,300,079,472"
+PUBLISHED_B.update(
+    {
+        "qwen2.5-vl-32b-instruct": (
+            33,
+            "Qwen/Qwen2.5-VL-32B-Instruct in hub model listings (e.g. huggingface.co/AleRo96/activity/likes): 33B",
+        ),
+        "qwen2.5-vl-72b-instruct": (
+            73.4,
+            "mlx-community/Qwen2.5-VL-72B-Instruct-bf16 hub page (a bf16 conversion of the official checkpoint): 73.4B",
+        ),
+        "medgemma-4b-pt": (4.300079472, _KERAS_MEDGEMMA),
+        "medgemma-4b-it": (4.300079472, _KERAS_MEDGEMMA),
     }
 )
 #: Entries whose nominal size is explained by sharing another catalog entry's layout (same count).
@@ -544,6 +566,27 @@ _KEY_FIELD.update(
         "v_head_dim": "v_head_dim",
     }
 )
+
+
+# vl: vision-tower keys stated by partial copies of vision-language configs.
+_VISION_CHECKS = [c for c in CROSSCHECKS if "vision_keys" in c]
+
+
+@pytest.mark.parametrize("check", _VISION_CHECKS, ids=[c["id"] for c in _VISION_CHECKS])
+def test_partial_copies_of_the_vision_tower(check: dict[str, Any]) -> None:
+    """Every vision_config key a partial copy states is the one in the fixture the entry is counted from."""
+    fixtures = [f for f, mids in FIXTURE_MODELS.items() if check["id"] in mids]
+    assert fixtures, f"{check['id']}: no config.json fixture holds its vision tower"
+    vision = _fixture(fixtures[0])["vision_config"]
+    for key, value in check["vision_keys"].items():
+        assert vision[key] == value, (check["id"], key)
+
+
+@pytest.mark.parametrize("mid", ["medgemma-4b-pt", "medgemma-4b-it"])
+def test_medgemma_4b_has_kerashubs_exact_count(mid: str, catalog: lc.Catalog) -> None:
+    """vl: Google's Keras port lists 4,300,079,472 parameters for both MedGemma 4B checkpoints (_KERAS_MEDGEMMA),
+    exactly what the Gemma 3 4B layout they inherit counts to."""
+    assert catalog.get_model(mid).n_params == 4_300_079_472
 
 
 @pytest.mark.parametrize("check", CROSSCHECKS, ids=[c["id"] for c in CROSSCHECKS])
