@@ -156,3 +156,11 @@ def test_cli_figures_mark_claims(capsys: pytest.CaptureFixture[str]) -> None:
     assert not any(r["claimed_by"] for r in measured)
     code, out, _ = run(capsys, "show", "llama-2-7b")
     assert "not a measurement" in out
+
+
+def test_cli_negative_value_reaches_the_option_check(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse alone reads "-12GiB" as an option and says "expected one argument".
+    code, _, err = run(capsys, "estimate", "llama-2-7b", "--gpu-memory", "-12GiB")
+    assert code == 2
+    assert "negative" in err
+    assert "expected one argument" not in err

@@ -1068,6 +1068,8 @@ _UNITS = {
 
 def _memory_size(text: str) -> int:
     """``12GiB``, ``12 GiB``, ``12G`` (GiB), ``12000MiB``, ``24GB`` (10**9), a bare number is GiB (``_UNITS``)."""
+    if text.strip().startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r} is negative: give the memory of one GPU, e.g. 12GiB")
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
     unit = m.group(2).upper() if m else ""
     if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
@@ -1715,10 +1717,45 @@ _CLI_LINEAGE_ADVICE = (
 )
 
 
+_NEGATIVE = re.compile(r"-\d")
+
+
+def _attach_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--gpu-memory -12GiB`` as ``--gpu-memory=-12GiB``: argparse reads a token that starts with
+    "-" and is no plain number as an option ("expected one argument"); attached, the value reaches
+    the option's own check, which says what is wrong with it."""
+    commands = [
+        p
+        for action in parser._actions  # argparse keeps its actions there (private, stable since 3.2)
+        if isinstance(action, argparse._SubParsersAction)
+        for p in action.choices.values()
+    ]
+    takes_value = {
+        option
+        for p in (parser, *commands)
+        for action in p._actions
+        if action.nargs is None and action.option_strings
+        for option in action.option_strings
+    }
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in takes_value and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``llmcatalog`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    argv = _attach_negative_values(parser, argv)
+    args = parser.parse_args(argv)
     args.given = tuple(a.split("=", 1)[0] for a in argv if a.startswith("--"))
     func: Callable[[argparse.Namespace, Catalog], int] = args.func
     try:
