@@ -228,6 +228,33 @@ DATASHEET: list[tuple[str, dict[str, float], str]] = [
         {"memory_gib": 24, "bandwidth_gb_s": 600.0},
         "https://www.baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-inference/",
     ),
+    # facts: gaps filled on 2026-11-30
+    (
+        "mi300x",
+        # AMD's MI300X peak table (ROCm docs, no sparsity): Vector FP64 81.7, FP32 163.4, Matrix FP16/BF16 1307.4,
+        # Matrix FP8 2614.9, Matrix INT8 2614.9; 5.3 TB/s
+        {
+            "bandwidth_gb_s": 5300.0,
+            "fp64_tflops": 81.7,
+            "fp32_tflops": 163.4,
+            "bf16_tflops": 1307.4,
+            "fp8_tflops": 2614.9,
+            "int8_tops": 2614.9,
+        },
+        "https://github.com/ROCm/ROCm/blob/e396b4898f459db094bfd60b876f419f77eb9f09/docs/conceptual/gpu-arch/mi300.md",
+    ),
+    (
+        "l20",
+        # '"NVIDIA_L20": {"mem_bandwidth": 864 * ..., "FP16": 119.5e12, "INT8": 239e12, "memsize": 48 * ...}'
+        {"memory_gib": 48, "bandwidth_gb_s": 864.0, "fp16_tflops": 119.5, "int8_tops": 239.0},
+        "https://github.com/citsjtu2020/LLM-Prof/blob/8434c8d19c396b2f95d92a67845a7c0a0e0dd512/hardware_spec.md",
+    ),
+    (
+        "l20",
+        # verl's dense peak table: '"L20": 119.5e12' (next to "A100": 312e12, "L40S": 362.05e12)
+        {"bf16_tflops": 119.5},
+        "https://github.com/volcengine/verl/blob/02cf355f17969b4a8e76ff981dda8b5a8ae440b9/verl/utils/flops_counter.py",
+    ),
 ]
 
 
