@@ -344,7 +344,9 @@ SAME_COUNT_AS = {
     "internlm2-math-plus-1_8b": "internlm2-1_8b",
 }
 
-SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"  # dsglm: the Instruct is the Base fine-tuned
+SAME_COUNT_AS["baichuan-m1-14b-base"] = "baichuan-m1-14b-instruct"
+# The chat model is the base fine-tuned; the base's 3.78 GB bf16 file (Hub listing) bounds it to 1.887-1.892B.
+SAME_COUNT_AS["internlm2_5-1_8b"] = "internlm2_5-1_8b-chat"  # dsglm: the Instruct is the Base fine-tuned
 
 # gaps: Seed-Coder-8B-Base's hub config.json (a whole copy; tests/data/hf_configs/README.md, "gaps"), which the
 # Instruct model inherits; Mistral Small 3.1 Base takes the Instruct model's fixture (same keras-hub count).
