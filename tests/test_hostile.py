@@ -342,7 +342,7 @@ def test_query_error_is_exported() -> None:
         ({"domain": "medicl"}, "medical"),  # "medicine" is a synonym (names.DOMAIN_SYNONYMS)
         ({"language": "klingon"}, None),
         ({"modality": "vision"}, "vision-language"),
-        ({"series": "llama2"}, "llama-2"),
+        ({"series": "lama-2"}, "llama-2"),
         ({"subdomain": "no-such-subdomain"}, None),
     ],
 )
@@ -355,6 +355,12 @@ def test_unknown_filter_values_are_errors_with_suggestions(
         catalog.find_models(**criteria)
     if suggestion is not None:
         assert suggestion in info.value.suggestions
+
+
+def test_filter_values_ignore_separators(catalog: lc.Catalog) -> None:
+    """A filter value written without its separators is the value ("llama2" is the llama-2 series)."""
+    assert catalog.find_models(series="llama2") == catalog.find_models(series="llama-2")
+    assert catalog.find_models(series="llama-2")
 
 
 @pytest.mark.parametrize("name", ["chinese", "Chinese", "中文", "zh-CN", "ZH"])

@@ -164,3 +164,101 @@ def test_cli_negative_value_reaches_the_option_check(capsys: pytest.CaptureFixtu
     assert code == 2
     assert "negative" in err
     assert "expected one argument" not in err
+
+
+def test_organisation_filter_finds_every_spelling(cat: lc.Catalog) -> None:
+    # DeepSeek's models are written "DeepSeek (深度求索)", "DeepSeek" and "DeepSeek AI": the Chinese
+    # name finds all three, as the English one does.
+    zh = {m.id for m in cat.find_models(organization="深度求索")}
+    en = {m.id for m in cat.find_models(organization="DeepSeek")}
+    assert zh == en
+    assert {m.organization for m in cat.models if m.id in zh} >= {"DeepSeek", "DeepSeek (深度求索)"}
+    assert zh <= {m.id for m in cat.search("深度求索")}
+
+
+def test_organisation_filter_matches_whole_words(cat: lc.Catalog) -> None:
+    meta = cat.find_models(organization="Meta")
+    assert meta
+    assert not [m.id for m in meta if "metamath" in (m.organization or "").casefold()]
+    # the count the error gives is the count the list command gives
+    with pytest.raises(lc.OrganizationNameError) as info:
+        cat.get_model("Meta")
+    assert f"{len(meta)} catalog models" in str(info.value)
+    # a name that is no whole word still filters as a substring
+    assert cat.find_models(organization="Shanghai AI Lab")
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        # ollama.com/library: the tags are the chat models, and deepseek-r1's small tags the distills
+        ("deepseek-r1:7b", "deepseek-r1-distill-qwen-7b"),
+        ("deepseek-r1:70b", "deepseek-r1-distill-llama-70b"),
+        ("phi3:mini", "phi-3-mini-4k-instruct"),
+        ("qwen2.5:72b", "qwen2.5-72b-instruct"),
+        ("llama3.1:8b", "llama-3.1-8b-instruct"),
+        ("qwen2.5:7b-instruct-q4_K_M", "qwen2.5-7b-instruct"),
+        ("mixtral:8x22b", "mixtral-8x22b-instruct-v0.1"),
+        ("llama3.1:8b-text-q8_0", "llama-3.1-8b"),
+        ("smollm2:135m", "smollm2-135m-instruct"),
+        ("llama3.2-vision:11b", "llama-3.2-11b-vision-instruct"),
+    ],
+)
+def test_ollama_tags(cat: lc.Catalog, tag: str, expected: str) -> None:
+    assert cat.get_model(tag).id == expected
+
+
+def test_size_written_first(cat: lc.Catalog) -> None:
+    assert cat.get_model("72B Qwen2.5").id == cat.get_model("Qwen2.5-72B").id
+
+
+def test_suggestions_prefer_the_nearest_generation(cat: lc.Catalog) -> None:
+    # The issue's example: the same family at the nearest size, then the previous generation.
+    with pytest.raises(lc.UnknownModelError) as info:
+        cat.get_model("Qwen3-7B")
+    s = info.value.suggestions
+    assert s[0] == "qwen3-8b"
+    assert "qwen2.5-7b" in s
+    assert "qwen-7b" not in s[: s.index("qwen2.5-7b")]  # Qwen (1) is further from Qwen3 than Qwen2.5
+
+
+@pytest.mark.parametrize(
+    ("typed", "base", "fmt"),
+    [
+        ("Qwen3-8B-AWQ", "qwen3-8b", "awq-int4"),
+        ("GLM-4.5-Air-FP8", "glm-4.5-air", "fp8"),
+        ("Qwen2.5-7B-Instruct-GPTQ-Int4", "qwen2.5-7b-instruct", "gptq-int4"),
+    ],
+)
+def test_quantized_names_without_a_repository(typed: str, base: str, fmt: str) -> None:
+    m = lc.get_model(typed)
+    assert m.base_model == base
+    assert m.weight_format is not None
+    assert m.weight_format.name == fmt
+    assert m.links.hub is None  # no repository was named
+    assert "inferred from the name" in (m.notes or "")
+    # 4-bit weights are about a quarter of the base's 16-bit ones
+    q = lc.estimate_vram(m, lc.Inference()).weights_bytes
+    full = lc.estimate_vram(base, lc.Inference()).weights_bytes
+    if fmt != "fp8":
+        assert q < 0.45 * full
+
+
+def test_unknown_base_with_a_quant_suffix_stays_unknown() -> None:
+    with pytest.raises(lc.UnknownModelError):
+        lc.get_model("NoSuchModel-7B-AWQ")
+
+
+def test_pinyin_and_synonyms(cat: lc.Catalog) -> None:
+    assert cat.get_model("qianwen2.5-7b").id == "qwen2.5-7b"
+    legal = {m.id for m in cat.find_models(domain="legal")}
+    assert {m.id for m in cat.search("律师")} >= legal
+    assert {m.id for m in cat.search("falv")} >= legal
+
+
+def test_max_context_none_says_why() -> None:
+    # Qwen3-8B's bf16 weights alone (15.3 GiB) exceed a 12 GB card: no context fits, and a warning says so.
+    with pytest.warns(lc.NoFitWarning, match="even one token of context does not fit"):
+        assert lc.max_context("qwen3-8b", "RTX 3060 12GB", lc.Inference()) is None
+    with pytest.warns(lc.NoFitWarning, match="a batch of one"):
+        assert lc.max_batch("qwen3-8b", "RTX 3060 12GB", lc.Inference()) is None

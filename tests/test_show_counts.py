@@ -40,10 +40,17 @@ def test_active_without_input_embedding_matches_openai(
     assert abs(without - published) <= 0.05
 
 
-def test_fine_tune_shows_the_size_note_of_its_layout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fine_tune_carries_the_size_note_of_its_layout(capsys: pytest.CaptureFixture[str]) -> None:
     # gemma-7b-it carries gemma-7b's layout: 8.54B against the "7B" in its name, explained there.
+    import llmcatalog as lc
+
+    base, tuned = lc.get_model("gemma-7b"), lc.get_model("gemma-7b-it")
+    assert tuned.architecture_from == "gemma-7b"
+    assert "Size:" in (base.notes or "")
+    assert "Size (as gemma-7b" in (tuned.notes or "")
+    assert "8.54B" in (tuned.notes or "")
     code, out, _ = run(capsys, "show", "gemma-7b-it")
     assert code == 0
-    line = next(x for x in out.splitlines() if x.startswith("size note"))
-    assert "8.54B" in line
-    assert "gemma-7b" in line
+    assert "Size (as gemma-7b" in out
+    # a model with its own explanation keeps only its own
+    assert (base.notes or "").count("Size") == 1

@@ -121,13 +121,17 @@ def test_missing_gpu_figure_names_the_field() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # speed of a job that may not fit: the figure is tested
-@pytest.mark.parametrize("gpu", ["V100 SXM2 32GB", "apple-m2-ultra-192gb", "L20"])
+@pytest.mark.parametrize("gpu", ["V100 SXM2 32GB", "apple-m2-ultra-192gb", "L20 without its figures"])
 def test_decode_without_compute_figure_is_bandwidth_bound_upper_bound(gpu: str) -> None:
     """Decode on a GPU with bandwidth but no throughput figure for the dtype (bf16 on Volta, Apple silicon,
-    the L20) still answers: compute is left out, the step is memory or host bound, an assumption says the
-    compute roof is unknown, and the tokens/s is an upper bound -- no finite tflops= is faster, and a huge
-    one gives the same answer."""
-    m, g = lc.get_model("Qwen2.5-7B-Instruct"), lc.get_gpu(gpu)
+    a card whose datasheet figure is not recorded) still answers: compute is left out, the step is memory
+    or host bound, an assumption says the compute roof is unknown, and the tokens/s is an upper bound -- no
+    finite tflops= is faster, and a huge one gives the same answer."""
+    m = lc.get_model("Qwen2.5-7B-Instruct")
+    if gpu.endswith("without its figures"):
+        g = attrs.evolve(lc.get_gpu("L20"), fp16_tflops=None, bf16_tflops=None, fp8_tflops=None, int8_tops=None)
+    else:
+        g = lc.get_gpu(gpu)
     assert g.bf16_tflops is None
     assert g.bandwidth_gb_s
     for batch in (1, 64):

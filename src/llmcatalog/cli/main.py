@@ -265,11 +265,6 @@ def _describe(entry: Model | GPU | Tool, cat: Catalog) -> list[tuple[str, object
         add("open weights", {True: "yes", False: "no (API only)", None: "unknown"}[entry.open_weights])
         add("languages", ", ".join(entry.languages))
         add("parameters", f"{entry.n_params:,}" if entry.n_params else entry.size_label)
-        if entry.architecture_from and "Size:" not in (entry.notes or ""):
-            # The name's size against the count is explained once, on the model whose layout this one carries.
-            source = cat.get_model(entry.architecture_from).notes or ""
-            why = source[source.index("Size:") :].split(". ")[0].rstrip(".") if "Size:" in source else ""
-            add("size note", f"{why} (from {entry.architecture_from}, whose layout this model carries)" if why else "")
         chain = cat.ancestors(entry)
         add("built on", " <- ".join([entry.id, *(m.id for m in chain)]) if chain else entry.base_model)
         kids = cat.descendants(entry, recursive=False)
@@ -715,7 +710,8 @@ def _as_run_estimate(
         warnings.simplefilter("ignore", ContextLengthWarning)  # already said
         real = _estimate.estimate_vram(model, running)
     print(
-        f"llmcatalog: warning: {_clean(note)} ({_gib(real.total_bytes)} GiB, not {_gib(est.total_bytes)} GiB)",
+        f"llmcatalog: warning: {_clean(note)} (weights {_gib(real.weights_bytes)} GiB, not"
+        f" {_gib(est.weights_bytes)} GiB; in all {_gib(real.total_bytes)} GiB, not {_gib(est.total_bytes)} GiB)",
         file=sys.stderr,
     )
     return _estimate.with_run_note(real, note)

@@ -155,7 +155,8 @@ def max_context(
     headroom_fraction: float = HEADROOM_FRACTION,
 ) -> int | None:
     """The longest context (``context_tokens``; ``seq_len`` for a :class:`FineTune`) that fits, the
-    rest of ``workload`` unchanged (default: ``Inference()``), or None if one token does not fit.
+    rest of ``workload`` unchanged (default: ``Inference()``), or None if one token does not fit
+    (with a :class:`~llmcatalog.NoFitWarning` giving the memory needed and the GPU's).
 
     ``limit`` defaults to the model's ``max_context`` (what it was trained for); a larger limit
     searches past it (up to :data:`~llmcatalog.values.workload.MAX_TOKENS`), except for learned
@@ -167,7 +168,10 @@ def max_context(
     headroom = check_headroom(headroom_fraction)
     bound = arch.max_context if arch.position_embedding == "learned" else MAX_TOKENS
     top = _limit("limit", arch.max_context if limit is None else limit, bound)
-    return largest(lambda n: check_quietly(model, gpu, _with_context(w, n), headroom).fits, top)
+    found = largest(lambda n: check_quietly(model, gpu, _with_context(w, n), headroom).fits, top)
+    if found is None:
+        _warn_no_fit(check_quietly(model, gpu, _with_context(w, 1), headroom), gpu, "one token of context")
+    return found
 
 
 def max_batch(
@@ -179,12 +183,29 @@ def max_batch(
     headroom_fraction: float = HEADROOM_FRACTION,
 ) -> int | None:
     """The most concurrent sequences (``batch_size``; the per-GPU micro-batch of a :class:`FineTune`)
-    that fit, the rest of ``workload`` unchanged (default: ``Inference()``), or None if one does not."""
+    that fit, the rest of ``workload`` unchanged (default: ``Inference()``), or None if one does not
+    (with a :class:`~llmcatalog.NoFitWarning` giving the memory needed and the GPU's)."""
     w = _workload(workload)
     _arch(model)
     headroom = check_headroom(headroom_fraction)
     top = _limit("limit", limit, MAX_BATCH_SIZE)
-    return largest(lambda n: check_quietly(model, gpu, attrs.evolve(w, batch_size=n), headroom).fits, top)
+    found = largest(lambda n: check_quietly(model, gpu, attrs.evolve(w, batch_size=n), headroom).fits, top)
+    if found is None:
+        _warn_no_fit(check_quietly(model, gpu, attrs.evolve(w, batch_size=1), headroom), gpu, "a batch of one")
+    return found
+
+
+def _warn_no_fit(verdict: FitCheck, gpu: GPU, least: str) -> None:
+    """The :class:`~llmcatalog.NoFitWarning` of a search that found nothing: even ``least`` needs more
+    than the GPU has (what :func:`llmcatalog.recommend` can help with)."""
+    gib = 2**30
+    warnings.warn(
+        f"even {least} does not fit on the {gpu.name}: {verdict.required_bytes / gib:.2f} GiB per GPU needed,"
+        f" {verdict.available_bytes / gib:.2f} GiB allowed (headroom {verdict.headroom_bytes / gib:.2f} GiB);"
+        " a smaller precision, more GPUs or another GPU may help (llmcatalog.recommend ranks them)",
+        NoFitWarning,
+        stacklevel=outside_stacklevel(),
+    )
 
 
 def best_precision(

@@ -163,10 +163,17 @@ def _fused_loss(w: Workload, c: RemedyContext) -> Change:
     )
 
 
+def _quiet_search(search: Callable[..., int | None], c: RemedyContext, w: Workload, limit: int) -> int | None:
+    """``max_batch`` / ``max_context`` for a remedy, whose None (nothing fits) the remedy handles itself."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoFitWarning)
+        return search(c.model, c.gpu, w, limit=limit, headroom_fraction=c.headroom_fraction)
+
+
 def _micro_batch(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, FineTune) or w.batch_size == 1:
         return None
-    b = max_batch(c.model, c.gpu, w, limit=w.batch_size, headroom_fraction=c.headroom_fraction) or 1
+    b = _quiet_search(max_batch, c, w, w.batch_size) or 1
     if b >= w.batch_size:
         return None
     steps = math.ceil(w.batch_size / b)
@@ -274,7 +281,7 @@ def _shorter(w: Workload, c: RemedyContext) -> Change:
     tokens = w.seq_len if isinstance(w, FineTune) else w.context_tokens
     # Never past the model's trained context: a remedy must be a run the model is made for.
     limit = min(tokens, c.arch.max_context) if c.arch.max_context else tokens
-    n = max_context(c.model, c.gpu, w, limit=limit, headroom_fraction=c.headroom_fraction)
+    n = _quiet_search(max_context, c, w, limit)
     if n is None or n >= tokens:
         return None
     if isinstance(w, FineTune):
@@ -368,7 +375,7 @@ def _smallest(formats: Sequence[str], w: Inference, c: RemedyContext) -> str:
 def _fewer_sequences(w: Workload, c: RemedyContext) -> Change:
     if not isinstance(w, Inference) or w.batch_size == 1:
         return None
-    b = max_batch(c.model, c.gpu, w, limit=w.batch_size, headroom_fraction=c.headroom_fraction) or 1
+    b = _quiet_search(max_batch, c, w, w.batch_size) or 1
     if b >= w.batch_size:
         return None
     return attrs.evolve(w, batch_size=b), f"{b} concurrent sequence(s), not {w.batch_size}", f"--batch {b}"

@@ -274,6 +274,51 @@ class _Index(Generic[E]):
 _SIZE_WORD = re.compile(r"[-_\s]*(?<![\d.])\d{1,4}(?:\.\d{1,3})?[bB](?![A-Za-z0-9])")
 
 
+#: Ollama library tags that are not the catalog's NAME-SIZE, by (normalised name, tag). Sources: the
+#: library pages ollama.com/library/deepseek-r1 (the distills' tags; since 2025-05-28 "8b" is the
+#: Qwen3-8B distill of R1-0528 and "671b" R1-0528 -- before, the Llama-8B distill and R1, the same
+#: shapes but for the 8B: 8.03B), /phi3 ("mini" and "medium" are the 4k-context instruct models,
+#: "-128k" the long ones) and /mistral (7b: Mistral-7B-Instruct v0.3 since 2024-05).
+OLLAMA_TAGS: dict[tuple[str, str], str] = {
+    ("deepseekr1", "1.5b"): "deepseek-r1-distill-qwen-1.5b",
+    ("deepseekr1", "7b"): "deepseek-r1-distill-qwen-7b",
+    ("deepseekr1", "8b"): "deepseek-r1-0528-qwen3-8b",
+    ("deepseekr1", "14b"): "deepseek-r1-distill-qwen-14b",
+    ("deepseekr1", "32b"): "deepseek-r1-distill-qwen-32b",
+    ("deepseekr1", "70b"): "deepseek-r1-distill-llama-70b",
+    ("deepseekr1", "671b"): "deepseek-r1-0528",
+    ("phi3", "mini"): "phi-3-mini-4k-instruct",
+    ("phi3", "3.8b"): "phi-3-mini-4k-instruct",
+    ("phi3", "mini-128k"): "phi-3-mini-128k-instruct",
+    ("phi3", "medium"): "phi-3-medium-4k-instruct",
+    ("phi3", "14b"): "phi-3-medium-4k-instruct",
+    ("phi3", "medium-128k"): "phi-3-medium-128k-instruct",
+    ("mistral", "7b"): "mistral-7b-instruct-v0.3",
+}
+# The quantization and format suffix of an Ollama tag: "-q4_K_M", "-q8_0", "-fp16", "-instruct-q4_0".
+_OLLAMA_QUANT = re.compile(r"-(?:instruct|chat)?-?(?:q\d\w*|fp16|f16|bf16|fp32|int\d\w*)$|-(?:instruct|chat)$")
+
+
+def _size_last(name: str) -> str | None:
+    """``name`` with a size written first moved to the end ("72B Qwen2.5" -> "Qwen2.5-72B"); None when
+    it does not start with one."""
+    m = re.match(r"\s*(\d{1,4}(?:\.\d{1,3})?[bB])[\s\-_]+(\S.*)$", name) if len(name) <= MAX_NAME_CHARS else None
+    return f"{m.group(2)}-{m.group(1)}" if m else None
+
+
+def _latin_words(text: str) -> tuple[str, ...]:
+    """The Latin-letter and digit words of ``text``, case-folded ("Zhipu AI / THUDM" -> zhipu, ai, thudm);
+    a hyphen joins ("meta-math" is one word: MetaMath's team is not Meta)."""
+    words = re.split(r"[^0-9a-z\-]+", unicodedata.normalize("NFKC", text).casefold())
+    return tuple(w.strip("-") for w in words if w.strip("-"))
+
+
+def _has_words(words: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    """Whether ``run`` occurs in ``words`` as consecutive whole words."""
+    n = len(run)
+    return any(words[i : i + n] == run for i in range(len(words) - n + 1))
+
+
 def _without_size(name: str) -> str | None:
     """``name`` without the one size word it holds ("Fin-R1-7B" -> "Fin-R1"); None when it holds
     none or several, or nothing else."""
@@ -384,6 +429,15 @@ def _with_counts(m: Model, components: tuple[Component, ...]) -> Model:
     return attrs.evolve(m, **changes) if changes else m
 
 
+def _size_sentence(notes: str | None) -> str | None:
+    """The sentence after "Size:" in ``notes`` (the explanation of a name's size against the count)."""
+    if not notes or "Size:" not in notes:
+        return None
+    text = notes[notes.index("Size:") + len("Size:") :].strip()
+    end = re.search(r"\.(?:\s|$)", text)
+    return (text[: end.start()] if end else text).strip() + "."
+
+
 def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[str]]:
     """Fill inherited architectures (and parameter counts). Returns the models and any cycles
     found (models on a cycle keep what they have).
@@ -392,7 +446,9 @@ def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[s
     says why it does not have it (vocabulary extended, another size). A model without
     components of its own takes its base's too when it inherits the architecture (a fine-tuned
     VisualGLM-6B is VisualGLM-6B's vision encoder + ChatGLM-6B). ``n_params``, when not stated,
-    is the total over the components (see :class:`~llmcatalog.Model`).
+    is the total over the components (see :class:`~llmcatalog.Model`). A model that inherits a
+    layout whose notes explain its size ("Size: ...": gemma-7b's 8.54B against "7B") gets that
+    sentence in its notes too, named as inherited, unless it has its own.
     """
     resolved: dict[str, Model] = {}
     cycles: list[str] = []
@@ -414,9 +470,11 @@ def _resolve_lineage(models: dict[str, Model]) -> tuple[dict[str, Model], list[s
         ):
             if not components and parent.components:
                 components = parent.components
-            m = attrs.evolve(
-                m, architecture=parent.architecture, architecture_from=parent.architecture_from or parent.id
-            )
+            source = parent.architecture_from or parent.id
+            m = attrs.evolve(m, architecture=parent.architecture, architecture_from=source)
+            why = _size_sentence(models[source].notes) if "Size:" not in (m.notes or "") else None
+            if why:  # the size in the name against the count, explained where the layout comes from
+                m = attrs.evolve(m, notes=f"{m.notes or ''} Size (as {source}, whose layout it carries): {why}".strip())
             if m.n_params is None and components == parent.components and parent.n_params is not None:
                 m = attrs.evolve(m, n_params=parent.n_params)  # the same system as the base
         if m.architecture is not None:
@@ -492,7 +550,7 @@ class Catalog:
         self._hay_cache: list[tuple[Model, str, str]] | None = None
         self._zh_names: dict[str, str] = {}
         self._pinyin_cache: dict[str, str] | None = None
-        self._org_cache: dict[str, set[str]] | None = None
+        self._org_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -629,6 +687,10 @@ class Catalog:
         """
         if isinstance(name, Model):
             return name
+        if isinstance(name, str) and ":" in name and "/" not in name and len(name) <= MAX_NAME_CHARS:
+            tagged = self._ollama_model(name)  # "qwen2.5:72b", "deepseek-r1:7b": Ollama library tags
+            if tagged is not None:
+                return tagged
         hit = self._models.get(name) if isinstance(name, str) else None
         if hit is not None:
             if "/" not in name and normalize(name) not in (normalize(hit.id), normalize(hit.name)):
@@ -660,6 +722,11 @@ class Catalog:
                 n = found.n_params if found is not None else None
                 if found is not None and n is not None and size_b and abs(n / 1e9 - size_b) <= 0.15 * size_b:
                     return found
+            moved = _size_last(name)
+            if moved is not None:  # "72B Qwen2.5" is Qwen2.5-72B
+                found = self._model_as(name, moved)
+                if found is not None:
+                    return found
             rest = self._without_organization(name)
             if rest is not None:  # "智谱GLM-4-9B-Chat", "阿里Qwen2.5-7B": an organisation's name before the model's
                 found = self._model_as(name, rest)
@@ -690,6 +757,42 @@ class Catalog:
             warnings.warn(message, stacklevel=outside_stacklevel())
         return model
 
+    def _ollama_model(self, name: str) -> Model | None:
+        """The model an Ollama library tag ("NAME:TAG") stands for, None when the tag is unknown.
+
+        Tags of :data:`OLLAMA_TAGS` are read from the table; another "NAME:SIZE" (with an optional
+        "-instruct"/"-chat" and quantization suffix, "7b-instruct-q4_K_M") is the catalog's
+        NAME-SIZE, and when that is a base model with one instruct or chat model of the same series
+        and count (within 1%), that one: the library's tags are the chat models unless they say "-text"."""
+        base, _, tag = name.strip().partition(":")
+        tag = tag.strip().casefold()
+        mid = OLLAMA_TAGS.get((normalize(base), tag))
+        if mid is not None:
+            return self._resolved.get(mid)
+        tag = _OLLAMA_QUANT.sub("", tag)
+        text = tag.endswith("-text")
+        tag = tag.removesuffix("-text")
+        if not tag or re.match(r"(?:\d{1,3}x)?\d{1,4}(?:\.\d{1,3})?[bm](?![a-z0-9])", tag) is None:
+            return None
+        found = self._quietly(f"{base}-{tag}")
+        if found is None and not text:  # "smollm2:135m": the catalog has only the instruct model
+            found = self._quietly(f"{base}-{tag}-instruct") or self._quietly(f"{base}-{tag}-chat")
+        if found is None or text or found.variant != "base" or found.n_params is None:
+            return found
+        size = found.n_params
+        tuned = [
+            m
+            for m in self._resolved.values()
+            if m.series is not None
+            and m.series == found.series
+            and m.variant in ("instruct", "chat")
+            and m.n_params is not None
+            and abs(m.n_params - size) <= 0.01 * size  # an instruct model may add tokens (Mixtral-8x22B: 32768)
+            and m.base_model in (found.id, None)
+            and m.organization == found.organization
+        ]
+        return tuned[0] if len(tuned) == 1 else found
+
     def _quietly(self, name: str) -> Model | None:
         """The model ``name`` resolves to without a warning or a family; None otherwise."""
         with warnings.catch_warnings(record=True) as caught:
@@ -706,36 +809,56 @@ class Catalog:
         rest = self._models.series.get(normalize(series), set()) - set(members)
         return tuple(sorted(rest, key=lambda m: (self._resolved[m].n_params or math.inf, m)))
 
-    def _org_words(self) -> dict[str, set[str]]:
-        """Organisation by each name it may be typed as: its Chinese runs ("深度求索", "智谱"), its
-        words and runs of consecutive words ("deepseek", "zhipuai"), folded by :func:`normalize`."""
+    def _org_names(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Per organisation: (its Latin words, its Chinese names). The Chinese names include those
+        of the organisation it is written as elsewhere: "DeepSeek AI" gets 深度求索 from "DeepSeek
+        (深度求索)", "THUDM / Zhipu AI" 智谱 from "Zhipu AI / THUDM (智谱AI)" -- the words before the
+        parenthesis (up to a slash) of an organisation with a Chinese name, found as whole words."""
         if self._org_cache is None:
-            words: dict[str, set[str]] = {}
-            for org in {m.organization for m in self._resolved.values() if m.organization}:
-                for run in cjk_runs(org):
-                    words.setdefault(run, set()).add(org)
-                latin = [w for w in re.split(r"[^0-9a-z]+", unicodedata.normalize("NFKC", org).casefold()) if w]
-                for i in range(len(latin)):
-                    for j in range(i + 1, min(i + 4, len(latin)) + 1):
-                        words.setdefault("".join(latin[i:j]), set()).add(org)
-            self._org_cache = words
+            orgs = {m.organization for m in self._resolved.values() if m.organization}
+            words = {o: _latin_words(o) for o in orgs}
+            zh_by_head: dict[tuple[str, ...], set[str]] = {}
+            for o in orgs:
+                runs = cjk_runs(o)
+                head = _latin_words(re.split(r"[(/（]", o, maxsplit=1)[0])
+                if runs and head:
+                    zh_by_head.setdefault(head, set()).update(runs)
+            self._org_cache = {
+                o: (
+                    words[o],
+                    tuple(
+                        sorted(
+                            {*cjk_runs(o), *(r for h, rs in zh_by_head.items() if _has_words(words[o], h) for r in rs)}
+                        )
+                    ),
+                )
+                for o in orgs
+            }
         return self._org_cache
 
+    def _organizations_matching(self, text: str, *, loose: bool) -> tuple[str, ...]:
+        """The organisations ``text`` names, sorted: Chinese text is part of one of their Chinese
+        names (two characters at least: "面壁" of 面壁智能); other text is a run of whole words of
+        their names ("Meta", "Zhipu AI"; three characters at least; "Meta" is not "MetaMath team").
+        ``loose``: text that names none that way matches as a case-insensitive substring."""
+        key = normalize(simplified(text))
+        names = self._org_names()
+        if cjk_runs(key):
+            found = {o for o, (_, zh) in names.items() if len(key) >= 2 and any(key in run for run in zh)}
+        else:
+            wanted = _latin_words(text)
+            found = {o for o, (w, _) in names.items() if len(key) >= 3 and wanted and _has_words(w, wanted)}
+        if not found and loose:
+            folded = text.strip().casefold()
+            found = {o for o in names if folded in o.casefold()}
+        return tuple(sorted(found))
+
     def _organizations_named(self, name: str) -> tuple[str, ...]:
-        """The organisations ``name`` names (sorted), when it names no size: a whole word or a run
-        of words of their names ("Meta", "Zhipu AI"; three letters at least), or the start of a
-        Chinese run ("智谱" of "智谱AI", "面壁" of "面壁智能"; two characters at least)."""
+        """The organisations ``name``, a model name that resolved to nothing, names: when it names
+        no size and matches them as :meth:`_organizations_matching` does without ``loose``."""
         if len(name) > MAX_NAME_CHARS or name_parts(name).size_b is not None:
             return ()
-        key = normalize(simplified(name))
-        words = self._org_words()
-        if cjk_runs(key):
-            if len(key) < 2:
-                return ()
-            found = {o for run, orgs in words.items() if cjk_runs(run) and run.startswith(key) for o in orgs}
-        else:
-            found = set(words.get(key, ())) if len(key) >= 3 else set()
-        return tuple(sorted(found))
+        return self._organizations_matching(name, loose=False)
 
     def _without_organization(self, name: str) -> str | None:
         """``name`` without a leading Chinese organisation name when a model name follows it
@@ -749,8 +872,7 @@ class Catalog:
         rest = text[len(runs[0]) :].lstrip(" -_·")
         if not re.search(r"[A-Za-z]", rest):
             return None
-        words = self._org_words()
-        if any(cjk_runs(run) and run.startswith(runs[0]) for run in words):
+        if any(run.startswith(runs[0]) for _, zh in self._org_names().values() for run in zh):
             return rest
         return None
 
@@ -837,7 +959,10 @@ class Catalog:
     ) -> tuple[Model, ...]:
         """Models matching every given criterion (``None`` = any).
 
-        ``organization`` matches a case-insensitive substring; ``min_params``/``max_params``
+        ``organization`` matches whole words of the organisation's name ("Meta" is not "MetaMath
+        team") or part of its Chinese name, including the Chinese name it has where it is written
+        with one ("深度求索" finds the models of "DeepSeek AI" too), else a case-insensitive
+        substring; ``min_params``/``max_params``
         are parameter counts (``7e9``) and exclude models whose count is unknown;
         ``base_model`` matches direct children of that model (see :meth:`descendants`);
         ``estimable`` keeps models with (own or inherited) architecture and open weights.
@@ -877,14 +1002,14 @@ class Catalog:
         if series is not None:
             series = self._known("series", series, {m.series for m in models if m.series})
         base_id = self.get_model(base_model).id if base_model is not None else None
-        org = organization.casefold() if organization is not None else None
+        orgs = set(self._organizations_matching(organization, loose=True)) if organization is not None else None
         out = []
         for m in self.models:
             if domain is not None and m.domain != domain:
                 continue
             if subdomain is not None and subdomain not in m.subdomains:
                 continue
-            if org is not None and org not in (m.organization or "").casefold():
+            if orgs is not None and m.organization not in orgs:
                 continue
             if language is not None and language not in m.languages:
                 continue
@@ -945,6 +1070,7 @@ class Catalog:
                     m.name,
                     *m.aliases,
                     m.organization or "",
+                    *(self._org_names()[m.organization][1] if m.organization else ()),
                     m.domain,
                     *m.subdomains,
                     m.description or "",

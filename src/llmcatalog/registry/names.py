@@ -26,6 +26,7 @@ __all__ = [
     "DOMAIN_SYNONYMS",
     "LANGUAGE_SYNONYMS",
     "MAX_SUGGEST_CHARS",
+    "PINYIN_NAME_WORDS",
     "SUBDOMAIN_SYNONYMS",
     "NameParts",
     "cjk_runs",
@@ -106,7 +107,13 @@ DOMAIN_SYNONYMS: dict[str, str] = {
     # legal
     "法律": "legal",
     "司法": "legal",
+    "律师": "legal",
+    "律師": "legal",
+    "法务": "legal",
+    "法學": "legal",
+    "法学": "legal",
     "law": "legal",
+    "lawyer": "legal",
     # code
     "代码": "code",
     "編程": "code",
@@ -167,6 +174,18 @@ DOMAIN_SYNONYMS: dict[str, str] = {
     # public-opinion
     "舆情": "public-opinion",
     "輿情": "public-opinion",
+    # pinyin of the Chinese names above (a bonus for readers without a Chinese keyboard)
+    "yiliao": "medical",
+    "yixue": "medical",
+    "jinrong": "finance",
+    "falv": "legal",
+    "falü": "legal",
+    "daima": "code",
+    "biancheng": "code",
+    "jiaoyu": "education",
+    "shuxue": "math",
+    "kexue": "science",
+    "nongye": "agriculture",
     # multimodal
     "多模态": "multimodal",
     "多模態": "multimodal",
@@ -193,6 +212,7 @@ SUBDOMAIN_SYNONYMS: dict[str, str] = {
     "tcm": "traditional-chinese-medicine",
     "traditionalchinesemedicine": "traditional-chinese-medicine",
     "chinesemedicine": "traditional-chinese-medicine",
+    "zhongyi": "traditional-chinese-medicine",
 }
 
 #: Chinese words used in model names, by the English word the models' own names use: the
@@ -221,6 +241,18 @@ CHINESE_NAME_WORDS: dict[str, str] = {
     "蒸餾": "Distill",
 }
 _NAME_WORDS = re.compile("|".join(sorted(map(re.escape, CHINESE_NAME_WORDS), key=len, reverse=True)))
+#: The same brands in pinyin, at the start of a name ("qianwen2.5-7b" is Qwen2.5-7B).
+PINYIN_NAME_WORDS: dict[str, str] = {
+    "tongyiqianwen": "Qwen",
+    "qianwen": "Qwen",
+    "shushengpuyu": "InternLM",
+    "wenxin": "ERNIE",
+    "shenduqiusuo": "DeepSeek",
+}
+_PINYIN_START = re.compile(
+    "(" + "|".join(sorted((r"[\s_-]?".join(w) for w in PINYIN_NAME_WORDS), key=len, reverse=True)) + r")(?![a-z])",
+    re.IGNORECASE,
+)
 
 
 def english_name(name: str) -> str:
@@ -231,7 +263,10 @@ def english_name(name: str) -> str:
     ('Qwen2.5-7B', 'InternLM2.5', 'DeepSeek-R1-Distill-Qwen-7B')
     """
     if not _CJK.search(name):
-        return name
+        m = _PINYIN_START.match(name.strip())
+        if m is None:
+            return name
+        return PINYIN_NAME_WORDS[re.sub(r"[\s_-]", "", m.group(1)).casefold()] + name.strip()[m.end() :]
     # Middle dots and spaces inside a Chinese word go ("书生·浦语", "书生 浦语"); others stay ("千问 2.5 7B").
     folded = re.sub(r"(?<=[\u3400-\u9fff])[\s·・]+(?=[\u3400-\u9fff])", "", unicodedata.normalize("NFKC", name))
     return _NAME_WORDS.sub(lambda m: CHINESE_NAME_WORDS[m.group(0)], folded)
@@ -419,6 +454,22 @@ class _Similar:
         return value
 
 
+#: Family similarity lost per version between two generations of one line, in place of the spelling's:
+#: for "Qwen3", Qwen2.5 (0.5 versions apart) is 0.95 and Qwen (1) 0.8, before the 0.8 of a related family.
+_GENERATION_STEP = 0.1
+# A line's letters and its version: "qwen2.5-7b" (qwen, 2.5), "DeepSeek-V3" (deepseek, 3), "llama-7b"
+# (llama, 1: a number followed by b/m/x is a size, and no version is the first generation).
+_GENERATION = re.compile(r"([a-z]{3,})[-_ ]?(?:v(?=\d))?(?:(\d{1,2}(?:\.\d)?)(?![\d.]*[bmx]\b|\d))?")
+
+
+def _generation(name: str) -> tuple[str, float] | None:
+    """(line, version) of a model name, or None when it starts with no word of three letters."""
+    m = _GENERATION.match(unicodedata.normalize("NFKC", name).casefold())
+    if m is None:
+        return None
+    return m.group(1), float(m.group(2)) if m.group(2) else 1.0
+
+
 def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 5) -> tuple[str, ...]:
     """Up to ``n`` distinct display names from ``candidates`` (``(parts, display)`` pairs, several
     per entry allowed) that ``name`` most likely meant, best first.
@@ -440,8 +491,14 @@ def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 
         wanted = math.log(query.size_b)
         family_like, key_like = _Similar(query.family), _Similar(query.key)
         best: dict[str, float] = {}
+        query_generation = _generation(name)
         for parts, display in candidates:
             family = family_like.at_least(parts.family, 0.5)
+            if family < 1.0 and query_generation is not None:
+                # Another generation of the same line (qwen2.5 and qwen for "Qwen3"): the nearest first.
+                generation = _generation(display)
+                if generation is not None and generation[0] == query_generation[0]:
+                    family = max(0.5, 1.0 - _GENERATION_STEP * abs(generation[1] - query_generation[1]))
             if family < 0.5:
                 continue
             if family < 1.0:

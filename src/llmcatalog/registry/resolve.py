@@ -129,6 +129,21 @@ def quantized_repo(repo_id: str) -> QuantizedRepo | None:
     return None
 
 
+def quantized_name(name: str) -> QuantizedRepo | None:
+    """The base name and weight format a model name without a repository states by one of the
+    suffixes :func:`quantized_repo` reads ("Qwen3-8B-AWQ", "GLM-4.5-Air-FP8"), else None.
+
+    >>> quantized_name("Qwen2.5-7B-Instruct-GPTQ-Int4")[1:]
+    ('Qwen2.5-7B-Instruct', 'gptq-int4')
+    """
+    if "/" in name or len(name) > 200:
+        return None
+    for suffix, fmt in _QUANT_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return QuantizedRepo(name, name[: -len(suffix)], fmt)
+    return None
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9._+-]+", "-", text.lower()).strip("-._+") or "model"
 
@@ -147,7 +162,7 @@ def _base_of(q: QuantizedRepo, catalog: Catalog) -> Model | None:
 
 def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
     """``base`` as the repository ``q`` stores it, the format taken from the repository's name."""
-    url = f"https://huggingface.co/{q.repo_id}"
+    url = f"https://huggingface.co/{q.repo_id}" if "/" in q.repo_id else None  # a bare name has no page
     if q.weight_format is None and q.repo_id.lower().endswith("-gguf"):
         note = (
             f"{q.repo_id} is a GGUF repository of {base.name} ({base.id}): it holds one file per quantization"
@@ -160,18 +175,21 @@ def _inferred(q: QuantizedRepo, base: Model, why: str) -> Model:
         fmt = base.weight_format
     else:
         note = (
-            f"weight format {q.weight_format} inferred from the repository name {q.repo_id!r}"
+            f"weight format {q.weight_format} inferred from the {'repository ' if url else ''}name {q.repo_id!r}"
             f" (not read from its quantization_config: {why})"
         )
-        fmt = attrs.evolve(_format_named(q.weight_format), notes=(f"inferred from the repository name {q.repo_id!r}",))
+        fmt = attrs.evolve(
+            _format_named(q.weight_format),
+            notes=(f"inferred from the {'repository ' if url else ''}name {q.repo_id!r}",),
+        )
     changes: dict[str, Any] = {
         "id": _slug(q.repo_id.replace("/", "--")),
         "name": q.repo_id,
         "aliases": (),
         "base_model": base.id,
         "architecture_from": (base.architecture_from or base.id) if base.architecture is not None else None,
-        "sources": (url, *base.sources),
-        "links": Links(hub=url),
+        "sources": (url, *base.sources) if url else base.sources,
+        "links": Links(hub=url) if url else Links(),  # a bare name names no repository
         "figures": (),
         "weight_format": fmt,
         "notes": note + (f". {base.notes}" if base.notes else ""),
@@ -240,7 +258,11 @@ def resolve_model(spec: str | os.PathLike[str] | Model, catalog: Catalog | None 
         return catalog.get_model(text)
     except UnknownModelError as exc:
         if not _HUB_ID.match(text):
-            raise
+            bare = quantized_name(text)  # "Qwen3-8B-AWQ": a quantized model named without its repository
+            base = _base_of(bare, catalog) if bare is not None else None
+            if bare is None or base is None:
+                raise
+            return _inferred(bare, base, "no repository was named")
         q = quantized_repo(text)
         base = _base_of(q, catalog) if q is not None else None
         if q is not None and base is not None:
