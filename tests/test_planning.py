@@ -65,6 +65,7 @@ def test_max_context_is_exact(gib: float, batch: int, prompt: int | None, kv: st
 
 
 @given(gib=st.floats(2, 80), ctx=st.integers(1, 32768), finetune=st.booleans())
+@pytest.mark.filterwarnings("ignore::llmcatalog.NoFitWarning")  # None is an answer here
 def test_max_batch_is_exact(gib: float, ctx: int, finetune: bool) -> None:
     """The most sequences fit and one more does not; for a fine-tune the micro-batch."""
     gpu = _gpu(gib)
@@ -102,7 +103,8 @@ def test_max_context_on_real_models(catalog: lc.Catalog) -> None:
     assert 4096 < n < 10**6
     assert _fits(m, g, lc.Inference(context_tokens=n))
     assert not _fits(m, g, lc.Inference(context_tokens=n + 1))
-    assert lc.max_context(catalog.get_model("llama-2-70b"), g) is None  # 130 GiB of weights
+    with pytest.warns(lc.NoFitWarning, match="one token of context does not fit on the NVIDIA GeForce RTX 4090"):
+        assert lc.max_context(catalog.get_model("llama-2-70b"), g) is None
 
 
 @given(gib=st.floats(2, 200), ctx=st.sampled_from([512, 2048, 8192]))
@@ -292,7 +294,7 @@ def test_cli_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     first, *rest = out.splitlines()
     assert "does not fit" in first
-    assert "79.14 GiB allocatable" in first
+    assert "79.15 GiB allocatable" in first  # vllm#4408: "79.15 GiB total capacity"
     assert "--gradient-checkpointing" in "\n".join(rest)
     code, out, _ = run(capsys, "plan", "llama-2-7b", "--gpu", "A100 80GB")
     assert code == 0
