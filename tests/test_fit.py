@@ -88,10 +88,12 @@ def test_min_gpus_uses_the_same_rule(catalog: lc.Catalog) -> None:
 
 @pytest.mark.parametrize(("gpu_id", "printed_gib"), sorted(PRINTED.items()))
 def test_sourced_cuda_totals(catalog: lc.Catalog, gpu_id: str, printed_gib: float) -> None:
-    """The catalog's allocatable memory is the sourced figure (low end of its two-decimal rounding)."""
+    """The catalog's allocatable memory is the sourced figure: the low end of its two-decimal rounding, up
+    to a whole MiB (so that it prints as the source printed it)."""
     g = catalog.get_gpu(gpu_id)
     assert g.allocatable_known
-    assert g.allocatable_memory_bytes == int((printed_gib - 0.005) * 1024) * 2**20
+    assert g.allocatable_memory_bytes == math.ceil((printed_gib - 0.005) * 1024) * 2**20
+    assert f"{g.allocatable_memory_bytes / 2**30:.2f}" == f"{printed_gib:.2f}"
     assert g.available_bytes == g.allocatable_memory_bytes
 
 

@@ -303,7 +303,9 @@ def _size_last(name: str) -> str | None:
     """``name`` with a size written first moved to the end ("72B Qwen2.5" -> "Qwen2.5-72B"); None when
     it does not start with one."""
     m = re.match(r"\s*(\d{1,4}(?:\.\d{1,3})?[bB])[\s\-_]+(\S.*)$", name) if len(name) <= MAX_NAME_CHARS else None
-    return f"{m.group(2)}-{m.group(1)}" if m else None
+    if m is None or _SIZE_WORD.search(m.group(2)) or not re.search(r"[^\W\d_]", m.group(2)):
+        return None  # one move at most: the rest holds no other size ("7b 7b 7b" is no name)
+    return f"{m.group(2)}-{m.group(1)}"
 
 
 def _latin_words(text: str) -> tuple[str, ...]:
@@ -766,6 +768,8 @@ class Catalog:
         and count (within 1%), that one: the library's tags are the chat models unless they say "-text"."""
         base, _, tag = name.strip().partition(":")
         tag = tag.strip().casefold()
+        if ":" in tag or not base.strip():
+            return None
         mid = OLLAMA_TAGS.get((normalize(base), tag))
         if mid is not None:
             return self._resolved.get(mid)

@@ -462,10 +462,12 @@ _GENERATION_STEP = 0.1
 _GENERATION = re.compile(r"([a-z]{3,})[-_ ]?(?:v(?=\d))?(?:(\d{1,2}(?:\.\d)?)(?![\d.]*[bmx]\b|\d))?")
 
 
-def _generation(name: str) -> tuple[str, float] | None:
-    """(line, version) of a model name, or None when it starts with no word of three letters."""
+def _generation(name: str, family: str) -> tuple[str, float] | None:
+    """(line, version) of a model name whose family (:class:`NameParts`) is just a line and its
+    version ("qwen2.5-7b", "qwen-7b"); None for others ("deepseek-r1-distill-qwen-7b": the version
+    does not name that family) and names that start with no word of three letters."""
     m = _GENERATION.match(unicodedata.normalize("NFKC", name).casefold())
-    if m is None:
+    if m is None or normalize(m.group(0)) != family:
         return None
     return m.group(1), float(m.group(2)) if m.group(2) else 1.0
 
@@ -491,12 +493,12 @@ def rank_names(name: str, candidates: Sequence[tuple[NameParts, str]], n: int = 
         wanted = math.log(query.size_b)
         family_like, key_like = _Similar(query.family), _Similar(query.key)
         best: dict[str, float] = {}
-        query_generation = _generation(name)
+        query_generation = _generation(name, query.family)
         for parts, display in candidates:
             family = family_like.at_least(parts.family, 0.5)
             if family < 1.0 and query_generation is not None:
                 # Another generation of the same line (qwen2.5 and qwen for "Qwen3"): the nearest first.
-                generation = _generation(display)
+                generation = _generation(display, parts.family)
                 if generation is not None and generation[0] == query_generation[0]:
                     family = max(0.5, 1.0 - _GENERATION_STEP * abs(generation[1] - query_generation[1]))
             if family < 0.5:
