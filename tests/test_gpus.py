@@ -32,6 +32,7 @@ USUAL_NAMES: list[tuple[str, str]] = [
     ("RTX 4070 Ti Super", "rtx-4070-ti-super"),
     ("RTX 4080 Super", "rtx-4080-super"),
     ("RTX 5060 Ti 16GB", "rtx-5060-ti-16gb"),
+    ("RTX 5060 Ti 8GB", "rtx-5060-ti-8gb"),  # cog
     ("RTX 5070", "rtx-5070"),
     ("RTX 5070 Ti", "rtx-5070-ti"),
     ("RTX 5080", "rtx-5080"),
@@ -98,6 +99,7 @@ def test_word_order_separators_and_memory_do_not_matter(catalog: lc.Catalog, typ
     ("typed", "candidates"),
     [
         ("RTX 4060 Ti", {"rtx-4060-ti-8gb", "rtx-4060-ti-16gb"}),
+        ("RTX 5060 Ti", {"rtx-5060-ti-8gb", "rtx-5060-ti-16gb"}),  # cog: both sizes launched together
         ("A100 PCIe", {"a100-pcie-40gb", "a100-pcie-80gb"}),
         ("GH200", {"gh200-96gb", "gh200-144gb"}),
         (
@@ -254,6 +256,14 @@ DATASHEET: list[tuple[str, dict[str, float], str]] = [
         # verl's dense peak table: '"L20": 119.5e12' (next to "A100": 312e12, "L40S": 362.05e12)
         {"bf16_tflops": 119.5},
         "https://github.com/volcengine/verl/blob/02cf355f17969b4a8e76ff981dda8b5a8ae440b9/verl/utils/flops_counter.py",
+    ),
+    # cog
+    (
+        "rtx-5060-ti-8gb",
+        # TechPowerUp, Gainward RTX 5060 Ti 8 GB review: the 16 GB and 8 GB variants both use 28 Gbps GDDR7
+        # for the same 448 GB/s
+        {"memory_gib": 8, "bandwidth_gb_s": 448.0},
+        "https://www.techpowerup.com/review/gainward-geforce-rtx-5060-ti-8-gb",
     ),
 ]
 

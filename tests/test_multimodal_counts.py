@@ -481,6 +481,96 @@ def test_ziya_blip2_parts_match_its_weight_file(catalog: lc.Catalog) -> None:
     assert round(parts * 4 / 1e9, 2) == 4.38
 
 
+# --- cog: CogVLM2-Llama3-19B (THUDM remote code; parts from config.json and the port's modules) ---
+
+
+def eva2_clip_e(width: int = 1792, layers: int = 63, ffn: int = 15360, patch: int = 14, positions: int = 9217) -> int:
+    """CogVLM's EVA2-CLIP tower as its visual.py builds it from config.json's vision_config: a patch
+    Conv2d with bias, a cls vector, a position table of ``positions`` rows, then post-norm layers of
+    qkv (fused, biased), dense, fc1 and fc2 (biased) and two LayerNorms; no final norm."""
+    one = nn.ModuleList(
+        [
+            nn.LayerNorm(width),
+            nn.Linear(width, 3 * width),
+            nn.Linear(width, width),
+            nn.Linear(width, ffn),
+            nn.Linear(ffn, width),
+            nn.LayerNorm(width),
+        ]
+    )
+    embed = nn.ModuleList([nn.Conv2d(3, width, patch, stride=patch), nn.Embedding(positions, width)])
+    return layers * _meta(lambda: one) + _meta(lambda: embed) + width
+
+
+def cogvlm2_adapter(vision: int = 1792, hidden: int = 4096, ffn: int = 14336) -> int:
+    """The adapter after the tower (mindformers' CogVLM2 VisionMLPAdapter, a port of the checkpoint):
+    a 2x2 stride-2 Conv2d vision -> vision with bias, a GLU (Linear vision -> hidden without bias,
+    LayerNorm, gate and up hidden -> ffn, down ffn -> hidden, no biases) and the boi/eoi vectors."""
+    parts = nn.ModuleList(
+        [
+            nn.Conv2d(vision, vision, 2, stride=2),
+            nn.Linear(vision, hidden, bias=False),
+            nn.LayerNorm(hidden),
+            nn.Linear(hidden, ffn, bias=False),
+            nn.Linear(hidden, ffn, bias=False),
+            nn.Linear(ffn, hidden, bias=False),
+        ]
+    )
+    return _meta(lambda: parts) + 2 * hidden
+
+
+def cogvlm2_visual_expert(layers: int = 32, hidden: int = 4096, kv_heads: int = 8, ffn: int = 14336) -> int:
+    """The visual expert of every language layer (THUDM's weight map: vision_expert_query_key_value
+    weight and bias, vision_expert_dense weight, vision_mlp gate/up/down): a biased fused QKV with
+    grouped KV heads (head 128), a dense without bias and a SwiGLU FFN without biases."""
+    qkv = hidden + 2 * kv_heads * (hidden // 32)
+    one = nn.ModuleList(
+        [
+            nn.Linear(hidden, qkv),
+            nn.Linear(hidden, hidden, bias=False),
+            nn.Linear(hidden, ffn, bias=False),
+            nn.Linear(hidden, ffn, bias=False),
+            nn.Linear(ffn, hidden, bias=False),
+        ]
+    )
+    return layers * _meta(lambda: one)
+
+
+EXPECTED["cogvlm2-llama3-chat-19b"] = {
+    "EVA2-CLIP-E": eva2_clip_e,
+    "conv + GLU adapter": cogvlm2_adapter,
+    "visual expert": cogvlm2_visual_expert,
+}
+
+# THUDM's model.safetensors.index.json (cogvlm2-llama3-chinese-chat-19B, same config.json and shard
+# sizes as the English repo; the same figure in the OwlMaster/cog_vlm_2_windows copy at c19926b):
+# metadata total_size, every tensor bf16. Its weight map also holds self_attn.rotary_emb.inv_freq
+# in each of the 32 layers (head_dim / 2 = 64 elements each), buffers rather than parameters.
+COGVLM2_INDEX_TOTAL_SIZE = 39_006_214_656
+
+
+def test_cogvlm2_total_is_its_checkpoint(catalog: lc.Catalog) -> None:
+    """CogVLM2's total equals the checkpoint's bf16 element count less its 32 x 64 rotary buffers,
+    and also transformers' LlamaForCausalLM for Llama-3-8B's shape plus the three parts built above:
+    the index and the code agree to the element."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    llama3_8b = LlamaConfig(
+        vocab_size=128256,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        tie_word_embeddings=False,
+    )
+    lm = _meta(lambda: LlamaForCausalLM(llama3_8b))
+    m = catalog.get_model("cogvlm2-llama3-chat-19b")
+    assert m.n_params == COGVLM2_INDEX_TOTAL_SIZE // 2 - 32 * 64
+    assert m.n_params == lm + eva2_clip_e() + cogvlm2_adapter() + cogvlm2_visual_expert()
+    assert round(m.n_params / 1e9, 1) == 19.5  # not the 19B of its name
+
+
 # --- the catalog against the builders above (kept last: EXPECTED is complete here) ---------------
 
 
