@@ -262,3 +262,50 @@ def test_max_context_none_says_why() -> None:
         assert lc.max_context("qwen3-8b", "RTX 3060 12GB", lc.Inference()) is None
     with pytest.warns(lc.NoFitWarning, match="a batch of one"):
         assert lc.max_batch("qwen3-8b", "RTX 3060 12GB", lc.Inference()) is None
+
+
+def test_ollama_tag_estimate_says_what_it_is() -> None:
+    # The transformers estimate of an Ollama tag warns that Ollama runs a GGUF file ...
+    with pytest.warns(lc.OllamaTagWarning, match="estimate_ollama"):
+        lc.estimate_vram("qwen2.5:7b", lc.Inference())
+    # ... and Ollama's own estimate reads the quantization the tag names (Q4_K_M when it names none).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lc.OllamaTagWarning)
+        assert lc.estimate_ollama("qwen2.5:7b-instruct-q8_0", gpu="RTX 4090").quant == "Q8_0"
+        assert lc.estimate_ollama("qwen2.5:7b", gpu="RTX 4090").quant == "Q4_K_M"
+        lc.get_model("qwen2.5:7b")  # a look-up is not an estimate: no warning
+
+
+def test_cli_ollama_tag_estimates_what_ollama_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "estimate", "qwen2.5:7b-instruct-q4_K_M", "--gpu", "RTX 3060 12GB")
+    assert "is an Ollama tag" in err
+    assert "Q4_K_M" in out
+    assert code == 0  # 4-bit 7B fits a 12 GB card; the bf16 checkpoint (15 GiB) would not
+    code, out, _ = run(capsys, "estimate", "qwen2.5:7b", "--gpu", "RTX 3060 12GB", "--engine", "transformers")
+    assert code == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "hub_org"),
+    [("Qwen", "qwen"), ("deepseek-ai", "deepseek-ai"), ("01-ai", "01-ai"), ("meta-llama", "meta-llama")],
+)
+def test_organisation_by_hub_organisation(cat: lc.Catalog, typed: str, hub_org: str) -> None:
+    found = {m.id for m in cat.find_models(organization=typed)}
+    linked = {
+        m.id
+        for m in cat.models
+        if m.links and (m.links.hub or "").lower().startswith(f"https://huggingface.co/{hub_org}/")
+    }
+    assert linked
+    assert linked <= found
+
+
+def test_organisation_chinese_company_names(cat: lc.Catalog) -> None:
+    assert cat.find_models(organization="谷歌") == cat.find_models(organization="Google")
+    assert cat.find_models(organization="微软") == cat.find_models(organization="Microsoft")
+    # a parenthesised Chinese name with Latin letters in it finds its organisation's other spellings
+    assert cat.find_models(organization="上海AI实验室") == cat.find_models(organization="上海人工智能实验室")
+
+
+def test_gpu_with_a_chinese_vendor_word() -> None:
+    assert lc.get_gpu("英伟达RTX 4090").id == lc.get_gpu("RTX 4090").id

@@ -31,6 +31,7 @@ from .errors import (
     MissingGPUFigureError,
     NoFitWarning,  # plan stream: min_gpus says why it returns None
     NotEstimableError,
+    OllamaTagWarning,
     PluginError,
     PluginWarning,
     QueryError,
@@ -194,8 +195,12 @@ def estimate_llamacpp(
     import os as _os
 
     from .engines.llamacpp import estimate
+    from .registry.resolve import ollama_tag_quant
 
     if isinstance(model, str) and not model.lower().endswith(".gguf"):
+        tagged = ollama_tag_quant(model)  # "qwen2.5:7b-instruct-q8_0": the file the tag names
+        if tagged is not None and "quant" not in settings:
+            settings = {**settings, "quant": tagged}
         model = get_model(model)
     elif isinstance(model, str | _os.PathLike):
         model = from_gguf(model)
@@ -213,8 +218,12 @@ def estimate_ollama(
     import os as _os
 
     from .engines.ollama import estimate
+    from .registry.resolve import ollama_tag_quant
 
     if isinstance(model, str) and not model.lower().endswith(".gguf"):
+        tagged = ollama_tag_quant(model)  # "qwen2.5:7b-instruct-q8_0": the file the tag names
+        if tagged is not None and "quant" not in settings:
+            settings = {**settings, "quant": tagged}
         model = get_model(model)
     elif isinstance(model, str | _os.PathLike):
         model = from_gguf(model)
@@ -363,11 +372,20 @@ _NAMED_OTHER = {
 }
 
 
-def _model_named(name: str) -> Model:
-    from .registry.plugins import catalog
-    from .registry.resolve import resolve_model
+#: Faces that estimate what Ollama / llama.cpp run: an Ollama tag is what they expect.
+_GGUF_FACES = frozenset({"estimate_ollama", "estimate_llamacpp", "llamacpp_decode_speed"})
 
-    return resolve_model(name, catalog())
+
+def _model_named(name: str, face: str = "get_model") -> Model:
+    from .registry.plugins import catalog
+    from .registry.resolve import is_ollama_tag, resolve_model
+
+    model = resolve_model(name, catalog())
+    if face != "get_model" and face not in _GGUF_FACES and is_ollama_tag(name):
+        import warnings
+
+        warnings.warn(OllamaTagWarning(name, model.id), stacklevel=3)
+    return model
 
 
 def _accepting_names(func: Any, *, gpu: bool) -> Any:
@@ -395,7 +413,7 @@ def _accepting_names(func: Any, *, gpu: bool) -> Any:
         @functools.wraps(func)
         def call_model(model: Any, workload: Any = None, **kwargs: Any) -> Any:
             if model.__class__ is str:
-                model = _model_named(model)
+                model = _model_named(model, func.__name__)
             if kwargs:
                 return func(model, workload, **kwargs)
             return func(model, workload)
@@ -405,7 +423,7 @@ def _accepting_names(func: Any, *, gpu: bool) -> Any:
     @functools.wraps(func)
     def call(model: Any, gpu: Any, *args: Any, **kwargs: Any) -> Any:
         if model.__class__ is str:
-            model = _model_named(model)
+            model = _model_named(model, func.__name__)
         if gpu.__class__ is str:
             gpu = get_gpu(gpu)
         if kwargs:
@@ -481,6 +499,7 @@ __all__ = [
     "NoFitWarning",
     "NotEstimableError",
     "OllamaEstimate",
+    "OllamaTagWarning",
     "OrganizationNameError",
     "Parallelism",
     "PluginError",

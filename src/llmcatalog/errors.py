@@ -202,6 +202,21 @@ class UncountedPartsWarning(UserWarning):
     parts only, so it is low by the missing parts' weights (and their activations)."""
 
 
+class OllamaTagWarning(UserWarning):
+    """A model named by an Ollama library tag ("qwen2.5:7b") was estimated as its checkpoint stores it
+    (the transformers estimate), while Ollama runs a GGUF file of it (Q4_K_M unless the tag names
+    another quantization): :func:`llmcatalog.estimate_ollama` gives Ollama's memory."""
+
+    def __init__(self, name: str, model_id: str) -> None:
+        self.name = name
+        self.model_id = model_id
+        super().__init__(
+            f"{name!r} is an Ollama tag: this estimates {model_id} as its checkpoint stores it (transformers),"
+            " while Ollama runs a GGUF file of it (Q4_K_M unless the tag names another quantization);"
+            " llmcatalog.estimate_ollama (CLI: --engine ollama) gives Ollama's memory"
+        )
+
+
 class CompatibilityWarning(UserWarning):
     """A weight format or compute dtype cannot run (or cannot run as estimated) on the named GPU or
     engine (:func:`llmcatalog.supports` says why): the memory figure is still given."""

@@ -22,6 +22,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import attrs
@@ -46,7 +47,7 @@ from ..planning.sweep import workload_label
 from ..registry.catalog import Catalog, FamilyNameError
 from ..registry.names import normalize
 from ..registry.plugins import catalog, load_toml
-from ..registry.resolve import resolve_model
+from ..registry.resolve import is_ollama_tag, ollama_tag_quant, resolve_model
 from ..values.compat import runtime_name, single_device, supports
 from ..values.frameworks import FRAMEWORKS, framework_name
 from ..values.gpu import ALLOCATABLE_FALLBACK_FRACTION, GPU
@@ -575,8 +576,25 @@ def _check_applicable(args: argparse.Namespace) -> None:
             )
 
 
+def _ollama_tag_defaults(args: argparse.Namespace) -> None:
+    """An Ollama tag ("qwen2.5:7b-instruct-q8_0") without --engine asks what Ollama runs: --engine ollama,
+    with the tag's GGUF quantization as --quant; said on stderr (--engine transformers for the checkpoint)."""
+    if "--engine" in args.given or not is_ollama_tag(args.model) or Path(args.model).exists():
+        return
+    args.engine = "ollama"
+    quant = ollama_tag_quant(args.model)
+    if quant is not None and "--quant" not in args.given and getattr(args, "quant", None) is None:
+        args.quant = quant
+    print(
+        f"llmcatalog: note: {args.model!r} is an Ollama tag: estimating what Ollama runs (--engine ollama,"
+        f" {args.quant or 'Q4_K_M, its default'}); --engine transformers estimates the checkpoint instead",
+        file=sys.stderr,
+    )
+
+
 def _cmd_estimate(args: argparse.Namespace, cat: Catalog) -> int:
     _refuse_empty_gpu(args)
+    _ollama_tag_defaults(args)
     if args.gpu_memory is not None and getattr(args, "engine", "transformers") != "transformers":
         raise WorkloadError("--gpu-memory applies to the transformers estimate; with --engine name a catalog --gpu")
     if getattr(args, "engine", "transformers") in _engines_llamacpp.ENGINES:  # engines stream: llama.cpp/Ollama

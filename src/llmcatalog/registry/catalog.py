@@ -37,6 +37,7 @@ from ..values.gpu import GPU
 from ..values.model import Architecture, Component, Model, PublishedFigure
 from ..values.tool import Tool
 from .names import (
+    ORGANIZATION_SYNONYMS,
     NameParts,
     cjk_runs,
     domain_id,
@@ -308,6 +309,13 @@ def _size_last(name: str) -> str | None:
     return f"{m.group(2)}-{m.group(1)}"
 
 
+def _chinese_names(org: str) -> set[str]:
+    """The Chinese names in an organisation's name, folded: its runs of Chinese characters and its
+    parenthesised parts that hold some ("Shanghai AI Laboratory (上海AI实验室)": 上海, 实验室, 上海ai实验室)."""
+    parts = re.findall(r"[(（]([^()（）]*)[)）]", org)
+    return {*cjk_runs(org), *(normalize(p) for p in parts if cjk_runs(p))}
+
+
 def _latin_words(text: str) -> tuple[str, ...]:
     """The Latin-letter and digit words of ``text``, case-folded ("Zhipu AI / THUDM" -> zhipu, ai, thudm);
     a hyphen joins ("meta-math" is one word: MetaMath's team is not Meta)."""
@@ -341,10 +349,14 @@ def _loose(name: str) -> str:
     return re.sub(r"[\s_\-·・]+", "", unicodedata.normalize("NFKC", name).casefold())
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # A memory size written as its own word: "12GB", "12 GB", "12G", "12GiB" (not "A10G").
 _MEM_WORD = re.compile(r"(?<![^\W_])(\d+)\s*(?:gib|gb|g)(?![^\W_])")
 # Words that name the vendor or the product line, not the card: "GeForce RTX 4090" is "4090".
-_NOISE_WORDS = frozenset({"nvidia", "geforce", "rtx", "tesla", "amd", "radeon", "instinct", "intel", "habana", "apple"})
+_NOISE_WORDS = frozenset(
+    {"nvidia", "geforce", "rtx", "tesla", "amd", "radeon", "instinct", "intel", "habana", "apple"}
+    | {"英伟达", "辉达", "輝達"}  # NVIDIA's Chinese names
+)
 # Words a name may leave out without naming another product: the form factor and filler.
 # ("Ti", "Super", "Max", "NVL", ... are not here: leaving them out names a different card.)
 _OMITTABLE_WORDS = frozenset({"sxm", "pcie", "oam", "module", "gpu", "card", "edition", "workstation", "active"})
@@ -355,6 +367,7 @@ def _gpu_words(name: str) -> frozenset[str]:
     as ``"<n>gb"``, "SXM4"/"SXM5" as "sxm", a word glued to a model number split off
     (``"RTX3060"``, ``"4070Ti"``), vendor and product-line words (:data:`_NOISE_WORDS`) dropped."""
     text = _MEM_WORD.sub(r" \1gb ", unicodedata.normalize("NFKC", name).casefold())
+    text = _CJK_RUN.sub(r" \g<0> ", text)  # "英伟达RTX 4090": a Chinese word is a word of its own
     words: set[str] = set()
     for word in re.split(r"[\W_]+", text):
         if re.fullmatch(r"\d+gb|sxm\d*", word):
@@ -553,6 +566,7 @@ class Catalog:
         self._zh_names: dict[str, str] = {}
         self._pinyin_cache: dict[str, str] | None = None
         self._org_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+        self._hub_org_cache: dict[str, str] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -734,11 +748,11 @@ class Catalog:
                 found = self._model_as(name, rest)
                 if found is not None:
                     return found
-            orgs = self._organizations_named(name)
-            if orgs:
-                members = [m for m in self._resolved.values() if m.organization in orgs]
-                members.sort(key=lambda m: (-(m.n_params or 0), m.id))
-                raise OrganizationNameError(name, orgs, tuple(m.id for m in members))
+            orgs, ids = self._organizations_named(name)
+            if ids:
+                members = sorted((self._resolved[i] for i in ids), key=lambda m: (-(m.n_params or 0), m.id))
+                shown = orgs or tuple(sorted({m.organization or "?" for m in members}))
+                raise OrganizationNameError(name, shown, tuple(m.id for m in members))
         return self._resolved[self._lookup(self._models, name, UnknownModelError).id]
 
     def _model_as(self, name: str, other: str) -> Model | None:
@@ -814,41 +828,54 @@ class Catalog:
         return tuple(sorted(rest, key=lambda m: (self._resolved[m].n_params or math.inf, m)))
 
     def _org_names(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-        """Per organisation: (its Latin words, its Chinese names). The Chinese names include those
-        of the organisation it is written as elsewhere: "DeepSeek AI" gets 深度求索 from "DeepSeek
-        (深度求索)", "THUDM / Zhipu AI" 智谱 from "Zhipu AI / THUDM (智谱AI)" -- the words before the
-        parenthesis (up to a slash) of an organisation with a Chinese name, found as whole words."""
+        """Per organisation: (its Latin words, its Chinese names, folded by :func:`normalize`). Its
+        Chinese names are its runs of Chinese characters and the parenthesised names that hold some
+        ("上海AI实验室"), and those of the organisation it is written as elsewhere: "DeepSeek AI" gets
+        深度求索 from "DeepSeek (深度求索)", "THUDM / Zhipu AI" 智谱 from "Zhipu AI / THUDM (智谱AI)" -- the
+        words before the parenthesis (up to a slash) of an organisation with a Chinese name, found as
+        whole words."""
         if self._org_cache is None:
             orgs = {m.organization for m in self._resolved.values() if m.organization}
             words = {o: _latin_words(o) for o in orgs}
+            own = {o: _chinese_names(o) for o in orgs}
             zh_by_head: dict[tuple[str, ...], set[str]] = {}
             for o in orgs:
-                runs = cjk_runs(o)
                 head = _latin_words(re.split(r"[(/（]", o, maxsplit=1)[0])
-                if runs and head:
-                    zh_by_head.setdefault(head, set()).update(runs)
+                if own[o] and head:
+                    zh_by_head.setdefault(head, set()).update(own[o])
             self._org_cache = {
                 o: (
                     words[o],
                     tuple(
-                        sorted(
-                            {*cjk_runs(o), *(r for h, rs in zh_by_head.items() if _has_words(words[o], h) for r in rs)}
-                        )
+                        sorted({*own[o], *(r for h, rs in zh_by_head.items() if _has_words(words[o], h) for r in rs)})
                     ),
                 )
                 for o in orgs
             }
         return self._org_cache
 
+    def _hub_orgs(self) -> dict[str, str]:
+        """Per model id: the Hub organisation of its repository link ("deepseek-ai", "qwen"), folded."""
+        if self._hub_org_cache is None:
+            found = {}
+            for m in self._resolved.values():
+                match = _HUB.match(m.links.hub or "") if m.links is not None else None
+                if match:
+                    found[m.id] = normalize(match.group(1).split("/")[0])
+            self._hub_org_cache = found
+        return self._hub_org_cache
+
     def _organizations_matching(self, text: str, *, loose: bool) -> tuple[str, ...]:
         """The organisations ``text`` names, sorted: Chinese text is part of one of their Chinese
-        names (two characters at least: "面壁" of 面壁智能); other text is a run of whole words of
-        their names ("Meta", "Zhipu AI"; three characters at least; "Meta" is not "MetaMath team").
+        names (two characters at least: "面壁" of 面壁智能; a company's common Chinese name, "谷歌", is
+        its English one: ``ORGANIZATION_SYNONYMS``); other text is a run of whole words of their names
+        ("Meta", "Zhipu AI"; three characters at least; "Meta" is not "MetaMath team").
         ``loose``: text that names none that way matches as a case-insensitive substring."""
+        text = ORGANIZATION_SYNONYMS.get(normalize(simplified(text)), text)
         key = normalize(simplified(text))
         names = self._org_names()
         if cjk_runs(key):
-            found = {o for o, (_, zh) in names.items() if len(key) >= 2 and any(key in run for run in zh)}
+            found = {o for o, (_, zh) in names.items() if len(key) >= 2 and any(key in name for name in zh)}
         else:
             wanted = _latin_words(text)
             found = {o for o, (w, _) in names.items() if len(key) >= 3 and wanted and _has_words(w, wanted)}
@@ -857,12 +884,23 @@ class Catalog:
             found = {o for o in names if folded in o.casefold()}
         return tuple(sorted(found))
 
-    def _organizations_named(self, name: str) -> tuple[str, ...]:
-        """The organisations ``name``, a model name that resolved to nothing, names: when it names
-        no size and matches them as :meth:`_organizations_matching` does without ``loose``."""
+    def _organization_members(self, text: str, *, loose: bool) -> tuple[tuple[str, ...], frozenset[str]]:
+        """(organisations, model ids) ``text`` names: the models of :meth:`_organizations_matching` and
+        those whose Hub repository is under an organisation of that name ("Qwen", "deepseek-ai")."""
+        orgs = self._organizations_matching(text, loose=False)
+        key = normalize(simplified(ORGANIZATION_SYNONYMS.get(normalize(simplified(text)), text)))
+        hub = {mid for mid, org in self._hub_orgs().items() if len(key) >= 2 and org == key}
+        if not orgs and not hub and loose:
+            orgs = self._organizations_matching(text, loose=True)
+        members = {m.id for m in self._resolved.values() if m.organization in orgs} | hub
+        return orgs, frozenset(members)
+
+    def _organizations_named(self, name: str) -> tuple[tuple[str, ...], frozenset[str]]:
+        """(organisations, model ids) ``name``, a model name that resolved to nothing, names: when it
+        names no size, as :meth:`_organization_members` finds them without ``loose``."""
         if len(name) > MAX_NAME_CHARS or name_parts(name).size_b is not None:
-            return ()
-        return self._organizations_matching(name, loose=False)
+            return (), frozenset()
+        return self._organization_members(name, loose=False)
 
     def _without_organization(self, name: str) -> str | None:
         """``name`` without a leading Chinese organisation name when a model name follows it
@@ -876,7 +914,7 @@ class Catalog:
         rest = text[len(runs[0]) :].lstrip(" -_·")
         if not re.search(r"[A-Za-z]", rest):
             return None
-        if any(run.startswith(runs[0]) for _, zh in self._org_names().values() for run in zh):
+        if any(name.startswith(runs[0]) for _, zh in self._org_names().values() for name in zh):
             return rest
         return None
 
@@ -1006,14 +1044,14 @@ class Catalog:
         if series is not None:
             series = self._known("series", series, {m.series for m in models if m.series})
         base_id = self.get_model(base_model).id if base_model is not None else None
-        orgs = set(self._organizations_matching(organization, loose=True)) if organization is not None else None
+        org_ids = self._organization_members(organization, loose=True)[1] if organization is not None else None
         out = []
         for m in self.models:
             if domain is not None and m.domain != domain:
                 continue
             if subdomain is not None and subdomain not in m.subdomains:
                 continue
-            if orgs is not None and m.organization not in orgs:
+            if org_ids is not None and m.id not in org_ids:
                 continue
             if language is not None and language not in m.languages:
                 continue

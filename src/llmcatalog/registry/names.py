@@ -26,6 +26,7 @@ __all__ = [
     "DOMAIN_SYNONYMS",
     "LANGUAGE_SYNONYMS",
     "MAX_SUGGEST_CHARS",
+    "ORGANIZATION_SYNONYMS",
     "PINYIN_NAME_WORDS",
     "SUBDOMAIN_SYNONYMS",
     "NameParts",
@@ -213,6 +214,22 @@ SUBDOMAIN_SYNONYMS: dict[str, str] = {
     "traditionalchinesemedicine": "traditional-chinese-medicine",
     "chinesemedicine": "traditional-chinese-medicine",
     "zhongyi": "traditional-chinese-medicine",
+}
+
+#: Common Chinese names of companies whose catalog entries carry only the English name, by that
+#: name (keys matched after :func:`normalize`): organisation filters and look-ups accept them.
+ORGANIZATION_SYNONYMS: dict[str, str] = {
+    "谷歌": "Google",
+    "微软": "Microsoft",
+    "微軟": "Microsoft",
+    "阿里巴巴": "Alibaba",
+    "英伟达": "NVIDIA",
+    "輝達": "NVIDIA",
+    "字节跳动": "ByteDance",
+    "字节": "ByteDance",
+    "苹果": "Apple",
+    "华为": "Huawei",
+    "脸书": "Meta",
 }
 
 #: Chinese words used in model names, by the English word the models' own names use: the

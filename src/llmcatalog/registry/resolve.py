@@ -129,6 +129,30 @@ def quantized_repo(repo_id: str) -> QuantizedRepo | None:
     return None
 
 
+_OLLAMA_TAG = re.compile(r"[A-Za-z0-9][\w.\-]*:[\w.\-]+")
+
+
+def is_ollama_tag(name: str) -> bool:
+    """Whether ``name`` is written as an Ollama library tag, ``NAME:TAG`` ("qwen2.5:7b", "qwq:32b")."""
+    return len(name) <= 200 and _OLLAMA_TAG.fullmatch(name.strip()) is not None
+
+
+# The GGUF type an Ollama tag names at its end: "7b-instruct-q4_K_M" -> Q4_K_M, "8b-fp16" -> F16.
+_TAG_QUANT = re.compile(r"[-:]((?:i?q\d\w*)|f16|fp16|bf16|f32|fp32)$", re.IGNORECASE)
+
+
+def ollama_tag_quant(name: str) -> str | None:
+    """The GGUF quantization an Ollama tag names ("qwen2.5:7b-instruct-q8_0" -> "Q8_0"), upper-case as
+    llama.cpp writes it (fp16 is F16); None when the tag names none (Ollama's default is Q4_K_M)."""
+    if not is_ollama_tag(name):
+        return None
+    m = _TAG_QUANT.search(name.strip())
+    if m is None:
+        return None
+    quant = m.group(1).upper()
+    return {"FP16": "F16", "FP32": "F32"}.get(quant, quant)
+
+
 def quantized_name(name: str) -> QuantizedRepo | None:
     """The base name and weight format a model name without a repository states by one of the
     suffixes :func:`quantized_repo` reads ("Qwen3-8B-AWQ", "GLM-4.5-Air-FP8"), else None.
