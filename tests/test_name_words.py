@@ -309,3 +309,22 @@ def test_organisation_chinese_company_names(cat: lc.Catalog) -> None:
 
 def test_gpu_with_a_chinese_vendor_word() -> None:
     assert lc.get_gpu("英伟达RTX 4090").id == lc.get_gpu("RTX 4090").id
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"),
+    [
+        ("instruct 8b llama3.1", "Llama-3.1-8B-Instruct"),
+        ("qwen 7b 2.5 instruct", "Qwen2.5-7B-Instruct"),
+        ("mistral instruct 7b v0.3", "Mistral-7B-Instruct-v0.3"),
+        ("Instruct-Qwen2.5-7B", "Qwen2.5-7B-Instruct"),
+    ],
+)
+def test_model_words_in_any_order(cat: lc.Catalog, typed: str, name: str) -> None:
+    assert cat.get_model(typed).id == cat.get_model(name).id
+
+
+def test_words_in_another_order_must_name_one_model(cat: lc.Catalog) -> None:
+    # "7b qwen" could be several Qwen 7B models: it is not guessed.
+    with pytest.raises(lc.UnknownModelError):
+        cat.get_model("instruct qwen")

@@ -309,6 +309,19 @@ def _size_last(name: str) -> str | None:
     return f"{m.group(2)}-{m.group(1)}"
 
 
+# A word of a model name: an experts-by-size ("8x7b"), a size ("8b", "0.5b", "560m"), a version
+# ("v0.3", "3.1"), or a run of letters ("llama" of "llama3.1").
+_NAME_WORD = re.compile(
+    r"\d+x\d+(?:\.\d+)?[bm](?![a-z])|\d+(?:\.\d+)?[bm](?![a-z])|v\d+(?:\.\d+)*|\d+(?:\.\d+)*|[a-z]+"
+)
+
+
+def _name_words(name: str) -> tuple[str, ...]:
+    """The words of a model name, sorted: "Llama-3.1-8B-Instruct" and "instruct 8b llama3.1" both
+    give ("3.1", "8b", "instruct", "llama")."""
+    return tuple(sorted(_NAME_WORD.findall(unicodedata.normalize("NFKC", name).casefold())))
+
+
 def _chinese_names(org: str) -> set[str]:
     """The Chinese names in an organisation's name, folded: its runs of Chinese characters and its
     parenthesised parts that hold some ("Shanghai AI Laboratory (上海AI实验室)": 上海, 实验室, 上海ai实验室)."""
@@ -567,6 +580,7 @@ class Catalog:
         self._pinyin_cache: dict[str, str] | None = None
         self._org_cache: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
         self._hub_org_cache: dict[str, str] | None = None
+        self._word_index: dict[tuple[str, ...], set[str]] | None = None
         self._children: dict[str, list[str]] = {}
         for m in resolved.values():
             if m.base_model:
@@ -743,6 +757,9 @@ class Catalog:
                 found = self._model_as(name, moved)
                 if found is not None:
                     return found
+            reordered = self._by_words(name)
+            if reordered is not None:  # "instruct 8b llama3.1", "qwen 7b 2.5 instruct": the words in any order
+                return reordered
             rest = self._without_organization(name)
             if rest is not None:  # "智谱GLM-4-9B-Chat", "阿里Qwen2.5-7B": an organisation's name before the model's
                 found = self._model_as(name, rest)
@@ -810,6 +827,24 @@ class Catalog:
             and m.organization == found.organization
         ]
         return tuned[0] if len(tuned) == 1 else found
+
+    def _by_words(self, name: str) -> Model | None:
+        """The one model with a name or alias of the same words as ``name`` in another order (words
+        as :func:`_name_words` cuts them), None when none or several have them."""
+        if len(name) > MAX_NAME_CHARS:
+            return None
+        words = _name_words(name)
+        if len(words) < 2:
+            return None
+        if self._word_index is None:
+            index: dict[tuple[str, ...], set[str]] = {}
+            for m in self._resolved.values():
+                for text in (m.id, m.name, *m.aliases):
+                    if text.isascii():
+                        index.setdefault(_name_words(text), set()).add(m.id)
+            self._word_index = index
+        ids = self._word_index.get(words, set())
+        return self._resolved[next(iter(ids))] if len(ids) == 1 else None
 
     def _quietly(self, name: str) -> Model | None:
         """The model ``name`` resolves to without a warning or a family; None otherwise."""
