@@ -202,6 +202,10 @@ def test_organisation_filter_matches_whole_words(cat: lc.Catalog) -> None:
         ("llama3.1:8b-text-q8_0", "llama-3.1-8b"),
         ("smollm2:135m", "smollm2-135m-instruct"),
         ("llama3.2-vision:11b", "llama-3.2-11b-vision-instruct"),
+        ("deepseek-coder-v2:16b", "deepseek-coder-v2-lite-instruct"),
+        ("yi:9b", "yi-1.5-9b-chat"),
+        ("glm4:9b", "glm-4-9b-chat"),
+        ("gemma3:27b-it-qat", "gemma-3-27b-it"),
     ],
 )
 def test_ollama_tags(cat: lc.Catalog, tag: str, expected: str) -> None:
@@ -273,6 +277,7 @@ def test_ollama_tag_estimate_says_what_it_is() -> None:
         warnings.simplefilter("error", lc.OllamaTagWarning)
         assert lc.estimate_ollama("qwen2.5:7b-instruct-q8_0", gpu="RTX 4090").quant == "Q8_0"
         assert lc.estimate_ollama("qwen2.5:7b", gpu="RTX 4090").quant == "Q4_K_M"
+        assert lc.estimate_ollama("gemma3:27b-it-qat", gpu="RTX 4090").quant == "Q4_0"  # QAT files are Q4_0
         lc.get_model("qwen2.5:7b")  # a look-up is not an estimate: no warning
 
 

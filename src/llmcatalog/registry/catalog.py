@@ -295,9 +295,19 @@ OLLAMA_TAGS: dict[tuple[str, str], str] = {
     ("phi3", "14b"): "phi-3-medium-4k-instruct",
     ("phi3", "medium-128k"): "phi-3-medium-128k-instruct",
     ("mistral", "7b"): "mistral-7b-instruct-v0.3",
+    # /deepseek-coder-v2 (16b: the Lite Instruct model; 236b: the Instruct), /yi (Yi-1.5 chat models
+    # since 2024-05), /glm4 (9b: GLM-4-9B-Chat)
+    ("deepseekcoderv2", "16b"): "deepseek-coder-v2-lite-instruct",
+    ("deepseekcoderv2", "236b"): "deepseek-coder-v2-instruct",
+    ("yi", "6b"): "yi-1.5-6b-chat",
+    ("yi", "9b"): "yi-1.5-9b-chat",
+    ("yi", "34b"): "yi-1.5-34b-chat",
+    ("glm4", "9b"): "glm-4-9b-chat",
 }
 # The quantization and format suffix of an Ollama tag: "-q4_K_M", "-q8_0", "-fp16", "-instruct-q4_0".
-_OLLAMA_QUANT = re.compile(r"-(?:instruct|chat)?-?(?:q\d\w*|fp16|f16|bf16|fp32|int\d\w*)$|-(?:instruct|chat)$")
+_OLLAMA_QUANT = re.compile(
+    r"-(?:instruct|chat|it)?-?(?:q\d\w*|qat|fp16|f16|bf16|fp32|int\d\w*)$|-(?:instruct|chat|it)$"
+)
 
 
 def _size_last(name: str) -> str | None:

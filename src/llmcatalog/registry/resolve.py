@@ -147,10 +147,14 @@ def ollama_tag_quant(name: str) -> str | None:
     if not is_ollama_tag(name):
         return None
     m = _TAG_QUANT.search(name.strip())
-    if m is None:
-        return None
+    if m is None:  # Gemma 3's "-it-qat" tags are its quantization-aware-trained Q4_0 files
+        return _qat(name)
     quant = m.group(1).upper()
     return {"FP16": "F16", "FP32": "F32"}.get(quant, quant)
+
+
+def _qat(name: str) -> str | None:
+    return "Q4_0" if name.strip().lower().endswith("-qat") else None
 
 
 def quantized_name(name: str) -> QuantizedRepo | None:
