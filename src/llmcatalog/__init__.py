@@ -184,6 +184,25 @@ def workload_for_figure(figure: PublishedFigure) -> Inference | FineTune | str:
 
 
 # --- engines stream (llama.cpp / Ollama): public faces ---
+def _gguf_face_model(
+    model: Model | GGUFCheckpoint | str | os.PathLike[str], settings: dict[str, Any]
+) -> tuple[Model | GGUFCheckpoint, dict[str, Any]]:
+    """The model an engine face of llama.cpp / Ollama takes: a ``.gguf`` path read, a name looked up
+    (an Ollama tag's quantization, "qwen2.5:7b-instruct-q8_0", becomes ``quant`` unless one is given)."""
+    import os as _os
+
+    from .registry.resolve import ollama_tag_quant
+
+    if isinstance(model, str) and not model.lower().endswith(".gguf"):
+        tagged = ollama_tag_quant(model)
+        if tagged is not None and "quant" not in settings:
+            settings = {**settings, "quant": tagged}
+        return get_model(model), settings
+    if isinstance(model, str | _os.PathLike):
+        return from_gguf(model), settings
+    return model, settings
+
+
 def estimate_llamacpp(
     model: Model | GGUFCheckpoint | str | os.PathLike[str], *, gpu: GPU | str | None = None, **settings: Any
 ) -> LlamaCppEstimate:
@@ -192,18 +211,9 @@ def estimate_llamacpp(
     ``n_ctx``, ``n_parallel``, ``type_k``/``type_v``, ``flash_attn``, ``n_ubatch``, ``n_gpu_layers``,
     ...); with a ``gpu`` (a :class:`GPU` or catalog name), also whether it fits, the most layers and
     the longest context that fit (see :mod:`llmcatalog.engines.llamacpp`)."""
-    import os as _os
-
     from .engines.llamacpp import estimate
-    from .registry.resolve import ollama_tag_quant
 
-    if isinstance(model, str) and not model.lower().endswith(".gguf"):
-        tagged = ollama_tag_quant(model)  # "qwen2.5:7b-instruct-q8_0": the file the tag names
-        if tagged is not None and "quant" not in settings:
-            settings = {**settings, "quant": tagged}
-        model = get_model(model)
-    elif isinstance(model, str | _os.PathLike):
-        model = from_gguf(model)
+    model, settings = _gguf_face_model(model, settings)
     card = get_gpu(gpu) if isinstance(gpu, str) else gpu
     return estimate(model, gpu=card, **settings)
 
@@ -215,18 +225,9 @@ def estimate_ollama(
     flash attention, KV type) and its own memory estimate (``EstimateGPULayers``: layers offloaded,
     graph sizes, VRAM), next to llama.cpp's buffers for that setting (see
     :mod:`llmcatalog.engines.ollama`)."""
-    import os as _os
-
     from .engines.ollama import estimate
-    from .registry.resolve import ollama_tag_quant
 
-    if isinstance(model, str) and not model.lower().endswith(".gguf"):
-        tagged = ollama_tag_quant(model)  # "qwen2.5:7b-instruct-q8_0": the file the tag names
-        if tagged is not None and "quant" not in settings:
-            settings = {**settings, "quant": tagged}
-        model = get_model(model)
-    elif isinstance(model, str | _os.PathLike):
-        model = from_gguf(model)
+    model, settings = _gguf_face_model(model, settings)
     card = get_gpu(gpu) if isinstance(gpu, str) else gpu
     return estimate(model, gpu=card, **settings)
 

@@ -583,7 +583,7 @@ def _ollama_tag_defaults(args: argparse.Namespace) -> None:
         return
     args.engine = "ollama"
     quant = ollama_tag_quant(args.model)
-    if quant is not None and "--quant" not in args.given and getattr(args, "quant", None) is None:
+    if quant is not None and getattr(args, "quant", None) is None:
         args.quant = quant
     print(
         f"llmcatalog: note: {args.model!r} is an Ollama tag: estimating what Ollama runs (--engine ollama,"

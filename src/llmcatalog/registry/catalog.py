@@ -372,7 +372,6 @@ def _loose(name: str) -> str:
     return re.sub(r"[\s_\-·・]+", "", unicodedata.normalize("NFKC", name).casefold())
 
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # A memory size written as its own word: "12GB", "12 GB", "12G", "12GiB" (not "A10G").
 _MEM_WORD = re.compile(r"(?<![^\W_])(\d+)\s*(?:gib|gb|g)(?![^\W_])")
 # Words that name the vendor or the product line, not the card: "GeForce RTX 4090" is "4090".
@@ -390,7 +389,8 @@ def _gpu_words(name: str) -> frozenset[str]:
     as ``"<n>gb"``, "SXM4"/"SXM5" as "sxm", a word glued to a model number split off
     (``"RTX3060"``, ``"4070Ti"``), vendor and product-line words (:data:`_NOISE_WORDS`) dropped."""
     text = _MEM_WORD.sub(r" \1gb ", unicodedata.normalize("NFKC", name).casefold())
-    text = _CJK_RUN.sub(r" \g<0> ", text)  # "英伟达RTX 4090": a Chinese word is a word of its own
+    for run in set(cjk_runs(text)):  # "英伟达RTX 4090": a Chinese word is a word of its own
+        text = text.replace(run, f" {run} ")
     words: set[str] = set()
     for word in re.split(r"[\W_]+", text):
         if re.fullmatch(r"\d+gb|sxm\d*", word):
@@ -910,13 +910,10 @@ class Catalog:
             self._hub_org_cache = found
         return self._hub_org_cache
 
-    def _organizations_matching(self, text: str, *, loose: bool) -> tuple[str, ...]:
+    def _organizations_matching(self, text: str) -> tuple[str, ...]:
         """The organisations ``text`` names, sorted: Chinese text is part of one of their Chinese
-        names (two characters at least: "面壁" of 面壁智能; a company's common Chinese name, "谷歌", is
-        its English one: ``ORGANIZATION_SYNONYMS``); other text is a run of whole words of their names
-        ("Meta", "Zhipu AI"; three characters at least; "Meta" is not "MetaMath team").
-        ``loose``: text that names none that way matches as a case-insensitive substring."""
-        text = ORGANIZATION_SYNONYMS.get(normalize(simplified(text)), text)
+        names (two characters at least: "面壁" of 面壁智能); other text is a run of whole words of their
+        names ("Meta", "Zhipu AI"; three characters at least; "Meta" is not "MetaMath team")."""
         key = normalize(simplified(text))
         names = self._org_names()
         if cjk_runs(key):
@@ -924,19 +921,20 @@ class Catalog:
         else:
             wanted = _latin_words(text)
             found = {o for o, (w, _) in names.items() if len(key) >= 3 and wanted and _has_words(w, wanted)}
-        if not found and loose:
-            folded = text.strip().casefold()
-            found = {o for o in names if folded in o.casefold()}
         return tuple(sorted(found))
 
     def _organization_members(self, text: str, *, loose: bool) -> tuple[tuple[str, ...], frozenset[str]]:
         """(organisations, model ids) ``text`` names: the models of :meth:`_organizations_matching` and
-        those whose Hub repository is under an organisation of that name ("Qwen", "deepseek-ai")."""
-        orgs = self._organizations_matching(text, loose=False)
-        key = normalize(simplified(ORGANIZATION_SYNONYMS.get(normalize(simplified(text)), text)))
+        those whose Hub repository is under an organisation of that name ("Qwen", "deepseek-ai"). A
+        company's common Chinese name ("谷歌") is its English one (``ORGANIZATION_SYNONYMS``).
+        ``loose``: text that names none that way matches organisations as a case-insensitive substring."""
+        text = ORGANIZATION_SYNONYMS.get(normalize(simplified(text)), text)
+        orgs = self._organizations_matching(text)
+        key = normalize(simplified(text))
         hub = {mid for mid, org in self._hub_orgs().items() if len(key) >= 2 and org == key}
         if not orgs and not hub and loose:
-            orgs = self._organizations_matching(text, loose=True)
+            folded = text.strip().casefold()
+            orgs = tuple(sorted(o for o in self._org_names() if folded in o.casefold()))
         members = {m.id for m in self._resolved.values() if m.organization in orgs} | hub
         return orgs, frozenset(members)
 
@@ -1072,14 +1070,15 @@ class Catalog:
             raise QueryError(f"min_params={min_params:g} is larger than max_params={max_params:g}: nothing can match")
         models = self._resolved.values()
         if domain is not None:
-            sub = subdomain_id(domain)
-            subs = {s: m.domain for m in models for s in m.subdomains}
-            if domain_id(domain) not in {m.domain for m in models} and sub in subs:
-                raise QueryError(
-                    f"domain={domain!r} is a sub-domain of {subs[sub]}, not a domain: "
-                    f"use subdomain={domain!r} (CLI: --subdomain)"
-                )
-            domain = self._known("domain", domain_id(domain), {m.domain for m in models})
+            domains = {m.domain for m in models}
+            if domain_id(domain) not in domains:
+                subs = {s: m.domain for m in models for s in m.subdomains}
+                if subdomain_id(domain) in subs:
+                    raise QueryError(
+                        f"domain={domain!r} is a sub-domain of {subs[subdomain_id(domain)]}, not a domain: "
+                        f"use subdomain={domain!r} (CLI: --subdomain)"
+                    )
+            domain = self._known("domain", domain_id(domain), domains)
         if subdomain is not None:
             subdomain = self._known("subdomain", subdomain_id(subdomain), {s for m in models for s in m.subdomains})
         if language is not None:

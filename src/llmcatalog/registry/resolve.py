@@ -119,11 +119,12 @@ def quantized_repo(repo_id: str) -> QuantizedRepo | None:
     if not _HUB_ID.match(repo_id):
         return None
     org, name = repo_id.split("/")
-    for suffix, fmt in _QUANT_SUFFIXES:
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            if fmt == "fp8" and org.lower() in _CT_FP8_ORGS:
-                fmt = "ct-fp8-tensor"
-            return QuantizedRepo(repo_id, name[: -len(suffix)], fmt)
+    named = _suffix_format(name)
+    if named is not None:
+        base, fmt = named
+        if fmt == "fp8" and org.lower() in _CT_FP8_ORGS:
+            fmt = "ct-fp8-tensor"
+        return QuantizedRepo(repo_id, base, fmt)
     if org.lower() in _REUPLOADERS:
         return QuantizedRepo(repo_id, name, None)
     return None
@@ -148,13 +149,9 @@ def ollama_tag_quant(name: str) -> str | None:
         return None
     m = _TAG_QUANT.search(name.strip())
     if m is None:  # Gemma 3's "-it-qat" tags are its quantization-aware-trained Q4_0 files
-        return _qat(name)
+        return "Q4_0" if name.strip().lower().endswith("-qat") else None
     quant = m.group(1).upper()
     return {"FP16": "F16", "FP32": "F32"}.get(quant, quant)
-
-
-def _qat(name: str) -> str | None:
-    return "Q4_0" if name.strip().lower().endswith("-qat") else None
 
 
 def quantized_name(name: str) -> QuantizedRepo | None:
@@ -164,11 +161,15 @@ def quantized_name(name: str) -> QuantizedRepo | None:
     >>> quantized_name("Qwen2.5-7B-Instruct-GPTQ-Int4")[1:]
     ('Qwen2.5-7B-Instruct', 'gptq-int4')
     """
-    if "/" in name or len(name) > 200:
-        return None
+    named = _suffix_format(name) if "/" not in name and len(name) <= 200 else None
+    return QuantizedRepo(name, *named) if named is not None else None
+
+
+def _suffix_format(name: str) -> tuple[str, str | None] | None:
+    """(base name, weight format) when ``name`` ends with one of :data:`_QUANT_SUFFIXES`."""
     for suffix, fmt in _QUANT_SUFFIXES:
         if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return QuantizedRepo(name, name[: -len(suffix)], fmt)
+            return name[: -len(suffix)], fmt
     return None
 
 
